@@ -1,0 +1,2 @@
+//! The halfopen command.
+fn main() {}

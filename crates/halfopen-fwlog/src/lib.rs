@@ -1,0 +1,11 @@
+//! Zero-copy parsers for firewall logs.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod record;
+pub mod time;
+
+pub use error::{Error, Result};
+pub use record::{Action, Direction, Extra, Format, Protocol, Record, TcpFlags};
+pub use time::{Timestamp, TimestampKind};

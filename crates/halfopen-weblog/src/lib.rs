@@ -1,0 +1,3 @@
+//! halfopen-weblog (work in progress).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
