@@ -9,3 +9,6 @@ pub mod time;
 pub use error::{Error, Result};
 pub use record::{Action, Direction, Extra, Format, Protocol, Record, TcpFlags};
 pub use time::{Timestamp, TimestampKind};
+pub mod formats;
+
+pub use formats::{parse_line, render};
