@@ -1,0 +1,3 @@
+//! Scenario generator (being written).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]

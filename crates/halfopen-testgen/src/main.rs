@@ -1,0 +1,2 @@
+//! Regenerates the sample and test data.
+fn main() {}
