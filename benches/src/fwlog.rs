@@ -1,0 +1,1 @@
+//! Deterministic input generators for the `fwlog` benchmarks (filled in by the crate's owner).

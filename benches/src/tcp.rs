@@ -1,0 +1,1 @@
+//! Deterministic input generators for the `tcp` benchmarks (filled in by the crate's owner).

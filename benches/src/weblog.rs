@@ -1,0 +1,1 @@
+//! Deterministic input generators for the `weblog` benchmarks (filled in by the crate's owner).
