@@ -1,3 +1,17 @@
-//! halfopen facade (work in progress).
+//! halfopen: find the TCP connections that reached the firewall but never showed in the web
+//! server's log, explain what they were, and suggest a safe block list.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod blocklist;
+pub mod error;
+pub mod escape;
+pub mod facts;
+pub mod netstat;
+pub mod network;
+pub mod source;
+pub mod summary;
+pub mod verdict;
+
+pub use error::{Error, Result};
+pub use verdict::{Confidence, Evidence, Verdict};

@@ -1,0 +1,62 @@
+//! Escaping of attacker-controlled bytes before they reach a terminal or a report.
+
+/// Escapes bytes for display: printable ASCII is kept, every other byte (control characters,
+/// ESC, DEL, non-ASCII) becomes `\xNN`. The result never contains a control character.
+///
+/// ```
+/// assert_eq!(halfopen::escape::for_terminal(b"GET /\x1b[31m"), "GET /\\x1b[31m");
+/// ```
+pub fn for_terminal(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str("\\x");
+            out.push(hex_digit(b >> 4));
+            out.push(hex_digit(b & 0x0f));
+        }
+    }
+    out
+}
+
+/// Like [`for_terminal`], truncated to at most `max` input bytes (an ellipsis marks the cut).
+pub fn for_terminal_capped(bytes: &[u8], max: usize) -> String {
+    match bytes.get(..max) {
+        Some(head) if head.len() < bytes.len() => {
+            let mut s = for_terminal(head);
+            s.push_str("...");
+            s
+        }
+        _ => for_terminal(bytes),
+    }
+}
+
+fn hex_digit(n: u8) -> char {
+    char::from(b"0123456789abcdef"[usize::from(n & 0x0f)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn escapes_controls_and_high_bytes() {
+        assert_eq!(
+            for_terminal(b"a\x00b\xffc\x7f\n"),
+            "a\\x00b\\xffc\\x7f\\x0a"
+        );
+        assert_eq!(for_terminal_capped(b"abcdef", 3), "abc...");
+        assert_eq!(for_terminal_capped(b"abc", 3), "abc");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn never_emits_control_chars(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let s = for_terminal(&bytes);
+            prop_assert!(s.chars().all(|c| (' '..='~').contains(&c)));
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! The network view: the smallest set of CIDR blocks that covers the hostile sources and no
+//! source with legitimate requests, never broader than a limit, never containing the server's
+//! own or allow-listed addresses, with what each block (and each wider block) would cut off.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// Limits on what may be blocked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockPolicy {
+    /// Shortest IPv4 prefix ever suggested (default 16: never broader than a /16).
+    pub max_prefix_v4: u8,
+    /// Shortest IPv6 prefix ever suggested (default 32: never broader than a /32).
+    pub max_prefix_v6: u8,
+    /// Networks never to block.
+    pub allow: Vec<IpNet>,
+    /// The server's own addresses (never blocked).
+    pub server_addrs: Vec<IpAddr>,
+}
+
+impl Default for BlockPolicy {
+    fn default() -> Self {
+        BlockPolicy {
+            max_prefix_v4: 16,
+            max_prefix_v6: 32,
+            allow: Vec::new(),
+            server_addrs: Vec::new(),
+        }
+    }
+}
+
+/// One source as the network view sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceRow {
+    /// Address.
+    pub addr: IpAddr,
+    /// Whether its verdict is hostile (flood, scan, slowloris).
+    pub hostile: bool,
+    /// Complete requests logged from it.
+    pub requests: u64,
+    /// Connections from it.
+    pub connections: u64,
+}
+
+/// What blocking a network would also cut off.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Collateral {
+    /// Non-hostile sources with logged requests inside the network.
+    pub clients: u64,
+    /// Their requests.
+    pub requests: u64,
+    /// Other non-hostile sources inside (no request: preconnects, unknown).
+    pub other_sources: u64,
+    /// Up to 5 of the clients, for the report.
+    pub examples: Vec<IpAddr>,
+}
+
+/// A wider block than the suggested one, and its cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WiderBlock {
+    /// The network.
+    pub cidr: IpNet,
+    /// Hostile sources it covers.
+    pub hostile_sources: u64,
+    /// What it would also cut off.
+    pub collateral: Collateral,
+    /// Why it may not be suggested, if so (`broader than /16`, `contains the server`...).
+    pub refused: Option<String>,
+}
+
+/// A suggested block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// The network.
+    pub cidr: IpNet,
+    /// Hostile sources inside.
+    pub sources: u64,
+    /// Their connections.
+    pub connections: u64,
+    /// What it would also cut off (never a client with requests, by construction).
+    pub collateral: Collateral,
+    /// Wider blocks and what they would cut off.
+    pub wider: Vec<WiderBlock>,
+}
+
+/// A hostile source that is not blocked, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotBlocked {
+    /// Address.
+    pub addr: IpAddr,
+    /// Reason.
+    pub reason: String,
+}
+
+/// The suggestion.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NetworkView {
+    /// Blocks, sorted.
+    pub blocks: Vec<Block>,
+    /// Hostile sources left out.
+    pub not_blocked: Vec<NotBlocked>,
+}
+
+impl NetworkView {
+    /// The block list as CIDR strings.
+    pub fn cidrs(&self) -> Vec<String> {
+        self.blocks.iter().map(|b| b.cidr.to_string()).collect()
+    }
+}
+
+fn full_len(a: IpAddr) -> u8 {
+    if a.is_ipv4() { 32 } else { 128 }
+}
+
+fn net(a: IpAddr, len: u8) -> IpNet {
+    // len is always <= the address length here.
+    IpNet::new(a, len.min(full_len(a)))
+        .map(|n| n.trunc())
+        .unwrap_or_else(|_| IpNet::from(a))
+}
+
+struct Index<'a> {
+    rows: Vec<&'a SourceRow>,
+}
+
+impl<'a> Index<'a> {
+    fn in_net(&self, n: &IpNet) -> &[&'a SourceRow] {
+        let lo = self.rows.partition_point(|r| r.addr < n.network());
+        let hi = self.rows.partition_point(|r| r.addr <= n.broadcast());
+        self.rows.get(lo..hi.max(lo)).unwrap_or_default()
+    }
+}
+
+fn protected(r: &SourceRow) -> bool {
+    !r.hostile && r.requests > 0
+}
+
+fn refusal(n: &IpNet, policy: &BlockPolicy) -> Option<String> {
+    let min = if n.addr().is_ipv4() {
+        policy.max_prefix_v4
+    } else {
+        policy.max_prefix_v6
+    };
+    if n.prefix_len() < min {
+        return Some(format!("broader than the /{min} limit"));
+    }
+    if let Some(s) = policy.server_addrs.iter().find(|s| n.contains(*s)) {
+        return Some(format!("contains the server's address {s}"));
+    }
+    if let Some(a) = policy
+        .allow
+        .iter()
+        .find(|a| a.contains(n) || n.contains(*a))
+    {
+        return Some(format!("overlaps the allow-list entry {a}"));
+    }
+    None
+}
+
+fn collateral(rows: &[&SourceRow]) -> Collateral {
+    let mut c = Collateral::default();
+    for r in rows.iter().filter(|r| !r.hostile) {
+        if r.requests > 0 {
+            c.clients += 1;
+            c.requests = c.requests.saturating_add(r.requests);
+            if c.examples.len() < 5 {
+                c.examples.push(r.addr);
+            }
+        } else {
+            c.other_sources += 1;
+        }
+    }
+    c
+}
+
+const WIDER_V4: [u8; 5] = [24, 23, 22, 20, 16];
+const WIDER_V6: [u8; 4] = [64, 56, 48, 32];
+
+/// Plans the blocks.
+///
+/// ```
+/// use halfopen::network::{plan, BlockPolicy, SourceRow};
+/// let rows = [
+///     SourceRow { addr: "45.76.87.206".parse().unwrap(), hostile: true, requests: 0, connections: 1200 },
+///     SourceRow { addr: "45.76.86.10".parse().unwrap(), hostile: false, requests: 70, connections: 9 },
+/// ];
+/// let view = plan(&rows, &BlockPolicy::default());
+/// assert_eq!(view.cidrs(), ["45.76.87.206/32"]);
+/// let wider = &view.blocks[0].wider;
+/// assert_eq!(wider.iter().find(|w| w.cidr.to_string() == "45.76.86.0/23").unwrap().collateral.requests, 70);
+/// ```
+pub fn plan(rows: &[SourceRow], policy: &BlockPolicy) -> NetworkView {
+    let mut sorted: Vec<&SourceRow> = rows.iter().collect();
+    sorted.sort_by_key(|r| r.addr);
+    sorted.dedup_by_key(|r| r.addr);
+    let index = Index { rows: sorted };
+    let mut view = NetworkView::default();
+    let mut covers: Vec<IpNet> = Vec::new();
+    for r in index.rows.iter().filter(|r| r.hostile) {
+        let host = IpNet::from(r.addr);
+        if let Some(why) = refusal(&host, policy) {
+            view.not_blocked.push(NotBlocked {
+                addr: r.addr,
+                reason: why,
+            });
+            continue;
+        }
+        if covers.last().is_some_and(|c| c.contains(&r.addr)) {
+            continue;
+        }
+        // The broadest clean network containing this source.
+        let full = full_len(r.addr);
+        let min = if r.addr.is_ipv4() {
+            policy.max_prefix_v4
+        } else {
+            policy.max_prefix_v6
+        };
+        let mut chosen = host;
+        for len in min..=full {
+            let n = net(r.addr, len);
+            if refusal(&n, policy).is_none() && !index.in_net(&n).iter().any(|x| protected(x)) {
+                chosen = n;
+                break;
+            }
+        }
+        covers.push(chosen);
+    }
+    for cover in covers {
+        let hostile: Vec<&&SourceRow> = index
+            .in_net(&cover)
+            .iter()
+            .filter(|r| r.hostile && refusal(&IpNet::from(r.addr), policy).is_none())
+            .collect();
+        let (Some(first), Some(last)) = (hostile.first(), hostile.last()) else {
+            continue;
+        };
+        // Shrink to the smallest network covering its hostile sources.
+        let mut len = full_len(first.addr);
+        while len > cover.prefix_len() && !net(first.addr, len).contains(&last.addr) {
+            len -= 1;
+        }
+        let cidr = net(first.addr, len);
+        let inside = index.in_net(&cidr);
+        let wider_lens: &[u8] = if cidr.addr().is_ipv4() {
+            &WIDER_V4
+        } else {
+            &WIDER_V6
+        };
+        let wider = wider_lens
+            .iter()
+            .filter(|l| **l < cidr.prefix_len())
+            .map(|l| {
+                let n = net(cidr.addr(), *l);
+                let rows = index.in_net(&n);
+                WiderBlock {
+                    cidr: n,
+                    hostile_sources: rows.iter().filter(|r| r.hostile).count() as u64,
+                    collateral: collateral(rows),
+                    refused: refusal(&n, policy),
+                }
+            })
+            .collect();
+        view.blocks.push(Block {
+            cidr,
+            sources: inside.iter().filter(|r| r.hostile).count() as u64,
+            connections: inside
+                .iter()
+                .filter(|r| r.hostile)
+                .map(|r| r.connections)
+                .sum(),
+            collateral: collateral(inside),
+            wider,
+        });
+    }
+    view
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    fn row(a: &str, hostile: bool, requests: u64) -> SourceRow {
+        SourceRow {
+            addr: a.parse().unwrap(),
+            hostile,
+            requests,
+            connections: 1,
+        }
+    }
+
+    #[test]
+    fn aggregates_a_flood_and_spares_clients() {
+        let mut rows: Vec<SourceRow> = (0..=255u8)
+            .map(|i| row(&format!("198.51.100.{i}"), true, 0))
+            .collect();
+        rows.push(row("198.51.101.7", false, 3));
+        let view = plan(&rows, &BlockPolicy::default());
+        assert_eq!(view.cidrs(), ["198.51.100.0/24"]);
+        assert_eq!(view.blocks[0].sources, 256);
+        let w23 = &view.blocks[0].wider[0];
+        assert_eq!(w23.cidr.to_string(), "198.51.100.0/23");
+        assert_eq!(w23.collateral.clients, 1);
+    }
+
+    #[test]
+    fn never_blocks_the_server_or_the_allow_list() {
+        let rows = [
+            row("10.0.0.1", true, 0),
+            row("10.0.0.2", true, 0),
+            row("10.0.1.9", true, 0),
+        ];
+        let policy = BlockPolicy {
+            server_addrs: vec!["10.0.0.1".parse().unwrap()],
+            allow: vec!["10.0.1.0/24".parse().unwrap()],
+            ..BlockPolicy::default()
+        };
+        let view = plan(&rows, &policy);
+        assert_eq!(view.cidrs(), ["10.0.0.2/32"]);
+        assert_eq!(view.not_blocked.len(), 2);
+    }
+
+    #[test]
+    fn ipv6_limit() {
+        let rows = [
+            row("2001:db8::1", true, 0),
+            row("2001:db8:ffff::1", true, 0),
+        ];
+        let view = plan(&rows, &BlockPolicy::default());
+        assert_eq!(view.cidrs(), ["2001:db8::/32"]);
+        let policy = BlockPolicy {
+            max_prefix_v6: 48,
+            ..BlockPolicy::default()
+        };
+        assert_eq!(
+            plan(&rows, &policy).cidrs(),
+            ["2001:db8::1/128", "2001:db8:ffff::1/128"]
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn blocks_cover_offenders_and_spare_clients(
+            hosts in prop::collection::vec((any::<u16>(), any::<bool>(), 0u64..3), 1..60),
+            limit in 8u8..=32,
+        ) {
+            let rows: Vec<SourceRow> = hosts.iter().map(|(h, hostile, req)| SourceRow {
+                addr: Ipv4Addr::new(10, (h >> 12) as u8, (h >> 4) as u8, *h as u8 & 0x0f).into(),
+                hostile: *hostile, requests: *req, connections: 1,
+            }).collect();
+            let policy = BlockPolicy { max_prefix_v4: limit, ..BlockPolicy::default() };
+            let view = plan(&rows, &policy);
+            for b in &view.blocks {
+                prop_assert!(b.cidr.prefix_len() >= limit);
+                prop_assert_eq!(b.collateral.clients, 0);
+            }
+            for r in &rows {
+                let covered = view.blocks.iter().any(|b| b.cidr.contains(&r.addr));
+                if r.hostile && !rows.iter().any(|o| o.addr == r.addr && !o.hostile) {
+                    // A duplicate address row keeps its first occurrence only.
+                    let first = rows.iter().find(|o| o.addr == r.addr).unwrap();
+                    if first.hostile { prop_assert!(covered, "{} not covered", r.addr); }
+                }
+                if !r.hostile && r.requests > 0 && rows.iter().find(|o| o.addr == r.addr).unwrap().requests > 0
+                    && !rows.iter().find(|o| o.addr == r.addr).unwrap().hostile {
+                    prop_assert!(!covered, "{} blocked", r.addr);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Verdicts, confidence levels and the typed evidence behind them.
+//!
+//! The serde names of [`Verdict`] and [`Confidence`] are a stable public API: they appear in
+//! the JSON report.
+
+use serde::{Deserialize, Serialize};
+
+/// What a connection (or a source) was, judged from what the logs show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The connection carried at least one logged HTTP request.
+    Legitimate,
+    /// SYNs that never completed a handshake and were never retried like a real stack would.
+    SynFlood,
+    /// SYN, then RST after the server's SYN-ACK (nmap `-sS`).
+    SynScan,
+    /// Full handshake, then an immediate close without data (nmap `-sT`).
+    ConnectScan,
+    /// Handshake, no request, the client closed (browser preconnect, health check).
+    Idle,
+    /// Handshake, nothing sent until the server gave up (408 `"-"`, AH01382).
+    IdleTimeout,
+    /// A partial request the server timed out on (slowloris: 408 with a request line).
+    SlowRequest,
+    /// Bytes that are not HTTP/1 on an HTTP port (TLS ClientHello, HTTP/2 preface, binary).
+    NonHttp,
+    /// Not enough evidence; the evidence says what is missing.
+    Unknown,
+}
+
+impl Verdict {
+    /// Every verdict, in report order.
+    pub const ALL: [Verdict; 9] = [
+        Verdict::Legitimate,
+        Verdict::SynFlood,
+        Verdict::SynScan,
+        Verdict::ConnectScan,
+        Verdict::Idle,
+        Verdict::IdleTimeout,
+        Verdict::SlowRequest,
+        Verdict::NonHttp,
+        Verdict::Unknown,
+    ];
+
+    /// The stable name (same as the JSON name).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Legitimate => "legitimate",
+            Verdict::SynFlood => "syn_flood",
+            Verdict::SynScan => "syn_scan",
+            Verdict::ConnectScan => "connect_scan",
+            Verdict::Idle => "idle",
+            Verdict::IdleTimeout => "idle_timeout",
+            Verdict::SlowRequest => "slow_request",
+            Verdict::NonHttp => "non_http",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn from_name(name: &str) -> Option<Verdict> {
+        Verdict::ALL.into_iter().find(|v| v.as_str() == name)
+    }
+
+    /// The position of this verdict in [`Verdict::ALL`] (for per-verdict counters).
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// True for the verdicts a block list is built from (floods, scans, slowloris).
+    pub const fn is_hostile(self) -> bool {
+        matches!(
+            self,
+            Verdict::SynFlood | Verdict::SynScan | Verdict::ConnectScan | Verdict::SlowRequest
+        )
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How sure a verdict is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// A guess resting on an assumption the evidence says.
+    Low,
+    /// Inferred from indirect evidence (packet counts without flags, SYN-only logs).
+    Medium,
+    /// Seen directly (flags in both directions, packets, or a logged request).
+    High,
+}
+
+impl Confidence {
+    /// The stable name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+impl std::fmt::Display for Confidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One typed piece of evidence behind a verdict; [`Evidence::sentence`] says it in English.
+///
+/// Strings inside evidence come from logs (attacker-controlled): they are stored escaped
+/// (see [`crate::escape`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    /// The access log has requests for this connection.
+    RequestsLogged {
+        /// How many.
+        count: u32,
+    },
+    /// The handshake never completed.
+    HandshakeNeverCompleted {
+        /// SYNs seen from the client (including retransmissions).
+        syns: u32,
+    },
+    /// One SYN only: a real TCP stack retransmits an unanswered SYN (after 1 s, 3 s, ...).
+    NoSynRetransmission,
+    /// The server answered with a SYN-ACK that the client never acknowledged.
+    SynAckUnanswered,
+    /// The client reset the connection right after the server's SYN-ACK.
+    ResetAfterSynAck,
+    /// The server reset the SYN: nothing listens on that port.
+    PortClosed,
+    /// The SYN looks crafted: window 512 and no TCP options (hping3 defaults).
+    CraftedSyn {
+        /// The SYN's window.
+        window: u16,
+    },
+    /// The handshake completed and the client closed it without sending a byte.
+    ClosedWithoutData {
+        /// Whether the client used an RST (true) or a FIN (false).
+        reset: bool,
+        /// Connection lifetime in milliseconds.
+        duration_ms: u64,
+    },
+    /// The server closed a connection on which the client sent nothing.
+    ServerClosedIdle,
+    /// The access log has a 408 with no request line (`"-"`).
+    Timeout408Empty,
+    /// The access log has a 408 with a request line: the request was never finished.
+    Timeout408Partial {
+        /// The request line as logged (escaped).
+        request: String,
+    },
+    /// The error log has AH01382 (request header read timeout) for this client.
+    HeaderReadTimeout,
+    /// The access log has a 400 whose request line is not HTTP/1.
+    NonHttpRequest {
+        /// The request line as logged (escaped).
+        request: String,
+        /// What it looks like (`TLS ClientHello`, `HTTP/2 preface`, `binary`).
+        looks_like: String,
+    },
+    /// The client sent data but no request was logged for it.
+    DataWithoutRequest {
+        /// Payload bytes from the client, when known.
+        bytes: Option<u64>,
+    },
+    /// Flag-less log: the number of inbound packets on this 4-tuple.
+    InboundPacketCount {
+        /// Inbound packets.
+        packets: u64,
+        /// What that count implies, with its assumption.
+        meaning: String,
+    },
+    /// Something the input does not show and that would decide the verdict.
+    Missing {
+        /// What is missing and how to get it.
+        what: String,
+    },
+    /// Source level: how many connections of each kind, or a rate.
+    Aggregate {
+        /// The sentence.
+        text: String,
+    },
+}
+
+impl Evidence {
+    /// The evidence as one English sentence (no trailing period).
+    pub fn sentence(&self) -> String {
+        match self {
+            Evidence::RequestsLogged { count } => {
+                format!("{count} request(s) in the access log")
+            }
+            Evidence::HandshakeNeverCompleted { syns } => {
+                format!("{syns} SYN(s), the handshake never completed")
+            }
+            Evidence::NoSynRetransmission => {
+                "a single SYN with no retransmission (a real TCP stack retries an unanswered SYN)"
+                    .to_owned()
+            }
+            Evidence::SynAckUnanswered => "the server's SYN-ACK was never acknowledged".to_owned(),
+            Evidence::ResetAfterSynAck => {
+                "the client answered the server's SYN-ACK with an RST".to_owned()
+            }
+            Evidence::PortClosed => {
+                "the server answered the SYN with an RST (port closed)".to_owned()
+            }
+            Evidence::CraftedSyn { window } => {
+                format!("crafted SYN: window {window} and no TCP options (hping3-like)")
+            }
+            Evidence::ClosedWithoutData { reset, duration_ms } => format!(
+                "handshake completed, the client closed with {} after {} ms without sending data",
+                if *reset { "an RST" } else { "a FIN" },
+                duration_ms
+            ),
+            Evidence::ServerClosedIdle => {
+                "the server closed the connection; the client had sent nothing".to_owned()
+            }
+            Evidence::Timeout408Empty => "the access log has a 408 with no request line".to_owned(),
+            Evidence::Timeout408Partial { request } => {
+                format!("the access log has a 408 for the unfinished request \"{request}\"")
+            }
+            Evidence::HeaderReadTimeout => {
+                "the error log has AH01382 (request header read timeout)".to_owned()
+            }
+            Evidence::NonHttpRequest {
+                request,
+                looks_like,
+            } => format!("the access log has a 400 for \"{request}\" ({looks_like})"),
+            Evidence::DataWithoutRequest { bytes } => match bytes {
+                Some(b) => format!("the client sent {b} byte(s) but no request was logged"),
+                None => "the client sent data but no request was logged".to_owned(),
+            },
+            Evidence::InboundPacketCount { packets, meaning } => {
+                format!("the firewall log shows {packets} inbound packet(s): {meaning}")
+            }
+            Evidence::Missing { what } => format!("missing: {what}"),
+            Evidence::Aggregate { text } => text.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_names_are_stable() {
+        let names: Vec<String> = Verdict::ALL
+            .iter()
+            .map(|v| serde_json::to_string(v).unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "\"legitimate\"",
+                "\"syn_flood\"",
+                "\"syn_scan\"",
+                "\"connect_scan\"",
+                "\"idle\"",
+                "\"idle_timeout\"",
+                "\"slow_request\"",
+                "\"non_http\"",
+                "\"unknown\""
+            ]
+        );
+        for v in Verdict::ALL {
+            assert_eq!(
+                format!("\"{}\"", v.as_str()),
+                serde_json::to_string(&v).unwrap()
+            );
+            assert_eq!(Verdict::from_name(v.as_str()), Some(v));
+            assert_eq!(Verdict::ALL[v.index()], v);
+        }
+        assert_eq!(
+            serde_json::to_string(&Confidence::Medium).unwrap(),
+            "\"medium\""
+        );
+    }
+
+    #[test]
+    fn evidence_is_tagged_and_has_sentences() {
+        let e = Evidence::HandshakeNeverCompleted { syns: 3 };
+        let j = serde_json::to_string(&e).unwrap();
+        assert_eq!(j, r#"{"kind":"handshake_never_completed","syns":3}"#);
+        assert_eq!(e.sentence(), "3 SYN(s), the handshake never completed");
+        let back: Evidence = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, e);
+    }
+}
