@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod record;
+pub mod scan;
 pub mod syslog;
 pub mod time;
 

@@ -1,0 +1,198 @@
+//! Small byte-level field parsers shared by the format modules (numbers, addresses).
+//!
+//! All of them take the whole field, return `None` on anything unexpected (including
+//! overflow) and never allocate.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Longest textual IPv6 address (with an embedded IPv4 part) accepted.
+pub const MAX_IPV6_TEXT: usize = 45;
+
+/// Unsigned decimal that fits in `u64` (1 to 20 digits, no sign).
+pub fn dec_u64(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(v)
+}
+
+/// Unsigned decimal that fits in `u32`.
+pub fn dec_u32(b: &[u8]) -> Option<u32> {
+    if b.len() > 10 {
+        return None;
+    }
+    dec_u64(b).and_then(|v| u32::try_from(v).ok())
+}
+
+/// Unsigned decimal that fits in `u16`.
+pub fn dec_u16(b: &[u8]) -> Option<u16> {
+    if b.len() > 5 {
+        return None;
+    }
+    dec_u64(b).and_then(|v| u16::try_from(v).ok())
+}
+
+/// Unsigned decimal that fits in `u8`.
+pub fn dec_u8(b: &[u8]) -> Option<u8> {
+    if b.len() > 3 {
+        return None;
+    }
+    dec_u64(b).and_then(|v| u8::try_from(v).ok())
+}
+
+/// Hexadecimal (optional `0x`/`0X` prefix) that fits in `u32`.
+pub fn hex_u32(b: &[u8]) -> Option<u32> {
+    let b = b
+        .strip_prefix(b"0x")
+        .or_else(|| b.strip_prefix(b"0X"))
+        .unwrap_or(b);
+    if b.is_empty() || b.len() > 8 {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &c in b {
+        let d = (c as char).to_digit(16)?;
+        v = (v << 4) | d;
+    }
+    Some(v)
+}
+
+/// Dotted-quad IPv4 (`192.168.0.1`; no leading `+`, each part 1–3 digits, at most 255).
+pub fn ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    if b.len() < 7 || b.len() > 15 {
+        return None;
+    }
+    let mut parts = [0u8; 4];
+    let mut n = 0usize;
+    let mut cur: u16 = 0;
+    let mut digits = 0u8;
+    for &c in b {
+        if c == b'.' {
+            if digits == 0 || n >= 3 {
+                return None;
+            }
+            *parts.get_mut(n)? = u8::try_from(cur).ok()?;
+            n += 1;
+            cur = 0;
+            digits = 0;
+        } else {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 || digits == 3 || (digits == 1 && cur == 0) {
+                return None;
+            }
+            cur = cur * 10 + u16::from(d);
+            digits += 1;
+        }
+    }
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    parts[3] = u8::try_from(cur).ok()?;
+    Some(Ipv4Addr::from(parts))
+}
+
+/// IPv6 in any textual form the standard library accepts (compressed or not).
+pub fn ipv6(b: &[u8]) -> Option<Ipv6Addr> {
+    if b.len() < 2 || b.len() > MAX_IPV6_TEXT {
+        return None;
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+/// IPv4 or IPv6.
+pub fn ip(b: &[u8]) -> Option<IpAddr> {
+    if memchr::memchr(b':', b).is_some() {
+        ipv6(b).map(IpAddr::V6)
+    } else {
+        ipv4(b).map(IpAddr::V4)
+    }
+}
+
+/// Splits at the first space: (token, rest after the space; empty at the end).
+pub fn word(b: &[u8]) -> (&[u8], &[u8]) {
+    match memchr::memchr(b' ', b) {
+        Some(i) => (
+            b.get(..i).unwrap_or_default(),
+            b.get(i + 1..).unwrap_or_default(),
+        ),
+        None => (b, &[]),
+    }
+}
+
+/// Writes an unsigned number in decimal.
+pub fn push_u64(out: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(buf.get(i..).unwrap_or_default());
+}
+
+/// Writes an address (IPv6 compressed as the standard library prints it).
+pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    use std::io::Write;
+    let _ = write!(out, "{ip}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(dec_u16(b"65535"), Some(65535));
+        assert_eq!(dec_u16(b"65536"), None);
+        assert_eq!(dec_u32(b""), None);
+        assert_eq!(dec_u64(b"18446744073709551616"), None);
+        assert_eq!(hex_u32(b"0xd4"), Some(0xd4));
+        assert_eq!(hex_u32(b"0x"), None);
+        assert_eq!(dec_u8(b"256"), None);
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(ipv4(b"192.168.10.55"), Some(Ipv4Addr::new(192, 168, 10, 55)));
+        for bad in [&b"192.168.xx.xx"[..], b"1.2.3", b"1.2.3.4.5", b"256.1.1.1", b"1..2.3", b"1.2.3.4."] {
+            assert_eq!(ipv4(bad), None, "{bad:?}");
+        }
+        assert!(ip(b"2001:0db8:0000:f101:0000:0000:0000:0002").is_some());
+        assert!(ip(b"fe80::1").is_some());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn ipv4_agrees_with_std(a: u8, b: u8, c: u8, d: u8) {
+            let s = format!("{a}.{b}.{c}.{d}");
+            prop_assert_eq!(ipv4(s.as_bytes()), Some(Ipv4Addr::new(a, b, c, d)));
+        }
+        #[test]
+        fn ipv4_never_accepts_what_std_rejects(s in "[0-9.]{0,16}") {
+            if let Some(v) = ipv4(s.as_bytes()) {
+                prop_assert_eq!(s.parse::<Ipv4Addr>().ok(), Some(v));
+            }
+        }
+        #[test]
+        fn push_u64_matches_format(v: u64) {
+            let mut out = Vec::new();
+            push_u64(&mut out, v);
+            prop_assert_eq!(out, v.to_string().into_bytes());
+        }
+    }
+}
