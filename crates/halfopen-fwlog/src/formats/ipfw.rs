@@ -56,8 +56,10 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
         rule = Some(r);
         rest = after;
         let (a, after) = word(rest);
-        let (kind, has_arg) =
-            action_kind(a).ok_or(Error::syntax(base(rest), "an ipfw action (Accept, Deny, ...)"))?;
+        let (kind, has_arg) = action_kind(a).ok_or(Error::syntax(
+            base(rest),
+            "an ipfw action (Accept, Deny, ...)",
+        ))?;
         let start = base(rest);
         let mut end = start + a.len();
         rest = after;
@@ -122,7 +124,10 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
         if let Some(after) = rest.strip_prefix(b"via ") {
             let (ifname, after) = word(after);
             if ifname.is_empty() {
-                return Err(Error::syntax(base(after), "an interface name after \"via\""));
+                return Err(Error::syntax(
+                    base(after),
+                    "an interface name after \"via\"",
+                ));
             }
             match direction {
                 Direction::Out => r.out_interface = Some(ifname),
@@ -136,7 +141,8 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
     if let Some(inner) = trimmed.strip_prefix(b"(frag ") {
         let close = memchr::memchr(b')', inner)
             .ok_or(Error::syntax(base(inner), "')' closing the fragment note"))?;
-        r.extra.push(b"frag", inner.get(..close).unwrap_or_default());
+        r.extra
+            .push(b"frag", inner.get(..close).unwrap_or_default());
         rest = inner.get(close + 1..).unwrap_or_default();
     } else {
         rest = trimmed;
@@ -179,8 +185,11 @@ fn action_kind(a: &[u8]) -> Option<(Action, bool)> {
     })
 }
 
+/// A protocol word read: (protocol, ICMP type/code, endpoints carry ports).
+type ProtoWord = (Protocol, Option<(u8, u8)>, bool);
+
 /// Protocol word → (protocol, icmp type/code, endpoints carry ports).
-fn proto(p: &[u8]) -> Option<(Protocol, Option<(u8, u8)>, bool)> {
+fn proto(p: &[u8]) -> Option<ProtoWord> {
     match p {
         b"TCP" => return Some((Protocol::Tcp, None, true)),
         b"UDP" => return Some((Protocol::Udp, None, true)),
@@ -280,10 +289,7 @@ pub fn render(record: &Record<'_>, out: &mut Vec<u8>) {
             false
         }
     };
-    for (addr, port) in [
-        (record.src, record.src_port),
-        (record.dst, record.dst_port),
-    ] {
+    for (addr, port) in [(record.src, record.src_port), (record.dst, record.dst_port)] {
         out.push(b' ');
         if addr.is_ipv6() {
             out.push(b'[');
@@ -327,11 +333,17 @@ mod tests {
 
     #[test]
     fn forms() {
-        let r = parse(b"Jan  6 22:31:29 lhotse /kernel: ipfw: 140 Deny ICMP:11.0 1.2.3.4 5.6.7.8 in via vx3").unwrap();
+        let r = parse(
+            b"Jan  6 22:31:29 lhotse /kernel: ipfw: 140 Deny ICMP:11.0 1.2.3.4 5.6.7.8 in via vx3",
+        )
+        .unwrap();
         assert_eq!((r.protocol, r.icmp), (Protocol::Icmp, Some((11, 0))));
         assert_eq!(r.src_port, None);
         let r = parse(b"Aug  4 10:57:26 r40e kernel: ipfw: 299 Deny TCP 1.2.3.4:49312 5.6.7.8:80 out via bge0").unwrap();
-        assert_eq!((r.direction, r.out_interface), (Some(Direction::Out), Some(&b"bge0"[..])));
+        assert_eq!(
+            (r.direction, r.out_interface),
+            (Some(Direction::Out), Some(&b"bge0"[..]))
+        );
         let r = parse(b"Mar 1 18:49:05 TCP 45.76.87.206:58896 116.58.172.107:80 in").unwrap();
         assert_eq!((r.rule, r.action, r.host), (None, None, None));
         assert_eq!(r.dst_port, Some(80));
@@ -341,7 +353,8 @@ mod tests {
         assert_eq!(r.action, Some(Action::Reject));
         assert!(r.src.is_ipv6());
         assert_eq!(r.extra.get(b"frag"), Some(&b"1234:1480@0+"[..]));
-        let r = parse(b"kernel: ipfw: 10 Fwd 10.0.0.1:8080 UDP 1.2.3.4:5 5.6.7.8:53 [no if info]").unwrap();
+        let r = parse(b"kernel: ipfw: 10 Fwd 10.0.0.1:8080 UDP 1.2.3.4:5 5.6.7.8:53 [no if info]")
+            .unwrap();
         assert_eq!((r.action, r.direction), (Some(Action::Redirect), None));
         let r = parse(b"kernel: ipfw: 10 Deny P:47 1.2.3.4 5.6.7.8 in via em0").unwrap();
         assert_eq!(r.protocol, Protocol::Other(47));
@@ -353,9 +366,18 @@ mod tests {
             parse(b"Mar 17 23:43:27 <security.info> FW kernel: ipfw: 9999 Deny UDP 192.168.xx.xx:5353 224.0.0.251:5353 in via em0"),
             Err(Error::Syntax { offset: 63, expected: "the source address[:port]", .. })
         ));
-        assert!(matches!(parse(b"kernel: ipfw: 1 Deny MAC in via em0"), Err(Error::NotAPacket { .. })));
-        assert!(matches!(parse(b"kernel: ipfw: x Deny TCP"), Err(Error::Syntax { offset: 14, .. })));
-        assert!(matches!(parse(b"Mar  1 00:00:00 host sshd[1]: hello"), Err(Error::Syntax { .. })));
+        assert!(matches!(
+            parse(b"kernel: ipfw: 1 Deny MAC in via em0"),
+            Err(Error::NotAPacket { .. })
+        ));
+        assert!(matches!(
+            parse(b"kernel: ipfw: x Deny TCP"),
+            Err(Error::Syntax { offset: 14, .. })
+        ));
+        assert!(matches!(
+            parse(b"Mar  1 00:00:00 host sshd[1]: hello"),
+            Err(Error::Syntax { .. })
+        ));
         assert!(matches!(parse(b""), Err(Error::Syntax { .. })));
     }
 }

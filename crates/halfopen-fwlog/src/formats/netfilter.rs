@@ -92,7 +92,9 @@ impl<'a> Tokens<'a> {
         {
             let close_char = if word == b"OPT" { b')' } else { b']' };
             let vstart = end + 2;
-            let Some(close) = rest.get(vstart..).and_then(|r| memchr::memchr(close_char, r))
+            let Some(close) = rest
+                .get(vstart..)
+                .and_then(|r| memchr::memchr(close_char, r))
             else {
                 return Some(Err(Error::syntax(
                     i + end + 1,
@@ -112,11 +114,16 @@ impl<'a> Tokens<'a> {
 
 /// Finds the `IN=` that starts the fields (not `PHYSIN=`, not inside a longer key).
 pub(crate) fn find_in(region: &[u8]) -> Option<usize> {
+    find_key(region, b"IN=")
+}
+
+/// Finds `key` (like `IN=`) where it is not the tail of a longer key.
+fn find_key(region: &[u8], key: &[u8]) -> Option<usize> {
     let mut from = 0usize;
-    while let Some(i) = memchr::memmem::find(region.get(from..)?, b"IN=") {
+    while let Some(i) = memchr::memmem::find(region.get(from..)?, key) {
         let at = from + i;
         match at.checked_sub(1).and_then(|p| region.get(p)) {
-            Some(c) if c.is_ascii_alphanumeric() || *c == b'_' => from = at + 3,
+            Some(c) if c.is_ascii_alphanumeric() || *c == b'_' => from = at + key.len(),
             _ => return Some(at),
         }
     }
@@ -200,7 +207,13 @@ pub(crate) fn parse_fields<'a>(
     lead: &[(&'a [u8], &'a [u8])],
 ) -> Result<Record<'a>> {
     let region = line.get(start..).unwrap_or_default();
-    let Some(at) = find_in(region) else {
+    // pvefw-logger leaves out an empty IN=, so an OUT= can start the fields of nflog lines.
+    let found = match (find_in(region), format) {
+        (Some(i), _) => Some(i),
+        (None, Format::Nflog) => find_key(region, b"OUT="),
+        (None, _) => None,
+    };
+    let Some(at) = found else {
         return Err(no_fields(region, start));
     };
     let mut prefix = trim(region.get(..at).unwrap_or_default());
@@ -308,20 +321,11 @@ fn parse_kv<'a>(
     let mut in_if: Option<&[u8]> = None;
     let mut out_if: Option<&[u8]> = None;
     let mut seen_out = false;
-    let mut first = true;
+    let mut seen_in = false;
     while let Some(t) = toks.next() {
         let t = t.map_err(|e| shift(e, at))?;
         let off = at + t.offset;
         let bad = |expected: &'static str| Error::syntax(off + t.key.len() + 1, expected);
-        if first {
-            first = false;
-            // find_in guarantees the body starts with IN=.
-            if !valid_ifname(t.value) {
-                return Err(bad("an interface name after IN= (a dot only before a VLAN number)"));
-            }
-            in_if = Some(t.value);
-            continue;
-        }
         if nested {
             if t.key.is_empty() && t.value == b"]" {
                 nested = false;
@@ -342,6 +346,16 @@ fn parse_kv<'a>(
                 }
                 None => false,
             },
+            (b"IN", None) if !seen_in && !seen_out => {
+                if !valid_ifname(t.value) {
+                    return Err(bad(
+                        "an interface name after IN= (a dot only before a VLAN number)",
+                    ));
+                }
+                seen_in = true;
+                in_if = Some(t.value);
+                true
+            }
             (b"OUT", None) if !seen_out => {
                 if !valid_ifname(t.value) {
                     return Err(bad("an interface name after OUT="));
@@ -371,7 +385,10 @@ fn parse_kv<'a>(
                 true
             }
             (b"PROTO", None) => {
-                proto = Some(proto_from(t.value).ok_or_else(|| bad("a protocol name or number after PROTO="))?);
+                proto = Some(
+                    proto_from(t.value)
+                        .ok_or_else(|| bad("a protocol name or number after PROTO="))?,
+                );
                 true
             }
             (b"SPT", Some(_)) if r.src_port.is_none() => {
@@ -411,7 +428,9 @@ fn parse_kv<'a>(
                 true
             }
             (b"TOS", None) if format == Format::Netfilter && !t.value.starts_with(b"0x") => {
-                return Err(bad("TOS=0x.. as the kernel writes it (ulogd's TOS=00 is nflog)"));
+                return Err(bad(
+                    "TOS=0x.. as the kernel writes it (ulogd's TOS=00 is nflog)",
+                ));
             }
             (b"MARK", _) if hex_u32(t.value).is_none() => {
                 return Err(bad("a hex mark after MARK="));
@@ -423,7 +442,10 @@ fn parse_kv<'a>(
         }
     }
     let (Some(s), Some(d)) = (src, dst) else {
-        return Err(Error::syntax(line.len(), "SRC= and DST= in the netfilter fields"));
+        return Err(Error::syntax(
+            line.len(),
+            "SRC= and DST= in the netfilter fields",
+        ));
     };
     let Some(p) = proto else {
         return Err(Error::syntax(line.len(), "PROTO= in the netfilter fields"));
@@ -630,7 +652,10 @@ mod tests {
     fn nested_icmp_error_goes_to_extra() {
         let r = parse(b"Jan  8 03:37:09 DENY: IN=eth0 OUT= MAC=90:10 SRC=192.168.2.71 DST=192.168.2.83 LEN=88 TOS=0x00 PREC=0x00 TTL=118 ID=21684 PROTO=ICMP TYPE=3 CODE=3 [SRC=192.168.2.83 DST=192.168.173.191 LEN=60 TOS=0x00 PREC=0x00 TTL=54 ID=0 DF PROTO=UDP SPT=21458 DPT=62936 LEN=40 ]").unwrap();
         assert_eq!(r.src, "192.168.2.71".parse::<IpAddr>().unwrap());
-        assert_eq!((r.length, r.ttl, r.ip_id), (Some(88), Some(118), Some(21684)));
+        assert_eq!(
+            (r.length, r.ttl, r.ip_id),
+            (Some(88), Some(118), Some(21684))
+        );
         assert_eq!(r.icmp, Some((3, 3)));
         assert_eq!((r.src_port, r.dst_port), (None, None));
         assert_eq!(r.prefix, Some(&b"DENY:"[..]));
@@ -647,7 +672,10 @@ mod tests {
         assert_eq!(r.tcp_flags, Some(TcpFlags::ACK));
         let r = parse(b"kernel: Dropped outbound packet: IN= OUT=lo SRC=127.0.0.1 DST=127.0.0.1 LEN=52 TOS=0x00 PREC=0x00 TTL=64 ID=42742 DF PROTO=TCP SPT=40892 DPT=8332 WINDOW=43690 RES=0x00 SYN URGP=0 UID=1000 GID=1000").unwrap();
         assert_eq!(r.prefix, Some(&b"Dropped outbound packet:"[..]));
-        assert_eq!((r.direction, r.out_interface), (Some(Direction::Out), Some(&b"lo"[..])));
+        assert_eq!(
+            (r.direction, r.out_interface),
+            (Some(Direction::Out), Some(&b"lo"[..]))
+        );
         assert_eq!(r.extra.get(b"UID"), Some(&b"1000"[..]));
     }
 
@@ -661,7 +689,8 @@ mod tests {
     fn errors() {
         let l = b"Jun  8 14:34:33 sd kernel: [1.000000] IN=enp.1s0 OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=40 PROTO=TCP";
         assert!(matches!(parse(l), Err(Error::Syntax { offset: 41, .. })));
-        let l = b"May  5 20:46:45 gw user.info kernel: TTL=126 ID=15317 DF PROTO=TCP SPT=59344 DPT=443";
+        let l =
+            b"May  5 20:46:45 gw user.info kernel: TTL=126 ID=15317 DF PROTO=TCP SPT=59344 DPT=443";
         assert!(matches!(parse(l), Err(Error::NotAPacket { .. })));
         let l = b"x IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=60 PROTO=TCP OPT (0204";
         assert!(matches!(parse(l), Err(Error::Syntax { offset: 60, .. })));
