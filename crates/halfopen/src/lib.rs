@@ -4,11 +4,13 @@
 #![deny(missing_docs)]
 
 pub mod blocklist;
+pub mod correlate;
 pub mod error;
 pub mod escape;
 pub mod facts;
 pub mod netstat;
 pub mod network;
+pub mod report;
 pub mod source;
 pub mod summary;
 pub mod verdict;

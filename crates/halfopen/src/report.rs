@@ -1,0 +1,626 @@
+//! The report: a JSON document (serde) and a text rendering for a terminal.
+//!
+//! Every string that came from a log is escaped before it is stored (see [`crate::escape`]),
+//! so neither rendering can carry control characters.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::netstat::NetstatSummary;
+use crate::network::{Block, BlockPolicy, NotBlocked, SourceRow, plan};
+use crate::source::{SourceSummary, VerdictCounts};
+use crate::summary::{BUCKET_US, Summary};
+use crate::verdict::{Confidence, Evidence, Verdict};
+
+/// Version of the JSON document's layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One input file and what was read from it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct InputInfo {
+    /// File name as given (`-` for stdin).
+    pub file: String,
+    /// `firewall`, `access`, `error`, `pcap` or `netstat`.
+    pub kind: String,
+    /// Detected format name.
+    pub format: Option<String>,
+    /// Lines (or packets) read.
+    pub lines: u64,
+    /// Lines used.
+    pub records: u64,
+    /// Lines skipped (bad or irrelevant).
+    pub skipped: u64,
+}
+
+/// A line that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedLine {
+    /// File name.
+    pub file: String,
+    /// 1-based line number (packet number for pcaps).
+    pub line: u64,
+    /// Byte offset of the line start in the (decompressed) input.
+    pub offset: u64,
+    /// Why.
+    pub error: String,
+}
+
+/// Evidence with its sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceItem {
+    /// The typed evidence.
+    #[serde(flatten)]
+    pub evidence: Evidence,
+    /// In English.
+    pub sentence: String,
+}
+
+impl From<Evidence> for EvidenceItem {
+    fn from(e: Evidence) -> Self {
+        EvidenceItem {
+            sentence: e.sentence(),
+            evidence: e,
+        }
+    }
+}
+
+/// One source in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceReport {
+    /// Address.
+    pub addr: IpAddr,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Confidence.
+    pub confidence: Confidence,
+    /// Connections.
+    pub connections: u64,
+    /// Complete requests logged.
+    pub requests: u64,
+    /// SYNs (retransmissions included).
+    pub syns: u64,
+    /// Connections per verdict.
+    pub verdicts: VerdictCounts,
+    /// First seen (RFC 3339, UTC).
+    pub first_seen: String,
+    /// Last seen (RFC 3339, UTC).
+    pub last_seen: String,
+    /// Destination ports (up to 32).
+    pub dst_ports: Vec<u16>,
+    /// The evidence.
+    pub evidence: Vec<EvidenceItem>,
+}
+
+/// The timeline of connection attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TimelineReport {
+    /// Bucket width in seconds.
+    pub bucket_seconds: u64,
+    /// First bucket start (RFC 3339).
+    pub start: Option<String>,
+    /// Attempts per bucket.
+    pub attempts: Vec<u64>,
+    /// Hostile attempts per bucket.
+    pub hostile: Vec<u64>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Layout version ([`SCHEMA_VERSION`]).
+    pub version: u32,
+    /// The inputs.
+    pub inputs: Vec<InputInfo>,
+    /// Notes about assumptions (year or zone inferred, missing inputs...).
+    pub notes: Vec<String>,
+    /// True when a year was inferred for year-less timestamps.
+    pub year_inferred: bool,
+    /// True when a time zone was assumed.
+    pub zone_inferred: bool,
+    /// Estimated offset access-log clock minus firewall clock, seconds (median of matched pairs).
+    pub clock_offset_seconds: Option<f64>,
+    /// The headline: what happened, most important first.
+    pub headline: Vec<String>,
+    /// Connections in total.
+    pub connections_total: u64,
+    /// Connections by verdict.
+    pub connections: VerdictCounts,
+    /// Connections by Zeek state.
+    pub states: BTreeMap<String, u64>,
+    /// Requests in the access logs that matched no connection.
+    pub unmatched_requests: u64,
+    /// Sources, hostile first, then by connections.
+    pub sources: Vec<SourceReport>,
+    /// Suggested blocks with their collateral.
+    pub networks: Vec<Block>,
+    /// Hostile sources not blocked, and why.
+    pub not_blocked: Vec<NotBlocked>,
+    /// The block list (CIDR strings).
+    pub blocklist: Vec<String>,
+    /// Connection attempts over time.
+    pub timeline: TimelineReport,
+    /// netstat/ss snapshot, when given.
+    pub netstat: Option<NetstatSummary>,
+    /// Lines skipped in total.
+    pub skipped_lines_total: u64,
+    /// Skipped lines (the first 1000), with reasons.
+    pub skipped_lines: Vec<SkippedLine>,
+}
+
+/// Formats microseconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339(ts_us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(ts_us)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string())
+        .unwrap_or_else(|| ts_us.to_string())
+}
+
+/// Formats a count with thousands separators (`1,200`).
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn ports_text(s: &SourceSummary) -> String {
+    let ports: Vec<String> = s
+        .dst_ports
+        .ports
+        .iter()
+        .take(5)
+        .map(u16::to_string)
+        .collect();
+    let more = s.dst_ports.ports.len() > 5 || s.dst_ports.truncated;
+    let word = if s.dst_ports.ports.len() == 1 {
+        "port"
+    } else {
+        "ports"
+    };
+    format!(
+        "{word} {}{}",
+        ports.join(", "),
+        if more { ", ..." } else { "" }
+    )
+}
+
+fn source_headline(s: &SourceSummary, v: Verdict, conf: Confidence) -> String {
+    let addr = s.addr;
+    let n = thousands(s.connections);
+    let what = match v {
+        Verdict::SynFlood => format!(
+            "{addr} sent {} SYNs to {} that never completed a handshake",
+            thousands(s.syns),
+            ports_text(s)
+        ),
+        Verdict::SynScan => format!(
+            "{addr} probed {} port(s) with SYNs and never completed a handshake ({n} attempts)",
+            s.dst_ports.ports.len()
+        ),
+        Verdict::ConnectScan => format!(
+            "{addr} opened {n} connection(s) to {} and closed them at once without sending data",
+            ports_text(s)
+        ),
+        Verdict::SlowRequest => format!(
+            "{addr} held {n} connection(s) to {} open with unfinished requests until the server timed out",
+            ports_text(s)
+        ),
+        _ => format!("{addr}: {n} connection(s)"),
+    };
+    format!("{what}: {v} ({conf} confidence)")
+}
+
+/// Extra facts the analysis adds to a report.
+#[derive(Debug, Clone, Default)]
+pub struct ReportExtras {
+    /// Inputs.
+    pub inputs: Vec<InputInfo>,
+    /// Notes.
+    pub notes: Vec<String>,
+    /// Year inferred.
+    pub year_inferred: bool,
+    /// Zone inferred.
+    pub zone_inferred: bool,
+    /// Clock offset.
+    pub clock_offset_seconds: Option<f64>,
+    /// Unmatched requests.
+    pub unmatched_requests: u64,
+    /// netstat snapshot.
+    pub netstat: Option<NetstatSummary>,
+    /// Skipped lines in total.
+    pub skipped_lines_total: u64,
+    /// Skipped lines kept.
+    pub skipped_lines: Vec<SkippedLine>,
+}
+
+impl Report {
+    /// Builds the report from a summary.
+    ///
+    /// ```
+    /// use halfopen::{facts::{ConnFacts, InputKind}, summary::Summary, report::{Report, ReportExtras}, network::BlockPolicy};
+    /// let mut s = Summary::default();
+    /// for port in 40000..40030u16 {
+    ///     let mut c = ConnFacts::new(format!("45.76.87.206:{port}").parse().unwrap(), "116.58.172.107:80".parse().unwrap(), i64::from(port) * 500_000, InputKind::NoFlags);
+    ///     c.orig_pkts = 1;
+    ///     s.add(&c);
+    /// }
+    /// let r = Report::build(&s, &BlockPolicy::default(), ReportExtras::default());
+    /// assert_eq!(r.blocklist, ["45.76.87.206/32"]);
+    /// assert!(r.headline[0].starts_with("45.76.87.206 sent 30 SYNs to port 80 that never completed a handshake: syn_flood"));
+    /// ```
+    pub fn build(summary: &Summary, policy: &BlockPolicy, extras: ReportExtras) -> Report {
+        let mut judged: Vec<(&SourceSummary, Verdict, Confidence, Vec<Evidence>)> = summary
+            .sources
+            .values()
+            .map(|s| {
+                let (v, c, e) = s.verdict();
+                (s, v, c, e)
+            })
+            .collect();
+        judged.sort_by(|a, b| {
+            (b.1.is_hostile(), b.0.connections, a.0.addr).cmp(&(
+                a.1.is_hostile(),
+                a.0.connections,
+                b.0.addr,
+            ))
+        });
+        let rows: Vec<SourceRow> = judged
+            .iter()
+            .map(|(s, v, _, _)| SourceRow {
+                addr: s.addr,
+                hostile: v.is_hostile(),
+                requests: s.requests,
+                connections: s.connections,
+            })
+            .collect();
+        let view = plan(&rows, policy);
+        let mut headline = Vec::new();
+        // Blocks with several sources get one line; single sources their own.
+        let mut told: Vec<IpAddr> = Vec::new();
+        for b in view.blocks.iter().filter(|b| b.sources > 1) {
+            let members: Vec<&(&SourceSummary, Verdict, Confidence, Vec<Evidence>)> = judged
+                .iter()
+                .filter(|j| j.1.is_hostile() && b.cidr.contains(&j.0.addr))
+                .collect();
+            let syns: u64 = members.iter().map(|m| m.0.syns).sum();
+            let mut by_v: BTreeMap<Verdict, u64> = BTreeMap::new();
+            for m in &members {
+                *by_v.entry(m.1).or_insert(0) += 1;
+                told.push(m.0.addr);
+            }
+            let top = by_v.iter().max_by_key(|(_, n)| **n).map(|(v, _)| *v);
+            headline.push(format!(
+                "{} addresses in {} made {} connection attempts ({} SYNs){}{}",
+                thousands(b.sources),
+                b.cidr,
+                thousands(b.connections),
+                thousands(syns),
+                match top {
+                    Some(v) => format!(": {v}"),
+                    None => String::new(),
+                },
+                if b.sources >= 16 {
+                    " (many addresses: possibly spoofed)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        for (s, v, c, _) in judged.iter().filter(|j| j.1.is_hostile()) {
+            if told.contains(&s.addr) || headline.len() >= 8 {
+                continue;
+            }
+            headline.push(source_headline(s, *v, *c));
+        }
+        if headline.is_empty() {
+            headline.push(format!(
+                "no hostile traffic found in {} connection(s)",
+                thousands(summary.connections())
+            ));
+        }
+        for v in [
+            Verdict::Idle,
+            Verdict::IdleTimeout,
+            Verdict::NonHttp,
+            Verdict::Unknown,
+        ] {
+            let n = summary.verdicts.get(v);
+            if n > 0 {
+                let srcs = judged.iter().filter(|j| j.0.verdicts.get(v) > 0).count();
+                headline.push(format!(
+                    "{} connection(s) from {} source(s) were {}",
+                    thousands(n),
+                    srcs,
+                    match v {
+                        Verdict::Idle => "idle: handshake, no request, client closed (preconnects, health checks): idle",
+                        Verdict::IdleTimeout => "idle until the server timed out: idle_timeout",
+                        Verdict::NonHttp => "not HTTP/1 (TLS or binary on the HTTP port): non_http",
+                        _ => "not decidable from the input (see the evidence for what is missing): unknown",
+                    }
+                ));
+            }
+        }
+        let cols = summary.timeline.columns(
+            usize::MAX.min(
+                summary
+                    .timeline
+                    .buckets
+                    .keys()
+                    .last()
+                    .zip(summary.timeline.buckets.keys().next())
+                    .map_or(0, |(l, f)| {
+                        usize::try_from((l - f) / BUCKET_US + 1).unwrap_or(0)
+                    })
+                    .min(10_000),
+            ),
+        );
+        let timeline = TimelineReport {
+            bucket_seconds: (BUCKET_US / 1_000_000) as u64,
+            start: summary.timeline.buckets.keys().next().map(|t| rfc3339(*t)),
+            attempts: cols.iter().map(|c| c.0).collect(),
+            hostile: cols.iter().map(|c| c.1).collect(),
+        };
+        let sources = judged
+            .into_iter()
+            .map(|(s, v, c, e)| SourceReport {
+                addr: s.addr,
+                verdict: v,
+                confidence: c,
+                connections: s.connections,
+                requests: s.requests,
+                syns: s.syns,
+                verdicts: s.verdicts,
+                first_seen: rfc3339(s.first_seen_us),
+                last_seen: rfc3339(s.last_seen_us),
+                dst_ports: s.dst_ports.ports.iter().take(32).copied().collect(),
+                evidence: e.into_iter().map(EvidenceItem::from).collect(),
+            })
+            .collect();
+        Report {
+            version: SCHEMA_VERSION,
+            inputs: extras.inputs,
+            notes: extras.notes,
+            year_inferred: extras.year_inferred,
+            zone_inferred: extras.zone_inferred,
+            clock_offset_seconds: extras.clock_offset_seconds,
+            headline,
+            connections_total: summary.connections(),
+            connections: summary.verdicts,
+            states: summary.states.clone(),
+            unmatched_requests: extras.unmatched_requests,
+            sources,
+            blocklist: view.cidrs(),
+            networks: view.blocks,
+            not_blocked: view.not_blocked,
+            timeline,
+            netstat: extras.netstat,
+            skipped_lines_total: extras.skipped_lines_total,
+            skipped_lines: extras.skipped_lines,
+        }
+    }
+
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// The report as text for a terminal (ANSI bold headings when `color`).
+    pub fn to_text(&self, color: bool) -> String {
+        render_text(self, color)
+    }
+}
+
+/// An ASCII sparkline of `values` (` .:-=+*#%@`), at most `width` columns.
+///
+/// ```
+/// assert_eq!(halfopen::report::sparkline(&[0, 1, 9, 9], 4), " .@@");
+/// ```
+pub fn sparkline(values: &[u64], width: usize) -> String {
+    const RAMP: &[u8] = b" .:-=+*#%@";
+    if values.is_empty() || width == 0 {
+        return String::new();
+    }
+    let per = values.len().div_ceil(width).max(1);
+    let cols: Vec<u64> = values.chunks(per).map(|c| c.iter().sum()).collect();
+    let max = cols.iter().copied().max().unwrap_or(0).max(1);
+    cols.iter()
+        .map(|&v| {
+            let level = if v == 0 {
+                0
+            } else {
+                1 + (v.saturating_mul(8) / max).min(8) as usize
+            };
+            char::from(RAMP.get(level).copied().unwrap_or(b'@'))
+        })
+        .collect()
+}
+
+fn render_text(r: &Report, color: bool) -> String {
+    let (b, e) = if color {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
+    let mut o = String::new();
+    let _ = writeln!(o, "{b}What happened{e}");
+    for h in &r.headline {
+        let _ = writeln!(o, "  * {h}");
+    }
+    let _ = writeln!(o);
+    if !r.notes.is_empty() || r.clock_offset_seconds.is_some() {
+        let _ = writeln!(o, "{b}Assumptions{e}");
+        for n in &r.notes {
+            let _ = writeln!(o, "  - {n}");
+        }
+        if let Some(off) = r.clock_offset_seconds {
+            let _ = writeln!(
+                o,
+                "  - access-log clock minus firewall clock: {off:+.3} s (median of matched connections)"
+            );
+        }
+        let _ = writeln!(o);
+    }
+    let _ = writeln!(
+        o,
+        "{b}Connections by verdict{e} ({} in total)",
+        thousands(r.connections_total)
+    );
+    for (v, n) in r.connections.iter() {
+        let _ = writeln!(o, "  {:<14} {:>10}", v.as_str(), thousands(n));
+    }
+    if r.unmatched_requests > 0 {
+        let _ = writeln!(
+            o,
+            "  ({} access-log request(s) matched no connection in the firewall input)",
+            thousands(r.unmatched_requests)
+        );
+    }
+    let _ = writeln!(o);
+    if !r.timeline.attempts.is_empty() {
+        let _ = writeln!(
+            o,
+            "{b}Timeline{e} (connection attempts per {} s from {}; second line: hostile)",
+            r.timeline.bucket_seconds,
+            r.timeline.start.as_deref().unwrap_or("?")
+        );
+        let _ = writeln!(o, "  |{}|", sparkline(&r.timeline.attempts, 72));
+        let _ = writeln!(o, "  |{}|", sparkline(&r.timeline.hostile, 72));
+        let _ = writeln!(o);
+    }
+    let _ = writeln!(o, "{b}Sources{e} ({})", r.sources.len());
+    for s in r.sources.iter().take(25) {
+        let _ = writeln!(
+            o,
+            "  {:<39} {:<13} {:<6} {:>7} conn {:>7} req  {} .. {}",
+            s.addr.to_string(),
+            s.verdict.as_str(),
+            s.confidence.as_str(),
+            thousands(s.connections),
+            thousands(s.requests),
+            s.first_seen,
+            s.last_seen
+        );
+        if s.verdict != Verdict::Legitimate {
+            for ev in s.evidence.iter().take(5) {
+                let _ = writeln!(o, "      - {}", ev.sentence);
+            }
+        }
+    }
+    if r.sources.len() > 25 {
+        let _ = writeln!(
+            o,
+            "  ... and {} more (see --format json)",
+            r.sources.len() - 25
+        );
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "{b}Suggested blocks{e}");
+    if r.networks.is_empty() {
+        let _ = writeln!(o, "  none");
+    }
+    for n in &r.networks {
+        let _ = writeln!(
+            o,
+            "  {}: {} hostile source(s), {} connection(s); cuts off no client with requests{}",
+            n.cidr,
+            thousands(n.sources),
+            thousands(n.connections),
+            if n.collateral.other_sources > 0 {
+                format!(
+                    " ({} other source(s) without requests inside)",
+                    n.collateral.other_sources
+                )
+            } else {
+                String::new()
+            }
+        );
+        if let Some(w) = n.wider.iter().find(|w| w.collateral.clients > 0) {
+            let _ = writeln!(
+                o,
+                "    blocking {} would also block {} client(s) with {} successful request(s) (e.g. {})",
+                w.cidr,
+                thousands(w.collateral.clients),
+                thousands(w.collateral.requests),
+                w.collateral
+                    .examples
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    for nb in &r.not_blocked {
+        let _ = writeln!(o, "  not blocked: {} ({})", nb.addr, nb.reason);
+    }
+    let _ = writeln!(o);
+    if let Some(ns) = &r.netstat {
+        let _ = writeln!(
+            o,
+            "{b}Socket snapshot{e}: {} half-open socket(s)",
+            ns.half_open()
+        );
+        for (p, n) in &ns.half_open_by_local_port {
+            let backlog = ns
+                .listen_backlog
+                .get(p)
+                .map(|b| format!(" (listen backlog {b})"))
+                .unwrap_or_default();
+            let _ = writeln!(o, "  port {p}: {n} half-open{backlog}");
+        }
+        let _ = writeln!(o);
+    }
+    let _ = writeln!(o, "{b}Inputs{e}");
+    for i in &r.inputs {
+        let _ = writeln!(
+            o,
+            "  {} ({}, {}): {} line(s), {} used, {} skipped",
+            crate::escape::for_terminal(i.file.as_bytes()),
+            i.kind,
+            i.format.as_deref().unwrap_or("?"),
+            thousands(i.lines),
+            thousands(i.records),
+            thousands(i.skipped)
+        );
+    }
+    if r.skipped_lines_total > 0 {
+        let _ = writeln!(
+            o,
+            "  {} line(s) skipped; the first ones:",
+            thousands(r.skipped_lines_total)
+        );
+        for s in r.skipped_lines.iter().take(10) {
+            let _ = writeln!(
+                o,
+                "    {}:{} (byte {}): {}",
+                crate::escape::for_terminal(s.file.as_bytes()),
+                s.line,
+                s.offset,
+                crate::escape::for_terminal(s.error.as_bytes())
+            );
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1200), "1,200");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(sparkline(&[], 10), "");
+        assert_eq!(sparkline(&[1, 1, 1, 1], 2).len(), 2);
+    }
+}
