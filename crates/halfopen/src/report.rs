@@ -347,20 +347,15 @@ impl Report {
                 ));
             }
         }
-        let cols = summary.timeline.columns(
-            usize::MAX.min(
-                summary
-                    .timeline
-                    .buckets
-                    .keys()
-                    .last()
-                    .zip(summary.timeline.buckets.keys().next())
-                    .map_or(0, |(l, f)| {
-                        usize::try_from((l - f) / BUCKET_US + 1).unwrap_or(0)
-                    })
-                    .min(10_000),
-            ),
-        );
+        let buckets = &summary.timeline.buckets;
+        let span = buckets
+            .keys()
+            .last()
+            .zip(buckets.keys().next())
+            .map_or(0, |(l, f)| {
+                usize::try_from((l - f) / BUCKET_US + 1).unwrap_or(0)
+            });
+        let cols = summary.timeline.columns(span.min(10_000));
         let timeline = TimelineReport {
             bucket_seconds: (BUCKET_US / 1_000_000) as u64,
             start: summary.timeline.buckets.keys().next().map(|t| rfc3339(*t)),
