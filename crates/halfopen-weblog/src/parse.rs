@@ -1,0 +1,631 @@
+//! Matching a line against a compiled format (memchr/memmem, bounded backtracking, no
+//! allocation) and turning the matched fields into typed values.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::directive::{Directive, DurationUnit, Field, PortKind, ProcKind, TimeKind};
+use crate::error::{Error, Expected, Result};
+use crate::format::{Item, LogFormat, MAX_FIELDS};
+use crate::record::{AccessRecord, Client, RequestLine};
+use crate::time::{self, LogTime, parse_u64};
+
+/// Most candidate field ends tried per line before giving up (bounds backtracking).
+pub const MATCH_BUDGET: u32 = 512;
+
+/// Parse an IP address from bytes without allocating (IPv4 fast path).
+pub fn parse_ip(b: &[u8]) -> Option<IpAddr> {
+    if b.is_empty() || b.len() > 45 {
+        return None;
+    }
+    if b.len() <= 15 && b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        let mut oct = [0u8; 4];
+        let mut n = 0usize;
+        for part in b.split(|c| *c == b'.') {
+            if part.is_empty() || part.len() > 3 || n >= 4 {
+                return None;
+            }
+            let v = parse_u64(part)?;
+            *oct.get_mut(n)? = u8::try_from(v).ok()?;
+            n += 1;
+        }
+        return (n == 4).then(|| IpAddr::V4(Ipv4Addr::from(oct)));
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+fn digits_or_dash(v: &[u8], max: usize) -> bool {
+    v == b"-" || (!v.is_empty() && v.len() <= max && v.iter().all(u8::is_ascii_digit))
+}
+
+fn secs_frac_ok(v: &[u8]) -> bool {
+    if v == b"-" {
+        return true;
+    }
+    let mut parts = v.splitn(2, |c| *c == b'.');
+    let int = parts.next().unwrap_or_default();
+    let frac = parts.next().unwrap_or(b"0");
+    !int.is_empty()
+        && int.len() <= 12
+        && int.iter().all(u8::is_ascii_digit)
+        && !frac.is_empty()
+        && frac.len() <= 9
+        && frac.iter().all(u8::is_ascii_digit)
+}
+
+/// Cheap shape check used while matching, so that ambiguous formats (fields not separated by
+/// literals, IPv6 before `:`) backtrack to the right split.
+fn validate(f: &Field, v: &[u8], local_offset: i32) -> std::result::Result<(), &'static str> {
+    let ok = match &f.directive {
+        Directive::Status => digits_or_dash(v, 3),
+        Directive::BodyBytesClf
+        | Directive::BodyBytes
+        | Directive::BytesIn
+        | Directive::BytesOut
+        | Directive::BytesTotal
+        | Directive::DurationMicros
+        | Directive::KeepAlive
+        | Directive::ConnectionSerial
+        | Directive::ConnectionRequests
+        | Directive::Process(ProcKind::Pid | ProcKind::Tid) => digits_or_dash(v, 19),
+        Directive::Duration(DurationUnit::SecondsFrac) => secs_frac_ok(v),
+        Directive::Duration(_) => digits_or_dash(v, 19),
+        Directive::Port(_) => digits_or_dash(v, 5),
+        Directive::Process(ProcKind::HexTid) => {
+            v == b"-" || (!v.is_empty() && v.len() <= 16 && v.iter().all(u8::is_ascii_hexdigit))
+        }
+        Directive::RemoteIp | Directive::PeerIp | Directive::LocalIp => {
+            v == b"-" || parse_ip(v).is_some()
+        }
+        Directive::ConnStatus => matches!(v, b"X" | b"+" | b"-"),
+        Directive::Query => v.is_empty() || v.first() == Some(&b'?') || v == b"-",
+        Directive::RemoteHost
+        | Directive::UrlPath
+        | Directive::ServerName
+        | Directive::ServerNameUsed => !v.is_empty() && !v.contains(&b' '),
+        Directive::Time(spec) => match &spec.kind {
+            TimeKind::Clf => {
+                v == b"-" || (v.len() == 28 && v.first() == Some(&b'[') && v.last() == Some(&b']'))
+            }
+            TimeKind::ClfBare => v == b"-" || v.len() == 26,
+            TimeKind::Iso8601 => v == b"-" || time::parse_iso8601(v).is_some(),
+            TimeKind::Sec | TimeKind::Msec | TimeKind::Usec => digits_or_dash(v, 19),
+            TimeKind::SecDotMsec => secs_frac_ok(v),
+            TimeKind::MsecFrac => v == b"-" || (v.len() == 3 && v.iter().all(u8::is_ascii_digit)),
+            TimeKind::UsecFrac => v == b"-" || (v.len() == 6 && v.iter().all(u8::is_ascii_digit)),
+            TimeKind::Strftime(s) => v == b"-" || s.parse(v, local_offset).is_some(),
+            TimeKind::Opaque(_) => true,
+        },
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(shape_of(&f.directive))
+    }
+}
+
+fn shape_of(d: &Directive) -> &'static str {
+    match d {
+        Directive::Status => "a 3-digit status or '-'",
+        Directive::Port(_) => "a port number or '-'",
+        Directive::RemoteIp | Directive::PeerIp | Directive::LocalIp => "an IP address or '-'",
+        Directive::ConnStatus => "'X', '+' or '-'",
+        Directive::Query => "'?query' or nothing",
+        Directive::Time(_) => "a timestamp",
+        Directive::Process(ProcKind::HexTid) => "hex digits",
+        Directive::Duration(DurationUnit::SecondsFrac) => "seconds with a fraction",
+        Directive::RemoteHost
+        | Directive::UrlPath
+        | Directive::ServerName
+        | Directive::ServerNameUsed => "a non-empty word",
+        _ => "digits or '-'",
+    }
+}
+
+/// Directives whose values may contain spaces even when the field is not quoted.
+fn free_text(d: &Directive) -> bool {
+    match d {
+        Directive::RequestLine
+        | Directive::RequestHeader(_)
+        | Directive::ResponseHeader(_)
+        | Directive::Env(_)
+        | Directive::Note(_)
+        | Directive::Cookie(_)
+        | Directive::TrailerIn(_)
+        | Directive::TrailerOut(_)
+        | Directive::Ssl(_)
+        | Directive::NginxVar(_)
+        | Directive::Filename
+        | Directive::Handler => true,
+        Directive::Time(spec) => matches!(
+            spec.kind,
+            TimeKind::Clf | TimeKind::ClfBare | TimeKind::Strftime(_) | TimeKind::Opaque(_)
+        ),
+        _ => false,
+    }
+}
+
+fn shape_ok(
+    f: &Field,
+    v: &[u8],
+    quoted: bool,
+    local_offset: i32,
+) -> std::result::Result<(), &'static str> {
+    if !quoted && !free_text(&f.directive) && memchr::memchr(b' ', v).is_some() {
+        return Err("a value without spaces");
+    }
+    validate(f, v, local_offset)
+}
+
+fn escaped_quote(line: &[u8], start: usize, q: usize) -> bool {
+    let mut n = 0usize;
+    let mut i = q;
+    while i > start {
+        i -= 1;
+        if line.get(i) == Some(&b'\\') {
+            n += 1;
+        } else {
+            break;
+        }
+    }
+    n % 2 == 1
+}
+
+struct Matcher<'f, 'l> {
+    items: &'f [Item],
+    line: &'l [u8],
+    spans: [(u32, u32); MAX_FIELDS],
+    budget: u32,
+    lenient: bool,
+    local_offset: i32,
+    best: Option<(usize, Expected)>,
+    end: usize,
+}
+
+impl Matcher<'_, '_> {
+    fn fail(&mut self, offset: usize, e: Expected) {
+        if self.best.is_none_or(|(o, _)| offset > o) {
+            self.best = Some((offset, e));
+        }
+    }
+
+    fn set(&mut self, slot: usize, s: usize, e: usize) {
+        if let Some(sp) = self.spans.get_mut(slot) {
+            *sp = (s as u32, e as u32);
+        }
+    }
+
+    fn run(&mut self, i: usize, pos: usize) -> bool {
+        let line = self.line;
+        let rest = line.get(pos..).unwrap_or_default();
+        let Some(item) = self.items.get(i) else {
+            if rest.is_empty() || (self.lenient && rest.first() == Some(&b' ')) {
+                self.end = pos;
+                return true;
+            }
+            self.fail(pos, Expected::EndOfLine);
+            return false;
+        };
+        match item {
+            Item::Lit { bytes, .. } => {
+                if rest.starts_with(bytes) {
+                    self.run(i + 1, pos + bytes.len())
+                } else {
+                    self.fail(pos, Expected::Literal { item: i });
+                    false
+                }
+            }
+            Item::Field { field, slot } => {
+                let slot = *slot;
+                match self.items.get(i + 1) {
+                    None => {
+                        let end = if self.lenient {
+                            memchr::memchr(b' ', rest).map_or(line.len(), |p| pos + p)
+                        } else {
+                            line.len()
+                        };
+                        let v = line.get(pos..end).unwrap_or_default();
+                        if let Err(what) = shape_ok(field, v, false, self.local_offset) {
+                            self.fail(
+                                pos,
+                                Expected::Value {
+                                    directive: field.directive.name(),
+                                    what,
+                                },
+                            );
+                            return false;
+                        }
+                        self.set(slot, pos, end);
+                        self.run(i + 1, end)
+                    }
+                    Some(Item::Lit { bytes, finder }) => {
+                        let quoted = bytes.first() == Some(&b'"')
+                            && i > 0
+                            && matches!(self.items.get(i - 1), Some(Item::Lit { bytes: p, .. }) if p.last() == Some(&b'"'));
+                        let last_lit = i + 2 == self.items.len();
+                        let mut from = pos;
+                        loop {
+                            if self.budget == 0 {
+                                return false;
+                            }
+                            self.budget -= 1;
+                            let q = if last_lit && !self.lenient {
+                                // Strict: the final literal must end the line.
+                                if from > pos
+                                    || !line.ends_with(bytes)
+                                    || line.len() - bytes.len() < pos
+                                {
+                                    self.fail(line.len(), Expected::Literal { item: i + 1 });
+                                    return false;
+                                }
+                                line.len() - bytes.len()
+                            } else {
+                                match finder.find(line.get(from..).unwrap_or_default()) {
+                                    Some(off) => from + off,
+                                    None => {
+                                        if from == pos {
+                                            self.fail(
+                                                line.len(),
+                                                Expected::Literal { item: i + 1 },
+                                            );
+                                        }
+                                        return false;
+                                    }
+                                }
+                            };
+                            from = q + 1;
+                            if quoted && escaped_quote(line, pos, q) {
+                                if last_lit && !self.lenient {
+                                    self.fail(line.len(), Expected::Literal { item: i + 1 });
+                                    return false;
+                                }
+                                continue;
+                            }
+                            let v = line.get(pos..q).unwrap_or_default();
+                            if let Err(what) = shape_ok(field, v, quoted, self.local_offset) {
+                                self.fail(
+                                    pos,
+                                    Expected::Value {
+                                        directive: field.directive.name(),
+                                        what,
+                                    },
+                                );
+                                continue;
+                            }
+                            self.set(slot, pos, q);
+                            if self.run(i + 1, q) {
+                                return true;
+                            }
+                        }
+                    }
+                    Some(Item::Field { .. }) => {
+                        // Two fields with nothing between them: try every split, shortest first.
+                        for end in pos..=line.len() {
+                            if self.budget == 0 {
+                                return false;
+                            }
+                            self.budget -= 1;
+                            let v = line.get(pos..end).unwrap_or_default();
+                            if shape_ok(field, v, false, self.local_offset).is_err() {
+                                continue;
+                            }
+                            self.set(slot, pos, end);
+                            if self.run(i + 1, end) {
+                                return true;
+                            }
+                        }
+                        self.fail(
+                            pos,
+                            Expected::Value {
+                                directive: field.directive.name(),
+                                what: shape_of(&field.directive),
+                            },
+                        );
+                        false
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn dash(v: &[u8]) -> Option<&[u8]> {
+    (v != b"-").then_some(v)
+}
+
+fn num(v: &[u8]) -> Option<u64> {
+    parse_u64(v)
+}
+
+impl LogFormat {
+    /// Parse one line (without its `\n`; a trailing `\r` is ignored). The record borrows from
+    /// `line`. Bytes after a fully matched format are accepted when they start with a space
+    /// and are exposed as [`AccessRecord::trailing`].
+    ///
+    /// ```
+    /// use halfopen_weblog::{LogFormat, Client};
+    /// let f = LogFormat::preset("combined").unwrap();
+    /// let r = f.parse(br#"::1 - - [24/Nov/2026:20:58:23 +0000] "-" 408 - "-" "-""#).unwrap();
+    /// assert_eq!(r.client, Some(Client::Ip("::1".parse().unwrap())));
+    /// assert!(r.request.is_none());
+    /// assert_eq!((r.status, r.bytes), (Some(408), Some(0)));
+    /// ```
+    pub fn parse<'a>(&self, line: &'a [u8]) -> Result<AccessRecord<'a>> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.len() > self.max_line_len {
+            return Err(Error::LineTooLong {
+                len: line.len(),
+                max: self.max_line_len,
+            });
+        }
+        if line.is_empty() {
+            return Err(Error::Empty);
+        }
+        let mut m = Matcher {
+            items: &self.items,
+            line,
+            spans: [(0, 0); MAX_FIELDS],
+            budget: MATCH_BUDGET,
+            lenient: false,
+            local_offset: self.local_offset_secs,
+            best: None,
+            end: line.len(),
+        };
+        if !m.run(0, 0) {
+            let strict_best = m.best;
+            m.lenient = true;
+            m.budget = MATCH_BUDGET;
+            m.best = None;
+            if !m.run(0, 0) {
+                let (offset, expected) = strict_best.or(m.best).unwrap_or((0, Expected::EndOfLine));
+                return Err(Error::Syntax { offset, expected });
+            }
+        }
+        let mut rec = AccessRecord::empty(line);
+        rec.spans = m.spans;
+        rec.n_fields = self.fields.len();
+        rec.trailing = line.get(m.end..).unwrap_or_default();
+        rec.trailing = rec.trailing.strip_prefix(b" ").unwrap_or(rec.trailing);
+        self.interpret(&mut rec)?;
+        Ok(rec)
+    }
+
+    /// The raw bytes of the first field with directive `d` in a record parsed by this format.
+    ///
+    /// ```
+    /// use halfopen_weblog::{Directive, LogFormat};
+    /// let f = LogFormat::compile(r#"%h "%{X-Forwarded-For}i""#).unwrap();
+    /// let r = f.parse(br#"10.0.0.1 "203.0.113.9""#).unwrap();
+    /// let xff = f.get(&r, &Directive::RequestHeader("x-forwarded-for".into()));
+    /// assert_eq!(xff, Some(&b"203.0.113.9"[..]));
+    /// ```
+    pub fn get<'a>(&self, rec: &AccessRecord<'a>, d: &Directive) -> Option<&'a [u8]> {
+        rec.field(self.index_of(d)?)
+    }
+
+    fn interpret<'a>(&self, rec: &mut AccessRecord<'a>) -> Result<()> {
+        let mut status_final = false;
+        let mut duration_rank = 0u8;
+        let mut has_body_bytes = false;
+        let mut frac: Option<(i64, bool)> = None;
+        let mut time_whole_secs = false;
+        let mut canonical_port = None;
+        for (slot, f) in self.fields.iter().enumerate() {
+            let Some(v) = rec.field(slot) else { continue };
+            let offset = rec.field_offset(slot).unwrap_or(0);
+            let bad = |reason: &'static str| Error::BadValue {
+                offset,
+                directive: f.directive.name(),
+                reason,
+            };
+            match &f.directive {
+                Directive::RemoteIp => {
+                    if let Some(ip) = parse_ip(v) {
+                        rec.client = Some(Client::Ip(ip));
+                    }
+                }
+                Directive::RemoteHost => {
+                    if rec.client.is_none() {
+                        rec.client =
+                            dash(v).map(|v| parse_ip(v).map_or(Client::Host(v), Client::Ip));
+                    }
+                }
+                Directive::PeerIp => rec.peer = parse_ip(v),
+                Directive::LocalIp => rec.server_ip = parse_ip(v),
+                Directive::Port(kind) => {
+                    let p = match dash(v) {
+                        Some(v) => Some(
+                            num(v)
+                                .and_then(|n| u16::try_from(n).ok())
+                                .ok_or_else(|| bad("port out of range"))?,
+                        ),
+                        None => None,
+                    };
+                    match kind {
+                        PortKind::Remote => rec.client_port = p,
+                        PortKind::Local => rec.server_port = p,
+                        PortKind::Canonical => canonical_port = p,
+                    }
+                }
+                Directive::ServerName | Directive::ServerNameUsed => {
+                    if rec.vhost.is_none() {
+                        rec.vhost = dash(v);
+                    }
+                }
+                Directive::RemoteLogname => rec.remote_logname = dash(v),
+                Directive::RemoteUser => rec.remote_user = dash(v),
+                Directive::Time(spec) => {
+                    if v == b"-" {
+                        continue;
+                    }
+                    let (t, whole) = match &spec.kind {
+                        TimeKind::Clf => (
+                            Some(time::parse_clf(v).ok_or_else(|| {
+                                bad("not a [dd/Mon/yyyy:HH:MM:SS +zzzz] timestamp")
+                            })?),
+                            true,
+                        ),
+                        TimeKind::ClfBare => (
+                            Some(time::parse_clf_body(v).ok_or_else(|| {
+                                bad("not a dd/Mon/yyyy:HH:MM:SS +zzzz timestamp")
+                            })?),
+                            true,
+                        ),
+                        TimeKind::Iso8601 => (time::parse_iso8601(v), false),
+                        TimeKind::Sec | TimeKind::Msec | TimeKind::Usec | TimeKind::SecDotMsec => {
+                            let us = epoch_us(&spec.kind, v)
+                                .ok_or_else(|| bad("epoch value out of range"))?;
+                            (
+                                Some(LogTime {
+                                    ts_us: us,
+                                    utc_offset_secs: 0,
+                                    at_end: false,
+                                }),
+                                matches!(spec.kind, TimeKind::Sec),
+                            )
+                        }
+                        TimeKind::MsecFrac | TimeKind::UsecFrac => {
+                            if frac.is_none() {
+                                frac = time::frac_to_us(v).map(|us| (us, spec.at_end));
+                            }
+                            (None, false)
+                        }
+                        TimeKind::Strftime(s) => {
+                            let sv = s
+                                .parse(v, self.local_offset_secs)
+                                .ok_or_else(|| bad("does not match the strftime pattern"))?;
+                            (
+                                sv.ts_us.map(|ts_us| LogTime {
+                                    ts_us,
+                                    utc_offset_secs: sv
+                                        .offset_secs
+                                        .unwrap_or(self.local_offset_secs),
+                                    at_end: false,
+                                }),
+                                true,
+                            )
+                        }
+                        TimeKind::Opaque(_) => (None, false),
+                    };
+                    if let (Some(mut t), None) = (t, rec.time) {
+                        t.at_end = spec.at_end;
+                        rec.time = Some(t);
+                        time_whole_secs = whole;
+                    }
+                }
+                Directive::RequestLine => {
+                    if rec.request.is_none() {
+                        rec.request = dash(v).map(RequestLine::parse);
+                    }
+                }
+                Directive::Status => {
+                    if f.final_status || (!status_final && rec.status.is_none()) {
+                        let s = match dash(v) {
+                            Some(v) => Some(
+                                num(v)
+                                    .and_then(|n| u16::try_from(n).ok())
+                                    .ok_or_else(|| bad("status out of range"))?,
+                            ),
+                            None => None,
+                        };
+                        if f.final_status {
+                            status_final = true;
+                        }
+                        rec.status = s;
+                    }
+                }
+                Directive::BodyBytes | Directive::BodyBytesClf => {
+                    if !has_body_bytes {
+                        has_body_bytes = true;
+                        rec.bytes = if v == b"-" { Some(0) } else { num(v) };
+                    }
+                }
+                Directive::BytesIn => rec.bytes_in = dash(v).and_then(num),
+                Directive::BytesOut => rec.bytes_out = dash(v).and_then(num),
+                Directive::BytesTotal => rec.bytes_total = dash(v).and_then(num),
+                Directive::DurationMicros | Directive::Duration(_) => {
+                    let (rank, us) = match &f.directive {
+                        Directive::DurationMicros | Directive::Duration(DurationUnit::Micros) => {
+                            (4, dash(v).and_then(num))
+                        }
+                        Directive::Duration(DurationUnit::Millis) => {
+                            (3, dash(v).and_then(num).map(|n| n.saturating_mul(1000)))
+                        }
+                        Directive::Duration(DurationUnit::SecondsFrac) => {
+                            (2, dash(v).and_then(secs_frac_us))
+                        }
+                        _ => (
+                            1,
+                            dash(v).and_then(num).map(|n| n.saturating_mul(1_000_000)),
+                        ),
+                    };
+                    if rank > duration_rank && us.is_some() {
+                        duration_rank = rank;
+                        rec.duration_us = us;
+                    }
+                }
+                Directive::RequestHeader(name) => {
+                    if name.eq_ignore_ascii_case("referer") && rec.referer.is_none() {
+                        rec.referer = dash(v);
+                    } else if name.eq_ignore_ascii_case("user-agent") && rec.user_agent.is_none() {
+                        rec.user_agent = dash(v);
+                    }
+                }
+                Directive::KeepAlive => {
+                    rec.keepalive = dash(v)
+                        .and_then(num)
+                        .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+                }
+                Directive::ConnectionRequests => {
+                    rec.keepalive = dash(v)
+                        .and_then(num)
+                        .map(|n| u32::try_from(n.saturating_sub(1)).unwrap_or(u32::MAX));
+                }
+                Directive::ConnectionSerial => rec.connection_serial = dash(v).and_then(num),
+                Directive::ConnStatus => rec.conn_status = v.first().copied(),
+                Directive::Process(ProcKind::Pid) => {
+                    rec.pid = dash(v).and_then(num).and_then(|n| u32::try_from(n).ok());
+                }
+                Directive::Process(ProcKind::Tid) => rec.tid = dash(v).and_then(num),
+                Directive::Process(ProcKind::HexTid) => {
+                    rec.tid = dash(v)
+                        .and_then(|v| std::str::from_utf8(v).ok())
+                        .and_then(|s| u64::from_str_radix(s, 16).ok());
+                }
+                _ => {}
+            }
+        }
+        if rec.server_port.is_none() {
+            rec.server_port = canonical_port;
+        }
+        if !has_body_bytes {
+            rec.bytes = rec.bytes_out;
+        }
+        if let (Some(t), Some((us, at_end))) = (rec.time.as_mut(), frac) {
+            if time_whole_secs && t.at_end == at_end && t.ts_us.rem_euclid(1_000_000) == 0 {
+                t.ts_us = t.ts_us.saturating_add(us);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn secs_frac_us(v: &[u8]) -> Option<u64> {
+    let mut parts = v.splitn(2, |c| *c == b'.');
+    let int = parse_u64(parts.next()?)?;
+    let frac = match parts.next() {
+        Some(f) => u64::try_from(time::frac_to_us(f)?).ok()?,
+        None => 0,
+    };
+    int.checked_mul(1_000_000)?.checked_add(frac)
+}
+
+fn epoch_us(kind: &TimeKind, v: &[u8]) -> Option<i64> {
+    let us = match kind {
+        TimeKind::Sec => parse_u64(v)?.checked_mul(1_000_000)?,
+        TimeKind::Msec => parse_u64(v)?.checked_mul(1000)?,
+        TimeKind::Usec => parse_u64(v)?,
+        _ => secs_frac_us(v)?,
+    };
+    i64::try_from(us).ok()
+}
