@@ -1,0 +1,158 @@
+//! A finished connection as reported by the flow table: [`Connection`] and its parts.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use crate::History;
+
+/// Zeek's `conn_state` values, plus [`ConnState::AttemptUnknown`] for records without flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum ConnState {
+    /// Connection attempt seen, no reply.
+    S0,
+    /// Established, not terminated.
+    S1,
+    /// Normal establishment and termination.
+    SF,
+    /// Connection attempt rejected (RST answering the SYN).
+    REJ,
+    /// Established, close attempt by the originator seen (no reply from the responder).
+    S2,
+    /// Established, close attempt by the responder seen (no reply from the originator).
+    S3,
+    /// Established, originator aborted (sent a RST).
+    RSTO,
+    /// Responder sent a RST.
+    RSTR,
+    /// Originator sent a SYN followed by a RST, no SYN-ACK from the responder seen.
+    RSTOS0,
+    /// Responder sent a SYN-ACK followed by a RST, no SYN from the (purported) originator.
+    RSTRH,
+    /// Originator sent a SYN followed by a FIN, no SYN-ACK from the responder (half open).
+    SH,
+    /// Responder sent a SYN-ACK followed by a FIN, no SYN from the originator.
+    SHR,
+    /// No SYN seen, just midstream traffic (one example is a "partial connection").
+    OTH,
+    /// Records without TCP flags (ipfw): an attempt was seen, its outcome is unknown.
+    AttemptUnknown,
+}
+
+impl ConnState {
+    /// The Zeek name (`"attempt"` for [`ConnState::AttemptUnknown`]).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ConnState::S0 => "S0",
+            ConnState::S1 => "S1",
+            ConnState::SF => "SF",
+            ConnState::REJ => "REJ",
+            ConnState::S2 => "S2",
+            ConnState::S3 => "S3",
+            ConnState::RSTO => "RSTO",
+            ConnState::RSTR => "RSTR",
+            ConnState::RSTOS0 => "RSTOS0",
+            ConnState::RSTRH => "RSTRH",
+            ConnState::SH => "SH",
+            ConnState::SHR => "SHR",
+            ConnState::OTH => "OTH",
+            ConnState::AttemptUnknown => "attempt",
+        }
+    }
+}
+
+impl fmt::Display for ConnState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of input a connection's verdict rests on, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Evidence {
+    /// Captured packets (flags, sequence numbers and payload lengths known).
+    Packets,
+    /// Log records with TCP flags, from both directions.
+    FlagsBothDirections,
+    /// Log records with TCP flags, from one direction only: the missing direction was
+    /// probably not logged, its absence proves nothing.
+    FlagsOneDirection,
+    /// Only SYNs were logged (a `--syn` LOG rule): "no SYN-ACK seen" is not evidence
+    /// that none was sent.
+    SynOnly,
+    /// Records without TCP flags (ipfw): the outcome is unknown.
+    NoFlags,
+}
+
+/// What the first SYN from the originator looked like (for tool fingerprints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SynInfo {
+    /// IP TTL / hop limit.
+    pub ttl: Option<u8>,
+    /// IPv4 identification / IPv6 flow label.
+    pub ip_id: Option<u32>,
+    /// TCP window.
+    pub window: Option<u16>,
+    /// MSS option.
+    pub mss: Option<u16>,
+    /// Hash of the option kinds in order ([`crate::options::fingerprint`]).
+    pub options_fingerprint: Option<u32>,
+    /// Source port of the SYN.
+    pub src_port: u16,
+    /// IP total length.
+    pub ip_len: Option<u32>,
+}
+
+/// Why a connection left the flow table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EndReason {
+    /// FIN seen (from one or both sides) and the close linger passed, or the 4-tuple was
+    /// reused by a new SYN.
+    Closed,
+    /// RST seen and the linger passed, or the 4-tuple was reused by a new SYN.
+    Reset,
+    /// Idle (or unanswered) for longer than the configured timeout.
+    Timeout,
+    /// Pushed out of a full table.
+    Evicted,
+    /// Still open at the end of the input ([`crate::FlowTable::finish`]).
+    EndOfInput,
+}
+
+/// One TCP connection, as seen passively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// Originator (who sent the SYN, or Zeek's guess without one).
+    pub orig: SocketAddr,
+    /// Responder.
+    pub resp: SocketAddr,
+    /// Time of the first event, µs since the Unix epoch.
+    pub start_us: i64,
+    /// Time of the last event, µs since the Unix epoch.
+    pub end_us: i64,
+    /// Zeek's `conn_state`.
+    pub state: ConnState,
+    /// Zeek's `history`.
+    pub history: History,
+    /// Events from the originator.
+    pub orig_pkts: u64,
+    /// Events from the responder.
+    pub resp_pkts: u64,
+    /// New payload bytes from the originator (retransmissions not counted), where the
+    /// input says payload lengths.
+    pub orig_bytes: Option<u64>,
+    /// New payload bytes from the responder, where known.
+    pub resp_bytes: Option<u64>,
+    /// SYN, SYN-ACK and the originator's ACK were all seen.
+    pub handshake_completed: bool,
+    /// Whether the originator sent payload (`None` when payload lengths are unknown).
+    pub orig_sent_payload: Option<bool>,
+    /// SYNs from the originator, retransmissions included.
+    pub syn_count: u32,
+    /// What the verdict rests on.
+    pub evidence: Evidence,
+    /// The originator's first SYN, if one was seen.
+    pub first_syn: Option<SynInfo>,
+    /// Why it left the table.
+    pub end: EndReason,
+}

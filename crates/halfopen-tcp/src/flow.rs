@@ -1,0 +1,492 @@
+//! Per-flow state (small, fixed size) and the per-segment update, modelled on Zeek's
+//! `TCPSessionAdapter::Process`.
+
+use crate::history::{Letter, flip_seen, is_scaled_threshold};
+use crate::state::{Endpoint, EndpointState, conn_state, transition};
+use crate::{ConnState, Event, Evidence, History, SynInfo, TcpFlags};
+
+/// Sequence jumps larger than this on SYN/RST are not trusted (Zeek's `TOO_LARGE_SEQ_DELTA`).
+const TOO_LARGE_SEQ_DELTA: i32 = 1 << 20;
+
+// Side::bits
+const SEQ_KNOWN: u8 = 1;
+const HAS_SYN_SEQ: u8 = 2;
+const HAS_FIN_SEQ: u8 = 4;
+const HAS_RST_SEQ: u8 = 8;
+const SENT_SYN: u8 = 16;
+const SENT_SYNACK: u8 = 32;
+const PAYLOAD_UNKNOWN: u8 = 64;
+const PAYLOAD_SEEN: u8 = 128;
+
+/// What one direction has done.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Side {
+    pub(crate) pkts: u32,
+    pub(crate) bytes: u32,
+    /// One past the highest sequence number seen from this side.
+    last_seq: u32,
+    /// Low 16 bits of the sequence number of the last SYN / FIN / RST (history repeats).
+    hist_syn: u16,
+    hist_fin: u16,
+    hist_rst: u16,
+    rxmit: u16,
+    zero_win: u16,
+    gaps: u16,
+    ep: Endpoint,
+    bits: u8,
+}
+
+// Flow::bits
+const FLAGGED: u16 = 1;
+const NO_FLAGS: u16 = 2;
+const NOT_PACKETS: u16 = 4;
+const NON_SYN: u16 = 8;
+/// The originator is key endpoint `a`.
+pub(crate) const ORIG_IS_A: u16 = 16;
+/// The flow has its (single) entry in the timer heap rather than the attempt FIFO.
+pub(crate) const IN_HEAP: u16 = 32;
+const HANDSHAKE: u16 = 64;
+const HAS_SYN_INFO: u16 = 128;
+
+/// The first SYN's fields, packed.
+#[derive(Debug, Clone, Copy, Default)]
+struct PackedSyn {
+    ip_id: u32,
+    ip_len: u32,
+    fp: u32,
+    window: u16,
+    mss: u16,
+    ttl: u8,
+    /// Bits: ttl, ip_id, window, mss, fp, ip_len present.
+    present: u8,
+}
+
+/// One tracked connection. Kept small: see `docs/halfopen-tcp.md` for the measured size.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flow {
+    pub(crate) start_us: i64,
+    pub(crate) last_us: i64,
+    /// `[originator, responder]`.
+    pub(crate) sides: [Side; 2],
+    syn: PackedSyn,
+    pub(crate) history: History,
+    seen: u32,
+    pub(crate) gen_: u32,
+    syn_count: u16,
+    pub(crate) bits: u16,
+}
+
+impl Flow {
+    /// A new flow whose originator is key endpoint `a` when `orig_is_a`.
+    pub(crate) fn new(ts_us: i64, orig_is_a: bool, gen_: u32) -> Flow {
+        Flow {
+            start_us: ts_us,
+            last_us: ts_us,
+            sides: [Side::default(); 2],
+            syn: PackedSyn::default(),
+            history: History::new(),
+            seen: 0,
+            gen_,
+            syn_count: 0,
+            bits: if orig_is_a { ORIG_IS_A } else { 0 },
+        }
+    }
+
+    pub(crate) fn orig_is_a(&self) -> bool {
+        self.bits & ORIG_IS_A != 0
+    }
+
+    pub(crate) fn orig_state(&self) -> EndpointState {
+        self.sides[0].ep.state
+    }
+
+    pub(crate) fn resp_state(&self) -> EndpointState {
+        self.sides[1].ep.state
+    }
+
+    /// Swaps originator and responder (Zeek's `FlipRoles`), recording `^`.
+    pub(crate) fn flip(&mut self) {
+        self.sides.swap(0, 1);
+        self.seen = flip_seen(self.seen);
+        self.bits ^= ORIG_IS_A;
+        self.history.push(b'^');
+    }
+
+    /// An unanswered attempt: the originator sent a SYN, the responder nothing; or
+    /// records without flags only. These are the eviction candidates of first resort.
+    pub(crate) fn is_attempt(&self) -> bool {
+        if self.bits & FLAGGED == 0 {
+            return true;
+        }
+        matches!(
+            self.orig_state(),
+            EndpointState::SynSent | EndpointState::SynAckSent
+        ) && self.resp_state() == EndpointState::Inactive
+    }
+
+    /// Records only without flags.
+    pub(crate) fn no_flags_only(&self) -> bool {
+        self.bits & FLAGGED == 0
+    }
+
+    /// Both sides finished (FIN or RST), or one side reset.
+    pub(crate) fn is_closing(&self) -> bool {
+        let (o, r) = (self.orig_state(), self.resp_state());
+        o == EndpointState::Reset
+            || r == EndpointState::Reset
+            || o == EndpointState::Closed
+            || r == EndpointState::Closed
+    }
+
+    pub(crate) fn any_reset(&self) -> bool {
+        self.orig_state() == EndpointState::Reset || self.resp_state() == EndpointState::Reset
+    }
+
+    /// Handshake not seen through: originator still in SYN-SENT.
+    pub(crate) fn handshake_pending(&self) -> bool {
+        matches!(
+            self.orig_state(),
+            EndpointState::SynSent | EndpointState::SynAckSent
+        )
+    }
+
+    fn letter(&mut self, is_orig: bool, l: Letter) -> bool {
+        let bit = l.bit(is_orig);
+        if self.seen & bit == 0 {
+            self.seen |= bit;
+            self.history.push(l.for_side(is_orig));
+            false
+        } else {
+            true
+        }
+    }
+
+    fn scaled(&mut self, is_orig: bool, l: Letter, count: u16) {
+        if is_scaled_threshold(u32::from(count)) {
+            self.history.push(l.for_side(is_orig));
+        }
+    }
+
+    /// Applies one event from the originator (`is_orig`) or the responder.
+    pub(crate) fn update(&mut self, is_orig: bool, ev: &Event) {
+        if ev.ts_us > self.last_us {
+            self.last_us = ev.ts_us;
+        }
+        let i = usize::from(!is_orig);
+        {
+            let s = &mut self.sides[i];
+            s.pkts = s.pkts.saturating_add(1);
+            match ev.payload_len {
+                Some(0) => {}
+                Some(_) => s.bits |= PAYLOAD_SEEN,
+                None => s.bits |= PAYLOAD_UNKNOWN,
+            }
+        }
+        if ev.payload_len.is_none() || ev.seq.is_none() {
+            self.bits |= NOT_PACKETS;
+        }
+        let Some(flags) = ev.flags else {
+            self.bits |= NO_FLAGS | NON_SYN;
+            if let Some(n) = ev.payload_len {
+                let s = &mut self.sides[i];
+                s.bytes = s.bytes.saturating_add(n);
+            }
+            return;
+        };
+        self.bits |= FLAGGED;
+        let bare_syn = flags.syn() && !flags.ack() && !flags.fin() && !flags.rst();
+        if !bare_syn {
+            self.bits |= NON_SYN;
+        }
+        if is_orig && flags.syn() && !flags.ack() {
+            self.syn_count = self.syn_count.saturating_add(1);
+            if self.bits & HAS_SYN_INFO == 0 {
+                self.bits |= HAS_SYN_INFO;
+                self.record_syn(ev);
+            }
+        }
+        if flags.syn() {
+            self.sides[i].bits |= if flags.ack() { SENT_SYNACK } else { SENT_SYN };
+        }
+        if is_orig
+            && flags.ack()
+            && !flags.syn()
+            && self.sides[0].bits & SENT_SYN != 0
+            && self.sides[1].bits & SENT_SYNACK != 0
+        {
+            self.bits |= HANDSHAKE;
+        }
+        let len = ev.payload_len.unwrap_or(0);
+
+        // Sequence bookkeeping (Zeek's init_endpoint).
+        let seg_end = ev.seq.map(|seq| {
+            let mut seg = len;
+            if flags.syn() {
+                seg = seg.wrapping_add(1);
+            }
+            if flags.fin() {
+                seg = seg.wrapping_add(1);
+            }
+            if flags.rst() {
+                seg = seg.wrapping_sub(len);
+            }
+            (seq, seq.wrapping_add(seg))
+        });
+        if let Some((seq, end)) = seg_end {
+            let s = &mut self.sides[i];
+            if s.bits & SEQ_KNOWN == 0 {
+                s.bits |= SEQ_KNOWN;
+                s.last_seq = if flags.syn() { end } else { seq };
+            } else if flags.syn()
+                && (matches!(
+                    s.ep.state,
+                    EndpointState::SynSent
+                        | EndpointState::SynAckSent
+                        | EndpointState::Established
+                        | EndpointState::Partial
+                ) || (s.ep.state == EndpointState::Reset && s.ep.prev == EndpointState::Inactive))
+            {
+                s.last_seq = end;
+            }
+        }
+
+        self.update_history(is_orig, flags, ev.seq, len);
+
+        // Zero window (Zeek: not with/after a RST, not after the peer's FIN).
+        if ev.window == Some(0)
+            && !flags.rst()
+            && self.sides[1 - i].ep.state != EndpointState::Closed
+            && self.sides[i].ep.state != EndpointState::Reset
+        {
+            let c = self.sides[i].zero_win.saturating_add(1);
+            self.sides[i].zero_win = c;
+            self.scaled(is_orig, Letter::ZeroWindow, c);
+        }
+
+        // New bytes, retransmissions (Zeek's update_last_seq).
+        match seg_end {
+            Some((_, end)) => {
+                let s = &mut self.sides[i];
+                let delta = end.wrapping_sub(s.last_seq) as i32;
+                if (flags.syn() || flags.rst())
+                    && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta)
+                {
+                } else if s.ep.state == EndpointState::Reset {
+                } else if delta > 0 {
+                    if !flags.rst() {
+                        s.bytes = s.bytes.saturating_add(len.min(delta.unsigned_abs()));
+                    }
+                    s.last_seq = end;
+                } else if len > 0 {
+                    let c = s.rxmit.saturating_add(1);
+                    s.rxmit = c;
+                    self.scaled(is_orig, Letter::Rxmit, c);
+                }
+            }
+            None => {
+                let s = &mut self.sides[i];
+                s.bytes = s.bytes.saturating_add(len);
+            }
+        }
+
+        // The state machine.
+        let [o, r] = &mut self.sides;
+        let t = transition(&mut o.ep, &mut r.ep, is_orig, flags, len);
+
+        // Content gap: the sender acknowledges data of the peer we never saw
+        // (not judged on FIN/RST segments, like Zeek).
+        let ack = if flags.ack() && !flags.fin() && !flags.rst() {
+            ev.ack
+        } else {
+            None
+        };
+        if let Some(ack) = ack {
+            let peer_orig = !is_orig;
+            let p = &mut self.sides[1 - i];
+            if p.bits & SEQ_KNOWN != 0 && p.bits & PAYLOAD_SEEN != 0 {
+                let d = ack.wrapping_sub(p.last_seq) as i32;
+                if d > 0 && d < TOO_LARGE_SEQ_DELTA {
+                    p.last_seq = ack;
+                    let c = p.gaps.saturating_add(1);
+                    p.gaps = c;
+                    self.scaled(peer_orig, Letter::Gap, c);
+                }
+            }
+        }
+
+        if t.flip {
+            self.flip();
+        }
+    }
+
+    fn update_history(&mut self, is_orig: bool, flags: TcpFlags, seq: Option<u32>, len: u32) {
+        let n = u8::from(flags.syn()) + u8::from(flags.fin()) + u8::from(flags.rst());
+        let i = usize::from(!is_orig);
+        let low = |v: u32| (v & 0xffff) as u16;
+        if n > 1 {
+            if flags.fin() && flags.rst() {
+                self.letter(is_orig, Letter::FinRst);
+            } else {
+                self.letter(is_orig, Letter::MultiFlag);
+            }
+        } else if n == 1 {
+            if flags.syn() {
+                let l = if flags.ack() {
+                    Letter::SynAck
+                } else {
+                    Letter::Syn
+                };
+                let s = seq.map(low);
+                let again = self.letter(is_orig, l);
+                let side = &mut self.sides[i];
+                let differs = match s {
+                    Some(v) => side.bits & HAS_SYN_SEQ == 0 || side.hist_syn != v,
+                    None => false,
+                };
+                if let Some(v) = s {
+                    side.hist_syn = v;
+                    side.bits |= HAS_SYN_SEQ;
+                }
+                if again && differs {
+                    self.history.push(l.for_side(is_orig));
+                }
+            }
+            if flags.fin() {
+                let s = seq.map(|v| low(v.wrapping_add(len)));
+                let again = self.letter(is_orig, Letter::Fin);
+                let side = &mut self.sides[i];
+                let differs = match s {
+                    Some(v) => side.bits & HAS_FIN_SEQ == 0 || side.hist_fin != v,
+                    None => false,
+                };
+                if let Some(v) = s {
+                    side.hist_fin = v;
+                    side.bits |= HAS_FIN_SEQ;
+                }
+                if again && differs {
+                    self.history.push(Letter::Fin.for_side(is_orig));
+                }
+            }
+            if flags.rst() {
+                let s = seq.map(low);
+                let again = self.letter(is_orig, Letter::Rst);
+                let side = &mut self.sides[i];
+                let differs = match s {
+                    Some(v) => side.bits & HAS_RST_SEQ == 0 || side.hist_rst != v,
+                    None => false,
+                };
+                if let Some(v) = s {
+                    side.hist_rst = v;
+                    side.bits |= HAS_RST_SEQ;
+                }
+                if again && differs {
+                    self.history.push(Letter::Rst.for_side(is_orig));
+                }
+            }
+        } else if len > 0 {
+            self.letter(is_orig, Letter::Data);
+        } else if flags.ack() {
+            self.letter(is_orig, Letter::Ack);
+        }
+    }
+
+    fn record_syn(&mut self, ev: &Event) {
+        let p = &mut self.syn;
+        let mut present = 0u8;
+        if let Some(v) = ev.ttl {
+            p.ttl = v;
+            present |= 1;
+        }
+        if let Some(v) = ev.ip_id {
+            p.ip_id = v;
+            present |= 2;
+        }
+        if let Some(v) = ev.window {
+            p.window = v;
+            present |= 4;
+        }
+        if let Some(v) = ev.mss {
+            p.mss = v;
+            present |= 8;
+        }
+        if let Some(v) = ev.options_fingerprint {
+            p.fp = v;
+            present |= 16;
+        }
+        if let Some(v) = ev.ip_len {
+            p.ip_len = v;
+            present |= 32;
+        }
+        p.present = present;
+    }
+
+    /// The first SYN, given the originator's port.
+    pub(crate) fn syn_info(&self, src_port: u16) -> Option<SynInfo> {
+        if self.bits & HAS_SYN_INFO == 0 {
+            return None;
+        }
+        let p = &self.syn;
+        let has = |b: u8| p.present & b != 0;
+        Some(SynInfo {
+            ttl: has(1).then_some(p.ttl),
+            ip_id: has(2).then_some(p.ip_id),
+            window: has(4).then_some(p.window),
+            mss: has(8).then_some(p.mss),
+            options_fingerprint: has(16).then_some(p.fp),
+            src_port,
+            ip_len: has(32).then_some(p.ip_len),
+        })
+    }
+
+    pub(crate) fn conn_state(&self) -> ConnState {
+        if self.no_flags_only() {
+            return ConnState::AttemptUnknown;
+        }
+        let no_bytes = self.sides[0].bytes == 0 && self.sides[1].bytes == 0;
+        conn_state(
+            self.orig_state(),
+            self.resp_state(),
+            no_bytes,
+            self.history.as_bytes(),
+        )
+    }
+
+    pub(crate) fn evidence(&self) -> Evidence {
+        if self.bits & NO_FLAGS != 0 {
+            Evidence::NoFlags
+        } else if self.bits & NOT_PACKETS == 0 {
+            Evidence::Packets
+        } else if self.sides[0].pkts > 0 && self.sides[1].pkts > 0 {
+            Evidence::FlagsBothDirections
+        } else if self.bits & NON_SYN == 0 {
+            Evidence::SynOnly
+        } else {
+            Evidence::FlagsOneDirection
+        }
+    }
+
+    pub(crate) fn handshake_completed(&self) -> bool {
+        self.bits & HANDSHAKE != 0
+    }
+
+    pub(crate) fn syn_count(&self) -> u32 {
+        u32::from(self.syn_count)
+    }
+
+    /// Bytes of a side, `None` when payload lengths were not (always) known.
+    pub(crate) fn bytes(&self, i: usize) -> Option<u64> {
+        let s = self.sides.get(i)?;
+        (s.bits & PAYLOAD_UNKNOWN == 0).then_some(u64::from(s.bytes))
+    }
+
+    pub(crate) fn orig_sent_payload(&self) -> Option<bool> {
+        let s = &self.sides[0];
+        if s.bits & PAYLOAD_SEEN != 0 {
+            Some(true)
+        } else if s.bits & PAYLOAD_UNKNOWN != 0 {
+            None
+        } else {
+            Some(false)
+        }
+    }
+}

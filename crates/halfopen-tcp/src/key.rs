@@ -1,0 +1,91 @@
+//! Compact, direction-independent flow keys: IPv4 flows stay at 12 bytes, IPv6 flows
+//! live in their own map with 36-byte keys.
+
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// A flow key: the two endpoints in a canonical order (lower address/port first), so both
+/// directions of a connection find the same entry.
+pub(crate) trait FlowKey: Copy + Eq + Hash + Ord {
+    /// The two endpoints in key order.
+    fn endpoints(&self) -> (SocketAddr, SocketAddr);
+}
+
+/// IPv4 key: 12 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct V4Key {
+    a: [u8; 4],
+    b: [u8; 4],
+    pa: u16,
+    pb: u16,
+}
+
+/// IPv6 key: 36 bytes (also used for IPv4/IPv6 mixed pairs, as v4-mapped addresses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct V6Key {
+    a: [u8; 16],
+    b: [u8; 16],
+    pa: u16,
+    pb: u16,
+}
+
+/// Builds a canonical key; the bool is true when the event's source is endpoint `a`.
+fn canon<const N: usize>(s: [u8; N], sp: u16, d: [u8; N], dp: u16) -> ([u8; N], u16, [u8; N], u16, bool) {
+    if (s, sp) <= (d, dp) {
+        (s, sp, d, dp, true)
+    } else {
+        (d, dp, s, sp, false)
+    }
+}
+
+impl V4Key {
+    pub(crate) fn new(src: Ipv4Addr, sp: u16, dst: Ipv4Addr, dp: u16) -> (V4Key, bool) {
+        let (a, pa, b, pb, src_is_a) = canon(src.octets(), sp, dst.octets(), dp);
+        (V4Key { a, b, pa, pb }, src_is_a)
+    }
+}
+
+impl V6Key {
+    pub(crate) fn new(src: Ipv6Addr, sp: u16, dst: Ipv6Addr, dp: u16) -> (V6Key, bool) {
+        let (a, pa, b, pb, src_is_a) = canon(src.octets(), sp, dst.octets(), dp);
+        (V6Key { a, b, pa, pb }, src_is_a)
+    }
+}
+
+impl FlowKey for V4Key {
+    fn endpoints(&self) -> (SocketAddr, SocketAddr) {
+        (
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::from(self.a)), self.pa),
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::from(self.b)), self.pb),
+        )
+    }
+}
+
+/// Shows a v4-mapped address as IPv4 again.
+fn unmap(a: [u8; 16]) -> IpAddr {
+    let v6 = Ipv6Addr::from(a);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(v6),
+    }
+}
+
+impl FlowKey for V6Key {
+    fn endpoints(&self) -> (SocketAddr, SocketAddr) {
+        (
+            SocketAddr::new(unmap(self.a), self.pa),
+            SocketAddr::new(unmap(self.b), self.pb),
+        )
+    }
+}
+
+/// Zeek-style guess of a server port when the first segment is not a SYN: well-known
+/// ports and a few common registered server ports.
+pub(crate) fn likely_server_port(p: u16) -> bool {
+    p < 1024
+        || matches!(
+            p,
+            1433 | 1521 | 2049 | 3128 | 3306 | 3389 | 5060 | 5432 | 5900 | 6379 | 8000 | 8008
+                | 8080 | 8443 | 8888 | 9200 | 11211 | 27017
+        )
+}

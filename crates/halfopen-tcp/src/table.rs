@@ -1,0 +1,483 @@
+//! The bounded flow table: [`FlowTable`], its [`Config`] and [`Stats`].
+//!
+//! Expiry is driven by event time and amortised: unanswered attempts sit in a FIFO in
+//! creation order (their deadline is `start + syn_timeout`, so the front is always the
+//! next to expire); every other flow has one entry in a min-heap of deadlines that is
+//! re-checked lazily when it comes due. When the table is full the oldest unanswered
+//! attempt is evicted first (like a kernel SYN cache), then the flow with the nearest
+//! deadline.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::IpAddr;
+
+use foldhash::fast::RandomState;
+
+use crate::flow::{Flow, IN_HEAP, ORIG_IS_A};
+use crate::key::{FlowKey, V4Key, V6Key, likely_server_port};
+use crate::{Connection, EndReason, Event};
+
+/// Flow-table limits and timeouts. All times in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Hard cap on tracked connections (default 1 048 576, about 170 MB at the measured
+    /// per-flow cost, see `docs/halfopen-tcp.md`).
+    pub max_flows: usize,
+    /// How long an unanswered attempt (SYN seen, nothing from the responder) is kept,
+    /// counted from its first SYN. Default 63 s: Linux drops a half-open connection after
+    /// `tcp_synack_retries` = 5 retransmissions, 1+2+4+8+16+32 s. FreeBSD's syncache gives
+    /// up after about 15.6 s; Zeek's `tcp_attempt_delay` is 5 s ([`Config::zeek`]).
+    /// Note Linux's deferred accept (`TCP_DEFER_ACCEPT`) re-sends a SYN-ACK at about
+    /// +31 s to a client that completed the handshake but sent nothing: that is a silent
+    /// client, not a half-open connection. Also used for flows whose handshake never
+    /// completed and for records without flags (counted from their last record).
+    pub syn_timeout_us: i64,
+    /// Idle time after which an established connection is reported as timed out. Default
+    /// 432 000 s (5 days), Linux `nf_conntrack_tcp_timeout_established`.
+    pub established_idle_timeout_us: i64,
+    /// How long a closed (FIN) or reset connection stays to absorb late segments before
+    /// it is reported. Default 10 s, Linux `nf_conntrack_tcp_timeout_close`
+    /// (TIME_WAIT is 120 s).
+    pub closed_linger_us: i64,
+    /// When the first segment of a connection is not a SYN (a SYN-ACK, or midstream), make
+    /// the side with a well-known port the responder, like Zeek's `likely_server_ports`
+    /// heuristic. Default true.
+    pub server_port_heuristic: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_flows: 1 << 20,
+            syn_timeout_us: 63_000_000,
+            established_idle_timeout_us: 432_000_000_000,
+            closed_linger_us: 10_000_000,
+            server_port_heuristic: true,
+        }
+    }
+}
+
+impl Config {
+    /// Zeek's defaults (`tcp_attempt_delay` 5 s, `tcp_inactivity_timeout` 5 min,
+    /// `tcp_close_delay` 5 s), for comparing with Zeek's `conn.log`.
+    pub fn zeek() -> Config {
+        Config {
+            max_flows: 1 << 20,
+            syn_timeout_us: 5_000_000,
+            established_idle_timeout_us: 300_000_000,
+            closed_linger_us: 5_000_000,
+            server_port_heuristic: true,
+        }
+    }
+}
+
+/// Counters kept by the table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events observed.
+    pub events: u64,
+    /// Flows created.
+    pub flows_created: u64,
+    /// Unanswered attempts evicted because the table was full.
+    pub evicted_half_open: u64,
+    /// Other flows evicted because the table was full (no attempt was left to evict).
+    pub evicted_other: u64,
+    /// Most flows tracked at once.
+    pub peak_flows: usize,
+    /// Flows ended by a timeout (attempt or idle).
+    pub timed_out: u64,
+    /// Flows ended after their FIN/RST linger.
+    pub closed: u64,
+    /// Flows ended because a new SYN reused the 4-tuple of a closed one.
+    pub reused: u64,
+    /// Flows still open at [`FlowTable::finish`].
+    pub ended_at_finish: u64,
+}
+
+type Timer<K> = Reverse<(i64, u32, K)>;
+
+struct Shard<K> {
+    map: HashMap<K, Flow, RandomState>,
+    fifo: VecDeque<(K, u32)>,
+    heap: BinaryHeap<Timer<K>>,
+}
+
+struct Ctx {
+    cfg: Config,
+    out: VecDeque<Connection>,
+    stats: Stats,
+    gen_: u32,
+}
+
+fn connection<K: FlowKey>(k: &K, f: &Flow, end: EndReason) -> Connection {
+    let (a, b) = k.endpoints();
+    let (orig, resp) = if f.orig_is_a() { (a, b) } else { (b, a) };
+    Connection {
+        orig,
+        resp,
+        start_us: f.start_us,
+        end_us: f.last_us,
+        state: f.conn_state(),
+        history: f.history,
+        orig_pkts: u64::from(f.sides[0].pkts),
+        resp_pkts: u64::from(f.sides[1].pkts),
+        orig_bytes: f.bytes(0),
+        resp_bytes: f.bytes(1),
+        handshake_completed: f.handshake_completed(),
+        orig_sent_payload: f.orig_sent_payload(),
+        syn_count: f.syn_count(),
+        evidence: f.evidence(),
+        first_syn: f.syn_info(orig.port()),
+        end,
+    }
+}
+
+/// When a heap-resident flow is due, and why it would end then.
+fn deadline(f: &Flow, cfg: &Config) -> (i64, EndReason) {
+    if f.is_closing() {
+        let why = if f.any_reset() {
+            EndReason::Reset
+        } else {
+            EndReason::Closed
+        };
+        (f.last_us.saturating_add(cfg.closed_linger_us), why)
+    } else if f.is_attempt() || f.handshake_pending() {
+        (f.last_us.saturating_add(cfg.syn_timeout_us), EndReason::Timeout)
+    } else {
+        (
+            f.last_us.saturating_add(cfg.established_idle_timeout_us),
+            EndReason::Timeout,
+        )
+    }
+}
+
+/// Deadline of a FIFO-resident (attempt) flow.
+fn attempt_deadline(f: &Flow, cfg: &Config) -> i64 {
+    let base = if f.no_flags_only() {
+        f.last_us
+    } else {
+        f.start_us
+    };
+    base.saturating_add(cfg.syn_timeout_us)
+}
+
+impl<K: FlowKey> Shard<K> {
+    fn new() -> Shard<K> {
+        Shard {
+            map: HashMap::with_hasher(RandomState::default()),
+            fifo: VecDeque::new(),
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    fn finish(&mut self, k: &K, end: EndReason, ctx: &mut Ctx) {
+        if let Some(f) = self.map.remove(k) {
+            ctx.out.push_back(connection(k, &f, end));
+        }
+    }
+
+    fn schedule(&mut self, k: K, ctx: &Ctx) {
+        if let Some(f) = self.map.get_mut(&k) {
+            if f.bits & IN_HEAP == 0 && !f.is_attempt() {
+                f.bits |= IN_HEAP;
+                let (d, _) = deadline(f, &ctx.cfg);
+                self.heap.push(Reverse((d, f.gen_, k)));
+            }
+        }
+    }
+
+    fn observe(&mut self, k: K, src_is_a: bool, ev: &Event, ctx: &mut Ctx) {
+        let flags = ev.flags;
+        let bare_syn = flags.is_some_and(|f| f.syn() && !f.ack());
+        if let Some(f) = self.map.get(&k) {
+            if bare_syn && f.is_closing() {
+                // A new SYN on the 4-tuple of a finished connection: port reuse.
+                let why = if f.any_reset() {
+                    EndReason::Reset
+                } else {
+                    EndReason::Closed
+                };
+                ctx.stats.reused += 1;
+                self.finish(&k, why, ctx);
+            }
+        }
+        let f = match self.map.get_mut(&k) {
+            Some(f) => f,
+            None => {
+                let mut orig_is_src = true;
+                if let Some(fl) = flags {
+                    if !(fl.syn() && !fl.ack()) && ctx.cfg.server_port_heuristic {
+                        let (sp, dp) = (ev.src_port, ev.dst_port);
+                        if likely_server_port(sp) {
+                            orig_is_src = if likely_server_port(dp) {
+                                !(!fl.syn() && sp < dp)
+                            } else {
+                                false
+                            };
+                        }
+                    }
+                }
+                let orig_is_a = orig_is_src == src_is_a;
+                ctx.gen_ = ctx.gen_.wrapping_add(1);
+                let mut flow = Flow::new(ev.ts_us, orig_is_a, ctx.gen_);
+                if !orig_is_src {
+                    flow.history.push(b'^');
+                }
+                ctx.stats.flows_created += 1;
+                self.map.entry(k).or_insert(flow)
+            }
+        };
+        let was_new = f.sides[0].pkts == 0 && f.sides[1].pkts == 0;
+        let is_orig = src_is_a == (f.bits & ORIG_IS_A != 0);
+        f.update(is_orig, ev);
+        if was_new && f.is_attempt() {
+            self.fifo.push_back((k, f.gen_));
+        } else {
+            self.schedule(k, ctx);
+        }
+    }
+
+    fn expire(&mut self, now: i64, ctx: &mut Ctx) {
+        let mut requeue_budget = self.fifo.len();
+        while let Some(&(k, g)) = self.fifo.front() {
+            let Some(f) = self.map.get(&k) else {
+                self.fifo.pop_front();
+                continue;
+            };
+            if f.gen_ != g || f.bits & IN_HEAP != 0 {
+                self.fifo.pop_front();
+                continue;
+            }
+            let start_due = f.start_us.saturating_add(ctx.cfg.syn_timeout_us) <= now;
+            if !start_due {
+                break;
+            }
+            if attempt_deadline(f, &ctx.cfg) <= now {
+                self.fifo.pop_front();
+                ctx.stats.timed_out += 1;
+                self.finish(&k, EndReason::Timeout, ctx);
+            } else if requeue_budget > 0 {
+                // Records without flags that are still active: check again later.
+                requeue_budget -= 1;
+                self.fifo.pop_front();
+                self.fifo.push_back((k, g));
+            } else {
+                break;
+            }
+        }
+        while let Some(Reverse((d, g, k))) = self.heap.peek().copied() {
+            if d > now {
+                break;
+            }
+            self.heap.pop();
+            let Some(f) = self.map.get(&k) else { continue };
+            if f.gen_ != g {
+                continue;
+            }
+            let (d2, why) = deadline(f, &ctx.cfg);
+            if d2 <= now {
+                match why {
+                    EndReason::Timeout => ctx.stats.timed_out += 1,
+                    _ => ctx.stats.closed += 1,
+                }
+                self.finish(&k, why, ctx);
+            } else {
+                self.heap.push(Reverse((d2, g, k)));
+            }
+        }
+    }
+
+    /// Evicts the oldest unanswered attempt; false when there is none.
+    fn evict_attempt(&mut self, ctx: &mut Ctx) -> bool {
+        while let Some((k, g)) = self.fifo.pop_front() {
+            if let Some(f) = self.map.get(&k) {
+                if f.gen_ == g && f.bits & IN_HEAP == 0 {
+                    ctx.stats.evicted_half_open += 1;
+                    self.finish(&k, EndReason::Evicted, ctx);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Evicts the flow with the nearest deadline; false when the shard is empty.
+    fn evict_other(&mut self, ctx: &mut Ctx) -> bool {
+        while let Some(Reverse((_, g, k))) = self.heap.pop() {
+            if self.map.get(&k).is_some_and(|f| f.gen_ == g) {
+                ctx.stats.evicted_other += 1;
+                self.finish(&k, EndReason::Evicted, ctx);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn drain(&mut self, ctx: &mut Ctx, into: &mut Vec<Connection>) {
+        for (k, f) in self.map.drain() {
+            into.push(connection(&k, &f, EndReason::EndOfInput));
+        }
+        ctx.stats.ended_at_finish += into.len() as u64;
+        self.fifo.clear();
+        self.heap.clear();
+    }
+
+    fn memory_bytes(&self) -> usize {
+        // hashbrown: one control byte per bucket plus the (key, value) slots.
+        let slot = std::mem::size_of::<(K, Flow)>() + 1;
+        self.map.capacity().saturating_mul(slot)
+            + self.fifo.capacity() * std::mem::size_of::<(K, u32)>()
+            + self.heap.capacity() * std::mem::size_of::<Timer<K>>()
+    }
+}
+
+/// Tracks TCP connections from a stream of [`Event`]s and reports each one as a
+/// [`Connection`] when it ends.
+///
+/// ```
+/// use halfopen_tcp::{Config, ConnState, Event, FlowTable, TcpFlags};
+/// let (c, s) = ("192.0.2.1".parse().unwrap(), "198.51.100.7".parse().unwrap());
+/// let mut t = FlowTable::new(Config::default());
+/// t.observe(&Event::new(0, c, 40000, s, 80).with_flags(TcpFlags::SYN));
+/// t.observe(&Event::new(1_000_000, c, 40000, s, 80).with_flags(TcpFlags::SYN));
+/// t.finish();
+/// let conn = t.pop_finished().unwrap();
+/// assert_eq!(conn.state, ConnState::S0);
+/// assert_eq!(conn.syn_count, 2);
+/// assert_eq!(conn.history.to_string(), "S");
+/// ```
+pub struct FlowTable {
+    v4: Shard<V4Key>,
+    v6: Shard<V6Key>,
+    ctx: Ctx,
+    now_us: i64,
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(cfg: Config) -> FlowTable {
+        FlowTable {
+            v4: Shard::new(),
+            v6: Shard::new(),
+            ctx: Ctx {
+                cfg,
+                out: VecDeque::new(),
+                stats: Stats::default(),
+                gen_: 0,
+            },
+            now_us: i64::MIN,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.ctx.cfg
+    }
+
+    /// Feeds one event. Events should come in time order; a late event is processed but
+    /// does not move the table's clock back.
+    pub fn observe(&mut self, ev: &Event) {
+        self.ctx.stats.events += 1;
+        if ev.ts_us > self.now_us {
+            self.now_us = ev.ts_us;
+            self.run_expiry();
+        }
+        match (ev.src, ev.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                let (k, src_is_a) = V4Key::new(s, ev.src_port, d, ev.dst_port);
+                if !self.v4.map.contains_key(&k) {
+                    self.make_room();
+                }
+                self.v4.observe(k, src_is_a, ev, &mut self.ctx);
+            }
+            (s, d) => {
+                let to6 = |a: IpAddr| match a {
+                    IpAddr::V4(v) => v.to_ipv6_mapped(),
+                    IpAddr::V6(v) => v,
+                };
+                let (k, src_is_a) = V6Key::new(to6(s), ev.src_port, to6(d), ev.dst_port);
+                if !self.v6.map.contains_key(&k) {
+                    self.make_room();
+                }
+                self.v6.observe(k, src_is_a, ev, &mut self.ctx);
+            }
+        }
+        let n = self.len();
+        if n > self.ctx.stats.peak_flows {
+            self.ctx.stats.peak_flows = n;
+        }
+    }
+
+    fn make_room(&mut self) {
+        let cap = self.ctx.cfg.max_flows.max(1);
+        while self.len() >= cap {
+            let done = self.v4.evict_attempt(&mut self.ctx)
+                || self.v6.evict_attempt(&mut self.ctx)
+                || self.v4.evict_other(&mut self.ctx)
+                || self.v6.evict_other(&mut self.ctx);
+            if !done {
+                break;
+            }
+        }
+    }
+
+    fn run_expiry(&mut self) {
+        let now = self.now_us;
+        self.v4.expire(now, &mut self.ctx);
+        self.v6.expire(now, &mut self.ctx);
+    }
+
+    /// Ends every connection whose timeout has passed at `now_us` (also done
+    /// automatically as events arrive).
+    pub fn expire(&mut self, now_us: i64) {
+        if now_us > self.now_us {
+            self.now_us = now_us;
+        }
+        self.run_expiry();
+    }
+
+    /// The next connection that ended, in the order they ended.
+    pub fn pop_finished(&mut self) -> Option<Connection> {
+        self.ctx.out.pop_front()
+    }
+
+    /// Ends every remaining connection (end of input, [`EndReason::EndOfInput`], ordered
+    /// by start time); collect them with [`FlowTable::pop_finished`].
+    pub fn finish(&mut self) {
+        let mut rest = Vec::with_capacity(self.len());
+        self.v4.drain(&mut self.ctx, &mut rest);
+        let mut rest6 = Vec::new();
+        self.v6.drain(&mut self.ctx, &mut rest6);
+        rest.append(&mut rest6);
+        rest.sort_by(|a, b| {
+            (a.start_us, a.orig, a.resp).cmp(&(b.start_us, b.orig, b.resp))
+        });
+        self.ctx.out.extend(rest);
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.ctx.stats
+    }
+
+    /// Connections currently tracked.
+    pub fn len(&self) -> usize {
+        self.v4.map.len() + self.v6.map.len()
+    }
+
+    /// True when no connection is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Approximate heap memory held by the table's structures (maps, queues), in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.v4.memory_bytes() + self.v6.memory_bytes()
+    }
+
+    /// Size of one tracked IPv4 flow's map slot (key, state and hash-table control byte),
+    /// in bytes.
+    pub fn ipv4_slot_bytes() -> usize {
+        std::mem::size_of::<(V4Key, Flow)>() + 1
+    }
+}
