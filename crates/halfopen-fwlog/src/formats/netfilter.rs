@@ -152,25 +152,16 @@ fn is_kernel_tag(tag: &[u8]) -> bool {
     tag == b"kernel" || tag == b"/kernel"
 }
 
-/// The part of the line a prefix is searched in: after the `kernel:` tag, or right after
-/// the host when the tag the header found is really part of the prefix (`DENY: IN=`).
-pub(crate) fn message_region<'a>(h: &SyslogHeader<'a>, msg: &'a [u8]) -> &'a [u8] {
+/// The part of the line a prefix is searched in: after the `kernel:` tag, or from the tag on
+/// when the tag the header found is really part of the prefix (`DENY: IN=`).
+pub(crate) fn message_region<'a>(line: &'a [u8], h: &SyslogHeader<'a>, msg: &'a [u8]) -> &'a [u8] {
     match h.tag {
         None => msg,
         Some(t) if is_kernel_tag(t) => msg,
-        Some(_) if h.timestamp.is_none() => msg,
-        Some(_) => {
-            let at = h.after_timestamp;
-            if h.host.is_some() {
-                let sp = memchr::memchr(b' ', at).unwrap_or(at.len());
-                let mut r = at.get(sp..).unwrap_or_default();
-                while let Some(x) = r.strip_prefix(b" ") {
-                    r = x;
-                }
-                r
-            } else {
-                at
-            }
+        Some(t) => {
+            // The tag borrows from the line: its offset is the distance between the two.
+            let at = (t.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+            line.get(at..).unwrap_or(msg)
         }
     }
 }
@@ -189,7 +180,7 @@ pub(crate) fn message_region<'a>(h: &SyslogHeader<'a>, msg: &'a [u8]) -> &'a [u8
 /// ```
 pub fn parse(line: &[u8]) -> Result<Record<'_>> {
     let (h, msg) = split(line)?;
-    let region = message_region(&h, msg);
+    let region = message_region(line, &h, msg);
     let base = line.len().saturating_sub(region.len());
     let mut r = parse_fields(Format::Netfilter, line, base, &[])?;
     r.timestamp = h.timestamp;

@@ -37,10 +37,13 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
             "a userspace logger line (kernel lines are netfilter)",
         ));
     }
-    let region = message_region(&h, msg);
+    let region = message_region(line, &h, msg);
     let base = line.len().saturating_sub(region.len());
     let mut r = parse_fields(Format::Nflog, line, base, &[])?;
-    if r.extra.iter().any(|(k, v)| k == b"TOS" && v.starts_with(b"0x")) {
+    if r.extra
+        .iter()
+        .any(|(k, v)| k == b"TOS" && v.starts_with(b"0x"))
+    {
         return Err(Error::syntax(
             base,
             "ulogd's TOS=00 (TOS=0x.. without a pvefw header is netfilter)",
@@ -67,17 +70,22 @@ fn pvefw(line: &[u8]) -> Option<Result<Record<'_>>> {
     let (ts, used) = match parse_clf(rest) {
         Ok(x) => x,
         Err(_) if rest.get(2) == Some(&b'/') => {
-            return Some(Err(Error::syntax(ts_at, "a dd/Mon/yyyy:HH:MM:SS +zzzz timestamp")));
+            return Some(Err(Error::syntax(
+                ts_at,
+                "a dd/Mon/yyyy:HH:MM:SS +zzzz timestamp",
+            )));
         }
         Err(_) => return None,
     };
     let start = ts_at + used;
     let lead = [(&b"vmid"[..], vmid), (&b"loglevel"[..], level)];
-    Some(parse_fields(Format::Nflog, line, start, &lead).map(|mut r| {
-        r.timestamp = Some(ts);
-        r.rule = Some(chain);
-        r
-    }))
+    Some(
+        parse_fields(Format::Nflog, line, start, &lead).map(|mut r| {
+            r.timestamp = Some(ts);
+            r.rule = Some(chain);
+            r
+        }),
+    )
 }
 
 /// Renders a record as a ulogd LOGEMU line, or as a pvefw-logger line when its first extra
