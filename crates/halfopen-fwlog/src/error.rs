@@ -53,6 +53,21 @@ pub enum Error {
         /// What the line is instead.
         what: &'static str,
     },
+    /// A timestamp names a date or time that does not exist (`Feb 30`, `Feb 29` in an inferred
+    /// non-leap year), or is out of the supported range.
+    #[error("line {line}: invalid time ({what})")]
+    InvalidTime {
+        /// 1-based line number (0 when unknown).
+        line: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// A time zone name or offset that is not understood.
+    #[error("unknown time zone {name:?} (expected an IANA name like Europe/Berlin, UTC, or +0100)")]
+    UnknownZone {
+        /// The name as given.
+        name: String,
+    },
     /// Reading the input failed.
     #[error("{path}: {message}")]
     Io {
@@ -80,8 +95,9 @@ impl Error {
             | Error::LineTooLong { line, .. }
             | Error::TooManyFields { line, .. }
             | Error::UnknownFormat { line, .. }
-            | Error::NotAPacket { line, .. } => *line = n,
-            Error::Io { .. } => {}
+            | Error::NotAPacket { line, .. }
+            | Error::InvalidTime { line, .. } => *line = n,
+            Error::Io { .. } | Error::UnknownZone { .. } => {}
         }
         self
     }
@@ -93,8 +109,9 @@ impl Error {
             | Error::LineTooLong { line, .. }
             | Error::TooManyFields { line, .. }
             | Error::UnknownFormat { line, .. }
-            | Error::NotAPacket { line, .. } => (*line > 0).then_some(*line),
-            Error::Io { .. } => None,
+            | Error::NotAPacket { line, .. }
+            | Error::InvalidTime { line, .. } => (*line > 0).then_some(*line),
+            Error::Io { .. } | Error::UnknownZone { .. } => None,
         }
     }
 }

@@ -320,3 +320,360 @@ pub fn parse_clf(b: &[u8]) -> Result<(Timestamp<'_>, usize)> {
     };
     Ok((ts, 26))
 }
+
+// ---------------------------------------------------------------------------
+// Resolver: year and zone inference
+// ---------------------------------------------------------------------------
+
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+
+/// The zone used for stamps that do not carry their own offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    /// UTC.
+    Utc,
+    /// A fixed offset, seconds east of UTC.
+    Fixed(i32),
+    /// An IANA zone with its DST rules.
+    Tz(chrono_tz::Tz),
+}
+
+impl Zone {
+    /// Parses `UTC` / `Z`, a fixed offset (`+0100`, `-05:00`, `+01`), or an IANA name
+    /// (`Europe/Berlin`).
+    ///
+    /// ```
+    /// use halfopen_fwlog::time::Zone;
+    /// assert_eq!(Zone::parse("-05:00").unwrap(), Zone::Fixed(-5 * 3600));
+    /// assert!(matches!(Zone::parse("Europe/Berlin").unwrap(), Zone::Tz(_)));
+    /// assert!(Zone::parse("Mars/Olympus").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Zone> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("utc") || t == "Z" || t.eq_ignore_ascii_case("gmt") {
+            return Ok(Zone::Utc);
+        }
+        if t.starts_with(['+', '-']) {
+            return match zone_suffix(t.as_bytes(), 0) {
+                Ok((Some(off), used)) if used == t.len() => Ok(Zone::Fixed(off)),
+                _ => Err(Error::UnknownZone {
+                    name: s.to_string(),
+                }),
+            };
+        }
+        t.parse::<chrono_tz::Tz>()
+            .map(Zone::Tz)
+            .map_err(|_| Error::UnknownZone {
+                name: s.to_string(),
+            })
+    }
+}
+
+/// Where the year of a stamp without one comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YearRef {
+    /// The year is known (the first stamp of the input is in this year).
+    Explicit(i32),
+    /// A reference instant (file mtime, or now): a stamp that would be more than one day
+    /// after it belongs to the year before.
+    Reference(DateTime<Utc>),
+}
+
+/// A timestamp turned into an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    /// Microseconds since the Unix epoch, UTC.
+    pub ts_us: i64,
+    /// The offset from UTC that applied, seconds east.
+    pub utc_offset_secs: i32,
+    /// The year was not written and was inferred.
+    pub year_inferred: bool,
+    /// The offset was not written; the resolver's zone was used.
+    pub zone_inferred: bool,
+    /// The local time fell in a DST gap (does not exist) and was moved forward by the gap.
+    pub dst_gap_shifted: bool,
+}
+
+/// Turns [`Timestamp`]s into instants, inferring the year and zone where the log leaves
+/// them out.
+///
+/// Rules: a written year and offset are used as they are. Otherwise the year comes from
+/// [`YearRef`] for the first stamp and is carried along: a stamp whose month is more than
+/// six months before the previous stamp's (a January line after December lines) moves to the
+/// next year. A local time in a DST gap is moved forward by the gap (`dst_gap_shifted`); an
+/// ambiguous local time (DST overlap) takes the earlier instant.
+///
+/// ```
+/// use halfopen_fwlog::time::{parse_rfc3164, Resolver, YearRef, Zone};
+/// let mut r = Resolver::new(YearRef::Explicit(2025), Zone::parse("UTC").unwrap());
+/// let (dec, _) = parse_rfc3164(b"Dec 31 23:59:59").unwrap();
+/// let (jan, _) = parse_rfc3164(b"Jan  1 00:00:01").unwrap();
+/// let a = r.resolve(&dec).unwrap();
+/// let b = r.resolve(&jan).unwrap();
+/// assert_eq!(b.ts_us - a.ts_us, 2_000_000);
+/// assert!(a.year_inferred && a.zone_inferred);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Resolver {
+    year_ref: YearRef,
+    zone: Zone,
+    /// Year and month of the previous stamp without a year.
+    current: Option<(i32, u8)>,
+}
+
+impl Resolver {
+    /// A resolver with a year reference and a default zone.
+    pub fn new(year_ref: YearRef, zone: Zone) -> Resolver {
+        Resolver {
+            year_ref,
+            zone,
+            current: None,
+        }
+    }
+
+    /// The zone used for stamps without an offset.
+    pub fn zone(&self) -> Zone {
+        self.zone
+    }
+
+    /// Resolves one timestamp (call in line order: the year rollover depends on it).
+    pub fn resolve(&mut self, ts: &Timestamp<'_>) -> Result<Resolved> {
+        let (year, year_inferred) = match ts.year {
+            Some(y) => (y, false),
+            None => (self.infer_year(ts)?, true),
+        };
+        let naive = naive(year, ts)?;
+        let leap = i64::from(ts.second == 60) * 1_000_000;
+        let (utc, offset, zone_inferred, shifted) = match ts.utc_offset {
+            Some(off) => (
+                naive - chrono::Duration::seconds(i64::from(off)),
+                off,
+                false,
+                false,
+            ),
+            None => {
+                let (utc, off, shifted) = self.local_to_utc(naive)?;
+                (utc, off, true, shifted)
+            }
+        };
+        let ts_us =
+            utc.and_utc()
+                .timestamp_micros()
+                .checked_add(leap)
+                .ok_or(Error::InvalidTime {
+                    line: 0,
+                    what: "out of range",
+                })?;
+        Ok(Resolved {
+            ts_us,
+            utc_offset_secs: offset,
+            year_inferred,
+            zone_inferred,
+            dst_gap_shifted: shifted,
+        })
+    }
+
+    fn infer_year(&mut self, ts: &Timestamp<'_>) -> Result<i32> {
+        let year = match self.current {
+            Some((y, last_month)) => {
+                if u32::from(ts.month) + 6 < u32::from(last_month) {
+                    y.checked_add(1).ok_or(Error::InvalidTime {
+                        line: 0,
+                        what: "year out of range",
+                    })?
+                } else {
+                    y
+                }
+            }
+            None => match self.year_ref {
+                YearRef::Explicit(y) => y,
+                YearRef::Reference(r) => {
+                    let y = r.year();
+                    let limit = r + chrono::Duration::days(1);
+                    match naive(y, ts).and_then(|n| self.local_to_utc(n)) {
+                        Ok((utc, _, _)) if utc.and_utc() > limit => y - 1,
+                        // Feb 29 of a year that has none: the previous leap year is further
+                        // back; take last year and let `naive` report the bad date.
+                        Err(_) => y - 1,
+                        Ok(_) => y,
+                    }
+                }
+            },
+        };
+        self.current = Some((year, ts.month));
+        Ok(year)
+    }
+
+    /// Local wall time in the resolver's zone -> (UTC naive, offset, shifted by a DST gap).
+    fn local_to_utc(&self, naive: NaiveDateTime) -> Result<(NaiveDateTime, i32, bool)> {
+        match self.zone {
+            Zone::Utc => Ok((naive, 0, false)),
+            Zone::Fixed(off) => Ok((
+                naive - chrono::Duration::seconds(i64::from(off)),
+                off,
+                false,
+            )),
+            Zone::Tz(tz) => match tz.from_local_datetime(&naive) {
+                LocalResult::Single(dt) => {
+                    let off = dt.offset().fix().local_minus_utc();
+                    Ok((dt.naive_utc(), off, false))
+                }
+                LocalResult::Ambiguous(earlier, _) => {
+                    let off = earlier.offset().fix().local_minus_utc();
+                    Ok((earlier.naive_utc(), off, false))
+                }
+                LocalResult::None => {
+                    // In a gap: use the offset in force just before it, which lands the
+                    // instant after the gap, moved forward by the gap's length.
+                    for back_h in 1..=24 {
+                        let before = naive - chrono::Duration::hours(back_h);
+                        if let LocalResult::Single(dt) = tz.from_local_datetime(&before) {
+                            let off_before = dt.offset().fix().local_minus_utc();
+                            let utc = naive - chrono::Duration::seconds(i64::from(off_before));
+                            let off_after =
+                                tz.offset_from_utc_datetime(&utc).fix().local_minus_utc();
+                            return Ok((utc, off_after, true));
+                        }
+                    }
+                    Err(Error::InvalidTime {
+                        line: 0,
+                        what: "local time in a DST gap longer than a day",
+                    })
+                }
+            },
+        }
+    }
+}
+
+/// The naive local date-time of `ts` in `year` (a leap second 60 is read as 59; the caller
+/// adds the second back).
+fn naive(year: i32, ts: &Timestamp<'_>) -> Result<NaiveDateTime> {
+    let date = NaiveDate::from_ymd_opt(year, u32::from(ts.month), u32::from(ts.day)).ok_or(
+        Error::InvalidTime {
+            line: 0,
+            what: "no such date (day past the end of the month)",
+        },
+    )?;
+    date.and_hms_nano_opt(
+        u32::from(ts.hour),
+        u32::from(ts.minute),
+        u32::from(ts.second.min(59)),
+        ts.nanos.min(999_999_999),
+    )
+    .ok_or(Error::InvalidTime {
+        line: 0,
+        what: "no such time of day",
+    })
+}
+
+#[cfg(test)]
+mod resolver_tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp<'_> {
+        if s.as_bytes()[0].is_ascii_digit() {
+            parse_iso8601(s.as_bytes()).unwrap().0
+        } else {
+            parse_rfc3164(s.as_bytes()).unwrap().0
+        }
+    }
+
+    fn us(s: &str) -> i64 {
+        DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros()
+    }
+
+    #[test]
+    fn explicit_offsets_win() {
+        let mut r = Resolver::new(
+            YearRef::Explicit(2000),
+            Zone::parse("Europe/Berlin").unwrap(),
+        );
+        let x = r.resolve(&ts("2021-07-03T19:10:14.578288-05:00")).unwrap();
+        assert_eq!(x.ts_us, us("2021-07-04T00:10:14.578288Z"));
+        assert_eq!(
+            (x.utc_offset_secs, x.year_inferred, x.zone_inferred),
+            (-18000, false, false)
+        );
+    }
+
+    #[test]
+    fn year_from_reference() {
+        let now = DateTime::parse_from_rfc3339("2026-01-10T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut r = Resolver::new(YearRef::Reference(now), Zone::Utc);
+        // A December stamp is later than the reference: last year.
+        let x = r.resolve(&ts("Dec 30 10:00:00")).unwrap();
+        assert_eq!(x.ts_us, us("2025-12-30T10:00:00Z"));
+        assert!(x.year_inferred);
+        // Then January: rollover to the reference's year.
+        let y = r.resolve(&ts("Jan  2 10:00:00")).unwrap();
+        assert_eq!(y.ts_us, us("2026-01-02T10:00:00Z"));
+        // Within one day after the reference is still this year.
+        let mut r = Resolver::new(YearRef::Reference(now), Zone::Utc);
+        assert_eq!(
+            r.resolve(&ts("Jan 11 11:00:00")).unwrap().ts_us,
+            us("2026-01-11T11:00:00Z")
+        );
+        let mut r = Resolver::new(YearRef::Reference(now), Zone::Utc);
+        assert_eq!(
+            r.resolve(&ts("Jan 11 13:00:00")).unwrap().ts_us,
+            us("2025-01-11T13:00:00Z")
+        );
+    }
+
+    #[test]
+    fn rollover_and_small_disorder() {
+        let mut r = Resolver::new(YearRef::Explicit(2025), Zone::Fixed(3600));
+        let a = r.resolve(&ts("Dec 31 23:59:58")).unwrap();
+        assert_eq!(a.ts_us, us("2025-12-31T22:59:58Z"));
+        let b = r.resolve(&ts("Jan  1 00:00:02")).unwrap();
+        assert_eq!(b.ts_us, us("2025-12-31T23:00:02Z"));
+        // A slightly older stamp does not roll over again.
+        let c = r.resolve(&ts("Jan  1 00:00:01")).unwrap();
+        assert_eq!(c.ts_us, us("2025-12-31T23:00:01Z"));
+        let d = r.resolve(&ts("Mar  1 00:00:00")).unwrap();
+        assert_eq!(d.ts_us, us("2026-02-28T23:00:00Z"));
+    }
+
+    #[test]
+    fn dst_gap_and_overlap() {
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        let mut r = Resolver::new(YearRef::Explicit(2025), berlin);
+        // 2025-03-30 02:30 does not exist in Berlin: moved to 03:30 CEST = 01:30 UTC.
+        let g = r.resolve(&ts("Mar 30 02:30:00")).unwrap();
+        assert!(g.dst_gap_shifted);
+        assert_eq!(g.ts_us, us("2025-03-30T01:30:00Z"));
+        assert_eq!(g.utc_offset_secs, 7200);
+        // 2025-10-26 02:30 happens twice: the earlier (CEST) instant.
+        let o = r.resolve(&ts("Oct 26 02:30:00")).unwrap();
+        assert_eq!(o.ts_us, us("2025-10-26T00:30:00Z"));
+        assert_eq!((o.utc_offset_secs, o.dst_gap_shifted), (7200, false));
+        let w = r.resolve(&ts("Nov  1 12:00:00")).unwrap();
+        assert_eq!(w.utc_offset_secs, 3600);
+    }
+
+    #[test]
+    fn bad_dates_and_zones() {
+        let mut r = Resolver::new(YearRef::Explicit(2025), Zone::Utc);
+        assert!(matches!(
+            r.resolve(&ts("Feb 29 10:00:00")),
+            Err(Error::InvalidTime { .. })
+        ));
+        let mut r = Resolver::new(YearRef::Explicit(2024), Zone::Utc);
+        assert!(r.resolve(&ts("Feb 29 10:00:00")).is_ok());
+        assert!(matches!(
+            Zone::parse("+25:00"),
+            Err(Error::UnknownZone { .. })
+        ));
+        assert_eq!(Zone::parse("+0100").unwrap(), Zone::Fixed(3600));
+        assert_eq!(Zone::parse("utc").unwrap(), Zone::Utc);
+    }
+
+    #[test]
+    fn leap_second() {
+        let mut r = Resolver::new(YearRef::Explicit(2016), Zone::Utc);
+        let x = r.resolve(&ts("2016-12-31T23:59:60Z")).unwrap();
+        assert_eq!(x.ts_us, us("2017-01-01T00:00:00Z"));
+    }
+}
