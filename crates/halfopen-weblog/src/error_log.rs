@@ -284,20 +284,15 @@ pub fn parse_with(line: &[u8], offset_secs: i32) -> Result<ErrorRecord<'_>> {
         rec.flavor = ErrorFlavor::Bare;
         tail(line, 0, &mut rec);
     } else if let Some(body) = syslog_body(line) {
-        rec.syslog_prefix = line.get(..body.saturating_sub(1));
+        rec.syslog_prefix = line.get(..body.saturating_sub(2));
         match line.get(body) {
             Some(b'[') => apache_after_time(line, body, &mut rec)?,
-            Some(c) if c.is_ascii_digit() => {
-                nginx(line.get(body..).unwrap_or_default(), offset_secs, &mut rec)
-                    .map_err(|e| shift(e, body))?
-            }
+            Some(c) if c.is_ascii_digit() => nginx(line.get(body..).unwrap_or_default(), offset_secs, &mut rec)
+                .map_err(|e| shift(e, body))?,
             _ => return Err(syntax(body, "'[' or a date after the syslog header")),
         }
     } else {
-        return Err(syntax(
-            0,
-            "'[date]', 'yyyy/mm/dd', 'AHnnnnn:' or a syslog header",
-        ));
+        return Err(syntax(0, "'[date]', 'yyyy/mm/dd', 'AHnnnnn:' or a syslog header"));
     }
     Ok(rec)
 }
@@ -312,14 +307,19 @@ fn shift(e: Error, by: usize) -> Error {
     }
 }
 
-/// `Mmm dd HH:MM:SS host tag[pid]: ` -> offset of the body.
+/// `[Mmm dd HH:MM:SS] host tag[pid]: ` (possibly repeated, as relays do) -> offset of the body:
+/// the first `": "` (among the first few, within 256 bytes) followed by `[` or a `yyyy/` date.
 fn syslog_body(line: &[u8]) -> Option<usize> {
-    month_from_abbr(line.get(..3)?)?;
-    if line.get(3) != Some(&b' ') || line.get(9) != Some(&b':') || line.get(12) != Some(&b':') {
-        return None;
+    let head = line.get(..line.len().min(256))?;
+    for k in memchr::memmem::find_iter(head, b": ").take(4) {
+        let body = k + 2;
+        let rest = line.get(body..)?;
+        if rest.first() == Some(&b'[') || (rest.get(..4)?.iter().all(u8::is_ascii_digit) && rest.get(4) == Some(&b'/')) {
+            // the prefix must look like a syslog tag: no brackets before the tag's `[pid]`
+            return Some(body);
+        }
     }
-    let colon_sp = memchr::memmem::find(line.get(16..)?, b": ")? + 16;
-    Some(colon_sp + 2)
+    None
 }
 
 fn code_at(line: &[u8], i: usize) -> Option<AhCode> {
@@ -417,6 +417,18 @@ fn apache<'a>(
     apache_after_time(line, start + 1 + close + 1, rec)
 }
 
+/// Index of the `]` closing a bracket piece whose content starts `b` (skipping the inner
+/// brackets of `client [v6]:port`).
+fn closing_bracket(b: &[u8]) -> Option<usize> {
+    for prefix in [&b"client ["[..], b"remote ["] {
+        if b.starts_with(prefix) {
+            let inner = memchr::memmem::find(b, b"]:")?;
+            return memchr::memchr(b']', b.get(inner + 2..)?).map(|c| c + inner + 2);
+        }
+    }
+    memchr::memchr(b']', b)
+}
+
 fn split_addr_port(b: &[u8]) -> (Option<IpAddr>, Option<u16>) {
     if let Some(ip) = parse_ip(b) {
         return (Some(ip), None);
@@ -447,7 +459,7 @@ fn apache_after_time<'a>(line: &'a [u8], mut i: usize, rec: &mut ErrorRecord<'a>
             break;
         }
         let inner_start = i + 1;
-        let Some(close) = memchr::memchr(b']', line.get(inner_start..).unwrap_or_default()) else {
+        let Some(close) = closing_bracket(line.get(inner_start..).unwrap_or_default()) else {
             break;
         };
         let inner = line
@@ -524,7 +536,7 @@ fn apache_after_time<'a>(line: &'a [u8], mut i: usize, rec: &mut ErrorRecord<'a>
             .get(i..)
             .is_some_and(|r| r.starts_with(b"[client ") || r.starts_with(b"[remote "))
     {
-        if let Some(close) = memchr::memchr(b']', line.get(i..).unwrap_or_default()) {
+        if let Some(close) = closing_bracket(line.get(i + 1..).unwrap_or_default()).map(|c| c + 1) {
             let (ip, port) = split_addr_port(line.get(i + 8..i + close).unwrap_or_default());
             if ip.is_some() {
                 rec.client = ip;
