@@ -1,2 +1,49 @@
-//! Regenerates the sample and test data.
-fn main() {}
+//! Regenerates the sample and test data: `halfopen-testgen <dir> [--scenario story|mixed] [--seed N]`.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let mut dir: Option<PathBuf> = None;
+    let mut scenario = "story".to_string();
+    let mut seed: u64 = 1;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--scenario" => scenario = args.next().unwrap_or_default(),
+            "--seed" => match args.next().and_then(|s| s.parse().ok()) {
+                Some(s) => seed = s,
+                None => return usage("--seed needs a number"),
+            },
+            "-h" | "--help" => return usage(""),
+            _ if dir.is_none() && !a.starts_with('-') => dir = Some(PathBuf::from(a)),
+            _ => return usage(&format!("unexpected argument {a:?}")),
+        }
+    }
+    let Some(dir) = dir else {
+        return usage("missing output directory");
+    };
+    let s = match scenario.as_str() {
+        "story" => halfopen_testgen::scenarios::story(),
+        "mixed" => halfopen_testgen::scenarios::mixed(seed),
+        other => return usage(&format!("unknown scenario {other:?}")),
+    };
+    match s.render().write_to(&dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("halfopen-testgen: writing {}: {e}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage(msg: &str) -> ExitCode {
+    if !msg.is_empty() {
+        eprintln!("halfopen-testgen: {msg}");
+    }
+    eprintln!("usage: halfopen-testgen <dir> [--scenario story|mixed] [--seed N]");
+    if msg.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
