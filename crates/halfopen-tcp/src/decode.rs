@@ -49,6 +49,8 @@ pub enum Skip {
     Unsupported,
     /// A malformed header (bad version, bad header length, bad pflog header).
     Malformed,
+    /// An IPv4 header or TCP checksum is wrong (only when verification was asked for).
+    BadChecksum,
 }
 
 /// One decoded TCP segment.
@@ -90,19 +92,30 @@ fn arr<const N: usize>(d: &[u8], i: usize) -> Option<[u8; N]> {
 /// assert_eq!(d.event.payload_len, Some(0));
 /// ```
 pub fn decode(linktype: i32, frame: &[u8], ts_us: i64) -> Result<Decoded, Skip> {
+    decode_with(linktype, frame, ts_us, false)
+}
+
+/// Like [`decode`], and also verifies the IPv4 header and TCP checksums
+/// ([`Skip::BadChecksum`]); segments cut short by the snap length cannot be verified and
+/// are accepted. This is what Zeek does unless run with `-C`.
+pub fn decode_verified(linktype: i32, frame: &[u8], ts_us: i64) -> Result<Decoded, Skip> {
+    decode_with(linktype, frame, ts_us, true)
+}
+
+fn decode_with(linktype: i32, frame: &[u8], ts_us: i64, v: bool) -> Result<Decoded, Skip> {
     let mut pf = None;
     let r = match linktype {
-        LINKTYPE_ETHERNET => ethernet(frame, 0),
-        LINKTYPE_RAW | LINKTYPE_RAW_12 | LINKTYPE_RAW_14 => ip_by_version(frame, 0),
-        LINKTYPE_IPV4 => ipv4(frame, 0),
-        LINKTYPE_IPV6 => ipv6(frame, 0),
+        LINKTYPE_ETHERNET => ethernet(frame, 0, v),
+        LINKTYPE_RAW | LINKTYPE_RAW_12 | LINKTYPE_RAW_14 => ip_by_version(frame, 0, v),
+        LINKTYPE_IPV4 => ipv4(frame, 0, v),
+        LINKTYPE_IPV6 => ipv6(frame, 0, v),
         LINKTYPE_LINUX_SLL => {
             let proto = be16(frame, 14).ok_or(Skip::Truncated)?;
-            ethertype(proto, frame.get(16..).ok_or(Skip::Truncated)?, 0)
+            ethertype(proto, frame.get(16..).ok_or(Skip::Truncated)?, 0, v)
         }
         LINKTYPE_LINUX_SLL2 => {
             let proto = be16(frame, 0).ok_or(Skip::Truncated)?;
-            ethertype(proto, frame.get(20..).ok_or(Skip::Truncated)?, 0)
+            ethertype(proto, frame.get(20..).ok_or(Skip::Truncated)?, 0, v)
         }
         LINKTYPE_NULL | LINKTYPE_LOOP => {
             let fam = arr::<4>(frame, 0).ok_or(Skip::Truncated)?;
@@ -116,8 +129,8 @@ pub fn decode(linktype: i32, frame: &[u8], ts_us: i64) -> Result<Decoded, Skip> 
             };
             let body = frame.get(4..).ok_or(Skip::Truncated)?;
             match af {
-                2 => ipv4(body, 0),
-                10 | 24 | 28 | 30 => ipv6(body, 0),
+                2 => ipv4(body, 0, v),
+                10 | 24 | 28 | 30 => ipv6(body, 0, v),
                 _ => Err(Skip::NotTcp),
             }
         }
@@ -126,11 +139,11 @@ pub fn decode(linktype: i32, frame: &[u8], ts_us: i64) -> Result<Decoded, Skip> 
             pf = Some(m);
             let body = frame.get(m.header_len..).ok_or(Skip::Truncated)?;
             if m.af == 2 {
-                ipv4(body, 0)
+                ipv4(body, 0, v)
             } else if m.is_ipv6() {
-                ipv6(body, 0)
+                ipv6(body, 0, v)
             } else {
-                ip_by_version(body, 0)
+                ip_by_version(body, 0, v)
             }
         }
         _ => Err(Skip::Unsupported),
@@ -140,22 +153,22 @@ pub fn decode(linktype: i32, frame: &[u8], ts_us: i64) -> Result<Decoded, Skip> 
     Ok(Decoded { event, pflog: pf })
 }
 
-fn ethernet(frame: &[u8], depth: usize) -> Result<Event, Skip> {
+fn ethernet(frame: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
     let proto = be16(frame, 12).ok_or(Skip::Truncated)?;
-    ethertype(proto, frame.get(14..).ok_or(Skip::Truncated)?, depth)
+    ethertype(proto, frame.get(14..).ok_or(Skip::Truncated)?, depth, v)
 }
 
-fn ethertype(proto: u16, body: &[u8], depth: usize) -> Result<Event, Skip> {
+fn ethertype(proto: u16, body: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
     if depth > MAX_DEPTH {
         return Err(Skip::Unsupported);
     }
     match proto {
-        0x0800 => ipv4(body, depth),
-        0x86dd => ipv6(body, depth),
+        0x0800 => ipv4(body, depth, v),
+        0x86dd => ipv6(body, depth, v),
         // 802.1Q, 802.1ad, old QinQ: 2 bytes TCI, then the inner ethertype.
         0x8100 | 0x88a8 | 0x9100 => {
             let inner = be16(body, 2).ok_or(Skip::Truncated)?;
-            ethertype(inner, body.get(4..).ok_or(Skip::Truncated)?, depth + 1)
+            ethertype(inner, body.get(4..).ok_or(Skip::Truncated)?, depth + 1, v)
         }
         // MPLS unicast/multicast: labels until bottom-of-stack, then IP by version.
         0x8847 | 0x8848 => {
@@ -164,27 +177,50 @@ fn ethertype(proto: u16, body: &[u8], depth: usize) -> Result<Event, Skip> {
                 let label = be32(body, i).ok_or(Skip::Truncated)?;
                 i += 4;
                 if label & 0x100 != 0 {
-                    return ip_by_version(body.get(i..).ok_or(Skip::Truncated)?, depth + 1);
+                    return ip_by_version(body.get(i..).ok_or(Skip::Truncated)?, depth + 1, v);
                 }
             }
             Err(Skip::Unsupported)
         }
         // Cisco FabricPath: 2 more bytes of tag, then a whole inner Ethernet frame.
-        0x8903 => ethernet(body.get(2..).ok_or(Skip::Truncated)?, depth + 1),
+        0x8903 => ethernet(body.get(2..).ok_or(Skip::Truncated)?, depth + 1, v),
         _ => Err(Skip::NotTcp),
     }
 }
 
-fn ip_by_version(p: &[u8], depth: usize) -> Result<Event, Skip> {
+fn ip_by_version(p: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
     match p.first().map(|b| b >> 4) {
-        Some(4) => ipv4(p, depth),
-        Some(6) => ipv6(p, depth),
+        Some(4) => ipv4(p, depth, v),
+        Some(6) => ipv6(p, depth, v),
         Some(_) => Err(Skip::Malformed),
         None => Err(Skip::Truncated),
     }
 }
 
+/// One's-complement sum of 16-bit big-endian words (odd byte padded with zero).
+fn sum16(data: &[u8], mut acc: u64) -> u64 {
+    let mut it = data.chunks_exact(2);
+    for w in it.by_ref() {
+        if let [a, b] = w {
+            acc += u64::from(u16::from_be_bytes([*a, *b]));
+        }
+    }
+    if let [last] = it.remainder() {
+        acc += u64::from(*last) << 8;
+    }
+    acc
+}
+
+fn fold(mut acc: u64) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
+}
+
 struct IpInfo {
+    /// Checksum sum of the pseudo-header without the length.
+    pseudo: u64,
     src: IpAddr,
     dst: IpAddr,
     ttl: u8,
@@ -192,7 +228,7 @@ struct IpInfo {
     ip_len: u32,
 }
 
-fn ipv4(p: &[u8], depth: usize) -> Result<Event, Skip> {
+fn ipv4(p: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
     let b0 = *p.first().ok_or(Skip::Truncated)?;
     if b0 >> 4 != 4 {
         return Err(Skip::Malformed);
@@ -211,6 +247,13 @@ fn ipv4(p: &[u8], depth: usize) -> Result<Event, Skip> {
     if frag & 0x1fff != 0 {
         return Err(Skip::Fragment);
     }
+    if v {
+        let hdr = p.get(..ihl).ok_or(Skip::Truncated)?;
+        if fold(sum16(hdr, 0)) != 0xffff {
+            return Err(Skip::BadChecksum);
+        }
+    }
+    let pseudo = sum16(&src.octets(), sum16(&dst.octets(), u64::from(proto)));
     if total < ihl {
         return Err(Skip::Malformed);
     }
@@ -218,6 +261,7 @@ fn ipv4(p: &[u8], depth: usize) -> Result<Event, Skip> {
     let end = if total == 0 { p.len() } else { total.min(p.len()) };
     let body = p.get(ihl..end).ok_or(Skip::Truncated)?;
     let info = IpInfo {
+        pseudo,
         src: IpAddr::V4(src),
         dst: IpAddr::V4(dst),
         ttl,
@@ -226,10 +270,10 @@ fn ipv4(p: &[u8], depth: usize) -> Result<Event, Skip> {
     };
     // Declared payload length, even when the capture was cut short.
     let declared = if total == 0 { body.len() } else { total - ihl };
-    transport(proto, body, declared, &info, depth)
+    transport(proto, body, declared, &info, depth, v)
 }
 
-fn ipv6(p: &[u8], depth: usize) -> Result<Event, Skip> {
+fn ipv6(p: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
     let b0 = *p.first().ok_or(Skip::Truncated)?;
     if b0 >> 4 != 6 {
         return Err(Skip::Malformed);
@@ -266,13 +310,14 @@ fn ipv6(p: &[u8], depth: usize) -> Result<Event, Skip> {
         declared = declared.saturating_sub(hdr_len);
     }
     let info = IpInfo {
+        pseudo: sum16(&src.octets(), sum16(&dst.octets(), u64::from(next))),
         src: IpAddr::V6(src),
         dst: IpAddr::V6(dst),
         ttl: hops,
         ip_id: flow,
         ip_len: (plen as u32).saturating_add(40),
     };
-    transport(next, body, declared, &info, depth)
+    transport(next, body, declared, &info, depth, v)
 }
 
 fn transport(
@@ -281,20 +326,26 @@ fn transport(
     declared: usize,
     ip: &IpInfo,
     depth: usize,
+    v: bool,
 ) -> Result<Event, Skip> {
     match proto {
-        6 => tcp(body, declared, ip),
-        4 if depth < MAX_DEPTH => ipv4(body, depth + 1),
-        41 if depth < MAX_DEPTH => ipv6(body, depth + 1),
+        6 => tcp(body, declared, ip, v),
+        4 if depth < MAX_DEPTH => ipv4(body, depth + 1, v),
+        41 if depth < MAX_DEPTH => ipv6(body, depth + 1, v),
         17 if depth < MAX_DEPTH => {
             // Teredo (RFC 4380, UDP port 3544): IPv6 inside UDP, possibly after an
             // authentication and/or origin indication header.
+            // Teredo peers also talk on other ports: accept any UDP payload that is
+            // exactly one well-formed IPv6 packet.
             let sp = be16(body, 0).ok_or(Skip::Truncated)?;
             let dp = be16(body, 2).ok_or(Skip::Truncated)?;
-            if sp != 3544 && dp != 3544 {
+            let mut inner = body.get(8..).ok_or(Skip::Truncated)?;
+            let teredo_port = sp == 3544 || dp == 3544;
+            let exact_ipv6 = inner.first().is_some_and(|b| b >> 4 == 6)
+                && be16(inner, 4).map(|l| usize::from(l) + 40) == Some(inner.len());
+            if !teredo_port && !exact_ipv6 {
                 return Err(Skip::NotTcp);
             }
-            let mut inner = body.get(8..).ok_or(Skip::Truncated)?;
             if be16(inner, 0) == Some(0x0001) {
                 let id_len = usize::from(*inner.get(2).ok_or(Skip::Truncated)?);
                 let au_len = usize::from(*inner.get(3).ok_or(Skip::Truncated)?);
@@ -304,7 +355,7 @@ fn transport(
                 inner = inner.get(8..).ok_or(Skip::Truncated)?;
             }
             match inner.first().map(|b| b >> 4) {
-                Some(6) => ipv6(inner, depth + 1),
+                Some(6) => ipv6(inner, depth + 1, v),
                 _ => Err(Skip::NotTcp),
             }
         }
@@ -312,7 +363,7 @@ fn transport(
     }
 }
 
-fn tcp(seg: &[u8], declared: usize, ip: &IpInfo) -> Result<Event, Skip> {
+fn tcp(seg: &[u8], declared: usize, ip: &IpInfo, v: bool) -> Result<Event, Skip> {
     let sp = be16(seg, 0).ok_or(Skip::Truncated)?;
     let dp = be16(seg, 2).ok_or(Skip::Truncated)?;
     let seq = be32(seg, 4).ok_or(Skip::Truncated)?;
@@ -322,6 +373,14 @@ fn tcp(seg: &[u8], declared: usize, ip: &IpInfo) -> Result<Event, Skip> {
     let window = be16(seg, 14).ok_or(Skip::Truncated)?;
     if off < 20 {
         return Err(Skip::Malformed);
+    }
+    if v {
+        if let Some(whole) = seg.get(..declared) {
+            let len = u64::try_from(declared).unwrap_or(0);
+            if fold(sum16(whole, ip.pseudo + len)) != 0xffff {
+                return Err(Skip::BadChecksum);
+            }
+        }
     }
     let opts = seg.get(20..off).unwrap_or(&[]);
     let o = options::parse(opts);

@@ -17,6 +17,9 @@ const SENT_SYN: u8 = 16;
 const SENT_SYNACK: u8 = 32;
 const PAYLOAD_UNKNOWN: u8 = 64;
 const PAYLOAD_SEEN: u8 = 128;
+// Side::more
+/// A segment started beyond the highest sequence seen: bytes are missing before it.
+const HOLE: u8 = 1;
 
 /// What one direction has done.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,8 +35,11 @@ pub(crate) struct Side {
     rxmit: u16,
     zero_win: u16,
     gaps: u16,
+    /// First missing sequence number while [`HOLE`] is set.
+    hole_start: u32,
     ep: Endpoint,
     bits: u8,
+    more: u8,
 }
 
 // Flow::bits
@@ -47,6 +53,8 @@ pub(crate) const ORIG_IS_A: u16 = 16;
 pub(crate) const IN_HEAP: u16 = 32;
 const HANDSHAKE: u16 = 64;
 const HAS_SYN_INFO: u16 = 128;
+/// A heap entry with the (shorter) closing deadline has been pushed.
+pub(crate) const CLOSING_SCHEDULED: u16 = 256;
 
 /// The first SYN's fields, packed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -234,6 +242,25 @@ impl Flow {
         });
         if let Some((seq, end)) = seg_end {
             let s = &mut self.sides[i];
+            if s.bits & SEQ_KNOWN != 0
+                && !flags.syn()
+                && !flags.rst()
+                && s.ep.state != EndpointState::Reset
+            {
+                let d = seq.wrapping_sub(s.last_seq) as i32;
+                if d > 0 && d < TOO_LARGE_SEQ_DELTA {
+                    if s.more & HOLE == 0 {
+                        s.more |= HOLE;
+                        s.hole_start = s.last_seq;
+                    }
+                } else if s.more & HOLE != 0
+                    && seq.wrapping_sub(s.hole_start) as i32 <= 0
+                    && end.wrapping_sub(s.hole_start) as i32 > 0
+                {
+                    // A late segment filled the hole.
+                    s.more &= !HOLE;
+                }
+            }
             if s.bits & SEQ_KNOWN == 0 {
                 s.bits |= SEQ_KNOWN;
                 s.last_seq = if flags.syn() { end } else { seq };
@@ -303,10 +330,14 @@ impl Flow {
         if let Some(ack) = ack {
             let peer_orig = !is_orig;
             let p = &mut self.sides[1 - i];
-            if p.bits & SEQ_KNOWN != 0 && p.bits & PAYLOAD_SEEN != 0 {
+            if p.bits & SEQ_KNOWN != 0 {
                 let d = ack.wrapping_sub(p.last_seq) as i32;
-                if d > 0 && d < TOO_LARGE_SEQ_DELTA {
-                    p.last_seq = ack;
+                let beyond = d > 0 && d < TOO_LARGE_SEQ_DELTA && p.bits & PAYLOAD_SEEN != 0;
+                if beyond || p.more & HOLE != 0 {
+                    p.more &= !HOLE;
+                    if beyond {
+                        p.last_seq = ack;
+                    }
                     let c = p.gaps.saturating_add(1);
                     p.gaps = c;
                     self.scaled(peer_orig, Letter::Gap, c);

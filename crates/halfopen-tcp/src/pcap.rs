@@ -41,6 +41,9 @@ pub struct ReaderStats {
     pub malformed: u64,
     /// Frames of an unsupported link type or encapsulation.
     pub unsupported: u64,
+    /// Frames dropped for a bad IPv4 or TCP checksum (only with
+    /// [`PacketReader::verify_checksums`]).
+    pub bad_checksum: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +75,7 @@ pub struct PacketReader {
 
 #[derive(Default)]
 struct State {
+    verify: bool,
     legacy: Option<Iface>,
     ifaces: Vec<Iface>,
     stats: ReaderStats,
@@ -126,6 +130,14 @@ impl PacketReader {
         })
     }
 
+    /// Drops segments whose IPv4 header or TCP checksum is wrong, as Zeek does unless
+    /// run with `-C` (off by default: captures taken on the sending host carry
+    /// checksum-offload garbage).
+    pub fn verify_checksums(mut self, on: bool) -> PacketReader {
+        self.st.verify = on;
+        self
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> &ReaderStats {
         &self.st.stats
@@ -135,7 +147,12 @@ impl PacketReader {
 impl State {
     fn frame(&mut self, iface: Iface, ts_us: i64, data: &[u8]) -> Option<Packet> {
         self.stats.frames += 1;
-        match decode::decode(iface.linktype, data, ts_us) {
+        let r = if self.verify {
+            decode::decode_verified(iface.linktype, data, ts_us)
+        } else {
+            decode::decode(iface.linktype, data, ts_us)
+        };
+        match r {
             Ok(d) => {
                 self.stats.tcp += 1;
                 Some(Packet {
@@ -150,6 +167,7 @@ impl State {
                     Skip::Truncated => self.stats.truncated += 1,
                     Skip::Malformed => self.stats.malformed += 1,
                     Skip::Unsupported => self.stats.unsupported += 1,
+                    Skip::BadChecksum => self.stats.bad_checksum += 1,
                 }
                 None
             }

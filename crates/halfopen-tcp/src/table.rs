@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use foldhash::fast::RandomState;
 
-use crate::flow::{Flow, IN_HEAP, ORIG_IS_A};
+use crate::flow::{CLOSING_SCHEDULED, Flow, IN_HEAP, ORIG_IS_A};
 use crate::key::{FlowKey, V4Key, V6Key, likely_server_port};
 use crate::{Connection, EndReason, Event};
 
@@ -180,6 +180,18 @@ impl<K: FlowKey> Shard<K> {
         if let Some(f) = self.map.get_mut(&k) {
             if f.bits & IN_HEAP == 0 && !f.is_attempt() {
                 f.bits |= IN_HEAP;
+                if f.is_closing() {
+                    f.bits |= CLOSING_SCHEDULED;
+                }
+                let (d, _) = deadline(f, &ctx.cfg);
+                self.heap.push(Reverse((d, f.gen_, k)));
+            } else if f.bits & IN_HEAP != 0
+                && f.bits & CLOSING_SCHEDULED == 0
+                && f.is_closing()
+            {
+                // The deadline got shorter (FIN/RST linger): add an entry for it; the old
+                // one is re-checked and dropped when it comes due.
+                f.bits |= CLOSING_SCHEDULED;
                 let (d, _) = deadline(f, &ctx.cfg);
                 self.heap.push(Reverse((d, f.gen_, k)));
             }
