@@ -1,0 +1,826 @@
+//! The top-level API: feed firewall logs, access logs, error logs, pcaps and socket
+//! snapshots, get a [`Report`].
+//!
+//! Formats are auto-detected; every bad line is counted and reported with its file, line
+//! number, byte offset and reason, never fatal. Firewall input and pcaps go through one
+//! bounded flow table (`halfopen_tcp::Config::max_flows`); access and error logs are parsed
+//! on a second thread at the same time.
+
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use halfopen_fwlog::Format;
+use halfopen_tcp::{Connection, FlowTable};
+use halfopen_weblog::LogFormat;
+use halfopen_weblog::error_log::Known;
+
+use crate::clock::{Resolver, YearRef, Zone};
+use crate::correlate::{CorrelateOptions, LoggedRequest, TimeoutNote, correlate};
+use crate::error::{Error, Result};
+use crate::facts::{ConnFacts, InputKind, SynFingerprint};
+use crate::input::{self, Lines, Next};
+use crate::netstat::NetstatSummary;
+use crate::network::BlockPolicy;
+use crate::report::{InputInfo, Report, ReportExtras, SkippedLine, rfc3339};
+use crate::summary::Summary;
+
+/// Lines read to detect a format.
+pub const SAMPLE_LINES: usize = 200;
+/// Largest netstat snapshot read, bytes.
+pub const MAX_NETSTAT_BYTES: u64 = 64 << 20;
+
+/// Analysis options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Year for year-less firewall stamps (default: inferred).
+    pub year: Option<i32>,
+    /// Zone for zone-less firewall stamps (default: the access log's `%t` offset, else UTC).
+    pub zone: Option<Zone>,
+    /// Reference time for year inference when a file has no mtime (default: now).
+    pub now: Option<DateTime<Utc>>,
+    /// What may be blocked.
+    pub policy: BlockPolicy,
+    /// The flow table.
+    pub tcp: halfopen_tcp::Config,
+    /// Correlation tuning.
+    pub correlate: CorrelateOptions,
+    /// Longest line read.
+    pub max_line_len: usize,
+    /// Skipped lines kept for the report (all are counted).
+    pub max_skipped_kept: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            year: None,
+            zone: None,
+            now: None,
+            policy: BlockPolicy::default(),
+            tcp: halfopen_tcp::Config::default(),
+            correlate: CorrelateOptions::default(),
+            max_line_len: input::DEFAULT_MAX_LINE,
+            max_skipped_kept: 1000,
+        }
+    }
+}
+
+/// Kind of an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Firewall log.
+    Firewall,
+    /// Access log.
+    Access,
+    /// Error log.
+    ErrorLog,
+    /// pcap/pcapng.
+    Pcap,
+    /// netstat/ss snapshot.
+    Netstat,
+}
+
+impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Source::Firewall => "firewall",
+            Source::Access => "access",
+            Source::ErrorLog => "error",
+            Source::Pcap => "pcap",
+            Source::Netstat => "netstat",
+        }
+    }
+}
+
+struct Pending {
+    name: String,
+    kind: Source,
+    reader: Box<dyn Read + Send>,
+    mtime: Option<DateTime<Utc>>,
+}
+
+/// Collects inputs, then analyses them in [`Analyzer::finish`].
+///
+/// ```
+/// use halfopen::analyze::{Analyzer, Options};
+/// let fw = "Mar  1 18:49:05 web kernel: ipfw: 100 Accept TCP 45.76.87.206:58896 116.58.172.107:80 in via em0\n";
+/// let mut a = Analyzer::new(Options { year: Some(2026), ..Options::default() });
+/// a.add_firewall("ipfw.log", std::io::Cursor::new(fw.as_bytes().to_vec()));
+/// let report = a.finish();
+/// assert_eq!(report.connections_total, 1);
+/// assert_eq!(report.inputs[0].format.as_deref(), Some("ipfw"));
+/// ```
+pub struct Analyzer {
+    opts: Options,
+    inputs: Vec<Pending>,
+    skipped: Skipped,
+}
+
+#[derive(Default)]
+struct Skipped {
+    total: u64,
+    kept: Vec<SkippedLine>,
+    cap: usize,
+}
+
+impl Skipped {
+    fn push(&mut self, file: &str, line: u64, offset: u64, error: String) {
+        self.total += 1;
+        if self.kept.len() < self.cap {
+            self.kept.push(SkippedLine {
+                file: file.to_owned(),
+                line,
+                offset,
+                error,
+            });
+        }
+    }
+    fn merge(&mut self, o: Skipped) {
+        self.total += o.total;
+        for s in o.kept {
+            if self.kept.len() < self.cap {
+                self.kept.push(s);
+            }
+        }
+    }
+}
+
+impl Analyzer {
+    /// A new analysis.
+    pub fn new(opts: Options) -> Analyzer {
+        let cap = opts.max_skipped_kept;
+        Analyzer {
+            opts,
+            inputs: Vec::new(),
+            skipped: Skipped {
+                cap,
+                ..Skipped::default()
+            },
+        }
+    }
+
+    fn add(&mut self, kind: Source, name: &str, r: Box<dyn Read + Send>) {
+        let reader = match input::maybe_gunzip(r, name) {
+            Ok(r) => r,
+            Err(e) => {
+                self.skipped.push(name, 0, 0, e.to_string());
+                return;
+            }
+        };
+        self.inputs.push(Pending {
+            name: name.to_owned(),
+            kind,
+            reader,
+            mtime: None,
+        });
+    }
+
+    /// Adds a firewall log (any supported format, gzip or not).
+    pub fn add_firewall(&mut self, name: &str, r: impl Read + Send + 'static) {
+        self.add(Source::Firewall, name, Box::new(r));
+    }
+    /// Adds an Apache/nginx access log.
+    pub fn add_access(&mut self, name: &str, r: impl Read + Send + 'static) {
+        self.add(Source::Access, name, Box::new(r));
+    }
+    /// Adds an Apache/nginx error log.
+    pub fn add_error_log(&mut self, name: &str, r: impl Read + Send + 'static) {
+        self.add(Source::ErrorLog, name, Box::new(r));
+    }
+    /// Adds a pcap or pcapng capture.
+    pub fn add_pcap(&mut self, name: &str, r: impl Read + Send + 'static) {
+        self.inputs.push(Pending {
+            name: name.to_owned(),
+            kind: Source::Pcap,
+            reader: Box::new(r),
+            mtime: None,
+        });
+    }
+    /// Adds a `netstat -an`/`ss -tan` snapshot.
+    pub fn add_netstat(&mut self, name: &str, r: impl Read + Send + 'static) {
+        self.add(Source::Netstat, name, Box::new(r));
+    }
+
+    /// Opens a path (`-` = stdin, gzip detected) as an input of `kind`; the file's mtime is
+    /// the reference for year inference.
+    pub fn add_path(&mut self, kind: Source, path: &Path) -> Result<()> {
+        let name = path.display().to_string();
+        let mtime = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(DateTime::<Utc>::from);
+        let reader: Box<dyn Read + Send> = if kind == Source::Pcap {
+            if path.as_os_str() == "-" {
+                Box::new(std::io::stdin())
+            } else {
+                Box::new(std::fs::File::open(path).map_err(|source| Error::Io {
+                    file: name.clone(),
+                    source,
+                })?)
+            }
+        } else {
+            input::open(path)?
+        };
+        self.inputs.push(Pending {
+            name,
+            kind,
+            reader,
+            mtime,
+        });
+        Ok(())
+    }
+
+    /// Runs the analysis.
+    pub fn finish(self) -> Report {
+        let Analyzer {
+            opts,
+            inputs,
+            mut skipped,
+        } = self;
+        let cap = skipped.cap;
+        let mut web = Vec::new();
+        let mut fw = Vec::new();
+        let mut netstat = None;
+        let mut infos: Vec<InputInfo> = Vec::new();
+        for p in inputs {
+            match p.kind {
+                Source::Access | Source::ErrorLog => web.push(p),
+                Source::Firewall | Source::Pcap => fw.push(p),
+                Source::Netstat => {
+                    let mut buf = Vec::new();
+                    let mut info = info_for(&p);
+                    match p.reader.take(MAX_NETSTAT_BYTES).read_to_end(&mut buf) {
+                        Ok(_) => {
+                            let s = NetstatSummary::from_bytes(&buf);
+                            info.lines = buf.split(|&b| b == b'\n').count() as u64;
+                            info.records = s.states.values().sum();
+                            info.skipped = s.rejected.len() as u64;
+                            for (line, e) in &s.rejected {
+                                skipped.push(&p.name, *line, 0, e.clone());
+                            }
+                            info.format = Some("netstat".into());
+                            netstat = Some(match netstat.take() {
+                                None => s,
+                                Some(mut prev) => {
+                                    merge_netstat(&mut prev, &s);
+                                    prev
+                                }
+                            });
+                        }
+                        Err(e) => skipped.push(&p.name, 0, 0, e.to_string()),
+                    }
+                    infos.push(info);
+                }
+            }
+        }
+        // Web logs: detect formats now (and learn the server's year and UTC offset).
+        let mut web_jobs = Vec::new();
+        let mut hint: Option<(i64, i32)> = None;
+        for p in web {
+            let mut lines = Lines::new(p.reader, opts.max_line_len);
+            let sample = read_sample(&mut lines);
+            let refs: Vec<&[u8]> = sample.iter().map(|(_, _, b)| b.as_slice()).collect();
+            let format = if p.kind == Source::Access {
+                match halfopen_weblog::detect_access_format(&refs) {
+                    Ok(f) => {
+                        if hint.is_none() {
+                            hint = refs
+                                .iter()
+                                .find_map(|l| f.parse(l).ok().and_then(|r| r.time))
+                                .map(|t| (t.ts_us, t.utc_offset_secs));
+                        }
+                        Some(f)
+                    }
+                    Err(e) => {
+                        skipped.push(
+                            &p.name,
+                            0,
+                            0,
+                            format!("unrecognised access-log format: {e}"),
+                        );
+                        infos.push(info_for_parts(&p.name, p.kind, None));
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            web_jobs.push((p.name, p.kind, lines, sample, format));
+        }
+        let zone = opts
+            .zone
+            .unwrap_or_else(|| Zone::Fixed(hint.map_or(0, |h| h.1)));
+        let mut notes = Vec::new();
+        let err_offset = match zone {
+            Zone::Fixed(o) => o,
+            Zone::Named(_) => hint.map_or(0, |h| h.1),
+        };
+        let (web_out, fw_out) = std::thread::scope(|s| {
+            let web_handle = s.spawn(|| parse_web(web_jobs, err_offset, cap));
+            let fw_out = parse_firewall(fw, &opts, zone, hint.map(|h| h.0), cap);
+            (web_handle.join(), fw_out)
+        });
+        let web_out = web_out.unwrap_or_else(|_| WebOut {
+            skipped: Skipped {
+                cap,
+                ..Skipped::default()
+            },
+            ..WebOut::default()
+        });
+        let FwOut {
+            mut conns,
+            infos: fw_infos,
+            skipped: fw_skipped,
+            year_inferred,
+            years,
+        } = fw_out;
+        infos.extend(fw_infos);
+        infos.extend(web_out.infos);
+        skipped.merge(fw_skipped);
+        skipped.merge(web_out.skipped);
+        if year_inferred {
+            notes.push(format!(
+                "firewall timestamps carry no year: assumed {} ({}); use --year to override",
+                years,
+                match hint {
+                    Some(_) => "from the access log's dates",
+                    None => "from the file's modification time or today",
+                }
+            ));
+        }
+        if opts.zone.is_none() && fw_has_zoneless(&infos) {
+            notes.push(match (zone, hint) {
+                (Zone::Fixed(o), Some(_)) => format!(
+                    "firewall timestamps carry no zone: assumed UTC{:+03}:{:02} (the access log's offset); use --tz to override",
+                    o / 3600,
+                    (o.abs() % 3600) / 60
+                ),
+                _ => "firewall timestamps carry no zone: assumed UTC; use --tz to override".to_owned(),
+            });
+        }
+        let has_web = infos.iter().any(|i| i.kind == "access");
+        if !has_web {
+            notes.push("no access log given: connections cannot be matched to requests".to_owned());
+        }
+        let corr = correlate(
+            &mut conns,
+            &web_out.requests,
+            &web_out.timeouts,
+            &opts.correlate,
+        );
+        let mut policy = opts.policy.clone();
+        let mut servers: Vec<IpAddr> = conns
+            .iter()
+            .filter(|c| !c.requests.is_empty())
+            .map(|c| c.resp.ip())
+            .collect();
+        servers.sort();
+        servers.dedup();
+        for s in servers {
+            if !policy.server_addrs.contains(&s) {
+                policy.server_addrs.push(s);
+            }
+        }
+        let mut summary = Summary::default();
+        for c in &conns {
+            summary.add(c);
+        }
+        if let (Some(f), Some(l)) = (
+            conns.iter().map(|c| c.start_us).min(),
+            conns.iter().map(|c| c.end_us).max(),
+        ) {
+            notes.push(format!(
+                "firewall input covers {} .. {}",
+                rfc3339(f),
+                rfc3339(l)
+            ));
+        }
+        Report::build(
+            &summary,
+            &policy,
+            ReportExtras {
+                inputs: infos,
+                notes,
+                year_inferred,
+                zone_inferred: opts.zone.is_none(),
+                clock_offset_seconds: corr.clock_offset_us.map(|o| o as f64 / 1e6),
+                unmatched_requests: corr.unmatched,
+                netstat,
+                skipped_lines_total: skipped.total,
+                skipped_lines: skipped.kept,
+            },
+        )
+    }
+}
+
+fn merge_netstat(a: &mut NetstatSummary, b: &NetstatSummary) {
+    for (k, v) in &b.states {
+        *a.states.entry(*k).or_insert(0) += v;
+    }
+    for (k, v) in &b.half_open_by_local_port {
+        *a.half_open_by_local_port.entry(*k).or_insert(0) += v;
+    }
+    for (k, v) in &b.half_open_by_remote {
+        *a.half_open_by_remote.entry(*k).or_insert(0) += v;
+    }
+    for (k, v) in &b.listen_backlog {
+        let e = a.listen_backlog.entry(*k).or_insert(0);
+        *e = (*e).max(*v);
+    }
+}
+
+fn fw_has_zoneless(infos: &[InputInfo]) -> bool {
+    infos
+        .iter()
+        .any(|i| i.kind == "firewall" && i.format.as_deref() != Some("windows"))
+}
+
+fn info_for(p: &Pending) -> InputInfo {
+    info_for_parts(&p.name, p.kind, None)
+}
+
+fn info_for_parts(name: &str, kind: Source, format: Option<String>) -> InputInfo {
+    InputInfo {
+        file: name.to_owned(),
+        kind: kind.name().to_owned(),
+        format,
+        ..InputInfo::default()
+    }
+}
+
+type Sample = Vec<(u64, u64, Vec<u8>)>;
+
+fn read_sample(lines: &mut Lines) -> Sample {
+    let mut out = Vec::new();
+    while out.len() < SAMPLE_LINES {
+        match lines.next_line() {
+            Next::Line(l) => out.push((l.number, l.offset, l.bytes.to_vec())),
+            Next::TooLong(n, o, _) => out.push((n, o, Vec::new())),
+            Next::Err(_) | Next::End => break,
+        }
+    }
+    out
+}
+
+/// Calls `f(number, offset, bytes)` for the sample lines then the rest; counts skipped.
+fn for_each_line(
+    name: &str,
+    sample: Sample,
+    lines: &mut Lines,
+    max: usize,
+    skipped: &mut Skipped,
+    info: &mut InputInfo,
+    mut f: impl FnMut(u64, u64, &[u8]) -> std::result::Result<bool, String>,
+) {
+    let mut handle = |n: u64, o: u64, b: &[u8], skipped: &mut Skipped, info: &mut InputInfo| {
+        info.lines += 1;
+        if b.is_empty() {
+            return;
+        }
+        match f(n, o, b) {
+            Ok(true) => info.records += 1,
+            Ok(false) => {}
+            Err(e) => {
+                info.skipped += 1;
+                skipped.push(name, n, o, e);
+            }
+        }
+    };
+    for (n, o, b) in sample {
+        if b.is_empty() {
+            // Too long (sample keeps them empty) or blank.
+            info.lines += 1;
+            continue;
+        }
+        handle(n, o, &b, skipped, info);
+    }
+    loop {
+        match lines.next_line() {
+            Next::Line(l) => handle(l.number, l.offset, l.bytes, skipped, info),
+            Next::TooLong(n, o, len) => {
+                info.lines += 1;
+                info.skipped += 1;
+                skipped.push(name, n, o, Error::LineTooLong { len, max }.to_string());
+            }
+            Next::Err(e) => {
+                skipped.push(name, info.lines + 1, 0, format!("read error: {e}"));
+                break;
+            }
+            Next::End => break,
+        }
+    }
+}
+
+#[derive(Default)]
+struct WebOut {
+    requests: Vec<LoggedRequest>,
+    timeouts: Vec<TimeoutNote>,
+    infos: Vec<InputInfo>,
+    skipped: Skipped,
+}
+
+type WebJob = (String, Source, Lines, Sample, Option<LogFormat>);
+
+fn parse_web(jobs: Vec<WebJob>, err_offset: i32, cap: usize) -> WebOut {
+    let mut out = WebOut {
+        skipped: Skipped {
+            cap,
+            ..Skipped::default()
+        },
+        ..WebOut::default()
+    };
+    for (name, kind, mut lines, sample, format) in jobs {
+        let max = input::DEFAULT_MAX_LINE;
+        let mut info = info_for_parts(
+            &name,
+            kind,
+            Some(match &format {
+                Some(f) => f.name().unwrap_or("custom").to_owned(),
+                None => "apache/nginx error log".to_owned(),
+            }),
+        );
+        let requests = &mut out.requests;
+        let timeouts = &mut out.timeouts;
+        match format {
+            Some(f) => for_each_line(
+                &name,
+                sample,
+                &mut lines,
+                max,
+                &mut out.skipped,
+                &mut info,
+                |_, _, b| {
+                    let r = f.parse(b).map_err(|e| e.to_string())?;
+                    let Some(ip) = r.client.as_ref().and_then(|c| c.ip()) else {
+                        return Err("no client address (host names are not resolved)".into());
+                    };
+                    let Some(t) = r.time else {
+                        return Err("no request time".into());
+                    };
+                    let ts = if t.at_end {
+                        t.ts_us.saturating_sub(
+                            r.duration_us
+                                .and_then(|d| i64::try_from(d).ok())
+                                .unwrap_or(0),
+                        )
+                    } else {
+                        t.ts_us
+                    };
+                    let mut lr = LoggedRequest::new(
+                        ts,
+                        ip,
+                        r.client_port,
+                        r.status,
+                        r.request.as_ref().map(|q| q.raw),
+                    );
+                    lr.server_port = r.server_port;
+                    requests.push(lr);
+                    Ok(true)
+                },
+            ),
+            None => for_each_line(
+                &name,
+                sample,
+                &mut lines,
+                max,
+                &mut out.skipped,
+                &mut info,
+                |_, _, b| {
+                    let r = halfopen_weblog::error_log::parse_with(b, err_offset)
+                        .map_err(|e| e.to_string())?;
+                    if r.known() == Some(Known::RequestHeaderReadTimeout)
+                        && let (Some(ip), Some(t)) = (r.client, r.time)
+                    {
+                        timeouts.push(TimeoutNote {
+                            ts_us: t.ts_us,
+                            client: ip,
+                            client_port: r.client_port,
+                        });
+                        return Ok(true);
+                    }
+                    Ok(false)
+                },
+            ),
+        }
+        out.infos.push(info);
+    }
+    out
+}
+
+struct FwOut {
+    conns: Vec<ConnFacts>,
+    infos: Vec<InputInfo>,
+    skipped: Skipped,
+    year_inferred: bool,
+    years: String,
+}
+
+/// Converts a finished connection into the facade's facts.
+pub fn facts_from(c: &Connection) -> ConnFacts {
+    use halfopen_tcp::Evidence as E;
+    let input = match c.evidence {
+        E::Packets => InputKind::Packets,
+        E::FlagsBothDirections => InputKind::FlagsBothDirections,
+        E::FlagsOneDirection => InputKind::FlagsOneDirection,
+        E::SynOnly => InputKind::SynOnly,
+        E::NoFlags => InputKind::NoFlags,
+    };
+    let mut f = ConnFacts::new(c.orig, c.resp, c.start_us, input);
+    f.end_us = c.end_us;
+    f.state = c.state.as_str().to_owned();
+    f.history = c.history.to_string();
+    f.handshake_completed = c.handshake_completed;
+    f.syn_count = c.syn_count;
+    f.orig_pkts = c.orig_pkts;
+    f.resp_pkts = c.resp_pkts;
+    f.orig_bytes = c.orig_bytes;
+    f.orig_sent_payload = c.orig_sent_payload;
+    f.syn = c.first_syn.map(|s| {
+        let header = if c.orig.is_ipv4() { 40 } else { 60 };
+        let has_options = if s.mss.is_some() {
+            Some(true)
+        } else {
+            s.ip_len.map(|l| l > header)
+        };
+        SynFingerprint {
+            ttl: s.ttl,
+            ip_id: s.ip_id,
+            window: s.window,
+            mss: s.mss,
+            options_fingerprint: s.options_fingerprint,
+            has_options,
+        }
+    });
+    f
+}
+
+fn drain(t: &mut FlowTable, out: &mut Vec<ConnFacts>) {
+    while let Some(c) = t.pop_finished() {
+        out.push(facts_from(&c));
+    }
+}
+
+fn detect_firewall(sample: &Sample) -> Option<Format> {
+    let mut best: Option<(usize, Format)> = None;
+    for f in Format::ALL {
+        let n = sample
+            .iter()
+            .filter(|(_, _, b)| !b.is_empty() && halfopen_fwlog::parse_line(f, b).is_ok())
+            .count();
+        if n > 0 && best.is_none_or(|(m, _)| n > m) {
+            best = Some((n, f));
+        }
+    }
+    best.map(|(_, f)| f)
+}
+
+fn parse_firewall(
+    inputs: Vec<Pending>,
+    opts: &Options,
+    zone: Zone,
+    access_hint_us: Option<i64>,
+    cap: usize,
+) -> FwOut {
+    let mut table = FlowTable::new(opts.tcp);
+    let mut out = FwOut {
+        conns: Vec::new(),
+        infos: Vec::new(),
+        skipped: Skipped {
+            cap,
+            ..Skipped::default()
+        },
+        year_inferred: false,
+        years: String::new(),
+    };
+    let mut years: Vec<i32> = Vec::new();
+    let mut events = 0u64;
+    for p in inputs {
+        if p.kind == Source::Pcap {
+            let mut info = info_for_parts(&p.name, Source::Pcap, Some("pcap".into()));
+            match halfopen_tcp::pcap::PacketReader::new(p.reader) {
+                Ok(reader) => {
+                    let mut consecutive_errors = 0;
+                    for (i, item) in reader.enumerate() {
+                        info.lines += 1;
+                        match item {
+                            Ok(pkt) => {
+                                consecutive_errors = 0;
+                                info.records += 1;
+                                table.observe(&pkt.event);
+                                events += 1;
+                                if events % 1024 == 0 {
+                                    table.expire(pkt.event.ts_us);
+                                }
+                                drain(&mut table, &mut out.conns);
+                            }
+                            Err(e) => {
+                                info.skipped += 1;
+                                out.skipped.push(&p.name, i as u64 + 1, 0, e.to_string());
+                                consecutive_errors += 1;
+                                if consecutive_errors > 100 {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(e) => out
+                    .skipped
+                    .push(&p.name, 0, 0, format!("not a pcap/pcapng: {e}")),
+            }
+            out.infos.push(info);
+            continue;
+        }
+        let mut lines = Lines::new(p.reader, opts.max_line_len);
+        let sample = read_sample(&mut lines);
+        let Some(format) = detect_firewall(&sample) else {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            out.skipped.push(
+                &p.name,
+                0,
+                0,
+                format!(
+                    "unrecognised firewall-log format (tried {})",
+                    names.join(", ")
+                ),
+            );
+            out.infos
+                .push(info_for_parts(&p.name, Source::Firewall, None));
+            continue;
+        };
+        let year_ref = match opts.year {
+            Some(y) => YearRef::Explicit(y),
+            None => YearRef::Reference(
+                access_hint_us
+                    .and_then(DateTime::<Utc>::from_timestamp_micros)
+                    .map(|t| t + chrono::Duration::days(30))
+                    .or(p.mtime)
+                    .or(opts.now)
+                    .unwrap_or_else(Utc::now),
+            ),
+        };
+        let mut resolver = Resolver::new(year_ref, zone);
+        let mut info = info_for_parts(&p.name, Source::Firewall, Some(format.name().to_owned()));
+        let table_ref = &mut table;
+        let conns = &mut out.conns;
+        let max = opts.max_line_len;
+        let mut first_year: Option<i32> = None;
+        for_each_line(
+            &p.name,
+            sample,
+            &mut lines,
+            max,
+            &mut out.skipped,
+            &mut info,
+            |_, _, b| {
+                let rec = halfopen_fwlog::parse_line(format, b).map_err(|e| e.to_string())?;
+                let ts = match (&rec.timestamp, rec.uptime_us) {
+                    (Some(t), _) => {
+                        if first_year.is_none() {
+                            first_year = t.year;
+                        }
+                        resolver
+                            .resolve(t)
+                            .ok_or_else(|| "impossible date".to_owned())?
+                    }
+                    (None, Some(u)) => i64::try_from(u).unwrap_or(i64::MAX),
+                    (None, None) => return Err("no timestamp".to_owned()),
+                };
+                let Some(ev) = halfopen_tcp::from_fwlog::event(&rec, ts) else {
+                    return Ok(false);
+                };
+                table_ref.observe(&ev);
+                events += 1;
+                if events % 1024 == 0 {
+                    table_ref.expire(ts);
+                }
+                drain(table_ref, conns);
+                Ok(true)
+            },
+        );
+        if resolver.year_inferred {
+            out.year_inferred = true;
+            if let Some(y) = resolver_year(&resolver) {
+                years.push(y);
+            }
+        }
+        out.infos.push(info);
+    }
+    table.finish();
+    drain(&mut table, &mut out.conns);
+    years.sort_unstable();
+    years.dedup();
+    out.years = years
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    out
+}
+
+fn resolver_year(r: &Resolver) -> Option<i32> {
+    r.first_year()
+}
