@@ -373,15 +373,42 @@ impl Rendered {
     /// Writes `capture.pcap`, `netfilter.log`, `netfilter-syn-only.log`, `ipfw.log`,
     /// `access.log`, `access-port.log`, `error.log` and `TRUTH.tsv` into `dir` (created if needed).
     pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
+        self.write_to_with(dir, None)
+    }
+
+    /// Like [`Rendered::write_to`], but a file larger than `gzip_over` bytes is written
+    /// gzip-compressed as `<name>.gz` instead (halfopen's line reader detects gzip by its magic).
+    pub fn write_to_with(&self, dir: &Path, gzip_over: Option<usize>) -> std::io::Result<()> {
+        use std::io::Write as _;
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("capture.pcap"), &self.pcap)?;
-        std::fs::write(dir.join("netfilter.log"), &self.netfilter_all)?;
-        std::fs::write(dir.join("netfilter-syn-only.log"), &self.netfilter_syn_only)?;
-        std::fs::write(dir.join("ipfw.log"), &self.ipfw)?;
-        std::fs::write(dir.join("access.log"), &self.access_combined)?;
-        std::fs::write(dir.join("access-port.log"), &self.access_with_port)?;
-        std::fs::write(dir.join("error.log"), &self.error_log)?;
-        std::fs::write(dir.join("TRUTH.tsv"), self.truth_tsv())?;
+        let truth = self.truth_tsv();
+        let files: [(&str, &[u8]); 8] = [
+            ("capture.pcap", &self.pcap),
+            ("netfilter.log", self.netfilter_all.as_bytes()),
+            ("netfilter-syn-only.log", self.netfilter_syn_only.as_bytes()),
+            ("ipfw.log", self.ipfw.as_bytes()),
+            ("access.log", self.access_combined.as_bytes()),
+            ("access-port.log", self.access_with_port.as_bytes()),
+            ("error.log", self.error_log.as_bytes()),
+            ("TRUTH.tsv", truth.as_bytes()),
+        ];
+        for (name, bytes) in files {
+            let plain = dir.join(name);
+            let gz = dir.join(format!("{name}.gz"));
+            if gzip_over.is_some_and(|limit| bytes.len() > limit) {
+                let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                enc.write_all(bytes)?;
+                std::fs::write(&gz, enc.finish()?)?;
+                if plain.exists() {
+                    std::fs::remove_file(&plain)?;
+                }
+            } else {
+                std::fs::write(&plain, bytes)?;
+                if gz.exists() {
+                    std::fs::remove_file(&gz)?;
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -1,4 +1,5 @@
-//! Regenerates the sample and test data: `halfopen-testgen <dir> [--scenario story|mixed] [--seed N]`.
+//! Regenerates the sample and test data:
+//! `halfopen-testgen <dir> [--scenario story|mixed] [--seed N] [--gzip-over BYTES]`.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -6,6 +7,7 @@ fn main() -> ExitCode {
     let mut dir: Option<PathBuf> = None;
     let mut scenario = "story".to_string();
     let mut seed: u64 = 1;
+    let mut gzip_over: Option<usize> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -13,6 +15,10 @@ fn main() -> ExitCode {
             "--seed" => match args.next().and_then(|s| s.parse().ok()) {
                 Some(s) => seed = s,
                 None => return usage("--seed needs a number"),
+            },
+            "--gzip-over" => match args.next().and_then(|s| s.parse().ok()) {
+                Some(n) => gzip_over = Some(n),
+                None => return usage("--gzip-over needs a byte count"),
             },
             "-h" | "--help" => return usage(""),
             _ if dir.is_none() && !a.starts_with('-') => dir = Some(PathBuf::from(a)),
@@ -27,7 +33,7 @@ fn main() -> ExitCode {
         "mixed" => halfopen_testgen::scenarios::mixed(seed),
         other => return usage(&format!("unknown scenario {other:?}")),
     };
-    match s.render().write_to(&dir) {
+    match s.render().write_to_with(&dir, gzip_over) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("halfopen-testgen: writing {}: {e}", dir.display());
@@ -40,7 +46,7 @@ fn usage(msg: &str) -> ExitCode {
     if !msg.is_empty() {
         eprintln!("halfopen-testgen: {msg}");
     }
-    eprintln!("usage: halfopen-testgen <dir> [--scenario story|mixed] [--seed N]");
+    eprintln!("usage: halfopen-testgen <dir> [--scenario story|mixed] [--seed N] [--gzip-over BYTES]");
     if msg.is_empty() {
         ExitCode::SUCCESS
     } else {
