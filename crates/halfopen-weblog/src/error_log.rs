@@ -287,12 +287,17 @@ pub fn parse_with(line: &[u8], offset_secs: i32) -> Result<ErrorRecord<'_>> {
         rec.syslog_prefix = line.get(..body.saturating_sub(2));
         match line.get(body) {
             Some(b'[') => apache_after_time(line, body, &mut rec)?,
-            Some(c) if c.is_ascii_digit() => nginx(line.get(body..).unwrap_or_default(), offset_secs, &mut rec)
-                .map_err(|e| shift(e, body))?,
+            Some(c) if c.is_ascii_digit() => {
+                nginx(line.get(body..).unwrap_or_default(), offset_secs, &mut rec)
+                    .map_err(|e| shift(e, body))?
+            }
             _ => return Err(syntax(body, "'[' or a date after the syslog header")),
         }
     } else {
-        return Err(syntax(0, "'[date]', 'yyyy/mm/dd', 'AHnnnnn:' or a syslog header"));
+        return Err(syntax(
+            0,
+            "'[date]', 'yyyy/mm/dd', 'AHnnnnn:' or a syslog header",
+        ));
     }
     Ok(rec)
 }
@@ -314,7 +319,9 @@ fn syslog_body(line: &[u8]) -> Option<usize> {
     for k in memchr::memmem::find_iter(head, b": ").take(4) {
         let body = k + 2;
         let rest = line.get(body..)?;
-        if rest.first() == Some(&b'[') || (rest.get(..4)?.iter().all(u8::is_ascii_digit) && rest.get(4) == Some(&b'/')) {
+        if rest.first() == Some(&b'[')
+            || (rest.get(..4)?.iter().all(u8::is_ascii_digit) && rest.get(4) == Some(&b'/'))
+        {
             // the prefix must look like a syslog tag: no brackets before the tag's `[pid]`
             return Some(body);
         }

@@ -7,7 +7,7 @@ use crate::directive::{Directive, DurationUnit, Field, PortKind, ProcKind, TimeK
 use crate::error::{Error, Expected, Result};
 use crate::format::{Item, LogFormat, MAX_FIELDS};
 use crate::record::{AccessRecord, Client, RequestLine};
-use crate::time::{self, LogTime, parse_u64};
+use crate::time::{self, LogTime, StrftimeValue, parse_u64};
 
 /// Most candidate field ends tried per line before giving up (bounds backtracking).
 pub const MATCH_BUDGET: u32 = 512;
@@ -410,6 +410,14 @@ impl LogFormat {
         let mut frac: Option<(i64, bool)> = None;
         let mut time_whole_secs = false;
         let mut canonical_port = None;
+        let (mut seen_referer, mut seen_ua) = (false, false);
+        let (mut time_zone_known, mut time_is_epoch) = (false, false);
+        let mut parts: (
+            Option<(i64, u32, u32)>,
+            Option<(u32, u32, u32)>,
+            Option<i32>,
+            bool,
+        ) = (None, None, None, false);
         for (slot, f) in self.fields.iter().enumerate() {
             let Some(v) = rec.field(slot) else { continue };
             let offset = rec.field_offset(slot).unwrap_or(0);
@@ -507,10 +515,58 @@ impl LogFormat {
                         }
                         TimeKind::Opaque(_) => (None, false),
                     };
+                    if let (TimeKind::Strftime(s), None) = (&spec.kind, t) {
+                        // Date and time of day may come from separate fields.
+                        if let Some(sv) = s.parse(v, self.local_offset_secs) {
+                            parts.0 = parts.0.or(sv.date);
+                            parts.1 = parts.1.or(sv.time_of_day);
+                            parts.2 = parts.2.or(sv.offset_secs);
+                            parts.3 |= spec.at_end;
+                        }
+                    }
                     if let (Some(mut t), None) = (t, rec.time) {
                         t.at_end = spec.at_end;
                         rec.time = Some(t);
                         time_whole_secs = whole;
+                        time_zone_known = match &spec.kind {
+                            TimeKind::Strftime(s) => {
+                                s.parse(v, 0).is_some_and(|sv| sv.offset_secs.is_some())
+                            }
+                            TimeKind::Sec
+                            | TimeKind::Msec
+                            | TimeKind::Usec
+                            | TimeKind::SecDotMsec => false,
+                            _ => true,
+                        };
+                        time_is_epoch = match &spec.kind {
+                            TimeKind::Strftime(s) => s.is_epoch(),
+                            k => matches!(
+                                k,
+                                TimeKind::Sec
+                                    | TimeKind::Msec
+                                    | TimeKind::Usec
+                                    | TimeKind::SecDotMsec
+                            ),
+                        };
+                    } else if let (TimeKind::Strftime(s), Some(t)) = (&spec.kind, rec.time.as_mut())
+                    {
+                        // A separate `%{%z}t` gives the zone of an earlier zone-less time.
+                        if let Some(StrftimeValue {
+                            ts_us: None,
+                            offset_secs: Some(off),
+                            ..
+                        }) = s.parse(v, 0)
+                        {
+                            if !time_zone_known {
+                                if !time_is_epoch {
+                                    let shift = i64::from(off) - i64::from(self.local_offset_secs);
+                                    t.ts_us =
+                                        t.ts_us.saturating_sub(shift.saturating_mul(1_000_000));
+                                }
+                                t.utc_offset_secs = off;
+                                time_zone_known = true;
+                            }
+                        }
                     }
                 }
                 Directive::RequestLine => {
@@ -565,9 +621,13 @@ impl LogFormat {
                     }
                 }
                 Directive::RequestHeader(name) => {
-                    if name.eq_ignore_ascii_case("referer") && rec.referer.is_none() {
+                    // A header without `<`/`>` wins over modified ones; else the first one.
+                    let plain = !f.original && !f.final_status;
+                    if name.eq_ignore_ascii_case("referer") && (plain || !seen_referer) {
+                        seen_referer |= plain;
                         rec.referer = dash(v);
-                    } else if name.eq_ignore_ascii_case("user-agent") && rec.user_agent.is_none() {
+                    } else if name.eq_ignore_ascii_case("user-agent") && (plain || !seen_ua) {
+                        seen_ua |= plain;
                         rec.user_agent = dash(v);
                     }
                 }
@@ -597,6 +657,15 @@ impl LogFormat {
         }
         if rec.server_port.is_none() {
             rec.server_port = canonical_port;
+        }
+        if let (None, (Some((y, mo, d)), Some((h, mi, sec)), off, at_end)) = (rec.time, parts) {
+            let off = off.unwrap_or(self.local_offset_secs);
+            rec.time = time::instant(y, mo, d, h, mi, sec, off).map(|ts_us| LogTime {
+                ts_us,
+                utc_offset_secs: off,
+                at_end,
+            });
+            time_whole_secs = true;
         }
         if !has_body_bytes {
             rec.bytes = rec.bytes_out;

@@ -100,6 +100,32 @@ pub fn month_from_abbr(b: &[u8]) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
+/// Offset of a few unambiguous zone abbreviations, as `strftime("%Z")` writes them.
+pub fn zone_abbr(name: &[u8]) -> Option<i32> {
+    const H: i32 = 3600;
+    let n: &[(&[u8], i32)] = &[
+        (b"UTC", 0),
+        (b"GMT", 0),
+        (b"UT", 0),
+        (b"Z", 0),
+        (b"EST", -5 * H),
+        (b"EDT", -4 * H),
+        (b"CST", -6 * H),
+        (b"CDT", -5 * H),
+        (b"MST", -7 * H),
+        (b"MDT", -6 * H),
+        (b"PST", -8 * H),
+        (b"PDT", -7 * H),
+        (b"CET", H),
+        (b"CEST", 2 * H),
+        (b"EET", 2 * H),
+        (b"EEST", 3 * H),
+    ];
+    n.iter()
+        .find(|(a, _)| a.eq_ignore_ascii_case(name))
+        .map(|(_, o)| *o)
+}
+
 /// Build an instant from civil fields, validating ranges. `sec` may be 60 (leap second, folded).
 pub fn instant(
     year: i64,
@@ -325,7 +351,8 @@ pub enum TimeTok {
     Second,
     /// `%z`: `+hhmm`.
     Zone,
-    /// `%Z`: a zone name (letters); `UTC`/`GMT` mean offset 0, others are ignored.
+    /// `%Z`: a zone abbreviation; the unambiguous common ones (UTC, GMT, US and central
+    /// European zones) give the offset, others are ignored.
     ZoneName,
     /// `%s`: seconds since the epoch.
     Epoch,
@@ -439,6 +466,9 @@ pub fn compile_strftime(pat: &str) -> Option<Strftime> {
         toks.extend_from_slice(seq);
     }
     flush(&mut lit, &mut toks);
+    if toks.iter().all(|t| matches!(t, TimeTok::Lit(_))) {
+        return None; // no conversion at all: not a time
+    }
     Some(Strftime {
         toks,
         source: pat.to_owned(),
@@ -485,9 +515,18 @@ pub struct StrftimeValue {
     pub ts_us: Option<i64>,
     /// The zone, when the pattern carries `%z` (or `%Z` = UTC/GMT).
     pub offset_secs: Option<i32>,
+    /// `(year, month, day)` when the pattern carries a full date.
+    pub date: Option<(i64, u32, u32)>,
+    /// `(hour, minute, second)` when the pattern carries a time of day.
+    pub time_of_day: Option<(u32, u32, u32)>,
 }
 
 impl Strftime {
+    /// True when the pattern carries `%s` (an absolute instant whatever the zone).
+    pub fn is_epoch(&self) -> bool {
+        self.toks.contains(&TimeTok::Epoch)
+    }
+
     /// Match `value` completely against the pattern. `default_offset` is used for the instant
     /// when the pattern has no zone. `None` when the value does not fit the pattern.
     pub fn parse(&self, value: &[u8], default_offset: i32) -> Option<StrftimeValue> {
@@ -557,9 +596,7 @@ impl Strftime {
                     if name.is_empty() {
                         return None;
                     }
-                    if name.eq_ignore_ascii_case(b"UTC") || name.eq_ignore_ascii_case(b"GMT") {
-                        off = Some(0);
-                    }
+                    off = zone_abbr(name).or(off);
                     pos += n;
                 }
                 TimeTok::Epoch => {
@@ -614,9 +651,19 @@ impl Strftime {
         } else {
             None
         };
+        let date = match (y, mo, d) {
+            (Some(y), Some(mo), Some(d)) => Some((y, mo, d)),
+            _ => None,
+        };
+        let time_of_day = match (h, mi) {
+            (Some(h), Some(mi)) => Some((h, mi, s.unwrap_or(0))),
+            _ => None,
+        };
         Some(StrftimeValue {
             ts_us,
             offset_secs: off,
+            date,
+            time_of_day,
         })
     }
 }

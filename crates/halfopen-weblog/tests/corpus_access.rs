@@ -13,7 +13,9 @@ fn read(rel: &str) -> Vec<u8> {
 }
 
 fn lines(data: &[u8]) -> Vec<&[u8]> {
-    data.split(|c| *c == b'\n').filter(|l| !l.is_empty()).collect()
+    data.split(|c| *c == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 fn preset(n: &str) -> LogFormat {
@@ -47,7 +49,15 @@ fn failures(rel: &str, formats: &[LogFormat]) -> Vec<String> {
 }
 
 fn std_formats() -> Vec<LogFormat> {
-    ["combined", "common", "vhost_combined", "vhost_common", "combinedio"].map(preset).to_vec()
+    [
+        "combined",
+        "common",
+        "vhost_combined",
+        "vhost_common",
+        "combinedio",
+    ]
+    .map(preset)
+    .to_vec()
 }
 
 #[test]
@@ -67,7 +77,11 @@ fn every_access_corpus_line() {
         "access-custom/elastic-beats-filebeat-apache-ssl-request.log",
         &[LogFormat::compile(r#"%t %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x \"%r\" %b"#).unwrap()],
     ));
-    let expected = EXPECTED_FAILURES.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>();
+    let expected = EXPECTED_FAILURES
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>();
     assert_eq!(all, expected, "\nactual:\n{}\n", all.join("\n"));
 }
 
@@ -114,9 +128,9 @@ fn lab_files_all_parse() {
         let rel = format!("lab/{name}");
         let data = read(&rel);
         for (n, line) in lines(&data).iter().enumerate() {
-            let r = f
-                .parse(line)
-                .unwrap_or_else(|e| panic!("{rel}:{}: {e}: {}", n + 1, String::from_utf8_lossy(line)));
+            let r = f.parse(line).unwrap_or_else(|e| {
+                panic!("{rel}:{}: {e}: {}", n + 1, String::from_utf8_lossy(line))
+            });
             assert!(r.time.is_some(), "{rel}:{}", n + 1);
             assert!(r.status.is_some(), "{rel}:{}", n + 1);
             assert!(r.trailing.is_empty(), "{rel}:{}", n + 1);
@@ -138,7 +152,11 @@ fn lab_scenarios_match_debugfmt_lines() {
     for row in tsv.lines().skip(1) {
         let cols: Vec<&str> = row.split('\t').collect();
         assert_eq!(cols.len(), 9, "{row}");
-        let server = if cols[0].starts_with("nginx") { "nginx" } else { "apache" };
+        let server = if cols[0].starts_with("nginx") {
+            "nginx"
+        } else {
+            "apache"
+        };
         let port: u16 = cols[3].parse().unwrap();
         expected.insert((server, port), (cols[1].to_owned(), cols[7].to_owned()));
     }
@@ -152,11 +170,17 @@ fn lab_scenarios_match_debugfmt_lines() {
         .collect();
     names.sort();
     for name in names {
-        let (server, f) = if name.starts_with("nginx") { ("nginx", &nginx) } else { ("apache", &apache) };
+        let (server, f) = if name.starts_with("nginx") {
+            ("nginx", &nginx)
+        } else {
+            ("apache", &apache)
+        };
         let data = read(&format!("lab/{name}"));
         for line in lines(&data) {
             let r = f.parse(line).unwrap();
-            if r.request.is_some_and(|q| q.raw == b"OPTIONS * HTTP/1.0") && r.server_port == Some(18084) {
+            if r.request.is_some_and(|q| q.raw == b"OPTIONS * HTTP/1.0")
+                && r.server_port == Some(18084)
+            {
                 continue; // Apache waking its own children: not a lab client
             }
             let port = r.client_port.unwrap();
@@ -175,7 +199,11 @@ fn lab_scenarios_match_debugfmt_lines() {
                 Some(k) => want.starts_with(&s[..k]),
                 None => s == want,
             });
-            assert!(ok, "{name} port {port} ({scenario}): got {}, SCENARIOS says {status_req}", &want[..want.len().min(80)]);
+            assert!(
+                ok,
+                "{name} port {port} ({scenario}): got {}, SCENARIOS says {status_req}",
+                &want[..want.len().min(80)]
+            );
             checked += 1;
         }
     }
@@ -189,7 +217,11 @@ fn tls_and_junk_request_lines() {
     for line in lines(&data) {
         let r = f.parse(line).unwrap();
         let req = r.request.unwrap();
-        assert!(req.raw.starts_with(br"\x16\x03\x01"), "{}", String::from_utf8_lossy(req.raw));
+        assert!(
+            req.raw.starts_with(br"\x16\x03\x01"),
+            "{}",
+            String::from_utf8_lossy(req.raw)
+        );
         assert_eq!(unescape(req.raw).first(), Some(&0x16));
         assert_eq!(req.method, None);
         assert_eq!((r.status, r.bytes), (Some(400), Some(226)));
@@ -205,18 +237,26 @@ fn tls_and_junk_request_lines() {
     let r = nginx.parse(lines(&data)[0]).unwrap();
     assert!(r.request.is_some());
     let pri = read("lab/apache-2.4.71-debian12-default-a-access-combined.log");
-    let pri_line = lines(&pri).into_iter().find(|l| l.windows(3).any(|w| w == b"PRI")).unwrap();
+    let pri_line = lines(&pri)
+        .into_iter()
+        .find(|l| l.windows(3).any(|w| w == b"PRI"))
+        .unwrap();
     let r = preset("combined_debian").parse(pri_line).unwrap();
     let q = r.request.unwrap();
-    assert_eq!((q.method, q.target, q.protocol), (Some(&b"PRI"[..]), Some(&b"*"[..]), Some(&b"HTTP/2.0"[..])));
+    assert_eq!(
+        (q.method, q.target, q.protocol),
+        (Some(&b"PRI"[..]), Some(&b"*"[..]), Some(&b"HTTP/2.0"[..]))
+    );
 }
 
 #[test]
 fn elastic_expected_fields() {
     let f = std_formats();
     let data = read("access/elastic-beats-filebeat-apache-access-test.log");
-    let expected: serde_json::Value =
-        serde_json::from_slice(&read("expected/elastic-beats-filebeat-apache-access-test.log-expected.json")).unwrap();
+    let expected: serde_json::Value = serde_json::from_slice(&read(
+        "expected/elastic-beats-filebeat-apache-access-test.log-expected.json",
+    ))
+    .unwrap();
     for (line, exp) in lines(&data).iter().zip(expected.as_array().unwrap()) {
         let r = f.iter().find_map(|f| f.parse(line).ok()).unwrap();
         let addr = match r.client.unwrap() {
@@ -224,13 +264,20 @@ fn elastic_expected_fields() {
             Client::Host(h) => String::from_utf8(h.to_vec()).unwrap(),
         };
         assert_eq!(exp["source.address"], addr.as_str());
-        assert_eq!(exp["http.response.status_code"], u64::from(r.status.unwrap()));
+        assert_eq!(
+            exp["http.response.status_code"],
+            u64::from(r.status.unwrap())
+        );
         let q = r.request;
         match exp.get("http.request.method") {
             Some(m) => {
-                let m2 = String::from_utf8(q.unwrap().method.unwrap().to_ascii_lowercase()).unwrap();
+                let m2 =
+                    String::from_utf8(q.unwrap().method.unwrap().to_ascii_lowercase()).unwrap();
                 assert_eq!(m, m2.as_str());
-                assert_eq!(exp["url.original"], std::str::from_utf8(q.unwrap().target.unwrap()).unwrap());
+                assert_eq!(
+                    exp["url.original"],
+                    std::str::from_utf8(q.unwrap().target.unwrap()).unwrap()
+                );
             }
             None => assert!(q.is_none()),
         }
@@ -249,7 +296,9 @@ fn fail2ban_expected_hosts_and_times() {
         for l in lines(&exp) {
             let v: serde_json::Value = serde_json::from_slice(l).unwrap();
             let line = v["line"].as_str().unwrap();
-            let Some(fj) = v["failJSON"].as_str() else { continue };
+            let Some(fj) = v["failJSON"].as_str() else {
+                continue;
+            };
             let fj: serde_json::Value = serde_json::from_str(fj).unwrap();
             let Some(r) = f.iter().find_map(|f| f.parse(line.as_bytes()).ok()) else {
                 // only the custom-format fakegooglebot lines are not standard
@@ -269,7 +318,9 @@ fn fail2ban_expected_hosts_and_times() {
 
 fn berlin(ts_us: i64) -> String {
     let t = chrono::DateTime::from_timestamp_micros(ts_us).unwrap();
-    t.with_timezone(&chrono_tz::Europe::Berlin).format("%Y-%m-%dT%H:%M:%S").to_string()
+    t.with_timezone(&chrono_tz::Europe::Berlin)
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
 }
 
 #[test]
