@@ -1,0 +1,96 @@
+//! Every frame of every capture in tests/data/zeek is either decoded to a TCP segment or
+//! skipped for a specific, counted reason; damaged inputs give typed errors.
+
+use std::path::Path;
+
+use halfopen_tcp::Error;
+use halfopen_tcp::pcap::{PacketReader, ReaderStats};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/zeek/Traces");
+
+fn stats(trace: &str) -> ReaderStats {
+    let f = std::fs::File::open(Path::new(DATA).join(trace)).unwrap();
+    let mut r = PacketReader::new(f).unwrap();
+    for p in r.by_ref() {
+        let p = p.unwrap_or_else(|e| panic!("{trace}: {e}"));
+        assert!(p.pflog.is_none());
+    }
+    *r.stats()
+}
+
+/// (trace, frames, tcp, not_tcp, other skips)
+const EXPECTED: &[(&str, u64, u64, u64, u64)] = &[
+    ("auth_change_session_keys.pcap", 8, 8, 0, 0),
+    ("cisco-fabric-path.pcap", 130, 32, 98, 0),
+    ("ftp/ftp-auth-tls.pcap", 84, 84, 0, 0),
+    ("http/http-to-ssh.pcap", 13, 13, 0, 0),
+    ("ldap/simpleauth.pcap", 12, 12, 0, 0),
+    ("mixed-vlan-mpls.pcap", 47, 47, 0, 0),
+    ("modbus/modbus-and-non-modbus-p502.pcap", 86, 86, 0, 0),
+    ("modbus/modbus-eit.pcap", 4, 4, 0, 0),
+    ("pop3/pop3.pcap", 125, 125, 0, 0),
+    ("ssh/ssh.client-side-half-duplex.pcap", 838, 838, 0, 0),
+    ("ssh/ssh.server-side-half-duplex.pcap", 832, 832, 0, 0),
+    ("tcp/ctu-64702-888.pcap", 16, 16, 0, 0),
+    ("tcp/handshake-reorder.pcap", 14, 14, 0, 0),
+    ("tcp/miss_end_data.pcap", 9, 9, 0, 0),
+    ("tcp/missing-syn.pcap", 21, 21, 0, 0),
+    ("tcp/no-handshake.pcap", 1, 1, 0, 0),
+    ("tcp/one-sided-2745.pcap", 6, 6, 0, 0),
+    ("tcp/retransmit-fast009.pcap", 39, 39, 0, 0),
+    ("tcp/retransmit-timeout.pcapng", 3, 3, 0, 0),
+    ("tcp/rst-inject-rae.pcap", 9, 9, 0, 0),
+    ("tcp/single-rst.pcap", 1, 1, 0, 0),
+    ("tcp/syn-bad.pcap", 1, 1, 0, 0),
+    ("tcp/syn-synack.pcap", 2, 2, 0, 0),
+    ("tcp/syn-then-ack-then-rst.pcap", 3, 3, 0, 0),
+    ("tcp/syn-then-rst.pcap", 2, 2, 0, 0),
+    ("tcp/syn-then-stuff-then-rst.pcap", 4, 4, 0, 0),
+    ("tcp/syn.pcap", 1, 1, 0, 0),
+    ("tls/https-to-http.pcap", 9, 9, 0, 0),
+    ("tunnels/Teredo.pcap", 78, 55, 23, 0),
+    ("wikipedia.pcap", 136, 78, 58, 0),
+];
+
+#[test]
+fn every_frame_is_accounted_for() {
+    let mut seen = Vec::new();
+    for &(trace, frames, tcp, not_tcp, other) in EXPECTED {
+        let s = stats(trace);
+        let o = s.fragments + s.truncated + s.malformed + s.unsupported + s.bad_checksum;
+        assert_eq!(s.frames, s.tcp + s.not_tcp + o, "{trace}");
+        seen.push((trace, s.frames, s.tcp, s.not_tcp, o));
+        assert_eq!((s.frames, s.tcp, s.not_tcp, o), (frames, tcp, not_tcp, other), "{trace}: {s:?}");
+    }
+    assert_eq!(seen.len(), 30);
+}
+
+#[test]
+fn not_a_capture_is_a_typed_error() {
+    let r = PacketReader::new(std::io::Cursor::new(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()));
+    assert!(matches!(r, Err(Error::NotACapture { offset: 0, .. })));
+    let r = PacketReader::new(std::io::Cursor::new(Vec::new()));
+    assert!(matches!(r, Err(Error::NotACapture { .. })));
+}
+
+#[test]
+fn truncated_capture_is_a_typed_error() {
+    let bytes = std::fs::read(Path::new(DATA).join("tcp/syn-synack.pcap")).unwrap();
+    let cut = bytes[..bytes.len() - 10].to_vec();
+    let r = PacketReader::new(std::io::Cursor::new(cut)).unwrap();
+    let items: Vec<_> = r.collect();
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert!(items[0].is_ok());
+    assert!(matches!(items[1], Err(Error::Truncated { .. })), "{items:?}");
+}
+
+#[test]
+fn checksum_verification_drops_bad_segments() {
+    let f = std::fs::File::open(Path::new(DATA).join("tcp/syn-bad.pcap")).unwrap();
+    let mut r = PacketReader::new(f).unwrap().verify_checksums(true);
+    assert!(r.next().is_none());
+    assert_eq!(r.stats().bad_checksum, 1);
+    let f = std::fs::File::open(Path::new(DATA).join("tcp/syn.pcap")).unwrap();
+    let mut r = PacketReader::new(f).unwrap().verify_checksums(true);
+    assert!(r.next().unwrap().is_ok());
+}
