@@ -32,7 +32,6 @@
 use std::net::IpAddr;
 
 use crate::syslog::{self, SyslogHeader};
-use crate::time::Timestamp;
 use crate::{Action, Direction, Error, Extra, Format, Protocol, Record, Result, TcpFlags};
 
 /// Longest line accepted.
@@ -412,8 +411,8 @@ pub(crate) fn push_header_extras<'a>(
 }
 
 /// Writes the syslog header [`push_header_extras`] recorded (nothing when there was none).
-/// `ts` is the header's timestamp.
-pub(crate) fn render_header(r: &Record<'_>, ts: Option<&Timestamp<'_>>, out: &mut Vec<u8>) {
+/// `ts` is the header's timestamp as written.
+pub(crate) fn render_header(r: &Record<'_>, ts: Option<&[u8]>, out: &mut Vec<u8>) {
     let ex = &r.extra;
     if let Some(pri) = ex.get(b"pri") {
         out.push(b'<');
@@ -426,7 +425,7 @@ pub(crate) fn render_header(r: &Record<'_>, ts: Option<&Timestamp<'_>>, out: &mu
     };
     if ex.get(b"syslog") == Some(b"rfc5424") {
         out.extend_from_slice(b"1 ");
-        dash(ts.map(|t| t.raw), out);
+        dash(ts, out);
         dash(r.host, out);
         dash(ex.get(b"tag"), out);
         dash(ex.get(b"pid"), out);
@@ -442,7 +441,7 @@ pub(crate) fn render_header(r: &Record<'_>, ts: Option<&Timestamp<'_>>, out: &mu
         return;
     }
     if let Some(ts) = ts {
-        out.extend_from_slice(ts.raw);
+        out.extend_from_slice(ts);
         out.push(b' ');
         if let Some(h) = r.host {
             out.extend_from_slice(h);
@@ -465,7 +464,7 @@ pub(crate) fn render_header(r: &Record<'_>, ts: Option<&Timestamp<'_>>, out: &mu
 /// Renders a record as a `filterlog` line (with the syslog header it was parsed with).
 pub fn render(r: &Record<'_>, out: &mut Vec<u8>) {
     use std::io::Write as _;
-    render_header(r, r.timestamp.as_ref(), out);
+    render_header(r, r.timestamp.as_ref().map(|t| t.raw), out);
     let ex = &r.extra;
     let g = |k: &[u8]| ex.get(k).unwrap_or_default();
     let v6 = r.src.is_ipv6();

@@ -352,7 +352,7 @@ pub fn render(r: &Record<'_>, out: &mut Vec<u8>) {
     use std::io::Write as _;
     let ex = &r.extra;
     if let Some(time) = ex.get(b"time") {
-        render_header(r, r.timestamp.as_ref(), out);
+        render_header(r, r.timestamp.as_ref().map(|t| t.raw), out);
         if let Some(id) = ex.get(b"id") {
             out.extend_from_slice(b"[ID ");
             out.extend_from_slice(id);
