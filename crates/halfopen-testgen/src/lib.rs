@@ -396,7 +396,8 @@ impl Rendered {
             let plain = dir.join(name);
             let gz = dir.join(format!("{name}.gz"));
             if gzip_over.is_some_and(|limit| bytes.len() > limit) {
-                let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                let mut enc =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
                 enc.write_all(bytes)?;
                 std::fs::write(&gz, enc.finish()?)?;
                 if plain.exists() {

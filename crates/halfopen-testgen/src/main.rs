@@ -46,7 +46,9 @@ fn usage(msg: &str) -> ExitCode {
     if !msg.is_empty() {
         eprintln!("halfopen-testgen: {msg}");
     }
-    eprintln!("usage: halfopen-testgen <dir> [--scenario story|mixed] [--seed N] [--gzip-over BYTES]");
+    eprintln!(
+        "usage: halfopen-testgen <dir> [--scenario story|mixed] [--seed N] [--gzip-over BYTES]"
+    );
     if msg.is_empty() {
         ExitCode::SUCCESS
     } else {
