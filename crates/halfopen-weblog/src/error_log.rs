@@ -649,12 +649,18 @@ fn nginx<'a>(line: &'a [u8], offset_secs: i32, rec: &mut ErrorRecord<'a>) -> Res
     }
     let msg = line.get(i..).unwrap_or_default();
     rec.message = msg;
-    if let Some(k) = memchr::memmem::find(msg, b", client: ") {
+    // nginx appends `, client: A, server: S, request: "R", ...` to the message. Both the
+    // message (user names) and the request are attacker-controlled and not escaped, so take the
+    // last `, request: "` and the last `, client: ` before it (fail2ban's choice for the
+    // injection sample in its tests).
+    let req_at = memchr::memmem::rfind(msg, b", request: \"");
+    let before = msg.get(..req_at.unwrap_or(msg.len())).unwrap_or_default();
+    if let Some(k) = memchr::memmem::rfind(before, b", client: ") {
         let a = msg.get(k + 10..).unwrap_or_default();
         let end = memchr::memchr(b',', a).unwrap_or(a.len());
         rec.client = a.get(..end).and_then(parse_ip);
     }
-    if let Some(k) = memchr::memmem::find(msg, b", request: \"") {
+    if let Some(k) = req_at {
         let r = msg.get(k + 12..).unwrap_or_default();
         // nginx does not escape the request: take up to the `", ` that starts the next item.
         let end =
