@@ -559,6 +559,14 @@ pub(crate) fn render_fields(r: &Record<'_>, out: &mut Vec<u8>) {
     if let Some(v) = r.ip_id {
         kv(out, if v6 { b"FLOWLBL" } else { b"ID" }, u64::from(v));
     }
+    // Extras read before PROTO= (MAC, TOS, IP options, DF...) go back before it, so that an
+    // IP-level `OPT (...)` is not read as the TCP options.
+    let ip_level = r
+        .extra
+        .iter()
+        .take_while(|(k, v)| is_ip_level(k, v))
+        .count();
+    render_extras(r, out, 0, ip_level);
     out.extend_from_slice(b" PROTO=");
     match r.protocol {
         Protocol::Tcp => out.extend_from_slice(b"TCP"),
@@ -610,7 +618,23 @@ pub(crate) fn render_fields(r: &Record<'_>, out: &mut Vec<u8>) {
             out.push(b')');
         }
     }
-    for (k, v) in r.extra.iter() {
+    render_extras(r, out, ip_level, usize::MAX);
+}
+
+/// Keys the kernel prints before `PROTO=`.
+fn is_ip_level(k: &[u8], v: &[u8]) -> bool {
+    match k {
+        b"" => matches!(v, b"CE" | b"DF" | b"MF"),
+        b"MAC" | b"PHYSIN" | b"PHYSOUT" | b"TOS" | b"PREC" | b"TC" | b"OPT" | b"FRAG"
+        | b"DESCR" | b"vmid" | b"loglevel" => true,
+        _ => false,
+    }
+}
+
+/// Writes extras `from..to` (in order), skipping the ones nflog renders elsewhere.
+fn render_extras(r: &Record<'_>, out: &mut Vec<u8>, from: usize, to: usize) {
+    let nflog = r.format == Format::Nflog;
+    for (k, v) in r.extra.iter().skip(from).take(to.saturating_sub(from)) {
         if nflog && matches!(k, b"DESCR" | b"vmid" | b"loglevel") {
             continue;
         }
