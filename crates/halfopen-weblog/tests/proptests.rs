@@ -1,0 +1,220 @@
+//! Property tests: render -> parse round trips (escapes included), arbitrary bytes never panic,
+//! valid format strings compile, escape/unescape and calendar laws.
+
+use std::net::IpAddr;
+
+use halfopen_weblog::escape::{EscapeStyle, escape_into};
+use halfopen_weblog::{
+    AccessValues, Client, LogFormat, LogTime, RequestLine, error_log, time, unescape,
+};
+use proptest::prelude::*;
+
+fn cfg() -> ProptestConfig {
+    ProptestConfig::with_cases(256)
+}
+
+fn ip() -> impl Strategy<Value = IpAddr> {
+    prop_oneof![
+        any::<[u8; 4]>().prop_map(|o| IpAddr::from(o)),
+        any::<[u16; 8]>().prop_map(|o| IpAddr::from(o)),
+    ]
+}
+
+/// A text value that is not `-` (which logs as "absent").
+fn text() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..40).prop_filter("not '-'", |v| v != b"-")
+}
+
+fn word() -> impl Strategy<Value = Vec<u8>> {
+    "[a-zA-Z0-9._@]{1,12}"
+        .prop_map(String::into_bytes)
+        .prop_filter("not '-'", |v| v != b"-")
+}
+
+fn log_time() -> impl Strategy<Value = LogTime> {
+    (0i64..4_000_000_000, -14i32 * 4..=14 * 4).prop_map(|(s, q)| LogTime {
+        ts_us: s * 1_000_000,
+        utc_offset_secs: q * 900,
+        at_end: false,
+    })
+}
+
+prop_compose! {
+    fn values()(
+        client_ip in ip(),
+        client_port in any::<u16>(),
+        server_port in any::<u16>(),
+        user in proptest::option::of(word()),
+        time in log_time(),
+        request in text().prop_filter("non-empty", |v| !v.is_empty()),
+        status in 100u16..1000,
+        bytes in proptest::option::of(0u64..1_000_000_000_000),
+        referer in proptest::option::of(text()),
+        user_agent in proptest::option::of(text()),
+        duration_us in 0u64..10_000_000_000,
+        keepalive in 0u32..1000,
+        conn_status in prop_oneof![Just(b'X'), Just(b'+'), Just(b'-')],
+    ) -> AccessValues {
+        AccessValues {
+            client_ip: Some(client_ip),
+            client_port: Some(client_port),
+            server_port: Some(server_port),
+            remote_user: user,
+            time: Some(time),
+            request: Some(request),
+            status: Some(status),
+            bytes,
+            referer,
+            user_agent,
+            duration_us: Some(duration_us),
+            keepalive: Some(keepalive),
+            conn_status: Some(conn_status),
+            ..Default::default()
+        }
+    }
+}
+
+fn check_common(f: &LogFormat, v: &AccessValues) {
+    let mut line = Vec::new();
+    f.render(v, &mut line);
+    let r = f
+        .parse(&line)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&line)));
+    assert_eq!(r.client, Some(Client::Ip(v.client_ip.unwrap())));
+    assert_eq!(r.status, v.status);
+    let t = r.time.unwrap();
+    assert_eq!(
+        (t.ts_us, t.utc_offset_secs),
+        (v.time.unwrap().ts_us, v.time.unwrap().utc_offset_secs)
+    );
+    assert_eq!(
+        r.request.map(|q| unescape(q.raw).into_owned()),
+        v.request.clone()
+    );
+    assert_eq!(
+        r.referer.map(|q| unescape(q).into_owned()),
+        v.referer.clone()
+    );
+    assert_eq!(
+        r.user_agent.map(|q| unescape(q).into_owned()),
+        v.user_agent.clone()
+    );
+    assert_eq!(
+        r.remote_user.map(|q| unescape(q).into_owned()),
+        v.remote_user.clone()
+    );
+    assert!(r.trailing.is_empty());
+}
+
+proptest! {
+    #![proptest_config(cfg())]
+
+    #[test]
+    fn combined_round_trip(v in values()) {
+        for name in ["combined", "combined_debian", "vhost_combined", "nginx_combined"] {
+            let f = LogFormat::preset(name).unwrap();
+            check_common(&f, &v);
+        }
+        let f = LogFormat::preset("combined").unwrap();
+        let mut line = Vec::new();
+        f.render(&v, &mut line);
+        prop_assert_eq!(f.parse(&line).unwrap().bytes, Some(v.bytes.unwrap_or(0)));
+    }
+
+    #[test]
+    fn debug_format_round_trip(v in values()) {
+        let f = LogFormat::compile(r#"%a rport=%{remote}p lport=%{local}p %t "%r" s=%>s b=%B D=%D X=%X k=%k "%{Referer}i" "%{User-Agent}i" u=%u"#).unwrap();
+        check_common(&f, &v);
+        let mut line = Vec::new();
+        f.render(&v, &mut line);
+        let r = f.parse(&line).unwrap();
+        prop_assert_eq!(r.client_port, v.client_port);
+        prop_assert_eq!(r.server_port, v.server_port);
+        prop_assert_eq!(r.duration_us, v.duration_us);
+        prop_assert_eq!(r.conn_status, v.conn_status);
+        prop_assert_eq!(r.keepalive, v.keepalive);
+        prop_assert_eq!(r.bytes, Some(v.bytes.unwrap_or(0)));
+        let n = LogFormat::compile_nginx(r#"$remote_addr:$remote_port [$time_local] "$request" $status $body_bytes_sent $request_time $connection_requests "$http_user_agent""#).unwrap();
+        let mut line = Vec::new();
+        n.render(&v, &mut line);
+        let r = n.parse(&line).unwrap();
+        prop_assert_eq!(r.client_port, v.client_port);
+        prop_assert_eq!(r.keepalive, v.keepalive);
+        prop_assert_eq!(r.duration_us, v.duration_us.map(|d| d / 1000 * 1000));
+        prop_assert_eq!(r.user_agent.map(|q| unescape(q).into_owned()), v.user_agent.clone());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(line in proptest::collection::vec(any::<u8>(), 0..300)) {
+        for name in ["combined", "vhost_combined", "common", "nginx_combined", "referer"] {
+            let _ = LogFormat::preset(name).unwrap().parse(&line);
+        }
+        let f = LogFormat::compile("%{%Y-%m-%dT%H:%M:%S}t.%{usec_frac}t%{%z}t %U%q %a:%{remote}p").unwrap();
+        let _ = f.parse(&line);
+        let _ = error_log::parse(&line);
+        let _ = unescape(&line);
+        let _ = RequestLine::parse(&line);
+        let _ = time::parse_clf(&line);
+        let _ = halfopen_weblog::detect_access_format(&[&line]);
+        if let Ok(s) = std::str::from_utf8(&line) {
+            let _ = LogFormat::compile(s);
+            let _ = LogFormat::compile_nginx(s);
+        }
+    }
+
+    #[test]
+    fn arbitrary_lines_near_combined_never_panic(
+        prefix in "[0-9a-f:. -]{0,30}",
+        junk in proptest::collection::vec(any::<u8>(), 0..80),
+    ) {
+        let mut line = prefix.into_bytes();
+        line.extend_from_slice(b" - - [10/Oct/2000:13:55:36 -0700] \"");
+        line.extend_from_slice(&junk);
+        line.extend_from_slice(b"\" 400 0 \"-\" \"");
+        line.extend_from_slice(&junk);
+        let _ = LogFormat::preset("combined").unwrap().parse(&line);
+        let _ = error_log::parse(&line);
+    }
+
+    #[test]
+    fn valid_format_strings_compile(pieces in proptest::collection::vec(prop_oneof![
+        Just("%a"), Just("%{c}a"), Just("%A"), Just("%B"), Just("%b"), Just("%{X}C"), Just("%D"),
+        Just("%{HOME}e"), Just("%f"), Just("%h"), Just("%H"), Just("%{Host}i"), Just("%k"), Just("%l"),
+        Just("%L"), Just("%m"), Just("%{n}n"), Just("%{Server}o"), Just("%p"), Just("%{local}p"),
+        Just("%{remote}p"), Just("%P"), Just("%{tid}P"), Just("%{hextid}P"), Just("%q"), Just("%r"),
+        Just("%R"), Just("%s"), Just("%>s"), Just("%<s"), Just("%t"), Just("%{end:msec_frac}t"),
+        Just("%{%d/%b/%Y %T}t"), Just("%{sec}t"), Just("%T"), Just("%{ms}T"), Just("%u"), Just("%U"),
+        Just("%v"), Just("%V"), Just("%X"), Just("%I"), Just("%O"), Just("%S"), Just("%{t}^ti"),
+        Just("%{t}^to"), Just("%400,501{User-agent}i"), Just("%!200T"), Just("%%"), Just(" "),
+        Just("\\\""), Just(" - "), Just("[x]"),
+    ], 1..30)) {
+        let fmt: String = pieces.concat();
+        let f = LogFormat::compile(&fmt).unwrap();
+        let n = pieces.iter().filter(|p| p.starts_with('%') && **p != "%%").count();
+        prop_assert_eq!(f.fields().len(), n);
+        // rendering defaults never panics either
+        let mut out = Vec::new();
+        f.render(&AccessValues::default(), &mut out);
+        let _ = f.parse(&out);
+    }
+
+    #[test]
+    fn escape_then_unescape_is_identity(v in proptest::collection::vec(any::<u8>(), 0..100)) {
+        for style in [EscapeStyle::Apache, EscapeStyle::Nginx] {
+            let mut out = Vec::new();
+            escape_into(&v, style, &mut out);
+            prop_assert!(!out.contains(&b'"') || out.windows(2).all(|w| w[1] != b'"' || w[0] == b'\\'));
+            prop_assert_eq!(unescape(&out).into_owned(), v.clone());
+        }
+    }
+
+    #[test]
+    fn calendar_laws(days in -1_000_000i64..1_000_000, t in log_time()) {
+        let (y, m, d) = time::civil_from_days(days);
+        prop_assert_eq!(time::days_from_civil(y, m, d), days);
+        let mut out = Vec::new();
+        time::render_clf_body(t.ts_us, t.utc_offset_secs, &mut out);
+        let back = time::parse_clf_body(&out).unwrap();
+        prop_assert_eq!((back.ts_us, back.utc_offset_secs), (t.ts_us, t.utc_offset_secs));
+    }
+}
