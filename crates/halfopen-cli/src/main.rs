@@ -1,2 +1,29 @@
-//! The halfopen command.
-fn main() {}
+//! The `halfopen` command: explain the connections your firewall saw that your web server
+//! never logged, and suggest a safe block list.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod cli;
+mod progress;
+mod watch;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let result = match args.command {
+        cli::Command::Analyze(a) => cli::run_analyze(&a),
+        cli::Command::Watch(w) => watch::run(&w),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let mut err = anstream::stderr();
+            let _ = writeln!(err, "halfopen: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -51,6 +51,8 @@ pub struct Options {
     pub max_line_len: usize,
     /// Skipped lines kept for the report (all are counted).
     pub max_skipped_kept: usize,
+    /// Apache `LogFormat` string of the access logs (default: auto-detected).
+    pub access_format: Option<String>,
 }
 
 impl Default for Options {
@@ -64,6 +66,7 @@ impl Default for Options {
             correlate: CorrelateOptions::default(),
             max_line_len: input::DEFAULT_MAX_LINE,
             max_skipped_kept: 1000,
+            access_format: None,
         }
     }
 }
@@ -204,6 +207,32 @@ impl Analyzer {
         self.add(Source::Netstat, name, Box::new(r));
     }
 
+    /// Adds any reader as an input of `kind` (gzip detected unless it is a pcap), with the
+    /// file's modification time as the reference for year inference.
+    pub fn add_reader(
+        &mut self,
+        kind: Source,
+        name: &str,
+        r: Box<dyn Read + Send>,
+        mtime: Option<DateTime<Utc>>,
+    ) {
+        if kind == Source::Pcap {
+            self.inputs.push(Pending {
+                name: name.to_owned(),
+                kind,
+                reader: r,
+                mtime,
+            });
+            return;
+        }
+        self.add(kind, name, r);
+        if let Some(last) = self.inputs.last_mut()
+            && last.name == name
+        {
+            last.mtime = mtime;
+        }
+    }
+
     /// Opens a path (`-` = stdin, gzip detected) as an input of `kind`; the file's mtime is
     /// the reference for year inference.
     pub fn add_path(&mut self, kind: Source, path: &Path) -> Result<()> {
@@ -284,7 +313,11 @@ impl Analyzer {
             let sample = read_sample(&mut lines);
             let refs: Vec<&[u8]> = sample.iter().map(|(_, _, b)| b.as_slice()).collect();
             let format = if p.kind == Source::Access {
-                match halfopen_weblog::detect_access_format(&refs) {
+                let detected = match &opts.access_format {
+                    Some(fmt) => LogFormat::compile(fmt).map_err(|e| e.to_string()),
+                    None => detect_access(&refs),
+                };
+                match detected {
                     Ok(f) => {
                         if hint.is_none() {
                             hint = refs
@@ -413,6 +446,37 @@ impl Analyzer {
                 skipped_lines: skipped.kept,
             },
         )
+    }
+}
+
+/// Common layouts beyond the weblog presets (client port logged for exact matching).
+pub const EXTRA_ACCESS_FORMATS: [&str; 4] = [
+    r#"%h %{remote}p %l %u %t "%r" %>s %b %D "%{Referer}i" "%{User-Agent}i""#,
+    r#"%h %{remote}p %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i""#,
+    r#"%a %{c}p %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i""#,
+    r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %D"#,
+];
+
+fn detect_access(sample: &[&[u8]]) -> std::result::Result<LogFormat, String> {
+    let preset = halfopen_weblog::detect_access_format(sample);
+    let score = |f: &LogFormat| sample.iter().filter(|l| f.parse(l).is_ok()).count();
+    let mut best = preset.as_ref().ok().map(|f| (score(f), f.clone()));
+    for fmt in EXTRA_ACCESS_FORMATS {
+        if let Ok(f) = LogFormat::compile(fmt) {
+            let n = score(&f);
+            if n > 0 && best.as_ref().is_none_or(|(m, _)| n > *m) {
+                best = Some((n, f));
+            }
+        }
+    }
+    match best {
+        Some((_, f)) => Ok(f),
+        None => Err(match preset {
+            Err(e) => {
+                format!("{e} (and the common layouts with %{{remote}}p); use --access-format")
+            }
+            Ok(_) => "no line parsed; use --access-format".to_owned(),
+        }),
     }
 }
 

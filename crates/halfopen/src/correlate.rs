@@ -138,10 +138,13 @@ impl ByAddr {
         ByAddr { map }
     }
 
-    /// The connection a request at firewall time `t` belongs to.
+    /// The connection a request at firewall time `t` belongs to: among the connections from
+    /// that address open at `t`, the one on the logged port, else one that sent data, else one
+    /// with no request yet, else the most recent.
     fn find(
         &self,
         conns: &[ConnFacts],
+        load: &[u32],
         ip: IpAddr,
         port: Option<u16>,
         t: i64,
@@ -153,7 +156,7 @@ impl ByAddr {
                 .get(i)
                 .is_some_and(|c| c.start_us <= t.saturating_add(tol))
         });
-        let mut best: Option<(bool, usize)> = None;
+        let mut best: Option<((bool, bool), usize)> = None;
         for &i in list.get(..pp)?.iter().rev().take(256) {
             let Some(c) = conns.get(i) else { continue };
             if port.is_some_and(|p| p != c.orig.port()) {
@@ -163,12 +166,12 @@ impl ByAddr {
             if !open {
                 continue;
             }
-            let hint = data_hint(c);
-            if port.is_some() || hint {
+            if port.is_some() {
                 return Some(i);
             }
-            if best.is_none() {
-                best = Some((hint, i));
+            let score = (data_hint(c), load.get(i).copied().unwrap_or(0) == 0);
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, i));
             }
         }
         best.map(|(_, i)| i)
@@ -182,16 +185,16 @@ fn assign(
     offset: i64,
     tol: i64,
 ) -> Vec<Option<usize>> {
+    let mut load = vec![0u32; conns.len()];
     requests
         .iter()
         .map(|r| {
-            idx.find(
-                conns,
-                r.client,
-                r.client_port,
-                r.ts_us.saturating_sub(offset),
-                tol,
-            )
+            let t = r.ts_us.saturating_sub(offset);
+            let found = idx.find(conns, &load, r.client, r.client_port, t, tol);
+            if let Some(l) = found.and_then(|i| load.get_mut(i)) {
+                *l = l.saturating_add(1);
+            }
+            found
         })
         .collect()
 }
@@ -296,7 +299,14 @@ pub fn correlate(
         let t = tnote.ts_us.saturating_sub(offset);
         // The note is written when the timeout fires, long after the connection started.
         let found = idx
-            .find(conns, tnote.client, tnote.client_port, t, opts.tolerance_us)
+            .find(
+                conns,
+                &[],
+                tnote.client,
+                tnote.client_port,
+                t,
+                opts.tolerance_us,
+            )
             .filter(|&i| {
                 conns
                     .get(i)

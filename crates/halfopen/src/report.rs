@@ -284,7 +284,7 @@ impl Report {
         let mut headline = Vec::new();
         // Blocks with several sources get one line; single sources their own.
         let mut told: Vec<IpAddr> = Vec::new();
-        for b in view.blocks.iter().filter(|b| b.sources > 1) {
+        for b in view.blocks.iter().filter(|b| b.sources >= 4) {
             let members: Vec<&(&SourceSummary, Verdict, Confidence, Vec<Evidence>)> = judged
                 .iter()
                 .filter(|j| j.1.is_hostile() && b.cidr.contains(&j.0.addr))

@@ -334,7 +334,19 @@ impl SourceSummary {
                 .copied()
                 .flatten()
                 .unwrap_or(Confidence::Low);
-            (v, conf)
+            self.refine(v, conf)
+        } else if self.verdicts.get(Verdict::Unknown) > 0
+            && self.requests == 0
+            && self.dst_ports.ports.len() >= SCAN_MIN_PORTS
+        {
+            ev.push(Evidence::Aggregate {
+                text: format!(
+                    "{} SYNs to {} distinct ports and not one logged request",
+                    self.syns,
+                    self.dst_ports.ports.len()
+                ),
+            });
+            (Verdict::SynScan, Confidence::Medium)
         } else if self.verdicts.get(Verdict::Unknown) > 0
             && self.requests == 0
             && self.syns >= FLOOD_MIN_SYNS
@@ -347,11 +359,6 @@ impl SourceSummary {
                 ),
             });
             (Verdict::SynFlood, Confidence::Medium)
-        } else if self.verdicts.get(Verdict::Unknown) > 0
-            && self.requests == 0
-            && self.dst_ports.ports.len() >= SCAN_MIN_PORTS
-        {
-            (Verdict::SynScan, Confidence::Medium)
         } else if legit > 0 {
             (Verdict::Legitimate, Confidence::High)
         } else {
@@ -370,6 +377,29 @@ impl SourceSummary {
             }
         }
         (v, conf, ev)
+    }
+
+    /// Source-level corrections of the majority verdict.
+    fn refine(&self, v: Verdict, conf: Confidence) -> (Verdict, Confidence) {
+        let ports = self.dst_ports.ports.len();
+        match v {
+            // Closed-port probes (low-confidence syn_scan) next to handshake-then-close
+            // connections: a connect scanner hitting closed ports.
+            Verdict::SynScan
+                if conf == Confidence::Low && self.verdicts.get(Verdict::ConnectScan) > 0 =>
+            {
+                let c = self
+                    .confidence
+                    .get(Verdict::ConnectScan.index())
+                    .copied()
+                    .flatten()
+                    .unwrap_or(Confidence::Medium);
+                (Verdict::ConnectScan, c)
+            }
+            // A flood aims at a service; unanswered SYNs to many ports are a scan.
+            Verdict::SynFlood if ports >= SCAN_MIN_PORTS => (Verdict::SynScan, conf),
+            _ => (v, conf),
+        }
     }
 
     fn aggregate_evidence(&self, v: Verdict) -> Vec<Evidence> {

@@ -1,0 +1,276 @@
+//! Command-line options and the `analyze` command.
+
+use std::io::{Read, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use halfopen::blocklist::{BlocklistFormat, render};
+use halfopen::clock::Zone;
+use halfopen::network::BlockPolicy;
+use halfopen::{Analyzer, Options, Report, Source};
+
+/// Exit code: analysis done, nothing hostile found.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: analysis done, hostile sources found (the block list is not empty).
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: bad usage (clap's own code).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: an input could not be opened or read, or its format was not recognised.
+pub const EXIT_INPUT: u8 = 3;
+
+/// Errors of the command.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad option value.
+    #[error("{0}")]
+    Usage(String),
+    /// Input problem.
+    #[error("{0}")]
+    Input(String),
+}
+
+impl CliError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => EXIT_USAGE,
+            CliError::Input(_) => EXIT_INPUT,
+        }
+    }
+}
+
+/// Find the TCP connections your firewall saw that your web server never logged.
+#[derive(Debug, Parser)]
+#[command(name = "halfopen", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse logs once and print the report.
+    Analyze(AnalyzeArgs),
+    /// Follow growing/rotating logs and print verdicts as they form.
+    Watch(crate::watch::WatchArgs),
+}
+
+/// Report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Text for a terminal.
+    Text,
+    /// The JSON document (docs/json-schema.md).
+    Json,
+}
+
+/// Block-list syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BlocklistArg {
+    /// pf.conf table and rule.
+    Pf,
+    /// ipfw table commands.
+    Ipfw,
+    /// nftables sets.
+    Nft,
+    /// ipset + iptables.
+    Iptables,
+    /// One CIDR per line.
+    Plain,
+}
+
+impl From<BlocklistArg> for BlocklistFormat {
+    fn from(b: BlocklistArg) -> Self {
+        match b {
+            BlocklistArg::Pf => BlocklistFormat::Pf,
+            BlocklistArg::Ipfw => BlocklistFormat::Ipfw,
+            BlocklistArg::Nft => BlocklistFormat::Nft,
+            BlocklistArg::Iptables => BlocklistFormat::Iptables,
+            BlocklistArg::Plain => BlocklistFormat::Plain,
+        }
+    }
+}
+
+/// Inputs and analysis options shared by `analyze` and `watch`.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Firewall logs (ipfw, netfilter, nflog, pf, filterlog, ipmon, Windows); `-` = stdin; .gz ok.
+    #[arg(long = "firewall", value_name = "FILE", num_args = 1..)]
+    pub firewall: Vec<PathBuf>,
+    /// Apache/nginx access logs (format auto-detected).
+    #[arg(long = "access", value_name = "FILE", num_args = 1..)]
+    pub access: Vec<PathBuf>,
+    /// Apache/nginx error logs (AH01382 timeouts are evidence).
+    #[arg(long = "error-log", value_name = "FILE", num_args = 1..)]
+    pub error_log: Vec<PathBuf>,
+    /// Packet captures (pcap or pcapng).
+    #[arg(long = "pcap", value_name = "FILE", num_args = 1..)]
+    pub pcap: Vec<PathBuf>,
+    /// A `netstat -an -p tcp`, `netstat -ant` or `ss -tan` snapshot.
+    #[arg(long = "netstat", value_name = "FILE")]
+    pub netstat: Option<PathBuf>,
+    /// Apache LogFormat string of the access logs (default: auto-detected).
+    #[arg(long = "access-format", value_name = "LOGFORMAT")]
+    pub access_format: Option<String>,
+    /// Year of year-less firewall stamps (default: inferred from the access log, the file's mtime or today).
+    #[arg(long)]
+    pub year: Option<i32>,
+    /// Zone of zone-less firewall stamps: IANA name, UTC, or +hhmm (default: the access log's offset, else UTC).
+    #[arg(long = "tz", value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Networks never to block.
+    #[arg(long = "allow", value_name = "CIDR", num_args = 1..)]
+    pub allow: Vec<ipnet::IpNet>,
+    /// The server's own addresses (never blocked).
+    #[arg(long = "server-addr", value_name = "IP", num_args = 1..)]
+    pub server_addr: Vec<IpAddr>,
+    /// Shortest IPv4 prefix ever suggested.
+    #[arg(long = "max-prefix-v4", default_value_t = 16, value_parser = clap::value_parser!(u8).range(0..=32))]
+    pub max_prefix_v4: u8,
+    /// Shortest IPv6 prefix ever suggested.
+    #[arg(long = "max-prefix-v6", default_value_t = 32, value_parser = clap::value_parser!(u8).range(0..=128))]
+    pub max_prefix_v6: u8,
+}
+
+/// `halfopen analyze`.
+#[derive(Debug, Clone, Args)]
+pub struct AnalyzeArgs {
+    /// Inputs and options.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Print the block list in this syntax on stdout (the report's headline goes to stderr).
+    #[arg(long, value_enum)]
+    pub blocklist: Option<BlocklistArg>,
+}
+
+impl InputArgs {
+    /// The analysis options.
+    pub fn options(&self) -> Result<Options, CliError> {
+        let zone = match &self.tz {
+            Some(z) => Some(Zone::parse(z).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--tz {z}: not a zone (use an IANA name like Europe/Berlin, UTC, or +0100)"
+                ))
+            })?),
+            None => None,
+        };
+        Ok(Options {
+            year: self.year,
+            zone,
+            policy: BlockPolicy {
+                max_prefix_v4: self.max_prefix_v4,
+                max_prefix_v6: self.max_prefix_v6,
+                allow: self.allow.clone(),
+                server_addrs: self.server_addr.clone(),
+            },
+            access_format: self.access_format.clone(),
+            ..Options::default()
+        })
+    }
+
+    /// Every input with its kind.
+    pub fn all(&self) -> Vec<(Source, &Path)> {
+        let mut v: Vec<(Source, &Path)> = Vec::new();
+        v.extend(
+            self.firewall
+                .iter()
+                .map(|p| (Source::Firewall, p.as_path())),
+        );
+        v.extend(self.pcap.iter().map(|p| (Source::Pcap, p.as_path())));
+        v.extend(self.access.iter().map(|p| (Source::Access, p.as_path())));
+        v.extend(
+            self.error_log
+                .iter()
+                .map(|p| (Source::ErrorLog, p.as_path())),
+        );
+        v.extend(self.netstat.iter().map(|p| (Source::Netstat, p.as_path())));
+        v
+    }
+}
+
+/// Opens every input into an analyzer (with a progress bar for large inputs).
+pub fn load(args: &InputArgs) -> Result<Analyzer, CliError> {
+    if args.firewall.is_empty() && args.pcap.is_empty() {
+        return Err(CliError::Usage(
+            "give at least one --firewall FILE or --pcap FILE".to_owned(),
+        ));
+    }
+    let mut analyzer = Analyzer::new(args.options()?);
+    let inputs = args.all();
+    let total: u64 = inputs
+        .iter()
+        .filter_map(|(_, p)| std::fs::metadata(p).ok().map(|m| m.len()))
+        .sum();
+    let bar = crate::progress::bar(total);
+    for (kind, path) in inputs {
+        let name = path.display().to_string();
+        let (reader, mtime): (Box<dyn Read + Send>, _) = if path.as_os_str() == "-" {
+            (Box::new(std::io::stdin()), None)
+        } else {
+            let f = std::fs::File::open(path)
+                .map_err(|e| CliError::Input(format!("{name}: cannot open: {e}")))?;
+            let mtime = f
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .map(chrono::DateTime::<chrono::Utc>::from);
+            (
+                Box::new(crate::progress::Counting::new(f, bar.clone())),
+                mtime,
+            )
+        };
+        analyzer.add_reader(kind, &name, reader, mtime);
+    }
+    Ok(analyzer)
+}
+
+/// Whether the report has inputs that could not be used at all.
+pub fn unusable_inputs(r: &Report) -> Vec<String> {
+    r.skipped_lines
+        .iter()
+        .filter(|s| s.line == 0)
+        .map(|s| format!("{}: {}", s.file, s.error))
+        .collect()
+}
+
+/// Runs `analyze`.
+pub fn run_analyze(a: &AnalyzeArgs) -> Result<u8, CliError> {
+    let report = load(&a.input)?.finish();
+    let mut out = anstream::stdout();
+    let mut err = anstream::stderr();
+    match (a.blocklist, a.format) {
+        (Some(b), _) => {
+            let nets: Vec<ipnet::IpNet> = report.networks.iter().map(|n| n.cidr).collect();
+            let _ = out.write_all(render(&nets, b.into()).as_bytes());
+            for h in &report.headline {
+                let _ = writeln!(err, "{h}");
+            }
+        }
+        (None, OutputFormat::Json) => {
+            let _ = writeln!(out, "{}", report.to_json());
+        }
+        (None, OutputFormat::Text) => {
+            let _ = out.write_all(report.to_text(true).as_bytes());
+        }
+    }
+    let _ = out.flush();
+    let bad = unusable_inputs(&report);
+    if !bad.is_empty() {
+        for b in &bad {
+            let _ = writeln!(err, "halfopen: {b}");
+        }
+        return Ok(EXIT_INPUT);
+    }
+    Ok(if report.blocklist.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
+    })
+}
