@@ -49,7 +49,8 @@ pub struct Scenario {
     pub actors: Vec<Actor>,
     /// Apache's clock minus the firewall's clock (µs); 0 = same clock.
     pub access_clock_offset_us: i64,
-    /// Ports with a listening socket (SYN -> SYN-ACK); every other port answers RST.
+    /// Ports with a listening socket besides `server_port` (SYN -> SYN-ACK); every other port
+    /// answers RST.
     pub open_ports: Vec<u16>,
     /// Probability (per mille) that a SYN-ACK to a real client is lost, making it retransmit its SYN.
     pub loss_permille: u32,
@@ -89,7 +90,11 @@ impl Scenario {
         let mut sim = sim::Sim {
             server: Some(self.server),
             server_port: self.server_port,
-            open_ports: self.open_ports.clone(),
+            open_ports: {
+                let mut p = self.open_ports.clone();
+                p.push(self.server_port);
+                p
+            },
             loss_permille: self.loss_permille,
             ..sim::Sim::default()
         };
@@ -225,6 +230,18 @@ impl Scenario {
             render::error_line(e, self.access_clock_offset_us, &mut out.error_log);
         }
         out
+    }
+}
+
+impl Default for Scenario {
+    /// Server 203.0.113.80:80, start 2026-03-01 00:00 UTC, seed 0, no actors (see [`Scenario::new`]).
+    fn default() -> Scenario {
+        Scenario::new(
+            IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 80)),
+            80,
+            clock::ts_us(2026, 3, 1, 0, 0, 0),
+            0,
+        )
     }
 }
 

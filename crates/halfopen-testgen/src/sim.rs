@@ -106,10 +106,8 @@ impl Sim {
         } else {
             format!("{src}: ")
         };
-        let client = match client.0 {
-            IpAddr::V4(a) => format!("{a}:{}", client.1),
-            IpAddr::V6(a) => format!("[{a}]:{}", client.1),
-        };
+        // log.c writes "%s:%d" (no brackets around an IPv6 address).
+        let client = format!("{}:{}", client.0, client.1);
         self.errors.push(ErrorEntry {
             ts_us,
             text: format!("[{module_level}] {pt} {src}[client {client}] {msg}"),

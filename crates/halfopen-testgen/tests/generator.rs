@@ -3,6 +3,7 @@
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use halfopen_testgen::{Actor, Behavior, Rendered, Scenario, scenarios};
+use proptest::prelude::*;
 use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -120,47 +121,51 @@ fn pcap_parses_with_valid_checksums_and_time_order() {
 #[test]
 fn seq_and_ack_are_consistent_per_connection() {
     for r in [story(), mixed()] {
-        // (endpoint, peer endpoint) -> next expected seq
-        let mut nxt: HashMap<(Endpoint, Endpoint), u32> = HashMap::new();
-        for p in decode(&r.pcap) {
-            let me = ((p.src, p.sport), (p.dst, p.dport));
-            let other = ((p.dst, p.dport), (p.src, p.sport));
-            if p.syn {
-                let prev = nxt.insert(me, p.seq.wrapping_add(1));
-                if let Some(prev) = prev {
-                    assert_eq!(
-                        prev,
-                        p.seq.wrapping_add(1),
-                        "a retransmitted SYN keeps its ISN: {p:?}"
-                    );
-                }
-                if p.ack {
-                    assert_eq!(
-                        Some(&p.ackn),
-                        nxt.get(&other),
-                        "SYN-ACK acks the SYN: {p:?}"
-                    );
-                }
-                continue;
-            }
-            match nxt.get(&me) {
-                Some(&n) => assert_eq!(p.seq, n, "segment continues the stream: {p:?}"),
-                None => assert!(
-                    p.rst && p.ack && p.seq == 0,
-                    "only a closed port's RST starts a stream: {p:?}"
-                ),
+        check_seq_ack(&decode(&r.pcap));
+    }
+}
+
+fn check_seq_ack(pkts: &[Pkt]) {
+    // (endpoint, peer endpoint) -> next expected seq
+    let mut nxt: HashMap<(Endpoint, Endpoint), u32> = HashMap::new();
+    for p in pkts {
+        let me = ((p.src, p.sport), (p.dst, p.dport));
+        let other = ((p.dst, p.dport), (p.src, p.sport));
+        if p.syn {
+            let prev = nxt.insert(me, p.seq.wrapping_add(1));
+            if let Some(prev) = prev {
+                assert_eq!(
+                    prev,
+                    p.seq.wrapping_add(1),
+                    "a retransmitted SYN keeps its ISN: {p:?}"
+                );
             }
             if p.ack {
                 assert_eq!(
                     Some(&p.ackn),
                     nxt.get(&other),
-                    "ACK covers the peer's stream so far: {p:?}"
+                    "SYN-ACK acks the SYN: {p:?}"
                 );
             }
-            if !p.rst {
-                let adv = p.payload.len() as u32 + u32::from(p.fin);
-                nxt.insert(me, p.seq.wrapping_add(adv));
-            }
+            continue;
+        }
+        match nxt.get(&me) {
+            Some(&n) => assert_eq!(p.seq, n, "segment continues the stream: {p:?}"),
+            None => assert!(
+                p.rst && p.ack && p.seq == 0,
+                "only a closed port's RST starts a stream: {p:?}"
+            ),
+        }
+        if p.ack {
+            assert_eq!(
+                Some(&p.ackn),
+                nxt.get(&other),
+                "ACK covers the peer's stream so far: {p:?}"
+            );
+        }
+        if !p.rst {
+            let adv = p.payload.len() as u32 + u32::from(p.fin);
+            nxt.insert(me, p.seq.wrapping_add(adv));
         }
     }
 }
@@ -541,4 +546,159 @@ fn write_to_writes_every_file() {
     }
     assert_eq!(std::fs::read(dir.join("capture.pcap")).unwrap(), r.pcap);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn error_log_lines_have_the_apache_24_shape() {
+    let re = Regex::new(concat!(
+        r"^\[(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d\.\d{6} \d{4}\] ",
+        r"\[[a-z_]+:(notice|info|debug)\] \[pid \d+:tid \d+\] ",
+        r"([a-z_]+\.c\(\d+\): )?(\[client [0-9.]+:\d+\] )?AH\d{5}: .+$"
+    ))
+    .unwrap();
+    for r in [story(), mixed()] {
+        for l in r.error_log.lines() {
+            assert!(re.is_match(l), "error log line: {l}");
+        }
+    }
+}
+
+fn arb_behavior() -> impl Strategy<Value = Behavior> {
+    prop_oneof![
+        (1u32..3, 1u32..4).prop_map(|(c, r)| Behavior::Browser {
+            connections: c,
+            requests_per_conn: r
+        }),
+        (
+            1u32..3,
+            prop_oneof![Just(500u32), Just(10_000), Just(45_000), Just(80_000)]
+        )
+            .prop_map(|(c, i)| Behavior::Preconnect {
+                connections: c,
+                idle_ms: i
+            }),
+        (1u32..3).prop_map(|c| Behavior::IdleUntilTimeout { connections: c }),
+        proptest::collection::vec(1u16..1024, 1..12).prop_map(|ports| Behavior::SynScan { ports }),
+        proptest::collection::vec(1u16..1024, 1..6)
+            .prop_map(|ports| Behavior::ConnectScan { ports }),
+        (
+            1u32..3,
+            prop_oneof![Just(1_000u32), Just(5_000), Just(30_000)]
+        )
+            .prop_map(|(c, i)| Behavior::Slowloris {
+                connections: c,
+                interval_ms: i
+            }),
+        (1u32..3).prop_map(|c| Behavior::TlsOnHttp { connections: c }),
+        (1u32..20, 1u32..100).prop_map(|(c, r)| Behavior::SpoofedSynFlood {
+            sources: "198.51.100.0/28".into(),
+            count: c,
+            per_second: r
+        }),
+        (1u32..20, 1u32..2000).prop_map(|(c, i)| Behavior::RandomPortSyns {
+            count: c,
+            interval_ms: i
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Whatever the actors do: the pcap is valid, TCP is consistent, every output has one line
+    /// per packet, truth counts match the access log, and rendering is deterministic.
+    #[test]
+    fn any_scenario_renders_consistently(
+        seed in any::<u64>(),
+        loss in prop_oneof![Just(0u32), Just(500), Just(1000)],
+        actors in proptest::collection::vec((arb_behavior(), 0i64..120_000_000), 1..5),
+    ) {
+        let mut s = Scenario::new("203.0.113.80".parse().unwrap(), 80, 1_772_390_940_000_000, seed);
+        s.loss_permille = loss;
+        for (i, (b, t)) in actors.into_iter().enumerate() {
+            s.actors.push(Actor { addr: IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1 + i as u8)), behavior: b, start_us: t });
+        }
+        let r = s.render();
+        let pkts = decode(&r.pcap);
+        prop_assert_eq!(pkts.len(), r.packet_count);
+        prop_assert_eq!(r.netfilter_all.lines().count(), r.packet_count);
+        prop_assert_eq!(r.ipfw.lines().count(), r.packet_count);
+        check_seq_ack(&pkts);
+        let lines = access_lines(&r);
+        for row in &r.truth {
+            if row.behavior != "spoofed_syn_flood" {
+                let n = lines.iter().filter(|a| a.ip == row.addr).count() as u32;
+                prop_assert_eq!(n, row.logged_requests);
+            }
+        }
+        prop_assert_eq!(r, s.render());
+    }
+}
+
+#[test]
+fn ipv6_traffic_renders_in_every_format() {
+    let s = Scenario::new(
+        "2001:db8::80".parse().unwrap(),
+        8080,
+        1_772_390_940_000_000,
+        9,
+    )
+    .with(
+        "2001:db8:1::7".parse().unwrap(),
+        0,
+        Behavior::Browser {
+            connections: 1,
+            requests_per_conn: 2,
+        },
+    )
+    .with(
+        "2001:db8:1::8".parse().unwrap(),
+        0,
+        Behavior::IdleUntilTimeout { connections: 1 },
+    )
+    .with(
+        "192.0.2.1".parse().unwrap(),
+        0,
+        Behavior::TlsOnHttp { connections: 1 },
+    );
+    let r = s.render();
+    let pkts = decode(&r.pcap);
+    check_seq_ack(&pkts);
+    assert!(pkts.iter().all(|p| p.src.is_ipv6()));
+    let first = r
+        .netfilter_all
+        .lines()
+        .find(|l| l.contains(" SYN "))
+        .unwrap();
+    assert!(
+        first.contains("SRC=2001:0db8:0001:0000:0000:0000:0000:0007 DST=2001:0db8:0000:0000:0000:0000:0000:0080 LEN=")
+            && first.contains(" TC=0 HOPLIMIT=")
+            && first.contains(" FLOWLBL=0 PROTO=TCP SPT="),
+        "{first}"
+    );
+    assert!(r.ipfw.contains("ipfw: 100 Accept TCP [2001:db8:1::7]:"));
+    assert!(r.ipfw.contains(" [2001:db8::80]:8080 in via em0"));
+    assert_eq!(r.access_combined.lines().count(), 3);
+    assert!(r.error_log.contains("[client 2001:db8:1::8:"));
+    assert_eq!(r.truth[2].connections, 0);
+    assert!(r.truth[2].detail.starts_with("skipped"));
+}
+
+#[test]
+fn default_scenario_opens_the_web_port() {
+    let mut s = Scenario {
+        server_port: 8080,
+        ..Scenario::default()
+    };
+    s.actors.push(Actor {
+        addr: "192.0.2.5".parse().unwrap(),
+        behavior: Behavior::Browser {
+            connections: 1,
+            requests_per_conn: 1,
+        },
+        start_us: 0,
+    });
+    let r = s.render();
+    assert_eq!(r.access_combined.lines().count(), 1);
+    assert!(r.ipfw.contains(":8080 in via em0"));
 }
