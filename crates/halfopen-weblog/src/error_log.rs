@@ -289,7 +289,7 @@ pub fn parse_with(line: &[u8], offset_secs: i32) -> Result<ErrorRecord<'_>> {
             Some(b'[') => apache_after_time(line, body, &mut rec)?,
             Some(c) if c.is_ascii_digit() => {
                 nginx(line.get(body..).unwrap_or_default(), offset_secs, &mut rec)
-                    .map_err(|e| shift(e, body))?
+                    .map_err(|e| shift(e, body))?;
             }
             _ => return Err(syntax(body, "'[' or a date after the syslog header")),
         }

@@ -20,7 +20,7 @@ pub(crate) enum Item {
     /// Literal bytes that must appear verbatim.
     Lit {
         bytes: Box<[u8]>,
-        finder: Finder<'static>,
+        finder: Box<Finder<'static>>,
     },
     /// A field; `slot` indexes the record's span table.
     Field { field: Field, slot: usize },
@@ -76,7 +76,7 @@ pub const NGINX_COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$
 
 fn lit_item(bytes: Vec<u8>) -> Item {
     let bytes = bytes.into_boxed_slice();
-    let finder = Finder::new(&bytes[..]).into_owned();
+    let finder = Box::new(Finder::new(&bytes[..]).into_owned());
     Item::Lit { bytes, finder }
 }
 

@@ -329,6 +329,14 @@ impl Matcher<'_, '_> {
     }
 }
 
+/// Date, time of day, zone and begin/end gathered from split `%{..}t` fields.
+type TimeParts = (
+    Option<(i64, u32, u32)>,
+    Option<(u32, u32, u32)>,
+    Option<i32>,
+    bool,
+);
+
 fn dash(v: &[u8]) -> Option<&[u8]> {
     (v != b"-").then_some(v)
 }
@@ -412,12 +420,7 @@ impl LogFormat {
         let mut canonical_port = None;
         let (mut seen_referer, mut seen_ua) = (false, false);
         let (mut time_zone_known, mut time_is_epoch) = (false, false);
-        let mut parts: (
-            Option<(i64, u32, u32)>,
-            Option<(u32, u32, u32)>,
-            Option<i32>,
-            bool,
-        ) = (None, None, None, false);
+        let mut parts: TimeParts = (None, None, None, false);
         for (slot, f) in self.fields.iter().enumerate() {
             let Some(v) = rec.field(slot) else { continue };
             let offset = rec.field_offset(slot).unwrap_or(0);
@@ -432,11 +435,8 @@ impl LogFormat {
                         rec.client = Some(Client::Ip(ip));
                     }
                 }
-                Directive::RemoteHost => {
-                    if rec.client.is_none() {
-                        rec.client =
-                            dash(v).map(|v| parse_ip(v).map_or(Client::Host(v), Client::Ip));
-                    }
+                Directive::RemoteHost if rec.client.is_none() => {
+                    rec.client = dash(v).map(|v| parse_ip(v).map_or(Client::Host(v), Client::Ip));
                 }
                 Directive::PeerIp => rec.peer = parse_ip(v),
                 Directive::LocalIp => rec.server_ip = parse_ip(v),
@@ -455,10 +455,8 @@ impl LogFormat {
                         PortKind::Canonical => canonical_port = p,
                     }
                 }
-                Directive::ServerName | Directive::ServerNameUsed => {
-                    if rec.vhost.is_none() {
-                        rec.vhost = dash(v);
-                    }
+                Directive::ServerName | Directive::ServerNameUsed if rec.vhost.is_none() => {
+                    rec.vhost = dash(v);
                 }
                 Directive::RemoteLogname => rec.remote_logname = dash(v),
                 Directive::RemoteUser => rec.remote_user = dash(v),
@@ -569,32 +567,26 @@ impl LogFormat {
                         }
                     }
                 }
-                Directive::RequestLine => {
-                    if rec.request.is_none() {
-                        rec.request = dash(v).map(RequestLine::parse);
-                    }
+                Directive::RequestLine if rec.request.is_none() => {
+                    rec.request = dash(v).map(RequestLine::parse);
                 }
-                Directive::Status => {
-                    if f.final_status || (!status_final && rec.status.is_none()) {
-                        let s = match dash(v) {
-                            Some(v) => Some(
-                                num(v)
-                                    .and_then(|n| u16::try_from(n).ok())
-                                    .ok_or_else(|| bad("status out of range"))?,
-                            ),
-                            None => None,
-                        };
-                        if f.final_status {
-                            status_final = true;
-                        }
-                        rec.status = s;
+                Directive::Status if f.final_status || (!status_final && rec.status.is_none()) => {
+                    let s = match dash(v) {
+                        Some(v) => Some(
+                            num(v)
+                                .and_then(|n| u16::try_from(n).ok())
+                                .ok_or_else(|| bad("status out of range"))?,
+                        ),
+                        None => None,
+                    };
+                    if f.final_status {
+                        status_final = true;
                     }
+                    rec.status = s;
                 }
-                Directive::BodyBytes | Directive::BodyBytesClf => {
-                    if !has_body_bytes {
-                        has_body_bytes = true;
-                        rec.bytes = if v == b"-" { Some(0) } else { num(v) };
-                    }
+                Directive::BodyBytes | Directive::BodyBytesClf if !has_body_bytes => {
+                    has_body_bytes = true;
+                    rec.bytes = if v == b"-" { Some(0) } else { num(v) };
                 }
                 Directive::BytesIn => rec.bytes_in = dash(v).and_then(num),
                 Directive::BytesOut => rec.bytes_out = dash(v).and_then(num),

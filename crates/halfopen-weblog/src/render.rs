@@ -65,7 +65,9 @@ pub struct AccessValues {
     pub extra: Vec<(Directive, Vec<u8>)>,
 }
 
-fn method_target_proto(req: Option<&[u8]>) -> (Option<&[u8]>, Option<&[u8]>, Option<&[u8]>) {
+type Parts<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, Option<&'a [u8]>);
+
+fn method_target_proto(req: Option<&[u8]>) -> Parts<'_> {
     let Some(r) = req else {
         return (None, None, None);
     };
@@ -147,13 +149,13 @@ impl LogFormat {
             Directive::BytesOut => dash_num(v.bytes_out, out),
             Directive::BytesTotal => dash_num(v.bytes_total, out),
             Directive::DurationMicros | Directive::Duration(DurationUnit::Micros) => {
-                dash_num(v.duration_us, out)
+                dash_num(v.duration_us, out);
             }
             Directive::Duration(DurationUnit::Millis) => {
-                dash_num(v.duration_us.map(|d| d / 1000), out)
+                dash_num(v.duration_us.map(|d| d / 1000), out);
             }
             Directive::Duration(DurationUnit::Seconds) => {
-                dash_num(v.duration_us.map(|d| d / 1_000_000), out)
+                dash_num(v.duration_us.map(|d| d / 1_000_000), out);
             }
             Directive::Duration(DurationUnit::SecondsFrac) => match v.duration_us {
                 Some(d) => {

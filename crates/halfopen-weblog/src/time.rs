@@ -557,7 +557,7 @@ impl Strftime {
                     pos += 3;
                 }
                 TimeTok::MonthFull => {
-                    mo = Some(take_name(value, &mut pos, &MONTHS_FULL)? as u32 + 1)
+                    mo = Some(take_name(value, &mut pos, &MONTHS_FULL)? as u32 + 1);
                 }
                 TimeTok::Year => y = Some(i64::from(take_num(value, &mut pos, 4)?)),
                 TimeTok::Year2 => {

@@ -15,8 +15,8 @@ fn cfg() -> ProptestConfig {
 
 fn ip() -> impl Strategy<Value = IpAddr> {
     prop_oneof![
-        any::<[u8; 4]>().prop_map(|o| IpAddr::from(o)),
-        any::<[u16; 8]>().prop_map(|o| IpAddr::from(o)),
+        any::<[u8; 4]>().prop_map(IpAddr::from),
+        any::<[u16; 8]>().prop_map(IpAddr::from),
     ]
 }
 
