@@ -1,0 +1,259 @@
+//! End-to-end: traffic crafted packet by packet by halfopen-testgen, rendered as firewall logs
+//! (netfilter with every packet, netfilter with inbound SYNs only, ipfw without flags), pcaps and
+//! Apache logs; the expected verdict comes from what each actor DID, never from the input.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::net::IpAddr;
+
+use halfopen::report::SourceReport;
+use halfopen::{Analyzer, Options, Report, Source, Verdict};
+use halfopen_testgen::{Rendered, scenarios};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Fw {
+    NetfilterAll,
+    SynOnly,
+    Ipfw,
+    Pcap,
+}
+
+fn analyze(r: &Rendered, fw: Fw, with_port: bool) -> Report {
+    let mut a = Analyzer::new(Options::default());
+    let bytes = |s: &str| Cursor::new(s.as_bytes().to_vec());
+    match fw {
+        Fw::NetfilterAll => a.add_firewall("netfilter.log", bytes(&r.netfilter_all)),
+        Fw::SynOnly => a.add_firewall("netfilter-syn-only.log", bytes(&r.netfilter_syn_only)),
+        Fw::Ipfw => a.add_firewall("ipfw.log", bytes(&r.ipfw)),
+        Fw::Pcap => a.add_pcap("capture.pcap", Cursor::new(r.pcap.clone())),
+    }
+    let access = if with_port {
+        &r.access_with_port
+    } else {
+        &r.access_combined
+    };
+    a.add_access("access.log", bytes(access));
+    a.add_error_log("error.log", bytes(&r.error_log));
+    a.finish()
+}
+
+/// The verdicts a source may get from its behaviour, given what the input can show.
+fn expected(behavior: &str, fw: Fw) -> &'static [Verdict] {
+    let flags = matches!(fw, Fw::NetfilterAll | Fw::Pcap);
+    match behavior {
+        "browser" => &[Verdict::Legitimate],
+        "preconnect" if flags => &[Verdict::Idle],
+        "preconnect" => &[Verdict::Unknown],
+        "idle_until_timeout" => &[Verdict::IdleTimeout],
+        "syn_scan" => &[Verdict::SynScan],
+        "connect_scan" if flags => &[Verdict::ConnectScan],
+        // Without flags a connect scan on mostly closed ports looks like unanswered SYNs to many ports.
+        "connect_scan" => &[Verdict::SynScan, Verdict::ConnectScan],
+        "slowloris" => &[Verdict::SlowRequest],
+        "tls_on_http" => &[Verdict::NonHttp],
+        "spoofed_syn_flood" | "random_port_syns" => &[Verdict::SynFlood],
+        other => panic!("behaviour {other} has no expectation"),
+    }
+}
+
+fn check(r: &Rendered, fw: Fw, with_port: bool) -> Report {
+    let report = analyze(r, fw, with_port);
+    let by_addr: BTreeMap<IpAddr, &SourceReport> =
+        report.sources.iter().map(|s| (s.addr, s)).collect();
+    let nets: Vec<ipnet::IpNet> = report.networks.iter().map(|n| n.cidr).collect();
+    for t in &r.truth {
+        let want = expected(&t.behavior, fw);
+        if t.behavior == "spoofed_syn_flood" {
+            let cidr: ipnet::IpNet = t.detail.parse().expect("flood CIDR in detail");
+            let members: Vec<&&SourceReport> = by_addr
+                .values()
+                .filter(|s| cidr.contains(&s.addr))
+                .collect();
+            assert!(!members.is_empty(), "{fw:?}: no source of the flood {cidr}");
+            for m in &members {
+                assert_eq!(
+                    m.verdict,
+                    Verdict::SynFlood,
+                    "{fw:?}: flood member {}",
+                    m.addr
+                );
+            }
+            assert!(
+                nets.iter()
+                    .any(|n| n.contains(&cidr.network()) || cidr.contains(n)),
+                "{fw:?}: flood {cidr} not in the block list {:?}",
+                report.blocklist
+            );
+            continue;
+        }
+        let s = by_addr
+            .get(&t.addr)
+            .unwrap_or_else(|| panic!("{fw:?}: actor {} ({}) missing", t.addr, t.behavior));
+        assert!(
+            want.contains(&s.verdict),
+            "{fw:?} port={with_port}: {} did {} but got {} ({:?})",
+            t.addr,
+            t.behavior,
+            s.verdict,
+            s.evidence.iter().map(|e| &e.sentence).collect::<Vec<_>>()
+        );
+        let blocked = nets.iter().any(|n| n.contains(&t.addr));
+        if s.verdict.is_hostile() {
+            assert!(blocked, "{fw:?}: hostile {} not blocked", t.addr);
+        }
+        if t.behavior == "browser" {
+            assert!(!blocked, "{fw:?}: browser {} blocked", t.addr);
+            assert_eq!(
+                s.requests,
+                u64::from(t.logged_requests),
+                "{fw:?}: {} requests",
+                t.addr
+            );
+        }
+    }
+    assert_eq!(report.skipped_lines_total, 0, "{:?}", report.skipped_lines);
+    report
+}
+
+#[test]
+fn mixed_netfilter_every_packet() {
+    let r = scenarios::mixed(7).render();
+    check(&r, Fw::NetfilterAll, false);
+    check(&r, Fw::NetfilterAll, true);
+}
+
+#[test]
+fn mixed_netfilter_syn_only() {
+    let r = scenarios::mixed(7).render();
+    let report = check(&r, Fw::SynOnly, true);
+    // What is missing is said.
+    let unknown = report
+        .sources
+        .iter()
+        .find(|s| s.verdict == Verdict::Unknown)
+        .expect("preconnects stay unknown");
+    assert!(
+        unknown
+            .evidence
+            .iter()
+            .any(|e| e.sentence.contains("inbound SYNs only"))
+    );
+}
+
+#[test]
+fn mixed_ipfw_without_flags() {
+    let r = scenarios::mixed(11).render();
+    let report = check(&r, Fw::Ipfw, false);
+    let unknown = report
+        .sources
+        .iter()
+        .find(|s| s.verdict == Verdict::Unknown)
+        .expect("preconnects stay unknown");
+    assert!(
+        unknown
+            .evidence
+            .iter()
+            .any(|e| e.sentence.contains("enable flag logging"))
+    );
+}
+
+#[test]
+fn mixed_pcap() {
+    let r = scenarios::mixed(3).render();
+    check(&r, Fw::Pcap, true);
+}
+
+#[test]
+fn story_ipfw() {
+    let r = scenarios::story().render();
+    let report = check(&r, Fw::Ipfw, false);
+    assert_eq!(report.blocklist, ["45.76.87.206/32"]);
+    assert!(
+        report.headline[0].starts_with(
+            "45.76.87.206 sent 1,200 SYNs to port 80 that never completed a handshake: syn_flood"
+        ),
+        "{}",
+        report.headline[0]
+    );
+    // The wider blocks say what they would cut off.
+    let wider = &report.networks[0].wider;
+    let w23 = wider
+        .iter()
+        .find(|w| w.cidr.to_string() == "45.76.86.0/23")
+        .expect("/23 alternative");
+    assert!(w23.collateral.clients >= 2);
+    assert!(report.year_inferred);
+    let text = report.to_text(false);
+    assert!(text.contains("would also block"));
+    assert!(text.contains("assumed 2026"), "{text}");
+}
+
+#[test]
+fn story_every_input_kind_agrees_on_the_attacker() {
+    let r = scenarios::story().render();
+    for fw in [Fw::NetfilterAll, Fw::SynOnly, Fw::Pcap] {
+        let report = check(&r, fw, true);
+        assert_eq!(report.blocklist, ["45.76.87.206/32"], "{fw:?}");
+    }
+}
+
+#[test]
+fn clock_offset_is_estimated_and_absorbed() {
+    let mut s = scenarios::mixed(5);
+    s.access_clock_offset_us = 7_000_000;
+    let r = s.render();
+    let report = check(&r, Fw::NetfilterAll, false);
+    assert_eq!(report.clock_offset_seconds, Some(7.0));
+}
+
+#[test]
+fn gzip_input_and_bad_lines_are_reported() {
+    use std::io::Write;
+    let r = scenarios::story().render();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(r.ipfw.as_bytes()).unwrap();
+    gz.write_all(b"Mar  1 19:00:00 web kernel: ipfw: garbage here\n")
+        .unwrap();
+    let gz = gz.finish().unwrap();
+    let mut a = Analyzer::new(Options::default());
+    a.add_reader(
+        Source::Firewall,
+        "ipfw.log.gz",
+        Box::new(Cursor::new(gz)),
+        None,
+    );
+    a.add_access("access.log", Cursor::new(r.access_combined.into_bytes()));
+    let report = a.finish();
+    assert_eq!(report.blocklist, ["45.76.87.206/32"]);
+    assert_eq!(report.skipped_lines_total, 1);
+    let bad = &report.skipped_lines[0];
+    assert_eq!(bad.file, "ipfw.log.gz");
+    assert_eq!(bad.line, r.ipfw.lines().count() as u64 + 1);
+    assert_eq!(bad.offset, r.ipfw.len() as u64);
+}
+
+#[test]
+fn json_has_the_documented_keys() {
+    let r = scenarios::mixed(1).render();
+    let report = analyze(&r, Fw::NetfilterAll, false);
+    let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    for k in [
+        "version",
+        "sources",
+        "networks",
+        "blocklist",
+        "connections",
+        "skipped_lines",
+        "clock_offset_seconds",
+        "headline",
+        "timeline",
+    ] {
+        assert!(v.get(k).is_some(), "missing key {k}");
+    }
+    let s = &v["sources"][0];
+    for k in ["addr", "verdict", "connections", "requests", "evidence"] {
+        assert!(s.get(k).is_some(), "source misses {k}");
+    }
+    assert!(s["evidence"][0].get("kind").is_some());
+    assert!(s["evidence"][0].get("sentence").is_some());
+}
