@@ -33,6 +33,13 @@ fn browser_stack(rng: &mut Rng) -> Stack {
     }
 }
 
+/// What a browser fetched so far during one visit.
+#[derive(Debug, Default)]
+struct Visit {
+    referer: Option<String>,
+    fetched: Vec<usize>,
+}
+
 /// Normal browser traffic.
 pub fn browser(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, connections: u32, requests: u32) {
     let stack = browser_stack(&mut cx.rng);
@@ -43,9 +50,9 @@ pub fn browser(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, connections: u32, reques
         *cx.rng.pick(apache::USER_AGENTS_LINUX)
     };
     let mut t = t0;
-    let mut referer: Option<String> = None;
+    let mut visit = Visit::default();
     for _ in 0..connections {
-        let end = browser_conn(cx, &mut peer, t, requests.max(1), ua, &mut referer);
+        let end = browser_conn(cx, &mut peer, t, requests.max(1), ua, &mut visit);
         // Browsers open their next connection while or after the previous one is used.
         t = if cx.rng.chance(500) {
             t + cx.rng.range_i64(20_000, 600_000)
@@ -61,7 +68,7 @@ fn browser_conn(
     t0: i64,
     requests: u32,
     ua: &str,
-    referer: &mut Option<String>,
+    visit: &mut Visit,
 ) -> i64 {
     let port = cx.sim.server_port;
     let mut c = Conn::new(peer, port, &mut cx.rng);
@@ -71,11 +78,22 @@ fn browser_conn(
     let mut last_write = t;
     for _ in 0..requests {
         // A visit starts with a page; later requests fetch sub-resources and other pages.
-        let page = if referer.is_none() {
+        let page = if visit.referer.is_none() {
             apache::PAGES[cx.rng.range(0, 1) as usize]
         } else {
-            apache::PAGES[cx.rng.range(2, apache::PAGES.len() as u64 - 1) as usize]
+            // Browsers cache what they fetched (and a 404 favicon): prefer something new.
+            let fresh: Vec<usize> = (2..apache::PAGES.len())
+                .filter(|i| !visit.fetched.contains(i))
+                .collect();
+            let i = if fresh.is_empty() {
+                cx.rng.range(2, apache::PAGES.len() as u64 - 1) as usize
+            } else {
+                *cx.rng.pick(&fresh)
+            };
+            visit.fetched.push(i);
+            apache::PAGES[i]
         };
+        let referer = &mut visit.referer;
         let (path, ctype, size) = page;
         let req = apache::request(path, cx.host, ua, referer.as_deref());
         let t_req = c.c_data(cx.sim, &mut cx.rng, t, &req);
@@ -273,21 +291,36 @@ pub fn slowloris(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, connections: u32, inte
         );
         let t_send = t_est + cx.rng.range_i64(50, 400);
         let t_first = c.c_data(cx.sim, &mut cx.rng, t_send, first.as_bytes());
-        c.s_seg(cx.sim, t_first + 40_000, flag::ACK, &[]);
+        // mod_reqtimeout: the header stage times out 20 s after the first read, each received
+        // byte adds 1/minrate s (at most 40 s in all), and the socket wait after a read is never
+        // shorter than 1 s (check_time_left), which is why the lab's slowloris got its 408 at
+        // +21.0 s rather than +20.2 s.
         let accept = t_first;
-        let mut bytes = first.len() as i64;
-        let timeout = |bytes: i64| {
-            (HEADER_TIMEOUT_US + bytes * HEADER_MINRATE_US_PER_BYTE).min(HEADER_TIMEOUT_MAX_US)
-        };
+        let max_at = accept + HEADER_TIMEOUT_MAX_US;
+        let mut timeout_at =
+            (accept + HEADER_TIMEOUT_US + first.len() as i64 * HEADER_MINRATE_US_PER_BYTE)
+                .min(max_at);
+        let ack_delay = (interval / 2).min(40_000);
+        c.s_seg(cx.sim, t_first + ack_delay, flag::ACK, &[]);
+        let mut t_read = t_first;
         let mut next = t_first + interval;
-        while next < accept + timeout(bytes) {
+        let fired = loop {
+            let left = timeout_at - t_read;
+            if left <= 0 {
+                break t_read;
+            }
+            let wait_until = t_read + left.max(1_000_000);
+            if next >= wait_until {
+                break wait_until;
+            }
             let h = b"X-a: b\r\n";
             c.c_data(cx.sim, &mut cx.rng, next, h);
-            c.s_seg(cx.sim, next + 40_000, flag::ACK, &[]);
-            bytes += h.len() as i64;
+            c.s_seg(cx.sim, next + ack_delay, flag::ACK, &[]);
+            timeout_at = (timeout_at + h.len() as i64 * HEADER_MINRATE_US_PER_BYTE).min(max_at);
+            t_read = next;
             next += interval + cx.rng.range_i64(0, 2_000);
-        }
-        let deadline = accept + timeout(bytes) + cx.rng.range_i64(1_000, 20_000);
+        };
+        let deadline = fired + cx.rng.range_i64(100, 400);
         cx.sim.error(
             &mut cx.rng,
             deadline,
