@@ -1,1 +1,145 @@
-//! Deterministic input generators for the `tcp` benchmarks (filled in by the crate's owner).
+//! Deterministic input generators for the `tcp` benchmarks: spoofed SYN floods, ordinary
+//! connections, and the same rendered as an in-memory pcap.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use halfopen_tcp::{Event, TcpFlags};
+
+/// xorshift64: deterministic pseudo-random numbers without a dependency.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed (0 is replaced by a constant).
+    pub fn new(seed: u64) -> Rng {
+        Rng(if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        })
+    }
+    /// The next value.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
+
+/// The `i`-th SYN of a spoofed flood against `192.0.2.10:80`: random source address and
+/// port, one microsecond apart (1 M SYN/s).
+pub fn flood_syn(rng: &mut Rng, i: u64) -> Event {
+    let r = rng.next_u64();
+    let src = IpAddr::V4(Ipv4Addr::from((r >> 32) as u32));
+    let dst = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+    let mut e = Event::new(i as i64, src, (r as u16) | 1024, dst, 80).with_flags(TcpFlags::SYN);
+    e.seq = Some((r >> 16) as u32);
+    e.payload_len = Some(0);
+    e.window = Some(1024);
+    e.ttl = Some(241);
+    e
+}
+
+/// `n` events of a spoofed SYN flood.
+pub fn syn_flood(n: usize, seed: u64) -> Vec<Event> {
+    let mut rng = Rng::new(seed);
+    (0..n as u64).map(|i| flood_syn(&mut rng, i)).collect()
+}
+
+/// `n` events of ordinary short connections (SYN, SYN-ACK, ACK, request, response,
+/// FIN, FIN, ACK: 8 events each), 64 connections interleaved at a time.
+pub fn connections(n: usize, seed: u64) -> Vec<Event> {
+    let mut rng = Rng::new(seed);
+    let server = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+    let mut out = Vec::with_capacity(n);
+    let mut t = 0i64;
+    let mut conn = 0u32;
+    while out.len() < n {
+        let batch: Vec<(IpAddr, u16, u32, u32)> = (0..64)
+            .map(|_| {
+                conn = conn.wrapping_add(1);
+                let r = rng.next_u64();
+                (
+                    IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (conn & 0x00ff_ffff))),
+                    1024 + (r as u16 % 60000),
+                    (r >> 16) as u32,
+                    (r >> 40) as u32,
+                )
+            })
+            .collect();
+        let steps: [(bool, TcpFlags, u32); 8] = [
+            (true, TcpFlags::SYN, 0),
+            (false, TcpFlags::SYN | TcpFlags::ACK, 0),
+            (true, TcpFlags::ACK, 0),
+            (true, TcpFlags::PSH | TcpFlags::ACK, 300),
+            (false, TcpFlags::PSH | TcpFlags::ACK, 1400),
+            (true, TcpFlags::FIN | TcpFlags::ACK, 0),
+            (false, TcpFlags::FIN | TcpFlags::ACK, 0),
+            (true, TcpFlags::ACK, 0),
+        ];
+        let mut cseq: Vec<(u32, u32)> = batch.iter().map(|b| (b.2, b.3)).collect();
+        for (from_client, flags, len) in steps {
+            for (j, &(c, cp, _, _)) in batch.iter().enumerate() {
+                t += 10;
+                let (cs, ss) = cseq[j];
+                let mut e = if from_client {
+                    Event::new(t, c, cp, server, 443)
+                } else {
+                    Event::new(t, server, 443, c, cp)
+                };
+                e.flags = Some(flags);
+                e.seq = Some(if from_client { cs } else { ss });
+                e.ack = Some(if from_client { ss } else { cs });
+                e.payload_len = Some(len);
+                let adv = len + u32::from(flags.syn()) + u32::from(flags.fin());
+                if from_client {
+                    cseq[j].0 = cs.wrapping_add(adv);
+                } else {
+                    cseq[j].1 = ss.wrapping_add(adv);
+                }
+                out.push(e);
+            }
+        }
+    }
+    out.truncate(n);
+    out
+}
+
+/// Renders events as a classic little-endian pcap (LINKTYPE_RAW, IPv4 only, zero
+/// checksums), for reader benchmarks.
+pub fn render_pcap(events: &[Event]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + events.len() * 56);
+    out.extend_from_slice(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]);
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&101u32.to_le_bytes());
+    for e in events {
+        let (IpAddr::V4(s), IpAddr::V4(d)) = (e.src, e.dst) else {
+            continue;
+        };
+        let len = e.payload_len.unwrap_or(0) as usize;
+        let total = 40 + len;
+        let ts = e.ts_us.max(0) as u64;
+        out.extend_from_slice(&((ts / 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&((ts % 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&(total as u32).to_le_bytes());
+        out.extend_from_slice(&(total as u32).to_le_bytes());
+        out.extend_from_slice(&[0x45, 0]);
+        out.extend_from_slice(&(total as u16).to_be_bytes());
+        out.extend_from_slice(&[0, 1, 0x40, 0, e.ttl.unwrap_or(64), 6, 0, 0]);
+        out.extend_from_slice(&s.octets());
+        out.extend_from_slice(&d.octets());
+        out.extend_from_slice(&e.src_port.to_be_bytes());
+        out.extend_from_slice(&e.dst_port.to_be_bytes());
+        out.extend_from_slice(&e.seq.unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(&e.ack.unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(&[0x50, e.flags.map(|f| f.0).unwrap_or(0)]);
+        out.extend_from_slice(&e.window.unwrap_or(65535).to_be_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0]);
+        out.resize(out.len() + len, 0x61);
+    }
+    out
+}

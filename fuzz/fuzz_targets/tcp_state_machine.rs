@@ -18,11 +18,21 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut events = 0u64;
     let mut pkts = 0u64;
     for c in data.chunks_exact(8) {
-        let [host, ports, flags, kind, s0, s1, len, dt] = [c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]];
+        let [host, ports, flags, kind, s0, s1, len, dt] =
+            [c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]];
         ts += i64::from(dt);
         let (a, b): (IpAddr, IpAddr) = if host & 0x80 != 0 {
             (
-                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(host & 3))),
+                IpAddr::V6(Ipv6Addr::new(
+                    0x2001,
+                    0xdb8,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    u16::from(host & 3),
+                )),
                 IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 1, 1)),
             )
         } else {

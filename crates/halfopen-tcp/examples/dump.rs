@@ -26,12 +26,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         t.observe(&e);
         while let Some(c) = t.pop_finished() {
-            println!("  => {} {} {} {} {:?}", c.orig, c.resp, c.state, c.history, c.end);
+            println!(
+                "  => {} {} {} {} {:?}",
+                c.orig, c.resp, c.state, c.history, c.end
+            );
         }
     }
     t.finish();
     while let Some(c) = t.pop_finished() {
-        println!("  => {} {} {} {} {:?}", c.orig, c.resp, c.state, c.history, c.end);
+        println!(
+            "  => {} {} {} {} {:?}",
+            c.orig, c.resp, c.state, c.history, c.end
+        );
     }
     println!("{:?}", r.stats());
     Ok(())

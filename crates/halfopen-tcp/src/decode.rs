@@ -258,7 +258,11 @@ fn ipv4(p: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
         return Err(Skip::Malformed);
     }
     // Ethernet padding may follow the packet; a TSO capture may say 0 total length.
-    let end = if total == 0 { p.len() } else { total.min(p.len()) };
+    let end = if total == 0 {
+        p.len()
+    } else {
+        total.min(p.len())
+    };
     let body = p.get(ihl..end).ok_or(Skip::Truncated)?;
     let info = IpInfo {
         pseudo,
@@ -349,7 +353,9 @@ fn transport(
             if be16(inner, 0) == Some(0x0001) {
                 let id_len = usize::from(*inner.get(2).ok_or(Skip::Truncated)?);
                 let au_len = usize::from(*inner.get(3).ok_or(Skip::Truncated)?);
-                inner = inner.get(4 + id_len + au_len + 9..).ok_or(Skip::Truncated)?;
+                inner = inner
+                    .get(4 + id_len + au_len + 9..)
+                    .ok_or(Skip::Truncated)?;
             }
             if be16(inner, 0) == Some(0x0000) {
                 inner = inner.get(8..).ok_or(Skip::Truncated)?;

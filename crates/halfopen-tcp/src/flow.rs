@@ -271,7 +271,8 @@ impl Flow {
                         | EndpointState::SynAckSent
                         | EndpointState::Established
                         | EndpointState::Partial
-                ) || (s.ep.state == EndpointState::Reset && s.ep.prev == EndpointState::Inactive))
+                ) || (s.ep.state == EndpointState::Reset
+                    && s.ep.prev == EndpointState::Inactive))
             {
                 s.last_seq = end;
             }
@@ -295,10 +296,13 @@ impl Flow {
             Some((_, end)) => {
                 let s = &mut self.sides[i];
                 let delta = end.wrapping_sub(s.last_seq) as i32;
-                if (flags.syn() || flags.rst())
-                    && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta)
-                {
-                } else if s.ep.state == EndpointState::Reset {
+                // Untrusted: a SYN/RST far off the known sequence space, or anything
+                // after our RST.
+                let untrusted = ((flags.syn() || flags.rst())
+                    && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta))
+                    || s.ep.state == EndpointState::Reset;
+                if untrusted {
+                    // Nothing learned.
                 } else if delta > 0 {
                     if !flags.rst() {
                         s.bytes = s.bytes.saturating_add(len.min(delta.unsigned_abs()));

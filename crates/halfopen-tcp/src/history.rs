@@ -92,7 +92,12 @@ impl fmt::Display for History {
 
 impl fmt::Debug for History {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "History({:?}{})", self.as_str(), if self.truncated() { "…" } else { "" })
+        write!(
+            f,
+            "History({:?}{})",
+            self.as_str(),
+            if self.truncated() { "…" } else { "" }
+        )
     }
 }
 

@@ -30,7 +30,12 @@ pub(crate) struct V6Key {
 }
 
 /// Builds a canonical key; the bool is true when the event's source is endpoint `a`.
-fn canon<const N: usize>(s: [u8; N], sp: u16, d: [u8; N], dp: u16) -> ([u8; N], u16, [u8; N], u16, bool) {
+fn canon<const N: usize>(
+    s: [u8; N],
+    sp: u16,
+    d: [u8; N],
+    dp: u16,
+) -> ([u8; N], u16, [u8; N], u16, bool) {
     if (s, sp) <= (d, dp) {
         (s, sp, d, dp, true)
     } else {
@@ -85,7 +90,22 @@ pub(crate) fn likely_server_port(p: u16) -> bool {
     p < 1024
         || matches!(
             p,
-            1433 | 1521 | 2049 | 3128 | 3306 | 3389 | 5060 | 5432 | 5900 | 6379 | 8000 | 8008
-                | 8080 | 8443 | 8888 | 9200 | 11211 | 27017
+            1433 | 1521
+                | 2049
+                | 3128
+                | 3306
+                | 3389
+                | 5060
+                | 5432
+                | 5900
+                | 6379
+                | 8000
+                | 8008
+                | 8080
+                | 8443
+                | 8888
+                | 9200
+                | 11211
+                | 27017
         )
 }

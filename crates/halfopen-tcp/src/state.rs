@@ -209,9 +209,17 @@ pub fn conn_state(
     } else if resp == E::Closed && orig == E::Closed {
         ConnState::SF
     } else if orig == E::Closed {
-        if r_inactive { ConnState::SH } else { ConnState::S2 }
+        if r_inactive {
+            ConnState::SH
+        } else {
+            ConnState::S2
+        }
     } else if resp == E::Closed {
-        if o_inactive { ConnState::SHR } else { ConnState::S3 }
+        if o_inactive {
+            ConnState::SHR
+        } else {
+            ConnState::S3
+        }
     } else if orig == E::SynSent && resp == E::Inactive {
         ConnState::S0
     } else if orig == E::Established && resp == E::Established {

@@ -142,7 +142,10 @@ fn deadline(f: &Flow, cfg: &Config) -> (i64, EndReason) {
         };
         (f.last_us.saturating_add(cfg.closed_linger_us), why)
     } else if f.is_attempt() || f.handshake_pending() {
-        (f.last_us.saturating_add(cfg.syn_timeout_us), EndReason::Timeout)
+        (
+            f.last_us.saturating_add(cfg.syn_timeout_us),
+            EndReason::Timeout,
+        )
     } else {
         (
             f.last_us.saturating_add(cfg.established_idle_timeout_us),
@@ -185,10 +188,7 @@ impl<K: FlowKey> Shard<K> {
                 }
                 let (d, _) = deadline(f, &ctx.cfg);
                 self.heap.push(Reverse((d, f.gen_, k)));
-            } else if f.bits & IN_HEAP != 0
-                && f.bits & CLOSING_SCHEDULED == 0
-                && f.is_closing()
-            {
+            } else if f.bits & IN_HEAP != 0 && f.bits & CLOSING_SCHEDULED == 0 && f.is_closing() {
                 // The deadline got shorter (FIN/RST linger): add an entry for it; the old
                 // one is re-checked and dropped when it comes due.
                 f.bits |= CLOSING_SCHEDULED;
@@ -218,11 +218,11 @@ impl<K: FlowKey> Shard<K> {
             None => {
                 let mut orig_is_src = true;
                 if let Some(fl) = flags {
-                    if !(fl.syn() && !fl.ack()) && ctx.cfg.server_port_heuristic {
+                    if (fl.ack() || !fl.syn()) && ctx.cfg.server_port_heuristic {
                         let (sp, dp) = (ev.src_port, ev.dst_port);
                         if likely_server_port(sp) {
                             orig_is_src = if likely_server_port(dp) {
-                                !(!fl.syn() && sp < dp)
+                                fl.syn() || sp >= dp
                             } else {
                                 false
                             };
@@ -461,9 +461,7 @@ impl FlowTable {
         let mut rest6 = Vec::new();
         self.v6.drain(&mut self.ctx, &mut rest6);
         rest.append(&mut rest6);
-        rest.sort_by(|a, b| {
-            (a.start_us, a.orig, a.resp).cmp(&(b.start_us, b.orig, b.resp))
-        });
+        rest.sort_by_key(|c| (c.start_us, c.orig, c.resp));
         self.ctx.out.extend(rest);
     }
 

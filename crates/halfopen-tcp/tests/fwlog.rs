@@ -1,5 +1,6 @@
 //! The adapter from halfopen-fwlog records (built directly with `Record::new`, as the
 //! parsers are being written elsewhere) to TCP events.
+#![cfg(feature = "fwlog")]
 
 use halfopen_fwlog::{Format, Protocol, Record, TcpFlags as FwFlags};
 use halfopen_tcp::{Config, ConnState, Evidence, FlowTable, TcpFlags, from_fwlog};
@@ -30,13 +31,19 @@ fn netfilter_syn_with_options() {
     assert_eq!(e.flags, Some(TcpFlags::SYN));
     assert_eq!(e.mss, Some(1460));
     assert!(e.options_fingerprint.is_some());
-    assert_eq!((e.ttl, e.ip_id, e.ip_len, e.window), (Some(52), Some(54321), Some(60), Some(64240)));
+    assert_eq!(
+        (e.ttl, e.ip_id, e.ip_len, e.window),
+        (Some(52), Some(54321), Some(60), Some(64240))
+    );
     let mut t = FlowTable::new(Config::default());
     t.observe(&e);
     t.finish();
     let c = t.pop_finished().unwrap();
     let syn = c.first_syn.unwrap();
-    assert_eq!((syn.mss, syn.ttl, syn.src_port), (Some(1460), Some(52), 51515));
+    assert_eq!(
+        (syn.mss, syn.ttl, syn.src_port),
+        (Some(1460), Some(52), 51515)
+    );
     assert_eq!(c.evidence, Evidence::SynOnly);
 }
 

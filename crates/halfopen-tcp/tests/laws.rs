@@ -7,19 +7,22 @@ use std::net::{IpAddr, Ipv4Addr};
 use halfopen_tcp::{Config, Connection, Event, FlowTable, TcpFlags};
 use proptest::prelude::*;
 
-fn arb_event() -> impl Strategy<Value = (u8, bool, u8, Option<u8>, u32, u16, bool)> {
+/// (host pair, direction, port, flags, seq, payload, packet-like)
+type Raw = (u8, bool, u8, Option<u8>, u32, u16, bool);
+
+fn arb_event() -> impl Strategy<Value = Raw> {
     (
-        0u8..6,                      // which host pair
-        any::<bool>(),               // direction
-        0u8..4,                      // port choice
+        0u8..6,                            // which host pair
+        any::<bool>(),                     // direction
+        0u8..4,                            // port choice
         proptest::option::of(any::<u8>()), // flags
-        any::<u32>(),                // seq
-        0u16..3000,                  // payload
-        any::<bool>(),               // packet-like (seq/len known)
+        any::<u32>(),                      // seq
+        0u16..3000,                        // payload
+        any::<bool>(),                     // packet-like (seq/len known)
     )
 }
 
-fn build(evs: &[(u8, bool, u8, Option<u8>, u32, u16, bool)]) -> Vec<Event> {
+fn build(evs: &[Raw]) -> Vec<Event> {
     evs.iter()
         .enumerate()
         .map(|(i, &(pair, dir, port, flags, seq, len, pkt))| {

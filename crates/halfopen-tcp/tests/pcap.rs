@@ -60,14 +60,20 @@ fn every_frame_is_accounted_for() {
         let o = s.fragments + s.truncated + s.malformed + s.unsupported + s.bad_checksum;
         assert_eq!(s.frames, s.tcp + s.not_tcp + o, "{trace}");
         seen.push((trace, s.frames, s.tcp, s.not_tcp, o));
-        assert_eq!((s.frames, s.tcp, s.not_tcp, o), (frames, tcp, not_tcp, other), "{trace}: {s:?}");
+        assert_eq!(
+            (s.frames, s.tcp, s.not_tcp, o),
+            (frames, tcp, not_tcp, other),
+            "{trace}: {s:?}"
+        );
     }
     assert_eq!(seen.len(), 30);
 }
 
 #[test]
 fn not_a_capture_is_a_typed_error() {
-    let r = PacketReader::new(std::io::Cursor::new(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()));
+    let r = PacketReader::new(std::io::Cursor::new(
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+    ));
     assert!(matches!(r, Err(Error::NotACapture { offset: 0, .. })));
     let r = PacketReader::new(std::io::Cursor::new(Vec::new()));
     assert!(matches!(r, Err(Error::NotACapture { .. })));
@@ -81,7 +87,10 @@ fn truncated_capture_is_a_typed_error() {
     let items: Vec<_> = r.collect();
     assert_eq!(items.len(), 2, "{items:?}");
     assert!(items[0].is_ok());
-    assert!(matches!(items[1], Err(Error::Truncated { .. })), "{items:?}");
+    assert!(
+        matches!(items[1], Err(Error::Truncated { .. })),
+        "{items:?}"
+    );
 }
 
 #[test]

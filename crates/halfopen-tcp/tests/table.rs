@@ -1,4 +1,5 @@
 //! Flow-table behaviour: evidence kinds, timeouts, port reuse, the bounded table.
+#![allow(clippy::print_stdout)]
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -113,7 +114,10 @@ fn half_open_times_out_after_syn_timeout() {
     t.observe(&ev(0.0, true, Some(S)));
     t.observe(&ev(1.0, true, Some(S)));
     t.expire(62_000_000);
-    assert!(t.pop_finished().is_none(), "Linux keeps a half-open for ~63 s");
+    assert!(
+        t.pop_finished().is_none(),
+        "Linux keeps a half-open for ~63 s"
+    );
     t.expire(64_000_000);
     let c = t.pop_finished().unwrap();
     assert_eq!(c.end, EndReason::Timeout);
@@ -224,7 +228,10 @@ fn established_flows_survive_a_flood() {
     }
     assert_eq!(t.stats().evicted_other, 0);
     let rest = all(&mut t);
-    assert!(rest.iter().any(|c| c.orig.ip() == client() && c.state == ConnState::S1));
+    assert!(
+        rest.iter()
+            .any(|c| c.orig.ip() == client() && c.state == ConnState::S1)
+    );
 }
 
 #[test]

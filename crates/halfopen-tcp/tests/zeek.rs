@@ -3,6 +3,7 @@
 //! `EXPECTED.tsv`. The rows that differ are listed, with the reason, in
 //! docs/zeek-differences.md; this test asserts exactly that list, so any change in
 //! behaviour shows up.
+#![allow(clippy::print_stdout)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -132,8 +133,16 @@ fn agrees_with_zeek() {
         if !s_ok || !h_ok {
             println!(
                 "line {:3} {:40} {}:{} -> {}:{}  zeek {:6} {:12} ours {:6} {}",
-                row.line, row.trace, row.orig_h, row.orig_p, row.resp_h, row.resp_p,
-                row.state, row.history, st, hi
+                row.line,
+                row.trace,
+                row.orig_h,
+                row.orig_p,
+                row.resp_h,
+                row.resp_p,
+                row.state,
+                row.history,
+                st,
+                hi
             );
         }
     }
