@@ -1,2 +1,47 @@
-//! Benchmark (work in progress).
-fn main() {}
+//! End-to-end analysis throughput: a generated ipfw log (the README story at scale) plus its
+//! Apache access log, through `halfopen::Analyzer` (detection, parsing, year inference, flow
+//! table, correlation, verdicts, network view). Bytes are firewall + access bytes.
+//!
+//! `HALFOPEN_BENCH_MB` sets the firewall log size in MB (default 64).
+
+use std::io::Cursor;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use halfopen::{Analyzer, Options};
+use halfopen_benches::end_to_end::generate;
+
+fn size_mb() -> usize {
+    std::env::var("HALFOPEN_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}
+
+fn bench(c: &mut Criterion) {
+    let inputs = generate(size_mb() << 20, 42);
+    let total = (inputs.firewall.len() + inputs.access.len()) as u64;
+    let mut g = c.benchmark_group("end_to_end");
+    g.throughput(Throughput::Bytes(total));
+    g.sample_size(10);
+    g.bench_function("ipfw+access", |b| {
+        b.iter_batched(
+            || (inputs.firewall.clone(), inputs.access.clone()),
+            |(fw, acc)| {
+                let mut a = Analyzer::new(Options {
+                    year: Some(2026),
+                    ..Options::default()
+                });
+                a.add_firewall("ipfw.log", Cursor::new(fw));
+                a.add_access("access.log", Cursor::new(acc));
+                let r = a.finish();
+                assert!(!r.blocklist.is_empty());
+                r.connections_total
+            },
+            BatchSize::LargeInput,
+        );
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
