@@ -677,3 +677,44 @@ mod resolver_tests {
         assert_eq!(x.ts_us, us("2017-01-01T00:00:00Z"));
     }
 }
+
+#[cfg(test)]
+mod layout_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn rfc3164_components_round_trip(m in 1u8..=12, d in 1u8..=31, h in 0u8..24, mi in 0u8..60, s in 0u8..60, pad: bool) {
+            let text = if pad {
+                format!("{} {d:>2} {h:02}:{mi:02}:{s:02}", month_abbrev(m))
+            } else {
+                format!("{} {d} {h:02}:{mi:02}:{s:02}", month_abbrev(m))
+            };
+            let (ts, used) = parse_rfc3164(text.as_bytes()).unwrap();
+            prop_assert_eq!(used, text.len());
+            prop_assert_eq!((ts.month, ts.day, ts.hour, ts.minute, ts.second), (m, d, h, mi, s));
+        }
+
+        #[test]
+        fn iso_resolves_like_chrono(secs in 0i64..4_000_000_000, micros in 0u32..1_000_000, off_q in -48i32..=56) {
+            let off = chrono::FixedOffset::east_opt(off_q * 900).unwrap();
+            let dt = DateTime::from_timestamp(secs, micros * 1000).unwrap().with_timezone(&off);
+            let text = dt.format("%Y-%m-%dT%H:%M:%S%.6f%:z").to_string();
+            let (ts, _) = parse_iso8601(text.as_bytes()).unwrap();
+            let mut r = Resolver::new(YearRef::Explicit(1970), Zone::Utc);
+            let got = r.resolve(&ts).unwrap();
+            prop_assert_eq!(got.ts_us, secs * 1_000_000 + i64::from(micros));
+            prop_assert_eq!(got.utc_offset_secs, off_q * 900);
+        }
+
+        #[test]
+        fn layouts_never_panic(b in prop::collection::vec(any::<u8>(), 0..40)) {
+            let _ = parse_rfc3164(&b);
+            let _ = parse_iso8601(&b);
+            let _ = parse_clf(&b);
+        }
+    }
+}
