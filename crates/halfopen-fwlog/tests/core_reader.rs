@@ -7,7 +7,10 @@ use flate2::write::GzEncoder;
 use halfopen_fwlog::Error;
 use halfopen_fwlog::reader::{DEFAULT_MAX_LINE_LEN, LineReader};
 
-fn collect(mut r: LineReader) -> Vec<Result<(u64, u64, Vec<u8>), Error>> {
+/// (number, offset, bytes) of each line, or the error.
+type Got = Result<(u64, u64, Vec<u8>), Error>;
+
+fn collect(mut r: LineReader) -> Vec<Got> {
     let mut out = Vec::new();
     while let Some(l) = r.next_line() {
         out.push(l.map(|l| (l.number, l.offset, l.bytes.to_vec())));
