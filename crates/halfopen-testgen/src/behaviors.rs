@@ -233,12 +233,19 @@ pub fn idle_until_timeout(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, connections: 
     }
 }
 
+/// Ports in order, each once (nmap never probes a port twice in one scan).
+fn unique(ports: &[u16]) -> Vec<u16> {
+    let mut seen = HashSet::new();
+    ports.iter().copied().filter(|p| seen.insert(*p)).collect()
+}
+
 /// nmap -sS.
 pub fn syn_scan(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, ports: &[u16]) {
+    let ports = unique(ports);
     let peer = Peer::new(addr, Stack::NmapRaw, &mut cx.rng);
     let sport = cx.rng.range(33_000, 65_000) as u16;
     let mut t = t0;
-    for &dport in ports {
+    for &dport in &ports {
         let mut c = Conn::with_port(&peer, sport, dport, &mut cx.rng);
         cx.connections += 1;
         c.c_syn(cx.sim, &mut cx.rng, t);
@@ -256,9 +263,10 @@ pub fn syn_scan(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, ports: &[u16]) {
 
 /// nmap -sT: connect(), then close with RST (SO_LINGER 0).
 pub fn connect_scan(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, ports: &[u16]) {
+    let ports = unique(ports);
     let mut peer = Peer::new(addr, Stack::Linux, &mut cx.rng);
     let mut t = t0;
-    for &dport in ports {
+    for &dport in &ports {
         let mut c = Conn::new(&mut peer, dport, &mut cx.rng);
         cx.connections += 1;
         if cx.sim.open_ports.contains(&dport) {
@@ -429,12 +437,19 @@ pub fn parse_v4_cidr(s: &str) -> Option<(u32, u8)> {
 
 /// The server's answer to a SYN nobody will complete: SYN-ACK, retransmitted like Linux
 /// (+1, +3, +7, +15, +31 s); the request is dropped at about +63 s without another packet.
+/// If the SYN queue is full at that moment, [`sim::apply_syncookies`] later removes the
+/// retransmissions (a syncookie SYN-ACK keeps no state).
 fn unanswered_synack(c: &mut Conn, sim: &mut Sim, t_syn: i64) {
     let t_sa = t_syn + KERNEL_US;
     c.s_synack(sim, t_sa);
+    let first = sim.pkts.len();
     for d in SYNACK_RETX_US {
         c.s_synack(sim, t_sa + d);
     }
+    sim.half_open.push(sim::HalfOpen {
+        t_syn,
+        retx: first..sim.pkts.len(),
+    });
 }
 
 /// hping3 -S --flood --rand-source inside a CIDR.

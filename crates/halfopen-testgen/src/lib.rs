@@ -54,6 +54,10 @@ pub struct Scenario {
     pub open_ports: Vec<u16>,
     /// Probability (per mille) that a SYN-ACK to a real client is lost, making it retransmit its SYN.
     pub loss_permille: u32,
+    /// Listen backlog of the web port (Apache `ListenBacklog` 511, under `somaxconn` 4096).
+    /// With `tcp_syncookies=1`, once this many unanswered SYNs are queued, further SYNs get a
+    /// syncookie SYN-ACK that is never retransmitted. 0 = never (every SYN-ACK is retransmitted).
+    pub syn_backlog: u32,
 }
 
 impl Scenario {
@@ -72,6 +76,7 @@ impl Scenario {
             access_clock_offset_us: 0,
             open_ports,
             loss_permille: 10,
+            syn_backlog: 511,
         }
     }
 
@@ -96,6 +101,7 @@ impl Scenario {
                 p
             },
             loss_permille: self.loss_permille,
+            syn_backlog: self.syn_backlog as usize,
             ..sim::Sim::default()
         };
         let mut rng = rng::Rng::fork(self.seed, u64::MAX);
@@ -179,6 +185,7 @@ impl Scenario {
                 row.logged_requests += 1;
             }
         }
+        sim::apply_syncookies(&mut sim);
         sim.pkts.sort_by_key(|p| p.ts_us);
         sim.access.sort_by_key(|e| e.write_us);
         sim.errors.sort_by_key(|e| e.ts_us);

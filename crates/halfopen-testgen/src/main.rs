@@ -1,5 +1,6 @@
 //! Regenerates the sample and test data:
-//! `halfopen-testgen <dir> [--scenario story|mixed] [--seed N] [--gzip-over BYTES]`.
+//! `halfopen-testgen <dir> [--scenario story|mixed|large] [--seed N] [--lines N] [--gzip-over BYTES]`
+//! (`--lines`: about how many packets the `large` scenario makes).
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,6 +9,7 @@ fn main() -> ExitCode {
     let mut scenario = "story".to_string();
     let mut seed: u64 = 1;
     let mut gzip_over: Option<usize> = None;
+    let mut lines: usize = 100_000;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -15,6 +17,10 @@ fn main() -> ExitCode {
             "--seed" => match args.next().and_then(|s| s.parse().ok()) {
                 Some(s) => seed = s,
                 None => return usage("--seed needs a number"),
+            },
+            "--lines" => match args.next().and_then(|s| s.parse().ok()) {
+                Some(n) => lines = n,
+                None => return usage("--lines needs a number"),
             },
             "--gzip-over" => match args.next().and_then(|s| s.parse().ok()) {
                 Some(n) => gzip_over = Some(n),
@@ -31,6 +37,7 @@ fn main() -> ExitCode {
     let s = match scenario.as_str() {
         "story" => halfopen_testgen::scenarios::story(),
         "mixed" => halfopen_testgen::scenarios::mixed(seed),
+        "large" => halfopen_testgen::scenarios::large(seed, lines),
         other => return usage(&format!("unknown scenario {other:?}")),
     };
     match s.render().write_to_with(&dir, gzip_over) {
@@ -47,7 +54,7 @@ fn usage(msg: &str) -> ExitCode {
         eprintln!("halfopen-testgen: {msg}");
     }
     eprintln!(
-        "usage: halfopen-testgen <dir> [--scenario story|mixed] [--seed N] [--gzip-over BYTES]"
+        "usage: halfopen-testgen <dir> [--scenario story|mixed|large] [--seed N] [--lines N] [--gzip-over BYTES]"
     );
     if msg.is_empty() {
         ExitCode::SUCCESS

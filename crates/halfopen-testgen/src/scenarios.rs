@@ -148,9 +148,11 @@ pub fn large(seed: u64, lines: usize) -> Scenario {
     let start = clock::ts_us(2026, 3, 3, 0, 0, 0);
     let mut s = Scenario::new(server, 80, start, seed);
     let mut rng = Rng::fork(seed, 0x006c_6172_6765);
-    // A browser with 2 connections x 3 requests is about 60 packets; each unanswered SYN makes 7.
-    let browsers = (lines * 6 / 10 / 60).max(1);
+    // A browser with 2 connections x 3 requests makes about 41 packets, an unanswered SYN 7
+    // (2 once the SYN queue is full and the server sends syncookies, as in most of the flood).
+    let browsers = (lines * 6 / 10 / 41).max(1);
     let syns = (lines * 2 / 10 / 7).max(1) as u32;
+    let flood = (lines * 2 / 10 * 10 / 27).max(1) as u32;
     let span = (browsers as i64).saturating_mul(2_000_000).max(60_000_000);
     for i in 0..browsers {
         let n = i as u32;
@@ -175,7 +177,7 @@ pub fn large(seed: u64, lines: usize) -> Scenario {
         addr: v4(198, 51, 100, 0),
         behavior: Behavior::SpoofedSynFlood {
             sources: "198.51.100.0/24".to_string(),
-            count: syns,
+            count: flood,
             per_second: 200,
         },
         start_us: span / 3,

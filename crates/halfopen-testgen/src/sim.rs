@@ -74,6 +74,63 @@ pub struct Sim {
     pub loss_permille: u32,
     /// Apache child pids (mpm_event).
     pub pids: Vec<u32>,
+    /// Unanswered SYNs to the web port (for the SYN-queue / syncookie pass).
+    pub half_open: Vec<HalfOpen>,
+    /// Listen backlog of the web port; 0 disables syncookies.
+    pub syn_backlog: usize,
+}
+
+/// A request socket that will never complete: its SYN time and its SYN-ACK retransmissions.
+#[derive(Debug, Clone)]
+pub struct HalfOpen {
+    /// SYN arrival.
+    pub t_syn: i64,
+    /// Indices (in `Sim::pkts`, before sorting) of its SYN-ACK retransmissions.
+    pub retx: std::ops::Range<usize>,
+}
+
+/// How long Linux keeps an unanswered request socket (5 retransmissions, then 32 s): ~63 s.
+pub const HALF_OPEN_LIFETIME_US: i64 = 63_000_000;
+
+/// Linux with `tcp_syncookies=1`: once `syn_backlog` request sockets are queued on the listener,
+/// further SYNs are answered with a syncookie SYN-ACK that keeps no state and is never
+/// retransmitted. Removes those retransmissions; returns how many SYNs got cookies.
+pub fn apply_syncookies(sim: &mut Sim) -> usize {
+    if sim.syn_backlog == 0 || sim.half_open.len() <= sim.syn_backlog {
+        return 0;
+    }
+    let mut chains = std::mem::take(&mut sim.half_open);
+    chains.sort_by_key(|c| c.t_syn);
+    let mut queued = std::collections::BinaryHeap::new();
+    let mut drop = vec![false; sim.pkts.len()];
+    let mut cookies = 0;
+    for c in &chains {
+        while queued
+            .peek()
+            .is_some_and(|std::cmp::Reverse(exp)| *exp <= c.t_syn)
+        {
+            queued.pop();
+        }
+        if queued.len() >= sim.syn_backlog {
+            cookies += 1;
+            for i in c.retx.clone() {
+                if let Some(d) = drop.get_mut(i) {
+                    *d = true;
+                }
+            }
+        } else {
+            queued.push(std::cmp::Reverse(c.t_syn + HALF_OPEN_LIFETIME_US));
+        }
+    }
+    if cookies > 0 {
+        let mut i = 0;
+        sim.pkts.retain(|_| {
+            let keep = !drop[i];
+            i += 1;
+            keep
+        });
+    }
+    cookies
 }
 
 impl Sim {

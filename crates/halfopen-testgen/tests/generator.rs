@@ -703,3 +703,35 @@ fn default_scenario_opens_the_web_port() {
     assert_eq!(r.access_combined.lines().count(), 1);
     assert!(r.ipfw.contains(":8080 in via em0"));
 }
+
+/// Linux syncookies: the first 511 unanswered SYNs fill the queue and get 5 retransmissions
+/// each; while the queue is full, SYNs get one SYN-ACK; after ~63 s the queue drains.
+#[test]
+fn a_big_flood_switches_to_syncookies() {
+    let (s, r) = one(Behavior::SpoofedSynFlood {
+        sources: "198.51.100.0/24".into(),
+        count: 2_000,
+        per_second: 20,
+    });
+    let pkts = decode(&r.pcap);
+    let syns = pkts.iter().filter(|p| p.syn && !p.ack).count();
+    let synacks = pkts.iter().filter(|p| p.syn && p.ack).count();
+    assert_eq!(syns, 2_000);
+    // 20/s for 63 s = 1260 requests would be queued: more than 511, so some get cookies.
+    assert!(synacks < 2_000 * 6, "{synacks}");
+    let mut per_conn: HashMap<(IpAddr, u16), u32> = HashMap::new();
+    for p in pkts.iter().filter(|p| p.syn && p.ack) {
+        *per_conn.entry((p.dst, p.dport)).or_default() += 1;
+    }
+    assert!(per_conn.values().all(|&n| n == 1 || n == 6));
+    let queued = per_conn.values().filter(|&&n| n == 6).count();
+    assert!((511..2_000).contains(&queued), "{queued}");
+    check_seq_ack(&pkts);
+    let mut no_cookies = Scenario {
+        syn_backlog: 0,
+        ..s
+    };
+    no_cookies.loss_permille = 0;
+    let all = decode(&no_cookies.render().pcap);
+    assert_eq!(all.iter().filter(|p| p.syn && p.ack).count(), 2_000 * 6);
+}
