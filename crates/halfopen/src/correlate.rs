@@ -207,7 +207,6 @@ pub fn estimate_offset(
     conns: &[ConnFacts],
     requests: &[LoggedRequest],
     assigned: &[Option<usize>],
-    offset: i64,
 ) -> (Option<i64>, u64) {
     let mut first: HashMap<usize, i64, foldhash::fast::RandomState> = HashMap::default();
     for (r, a) in requests.iter().zip(assigned) {
@@ -225,7 +224,6 @@ pub fn estimate_offset(
     }
     let mid = deltas.len() / 2;
     let (_, median, _) = deltas.select_nth_unstable(mid);
-    let _ = offset;
     let secs = (*median as f64 / 1e6 + 0.5).floor() as i64;
     (Some(secs.saturating_mul(1_000_000)), deltas.len() as u64)
 }
@@ -262,7 +260,7 @@ pub fn correlate(
     let (estimate, pairs) = match opts.fixed_offset_us {
         Some(o) => (Some(o), 0),
         None => {
-            let (e, n) = estimate_offset(conns, requests, &assigned, 0);
+            let (e, n) = estimate_offset(conns, requests, &assigned);
             let e = e.filter(|o| o.unsigned_abs() <= opts.max_offset_us.unsigned_abs());
             if let Some(o) = e.filter(|o| *o != 0) {
                 assigned = assign(&idx, conns, requests, o, tol);

@@ -364,6 +364,13 @@ impl SourceSummary {
         } else {
             (Verdict::Unknown, Confidence::Low)
         };
+        if v == Verdict::Legitimate {
+            ev.push(Evidence::RequestsLogged {
+                count: u32::try_from(self.requests).unwrap_or(u32::MAX),
+            });
+            ev.extend(self.aggregate_evidence(v));
+            return (v, conf, ev);
+        }
         ev.extend(self.aggregate_evidence(v));
         if let Some(ex) = self
             .examples
