@@ -165,6 +165,17 @@ pub fn escape_logitem_str(s: &str) -> String {
     escape_logitem(s.as_bytes())
 }
 
+/// The HTTP/2 connection preface and an empty-ish SETTINGS frame, as `curl --http2-prior-knowledge` sends.
+pub fn h2_preface() -> Vec<u8> {
+    let mut p = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // SETTINGS (type 4), 18 bytes: MAX_CONCURRENT_STREAMS 100, INITIAL_WINDOW_SIZE 10 MiB, ENABLE_PUSH 0.
+    p.extend_from_slice(&[0x00, 0x00, 0x12, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00]);
+    p.extend_from_slice(&[0x00, 0x03, 0x00, 0x00, 0x00, 0x64]);
+    p.extend_from_slice(&[0x00, 0x04, 0x00, 0xa0, 0x00, 0x00]);
+    p.extend_from_slice(&[0x00, 0x02, 0x00, 0x00, 0x00, 0x00]);
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +185,11 @@ mod tests {
         let ch = client_hello(&[7u8; 64]);
         assert_eq!(ch.len(), 517);
         assert_eq!(logged_request_line(&ch), "\\x16\\x03\\x01\\x02");
+    }
+
+    #[test]
+    fn h2_preface_logs_like_the_lab() {
+        assert_eq!(logged_request_line(&h2_preface()), "PRI * HTTP/2.0");
     }
 
     #[test]

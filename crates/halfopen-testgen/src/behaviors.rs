@@ -381,36 +381,66 @@ pub fn slowloris(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, connections: u32, inte
 
 /// A TLS ClientHello sent to the plain-HTTP port.
 pub fn tls_on_http(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, connections: u32) {
+    non_http1(cx, addr, t0, connections, NonHttp1::TlsClientHello);
+}
+
+/// An HTTP/2 prior-knowledge preface + SETTINGS sent to the HTTP/1.1-only port.
+pub fn h2_preface_on_http1(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, connections: u32) {
+    non_http1(cx, addr, t0, connections, NonHttp1::H2Preface);
+}
+
+#[derive(Clone, Copy)]
+enum NonHttp1 {
+    TlsClientHello,
+    H2Preface,
+}
+
+/// The client speaks something else than HTTP/1.x first; Apache answers 400 and closes (FIN
+/// after its lingering close), logging what it took for a request line.
+fn non_http1(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, connections: u32, what: NonHttp1) {
     let mut peer = Peer::new(addr, Stack::Linux, &mut cx.rng);
     let mut t = t0;
     for _ in 0..connections {
         let mut c = Conn::new(&mut peer, cx.sim.server_port, &mut cx.rng);
         cx.connections += 1;
         let (_, t_est) = sim::handshake(&mut c, cx.sim, &mut cx.rng, t);
-        let mut random = [0u8; 64];
-        for b in random.iter_mut() {
-            *b = cx.rng.next_u32() as u8;
-        }
-        let hello = apache::client_hello(&random);
+        let (payload, src, msg) = match what {
+            NonHttp1::TlsClientHello => {
+                let mut random = [0u8; 64];
+                for b in random.iter_mut() {
+                    *b = cx.rng.next_u32() as u8;
+                }
+                (
+                    apache::client_hello(&random),
+                    "protocol.c(1449)",
+                    "AH00566: request failed: malformed request line",
+                )
+            }
+            NonHttp1::H2Preface => (
+                apache::h2_preface(),
+                "protocol.c(958)",
+                "AH03450: HTTP Request Line; Unable to parse URI: '*'",
+            ),
+        };
         let t_send = t_est + cx.rng.range_i64(100, 2_000);
-        let t_hello = c.c_data(cx.sim, &mut cx.rng, t_send, &hello);
-        let t_err = t_hello + cx.rng.range_i64(40, 90);
+        let t_data = c.c_data(cx.sim, &mut cx.rng, t_send, &payload);
+        let t_err = t_data + cx.rng.range_i64(40, 90);
         cx.sim.error(
             &mut cx.rng,
             t_err,
             "core:debug",
-            "protocol.c(1449)",
+            src,
             (c.c_addr, c.c_port),
-            "AH00566: request failed: malformed request line",
+            msg,
         );
         let resp = apache::response(400, BODY_400, t_err, false, "text/html; charset=iso-8859-1");
         let t_last = c.s_data(cx.sim, t_err + 10, &resp);
         cx.sim.access.push(sim::AccessEntry {
             write_us: t_last + 20,
-            recv_us: t_hello,
+            recv_us: t_data,
             client: c.c_addr,
             port: c.c_port,
-            request: apache::logged_request_line(&hello),
+            request: apache::logged_request_line(&payload),
             status: 400,
             bytes: Some(BODY_400),
             referer: None,

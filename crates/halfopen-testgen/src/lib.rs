@@ -155,6 +155,9 @@ impl Scenario {
                 Behavior::TlsOnHttp { connections } => {
                     behaviors::tls_on_http(&mut cx, a.addr, t0, *connections);
                 }
+                Behavior::H2PrefaceOnHttp1 { connections } => {
+                    behaviors::h2_preface_on_http1(&mut cx, a.addr, t0, *connections);
+                }
                 Behavior::SpoofedSynFlood {
                     sources,
                     count,
@@ -308,6 +311,12 @@ pub enum Behavior {
         /// TCP connections.
         connections: u32,
     },
+    /// HTTP/2 prior-knowledge preface + SETTINGS sent to the HTTP/1.1-only port (Apache logs
+    /// 400 "PRI * HTTP/2.0" and AH03450 at debug).
+    H2PrefaceOnHttp1 {
+        /// TCP connections.
+        connections: u32,
+    },
     /// hping3 -S --flood --rand-source: spoofed SYNs from inside `sources` (IPv4 CIDR).
     SpoofedSynFlood {
         /// Source network, e.g. "198.51.100.0/24".
@@ -337,6 +346,7 @@ impl Behavior {
             Behavior::ConnectScan { .. } => "connect_scan",
             Behavior::Slowloris { .. } => "slowloris",
             Behavior::TlsOnHttp { .. } => "tls_on_http",
+            Behavior::H2PrefaceOnHttp1 { .. } => "h2_preface_on_http1",
             Behavior::SpoofedSynFlood { .. } => "spoofed_syn_flood",
             Behavior::RandomPortSyns { .. } => "random_port_syns",
         }

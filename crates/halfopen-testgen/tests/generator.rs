@@ -591,6 +591,7 @@ fn arb_behavior() -> impl Strategy<Value = Behavior> {
                 interval_ms: i
             }),
         (1u32..3).prop_map(|c| Behavior::TlsOnHttp { connections: c }),
+        (1u32..3).prop_map(|c| Behavior::H2PrefaceOnHttp1 { connections: c }),
         (1u32..20, 1u32..100).prop_map(|(c, r)| Behavior::SpoofedSynFlood {
             sources: "198.51.100.0/28".into(),
             count: c,

@@ -235,6 +235,17 @@ fn tls_clienthello_on_plain() {
 }
 
 #[test]
+fn h2_preface_on_http1_port() {
+    let lab = lab(41015);
+    let (_, r) = simulate(Behavior::H2PrefaceOnHttp1 { connections: 1 });
+    let (_, ours) = ours(&r);
+    assert_eq!(lab.errors, ours.errors);
+    let (lr, ls, lb, _) = &lab.access[0];
+    let (or, os, ob, _) = &ours.access[0];
+    assert_eq!((lr, ls, lb), (or, os, ob));
+}
+
+#[test]
 fn connect_close_and_connect_rst_log_nothing() {
     for (port, behavior) in [
         (
