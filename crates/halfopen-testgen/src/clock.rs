@@ -88,10 +88,24 @@ pub fn syslog(ts_us: i64) -> String {
 
 /// Apache `%t`: `[01/Mar/2026:18:49:05 +0000]`.
 pub fn apache_t(ts_us: i64) -> String {
-    let c = civil(ts_us);
+    apache_t_local(ts_us, 0)
+}
+
+/// Apache `%t` in a local zone `utc_offset_secs` east of UTC: `[01/Mar/2026:19:49:05 +0100]`.
+pub fn apache_t_local(ts_us: i64, utc_offset_secs: i32) -> String {
+    let c = civil(ts_us + i64::from(utc_offset_secs) * 1_000_000);
+    let sign = if utc_offset_secs < 0 { '-' } else { '+' };
+    let off = utc_offset_secs.unsigned_abs();
     format!(
-        "[{:02}/{}/{}:{:02}:{:02}:{:02} +0000]",
-        c.day, c.month_name, c.year, c.hour, c.min, c.sec
+        "[{:02}/{}/{}:{:02}:{:02}:{:02} {sign}{:02}{:02}]",
+        c.day,
+        c.month_name,
+        c.year,
+        c.hour,
+        c.min,
+        c.sec,
+        off / 3600,
+        off / 60 % 60
     )
 }
 
@@ -128,6 +142,11 @@ mod tests {
             "[Sun Mar 01 18:49:05.123456 2026]"
         );
         assert_eq!(http_date(t), "Sun, 01 Mar 2026 18:49:05 GMT");
+        assert_eq!(apache_t_local(t, 3600), "[01/Mar/2026:19:49:05 +0100]");
+        assert_eq!(
+            apache_t_local(t, -(5 * 3600 + 1800)),
+            "[01/Mar/2026:13:19:05 -0530]"
+        );
         // The lab error log: [Tue Nov 24 20:50:30.336238 2026]
         let lab = ts_us(2026, 11, 24, 20, 50, 30) + 336_238;
         assert_eq!(apache_error(lab), "[Tue Nov 24 20:50:30.336238 2026]");

@@ -58,6 +58,10 @@ pub struct Scenario {
     /// With `tcp_syncookies=1`, once this many unanswered SYNs are queued, further SYNs get a
     /// syncookie SYN-ACK that is never retransmitted. 0 = never (every SYN-ACK is retransmitted).
     pub syn_backlog: u32,
+    /// The server's time zone as a fixed offset east of UTC (seconds): syslog stamps and the
+    /// Apache logs are written in local time (`%t` shows the offset, the error log does not).
+    /// Default 0 (UTC).
+    pub utc_offset_secs: i32,
 }
 
 impl Scenario {
@@ -77,6 +81,7 @@ impl Scenario {
             open_ports,
             loss_permille: 10,
             syn_backlog: 511,
+            utc_offset_secs: 0,
         }
     }
 
@@ -199,8 +204,16 @@ impl Scenario {
             truth,
             ..Rendered::default()
         };
+        let tz_us = i64::from(self.utc_offset_secs) * 1_000_000;
+        let apache_us = self.access_clock_offset_us + tz_us;
         for p in &sim.pkts {
-            render::netfilter_line(p, render::NfRule::All, boot_us, &mut out.netfilter_all);
+            render::netfilter_line(
+                p,
+                render::NfRule::All,
+                boot_us,
+                tz_us,
+                &mut out.netfilter_all,
+            );
             if p.inbound
                 && p.flags & (packet::flag::SYN | packet::flag::ACK | packet::flag::RST)
                     == packet::flag::SYN
@@ -209,21 +222,24 @@ impl Scenario {
                     p,
                     render::NfRule::SynOnly,
                     boot_us,
+                    tz_us,
                     &mut out.netfilter_syn_only,
                 );
             }
-            render::ipfw_line(p, &mut out.ipfw);
+            render::ipfw_line(p, tz_us, &mut out.ipfw);
         }
         for e in &sim.access {
             render::access_line(
                 e,
                 self.access_clock_offset_us,
+                self.utc_offset_secs,
                 false,
                 &mut out.access_combined,
             );
             render::access_line(
                 e,
                 self.access_clock_offset_us,
+                self.utc_offset_secs,
                 true,
                 &mut out.access_with_port,
             );
@@ -232,12 +248,12 @@ impl Scenario {
         let boot = self.start_us - 3_600_000_000;
         out.error_log.push_str(&format!(
             "{} [mpm_event:notice] {pt} AH00489: {} configured -- resuming normal operations\n{} [core:notice] {pt} AH00094: Command line: '/usr/sbin/apache2'\n",
-            clock::apache_error(boot + self.access_clock_offset_us),
+            clock::apache_error(boot + apache_us),
             apache::SERVER,
-            clock::apache_error(boot + 12 + self.access_clock_offset_us),
+            clock::apache_error(boot + 12 + apache_us),
         ));
         for e in &sim.errors {
-            render::error_line(e, self.access_clock_offset_us, &mut out.error_log);
+            render::error_line(e, apache_us, &mut out.error_log);
         }
         out
     }

@@ -116,8 +116,13 @@ pub enum NfRule {
 }
 
 /// One kern.log line as the kernel's nf_log_syslog writes it (with its trailing space).
-pub fn netfilter_line(p: &Packet, rule: NfRule, boot_us: i64, out: &mut String) {
-    let _ = write!(out, "{} {HOSTNAME} kernel: ", clock::syslog(p.ts_us));
+/// `tz_us`: the host's UTC offset (syslog stamps are local time).
+pub fn netfilter_line(p: &Packet, rule: NfRule, boot_us: i64, tz_us: i64, out: &mut String) {
+    let _ = write!(
+        out,
+        "{} {HOSTNAME} kernel: ",
+        clock::syslog(p.ts_us + tz_us)
+    );
     if rule == NfRule::All {
         let up = p.ts_us.saturating_sub(boot_us).max(0);
         let _ = write!(out, "[{:>5}.{:06}] ", up / 1_000_000, up % 1_000_000);
@@ -183,7 +188,7 @@ pub fn netfilter_line(p: &Packet, rule: NfRule, boot_us: i64, out: &mut String) 
 }
 
 /// One FreeBSD ipfw `log` line (rule 100 allows inbound, rule 200 outbound).
-pub fn ipfw_line(p: &Packet, out: &mut String) {
+pub fn ipfw_line(p: &Packet, tz_us: i64, out: &mut String) {
     let ep = |a: IpAddr, port: u16| match a {
         IpAddr::V4(a) => format!("{a}:{port}"),
         IpAddr::V6(a) => format!("[{a}]:{port}"),
@@ -192,7 +197,7 @@ pub fn ipfw_line(p: &Packet, out: &mut String) {
     let _ = writeln!(
         out,
         "{} {HOSTNAME} kernel: ipfw: {rule} Accept TCP {} {} {dir} via em0",
-        clock::syslog(p.ts_us),
+        clock::syslog(p.ts_us + tz_us),
         ep(p.src, p.sport),
         ep(p.dst, p.dport)
     );
@@ -200,7 +205,14 @@ pub fn ipfw_line(p: &Packet, out: &mut String) {
 
 /// Apache access-log line. `with_port`: `%h %{remote}p %l %u %t "%r" %>s %b %D "%{Referer}i" "%{User-Agent}i"`,
 /// else combined with `%b`.
-pub fn access_line(e: &AccessEntry, offset_us: i64, with_port: bool, out: &mut String) {
+/// `offset_us`: Apache's clock error; `utc_offset_secs`: the host's zone.
+pub fn access_line(
+    e: &AccessEntry,
+    offset_us: i64,
+    utc_offset_secs: i32,
+    with_port: bool,
+    out: &mut String,
+) {
     let q = |v: &Option<String>| {
         v.as_deref()
             .map(crate::apache::escape_logitem_str)
@@ -218,7 +230,7 @@ pub fn access_line(e: &AccessEntry, offset_us: i64, with_port: bool, out: &mut S
     let _ = write!(
         out,
         "- - {} \"{}\" {} {bytes} ",
-        clock::apache_t(e.recv_us + offset_us),
+        clock::apache_t_local(e.recv_us + offset_us, utc_offset_secs),
         e.request,
         e.status
     );
@@ -229,6 +241,7 @@ pub fn access_line(e: &AccessEntry, offset_us: i64, with_port: bool, out: &mut S
 }
 
 /// Apache 2.4 error-log line (default ErrorLogFormat).
+/// Error-log stamps are local time without a zone; `offset_us` includes the host's UTC offset.
 pub fn error_line(e: &ErrorEntry, offset_us: i64, out: &mut String) {
     let _ = writeln!(
         out,

@@ -736,3 +736,23 @@ fn a_big_flood_switches_to_syncookies() {
     let all = decode(&no_cookies.render().pcap);
     assert_eq!(all.iter().filter(|p| p.syn && p.ack).count(), 2_000 * 6);
 }
+
+#[test]
+fn local_time_zone_shifts_every_stamp_but_not_the_pcap() {
+    let (mut s, r) = one(Behavior::IdleUntilTimeout { connections: 1 });
+    s.utc_offset_secs = 3600;
+    let local = s.render();
+    assert_eq!(local.pcap, r.pcap);
+    assert!(r.ipfw.starts_with("Mar  1 18:49:"), "{}", r.ipfw);
+    assert!(local.ipfw.starts_with("Mar  1 19:49:"), "{}", local.ipfw);
+    assert!(local.netfilter_all.starts_with("Mar  1 19:49:"));
+    assert!(local.access_combined.contains(":19:49:") && local.access_combined.contains(" +0100]"));
+    assert!(
+        local
+            .error_log
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("[Sun Mar 01 19:49:")
+    );
+}
