@@ -163,3 +163,51 @@ pub fn run(w: &WatchArgs) -> Result<u8, CliError> {
         std::thread::sleep(Duration::from_secs(w.interval.max(1)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follows_growth_rotation_and_truncation() {
+        let dir = std::env::temp_dir().join(format!("halfopen-watch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("fw.log");
+        std::fs::write(&path, b"one\n").unwrap();
+        let mut f = Followed {
+            kind: Source::Firewall,
+            path: path.clone(),
+            id: None,
+            pos: 0,
+            data: Vec::new(),
+        };
+        assert!(f.poll(1 << 20).unwrap());
+        assert!(!f.poll(1 << 20).unwrap());
+        let mut h = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        h.write_all(b"two\n").unwrap();
+        drop(h);
+        assert!(f.poll(1 << 20).unwrap());
+        assert_eq!(f.data, b"one\ntwo\n");
+        // Rotation: the old file moves away, a new one appears.
+        std::fs::rename(&path, dir.join("fw.log.0")).unwrap();
+        assert!(!f.poll(1 << 20).unwrap());
+        std::fs::write(&path, b"three\n").unwrap();
+        assert!(f.poll(1 << 20).unwrap());
+        assert_eq!(f.data, b"one\ntwo\nthree\n");
+        // Truncation: read again from the start.
+        std::fs::write(&path, b"").unwrap();
+        f.poll(1 << 20).unwrap();
+        std::fs::write(&path, b"4\n").unwrap();
+        assert!(f.poll(1 << 20).unwrap());
+        assert!(f.data.ends_with(b"three\n4\n"));
+        // The window keeps whole lines only.
+        assert!(f.poll(4).is_ok());
+        std::fs::write(&path, b"4\n55555\n666\n").unwrap();
+        f.poll(6).unwrap();
+        assert!(f.data.len() <= 6 && (f.data.is_empty() || f.data.ends_with(b"\n")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

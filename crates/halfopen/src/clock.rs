@@ -88,6 +88,8 @@ pub struct Resolver {
     year: Option<i32>,
     first_year: Option<i32>,
     last_month: u8,
+    /// The last stamp resolved (logs repeat the same second many times) and its result.
+    cache: Option<(StampKey, i64)>,
     /// True once a year was inferred.
     pub year_inferred: bool,
 }
@@ -101,6 +103,7 @@ impl Resolver {
             year: None,
             first_year: None,
             last_month: 0,
+            cache: None,
             year_inferred: false,
         }
     }
@@ -138,8 +141,19 @@ impl Resolver {
             }
         };
         self.last_month = ts.month;
+        let key: StampKey = (
+            year,
+            [ts.month, ts.day, ts.hour, ts.minute, ts.second],
+            ts.nanos,
+            ts.utc_offset,
+        );
+        if let Some((k, v)) = self.cache
+            && k == key
+        {
+            return Some(v);
+        }
         let local = naive(year, ts)?;
-        match ts.utc_offset {
+        let v = match ts.utc_offset {
             Some(off) => Some(
                 local
                     .and_utc()
@@ -147,9 +161,14 @@ impl Resolver {
                     .saturating_sub(i64::from(off) * 1_000_000),
             ),
             None => self.zone.to_utc_us(local),
-        }
+        }?;
+        self.cache = Some((key, v));
+        Some(v)
     }
 }
+
+/// The parts of a stamp that decide its instant.
+type StampKey = (i32, [u8; 5], u32, Option<i32>);
 
 fn naive(year: i32, ts: &Timestamp<'_>) -> Option<NaiveDateTime> {
     NaiveDate::from_ymd_opt(year, u32::from(ts.month), u32::from(ts.day))?.and_hms_nano_opt(
