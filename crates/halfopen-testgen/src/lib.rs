@@ -29,7 +29,7 @@ pub mod packet;
 pub mod render;
 pub mod rng;
 pub mod scenarios;
-pub mod sim;
+mod sim;
 
 use std::net::IpAddr;
 use std::path::Path;

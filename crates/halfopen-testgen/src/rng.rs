@@ -54,7 +54,11 @@ impl Rng {
         self.range(0, 999) < u64::from(permille)
     }
 
-    /// One element of a non-empty slice (the first if the slice has one).
+    /// One element of a non-empty slice.
+    ///
+    /// # Panics
+    ///
+    /// If `items` is empty (callers pass constant, non-empty tables).
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         let i = self.range(0, items.len().saturating_sub(1) as u64) as usize;
         &items[i.min(items.len() - 1)]
