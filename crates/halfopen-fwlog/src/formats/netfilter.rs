@@ -460,6 +460,9 @@ fn parse_kv<'a>(
             _ => false,
         };
         if !stored {
+            if proto.is_none() && !is_ip_header_token(t.key, t.value) {
+                return Err(Error::syntax(off, "a known IP header field before PROTO="));
+            }
             push_extra(&mut r, t, off)?;
         }
     }
@@ -652,14 +655,21 @@ pub(crate) fn render_fields(r: &Record<'_>, out: &mut Vec<u8>) {
     render_extras(r, out, ip_level, usize::MAX);
 }
 
-/// Keys the kernel prints before `PROTO=`.
-fn is_ip_level(k: &[u8], v: &[u8]) -> bool {
+/// Untyped fields the kernel (and ulogd) print before `PROTO=`.
+fn is_ip_header_token(k: &[u8], v: &[u8]) -> bool {
     match k {
-        b"" => matches!(v, b"CE" | b"DF" | b"MF"),
-        b"MAC" | b"PHYSIN" | b"PHYSOUT" | b"TOS" | b"PREC" | b"TC" | b"OPT" | b"FRAG"
-        | b"DESCR" | b"vmid" | b"loglevel" => true,
+        b"" => {
+            matches!(v, b"CE" | b"DF" | b"MF") || v.starts_with(b"FRAG:") || v.starts_with(b"ID:")
+        }
+        b"MAC" | b"MACSRC" | b"MACDST" | b"MACPROTO" | b"PHYSIN" | b"PHYSOUT" | b"TOS"
+        | b"PREC" | b"TC" | b"OPT" | b"FRAG" => true,
         _ => false,
     }
+}
+
+/// Extras rendered before `PROTO=`: the IP header ones, and nflog's leading fields.
+fn is_ip_level(k: &[u8], v: &[u8]) -> bool {
+    is_ip_header_token(k, v) || matches!(k, b"DESCR" | b"vmid" | b"loglevel")
 }
 
 /// Writes extras `from..to` (in order), skipping the ones nflog renders elsewhere.
