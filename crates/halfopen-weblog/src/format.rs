@@ -26,6 +26,17 @@ pub(crate) enum Item {
     Field { field: Field, slot: usize },
 }
 
+/// Which typed field a `%{..}i` header feeds (precomputed so lines need no name compares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeaderRole {
+    /// Not a header, or a header without a typed field.
+    Other,
+    /// `Referer`.
+    Referer,
+    /// `User-Agent`.
+    UserAgent,
+}
+
 /// A compiled access-log format (Apache `LogFormat` or nginx `log_format`).
 ///
 /// ```
@@ -40,6 +51,7 @@ pub(crate) enum Item {
 pub struct LogFormat {
     pub(crate) items: Vec<Item>,
     pub(crate) fields: Vec<Field>,
+    pub(crate) header_roles: Vec<HeaderRole>,
     source: String,
     name: Option<&'static str>,
     pub(crate) style: EscapeStyle,
@@ -136,9 +148,23 @@ impl Builder {
                 reason: "empty format",
             });
         }
+        let header_roles = self
+            .fields
+            .iter()
+            .map(|f| match &f.directive {
+                Directive::RequestHeader(n) if n.eq_ignore_ascii_case("referer") => {
+                    HeaderRole::Referer
+                }
+                Directive::RequestHeader(n) if n.eq_ignore_ascii_case("user-agent") => {
+                    HeaderRole::UserAgent
+                }
+                _ => HeaderRole::Other,
+            })
+            .collect();
         Ok(LogFormat {
             items: self.items,
             fields: self.fields,
+            header_roles,
             source: source.to_owned(),
             name: None,
             style,

@@ -5,30 +5,57 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::directive::{Directive, DurationUnit, Field, PortKind, ProcKind, TimeKind};
 use crate::error::{Error, Expected, Result};
-use crate::format::{Item, LogFormat, MAX_FIELDS};
+use crate::format::{HeaderRole, Item, LogFormat, MAX_FIELDS};
 use crate::record::{AccessRecord, Client, RequestLine};
 use crate::time::{self, LogTime, StrftimeValue, parse_u64};
 
 /// Most candidate field ends tried per line before giving up (bounds backtracking).
 pub const MATCH_BUDGET: u32 = 512;
 
+/// Dotted-quad IPv4 in one pass (no leading `+`, 1-3 digits per octet, each <= 255).
+#[inline]
+fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    let mut oct = [0u8; 4];
+    let mut n = 0usize;
+    let mut cur: u32 = 0;
+    let mut digits = 0u32;
+    for &c in b {
+        if c == b'.' {
+            if digits == 0 || n >= 3 {
+                return None;
+            }
+            *oct.get_mut(n)? = u8::try_from(cur).ok()?;
+            n += 1;
+            cur = 0;
+            digits = 0;
+        } else {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 || digits >= 3 {
+                return None;
+            }
+            cur = cur * 10 + u32::from(d);
+            digits += 1;
+        }
+    }
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    *oct.get_mut(3)? = u8::try_from(cur).ok()?;
+    Some(Ipv4Addr::from(oct))
+}
+
 /// Parse an IP address from bytes without allocating (IPv4 fast path).
 pub fn parse_ip(b: &[u8]) -> Option<IpAddr> {
     if b.is_empty() || b.len() > 45 {
         return None;
     }
-    if b.len() <= 15 && b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
-        let mut oct = [0u8; 4];
-        let mut n = 0usize;
-        for part in b.split(|c| *c == b'.') {
-            if part.is_empty() || part.len() > 3 || n >= 4 {
-                return None;
-            }
-            let v = parse_u64(part)?;
-            *oct.get_mut(n)? = u8::try_from(v).ok()?;
-            n += 1;
+    if b.len() <= 15 {
+        if let Some(v4) = parse_ipv4(b) {
+            return Some(IpAddr::V4(v4));
         }
-        return (n == 4).then(|| IpAddr::V4(Ipv4Addr::from(oct)));
+        if !b.contains(&b':') {
+            return None;
+        }
     }
     std::str::from_utf8(b).ok()?.parse().ok()
 }
@@ -157,6 +184,26 @@ fn shape_ok(
     validate(f, v, local_offset)
 }
 
+/// Find a literal: memchr on its first byte for the usual short separators (`" "`, `"] "`,
+/// `"\" "`), the prebuilt memmem finder for longer ones.
+#[inline]
+fn find_lit(hay: &[u8], needle: &[u8], finder: &memchr::memmem::Finder<'_>) -> Option<usize> {
+    match needle {
+        [b] => memchr::memchr(*b, hay),
+        [first, rest @ ..] if needle.len() <= 4 => {
+            let mut from = 0;
+            loop {
+                let i = from + memchr::memchr(*first, hay.get(from..)?)?;
+                if hay.get(i + 1..).is_some_and(|h| h.starts_with(rest)) {
+                    return Some(i);
+                }
+                from = i + 1;
+            }
+        }
+        _ => finder.find(hay),
+    }
+}
+
 fn escaped_quote(line: &[u8], start: usize, q: usize) -> bool {
     let mut n = 0usize;
     let mut i = q;
@@ -171,10 +218,10 @@ fn escaped_quote(line: &[u8], start: usize, q: usize) -> bool {
     n % 2 == 1
 }
 
-struct Matcher<'f, 'l> {
+struct Matcher<'f, 'l, 's> {
     items: &'f [Item],
     line: &'l [u8],
-    spans: [(u32, u32); MAX_FIELDS],
+    spans: &'s mut [(u32, u32); MAX_FIELDS],
     budget: u32,
     lenient: bool,
     local_offset: i32,
@@ -182,7 +229,7 @@ struct Matcher<'f, 'l> {
     end: usize,
 }
 
-impl Matcher<'_, '_> {
+impl Matcher<'_, '_, '_> {
     fn fail(&mut self, offset: usize, e: Expected) {
         if self.best.is_none_or(|(o, _)| offset > o) {
             self.best = Some((offset, e));
@@ -260,7 +307,8 @@ impl Matcher<'_, '_> {
                                 }
                                 line.len() - bytes.len()
                             } else {
-                                match finder.find(line.get(from..).unwrap_or_default()) {
+                                match find_lit(line.get(from..).unwrap_or_default(), bytes, finder)
+                                {
                                     Some(off) => from + off,
                                     None => {
                                         if from == pos {
@@ -369,10 +417,11 @@ impl LogFormat {
         if line.is_empty() {
             return Err(Error::Empty);
         }
+        let mut rec = AccessRecord::empty(line);
         let mut m = Matcher {
             items: &self.items,
             line,
-            spans: [(0, 0); MAX_FIELDS],
+            spans: &mut rec.spans,
             budget: MATCH_BUDGET,
             lenient: false,
             local_offset: self.local_offset_secs,
@@ -389,10 +438,9 @@ impl LogFormat {
                 return Err(Error::Syntax { offset, expected });
             }
         }
-        let mut rec = AccessRecord::empty(line);
-        rec.spans = m.spans;
+        let end = m.end;
         rec.n_fields = self.fields.len();
-        rec.trailing = line.get(m.end..).unwrap_or_default();
+        rec.trailing = line.get(end..).unwrap_or_default();
         rec.trailing = rec.trailing.strip_prefix(b" ").unwrap_or(rec.trailing);
         self.interpret(&mut rec)?;
         Ok(rec)
@@ -612,15 +660,19 @@ impl LogFormat {
                         rec.duration_us = us;
                     }
                 }
-                Directive::RequestHeader(name) => {
+                Directive::RequestHeader(_) => {
                     // A header without `<`/`>` wins over modified ones; else the first one.
                     let plain = !f.original && !f.final_status;
-                    if name.eq_ignore_ascii_case("referer") && (plain || !seen_referer) {
-                        seen_referer |= plain;
-                        rec.referer = dash(v);
-                    } else if name.eq_ignore_ascii_case("user-agent") && (plain || !seen_ua) {
-                        seen_ua |= plain;
-                        rec.user_agent = dash(v);
+                    match self.header_roles.get(slot) {
+                        Some(HeaderRole::Referer) if plain || !seen_referer => {
+                            seen_referer |= plain;
+                            rec.referer = dash(v);
+                        }
+                        Some(HeaderRole::UserAgent) if plain || !seen_ua => {
+                            seen_ua |= plain;
+                            rec.user_agent = dash(v);
+                        }
+                        _ => {}
                     }
                 }
                 Directive::KeepAlive => {

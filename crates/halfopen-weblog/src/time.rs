@@ -94,10 +94,21 @@ pub fn month_from_abbr(b: &[u8]) -> Option<u32> {
         b.get(1)?.to_ascii_lowercase(),
         b.get(2)?.to_ascii_lowercase(),
     ];
-    MONTHS
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(&key))
-        .map(|i| i as u32 + 1)
+    Some(match &key {
+        b"jan" => 1,
+        b"feb" => 2,
+        b"mar" => 3,
+        b"apr" => 4,
+        b"may" => 5,
+        b"jun" => 6,
+        b"jul" => 7,
+        b"aug" => 8,
+        b"sep" => 9,
+        b"oct" => 10,
+        b"nov" => 11,
+        b"dec" => 12,
+        _ => return None,
+    })
 }
 
 /// Offset of a few unambiguous zone abbreviations, as `strftime("%Z")` writes them.
