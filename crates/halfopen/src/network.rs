@@ -133,9 +133,28 @@ impl<'a> Index<'a> {
     }
 }
 
+/// A block never contains an observed source that is not hostile (clients with requests,
+/// preconnects, unknown sources).
 fn protected(r: &SourceRow) -> bool {
-    !r.hostile && r.requests > 0
+    !r.hostile
 }
+
+/// Networks never blocked: loopback, unspecified, multicast, broadcast, link-local.
+const SPECIAL: [&str; 9] = [
+    "127.0.0.0/8",
+    "0.0.0.0/8",
+    "224.0.0.0/4",
+    "255.255.255.255/32",
+    "169.254.0.0/16",
+    "::1/128",
+    "::/128",
+    "ff00::/8",
+    "fe80::/10",
+];
+
+/// Blocks broader than /24 (IPv6 /64) need at least this many hostile sources; sparser groups
+/// are split into /24s (/64s).
+pub const MIN_SOURCES_WIDE: u64 = 8;
 
 fn refusal(n: &IpNet, policy: &BlockPolicy) -> Option<String> {
     let min = if n.addr().is_ipv4() {
@@ -145,6 +164,13 @@ fn refusal(n: &IpNet, policy: &BlockPolicy) -> Option<String> {
     };
     if n.prefix_len() < min {
         return Some(format!("broader than the /{min} limit"));
+    }
+    if let Some(sp) = SPECIAL
+        .iter()
+        .filter_map(|x| x.parse::<IpNet>().ok())
+        .find(|x| x.contains(n) || n.contains(x))
+    {
+        return Some(format!("overlaps the special-purpose network {sp}"));
     }
     if let Some(s) = policy.server_addrs.iter().find(|s| n.contains(*s)) {
         return Some(format!("contains the server's address {s}"));
@@ -192,6 +218,40 @@ const WIDER_V6: [u8; 4] = [64, 56, 48, 32];
 /// assert_eq!(wider.iter().find(|w| w.cidr.to_string() == "45.76.86.0/23").unwrap().collateral.requests, 70);
 /// ```
 pub fn plan(rows: &[SourceRow], policy: &BlockPolicy) -> NetworkView {
+    let view = plan_once(rows, policy);
+    let sparse = |b: &Block| {
+        let wide = if b.cidr.addr().is_ipv4() { 24 } else { 64 };
+        b.cidr.prefix_len() < wide && b.sources < MIN_SOURCES_WIDE
+    };
+    if !view.blocks.iter().any(sparse) {
+        return view;
+    }
+    let strict = BlockPolicy {
+        max_prefix_v4: policy.max_prefix_v4.max(24),
+        max_prefix_v6: policy.max_prefix_v6.max(64),
+        ..policy.clone()
+    };
+    let fine = plan_once(rows, &strict);
+    let mut out = NetworkView {
+        blocks: Vec::new(),
+        not_blocked: view.not_blocked.clone(),
+    };
+    for b in view.blocks {
+        if sparse(&b) {
+            out.blocks.extend(
+                fine.blocks
+                    .iter()
+                    .filter(|f| b.cidr.contains(&f.cidr))
+                    .cloned(),
+            );
+        } else {
+            out.blocks.push(b);
+        }
+    }
+    out
+}
+
+fn plan_once(rows: &[SourceRow], policy: &BlockPolicy) -> NetworkView {
     let mut sorted: Vec<&SourceRow> = rows.iter().collect();
     sorted.sort_by_key(|r| r.addr);
     sorted.dedup_by_key(|r| r.addr);
@@ -324,21 +384,39 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_limit() {
+    fn ipv6_limit_and_sparse_groups() {
         let rows = [
             row("2001:db8::1", true, 0),
             row("2001:db8:ffff::1", true, 0),
         ];
+        // Two sources do not justify a /32: each gets its own block.
         let view = plan(&rows, &BlockPolicy::default());
-        assert_eq!(view.cidrs(), ["2001:db8::/32"]);
+        assert_eq!(view.cidrs(), ["2001:db8::1/128", "2001:db8:ffff::1/128"]);
+        let many: Vec<SourceRow> = (0..8u16)
+            .map(|i| row(&format!("2001:db8:{:x}::1", i * 0x2000), true, 0))
+            .collect();
+        assert_eq!(
+            plan(&many, &BlockPolicy::default()).cidrs(),
+            ["2001:db8::/32"]
+        );
         let policy = BlockPolicy {
             max_prefix_v6: 48,
             ..BlockPolicy::default()
         };
-        assert_eq!(
-            plan(&rows, &policy).cidrs(),
-            ["2001:db8::1/128", "2001:db8:ffff::1/128"]
-        );
+        assert_eq!(plan(&many, &policy).cidrs().len(), 8);
+    }
+
+    #[test]
+    fn never_blocks_loopback_or_an_idle_neighbour() {
+        let rows = [
+            row("127.0.0.1", true, 0),
+            row("192.0.2.1", true, 0),
+            row("192.0.2.2", true, 0),
+            row("192.0.2.3", false, 0),
+        ];
+        let view = plan(&rows, &BlockPolicy::default());
+        assert_eq!(view.cidrs(), ["192.0.2.1/32", "192.0.2.2/32"]);
+        assert!(view.not_blocked[0].reason.contains("special-purpose"));
     }
 
     proptest! {
