@@ -88,7 +88,7 @@ fn memory_and_flood() {
         );
     }
     let n = env_usize("HALFOPEN_BENCH_FLOOD", 10_000_000) as u64;
-    let cap = 1 << 20;
+    let cap = halfopen_tcp::DEFAULT_MAX_FLOWS;
     let mut t = FlowTable::new(Config {
         max_flows: cap,
         ..Config::default()

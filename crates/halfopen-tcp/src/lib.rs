@@ -51,4 +51,4 @@ pub use error::{Error, Result};
 pub use event::Event;
 pub use flags::TcpFlags;
 pub use history::{HISTORY_CAP, History};
-pub use table::{Config, FlowTable, Stats};
+pub use table::{Config, DEFAULT_MAX_FLOWS, FlowTable, Stats};

@@ -17,11 +17,16 @@ use crate::flow::{CLOSING_SCHEDULED, Flow, IN_HEAP, ORIG_IS_A};
 use crate::key::{FlowKey, V4Key, V6Key, likely_server_port};
 use crate::{Connection, EndReason, Event};
 
+/// Default [`Config::max_flows`]: the largest cap whose hash map stays at 2^21 buckets
+/// under eviction churn (hashbrown rehashes in place only below half load).
+pub const DEFAULT_MAX_FLOWS: usize = 917_504;
+
 /// Flow-table limits and timeouts. All times in microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
-    /// Hard cap on tracked connections (default 1 048 576, about 170 MB at the measured
-    /// per-flow cost, see `docs/halfopen-tcp.md`).
+    /// Hard cap on tracked connections. Default 917 504 = 7/16 of 2^21: under the churn of
+    /// a flood (evict + insert) the hash map settles at 2^21 buckets, about 300 MB; see
+    /// `docs/halfopen-tcp.md` for the measurements.
     pub max_flows: usize,
     /// How long an unanswered attempt (SYN seen, nothing from the responder) is kept,
     /// counted from its first SYN. Default 63 s: Linux drops a half-open connection after
@@ -48,7 +53,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            max_flows: 1 << 20,
+            max_flows: DEFAULT_MAX_FLOWS,
             syn_timeout_us: 63_000_000,
             established_idle_timeout_us: 432_000_000_000,
             closed_linger_us: 10_000_000,
@@ -62,7 +67,7 @@ impl Config {
     /// `tcp_close_delay` 5 s), for comparing with Zeek's `conn.log`.
     pub fn zeek() -> Config {
         Config {
-            max_flows: 1 << 20,
+            max_flows: DEFAULT_MAX_FLOWS,
             syn_timeout_us: 5_000_000,
             established_idle_timeout_us: 300_000_000,
             closed_linger_us: 5_000_000,
@@ -107,6 +112,16 @@ struct Ctx {
     out: VecDeque<Connection>,
     stats: Stats,
     gen_: u32,
+    /// No deadline falls before this time: expiry can be skipped until then.
+    next_due: i64,
+}
+
+impl Ctx {
+    fn due_at(&mut self, t: i64) {
+        if t < self.next_due {
+            self.next_due = t;
+        }
+    }
 }
 
 fn connection<K: FlowKey>(k: &K, f: &Flow, end: EndReason) -> Connection {
@@ -164,6 +179,31 @@ fn attempt_deadline(f: &Flow, cfg: &Config) -> i64 {
     base.saturating_add(cfg.syn_timeout_us)
 }
 
+/// A new flow for the first event `ev` of key `k` (orientation decided here).
+fn new_flow<K: FlowKey>(_k: &K, src_is_a: bool, ev: &Event, ctx: &mut Ctx) -> Flow {
+    let mut orig_is_src = true;
+    if let Some(fl) = ev.flags {
+        if (fl.ack() || !fl.syn()) && ctx.cfg.server_port_heuristic {
+            let (sp, dp) = (ev.src_port, ev.dst_port);
+            if likely_server_port(sp) {
+                orig_is_src = if likely_server_port(dp) {
+                    fl.syn() || sp >= dp
+                } else {
+                    false
+                };
+            }
+        }
+    }
+    let orig_is_a = orig_is_src == src_is_a;
+    ctx.gen_ = ctx.gen_.wrapping_add(1);
+    let mut flow = Flow::new(ev.ts_us, orig_is_a, ctx.gen_);
+    if !orig_is_src {
+        flow.history.push(b'^');
+    }
+    ctx.stats.flows_created += 1;
+    flow
+}
+
 impl<K: FlowKey> Shard<K> {
     fn new() -> Shard<K> {
         Shard {
@@ -179,7 +219,7 @@ impl<K: FlowKey> Shard<K> {
         }
     }
 
-    fn schedule(&mut self, k: K, ctx: &Ctx) {
+    fn schedule(&mut self, k: K, ctx: &mut Ctx) {
         if let Some(f) = self.map.get_mut(&k) {
             if f.bits & IN_HEAP == 0 && !f.is_attempt() {
                 f.bits |= IN_HEAP;
@@ -187,63 +227,49 @@ impl<K: FlowKey> Shard<K> {
                     f.bits |= CLOSING_SCHEDULED;
                 }
                 let (d, _) = deadline(f, &ctx.cfg);
+                ctx.due_at(d);
                 self.heap.push(Reverse((d, f.gen_, k)));
             } else if f.bits & IN_HEAP != 0 && f.bits & CLOSING_SCHEDULED == 0 && f.is_closing() {
                 // The deadline got shorter (FIN/RST linger): add an entry for it; the old
                 // one is re-checked and dropped when it comes due.
                 f.bits |= CLOSING_SCHEDULED;
                 let (d, _) = deadline(f, &ctx.cfg);
+                ctx.due_at(d);
                 self.heap.push(Reverse((d, f.gen_, k)));
             }
         }
     }
 
     fn observe(&mut self, k: K, src_is_a: bool, ev: &Event, ctx: &mut Ctx) {
+        use std::collections::hash_map::Entry;
         let flags = ev.flags;
         let bare_syn = flags.is_some_and(|f| f.syn() && !f.ack());
-        if let Some(f) = self.map.get(&k) {
-            if bare_syn && f.is_closing() {
+        let f = match self.map.entry(k) {
+            Entry::Occupied(o) if bare_syn && o.get().is_closing() => {
                 // A new SYN on the 4-tuple of a finished connection: port reuse.
-                let why = if f.any_reset() {
+                let why = if o.get().any_reset() {
                     EndReason::Reset
                 } else {
                     EndReason::Closed
                 };
                 ctx.stats.reused += 1;
-                self.finish(&k, why, ctx);
+                ctx.out.push_back(connection(&k, o.get(), why));
+                let mut o = o;
+                *o.get_mut() = new_flow(&k, src_is_a, ev, ctx);
+                o.into_mut()
             }
-        }
-        let f = match self.map.get_mut(&k) {
-            Some(f) => f,
-            None => {
-                let mut orig_is_src = true;
-                if let Some(fl) = flags {
-                    if (fl.ack() || !fl.syn()) && ctx.cfg.server_port_heuristic {
-                        let (sp, dp) = (ev.src_port, ev.dst_port);
-                        if likely_server_port(sp) {
-                            orig_is_src = if likely_server_port(dp) {
-                                fl.syn() || sp >= dp
-                            } else {
-                                false
-                            };
-                        }
-                    }
-                }
-                let orig_is_a = orig_is_src == src_is_a;
-                ctx.gen_ = ctx.gen_.wrapping_add(1);
-                let mut flow = Flow::new(ev.ts_us, orig_is_a, ctx.gen_);
-                if !orig_is_src {
-                    flow.history.push(b'^');
-                }
-                ctx.stats.flows_created += 1;
-                self.map.entry(k).or_insert(flow)
-            }
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => v.insert(new_flow(&k, src_is_a, ev, ctx)),
         };
         let was_new = f.sides[0].pkts == 0 && f.sides[1].pkts == 0;
         let is_orig = src_is_a == (f.bits & ORIG_IS_A != 0);
         f.update(is_orig, ev);
         if was_new && f.is_attempt() {
-            self.fifo.push_back((k, f.gen_));
+            let g = f.gen_;
+            let d = attempt_deadline(f, &ctx.cfg)
+                .min(f.start_us.saturating_add(ctx.cfg.syn_timeout_us));
+            ctx.due_at(d);
+            self.fifo.push_back((k, g));
         } else {
             self.schedule(k, ctx);
         }
@@ -262,6 +288,7 @@ impl<K: FlowKey> Shard<K> {
             }
             let start_due = f.start_us.saturating_add(ctx.cfg.syn_timeout_us) <= now;
             if !start_due {
+                ctx.due_at(f.start_us.saturating_add(ctx.cfg.syn_timeout_us));
                 break;
             }
             if attempt_deadline(f, &ctx.cfg) <= now {
@@ -274,11 +301,13 @@ impl<K: FlowKey> Shard<K> {
                 self.fifo.pop_front();
                 self.fifo.push_back((k, g));
             } else {
+                ctx.due_at(now.saturating_add(1));
                 break;
             }
         }
         while let Some(Reverse((d, g, k))) = self.heap.peek().copied() {
             if d > now {
+                ctx.due_at(d);
                 break;
             }
             self.heap.pop();
@@ -301,11 +330,13 @@ impl<K: FlowKey> Shard<K> {
 
     /// Evicts the oldest unanswered attempt; false when there is none.
     fn evict_attempt(&mut self, ctx: &mut Ctx) -> bool {
+        use std::collections::hash_map::Entry;
         while let Some((k, g)) = self.fifo.pop_front() {
-            if let Some(f) = self.map.get(&k) {
-                if f.gen_ == g && f.bits & IN_HEAP == 0 {
+            if let Entry::Occupied(o) = self.map.entry(k) {
+                if o.get().gen_ == g && o.get().bits & IN_HEAP == 0 {
                     ctx.stats.evicted_half_open += 1;
-                    self.finish(&k, EndReason::Evicted, ctx);
+                    let f = o.remove();
+                    ctx.out.push_back(connection(&k, &f, EndReason::Evicted));
                     return true;
                 }
             }
@@ -376,6 +407,7 @@ impl FlowTable {
                 out: VecDeque::new(),
                 stats: Stats::default(),
                 gen_: 0,
+                next_due: i64::MAX,
             },
             now_us: i64::MIN,
         }
@@ -392,7 +424,9 @@ impl FlowTable {
         self.ctx.stats.events += 1;
         if ev.ts_us > self.now_us {
             self.now_us = ev.ts_us;
-            self.run_expiry();
+            if self.now_us >= self.ctx.next_due {
+                self.run_expiry();
+            }
         }
         match (ev.src, ev.dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -435,6 +469,7 @@ impl FlowTable {
 
     fn run_expiry(&mut self) {
         let now = self.now_us;
+        self.ctx.next_due = i64::MAX;
         self.v4.expire(now, &mut self.ctx);
         self.v6.expire(now, &mut self.ctx);
     }
