@@ -74,7 +74,7 @@ impl<'a> Tokens<'a> {
         }
         let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
         let word = rest.get(..end)?;
-        if let Some(eq) = memchr::memchr(b'=', word) {
+        if let Some(eq) = memchr::memchr(b'=', word).filter(|eq| *eq > 0) {
             let key = word.get(..eq)?;
             if rest.get(eq + 1) == Some(&b'"') {
                 let vstart = eq + 2;
@@ -750,5 +750,23 @@ mod tests {
         assert!(matches!(parse(l), Err(Error::NotAPacket { .. })));
         let l = b"x IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=60 PROTO=TCP OPT (0204";
         assert!(matches!(parse(l), Err(Error::Syntax { offset: 60, .. })));
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// `=DPT=443` is one bare word (empty key), not a DPT field once rendered.
+    #[test]
+    fn leading_equals_is_a_bare_word() {
+        let l =
+            b"IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=60 PROTO=TCP SPT=1 =DPT=443 WINDOW=5 SYN";
+        let r = parse(l).unwrap();
+        assert_eq!(r.dst_port, None);
+        assert_eq!(r.extra.get(b""), Some(&b"=DPT=443"[..]));
+        let mut out = Vec::new();
+        render(&r, &mut out);
+        assert_eq!(parse(&out).unwrap(), r);
     }
 }
