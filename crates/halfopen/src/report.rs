@@ -325,6 +325,22 @@ impl Report {
                 thousands(summary.connections())
             ));
         }
+        if let Some(ns) = &extras.netstat {
+            for (port, n) in &ns.half_open_by_local_port {
+                let backlog = ns.listen_backlog.get(port).copied();
+                headline.push(format!(
+                    "the socket snapshot shows {} half-open connection(s) on port {port}{}",
+                    thousands(*n),
+                    match backlog {
+                        Some(b) if b > 0 => format!(
+                            " against a listen backlog of {b}{}",
+                            if *n >= b { ": the backlog is full" } else { "" }
+                        ),
+                        _ => String::new(),
+                    }
+                ));
+            }
+        }
         for v in [
             Verdict::Idle,
             Verdict::IdleTimeout,

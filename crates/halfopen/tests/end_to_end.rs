@@ -257,3 +257,29 @@ fn json_has_the_documented_keys() {
     assert!(s["evidence"][0].get("kind").is_some());
     assert!(s["evidence"][0].get("sentence").is_some());
 }
+
+#[test]
+fn netstat_snapshot_is_reported() {
+    let r = scenarios::story().render();
+    let ss = std::fs::read(format!(
+        "{}/tests/data/ss-tan.txt",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut a = Analyzer::new(Options::default());
+    a.add_firewall("ipfw.log", Cursor::new(r.ipfw.into_bytes()));
+    a.add_netstat("ss.txt", Cursor::new(ss));
+    let report = a.finish();
+    let ns = report.netstat.as_ref().expect("snapshot");
+    assert_eq!(ns.half_open(), 3);
+    assert!(
+        report
+            .headline
+            .iter()
+            .any(|h| h
+                .contains("3 half-open connection(s) on port 80 against a listen backlog of 511")),
+        "{:?}",
+        report.headline
+    );
+    assert!(report.notes.iter().any(|n| n.contains("no access log")));
+}
