@@ -166,6 +166,18 @@ fn ipv6_address_port_split_and_other_stamps() {
 }
 
 #[test]
+fn old_freebsd_colon_with_openbsd_body_renders_stably() {
+    // found by fuzzing: a `(match):` header (upstream style) followed by an old-style body
+    let line = b"rule 4/(match): block in on vt: 127.0.0.1.48784 > 127.0.0.1.23: S 1381529123:1381529123(0) win 16384";
+    let r = pf::parse(line).unwrap();
+    assert_eq!(r.extra.get(b"dialect"), Some(pf::DIALECT_OPENBSD));
+    let first = rendered(&r);
+    let again = pf::parse(&first).unwrap();
+    assert_eq!(again, r);
+    assert_eq!(rendered(&again), first);
+}
+
+#[test]
 fn specific_errors() {
     let cases: &[(&[u8], Error)] = &[
         (

@@ -318,6 +318,7 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
     };
     let (src, src_port) = endpoint(src_t).ok_or(cx.err(src_t, "a source address[.port]"))?;
     let (dst, dst_port) = endpoint(dst_t).ok_or(cx.err(dst_t, "a destination address[.port]"))?;
+    let dialect = body_dialect(body, src_port.is_some() && dst_port.is_some()).unwrap_or(dialect);
     cx.push(b"dialect", dialect)?;
     let mut rec = Record::new(Format::PfTcpdump, Protocol::Other(0), src, dst);
     rec.timestamp = timestamp;
@@ -342,6 +343,24 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
     packet(&mut cx, &mut rec, body)?;
     rec.extra = cx.extra;
     Ok(rec)
+}
+
+/// The dialect a packet description is written in, when its words tell.
+fn body_dialect(body: &[u8], has_ports: bool) -> Option<&'static [u8]> {
+    if body.starts_with(b"Flags [") || body.starts_with(b"UDP, ") || body.starts_with(b"ICMP") {
+        return Some(DIALECT_TCPDUMP);
+    }
+    let n = body.iter().take_while(|&&b| b == b' ').count();
+    let trimmed = body.get(n..).unwrap_or_default();
+    let first = trimmed.split(|&b| b == b' ').next().unwrap_or_default();
+    if trimmed.starts_with(b"udp ")
+        || body.starts_with(b"icmp: ")
+        || body.starts_with(b"icmp6: ")
+        || (has_ports && is_openbsd_flags(first))
+    {
+        return Some(DIALECT_OPENBSD);
+    }
+    None
 }
 
 /// True for an OpenBSD TCP flags word: letters of `SFRPWE`, or `.`.
