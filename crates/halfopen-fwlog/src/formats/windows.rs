@@ -126,6 +126,27 @@ const STANDARD: [Column; 17] = [
     Column::Path,
 ];
 
+const STANDARD_PID: [Column; 18] = [
+    Column::Date,
+    Column::Time,
+    Column::Action,
+    Column::Protocol,
+    Column::SrcIp,
+    Column::DstIp,
+    Column::SrcPort,
+    Column::DstPort,
+    Column::Size,
+    Column::TcpFlags,
+    Column::TcpSyn,
+    Column::TcpAck,
+    Column::TcpWin,
+    Column::IcmpType,
+    Column::IcmpCode,
+    Column::Info,
+    Column::Path,
+    Column::Pid,
+];
+
 /// The column layout of a `pfirewall.log`, compiled from its `#Fields:` header line.
 ///
 /// The [`Default`] is the standard 17-column layout every Windows version writes; a line
@@ -401,10 +422,16 @@ impl<'a> Partial<'a> {
             Column::Path => self.path = (v != b"-").then_some(v),
             Column::Info | Column::Pid | Column::Other(_) => {
                 if v != b"-" {
-                    if let Some(slot) = self.extra.get_mut(self.extra_len) {
-                        *slot = (col.name(), v);
-                        self.extra_len += 1;
-                    }
+                    let slot = self
+                        .extra
+                        .get_mut(self.extra_len)
+                        .ok_or(Error::TooManyFields {
+                            line: 0,
+                            offset: off,
+                            limit: MAX_COLUMNS,
+                        })?;
+                    *slot = (col.name(), v);
+                    self.extra_len += 1;
                 }
             }
         }
@@ -438,17 +465,22 @@ impl<'a> Partial<'a> {
                 return Err(Error::syntax(off, "both icmptype and icmpcode, or neither"));
             }
         };
+        let full = Error::TooManyFields {
+            line: 0,
+            offset: line.len(),
+            limit: crate::record::MAX_EXTRA_FIELDS,
+        };
         match self.path {
             Some(b"RECEIVE") => rec.direction = Some(Direction::In),
             Some(b"SEND") => rec.direction = Some(Direction::Out),
             Some(b"FORWARD") => rec.direction = Some(Direction::Forward),
-            Some(other) => {
-                rec.extra.push(b"path", other);
-            }
-            None => {}
+            Some(other) if !rec.extra.push(b"path", other) => return Err(full),
+            Some(_) | None => {}
         }
         for (k, v) in self.extra.iter().take(self.extra_len) {
-            rec.extra.push(k, v);
+            if !rec.extra.push(k, v) {
+                return Err(full);
+            }
         }
         Ok(rec)
     }
@@ -563,11 +595,11 @@ fn timestamp<'a>(
 ///
 /// `extra` fields other than `info`, `path` and `pid` have no column and are not written.
 pub fn render(record: &Record<'_>, out: &mut Vec<u8>) {
-    let mut cols: Vec<Column> = STANDARD.to_vec();
     if record.extra.get(b"pid").is_some() {
-        cols.push(Column::Pid);
+        render_columns(&STANDARD_PID, record, out);
+    } else {
+        render_columns(&STANDARD, record, out);
     }
-    render_columns(&cols, record, out);
 }
 
 /// Renders a record in the column layout of `fields`.
