@@ -449,7 +449,7 @@ fn parse_kv<'a>(
                 r.icmp = icmp_type.map(|ty| (ty, code));
                 true
             }
-            (b"TOS", None) if format == Format::Netfilter && !t.value.starts_with(b"0x") => {
+            (b"TOS", _) if format == Format::Netfilter && !t.value.starts_with(b"0x") => {
                 return Err(bad(
                     "TOS=0x.. as the kernel writes it (ulogd's TOS=00 is nflog)",
                 ));
