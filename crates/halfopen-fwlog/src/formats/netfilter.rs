@@ -87,25 +87,34 @@ impl<'a> Tokens<'a> {
             self.pos = i + end;
             return Some(Ok(tok(key, word.get(eq + 1..)?)));
         }
-        if (word == b"OPT" || word == b"INCOMPLETE")
-            && rest.get(end + 1) == Some(if word == b"OPT" { &b'(' } else { &b'[' })
-        {
-            let close_char = if word == b"OPT" { b')' } else { b']' };
-            let vstart = end + 2;
-            let Some(close) = rest
-                .get(vstart..)
-                .and_then(|r| memchr::memchr(close_char, r))
-            else {
-                return Some(Err(Error::syntax(
-                    i + end + 1,
-                    "a closing ')' or ']' after OPT/INCOMPLETE",
-                )));
+        if word == b"OPT" || word == b"INCOMPLETE" {
+            let (open, close_char) = if word == b"OPT" {
+                (b'(', b')')
+            } else {
+                (b'[', b']')
             };
-            self.pos = i + vstart + close + 1;
-            if word == b"OPT" {
-                return Some(Ok(tok(word, rest.get(vstart..vstart + close)?)));
+            // Spaces between the word and its bracket do not matter.
+            let mut o = end;
+            while rest.get(o) == Some(&b' ') {
+                o += 1;
             }
-            return Some(Ok(tok(&[], rest.get(..vstart + close + 1)?)));
+            if o > end && rest.get(o) == Some(&open) {
+                let vstart = o + 1;
+                let Some(close) = rest
+                    .get(vstart..)
+                    .and_then(|r| memchr::memchr(close_char, r))
+                else {
+                    return Some(Err(Error::syntax(
+                        i + o,
+                        "a closing ')' or ']' after OPT/INCOMPLETE",
+                    )));
+                };
+                self.pos = i + vstart + close + 1;
+                if word == b"OPT" {
+                    return Some(Ok(tok(word, rest.get(vstart..vstart + close)?)));
+                }
+                return Some(Ok(tok(&[], rest.get(..vstart + close + 1)?)));
+            }
         }
         self.pos = i + end;
         Some(Ok(tok(&[], word)))
