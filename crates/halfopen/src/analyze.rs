@@ -29,6 +29,8 @@ use crate::summary::Summary;
 
 /// Lines read to detect a format.
 pub const SAMPLE_LINES: usize = 200;
+/// Events handed from the parsing thread to the tracking thread at a time.
+pub const EVENT_BATCH: usize = 4096;
 /// Largest netstat snapshot read, bytes.
 pub const MAX_NETSTAT_BYTES: u64 = 64 << 20;
 
@@ -826,45 +828,78 @@ fn parse_firewall(
                     .unwrap_or_else(Utc::now),
             ),
         };
-        let mut resolver = Resolver::new(year_ref, zone);
-        let mut info = info_for_parts(&p.name, Source::Firewall, Some(format.name().to_owned()));
-        let table_ref = &mut table;
-        let conns = &mut out.conns;
+        // Two stages: this input's lines are parsed into events on a second thread while
+        // this one tracks the connections.
+        let name = p.name.clone();
         let max = opts.max_line_len;
-        let mut first_year: Option<i32> = None;
-        for_each_line(
-            &p.name,
-            sample,
-            &mut lines,
-            max,
-            &mut out.skipped,
-            &mut info,
-            |_, _, b| {
-                let rec = halfopen_fwlog::parse_line(format, b).map_err(|e| e.to_string())?;
-                let ts = match (&rec.timestamp, rec.uptime_us) {
-                    (Some(t), _) => {
-                        if first_year.is_none() {
-                            first_year = t.year;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<halfopen_tcp::Event>>(8);
+        let (info, skipped, resolver) = std::thread::scope(|s| {
+            let parser = s.spawn(move || {
+                let mut resolver = Resolver::new(year_ref, zone);
+                let mut info =
+                    info_for_parts(&name, Source::Firewall, Some(format.name().to_owned()));
+                let mut skipped = Skipped {
+                    cap,
+                    ..Skipped::default()
+                };
+                let mut batch = Vec::with_capacity(EVENT_BATCH);
+                for_each_line(
+                    &name,
+                    sample,
+                    &mut lines,
+                    max,
+                    &mut skipped,
+                    &mut info,
+                    |_, _, b| {
+                        let rec =
+                            halfopen_fwlog::parse_line(format, b).map_err(|e| e.to_string())?;
+                        let ts = match (&rec.timestamp, rec.uptime_us) {
+                            (Some(t), _) => resolver
+                                .resolve(t)
+                                .ok_or_else(|| "impossible date".to_owned())?,
+                            (None, Some(u)) => i64::try_from(u).unwrap_or(i64::MAX),
+                            (None, None) => return Err("no timestamp".to_owned()),
+                        };
+                        let Some(ev) = halfopen_tcp::from_fwlog::event(&rec, ts) else {
+                            return Ok(false);
+                        };
+                        batch.push(ev);
+                        if batch.len() >= EVENT_BATCH {
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(EVENT_BATCH));
+                            let _ = tx.send(full);
                         }
-                        resolver
-                            .resolve(t)
-                            .ok_or_else(|| "impossible date".to_owned())?
-                    }
-                    (None, Some(u)) => i64::try_from(u).unwrap_or(i64::MAX),
-                    (None, None) => return Err("no timestamp".to_owned()),
-                };
-                let Some(ev) = halfopen_tcp::from_fwlog::event(&rec, ts) else {
-                    return Ok(false);
-                };
-                table_ref.observe(&ev);
-                events += 1;
-                if events % 1024 == 0 {
-                    table_ref.expire(ts);
+                        Ok(true)
+                    },
+                );
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
                 }
-                drain(table_ref, conns);
-                Ok(true)
-            },
-        );
+                (info, skipped, resolver)
+            });
+            for batch in rx {
+                for ev in &batch {
+                    table.observe(ev);
+                    events += 1;
+                    if events % 1024 == 0 {
+                        table.expire(ev.ts_us);
+                    }
+                }
+                drain(&mut table, &mut out.conns);
+            }
+            parser.join()
+        })
+        .unwrap_or_else(|_| {
+            (
+                info_for_parts(&p.name, Source::Firewall, Some(format.name().to_owned())),
+                Skipped {
+                    cap,
+                    ..Skipped::default()
+                },
+                Resolver::new(YearRef::Explicit(1970), zone),
+            )
+        });
+        out.skipped.merge(skipped);
         if resolver.year_inferred {
             out.year_inferred = true;
             if let Some(y) = resolver_year(&resolver) {

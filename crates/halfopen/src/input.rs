@@ -56,6 +56,8 @@ pub struct Lines {
     offset: u64,
     max: usize,
     done: bool,
+    /// Bytes of the reader's buffer handed out as the last line, consumed at the next call.
+    pending: usize,
 }
 
 /// What [`Lines::next_line`] gives.
@@ -80,6 +82,7 @@ impl Lines {
             offset: 0,
             max,
             done: false,
+            pending: 0,
         }
     }
 
@@ -87,6 +90,26 @@ impl Lines {
     pub fn next_line(&mut self) -> Next<'_> {
         if self.done {
             return Next::End;
+        }
+        self.r.consume(std::mem::take(&mut self.pending));
+        // Fast path: the whole line is in the reader's buffer; hand it out without copying.
+        let found = match self.r.fill_buf() {
+            Ok(chunk) => memchr::memchr(b'\n', chunk),
+            Err(_) => None,
+        };
+        if let Some(i) = found
+            && i <= self.max
+        {
+            let start = self.offset;
+            self.offset = self.offset.saturating_add(i as u64 + 1);
+            self.number += 1;
+            self.pending = i + 1;
+            let line = self.r.buffer().get(..i).unwrap_or_default();
+            return Next::Line(Line {
+                number: self.number,
+                offset: start,
+                bytes: line.strip_suffix(b"\r").unwrap_or(line),
+            });
         }
         self.buf.clear();
         let start = self.offset;
@@ -109,7 +132,7 @@ impl Lines {
                 break;
             }
             saw_any = true;
-            let (take, found) = match memchr_nl(chunk) {
+            let (take, found) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (i, true),
                 None => (chunk.len(), false),
             };
@@ -136,10 +159,6 @@ impl Lines {
             bytes,
         })
     }
-}
-
-fn memchr_nl(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
 }
 
 #[cfg(test)]

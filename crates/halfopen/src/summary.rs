@@ -83,8 +83,10 @@ impl Summary {
             .or_insert_with(|| SourceSummary::new(c.orig.ip()))
             .add(c, v, conf, &ev);
         self.timeline.add(c.start_us, v.is_hostile());
-        if !c.state.is_empty() {
-            *self.states.entry(c.state.clone()).or_insert(0) += 1;
+        if let Some(n) = self.states.get_mut(&c.state) {
+            *n += 1;
+        } else if !c.state.is_empty() {
+            self.states.insert(c.state.clone(), 1);
         }
         v
     }
