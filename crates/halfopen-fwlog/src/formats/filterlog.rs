@@ -297,38 +297,17 @@ fn opt_num<T: TryFrom<u64>>(v: &[u8], off: usize, expected: &'static str) -> Res
     dec(v).map(Some).ok_or(Error::syntax(off, expected))
 }
 
-/// A decimal number of at most 19 digits that fits `T`.
+/// A decimal number that fits `T` (checked, no sign).
 fn dec<T: TryFrom<u64>>(v: &[u8]) -> Option<T> {
-    if v.is_empty() || v.len() > 19 {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &b in v {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    T::try_from(n).ok()
+    crate::scan::dec_u64(v).and_then(|n| T::try_from(n).ok())
 }
 
 fn hex(v: &[u8]) -> Option<u32> {
-    let v = v.strip_prefix(b"0x").unwrap_or(v);
-    if v.is_empty() || v.len() > 8 {
-        return None;
-    }
-    let mut n: u32 = 0;
-    for &b in v {
-        n = (n << 4) | (b as char).to_digit(16)?;
-    }
-    Some(n)
+    crate::scan::hex_u32(v)
 }
 
 fn ip(v: &[u8]) -> Option<IpAddr> {
-    if v.len() > 64 {
-        return None;
-    }
-    std::str::from_utf8(v).ok()?.parse().ok()
+    crate::scan::ip(v)
 }
 
 /// filterlog's TCP flag letters, in the order it writes them.

@@ -70,25 +70,13 @@ impl<'a> Tokens<'a> {
     }
 }
 
+/// A decimal number that fits `T` (checked, no sign).
 fn dec<T: TryFrom<u64>>(v: &[u8]) -> Option<T> {
-    if v.is_empty() || v.len() > 19 {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &b in v {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    T::try_from(n).ok()
+    crate::scan::dec_u64(v).and_then(|n| T::try_from(n).ok())
 }
 
 fn ip(v: &[u8]) -> Option<IpAddr> {
-    if v.len() > 64 {
-        return None;
-    }
-    std::str::from_utf8(v).ok()?.parse().ok()
+    crate::scan::ip(v)
 }
 
 /// `hh:mm:ss.ffffff` (fraction optional): (hour, minute, second, nanos).
