@@ -275,7 +275,7 @@ fn parse_u32(d: &[u8]) -> Option<u32> {
     Some(v)
 }
 
-/// Kernel uptime stamp `[  203.842973]` at `pos` (followed by a space or not):
+/// Kernel uptime stamp `[  203.842973]` at `pos`, followed by a space or the end:
 /// (microseconds, position after it and one space).
 fn uptime(line: &[u8], pos: usize) -> (Option<u64>, usize) {
     let none = (None, pos);
@@ -318,8 +318,11 @@ fn uptime(line: &[u8], pos: usize) -> (Option<u64>, usize) {
         frac *= 10;
     }
     i += 1;
-    if rest.get(i) == Some(&b' ') {
-        i += 1;
+    match rest.get(i) {
+        Some(b' ') => i += 1,
+        None => {}
+        // `[1.5]x`: not an uptime stamp (the kernel always writes a space after it).
+        Some(_) => return none,
     }
     (Some(secs * 1_000_000 + frac), pos + i)
 }
