@@ -57,14 +57,18 @@ struct Iface {
 /// Reads pcap or pcapng (detected from the first bytes) and yields the TCP segments;
 /// every other frame is skipped and counted in [`PacketReader::stats`].
 ///
-/// ```no_run
+/// ```
 /// use halfopen_tcp::pcap::PacketReader;
-/// let file = std::fs::File::open("capture.pcap")?;
-/// for p in PacketReader::new(file)? {
-///     let p = p?;
-///     println!("{} -> {}", p.event.src, p.event.dst);
+/// use halfopen_tcp::{Config, ConnState, FlowTable};
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/zeek/Traces/tcp/syn-synack.pcap");
+/// let mut table = FlowTable::new(Config::default());
+/// for p in PacketReader::new(std::fs::File::open(path)?)? {
+///     table.observe(&p?.event);
 /// }
-/// # Ok::<(), halfopen_tcp::Error>(())
+/// table.finish();
+/// let c = table.pop_finished().unwrap();
+/// assert_eq!((c.state, c.history.as_str()), (ConnState::S1, "Sh"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct PacketReader {
     inner: Box<dyn PcapReaderIterator + Send>,
