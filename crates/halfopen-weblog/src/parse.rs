@@ -329,6 +329,7 @@ impl Matcher<'_, '_, '_> {
                                     }
                                 }
                             };
+                            let first_candidate = from == pos;
                             from = q + 1;
                             if quoted && escaped_quote(line, pos, q) {
                                 if last_lit && !self.lenient {
@@ -339,7 +340,7 @@ impl Matcher<'_, '_, '_> {
                             }
                             let v = line.get(pos..q).unwrap_or_default();
                             // Found by memchr(' '): the value cannot hold a space.
-                            let no_space_check = quoted || &bytes[..] == b" ";
+                            let no_space_check = quoted || (first_candidate && &bytes[..] == b" ");
                             if let Err(what) = shape_ok(field, v, no_space_check, self.local_offset)
                             {
                                 self.fail(
