@@ -153,7 +153,7 @@ pub struct Report {
 /// Formats microseconds since the epoch as RFC 3339 UTC.
 pub fn rfc3339(ts_us: i64) -> String {
     chrono::DateTime::from_timestamp_micros(ts_us)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string())
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         .unwrap_or_else(|| ts_us.to_string())
 }
 
