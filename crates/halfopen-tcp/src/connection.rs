@@ -156,3 +156,42 @@ pub struct Connection {
     /// Why it left the table.
     pub end: EndReason,
 }
+
+impl Connection {
+    /// Duration from the first to the last event, in microseconds.
+    pub fn duration_us(&self) -> i64 {
+        self.end_us.saturating_sub(self.start_us)
+    }
+
+    /// True when the originator evidently received the responder's SYN-ACK: the handshake
+    /// was seen, or the originator sent a pure ACK or payload after its SYN (a stack does
+    /// that only once it has the SYN-ACK). With [`Evidence::FlagsOneDirection`] logs this
+    /// tells an `S0` that is really an established connection (history `SA`, `SAD`...) from
+    /// a true unanswered attempt (history `S`).
+    ///
+    /// ```
+    /// use halfopen_tcp::{Config, ConnState, Event, FlowTable, TcpFlags};
+    /// let (c, s) = ("192.0.2.1".parse().unwrap(), "198.51.100.7".parse().unwrap());
+    /// let mut t = FlowTable::new(Config::default());
+    /// t.observe(&Event::new(0, c, 40000, s, 80).with_flags(TcpFlags::SYN));
+    /// t.observe(&Event::new(9, c, 40000, s, 80).with_flags(TcpFlags::ACK));
+    /// t.finish();
+    /// let conn = t.pop_finished().unwrap();
+    /// assert_eq!(conn.state, ConnState::S0); // Zeek's verdict: nothing seen from the server
+    /// assert!(conn.reply_seen_by_orig());     // but the client got its SYN-ACK
+    /// ```
+    pub fn reply_seen_by_orig(&self) -> bool {
+        if self.handshake_completed {
+            return true;
+        }
+        let h = self.history.as_bytes();
+        match h.iter().position(|&c| c == b'S') {
+            Some(i) => h
+                .get(i + 1..)
+                .unwrap_or(&[])
+                .iter()
+                .any(|&c| c == b'A' || c == b'D'),
+            None => false,
+        }
+    }
+}
