@@ -178,6 +178,28 @@ fn old_freebsd_colon_with_openbsd_body_renders_stably() {
 }
 
 #[test]
+fn openbsd_verbose_ip_fields() {
+    let line = b"Mar 30 15:47:05.522341 rule 4/(match) block in on em0: 10.1.1.1.48784 > 10.2.2.2.80: S 1381529123:1381529123(0) win 1024 <mss 1460> (DF) (ttl 42, id 54321, len 44)";
+    let r = pf::parse(line).unwrap();
+    assert_eq!(
+        (r.ttl, r.ip_id, r.length),
+        (Some(42), Some(54321), Some(44))
+    );
+    assert_eq!(r.extra.get(b"ipflags"), Some(&b"DF"[..]));
+    assert_eq!(r.extra.get(b"info"), None);
+    assert_eq!(rendered(&r), line);
+    let line = b"Mar 30 15:54:22.171929 rule 3/(match) pass out on xl0: 192.168.2.10.1514 > 192.168.2.190.1030:  udp 73 (ttl 64, id 7, len 101)";
+    let r = pf::parse(line).unwrap();
+    assert_eq!((r.ttl, r.ip_id, r.length), (Some(64), Some(7), Some(101)));
+    assert_eq!(rendered(&r), line);
+    assert_eq!(
+        pf::parse(b"rule 3/(match) pass out on xl0: 1.2.3.4.1 > 5.6.7.8.2:  udp 73 (ttl 64)")
+            .unwrap_err(),
+        Error::syntax(68, "(ttl N, id N, len N)")
+    );
+}
+
+#[test]
 fn specific_errors() {
     let cases: &[(&[u8], Error)] = &[
         (

@@ -388,10 +388,17 @@ fn packet<'a>(cx: &mut Ctx<'a>, rec: &mut Record<'a>, body: &'a [u8]) -> Result<
     }
     if let Some(r) = trimmed.strip_prefix(b"udp ") {
         rec.protocol = Protocol::Udp;
-        if dec::<u32>(r).is_none() {
-            return Err(cx.err(r, "a UDP length"));
+        let (len, mut rest) = split_at(r, b" ").unwrap_or((r, &[]));
+        if dec::<u32>(len).is_none() {
+            return Err(cx.err(len, "a UDP length"));
         }
-        cx.push(b"datalen", r)?;
+        cx.push(b"datalen", len)?;
+        while let Some(r2) = ip_trailer(cx, rec, rest)? {
+            rest = r2;
+        }
+        if !rest.is_empty() {
+            return Err(cx.err(rest, "(DF), [tos N], (ttl N, id N, len N) or the end"));
+        }
         return Ok(());
     }
     let icmp = if let Some(r) = body.strip_prefix(b"ICMP6, ") {
@@ -499,6 +506,55 @@ fn tcp_upstream<'a>(cx: &mut Ctx<'a>, rec: &mut Record<'a>, r: &'a [u8]) -> Resu
     Ok(())
 }
 
+/// OpenBSD's IP words after the transport part: ` (DF)`, `[tos 0x10]`, and with `-v`
+/// `(ttl 64, id 1234, len 60)`. Consumes one of them (and a following space) and returns
+/// the rest, or `None` when `rest` starts with none of them.
+fn ip_trailer<'a>(
+    cx: &mut Ctx<'a>,
+    rec: &mut Record<'a>,
+    rest: &'a [u8],
+) -> Result<Option<&'a [u8]>> {
+    let after = |r: &'a [u8]| Some(r.strip_prefix(b" ").unwrap_or(r));
+    if let Some(r) = rest.strip_prefix(b"(DF)") {
+        cx.push(b"ipflags", b"DF")?;
+        return Ok(after(r));
+    }
+    if let Some(r) = rest.strip_prefix(b"[tos ") {
+        let (tos, r2) = split_at(r, b"]").ok_or(cx.err(r, "`]` closing the tos"))?;
+        cx.push(b"tos", tos)?;
+        return Ok(after(r2));
+    }
+    if let Some(r) = rest.strip_prefix(b"(ttl ") {
+        let (inner, r2) = split_at(r, b")").ok_or(cx.err(r, "`)` closing (ttl, id, len)"))?;
+        let parts = split_at(inner, b", id ")
+            .and_then(|(ttl, r)| split_at(r, b", len ").map(|(id, len)| (ttl, id, len)));
+        let Some((ttl, id, len)) = parts else {
+            return Err(cx.err(inner, "(ttl N, id N, len N)"));
+        };
+        rec.ttl = Some(dec(ttl).ok_or(cx.err(ttl, "a TTL"))?);
+        rec.ip_id = Some(dec(id).ok_or(cx.err(id, "an IP id"))?);
+        rec.length = Some(dec(len).ok_or(cx.err(len, "an IP length"))?);
+        return Ok(after(r2));
+    }
+    Ok(None)
+}
+
+/// Writes what [`ip_trailer`] reads.
+fn render_ip_trailer(r: &Record<'_>, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    if r.extra.get(b"ipflags").is_some() {
+        out.extend_from_slice(b" (DF)");
+    }
+    if let Some(t) = r.extra.get(b"tos") {
+        out.extend_from_slice(b" [tos ");
+        out.extend_from_slice(t);
+        out.push(b']');
+    }
+    if let (Some(ttl), Some(id), Some(len)) = (r.ttl, r.ip_id, r.length) {
+        let _ = write!(out, " (ttl {ttl}, id {id}, len {len})");
+    }
+}
+
 /// OpenBSD: `S 1:1(0) ack 2 win 16384 urg 1 <mss 1460,...> (DF) [tos 0x10]`.
 fn tcp_openbsd<'a>(cx: &mut Ctx<'a>, rec: &mut Record<'a>, body: &'a [u8]) -> Result<()> {
     let (letters, mut rest) = split_at(body, b" ").unwrap_or((body, &[]));
@@ -532,15 +588,8 @@ fn tcp_openbsd<'a>(cx: &mut Ctx<'a>, rec: &mut Record<'a>, body: &'a [u8]) -> Re
             rest = r2.strip_prefix(b" ").unwrap_or(r2);
             continue;
         }
-        if let Some(r) = rest.strip_prefix(b"(DF)") {
-            cx.push(b"ipflags", b"DF")?;
-            rest = r.strip_prefix(b" ").unwrap_or(r);
-            continue;
-        }
-        if let Some(r) = rest.strip_prefix(b"[tos ") {
-            let (tos, r2) = split_at(r, b"]").ok_or(cx.err(r, "`]` closing the tos"))?;
-            cx.push(b"tos", tos)?;
-            rest = r2.strip_prefix(b" ").unwrap_or(r2);
+        if let Some(r) = ip_trailer(cx, rec, rest)? {
+            rest = r;
             continue;
         }
         let Some((k, r)) = split_at(rest, b" ") else {
@@ -648,14 +697,7 @@ pub fn render(r: &Record<'_>, out: &mut Vec<u8>) {
                 out.extend_from_slice(o);
                 out.push(b'>');
             }
-            if ex.get(b"ipflags").is_some() {
-                out.extend_from_slice(b" (DF)");
-            }
-            if let Some(t) = ex.get(b"tos") {
-                out.extend_from_slice(b" [tos ");
-                out.extend_from_slice(t);
-                out.push(b']');
-            }
+            render_ip_trailer(r, out);
             field(out, b" ", b"", info);
         }
         Protocol::Tcp => {
@@ -687,7 +729,10 @@ pub fn render(r: &Record<'_>, out: &mut Vec<u8>) {
             field(out, b": ", b"", info);
         }
         Protocol::Udp => match (ex.get(b"datalen"), openbsd) {
-            (Some(l), true) => field(out, b"  ", b"udp ", Some(l)),
+            (Some(l), true) => {
+                field(out, b"  ", b"udp ", Some(l));
+                render_ip_trailer(r, out);
+            }
             (Some(l), false) => {
                 field(out, b" ", b"UDP, length ", Some(l));
                 field(out, b": ", b"", info);
