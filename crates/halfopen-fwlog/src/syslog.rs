@@ -34,8 +34,8 @@ pub struct SyslogHeader<'a> {
     pub pid: Option<u32>,
     /// Kernel uptime stamp `[ 5739.482168]` in microseconds.
     pub uptime_us: Option<u64>,
-    /// Everything after the timestamp (and its following spaces); the whole line when
-    /// there is no timestamp. Lets a format re-read the host/tag when the header guess does
+    /// Everything after the timestamp (and its following spaces); everything after the
+    /// `<PRI>` when there is no timestamp. Lets a format re-read the host/tag when the header guess does
     /// not fit it (a bare `Mar 1 18:49:05 TCP a:p b:p in` ipfw line has no host).
     pub after_timestamp: &'a [u8],
 }
@@ -76,6 +76,7 @@ pub fn split(line: &[u8]) -> Result<(SyslogHeader<'_>, &[u8])> {
         h.pri = Some(pri);
         pos = used;
     }
+    pos = skip_spaces(line, pos);
     let rest = line.get(pos..).unwrap_or_default();
     // RFC 5424: version "1 " followed by a timestamp or "-".
     if rest.starts_with(b"1 ")
@@ -100,6 +101,7 @@ pub fn split(line: &[u8]) -> Result<(SyslogHeader<'_>, &[u8])> {
     };
     let Some((ts, used)) = ts else {
         // No timestamp: maybe a dmesg uptime, maybe a bare tag.
+        h.after_timestamp = rest;
         let (up, after) = uptime(line, pos);
         h.uptime_us = up;
         let mut mpos = after;
@@ -279,9 +281,10 @@ fn parse_u32(d: &[u8]) -> Option<u32> {
 /// (microseconds, position after it and one space).
 fn uptime(line: &[u8], pos: usize) -> (Option<u64>, usize) {
     let none = (None, pos);
-    let Some(rest) = line.get(pos..) else {
+    let Some(rest) = line.get(skip_spaces(line, pos)..) else {
         return none;
     };
+    let pos = skip_spaces(line, pos);
     if rest.first() != Some(&b'[') {
         return none;
     }
