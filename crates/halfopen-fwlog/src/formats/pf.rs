@@ -618,6 +618,20 @@ fn tcp_openbsd<'a>(cx: &mut Ctx<'a>, rec: &mut Record<'a>, body: &'a [u8]) -> Re
     Ok(())
 }
 
+/// The MSS announced in tcpdump's text TCP options (`mss 1460,sackOK,...`, as kept in
+/// [`Record::tcp_options`] for pf lines), if any.
+///
+/// ```
+/// use halfopen_fwlog::formats::pf::option_mss;
+/// assert_eq!(option_mss(b"mss 1460,sackOK,TS val 840989709 ecr 0,nop,wscale 7"), Some(1460));
+/// assert_eq!(option_mss(b"nop,nop,timestamp 3960674784 2860123562"), None);
+/// ```
+pub fn option_mss(options: &[u8]) -> Option<u16> {
+    options
+        .split(|&b| b == b',')
+        .find_map(|o| o.strip_prefix(b"mss ").and_then(dec::<u16>))
+}
+
 /// Renders a record as a pf/tcpdump line in the dialect it was parsed from
 /// (`extra["dialect"]`; upstream tcpdump when absent).
 pub fn render(r: &Record<'_>, out: &mut Vec<u8>) {
