@@ -30,7 +30,7 @@ fn readme_story_text() {
     let first = text.lines().nth(1).unwrap();
     assert!(
         first.contains(
-            "45.76.87.206 sent 1,200 SYNs to port 80 that never completed a handshake: syn_flood"
+            "45.76.87.206 sent 1,200 SYNs to port 80 that never completed a handshake and has no request in the access log: syn_flood"
         ),
         "{text}"
     );

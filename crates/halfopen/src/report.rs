@@ -196,9 +196,14 @@ fn source_headline(s: &SourceSummary, v: Verdict, conf: Confidence) -> String {
     let n = thousands(s.connections);
     let what = match v {
         Verdict::SynFlood => format!(
-            "{addr} sent {} SYNs to {} that never completed a handshake",
+            "{addr} sent {} SYNs to {} that never completed a handshake{}",
             thousands(s.syns),
-            ports_text(s)
+            ports_text(s),
+            if s.requests == 0 {
+                " and has no request in the access log"
+            } else {
+                ""
+            }
         ),
         Verdict::SynScan => format!(
             "{addr} probed {} port(s) with SYNs and never completed a handshake ({n} attempts)",
@@ -253,7 +258,7 @@ impl Report {
     /// }
     /// let r = Report::build(&s, &BlockPolicy::default(), ReportExtras::default());
     /// assert_eq!(r.blocklist, ["45.76.87.206/32"]);
-    /// assert!(r.headline[0].starts_with("45.76.87.206 sent 30 SYNs to port 80 that never completed a handshake: syn_flood"));
+    /// assert!(r.headline[0].starts_with("45.76.87.206 sent 30 SYNs to port 80 that never completed a handshake and has no request in the access log: syn_flood"));
     /// ```
     pub fn build(summary: &Summary, policy: &BlockPolicy, extras: ReportExtras) -> Report {
         let mut judged: Vec<(&SourceSummary, Verdict, Confidence, Vec<Evidence>)> = summary
@@ -466,7 +471,7 @@ fn render_text(r: &Report, color: bool) -> String {
     }
     let _ = writeln!(o);
     if !r.notes.is_empty() || r.clock_offset_seconds.is_some() {
-        let _ = writeln!(o, "{b}Assumptions{e}");
+        let _ = writeln!(o, "{b}Notes{e}");
         for n in &r.notes {
             let _ = writeln!(o, "  - {n}");
         }
@@ -552,7 +557,12 @@ fn render_text(r: &Report, color: bool) -> String {
                 String::new()
             }
         );
-        if let Some(w) = n.wider.iter().find(|w| w.collateral.clients > 0) {
+        let mut shown = 0u64;
+        for w in n.wider.iter().filter(|w| w.refused.is_none()) {
+            if w.collateral.clients <= shown {
+                continue;
+            }
+            shown = w.collateral.clients;
             let _ = writeln!(
                 o,
                 "    blocking {} would also block {} client(s) with {} successful request(s) (e.g. {})",

@@ -428,7 +428,7 @@ impl SourceSummary {
                 ev.push(Evidence::Aggregate {
                     text: format!(
                         "{} SYNs over {:.0} s ({:.2}/s), {} retransmission(s)",
-                        self.syns,
+                        crate::report::thousands(self.syns),
                         secs,
                         self.syns as f64 / secs,
                         self.syn_retransmissions
@@ -440,8 +440,8 @@ impl SourceSummary {
                     text: format!(
                         "source ports {} ({} of {} steps sequential)",
                         if random { "random" } else { "sequential" },
-                        self.src_ports.sequential_steps,
-                        self.src_ports.count.saturating_sub(1)
+                        crate::report::thousands(self.src_ports.sequential_steps),
+                        crate::report::thousands(self.src_ports.count.saturating_sub(1))
                     ),
                 });
             }

@@ -170,7 +170,7 @@ fn story_ipfw() {
     assert_eq!(report.blocklist, ["45.76.87.206/32"]);
     assert!(
         report.headline[0].starts_with(
-            "45.76.87.206 sent 1,200 SYNs to port 80 that never completed a handshake: syn_flood"
+            "45.76.87.206 sent 1,200 SYNs to port 80 that never completed a handshake and has no request in the access log: syn_flood"
         ),
         "{}",
         report.headline[0]
