@@ -391,9 +391,11 @@ fn tcp(seg: &[u8], declared: usize, ip: &IpInfo, v: bool) -> Result<Event, Skip>
     let opts = seg.get(20..off).unwrap_or(&[]);
     let o = options::parse(opts);
     let payload = declared.saturating_sub(off);
+    let captured = seg.len().min(declared).saturating_sub(off).min(payload);
     let mut ev = Event::new(0, ip.src, sp, ip.dst, dp);
     ev.flags = Some(TcpFlags(flags));
     ev.payload_len = Some(u32::try_from(payload).unwrap_or(u32::MAX));
+    ev.payload_captured = Some(u32::try_from(captured).unwrap_or(u32::MAX));
     ev.seq = Some(seq);
     ev.ack = Some(ack);
     ev.window = Some(window);

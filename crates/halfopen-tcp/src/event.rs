@@ -32,6 +32,10 @@ pub struct Event {
     pub flags: Option<TcpFlags>,
     /// TCP payload length in bytes, where known.
     pub payload_len: Option<u32>,
+    /// Payload bytes actually present in a capture (less than `payload_len` when the snap
+    /// length cut the packet); `None` when not from a capture or not known. Payload that was
+    /// never captured counts as a content gap once acknowledged, as in Zeek.
+    pub payload_captured: Option<u32>,
     /// Sequence number.
     pub seq: Option<u32>,
     /// Acknowledgment number.
@@ -62,6 +66,7 @@ impl Event {
             dst_port,
             flags: None,
             payload_len: None,
+            payload_captured: None,
             seq: None,
             ack: None,
             window: None,

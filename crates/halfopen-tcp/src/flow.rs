@@ -240,6 +240,7 @@ impl Flow {
             }
             (seq, seq.wrapping_add(seg))
         });
+        let uncaptured = ev.payload_captured.is_some_and(|c| c < len);
         if let Some((seq, end)) = seg_end {
             let s = &mut self.sides[i];
             if s.bits & SEQ_KNOWN != 0
@@ -254,11 +255,17 @@ impl Flow {
                         s.hole_start = s.last_seq;
                     }
                 } else if s.more & HOLE != 0
+                    && !uncaptured
                     && seq.wrapping_sub(s.hole_start) as i32 <= 0
                     && end.wrapping_sub(s.hole_start) as i32 > 0
                 {
                     // A late segment filled the hole.
                     s.more &= !HOLE;
+                }
+                if uncaptured && s.more & HOLE == 0 {
+                    // Payload cut by the snap length: missing for a reassembler too.
+                    s.more |= HOLE;
+                    s.hole_start = seq;
                 }
             }
             if s.bits & SEQ_KNOWN == 0 {
@@ -337,7 +344,8 @@ impl Flow {
             if p.bits & SEQ_KNOWN != 0 {
                 let d = ack.wrapping_sub(p.last_seq) as i32;
                 let beyond = d > 0 && d < TOO_LARGE_SEQ_DELTA && p.bits & PAYLOAD_SEEN != 0;
-                if beyond || p.more & HOLE != 0 {
+                let hole_acked = p.more & HOLE != 0 && ack.wrapping_sub(p.hole_start) as i32 > 0;
+                if beyond || hole_acked {
                     p.more &= !HOLE;
                     if beyond {
                         p.last_seq = ack;
