@@ -50,7 +50,7 @@ fn expected(behavior: &str, fw: Fw) -> &'static [Verdict] {
         // Without flags a connect scan on mostly closed ports looks like unanswered SYNs to many ports.
         "connect_scan" => &[Verdict::SynScan, Verdict::ConnectScan],
         "slowloris" => &[Verdict::SlowRequest],
-        "tls_on_http" => &[Verdict::NonHttp],
+        "tls_on_http" | "h2_preface_on_http1" => &[Verdict::NonHttp],
         "spoofed_syn_flood" | "random_port_syns" => &[Verdict::SynFlood],
         other => panic!("behaviour {other} has no expectation"),
     }
@@ -282,4 +282,71 @@ fn netstat_snapshot_is_reported() {
         report.headline
     );
     assert!(report.notes.iter().any(|n| n.contains("no access log")));
+}
+
+#[test]
+fn ipv6_server_and_clients() {
+    use halfopen_testgen::{Behavior, Scenario};
+    let server: IpAddr = "2001:db8:80::1".parse().unwrap();
+    let s = Scenario::new(server, 80, 1_772_441_210_000_000, 9)
+        .with(
+            "2001:db8:1::10".parse().unwrap(),
+            0,
+            Behavior::Browser {
+                connections: 2,
+                requests_per_conn: 3,
+            },
+        )
+        .with(
+            "2001:db8:1::66".parse().unwrap(),
+            1_000_000,
+            Behavior::RandomPortSyns {
+                count: 40,
+                interval_ms: 500,
+            },
+        )
+        .with(
+            "2001:db8:2::7".parse().unwrap(),
+            2_000_000,
+            Behavior::H2PrefaceOnHttp1 { connections: 2 },
+        );
+    let r = s.render();
+    for fw in [Fw::NetfilterAll, Fw::Pcap] {
+        let report = check(&r, fw, false);
+        assert_eq!(report.blocklist, ["2001:db8:1::66/128"], "{fw:?}");
+    }
+}
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn arbitrary_inputs_never_panic(
+            fw in prop::collection::vec(any::<u8>(), 0..2000),
+            acc in prop::collection::vec(any::<u8>(), 0..2000),
+            lines in prop::collection::vec(prop::sample::select(vec![
+                "Mar  1 18:49:05 web kernel: ipfw: 100 Accept TCP 45.76.87.206:56377 116.58.172.107:80 in via em0",
+                "Mar  1 18:49:05 web kernel: ipfw: 200 Accept TCP 116.58.172.107:80 45.76.87.206:56377 out via em0",
+                "45.76.86.23 - - [01/Mar/2026:18:49:12 +0000] \"GET / HTTP/1.1\" 200 3407 \"-\" \"Mozilla/5.0\"",
+                "\x1b[31m\x00\u{ff}",
+                "",
+            ]), 0..30),
+        ) {
+            let mut text = lines.join("\n").into_bytes();
+            text.extend_from_slice(&fw);
+            let mut a = Analyzer::new(Options::default());
+            a.add_firewall("fw", Cursor::new(text.clone()));
+            a.add_access("acc", Cursor::new([text, acc.clone()].concat()));
+            a.add_error_log("err", Cursor::new(acc.clone()));
+            a.add_pcap("pcap", Cursor::new(acc.clone()));
+            a.add_netstat("ns", Cursor::new(acc));
+            let report = a.finish();
+            let text = report.to_text(false);
+            prop_assert!(!text.bytes().any(|b| b == 0x1b || (b < 0x20 && b != b'\n')));
+            let _ = report.to_json();
+        }
+    }
 }
