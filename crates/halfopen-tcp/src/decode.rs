@@ -49,7 +49,7 @@ pub enum Skip {
     Unsupported,
     /// A malformed header (bad version, bad header length, bad pflog header).
     Malformed,
-    /// An IPv4 header or TCP checksum is wrong (only when verification was asked for).
+    /// The IPv4 header checksum is wrong (only when verification was asked for).
     BadChecksum,
 }
 
@@ -95,9 +95,10 @@ pub fn decode(linktype: i32, frame: &[u8], ts_us: i64) -> Result<Decoded, Skip> 
     decode_with(linktype, frame, ts_us, false)
 }
 
-/// Like [`decode`], and also verifies the IPv4 header and TCP checksums
-/// ([`Skip::BadChecksum`]); segments cut short by the snap length cannot be verified and
-/// are accepted. This is what Zeek does unless run with `-C`.
+/// Like [`decode`], and also verifies checksums, as Zeek does unless run with `-C`: a bad
+/// IPv4 header checksum drops the packet ([`Skip::BadChecksum`]); the TCP checksum verdict
+/// goes into [`Event::tcp_checksum_ok`] (segments cut short by the snap length cannot be
+/// verified: `None`).
 pub fn decode_verified(linktype: i32, frame: &[u8], ts_us: i64) -> Result<Decoded, Skip> {
     decode_with(linktype, frame, ts_us, true)
 }
@@ -380,12 +381,11 @@ fn tcp(seg: &[u8], declared: usize, ip: &IpInfo, v: bool) -> Result<Event, Skip>
     if off < 20 {
         return Err(Skip::Malformed);
     }
+    let mut tcp_ok = None;
     if v {
         if let Some(whole) = seg.get(..declared) {
             let len = u64::try_from(declared).unwrap_or(0);
-            if fold(sum16(whole, ip.pseudo + len)) != 0xffff {
-                return Err(Skip::BadChecksum);
-            }
+            tcp_ok = Some(fold(sum16(whole, ip.pseudo + len)) == 0xffff);
         }
     }
     let opts = seg.get(20..off).unwrap_or(&[]);
@@ -396,6 +396,7 @@ fn tcp(seg: &[u8], declared: usize, ip: &IpInfo, v: bool) -> Result<Event, Skip>
     ev.flags = Some(TcpFlags(flags));
     ev.payload_len = Some(u32::try_from(payload).unwrap_or(u32::MAX));
     ev.payload_captured = Some(u32::try_from(captured).unwrap_or(u32::MAX));
+    ev.tcp_checksum_ok = tcp_ok;
     ev.seq = Some(seq);
     ev.ack = Some(ack);
     ev.window = Some(window);

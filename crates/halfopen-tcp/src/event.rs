@@ -36,6 +36,9 @@ pub struct Event {
     /// length cut the packet); `None` when not from a capture or not known. Payload that was
     /// never captured counts as a content gap once acknowledged, as in Zeek.
     pub payload_captured: Option<u32>,
+    /// Result of verifying the TCP checksum (`None`: not verified). A segment with a bad
+    /// checksum only records Zeek's `C` letter; it changes no state and is not counted.
+    pub tcp_checksum_ok: Option<bool>,
     /// Sequence number.
     pub seq: Option<u32>,
     /// Acknowledgment number.
@@ -67,6 +70,7 @@ impl Event {
             flags: None,
             payload_len: None,
             payload_captured: None,
+            tcp_checksum_ok: None,
             seq: None,
             ack: None,
             window: None,

@@ -150,12 +150,13 @@ impl Flow {
         self.orig_state() == EndpointState::Reset || self.resp_state() == EndpointState::Reset
     }
 
-    /// Handshake not seen through: originator still in SYN-SENT.
+    /// Handshake not seen through: originator still in SYN-SENT, or nothing valid seen.
     pub(crate) fn handshake_pending(&self) -> bool {
         matches!(
             self.orig_state(),
             EndpointState::SynSent | EndpointState::SynAckSent
-        )
+        ) || (self.orig_state() == EndpointState::Inactive
+            && self.resp_state() == EndpointState::Inactive)
     }
 
     fn letter(&mut self, is_orig: bool, l: Letter) -> bool {
@@ -181,6 +182,14 @@ impl Flow {
             self.last_us = ev.ts_us;
         }
         let i = usize::from(!is_orig);
+        if ev.tcp_checksum_ok == Some(false) {
+            // Zeek ignores the segment but remembers the checksum error.
+            if ev.flags.is_some() {
+                self.bits |= FLAGGED;
+            }
+            self.letter(is_orig, Letter::Checksum);
+            return;
+        }
         {
             let s = &mut self.sides[i];
             s.pkts = s.pkts.saturating_add(1);

@@ -115,6 +115,7 @@ pub(crate) enum Letter {
     ZeroWindow = 8,
     FinRst = 9,
     MultiFlag = 10,
+    Checksum = 11,
 }
 
 impl Letter {
@@ -132,6 +133,7 @@ impl Letter {
             Letter::ZeroWindow => b'W',
             Letter::FinRst => b'I',
             Letter::MultiFlag => b'Q',
+            Letter::Checksum => b'C',
         }
     }
 

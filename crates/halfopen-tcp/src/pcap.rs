@@ -41,9 +41,12 @@ pub struct ReaderStats {
     pub malformed: u64,
     /// Frames of an unsupported link type or encapsulation.
     pub unsupported: u64,
-    /// Frames dropped for a bad IPv4 or TCP checksum (only with
+    /// Frames dropped for a bad IPv4 header checksum (only with
     /// [`PacketReader::verify_checksums`]).
     pub bad_checksum: u64,
+    /// TCP segments returned with a bad TCP checksum (`Event::tcp_checksum_ok ==
+    /// Some(false)`; they only add Zeek's `C` letter to their connection).
+    pub bad_tcp_checksum: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -134,9 +137,10 @@ impl PacketReader {
         })
     }
 
-    /// Drops segments whose IPv4 header or TCP checksum is wrong, as Zeek does unless
-    /// run with `-C` (off by default: captures taken on the sending host carry
-    /// checksum-offload garbage).
+    /// Verifies checksums as Zeek does unless run with `-C`: packets with a bad IPv4
+    /// header checksum are dropped, TCP checksum failures are flagged in
+    /// [`Event::tcp_checksum_ok`]. Off by default: captures taken on the sending host
+    /// carry checksum-offload garbage.
     pub fn verify_checksums(mut self, on: bool) -> PacketReader {
         self.st.verify = on;
         self
@@ -159,6 +163,9 @@ impl State {
         match r {
             Ok(d) => {
                 self.stats.tcp += 1;
+                if d.event.tcp_checksum_ok == Some(false) {
+                    self.stats.bad_tcp_checksum += 1;
+                }
                 Some(Packet {
                     event: d.event,
                     pflog: d.pflog,

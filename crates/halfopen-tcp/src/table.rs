@@ -244,6 +244,7 @@ impl<K: FlowKey> Shard<K> {
         use std::collections::hash_map::Entry;
         let flags = ev.flags;
         let bare_syn = flags.is_some_and(|f| f.syn() && !f.ack());
+        let mut created = true;
         let f = match self.map.entry(k) {
             Entry::Occupied(o) if bare_syn && o.get().is_closing() => {
                 // A new SYN on the 4-tuple of a finished connection: port reuse.
@@ -258,13 +259,15 @@ impl<K: FlowKey> Shard<K> {
                 *o.get_mut() = new_flow(&k, src_is_a, ev, ctx);
                 o.into_mut()
             }
-            Entry::Occupied(o) => o.into_mut(),
+            Entry::Occupied(o) => {
+                created = false;
+                o.into_mut()
+            }
             Entry::Vacant(v) => v.insert(new_flow(&k, src_is_a, ev, ctx)),
         };
-        let was_new = f.sides[0].pkts == 0 && f.sides[1].pkts == 0;
         let is_orig = src_is_a == (f.bits & ORIG_IS_A != 0);
         f.update(is_orig, ev);
-        if was_new && f.is_attempt() {
+        if created && f.is_attempt() {
             let g = f.gen_;
             let d = attempt_deadline(f, &ctx.cfg)
                 .min(f.start_us.saturating_add(ctx.cfg.syn_timeout_us));

@@ -94,12 +94,25 @@ fn truncated_capture_is_a_typed_error() {
 }
 
 #[test]
-fn checksum_verification_drops_bad_segments() {
+fn checksum_verification_flags_bad_segments() {
+    // syn-bad.pcap: a SYN whose TCP checksum is corrupted (the IPv4 header is fine).
     let f = std::fs::File::open(Path::new(DATA).join("tcp/syn-bad.pcap")).unwrap();
     let mut r = PacketReader::new(f).unwrap().verify_checksums(true);
+    let p = r.next().unwrap().unwrap();
+    assert_eq!(p.event.tcp_checksum_ok, Some(false));
     assert!(r.next().is_none());
-    assert_eq!(r.stats().bad_checksum, 1);
+    assert_eq!((r.stats().bad_tcp_checksum, r.stats().bad_checksum), (1, 0));
     let f = std::fs::File::open(Path::new(DATA).join("tcp/syn.pcap")).unwrap();
     let mut r = PacketReader::new(f).unwrap().verify_checksums(true);
-    assert!(r.next().unwrap().is_ok());
+    assert_eq!(r.next().unwrap().unwrap().event.tcp_checksum_ok, Some(true));
+    // auth_change_session_keys.pcap: every responder packet has a bad IPv4 header checksum.
+    let f = std::fs::File::open(Path::new(DATA).join("auth_change_session_keys.pcap")).unwrap();
+    let mut r = PacketReader::new(f).unwrap().verify_checksums(true);
+    let n = r.by_ref().count() as u64;
+    assert_eq!(n, r.stats().tcp);
+    assert!(r.stats().bad_checksum > 0, "{:?}", r.stats());
+    // Without verification nothing is judged.
+    let f = std::fs::File::open(Path::new(DATA).join("tcp/syn-bad.pcap")).unwrap();
+    let mut r = PacketReader::new(f).unwrap();
+    assert_eq!(r.next().unwrap().unwrap().event.tcp_checksum_ok, None);
 }
