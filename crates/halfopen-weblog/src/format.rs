@@ -564,10 +564,11 @@ impl LogFormat {
         self
     }
 
-    /// Set the line length cap (default [`DEFAULT_MAX_LINE_LEN`]).
+    /// Set the line length cap (default [`DEFAULT_MAX_LINE_LEN`]; at most `u32::MAX`, since
+    /// field spans are stored as 32-bit offsets).
     #[must_use]
     pub fn with_max_line_len(mut self, n: usize) -> LogFormat {
-        self.max_line_len = n;
+        self.max_line_len = n.min(u32::MAX as usize);
         self
     }
 
