@@ -430,6 +430,12 @@ impl LogFormat {
             return Err(Error::Empty);
         }
         let mut rec = AccessRecord::empty(line);
+        if let Some(end) = self.first_candidate_match(line, &mut rec.spans) {
+            rec.n_fields = self.fields.len();
+            rec.trailing = line.get(end..).unwrap_or_default();
+            self.interpret(&mut rec)?;
+            return Ok(rec);
+        }
         let mut m = Matcher {
             items: &self.items,
             line,
@@ -456,6 +462,69 @@ impl LogFormat {
         rec.trailing = rec.trailing.strip_prefix(b" ").unwrap_or(rec.trailing);
         self.interpret(&mut rec)?;
         Ok(rec)
+    }
+
+    /// Fast path: walk the items once, taking the first candidate end of every field (what the
+    /// backtracking matcher tries first). `None` when that does not match the whole line or
+    /// the format has adjacent fields; the caller then runs the full matcher.
+    fn first_candidate_match(
+        &self,
+        line: &[u8],
+        spans: &mut [(u32, u32); MAX_FIELDS],
+    ) -> Option<usize> {
+        let items = &self.items;
+        let n = items.len();
+        let mut pos = 0usize;
+        let mut i = 0usize;
+        while let Some(item) = items.get(i) {
+            let rest = line.get(pos..)?;
+            match item {
+                Item::Lit { bytes, .. } => {
+                    if !has_prefix(rest, bytes) {
+                        return None;
+                    }
+                    pos += bytes.len();
+                }
+                Item::Field { field, slot } => {
+                    let (end, spaces_ok) = match items.get(i + 1) {
+                        None => (line.len(), false),
+                        Some(Item::Lit { bytes, finder }) => {
+                            let quoted = bytes.first() == Some(&b'"')
+                                && i > 0
+                                && matches!(items.get(i - 1), Some(Item::Lit { bytes: p, .. }) if p.last() == Some(&b'"'));
+                            let q = if i + 2 == n {
+                                let tail = line.len().checked_sub(bytes.len())?;
+                                if tail < pos || !has_prefix(line.get(tail..)?, bytes) {
+                                    return None;
+                                }
+                                if quoted && escaped_quote(line, pos, tail) {
+                                    return None;
+                                }
+                                tail
+                            } else {
+                                let mut from = pos;
+                                loop {
+                                    let q = from + find_lit(line.get(from..)?, bytes, finder)?;
+                                    if quoted && escaped_quote(line, pos, q) {
+                                        from = q + 1;
+                                        continue;
+                                    }
+                                    break q;
+                                }
+                            };
+                            (q, quoted || &bytes[..] == b" ")
+                        }
+                        Some(Item::Field { .. }) => return None,
+                    };
+                    let v = line.get(pos..end)?;
+                    shape_ok(field, v, spaces_ok, self.local_offset_secs).ok()?;
+                    *spans.get_mut(*slot)? = (pos as u32, end as u32);
+                    pos = end;
+                }
+            }
+            i += 1;
+        }
+        (pos == line.len()).then_some(pos)
     }
 
     /// The raw bytes of the first field with directive `d` in a record parsed by this format.
