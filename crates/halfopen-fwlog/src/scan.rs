@@ -167,8 +167,18 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(ipv4(b"192.168.10.55"), Some(Ipv4Addr::new(192, 168, 10, 55)));
-        for bad in [&b"192.168.xx.xx"[..], b"1.2.3", b"1.2.3.4.5", b"256.1.1.1", b"1..2.3", b"1.2.3.4."] {
+        assert_eq!(
+            ipv4(b"192.168.10.55"),
+            Some(Ipv4Addr::new(192, 168, 10, 55))
+        );
+        for bad in [
+            &b"192.168.xx.xx"[..],
+            b"1.2.3",
+            b"1.2.3.4.5",
+            b"256.1.1.1",
+            b"1..2.3",
+            b"1.2.3.4.",
+        ] {
             assert_eq!(ipv4(bad), None, "{bad:?}");
         }
         assert!(ip(b"2001:0db8:0000:f101:0000:0000:0000:0002").is_some());
