@@ -200,6 +200,26 @@ fn openbsd_verbose_ip_fields() {
 }
 
 #[test]
+fn openbsd_user_info() {
+    let line = b"Mar 30 15:47:05.522341 rule 0/(match) [uid 0, pid 31536] pass out on em0: 10.1.1.1.48784 > 10.2.2.2.80: S 1:1(0) win 16384";
+    let r = pf::parse(line).unwrap();
+    assert_eq!(r.extra.get(b"user"), Some(&b"0, pid 31536"[..]));
+    assert_eq!(r.action, Some(Action::Accept));
+    assert_eq!(r.out_interface, Some(&b"em0"[..]));
+    assert_eq!(rendered(&r), line);
+}
+
+#[test]
+fn rule_word_inside_a_syslog_header_is_rejected() {
+    // found by fuzzing: RFC 5424 structured data swallowed the pf text
+    let line = b" 1 - \x13\x13{\x00047\x1f\x00\x00\x00\x00\x00\x00\x00\x1543 Y%MaFla01:\x00\x00\xdc\x00\x00\x00\x0030 15:47:\xb4M\x14\x83i\x04\x00\x00ptions \x17\x133 [e1 rul0 15:47:05.522341 rule 4/(mat\x17ch) k in on lo0: 127.0.0.1.48784 > 127.0.0.1.23: S 1381529123:124(0) wz]";
+    assert_eq!(
+        pf::parse(line).unwrap_err(),
+        Error::syntax(0, "a packet time or a syslog header before `rule`")
+    );
+}
+
+#[test]
 fn specific_errors() {
     let cases: &[(&[u8], Error)] = &[
         (

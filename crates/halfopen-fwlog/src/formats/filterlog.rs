@@ -360,6 +360,14 @@ pub(crate) fn push_header_extras<'a>(
         extra.push(b"pri", line.get(1..close)?).then_some(())?;
         p = close.saturating_add(1);
     }
+    // `syslog::split` skips spaces after the PRI, so does the RFC 5424 test here
+    p = p.saturating_add(
+        line.get(p..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|&&b| b == b' ')
+            .count(),
+    );
     let head = line.get(..line.len().saturating_sub(msg.len()))?;
     let rfc5424 = line.get(p..)?.starts_with(b"1 ")
         && line

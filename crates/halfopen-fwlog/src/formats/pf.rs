@@ -239,6 +239,12 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
                     "a packet time or a syslog header before `rule`",
                 ));
             }
+            if line.len().saturating_sub(msg.len()) > rule_at {
+                return Err(Error::syntax(
+                    0,
+                    "a packet time or a syslog header before `rule`",
+                ));
+            }
             host = h.host;
             push_header_extras(line, &h, msg, &mut cx.extra).ok_or(Error::TooManyFields {
                 line: 0,
@@ -284,6 +290,15 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
     let rest = rest
         .strip_prefix(b" ")
         .ok_or(cx.err(rest, "a space after the reason"))?;
+    // OpenBSD: `[uid 0, pid 31536] ` for rules with `log (user)`
+    let rest = match rest.strip_prefix(b"[uid ") {
+        Some(r) => {
+            let (user, r2) = split_at(r, b"] ").ok_or(cx.err(r, "`] ` closing [uid N, pid N]"))?;
+            cx.push(b"user", user)?;
+            r2
+        }
+        None => rest,
+    };
     let (action_text, rest) = split_at(rest, b" ").ok_or(cx.err(rest, "an action"))?;
     let (dir, rest) = split_at(rest, b" ").ok_or(cx.err(rest, "a direction"))?;
     let direction = match dir {
@@ -651,6 +666,11 @@ pub fn render(r: &Record<'_>, out: &mut Vec<u8>) {
     out.push(b'(');
     out.extend_from_slice(ex.get(b"reason").unwrap_or(b"match"));
     out.extend_from_slice(if openbsd { b") " } else { b"): " });
+    if let Some(u) = ex.get(b"user") {
+        out.extend_from_slice(b"[uid ");
+        out.extend_from_slice(u);
+        out.extend_from_slice(b"] ");
+    }
     out.extend_from_slice(r.action_text.unwrap_or(match r.action {
         Some(Action::Accept) => b"pass",
         _ => b"block",
