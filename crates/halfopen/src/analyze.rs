@@ -195,21 +195,16 @@ impl Analyzer {
     pub fn add_error_log(&mut self, name: &str, r: impl Read + Send + 'static) {
         self.add(Source::ErrorLog, name, Box::new(r));
     }
-    /// Adds a pcap or pcapng capture.
+    /// Adds a pcap or pcapng capture (gzip detected).
     pub fn add_pcap(&mut self, name: &str, r: impl Read + Send + 'static) {
-        self.inputs.push(Pending {
-            name: name.to_owned(),
-            kind: Source::Pcap,
-            reader: Box::new(r),
-            mtime: None,
-        });
+        self.add(Source::Pcap, name, Box::new(r));
     }
     /// Adds a `netstat -an`/`ss -tan` snapshot.
     pub fn add_netstat(&mut self, name: &str, r: impl Read + Send + 'static) {
         self.add(Source::Netstat, name, Box::new(r));
     }
 
-    /// Adds any reader as an input of `kind` (gzip detected unless it is a pcap), with the
+    /// Adds any reader as an input of `kind` (gzip detected), with the
     /// file's modification time as the reference for year inference.
     pub fn add_reader(
         &mut self,
@@ -218,15 +213,6 @@ impl Analyzer {
         r: Box<dyn Read + Send>,
         mtime: Option<DateTime<Utc>>,
     ) {
-        if kind == Source::Pcap {
-            self.inputs.push(Pending {
-                name: name.to_owned(),
-                kind,
-                reader: r,
-                mtime,
-            });
-            return;
-        }
         self.add(kind, name, r);
         if let Some(last) = self.inputs.last_mut()
             && last.name == name
@@ -243,18 +229,7 @@ impl Analyzer {
             .and_then(|m| m.modified())
             .ok()
             .map(DateTime::<Utc>::from);
-        let reader: Box<dyn Read + Send> = if kind == Source::Pcap {
-            if path.as_os_str() == "-" {
-                Box::new(std::io::stdin())
-            } else {
-                Box::new(std::fs::File::open(path).map_err(|source| Error::Io {
-                    file: name.clone(),
-                    source,
-                })?)
-            }
-        } else {
-            input::open(path)?
-        };
+        let reader = input::open(path)?;
         self.inputs.push(Pending {
             name,
             kind,

@@ -350,3 +350,28 @@ mod robustness {
         }
     }
 }
+
+#[test]
+fn gzipped_pcap_from_a_path() {
+    use std::io::Write;
+    let r = scenarios::story().render();
+    let dir = std::env::temp_dir().join(format!("halfopen-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("capture.pcap.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&r.pcap).unwrap();
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    let access = dir.join("access.log");
+    std::fs::write(&access, &r.access_combined).unwrap();
+    let mut a = Analyzer::new(Options::default());
+    a.add_path(Source::Pcap, &path).unwrap();
+    a.add_path(Source::Access, &access).unwrap();
+    assert!(
+        a.add_path(Source::Access, &dir.join("missing.log"))
+            .is_err()
+    );
+    let report = a.finish();
+    assert_eq!(report.blocklist, ["45.76.87.206/32"]);
+    assert_eq!(report.inputs[0].records, r.packet_count as u64);
+    let _ = std::fs::remove_dir_all(&dir);
+}
