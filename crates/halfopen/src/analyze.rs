@@ -825,9 +825,9 @@ fn parse_firewall(
                     max,
                     &mut skipped,
                     &mut info,
-                    |_, _, b| {
-                        let rec =
-                            halfopen_fwlog::parse_line(format, b).map_err(|e| e.to_string())?;
+                    |n, _, b| {
+                        let rec = halfopen_fwlog::parse_line(format, b)
+                            .map_err(|e| e.at_line(n).to_string())?;
                         let ts = match (&rec.timestamp, rec.uptime_us) {
                             (Some(t), _) => resolver
                                 .resolve(t)
