@@ -797,7 +797,7 @@ fn parse_firewall(
             None => YearRef::Reference(
                 access_hint_us
                     .and_then(DateTime::<Utc>::from_timestamp_micros)
-                    .map(|t| t + chrono::Duration::days(30))
+                    .and_then(|t| t.checked_add_signed(chrono::Duration::days(30)))
                     .or(p.mtime)
                     .or(opts.now)
                     .unwrap_or_else(Utc::now),

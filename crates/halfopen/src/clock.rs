@@ -62,7 +62,7 @@ impl Zone {
             Zone::Named(tz) => {
                 let r = tz.from_local_datetime(&local);
                 let dt = r.earliest().or_else(|| {
-                    tz.from_local_datetime(&(local + chrono::Duration::hours(1)))
+                    tz.from_local_datetime(&local.checked_add_signed(chrono::Duration::hours(1))?)
                         .earliest()
                 })?;
                 Some(dt.with_timezone(&Utc).timestamp_micros())
@@ -131,7 +131,10 @@ impl Resolver {
                     (None, YearRef::Reference(r)) => {
                         let y = r.year();
                         let local = naive(y, ts)?;
-                        let limit = r.naive_utc() + chrono::Duration::days(1);
+                        let limit = r
+                            .naive_utc()
+                            .checked_add_signed(chrono::Duration::days(1))
+                            .unwrap_or(chrono::NaiveDateTime::MAX);
                         if local > limit { y - 1 } else { y }
                     }
                 };

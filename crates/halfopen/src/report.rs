@@ -374,7 +374,7 @@ impl Report {
             .last()
             .zip(buckets.keys().next())
             .map_or(0, |(l, f)| {
-                usize::try_from((l - f) / BUCKET_US + 1).unwrap_or(0)
+                usize::try_from(l.saturating_sub(*f) / BUCKET_US + 1).unwrap_or(0)
             });
         let cols = summary.timeline.columns(span.min(10_000));
         let timeline = TimelineReport {
