@@ -248,3 +248,27 @@ fn memory_per_flow_is_measured() {
     assert!(slot <= 160, "slot grew to {slot}");
     assert!(per_flow <= 2 * slot + 32, "{per_flow}");
 }
+
+#[test]
+fn retransmitted_syn_vs_new_isn() {
+    let pkt = |ts: i64, seq: u32| {
+        let mut e = Event::new(ts, client(), 51000, server(), 443).with_flags(S);
+        e.seq = Some(seq);
+        e.payload_len = Some(0);
+        e
+    };
+    let mut t = FlowTable::new(Config::default());
+    for (ts, seq) in [(0, 1000), (1_000_000, 1000), (3_000_000, 1000)] {
+        t.observe(&pkt(ts, seq));
+    }
+    let c = all(&mut t);
+    assert_eq!((c[0].syn_count, c[0].history.as_str()), (3, "S"));
+    assert_eq!(c[0].evidence, Evidence::Packets);
+
+    let mut t = FlowTable::new(Config::default());
+    for (ts, seq) in [(0, 1000), (1_000_000, 777_777)] {
+        t.observe(&pkt(ts, seq));
+    }
+    let c = all(&mut t);
+    assert_eq!((c[0].syn_count, c[0].history.as_str()), (2, "SS"));
+}
