@@ -221,6 +221,37 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn arbitrary_stamps_never_panic(
+            parts in proptest::prelude::any::<[u8; 5]>(),
+            nanos in proptest::prelude::any::<u32>(),
+            year in proptest::prelude::any::<Option<i32>>(),
+            off in proptest::prelude::any::<Option<i32>>(),
+            ref_secs in proptest::prelude::any::<i64>(),
+            named in proptest::prelude::any::<bool>(),
+        ) {
+            let ts = Timestamp {
+                raw: b"",
+                kind: TimestampKind::Rfc3164,
+                year,
+                month: parts[0],
+                day: parts[1],
+                hour: parts[2],
+                minute: parts[3],
+                second: parts[4],
+                nanos,
+                utc_offset: off,
+            };
+            let zone = if named { Zone::parse("America/New_York").unwrap() } else { Zone::Fixed(3600) };
+            let r = DateTime::<Utc>::from_timestamp(ref_secs % 300_000_000_000, 0).unwrap_or_default();
+            let mut res = Resolver::new(YearRef::Reference(r), zone);
+            let _ = res.resolve(&ts);
+            let _ = res.resolve(&ts);
+        }
+    }
+
     fn rfc(us: i64) -> String {
         crate::report::rfc3339(us)
     }
