@@ -28,13 +28,13 @@ pub(crate) struct Side {
     pub(crate) bytes: u32,
     /// One past the highest sequence number seen from this side.
     last_seq: u32,
-    /// Low 16 bits of the sequence number of the last SYN / FIN / RST (history repeats).
-    hist_syn: u16,
-    hist_fin: u16,
-    hist_rst: u16,
-    rxmit: u16,
-    zero_win: u16,
-    gaps: u16,
+    /// Low 8 bits of the sequence number of the last SYN / FIN / RST (history repeats).
+    hist_syn: u8,
+    hist_fin: u8,
+    hist_rst: u8,
+    rxmit: u8,
+    zero_win: u8,
+    gaps: u8,
     /// First missing sequence number while [`HOLE`] is set.
     hole_start: u32,
     ep: Endpoint,
@@ -60,8 +60,8 @@ pub(crate) const CLOSING_SCHEDULED: u16 = 256;
 #[derive(Debug, Clone, Copy, Default)]
 struct PackedSyn {
     ip_id: u32,
-    ip_len: u32,
     fp: u32,
+    ip_len: u16,
     window: u16,
     mss: u16,
     ttl: u8,
@@ -79,14 +79,14 @@ pub(crate) struct Flow {
     syn: PackedSyn,
     pub(crate) history: History,
     seen: u32,
-    pub(crate) gen_: u32,
+    pub(crate) gen_: u16,
     syn_count: u16,
     pub(crate) bits: u16,
 }
 
 impl Flow {
     /// A new flow whose originator is key endpoint `a` when `orig_is_a`.
-    pub(crate) fn new(ts_us: i64, orig_is_a: bool, gen_: u32) -> Flow {
+    pub(crate) fn new(ts_us: i64, orig_is_a: bool, gen_: u16) -> Flow {
         Flow {
             start_us: ts_us,
             last_us: ts_us,
@@ -170,7 +170,7 @@ impl Flow {
         }
     }
 
-    fn scaled(&mut self, is_orig: bool, l: Letter, count: u16) {
+    fn scaled(&mut self, is_orig: bool, l: Letter, count: u8) {
         if is_scaled_threshold(u32::from(count)) {
             self.history.push(l.for_side(is_orig));
         }
@@ -374,7 +374,7 @@ impl Flow {
     fn update_history(&mut self, is_orig: bool, flags: TcpFlags, seq: Option<u32>, len: u32) {
         let n = u8::from(flags.syn()) + u8::from(flags.fin()) + u8::from(flags.rst());
         let i = usize::from(!is_orig);
-        let low = |v: u32| (v & 0xffff) as u16;
+        let low = |v: u32| (v & 0xff) as u8;
         if n > 1 {
             if flags.fin() && flags.rst() {
                 self.letter(is_orig, Letter::FinRst);
@@ -466,7 +466,7 @@ impl Flow {
             present |= 16;
         }
         if let Some(v) = ev.ip_len {
-            p.ip_len = v;
+            p.ip_len = u16::try_from(v).unwrap_or(u16::MAX);
             present |= 32;
         }
         p.present = present;
@@ -486,7 +486,7 @@ impl Flow {
             mss: has(8).then_some(p.mss),
             options_fingerprint: has(16).then_some(p.fp),
             src_port,
-            ip_len: has(32).then_some(p.ip_len),
+            ip_len: has(32).then_some(u32::from(p.ip_len)),
         })
     }
 

@@ -13,7 +13,7 @@ use std::fmt;
 
 /// Number of letters a [`History`] keeps; later letters are dropped and
 /// [`History::truncated`] is set.
-pub const HISTORY_CAP: usize = 15;
+pub const HISTORY_CAP: usize = 13;
 
 /// The history of a connection, in Zeek's letters. `Display` prints it like Zeek's
 /// `conn.log` `history` column.

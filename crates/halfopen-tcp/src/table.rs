@@ -99,11 +99,11 @@ pub struct Stats {
     pub ended_at_finish: u64,
 }
 
-type Timer<K> = Reverse<(i64, u32, K)>;
+type Timer<K> = Reverse<(i64, u16, K)>;
 
 struct Shard<K> {
     map: HashMap<K, Flow, RandomState>,
-    fifo: VecDeque<(K, u32)>,
+    fifo: VecDeque<(K, u16)>,
     heap: BinaryHeap<Timer<K>>,
 }
 
@@ -111,7 +111,9 @@ struct Ctx {
     cfg: Config,
     out: VecDeque<Connection>,
     stats: Stats,
-    gen_: u32,
+    /// Flow generation (wraps; a stale queue entry that collides is harmless: deadlines
+    /// are always recomputed from the flow itself).
+    gen_: u16,
     /// No deadline falls before this time: expiry can be skipped until then.
     next_due: i64,
 }
@@ -372,7 +374,7 @@ impl<K: FlowKey> Shard<K> {
         // hashbrown: one control byte per bucket plus the (key, value) slots.
         let slot = std::mem::size_of::<(K, Flow)>() + 1;
         self.map.capacity().saturating_mul(slot)
-            + self.fifo.capacity() * std::mem::size_of::<(K, u32)>()
+            + self.fifo.capacity() * std::mem::size_of::<(K, u16)>()
             + self.heap.capacity() * std::mem::size_of::<Timer<K>>()
     }
 }
