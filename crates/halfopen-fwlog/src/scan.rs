@@ -109,10 +109,10 @@ pub fn ipv6(b: &[u8]) -> Option<Ipv6Addr> {
 
 /// IPv4 or IPv6.
 pub fn ip(b: &[u8]) -> Option<IpAddr> {
-    if memchr::memchr(b':', b).is_some() {
-        ipv6(b).map(IpAddr::V6)
-    } else {
-        ipv4(b).map(IpAddr::V4)
+    // The IPv4 parser stops at the first byte that is not a digit or a dot.
+    match ipv4(b) {
+        Some(v4) => Some(IpAddr::V4(v4)),
+        None => ipv6(b).map(IpAddr::V6),
     }
 }
 

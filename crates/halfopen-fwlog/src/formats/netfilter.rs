@@ -72,9 +72,21 @@ impl<'a> Tokens<'a> {
             self.pos = i + 1;
             return Some(Ok(tok(&[], b.get(i..i + 1)?)));
         }
-        let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        // One pass for the end of the word and its first '=' (words are short: a plain loop
+        // beats two memchr calls here).
+        let mut end = rest.len();
+        let mut first_eq = None;
+        for (j, &c) in rest.iter().enumerate() {
+            if c == b' ' {
+                end = j;
+                break;
+            }
+            if c == b'=' && first_eq.is_none() {
+                first_eq = Some(j);
+            }
+        }
         let word = rest.get(..end)?;
-        if let Some(eq) = memchr::memchr(b'=', word).filter(|eq| *eq > 0) {
+        if let Some(eq) = first_eq.filter(|eq| *eq > 0) {
             let key = word.get(..eq)?;
             if rest.get(eq + 1) == Some(&b'"') {
                 let vstart = eq + 2;
