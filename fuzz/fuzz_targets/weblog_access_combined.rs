@@ -29,5 +29,4 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    let _ = halfopen_weblog::detect_access_format(&[data]);
 });
