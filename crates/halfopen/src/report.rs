@@ -458,6 +458,17 @@ pub fn sparkline(values: &[u64], width: usize) -> String {
         .collect()
 }
 
+/// The verdict name padded to 13 columns, red for hostile and green for legitimate when `color`.
+fn paint(v: Verdict, color: bool) -> String {
+    let name = format!("{:<13}", v.as_str());
+    match (color, v) {
+        (false, _) => name,
+        (true, Verdict::Legitimate) => format!("\x1b[32m{name}\x1b[0m"),
+        (true, v) if v.is_hostile() => format!("\x1b[31m{name}\x1b[0m"),
+        (true, _) => name,
+    }
+}
+
 fn render_text(r: &Report, color: bool) -> String {
     let (b, e) = if color {
         ("\x1b[1m", "\x1b[0m")
@@ -514,9 +525,9 @@ fn render_text(r: &Report, color: bool) -> String {
     for s in r.sources.iter().take(25) {
         let _ = writeln!(
             o,
-            "  {:<39} {:<13} {:<6} {:>7} conn {:>7} req  {} .. {}",
+            "  {:<39} {} {:<6} {:>7} conn {:>7} req  {} .. {}",
             s.addr.to_string(),
-            s.verdict.as_str(),
+            paint(s.verdict, color),
             s.confidence.as_str(),
             thousands(s.connections),
             thousands(s.requests),
