@@ -271,7 +271,9 @@ pub(crate) fn parse_fields<'a>(
         }
     }
     let fields_at = start + at;
-    let mut rec = parse_kv(format, line, fields_at, lead, descr)?;
+    let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    let mut rec = Record::new(format, Protocol::Other(0), unspecified, unspecified);
+    parse_kv(&mut rec, line, fields_at, lead, descr)?;
     if !prefix.is_empty() {
         rec.prefix = Some(prefix);
         rec.action = action_from_prefix(prefix);
@@ -340,16 +342,15 @@ fn proto_from(v: &[u8]) -> Option<Protocol> {
 
 /// Reads the fields from `IN=` (at `line[at..]`) to the end of the line.
 fn parse_kv<'a>(
-    format: Format,
+    r: &mut Record<'a>,
     line: &'a [u8],
     at: usize,
     lead: &[(&'a [u8], &'a [u8])],
     descr: Option<&'a [u8]>,
-) -> Result<Record<'a>> {
+) -> Result<()> {
+    let format = r.format;
     let body = line.get(at..).unwrap_or_default();
     let mut toks = Tokens::new(body);
-    let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-    let mut r = Record::new(format, Protocol::Other(0), unspecified, unspecified);
     for (k, v) in lead {
         r.extra.push(k, v);
     }
@@ -373,7 +374,7 @@ fn parse_kv<'a>(
             if t.key.is_empty() && t.value == b"]" {
                 nested = false;
             }
-            push_extra(&mut r, t, off)?;
+            push_extra(r, t, off)?;
             continue;
         }
         let is_tcp = proto == Some(Protocol::Tcp);
@@ -484,7 +485,7 @@ fn parse_kv<'a>(
             if proto.is_none() && !is_ip_header_token(t.key, t.value) {
                 return Err(Error::syntax(off, "a known IP header field before PROTO="));
             }
-            push_extra(&mut r, t, off)?;
+            push_extra(r, t, off)?;
         }
     }
     let (Some(s), Some(d)) = (src, dst) else {
@@ -512,7 +513,7 @@ fn parse_kv<'a>(
         (None, Some(_)) => Some(Direction::Out),
         (None, None) => None,
     };
-    Ok(r)
+    Ok(())
 }
 
 fn push_extra<'a>(r: &mut Record<'a>, t: Token<'a>, off: usize) -> Result<()> {
