@@ -22,7 +22,7 @@ const PAYLOAD_SEEN: u8 = 128;
 const HOLE: u8 = 1;
 
 /// What one direction has done.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Side {
     pub(crate) pkts: u32,
     pub(crate) bytes: u32,
@@ -57,7 +57,7 @@ const HAS_SYN_INFO: u16 = 128;
 pub(crate) const CLOSING_SCHEDULED: u16 = 256;
 
 /// The first SYN's fields, packed.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct PackedSyn {
     ip_id: u32,
     fp: u32,
@@ -70,7 +70,7 @@ struct PackedSyn {
 }
 
 /// One tracked connection. Kept small: see `docs/halfopen-tcp.md` for the measured size.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Flow {
     pub(crate) start_us: i64,
     pub(crate) last_us: i64,
@@ -84,7 +84,93 @@ pub(crate) struct Flow {
     pub(crate) bits: u16,
 }
 
+/// A flow that has only seen bare SYNs from its originator, in 44 bytes (the SYN
+/// cache's entry; the key is stored apart). Produced by [`Flow::compact`] only when
+/// [`Flow::from_compact`] gives the very same flow back, so keeping a flow in this form
+/// changes nothing in what it reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct CompactSyn {
+    /// `start_us` as two halves (keeps the entry 4-byte aligned: 44 bytes, not 48).
+    start: [u32; 2],
+    /// `last_us - start_us`.
+    last_delta: u32,
+    last_seq: u32,
+    syn: PackedSyn,
+    pkts: u16,
+    syn_count: u16,
+    bits: u16,
+    ep: Endpoint,
+    /// Number of `S` letters in the history.
+    s_letters: u8,
+    hist_syn: u8,
+    side_bits: u8,
+}
+
+impl CompactSyn {
+    /// Time of the first SYN.
+    pub(crate) fn start_us(&self) -> i64 {
+        let [lo, hi] = self.start;
+        ((u64::from(hi) << 32) | u64::from(lo)) as i64
+    }
+}
+
 impl Flow {
+    /// The compact form of a SYN-only flow, or `None` when the flow has anything the
+    /// compact form cannot hold (a reply, payload, other letters, large counters...).
+    /// Exact: the flow is compacted only if it round-trips (the generation aside).
+    pub(crate) fn compact(&self) -> Option<CompactSyn> {
+        let o = &self.sides[0];
+        let start = self.start_us as u64;
+        let c = CompactSyn {
+            start: [start as u32, (start >> 32) as u32],
+            last_delta: u32::try_from(self.last_us.checked_sub(self.start_us)?).ok()?,
+            last_seq: o.last_seq,
+            syn: self.syn,
+            pkts: u16::try_from(o.pkts).ok()?,
+            syn_count: self.syn_count,
+            bits: self.bits,
+            ep: o.ep,
+            s_letters: u8::try_from(self.history.len()).ok()?,
+            hist_syn: o.hist_syn,
+            side_bits: o.bits,
+        };
+        let mut back = Flow::from_compact(&c);
+        back.gen_ = self.gen_;
+        (back == *self).then_some(c)
+    }
+
+    /// The flow a [`CompactSyn`] stands for (generation 0).
+    pub(crate) fn from_compact(c: &CompactSyn) -> Flow {
+        let start_us = c.start_us();
+        let mut history = History::new();
+        for _ in 0..c.s_letters {
+            history.push(b'S');
+        }
+        let origin = Side {
+            pkts: u32::from(c.pkts),
+            last_seq: c.last_seq,
+            hist_syn: c.hist_syn,
+            ep: c.ep,
+            bits: c.side_bits,
+            ..Side::default()
+        };
+        Flow {
+            start_us,
+            last_us: start_us.saturating_add(i64::from(c.last_delta)),
+            sides: [origin, Side::default()],
+            syn: c.syn,
+            history,
+            seen: if c.s_letters > 0 {
+                Letter::Syn.bit(true)
+            } else {
+                0
+            },
+            gen_: 0,
+            syn_count: c.syn_count,
+            bits: c.bits,
+        }
+    }
+
     /// A new flow whose originator is key endpoint `a` when `orig_is_a`.
     pub(crate) fn new(ts_us: i64, orig_is_a: bool, gen_: u16) -> Flow {
         Flow {

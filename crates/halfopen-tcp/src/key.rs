@@ -12,7 +12,7 @@ pub(crate) trait FlowKey: Copy + Eq + Hash + Ord {
 }
 
 /// IPv4 key: 12 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub(crate) struct V4Key {
     a: [u8; 4],
     b: [u8; 4],

@@ -36,6 +36,7 @@ mod flags;
 mod flow;
 mod history;
 mod key;
+mod syn_cache;
 mod table;
 
 pub mod decode;

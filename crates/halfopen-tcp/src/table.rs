@@ -13,8 +13,9 @@ use std::net::IpAddr;
 
 use foldhash::fast::RandomState;
 
-use crate::flow::{CLOSING_SCHEDULED, Flow, IN_HEAP, ORIG_IS_A};
+use crate::flow::{CLOSING_SCHEDULED, CompactSyn, Flow, IN_HEAP, ORIG_IS_A};
 use crate::key::{FlowKey, V4Key, V6Key, likely_server_port};
+use crate::syn_cache::SynCache;
 use crate::{Connection, EndReason, Event};
 
 /// Default [`Config::max_flows`]: the largest cap whose hash map stays at 2^21 buckets
@@ -242,6 +243,23 @@ impl<K: FlowKey> Shard<K> {
         }
     }
 
+    /// Takes a flow that is already up to date (new, or promoted from the SYN cache).
+    /// A promoted attempt joins the FIFO at its end, so it may expire up to one attempt
+    /// timeout late (rare: a SYN-only flow that stopped fitting the compact form).
+    fn adopt(&mut self, k: K, f: Flow, ctx: &mut Ctx) {
+        let attempt = f.is_attempt();
+        if attempt {
+            let d = attempt_deadline(&f, &ctx.cfg)
+                .min(f.start_us.saturating_add(ctx.cfg.syn_timeout_us));
+            ctx.due_at(d);
+            self.fifo.push_back((k, f.gen_));
+        }
+        self.map.insert(k, f);
+        if !attempt {
+            self.schedule(k, ctx);
+        }
+    }
+
     fn observe(&mut self, k: K, src_is_a: bool, ev: &Event, ctx: &mut Ctx) {
         use std::collections::hash_map::Entry;
         let flags = ev.flags;
@@ -395,6 +413,7 @@ impl<K: FlowKey> Shard<K> {
 /// assert_eq!(conn.history.to_string(), "S");
 /// ```
 pub struct FlowTable {
+    syn: SynCache,
     v4: Shard<V4Key>,
     v6: Shard<V6Key>,
     ctx: Ctx,
@@ -405,6 +424,7 @@ impl FlowTable {
     /// An empty table.
     pub fn new(cfg: Config) -> FlowTable {
         FlowTable {
+            syn: SynCache::new(cfg.max_flows, cfg.syn_timeout_us),
             v4: Shard::new(),
             v6: Shard::new(),
             ctx: Ctx {
@@ -436,10 +456,7 @@ impl FlowTable {
         match (ev.src, ev.dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
                 let (k, src_is_a) = V4Key::new(s, ev.src_port, d, ev.dst_port);
-                if !self.v4.map.contains_key(&k) {
-                    self.make_room();
-                }
-                self.v4.observe(k, src_is_a, ev, &mut self.ctx);
+                self.observe_v4(k, src_is_a, ev);
             }
             (s, d) => {
                 let to6 = |a: IpAddr| match a {
@@ -459,11 +476,94 @@ impl FlowTable {
         }
     }
 
+    fn observe_v4(&mut self, k: V4Key, src_is_a: bool, ev: &Event) {
+        let h = self.syn.hash(&k);
+        if self.syn.len() > 0 {
+            if let Some(slot) = self.syn.find(&k, h) {
+                let mut f = Flow::from_compact(&self.syn.get(slot));
+                f.update(src_is_a == f.orig_is_a(), ev);
+                if let Some(c) = f.compact() {
+                    self.syn.set(slot, c);
+                } else {
+                    // The handshake progressed (or anything else happened): promote.
+                    self.syn.remove(slot);
+                    self.ctx.gen_ = self.ctx.gen_.wrapping_add(1);
+                    f.gen_ = self.ctx.gen_;
+                    self.v4.adopt(k, f, &mut self.ctx);
+                }
+                return;
+            }
+        }
+        if self.v4.map.contains_key(&k) {
+            self.v4.observe(k, src_is_a, ev, &mut self.ctx);
+            return;
+        }
+        let bare_syn = ev
+            .flags
+            .is_some_and(|f| f.syn() && !f.ack() && !f.fin() && !f.rst())
+            && ev.tcp_checksum_ok != Some(false);
+        if !bare_syn {
+            self.make_room();
+            self.v4.observe(k, src_is_a, ev, &mut self.ctx);
+            return;
+        }
+        let mut f = new_flow(&k, src_is_a, ev, &mut self.ctx);
+        f.update(src_is_a == f.orig_is_a(), ev);
+        if let Some(c) = f.compact() {
+            if self.insert_syn(k, h, c) {
+                return;
+            }
+        }
+        // Not compact, or its bucket is full while the table is not: the hash map.
+        self.make_room();
+        self.v4.adopt(k, f, &mut self.ctx);
+    }
+
+    /// Puts a new half-open flow in the SYN cache; false when its bucket is full and the
+    /// table is not (the flow then goes to the hash map).
+    fn insert_syn(&mut self, k: V4Key, h: u64, c: CompactSyn) -> bool {
+        self.syn.maybe_grow();
+        if self.len() >= self.ctx.cfg.max_flows.max(1) {
+            // Full: evict the oldest attempt of this bucket, O(1), like a kernel SYN cache.
+            match self.syn.oldest_in_bucket(h) {
+                Some(slot) => self.evict_syn(slot),
+                None => self.make_room(),
+            }
+        }
+        match self.syn.free_slot(h) {
+            Some(slot) => {
+                let d = self.syn.insert(slot, k, c);
+                self.ctx.due_at(d);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn evict_syn(&mut self, slot: usize) {
+        let (k, c) = self.syn.remove(slot);
+        self.ctx.stats.evicted_half_open += 1;
+        self.ctx
+            .out
+            .push_back(connection(&k, &Flow::from_compact(&c), EndReason::Evicted));
+    }
+
+    fn evict_any_syn(&mut self) -> bool {
+        match self.syn.any_victim() {
+            Some(slot) => {
+                self.evict_syn(slot);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn make_room(&mut self) {
         let cap = self.ctx.cfg.max_flows.max(1);
         while self.len() >= cap {
             let done = self.v4.evict_attempt(&mut self.ctx)
                 || self.v6.evict_attempt(&mut self.ctx)
+                || self.evict_any_syn()
                 || self.v4.evict_other(&mut self.ctx)
                 || self.v6.evict_other(&mut self.ctx);
             if !done {
@@ -475,6 +575,18 @@ impl FlowTable {
     fn run_expiry(&mut self) {
         let now = self.now_us;
         self.ctx.next_due = i64::MAX;
+        if now >= self.syn.next_due {
+            let mut due = Vec::new();
+            self.syn.sweep(now, &mut due);
+            due.sort_unstable_by_key(|(k, c)| (c.start_us(), *k));
+            for (k, c) in due {
+                self.ctx.stats.timed_out += 1;
+                self.ctx
+                    .out
+                    .push_back(connection(&k, &Flow::from_compact(&c), EndReason::Timeout));
+            }
+        }
+        self.ctx.due_at(self.syn.next_due);
         self.v4.expire(now, &mut self.ctx);
         self.v6.expire(now, &mut self.ctx);
     }
@@ -496,8 +608,16 @@ impl FlowTable {
     /// Ends every remaining connection (end of input, [`EndReason::EndOfInput`], ordered
     /// by start time); collect them with [`FlowTable::pop_finished`].
     pub fn finish(&mut self) {
-        let mut rest = Vec::with_capacity(self.len());
+        let mut cached = Vec::with_capacity(self.syn.len());
+        self.syn.drain(&mut cached);
+        self.ctx.stats.ended_at_finish += cached.len() as u64;
+        let mut rest = Vec::with_capacity(self.len() + cached.len());
         self.v4.drain(&mut self.ctx, &mut rest);
+        rest.extend(
+            cached
+                .iter()
+                .map(|(k, c)| connection(k, &Flow::from_compact(c), EndReason::EndOfInput)),
+        );
         let mut rest6 = Vec::new();
         self.v6.drain(&mut self.ctx, &mut rest6);
         rest.append(&mut rest6);
@@ -512,7 +632,7 @@ impl FlowTable {
 
     /// Connections currently tracked.
     pub fn len(&self) -> usize {
-        self.v4.map.len() + self.v6.map.len()
+        self.syn.len() + self.v4.map.len() + self.v6.map.len()
     }
 
     /// True when no connection is tracked.
@@ -522,7 +642,19 @@ impl FlowTable {
 
     /// Approximate heap memory held by the table's structures (maps, queues), in bytes.
     pub fn memory_bytes(&self) -> usize {
-        self.v4.memory_bytes() + self.v6.memory_bytes()
+        self.syn.memory_bytes() + self.v4.memory_bytes() + self.v6.memory_bytes()
+    }
+
+    /// Size of one slot of the SYN cache, where IPv4 flows that have only sent bare SYNs
+    /// are kept (key, insertion stamp and compact state), in bytes.
+    pub fn syn_cache_slot_bytes() -> usize {
+        SynCache::slot_bytes()
+    }
+
+    /// Flows currently held in the SYN cache (half-open IPv4 attempts), part of
+    /// [`FlowTable::len`].
+    pub fn syn_cache_len(&self) -> usize {
+        self.syn.len()
     }
 
     /// Size of one tracked IPv4 flow's map slot (key, state and hash-table control byte),

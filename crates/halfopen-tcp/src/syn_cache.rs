@@ -1,0 +1,270 @@
+//! The SYN cache: a compact, set-associative array for IPv4 flows that have only sent
+//! bare SYNs (half-open attempts), in front of the flow table's hash map, like a kernel
+//! SYN cache.
+//!
+//! Layout: buckets of [`WAYS`] entries. A bucket's 8 keys and 8 insertion stamps fill one
+//! 128-byte, 128-aligned line (what a lookup touches); the 44-byte [`CompactSyn`] states
+//! live in a parallel array (touched on a hit, an insert or an eviction). A slot costs
+//! 60 bytes in all. The array grows by doubling (each old bucket splits in two, so a
+//! rehash never overflows) while it is at least half full, up to the power of two at or
+//! above `max_flows`; it never shrinks. Eviction is bucket-local: the oldest entry of the
+//! bucket (smallest insertion stamp), O(1).
+//!
+//! Expiry is exact without a queue: buckets are grouped by [`GROUP_BUCKETS`], each group
+//! keeps a lower bound of its entries' deadlines, and a sweep visits only the groups that
+//! are due.
+
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
+
+use crate::flow::CompactSyn;
+use crate::key::V4Key;
+
+/// Entries per bucket.
+pub(crate) const WAYS: usize = 8;
+/// Buckets per expiry group.
+const GROUP_BUCKETS: usize = 64;
+/// Initial number of buckets.
+const INITIAL_BUCKETS: usize = 8;
+
+/// A bucket's keys and insertion stamps (0 = empty slot): one 128-byte line.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(align(128))]
+struct KeyLine {
+    keys: [V4Key; WAYS],
+    stamps: [u32; WAYS],
+}
+
+/// The cache. Slots are addressed as `bucket * WAYS + way`.
+pub(crate) struct SynCache {
+    hasher: RandomState,
+    lines: Vec<KeyLine>,
+    data: Vec<CompactSyn>,
+    /// Per group of buckets: no entry of the group is due before this time.
+    group_min: Vec<i64>,
+    max_buckets: usize,
+    len: usize,
+    /// Insertion counter (never 0, which marks an empty slot).
+    stamp: u32,
+    /// Attempt timeout (deadline = first SYN + this).
+    timeout_us: i64,
+    /// No entry is due before this time.
+    pub(crate) next_due: i64,
+    /// Where [`SynCache::any_victim`] resumes.
+    cursor: usize,
+}
+
+impl SynCache {
+    /// An empty cache for a table of at most `max_flows` flows.
+    pub(crate) fn new(max_flows: usize, timeout_us: i64) -> SynCache {
+        let max_entries = max_flows
+            .max(1)
+            .checked_next_power_of_two()
+            .unwrap_or(usize::MAX / 2 + 1);
+        let max_buckets = (max_entries / WAYS).max(1);
+        let n = INITIAL_BUCKETS.min(max_buckets);
+        SynCache {
+            hasher: RandomState::default(),
+            lines: vec![KeyLine::default(); n],
+            data: vec![CompactSyn::default(); n * WAYS],
+            group_min: vec![i64::MAX; n.div_ceil(GROUP_BUCKETS)],
+            max_buckets,
+            len: 0,
+            stamp: 0,
+            timeout_us,
+            next_due: i64::MAX,
+            cursor: 0,
+        }
+    }
+
+    /// Entries held.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Slots allocated.
+    pub(crate) fn capacity(&self) -> usize {
+        self.lines.len() * WAYS
+    }
+
+    /// Bytes of one slot (key, stamp, compact state).
+    pub(crate) const fn slot_bytes() -> usize {
+        std::mem::size_of::<KeyLine>() / WAYS + std::mem::size_of::<CompactSyn>()
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.capacity() * SynCache::slot_bytes() + self.group_min.len() * 8
+    }
+
+    /// The key's hash (random per-process seed).
+    pub(crate) fn hash(&self, k: &V4Key) -> u64 {
+        self.hasher.hash_one(k)
+    }
+
+    fn bucket(&self, h: u64) -> usize {
+        ((h ^ (h >> 29)) as usize) & (self.lines.len() - 1)
+    }
+
+    fn deadline(&self, c: &CompactSyn) -> i64 {
+        c.start_us().saturating_add(self.timeout_us)
+    }
+
+    /// The slot holding `k`.
+    pub(crate) fn find(&self, k: &V4Key, h: u64) -> Option<usize> {
+        let b = self.bucket(h);
+        let line = self.lines.get(b)?;
+        (0..WAYS)
+            .find(|&w| line.stamps[w] != 0 && line.keys[w] == *k)
+            .map(|w| b * WAYS + w)
+    }
+
+    /// The state in a slot.
+    pub(crate) fn get(&self, slot: usize) -> CompactSyn {
+        self.data.get(slot).copied().unwrap_or_default()
+    }
+
+    /// Replaces the state in an occupied slot (same first-SYN time, so the same deadline).
+    pub(crate) fn set(&mut self, slot: usize, c: CompactSyn) {
+        if let Some(d) = self.data.get_mut(slot) {
+            *d = c;
+        }
+    }
+
+    /// Empties a slot, returning what it held.
+    pub(crate) fn remove(&mut self, slot: usize) -> (V4Key, CompactSyn) {
+        let (b, w) = (slot / WAYS, slot % WAYS);
+        let line = &mut self.lines[b];
+        line.stamps[w] = 0;
+        self.len -= 1;
+        (line.keys[w], self.data[slot])
+    }
+
+    /// The oldest entry of `h`'s bucket, if it has any.
+    pub(crate) fn oldest_in_bucket(&self, h: u64) -> Option<usize> {
+        self.oldest_of(self.bucket(h))
+    }
+
+    fn oldest_of(&self, b: usize) -> Option<usize> {
+        let line = self.lines.get(b)?;
+        (0..WAYS)
+            .filter(|&w| line.stamps[w] != 0)
+            .max_by_key(|&w| self.stamp.wrapping_sub(line.stamps[w]))
+            .map(|w| b * WAYS + w)
+    }
+
+    /// The oldest entry of the next non-empty bucket from a rotating cursor (eviction
+    /// when the new flow's own bucket is empty).
+    pub(crate) fn any_victim(&mut self) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let n = self.lines.len();
+        for i in 0..n {
+            let b = (self.cursor + i) & (n - 1);
+            if let Some(s) = self.oldest_of(b) {
+                self.cursor = b + 1;
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// Doubles the bucket array when it is at least half full and may still grow.
+    pub(crate) fn maybe_grow(&mut self) {
+        let n = self.lines.len();
+        if n >= self.max_buckets || (self.len + 1) * 2 <= n * WAYS {
+            return;
+        }
+        let old_lines = std::mem::replace(&mut self.lines, vec![KeyLine::default(); n * 2]);
+        let old_data = std::mem::replace(&mut self.data, vec![CompactSyn::default(); n * 2 * WAYS]);
+        self.group_min = vec![i64::MAX; (n * 2).div_ceil(GROUP_BUCKETS)];
+        for (b, line) in old_lines.iter().enumerate() {
+            for w in 0..WAYS {
+                if line.stamps[w] == 0 {
+                    continue;
+                }
+                let k = line.keys[w];
+                let c = old_data[b * WAYS + w];
+                let nb = self.bucket(self.hash(&k));
+                // An old bucket splits into two new ones: there is always room.
+                if let Some(nw) = (0..WAYS).find(|&x| self.lines[nb].stamps[x] == 0) {
+                    self.lines[nb].keys[nw] = k;
+                    self.lines[nb].stamps[nw] = line.stamps[w];
+                    self.data[nb * WAYS + nw] = c;
+                    let g = nb / GROUP_BUCKETS;
+                    self.group_min[g] = self.group_min[g].min(self.deadline(&c));
+                }
+            }
+        }
+    }
+
+    /// A free slot in `h`'s bucket.
+    pub(crate) fn free_slot(&self, h: u64) -> Option<usize> {
+        let b = self.bucket(h);
+        let line = self.lines.get(b)?;
+        (0..WAYS)
+            .find(|&w| line.stamps[w] == 0)
+            .map(|w| b * WAYS + w)
+    }
+
+    /// Stores a new entry in a free slot; returns its deadline.
+    pub(crate) fn insert(&mut self, slot: usize, k: V4Key, c: CompactSyn) -> i64 {
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.stamp = 1;
+        }
+        let (b, w) = (slot / WAYS, slot % WAYS);
+        let line = &mut self.lines[b];
+        line.keys[w] = k;
+        line.stamps[w] = self.stamp;
+        self.data[slot] = c;
+        self.len += 1;
+        let d = self.deadline(&c);
+        let g = &mut self.group_min[b / GROUP_BUCKETS];
+        *g = (*g).min(d);
+        self.next_due = self.next_due.min(d);
+        d
+    }
+
+    /// Removes every entry due at `now` into `out`; recomputes `next_due`.
+    pub(crate) fn sweep(&mut self, now: i64, out: &mut Vec<(V4Key, CompactSyn)>) {
+        let mut next = i64::MAX;
+        for g in 0..self.group_min.len() {
+            if self.group_min[g] <= now {
+                let mut m = i64::MAX;
+                let end = ((g + 1) * GROUP_BUCKETS).min(self.lines.len());
+                for b in g * GROUP_BUCKETS..end {
+                    for w in 0..WAYS {
+                        if self.lines[b].stamps[w] == 0 {
+                            continue;
+                        }
+                        let d = self.deadline(&self.data[b * WAYS + w]);
+                        if d <= now {
+                            out.push(self.remove(b * WAYS + w));
+                        } else {
+                            m = m.min(d);
+                        }
+                    }
+                }
+                self.group_min[g] = m;
+            }
+            next = next.min(self.group_min[g]);
+        }
+        self.next_due = next;
+    }
+
+    /// Removes every entry into `out`.
+    pub(crate) fn drain(&mut self, out: &mut Vec<(V4Key, CompactSyn)>) {
+        for b in 0..self.lines.len() {
+            for w in 0..WAYS {
+                if self.lines[b].stamps[w] != 0 {
+                    out.push(self.remove(b * WAYS + w));
+                }
+            }
+        }
+        self.group_min.fill(i64::MAX);
+        self.next_due = i64::MAX;
+    }
+}
