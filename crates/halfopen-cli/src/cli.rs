@@ -134,6 +134,12 @@ pub struct InputArgs {
     /// Shortest IPv6 prefix ever suggested.
     #[arg(long = "max-prefix-v6", default_value_t = 32, value_parser = clap::value_parser!(u8).range(0..=128))]
     pub max_prefix_v6: u8,
+    /// Unanswered SYNs one address needs to be called a syn_flood on its own.
+    #[arg(long = "min-flood-attempts", value_name = "N", default_value_t = halfopen::source::DEFAULT_MIN_FLOOD_ATTEMPTS)]
+    pub min_flood_attempts: u64,
+    /// Addresses of one /24 (IPv6 /64) with only unanswered SYNs that make a distributed flood.
+    #[arg(long = "min-flood-sources", value_name = "N", default_value_t = halfopen::source::DEFAULT_MIN_FLOOD_SOURCES)]
+    pub min_flood_sources: u64,
 }
 
 /// `halfopen analyze`.
@@ -171,6 +177,8 @@ impl InputArgs {
                 server_addrs: self.server_addr.clone(),
             },
             access_format: self.access_format.clone(),
+            min_flood_attempts: self.min_flood_attempts,
+            min_flood_sources: self.min_flood_sources,
             ..Options::default()
         })
     }

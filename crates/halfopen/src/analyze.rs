@@ -55,6 +55,11 @@ pub struct Options {
     pub max_skipped_kept: usize,
     /// Apache `LogFormat` string of the access logs (default: auto-detected).
     pub access_format: Option<String>,
+    /// Half-open attempts one address needs to be called a `syn_flood` on its own (default 10).
+    pub min_flood_attempts: u64,
+    /// Addresses of one /24 (IPv6 /64) with only unanswered SYNs that make a distributed
+    /// flood (default 8).
+    pub min_flood_sources: u64,
 }
 
 impl Default for Options {
@@ -69,6 +74,8 @@ impl Default for Options {
             max_line_len: input::DEFAULT_MAX_LINE,
             max_skipped_kept: 1000,
             access_format: None,
+            min_flood_attempts: crate::source::DEFAULT_MIN_FLOOD_ATTEMPTS,
+            min_flood_sources: crate::source::DEFAULT_MIN_FLOOD_SOURCES,
         }
     }
 }
@@ -251,6 +258,7 @@ impl Analyzer {
         let mut fw = Vec::new();
         let mut netstat = None;
         let mut infos: Vec<InputInfo> = Vec::new();
+        let has_access = inputs.iter().any(|p| p.kind == Source::Access);
         for p in inputs {
             match p.kind {
                 Source::Access | Source::ErrorLog => web.push(p),
@@ -421,6 +429,11 @@ impl Analyzer {
                 netstat,
                 skipped_lines_total: skipped.total,
                 skipped_lines: skipped.kept,
+                rules: crate::source::SourceRules {
+                    min_flood_attempts: opts.min_flood_attempts,
+                    min_flood_sources: opts.min_flood_sources,
+                },
+                no_access_log: !has_access,
             },
         )
     }
@@ -738,6 +751,7 @@ fn parse_firewall(
     };
     let mut years: Vec<i32> = Vec::new();
     let mut events = 0u64;
+    let mut last_ts = i64::MIN;
     for p in inputs {
         if p.kind == Source::Pcap {
             let mut info = info_for_parts(&p.name, Source::Pcap, Some("pcap".into()));
@@ -751,6 +765,7 @@ fn parse_firewall(
                                 consecutive_errors = 0;
                                 info.records += 1;
                                 table.observe(&pkt.event);
+                                last_ts = last_ts.max(pkt.event.ts_us);
                                 events += 1;
                                 if events % 1024 == 0 {
                                     table.expire(pkt.event.ts_us);
@@ -855,6 +870,7 @@ fn parse_firewall(
             for batch in rx {
                 for ev in &batch {
                     table.observe(ev);
+                    last_ts = last_ts.max(ev.ts_us);
                     events += 1;
                     if events % 1024 == 0 {
                         table.expire(ev.ts_us);
@@ -883,8 +899,14 @@ fn parse_firewall(
         }
         out.infos.push(info);
     }
+    let decided = out.conns.len();
     table.finish();
     drain(&mut table, &mut out.conns);
+    mark_log_ended(
+        out.conns.get_mut(decided..).unwrap_or_default(),
+        last_ts,
+        opts.tcp.syn_timeout_us,
+    );
     years.sort_unstable();
     years.dedup();
     out.years = years
@@ -893,6 +915,20 @@ fn parse_firewall(
         .collect::<Vec<_>>()
         .join(", ");
     out
+}
+
+/// Marks the connections still open at the end of the input whose first SYN came within the
+/// SYN timeout before the input's last event: their outcome is unknown.
+fn mark_log_ended(open_at_end: &mut [ConnFacts], last_ts: i64, syn_timeout_us: i64) {
+    for c in open_at_end {
+        if !c.handshake_completed && c.start_us.saturating_add(syn_timeout_us) > last_ts {
+            let secs = |us: i64| u64::try_from(us / 1_000_000).unwrap_or(0);
+            c.log_ended = Some((
+                secs(last_ts.saturating_sub(c.start_us)),
+                secs(syn_timeout_us),
+            ));
+        }
+    }
 }
 
 fn resolver_year(r: &Resolver) -> Option<i32> {

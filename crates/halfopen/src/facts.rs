@@ -168,6 +168,10 @@ pub struct ConnFacts {
     pub requests: Vec<RequestFacts>,
     /// The error log has a request-header read timeout (AH01382) for this connection.
     pub header_timeout: bool,
+    /// Set when the firewall input ended within the SYN timeout after this connection's first
+    /// SYN, before its handshake completed: (seconds from the SYN to the end of the input,
+    /// the SYN timeout in seconds). Its outcome is unknown.
+    pub log_ended: Option<(u64, u64)>,
 }
 
 impl ConnFacts {
@@ -190,7 +194,29 @@ impl ConnFacts {
             syn: None,
             requests: Vec::new(),
             header_timeout: false,
+            log_ended: None,
         }
+    }
+
+    /// The evidence that the input ended before this connection's outcome was known.
+    fn log_ended_evidence(&self) -> Option<Evidence> {
+        self.log_ended.map(
+            |(seconds_before_end, syn_timeout_seconds)| Evidence::LogEnded {
+                seconds_before_end,
+                syn_timeout_seconds,
+            },
+        )
+    }
+
+    /// True when the connection never got past the SYN (as far as the input shows) and
+    /// carried no logged request: flag-less logs count one inbound packet as half-open.
+    pub fn half_open(&self) -> bool {
+        let normal = self.requests.iter().any(|r| r.kind == RequestKind::Normal);
+        !normal
+            && match self.input {
+                InputKind::NoFlags => self.orig_pkts <= 1,
+                _ => !self.handshake_completed,
+            }
     }
 
     fn has(&self, letter: char) -> bool {
@@ -339,6 +365,11 @@ fn classify_by_flags(c: &ConnFacts, mut ev: Vec<Evidence>) -> (Verdict, Confiden
             ev.push(Evidence::ResetAfterSynAck);
             return (Verdict::SynScan, Confidence::High, ev);
         }
+        let crafted = c.syn.is_some_and(|s| s.looks_crafted());
+        if let Some(e) = c.log_ended_evidence().filter(|_| !crafted) {
+            ev.push(e);
+            return (Verdict::Unknown, Confidence::Low, ev);
+        }
         if synack {
             ev.push(Evidence::SynAckUnanswered);
         } else if c.input == InputKind::FlagsOneDirection {
@@ -427,6 +458,12 @@ fn classify_syn_only(c: &ConnFacts, mut ev: Vec<Evidence>) -> (Verdict, Confiden
 
 fn classify_no_flags(c: &ConnFacts, mut ev: Vec<Evidence>) -> (Verdict, Confidence, Vec<Evidence>) {
     let inbound = c.orig_pkts;
+    if inbound <= 1
+        && let Some(e) = c.log_ended_evidence()
+    {
+        ev.push(e);
+        return (Verdict::Unknown, Confidence::Low, ev);
+    }
     if inbound <= 1 {
         ev.push(Evidence::InboundPacketCount {
             packets: inbound,
@@ -568,6 +605,33 @@ mod tests {
             ev.iter()
                 .any(|e| e.sentence().contains("enable flag logging"))
         );
+    }
+
+    #[test]
+    fn a_syn_just_before_the_end_of_the_log_has_no_outcome_yet() {
+        let mut c = conn(InputKind::NoFlags, "");
+        c.orig_pkts = 1;
+        c.log_ended = Some((5, 63));
+        let (v, conf, ev) = classify(&c);
+        assert_eq!((v, conf), (Verdict::Unknown, Confidence::Low));
+        assert!(
+            ev[0]
+                .sentence()
+                .starts_with("outcome unknown: the log ended 5 s")
+        );
+        let mut c = conn(InputKind::Packets, "Sh");
+        c.log_ended = Some((5, 63));
+        assert_eq!(classify(&c).0, Verdict::Unknown);
+        // Decided outcomes and crafted SYNs do not wait for the timeout.
+        c.history = "ShR".into();
+        assert_eq!(classify(&c).0, Verdict::SynScan);
+        c.history = "Sh".into();
+        c.syn = Some(SynFingerprint {
+            window: Some(512),
+            has_options: Some(false),
+            ..SynFingerprint::default()
+        });
+        assert_eq!(classify(&c).0, Verdict::SynFlood);
     }
 
     #[test]

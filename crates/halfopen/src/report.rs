@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::netstat::NetstatSummary;
 use crate::network::{Block, BlockPolicy, NotBlocked, SourceRow, plan};
-use crate::source::{SourceSummary, VerdictCounts};
+use crate::source::{SourceRules, SourceSummary, VerdictCounts};
 use crate::summary::{BUCKET_US, Summary};
 use crate::verdict::{Confidence, Evidence, Verdict};
 
@@ -191,7 +192,7 @@ fn ports_text(s: &SourceSummary) -> String {
     )
 }
 
-fn source_headline(s: &SourceSummary, v: Verdict, conf: Confidence) -> String {
+fn source_headline(s: &SourceSummary, v: Verdict, conf: Confidence, no_access_log: bool) -> String {
     let addr = s.addr;
     let n = thousands(s.connections);
     let what = match v {
@@ -199,10 +200,10 @@ fn source_headline(s: &SourceSummary, v: Verdict, conf: Confidence) -> String {
             "{addr} sent {} SYNs to {} that never completed a handshake{}",
             thousands(s.syns),
             ports_text(s),
-            if s.requests == 0 {
-                " and has no request in the access log"
-            } else {
-                ""
+            match (s.requests, no_access_log) {
+                (_, true) => " (no access log was given)",
+                (0, false) => " and has no request in the access log",
+                _ => "",
             }
         ),
         Verdict::SynScan => format!(
@@ -243,6 +244,52 @@ pub struct ReportExtras {
     pub skipped_lines_total: u64,
     /// Skipped lines kept.
     pub skipped_lines: Vec<SkippedLine>,
+    /// Thresholds of the source verdicts.
+    pub rules: SourceRules,
+    /// True when no access log was given (the headline does not blame the access log).
+    pub no_access_log: bool,
+}
+
+/// The network (/24, IPv6 /64) a source is grouped in for the distributed-flood rule.
+fn flood_network(a: IpAddr) -> IpNet {
+    let len = if a.is_ipv4() { 24 } else { 64 };
+    IpNet::new(a, len)
+        .map(|n| n.trunc())
+        .unwrap_or_else(|_| IpNet::from(a))
+}
+
+type Judged<'a> = (&'a SourceSummary, Verdict, Confidence, Vec<Evidence>);
+
+/// The distributed-flood rule: when a /24 (IPv6 /64) holds at least
+/// `rules.min_flood_sources` addresses that sent only unanswered SYNs, each of them is a
+/// `syn_flood`, whatever its own count.
+fn network_floods(judged: &mut [Judged<'_>], rules: &SourceRules) {
+    let candidate = |j: &Judged<'_>| {
+        matches!(j.1, Verdict::SynFlood | Verdict::Unknown) && j.0.only_unanswered_syns()
+    };
+    let mut counts: BTreeMap<IpNet, u64> = BTreeMap::new();
+    for j in judged.iter().filter(|j| candidate(j)) {
+        *counts.entry(flood_network(j.0.addr)).or_insert(0) += 1;
+    }
+    for j in judged.iter_mut().filter(|j| candidate(j)) {
+        let network = flood_network(j.0.addr);
+        let sources = counts.get(&network).copied().unwrap_or(0);
+        if sources < rules.min_flood_sources.max(2) {
+            continue;
+        }
+        if j.1 != Verdict::SynFlood {
+            j.1 = Verdict::SynFlood;
+            j.2 = Confidence::Medium;
+            j.3.retain(|e| !matches!(e, Evidence::TooFewAttempts { .. }));
+        }
+        j.3.insert(
+            0,
+            Evidence::NetworkFlood {
+                network: network.to_string(),
+                sources,
+            },
+        );
+    }
 }
 
 impl Report {
@@ -261,14 +308,15 @@ impl Report {
     /// assert!(r.headline[0].starts_with("45.76.87.206 sent 30 SYNs to port 80 that never completed a handshake and has no request in the access log: syn_flood"));
     /// ```
     pub fn build(summary: &Summary, policy: &BlockPolicy, extras: ReportExtras) -> Report {
-        let mut judged: Vec<(&SourceSummary, Verdict, Confidence, Vec<Evidence>)> = summary
+        let mut judged: Vec<Judged<'_>> = summary
             .sources
             .values()
             .map(|s| {
-                let (v, c, e) = s.verdict();
+                let (v, c, e) = s.verdict_with(&extras.rules);
                 (s, v, c, e)
             })
             .collect();
+        network_floods(&mut judged, &extras.rules);
         judged.sort_by(|a, b| {
             (b.1.is_hostile(), b.0.connections, a.0.addr).cmp(&(
                 a.1.is_hostile(),
@@ -322,7 +370,7 @@ impl Report {
             if told.contains(&s.addr) || headline.len() >= 8 {
                 continue;
             }
-            headline.push(source_headline(s, *v, *c));
+            headline.push(source_headline(s, *v, *c, extras.no_access_log));
         }
         if headline.is_empty() {
             headline.push(format!(

@@ -214,6 +214,32 @@ pub const FLOOD_MIN_SYNS: u64 = 20;
 /// Distinct destination ports from which unanswered/closed probes are called a scan.
 pub const SCAN_MIN_PORTS: usize = 5;
 
+/// Thresholds of the source-level verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRules {
+    /// Half-open attempts (unanswered SYNs) one address needs to be called a `syn_flood`
+    /// on its own (default [`DEFAULT_MIN_FLOOD_ATTEMPTS`]).
+    pub min_flood_attempts: u64,
+    /// Addresses of one /24 (IPv6 /64) that sent only unanswered SYNs from which each of them
+    /// is part of a (distributed, often spoofed) flood, whatever its own count (default
+    /// [`DEFAULT_MIN_FLOOD_SOURCES`]).
+    pub min_flood_sources: u64,
+}
+
+/// Default of [`SourceRules::min_flood_attempts`].
+pub const DEFAULT_MIN_FLOOD_ATTEMPTS: u64 = 10;
+/// Default of [`SourceRules::min_flood_sources`].
+pub const DEFAULT_MIN_FLOOD_SOURCES: u64 = 8;
+
+impl Default for SourceRules {
+    fn default() -> Self {
+        SourceRules {
+            min_flood_attempts: DEFAULT_MIN_FLOOD_ATTEMPTS,
+            min_flood_sources: DEFAULT_MIN_FLOOD_SOURCES,
+        }
+    }
+}
+
 impl SourceSummary {
     /// An empty summary.
     pub fn new(addr: IpAddr) -> SourceSummary {
@@ -256,7 +282,7 @@ impl SourceSummary {
         let syns = u64::from(c.syn_count.max(1));
         self.syns = self.syns.saturating_add(syns);
         self.syn_retransmissions = self.syn_retransmissions.saturating_add(syns - 1);
-        if !c.handshake_completed && reqs == 0 {
+        if c.half_open() {
             self.half_open += 1;
         }
         self.dst_ports.insert(c.resp.port());
@@ -310,8 +336,26 @@ impl SourceSummary {
         (self.last_seen_us.saturating_sub(self.first_seen_us)) as f64 / 1e6
     }
 
-    /// The source's verdict, its confidence and the evidence (aggregates first).
+    /// True when every connection of this source stayed half-open, carried no request and
+    /// aimed at fewer than [`SCAN_MIN_PORTS`] ports: the shape of a flood member.
+    pub fn only_unanswered_syns(&self) -> bool {
+        self.connections > 0
+            && self.requests == 0
+            && self.half_open == self.connections
+            && self.dst_ports.ports.len() < SCAN_MIN_PORTS
+    }
+
+    /// The source's verdict under the default [`SourceRules`].
     pub fn verdict(&self) -> (Verdict, Confidence, Vec<Evidence>) {
+        self.verdict_with(&SourceRules::default())
+    }
+
+    /// The source's verdict, its confidence and the evidence (aggregates first).
+    ///
+    /// A `syn_flood` needs at least `rules.min_flood_attempts` half-open attempts; below
+    /// that the source is `unknown` (low) and the evidence says so (the network view may
+    /// still call it part of a distributed flood, see [`crate::report`]).
+    pub fn verdict_with(&self, rules: &SourceRules) -> (Verdict, Confidence, Vec<Evidence>) {
         let legit = self.verdicts.get(Verdict::Legitimate);
         let hostile: u64 = self
             .verdicts
@@ -350,6 +394,7 @@ impl SourceSummary {
         } else if self.verdicts.get(Verdict::Unknown) > 0
             && self.requests == 0
             && self.syns >= FLOOD_MIN_SYNS
+            && self.half_open >= rules.min_flood_attempts
             && self.syn_retransmissions == 0
         {
             ev.push(Evidence::Aggregate {
@@ -364,6 +409,16 @@ impl SourceSummary {
         } else {
             (Verdict::Unknown, Confidence::Low)
         };
+        let (v, conf, shown) =
+            if v == Verdict::SynFlood && self.half_open < rules.min_flood_attempts {
+                ev.push(Evidence::TooFewAttempts {
+                    half_open: self.half_open,
+                    needed: rules.min_flood_attempts,
+                });
+                (Verdict::Unknown, Confidence::Low, Verdict::SynFlood)
+            } else {
+                (v, conf, v)
+            };
         if v == Verdict::Legitimate {
             ev.push(Evidence::RequestsLogged {
                 count: u32::try_from(self.requests).unwrap_or(u32::MAX),
@@ -374,7 +429,7 @@ impl SourceSummary {
         ev.extend(self.aggregate_evidence(v));
         if let Some(ex) = self
             .examples
-            .get(&v)
+            .get(&shown)
             .or_else(|| self.examples.get(&Verdict::Unknown))
         {
             for e in ex {

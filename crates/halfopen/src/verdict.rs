@@ -184,6 +184,30 @@ pub enum Evidence {
         /// What is missing and how to get it.
         what: String,
     },
+    /// The firewall input ended before the connection's outcome was known: its first SYN
+    /// came within the SYN timeout before the end (a real client may still retry or finish
+    /// the handshake).
+    LogEnded {
+        /// Seconds from the first SYN to the end of the firewall input.
+        seconds_before_end: u64,
+        /// The SYN timeout, seconds.
+        syn_timeout_seconds: u64,
+    },
+    /// Source level: too few unanswered SYNs to call a flood.
+    TooFewAttempts {
+        /// Half-open attempts from the source.
+        half_open: u64,
+        /// The minimum for a flood (`Options::min_flood_attempts`).
+        needed: u64,
+    },
+    /// Source level: one of many sources of one network that sent only unanswered SYNs
+    /// (a distributed, often spoofed, flood).
+    NetworkFlood {
+        /// The network (a /24, IPv6 /64).
+        network: String,
+        /// Sources in it that sent only unanswered SYNs.
+        sources: u64,
+    },
     /// Source level: how many connections of each kind, or a rate.
     Aggregate {
         /// The sentence.
@@ -242,6 +266,22 @@ impl Evidence {
                 format!("the firewall log shows {packets} inbound packet(s): {meaning}")
             }
             Evidence::Missing { what } => format!("missing: {what}"),
+            Evidence::LogEnded {
+                seconds_before_end,
+                syn_timeout_seconds,
+            } => format!(
+                "outcome unknown: the log ended {seconds_before_end} s after the SYN, within the \
+                 {syn_timeout_seconds} s SYN timeout (a real client may still retry or complete \
+                 the handshake)"
+            ),
+            Evidence::TooFewAttempts { half_open, needed } => format!(
+                "only {half_open} unanswered SYN(s): too few to call a flood (at least {needed} \
+                 from one address, or many such addresses in one network)"
+            ),
+            Evidence::NetworkFlood { network, sources } => format!(
+                "one of {sources} addresses in {network} that sent only unanswered SYNs: a \
+                 distributed flood"
+            ),
             Evidence::Aggregate { text } => text.clone(),
         }
     }

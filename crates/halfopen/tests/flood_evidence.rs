@@ -1,0 +1,137 @@
+//! A flood needs real evidence: a lone unanswered SYN is not one, a SYN just before the end
+//! of the log has no outcome yet, and a missing access log is not blamed.
+
+use std::io::Cursor;
+
+use halfopen::{Analyzer, Confidence, Options, Report, Verdict};
+
+const ATTACKER: &str = "45.76.87.206";
+
+fn syn(sec: u32, port: u16) -> String {
+    format!(
+        "Mar  1 18:{:02}:{:02} web kernel: ipfw: 100 Accept TCP {ATTACKER}:{port} 116.58.172.107:80 in via em0\n",
+        49 + sec / 60,
+        sec % 60
+    )
+}
+
+/// Another client's packet `sec` seconds in: it moves the end of the log.
+fn later(sec: u32) -> String {
+    format!(
+        "Mar  1 18:{:02}:{:02} web kernel: ipfw: 100 Accept TCP 81.2.69.160:40000 116.58.172.107:443 in via em0\n",
+        49 + sec / 60,
+        sec % 60
+    )
+}
+
+fn run(fw: String, opts: Options) -> Report {
+    let mut a = Analyzer::new(Options {
+        year: Some(2026),
+        ..opts
+    });
+    a.add_firewall("ipfw.log", Cursor::new(fw.into_bytes()));
+    a.finish()
+}
+
+fn attacker(r: &Report) -> &halfopen::report::SourceReport {
+    r.sources
+        .iter()
+        .find(|s| s.addr.to_string() == ATTACKER)
+        .expect("attacker listed")
+}
+
+#[test]
+fn one_syn_at_the_end_of_the_log_has_no_outcome() {
+    let r = run(syn(0, 58896), Options::default());
+    let s = attacker(&r);
+    assert_eq!(
+        (s.verdict, s.confidence),
+        (Verdict::Unknown, Confidence::Low)
+    );
+    assert!(
+        s.evidence[0]
+            .sentence
+            .starts_with("outcome unknown: the log ended")
+    );
+    assert!(r.blocklist.is_empty());
+}
+
+#[test]
+fn one_or_two_unanswered_syns_are_not_a_flood() {
+    for n in 1..=2u16 {
+        let mut fw: String = (0..n).map(|i| syn(u32::from(i), 58896 + i)).collect();
+        fw.push_str(&later(300));
+        let r = run(fw, Options::default());
+        let s = attacker(&r);
+        assert_eq!(
+            (s.verdict, s.confidence),
+            (Verdict::Unknown, Confidence::Low)
+        );
+        let want = format!("only {n} unanswered SYN(s): too few to call a flood");
+        assert!(
+            s.evidence.iter().any(|e| e.sentence.starts_with(&want)),
+            "{:?}",
+            s.evidence
+        );
+        assert!(r.blocklist.is_empty(), "{:?}", r.blocklist);
+        assert!(!r.headline.iter().any(|h| h.contains("syn_flood")));
+    }
+}
+
+#[test]
+fn enough_syns_make_a_flood_and_the_minimum_is_configurable() {
+    let mut fw: String = (0..12u16)
+        .map(|i| syn(u32::from(i) * 5, 40000 + i * 7))
+        .collect();
+    fw.push_str(&later(300));
+    let r = run(fw.clone(), Options::default());
+    assert_eq!(attacker(&r).verdict, Verdict::SynFlood);
+    assert_eq!(r.blocklist, [format!("{ATTACKER}/32")]);
+    // No access log: the headline does not say the access log lacks the requests.
+    assert!(
+        r.headline[0].contains("(no access log was given)"),
+        "{}",
+        r.headline[0]
+    );
+    assert!(!r.headline[0].contains("has no request in the access log"));
+    let strict = run(
+        fw,
+        Options {
+            min_flood_attempts: 13,
+            ..Options::default()
+        },
+    );
+    assert_eq!(attacker(&strict).verdict, Verdict::Unknown);
+    assert!(strict.blocklist.is_empty());
+}
+
+#[test]
+fn many_sources_of_one_network_with_few_syns_each_are_a_flood() {
+    let mut fw = String::new();
+    for host in 1..=20u8 {
+        for k in 0..3u32 {
+            fw.push_str(&format!(
+                "Mar  1 18:49:{:02} web kernel: ipfw: 100 Accept TCP 198.51.100.{host}:{} 116.58.172.107:80 in via em0\n",
+                k * 10 + u32::from(host % 10),
+                1024 + u32::from(host) * 3 + k
+            ));
+        }
+    }
+    fw.push_str(&later(300));
+    let r = run(fw, Options::default());
+    let members: Vec<_> = r
+        .sources
+        .iter()
+        .filter(|s| s.addr.to_string().starts_with("198.51.100."))
+        .collect();
+    assert_eq!(members.len(), 20);
+    for m in members {
+        assert_eq!(m.verdict, Verdict::SynFlood, "{}", m.addr);
+        assert!(
+            m.evidence[0]
+                .sentence
+                .starts_with("one of 20 addresses in 198.51.100.0/24")
+        );
+    }
+    assert_eq!(r.blocklist, ["198.51.100.0/27"]);
+}
