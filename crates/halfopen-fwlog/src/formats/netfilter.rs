@@ -26,6 +26,7 @@ use std::net::IpAddr;
 use crate::record::MAX_EXTRA_FIELDS;
 use crate::scan::{dec_u8, dec_u16, dec_u32, hex_u32, ip, push_ip, push_u64};
 use crate::syslog::{SyslogHeader, split};
+use crate::time::parse_clf;
 use crate::{Action, Direction, Error, Format, Protocol, Record, Result, TcpFlags};
 
 /// One field of a netfilter-style line.
@@ -585,17 +586,15 @@ fn kv(out: &mut Vec<u8>, key: &[u8], v: u64) {
 
 /// Writes `PREFIX IN=... ` and the fields in kernel order, then the extras.
 pub(crate) fn render_fields(r: &Record<'_>, out: &mut Vec<u8>) {
-    let nflog = r.format == Format::Nflog;
     if let Some(p) = r.prefix {
         out.extend_from_slice(p);
         out.push(b' ');
     }
-    if nflog {
-        if let Some(d) = r.extra.get(b"DESCR") {
-            out.extend_from_slice(b"DESCR=\"");
-            out.extend_from_slice(d);
-            out.extend_from_slice(b"\" ");
-        }
+    let lead = nflog_lead(r);
+    if let Some((_, d)) = r.extra.iter().take(lead).find(|(k, _)| *k == b"DESCR") {
+        out.extend_from_slice(b"DESCR=\"");
+        out.extend_from_slice(d);
+        out.extend_from_slice(b"\" ");
     }
     out.extend_from_slice(b"IN=");
     out.extend_from_slice(r.in_interface.unwrap_or_default());
@@ -617,12 +616,13 @@ pub(crate) fn render_fields(r: &Record<'_>, out: &mut Vec<u8>) {
     }
     // Extras read before PROTO= (MAC, TOS, IP options, DF...) go back before it, so that an
     // IP-level `OPT (...)` is not read as the TCP options.
-    let ip_level = r
-        .extra
-        .iter()
-        .take_while(|(k, v)| is_ip_level(k, v))
-        .count();
-    render_extras(r, out, 0, ip_level);
+    let ip_level = lead
+        + r.extra
+            .iter()
+            .skip(lead)
+            .take_while(|(k, v)| is_ip_header_token(k, v))
+            .count();
+    render_extras(r, out, lead, ip_level);
     out.extend_from_slice(b" PROTO=");
     match r.protocol {
         Protocol::Tcp => out.extend_from_slice(b"TCP"),
@@ -689,18 +689,35 @@ fn is_ip_header_token(k: &[u8], v: &[u8]) -> bool {
     }
 }
 
-/// Extras rendered before `PROTO=`: the IP header ones, and nflog's leading fields.
-fn is_ip_level(k: &[u8], v: &[u8]) -> bool {
-    is_ip_header_token(k, v) || matches!(k, b"DESCR" | b"vmid" | b"loglevel")
+/// How many leading extras nflog writes outside the fields: pvefw's `vmid` and `loglevel`,
+/// then a `DESCR` that came from before `IN=`.
+fn nflog_lead(r: &Record<'_>) -> usize {
+    if r.format != Format::Nflog {
+        return 0;
+    }
+    let n = if is_pvefw(r) { 2 } else { 0 };
+    n + usize::from(r.extra.iter().nth(n).is_some_and(|(k, _)| k == b"DESCR"))
 }
 
-/// Writes extras `from..to` (in order), skipping the ones nflog renders elsewhere.
+/// A pvefw-logger record: `vmid` and a one-digit `loglevel` lead the extras, the chain is the
+/// rule, and the stamp is the 26-byte `dd/Mon/yyyy:HH:MM:SS +zzzz`.
+pub(crate) fn is_pvefw(r: &Record<'_>) -> bool {
+    let mut it = r.extra.iter();
+    let vmid = it.next();
+    let level = it.next();
+    r.format == Format::Nflog
+        && vmid.is_some_and(|(k, v)| k == b"vmid" && dec_u32(v).is_some())
+        && level.is_some_and(|(k, v)| {
+            k == b"loglevel" && v.len() == 1 && v.first().is_some_and(u8::is_ascii_digit)
+        })
+        && r.rule.is_some_and(|c| !c.is_empty() && !c.contains(&b' '))
+        && r.timestamp
+            .is_some_and(|t| t.raw.len() == 26 && parse_clf(t.raw).is_ok())
+}
+
+/// Writes extras `from..to` (in order).
 fn render_extras(r: &Record<'_>, out: &mut Vec<u8>, from: usize, to: usize) {
-    let nflog = r.format == Format::Nflog;
     for (k, v) in r.extra.iter().skip(from).take(to.saturating_sub(from)) {
-        if nflog && matches!(k, b"DESCR" | b"vmid" | b"loglevel") {
-            continue;
-        }
         out.push(b' ');
         if k == b"OPT" {
             out.extend_from_slice(b"OPT (");

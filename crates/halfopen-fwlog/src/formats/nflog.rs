@@ -10,7 +10,7 @@
 //! The fields after `IN=` are read by the same tokenizer and rules as
 //! [`super::netfilter`]; a `DESCR="..."` before `IN=` goes to `extra` under `DESCR`.
 
-use crate::formats::netfilter::{message_region, parse_fields, render_fields};
+use crate::formats::netfilter::{is_pvefw, message_region, parse_fields, render_fields};
 use crate::scan::dec_u32;
 use crate::syslog::split;
 use crate::time::{month_abbrev, parse_clf};
@@ -91,7 +91,7 @@ fn pvefw(line: &[u8]) -> Option<Result<Record<'_>>> {
 /// Renders a record as a ulogd LOGEMU line, or as a pvefw-logger line when its first extra
 /// field is `vmid` (the inverse of [`parse`]).
 pub fn render(record: &Record<'_>, out: &mut Vec<u8>) {
-    let vmid = record.extra.iter().next().filter(|(k, _)| *k == b"vmid");
+    let vmid = record.extra.iter().next().filter(|_| is_pvefw(record));
     if let Some((_, vmid)) = vmid {
         out.extend_from_slice(vmid);
         out.push(b' ');
