@@ -7,7 +7,7 @@ use crate::directive::{Directive, DurationUnit, Field, PortKind, ProcKind, TimeK
 use crate::error::{Error, Expected, Result};
 use crate::format::{HeaderRole, Item, LogFormat, MAX_FIELDS};
 use crate::record::{AccessRecord, Client, RequestLine};
-use crate::time::{self, LogTime, StrftimeValue, parse_u64};
+use crate::time::{self, ClfCache, LogTime, StrftimeValue, parse_u64};
 
 /// Most candidate field ends tried per line before giving up (bounds backtracking).
 pub const MATCH_BUDGET: u32 = 512;
@@ -419,6 +419,28 @@ impl LogFormat {
     /// assert_eq!((r.status, r.bytes), (Some(408), Some(0)));
     /// ```
     pub fn parse<'a>(&self, line: &'a [u8]) -> Result<AccessRecord<'a>> {
+        self.parse_cached(line, &mut ClfCache::new())
+    }
+
+    /// [`LogFormat::parse`] without the single-pass fast path: always the general matcher.
+    /// Gives the same results (tests compare the two); only useful to check that.
+    #[doc(hidden)]
+    pub fn parse_general<'a>(&self, line: &'a [u8]) -> Result<AccessRecord<'a>> {
+        let line = self.check_line(line)?;
+        self.parse_slow(line, &mut ClfCache::new())
+    }
+
+    /// Only the single-pass fast path: `None` when the format has none or the line needs the
+    /// general matcher (or is rejected). Only useful to test the fast path's coverage.
+    #[doc(hidden)]
+    pub fn parse_fast<'a>(&self, line: &'a [u8]) -> Option<AccessRecord<'a>> {
+        let line = self.check_line(line).ok()?;
+        self.fast.as_ref()?.run(self, line, &mut ClfCache::new())
+    }
+
+    /// Strip a trailing `\r`; reject over-long and empty lines.
+    #[inline]
+    fn check_line<'a>(&self, line: &'a [u8]) -> Result<&'a [u8]> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.len() > self.max_line_len {
             return Err(Error::LineTooLong {
@@ -429,11 +451,32 @@ impl LogFormat {
         if line.is_empty() {
             return Err(Error::Empty);
         }
+        Ok(line)
+    }
+
+    /// [`LogFormat::parse`] with a caller-kept timestamp memo.
+    #[inline]
+    pub(crate) fn parse_cached<'a>(
+        &self,
+        line: &'a [u8],
+        cache: &mut ClfCache,
+    ) -> Result<AccessRecord<'a>> {
+        let line = self.check_line(line)?;
+        if let Some(plan) = &self.fast {
+            if let Some(rec) = plan.run(self, line, cache) {
+                return Ok(rec);
+            }
+        }
+        self.parse_slow(line, cache)
+    }
+
+    /// The general matcher: first candidates in one pass, then bounded backtracking.
+    fn parse_slow<'a>(&self, line: &'a [u8], cache: &mut ClfCache) -> Result<AccessRecord<'a>> {
         let mut rec = AccessRecord::empty(line);
         if let Some(end) = self.first_candidate_match(line, &mut rec.spans) {
             rec.n_fields = self.fields.len();
             rec.trailing = line.get(end..).unwrap_or_default();
-            self.interpret(&mut rec)?;
+            self.interpret(&mut rec, cache)?;
             return Ok(rec);
         }
         let mut m = Matcher {
@@ -460,7 +503,7 @@ impl LogFormat {
         rec.n_fields = self.fields.len();
         rec.trailing = line.get(end..).unwrap_or_default();
         rec.trailing = rec.trailing.strip_prefix(b" ").unwrap_or(rec.trailing);
-        self.interpret(&mut rec)?;
+        self.interpret(&mut rec, cache)?;
         Ok(rec)
     }
 
@@ -540,7 +583,7 @@ impl LogFormat {
         rec.field(self.index_of(d)?)
     }
 
-    fn interpret<'a>(&self, rec: &mut AccessRecord<'a>) -> Result<()> {
+    fn interpret<'a>(&self, rec: &mut AccessRecord<'a>, cache: &mut ClfCache) -> Result<()> {
         let mut status_final = false;
         let mut duration_rank = 0u8;
         let mut has_body_bytes = false;
@@ -595,13 +638,13 @@ impl LogFormat {
                     }
                     let (t, whole) = match &spec.kind {
                         TimeKind::Clf => (
-                            Some(time::parse_clf(v).ok_or_else(|| {
+                            Some(clf_cached(v, cache).ok_or_else(|| {
                                 bad("not a [dd/Mon/yyyy:HH:MM:SS +zzzz] timestamp")
                             })?),
                             true,
                         ),
                         TimeKind::ClfBare => (
-                            Some(time::parse_clf_body(v).ok_or_else(|| {
+                            Some(cache.parse_body(v).ok_or_else(|| {
                                 bad("not a dd/Mon/yyyy:HH:MM:SS +zzzz timestamp")
                             })?),
                             true,
@@ -802,6 +845,12 @@ impl LogFormat {
         }
         Ok(())
     }
+}
+
+/// [`time::parse_clf`] through the memo.
+fn clf_cached(v: &[u8], cache: &mut ClfCache) -> Option<LogTime> {
+    let b = v.strip_prefix(b"[").unwrap_or(v);
+    cache.parse_body(b.strip_suffix(b"]").unwrap_or(b))
 }
 
 fn secs_frac_us(v: &[u8]) -> Option<u64> {

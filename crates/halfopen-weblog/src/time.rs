@@ -212,6 +212,75 @@ pub fn parse_clf_body(b: &[u8]) -> Option<LogTime> {
     })
 }
 
+/// A one-entry memo for CLF timestamp bodies: consecutive lines of a log usually share the
+/// minute (often the second), so the date arithmetic runs once per minute and a hit costs a
+/// few integer compares plus the two seconds digits. The result is exactly that of
+/// [`parse_clf_body`] (the memo only skips work); keep one per reader, e.g. in
+/// [`crate::format::AccessParser`].
+///
+/// ```
+/// use halfopen_weblog::time::{ClfCache, parse_clf_body};
+/// let mut c = ClfCache::new();
+/// for b in [&b"10/Oct/2000:13:55:36 -0700"[..], b"10/Oct/2000:13:55:59 -0700", b"10/Oct/2000:13:55:60 -0700"] {
+///     assert_eq!(c.parse_body(b), parse_clf_body(b));
+/// }
+/// assert_eq!(c.parse_body(b"10/Oct/2000:13:55:61 -0700"), None);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClfCache {
+    /// Bytes 0..24 of the last body with the seconds (bytes 18, 19) zeroed, and bytes 24..26.
+    key: [u64; 3],
+    key_tail: u16,
+    /// The instant of second 0 of the cached minute.
+    minute_us: i64,
+    offset_secs: i32,
+    valid: bool,
+}
+
+/// Clears bytes 18 and 19 (the seconds) of the third 8-byte word of a CLF body.
+const SECONDS_MASK: u64 = !0xFFFF_0000;
+
+impl ClfCache {
+    /// An empty memo.
+    pub fn new() -> ClfCache {
+        ClfCache::default()
+    }
+
+    /// [`parse_clf_body`], remembering the minute of the last valid body.
+    #[inline]
+    pub fn parse_body(&mut self, b: &[u8]) -> Option<LogTime> {
+        let b: &[u8; 26] = b.try_into().ok()?;
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(b.get(i..i + 8).unwrap_or(&[0; 8]));
+            u64::from_le_bytes(w)
+        };
+        let key = [word(0), word(8), word(16) & SECONDS_MASK];
+        let key_tail = u16::from_le_bytes([b[24], b[25]]);
+        if self.valid && self.key == key && self.key_tail == key_tail {
+            let sec = d2(b, 18)?;
+            if sec > 60 {
+                return None;
+            }
+            return Some(LogTime {
+                ts_us: self
+                    .minute_us
+                    .checked_add(i64::from(sec.min(59)) * 1_000_000)?,
+                utc_offset_secs: self.offset_secs,
+                at_end: false,
+            });
+        }
+        let t = parse_clf_body(b)?;
+        let sec = d2(b, 18)?;
+        self.key = key;
+        self.key_tail = key_tail;
+        self.minute_us = t.ts_us.checked_sub(i64::from(sec.min(59)) * 1_000_000)?;
+        self.offset_secs = t.utc_offset_secs;
+        self.valid = true;
+        Some(t)
+    }
+}
+
 /// Parse an Apache `%t` timestamp, with or without the surrounding brackets:
 /// `[10/Oct/2000:13:55:36 -0700]`.
 ///

@@ -334,3 +334,66 @@ fn logstash_dash_and_empty() {
     let r = f.parse(ls[2]).unwrap();
     assert_eq!(r.status, None);
 }
+
+/// Formats the single-pass fast path handles (every preset, a custom `%{remote}p %D` format,
+/// a format using every fast-path directive, nginx formats).
+fn fast_formats() -> Vec<LogFormat> {
+    let mut v: Vec<LogFormat> = [
+        "combined",
+        "combined_debian",
+        "vhost_combined",
+        "combinedio",
+        "common",
+        "vhost_common",
+        "nginx_combined",
+    ]
+    .map(preset)
+    .to_vec();
+    v.push(
+        LogFormat::compile(
+            r#"%h %{remote}p %l %u %t \"%r\" %>s %b %D \"%{Referer}i\" \"%{User-Agent}i\""#,
+        )
+        .unwrap(),
+    );
+    v.push(LogFormat::compile(r#"%a %{c}a %A %v:%p "%u" %{end}t "%{X-Forwarded-For}i" %s %B %I %O %S %{ms}T %k %X %P %{tid}P "%r""#).unwrap());
+    v.push(
+        LogFormat::compile(
+            r#"[%a]:%{remote}p %{local}p %l %t "%r" %<s %T "%{User-agent}i" %{Referer}i"#,
+        )
+        .unwrap(),
+    );
+    v.push(LogFormat::compile_nginx(r#"$remote_addr - $remote_user [$time_local] "$request" $status $bytes_sent $connection "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#).unwrap());
+    v
+}
+
+#[test]
+fn fast_path_agrees_with_general_matcher_on_every_corpus_line() {
+    let formats = fast_formats();
+    // All but the last-but-one (unquoted referer at the end) have a fast path.
+    let with_fast = formats.iter().filter(|f| f.has_fast_path()).count();
+    assert_eq!(with_fast, formats.len() - 1);
+    assert!(!LogFormat::preset("referer").unwrap().has_fast_path());
+    let mut checked = 0usize;
+    let mut accepted = 0usize;
+    let mut fast = 0usize;
+    for dir in ["access", "nginx-access", "access-custom", "lab"] {
+        for e in std::fs::read_dir(format!("{DATA}/{dir}")).unwrap() {
+            let data = std::fs::read(e.unwrap().path()).unwrap();
+            for f in &formats {
+                let mut p = f.parser();
+                for line in lines(&data) {
+                    let general = f.parse_general(line);
+                    assert_eq!(f.parse(line), general, "{}", String::from_utf8_lossy(line));
+                    assert_eq!(p.parse(line), general, "{}", String::from_utf8_lossy(line));
+                    checked += 1;
+                    // Lines with extra fields after the format go to the general matcher.
+                    accepted += usize::from(general.as_ref().is_ok_and(|r| r.trailing.is_empty()));
+                    fast += usize::from(f.parse_fast(line).is_some());
+                }
+            }
+        }
+    }
+    assert!(checked > 15_000 && accepted > 1_000, "{checked} {accepted}");
+    // Every line the format matches exactly takes the fast path.
+    assert!(fast * 100 >= accepted * 99, "{fast} of {accepted}");
+}

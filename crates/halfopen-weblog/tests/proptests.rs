@@ -217,4 +217,71 @@ proptest! {
         let back = time::parse_clf_body(&out).unwrap();
         prop_assert_eq!((back.ts_us, back.utc_offset_secs), (t.ts_us, t.utc_offset_secs));
     }
+
+    #[test]
+    fn fast_path_equals_general_matcher(
+        v in values(),
+        edits in proptest::collection::vec((any::<usize>(), prop_oneof![
+            Just(b' '), Just(b'"'), Just(b'\\'), Just(b'-'), Just(b'['), Just(b']'), Just(b':'),
+            Just(b'0'), Just(b'9'), Just(b'x'), Just(b'+'), Just(b'/'), any::<u8>(),
+        ], any::<bool>()), 0..4),
+    ) {
+        for f in fast_formats() {
+            prop_assert!(f.has_fast_path());
+            let mut line = Vec::new();
+            f.render(&v, &mut line);
+            let mut p = f.parser();
+            let clean = f.parse_general(&line);
+            prop_assert_eq!(&f.parse(&line), &clean);
+            prop_assert_eq!(&p.parse(&line), &clean);
+            // The same line with a few bytes replaced or inserted (separators, quotes,
+            // escapes, digits): both paths still agree, through the same memo.
+            let mut bent = line.clone();
+            for &(at, b, insert) in &edits {
+                let at = at % (bent.len() + 1);
+                if insert || at == bent.len() {
+                    bent.insert(at, b);
+                } else {
+                    bent[at] = b;
+                }
+            }
+            let general = f.parse_general(&bent);
+            prop_assert_eq!(&f.parse(&bent), &general);
+            prop_assert_eq!(&p.parse(&bent), &general);
+        }
+    }
+
+    #[test]
+    fn fast_path_equals_general_matcher_on_noise(
+        line in "[-0-9a-f:. \\[\\]\"\\\\/A-Z+x]{0,120}",
+    ) {
+        for f in fast_formats() {
+            prop_assert_eq!(f.parse(line.as_bytes()), f.parse_general(line.as_bytes()));
+        }
+    }
+}
+
+/// Formats that take the single-pass fast path (see `corpus_access.rs` for the corpus check).
+fn fast_formats() -> Vec<LogFormat> {
+    let mut v: Vec<LogFormat> = [
+        "combined",
+        "combined_debian",
+        "vhost_combined",
+        "combinedio",
+        "common",
+        "vhost_common",
+        "nginx_combined",
+    ]
+    .iter()
+    .map(|n| LogFormat::preset(n).unwrap())
+    .collect();
+    for fmt in [
+        r#"%h %{remote}p %l %u %t \"%r\" %>s %b %D \"%{Referer}i\" \"%{User-Agent}i\""#,
+        r#"%a %{c}a %A %v:%p "%u" %{end}t "%{X-Forwarded-For}i" %s %B %I %O %S %{ms}T %k %X %P %{tid}P "%r""#,
+        r#"[%a]:%{remote}p %{local}p %l %t "%r" %<s %T "%{User-agent}i" "%{Referer}i""#,
+    ] {
+        v.push(LogFormat::compile(fmt).unwrap());
+    }
+    v.push(LogFormat::compile_nginx(r#"$remote_addr:$remote_port - $remote_user [$time_local] "$request" $status $bytes_sent $connection "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#).unwrap());
+    v
 }
