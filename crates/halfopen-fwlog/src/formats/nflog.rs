@@ -10,7 +10,7 @@
 //! The fields after `IN=` are read by the same tokenizer and rules as
 //! [`super::netfilter`]; a `DESCR="..."` before `IN=` goes to `extra` under `DESCR`.
 
-use crate::formats::netfilter::{is_pvefw, message_region, parse_fields, render_fields};
+use crate::formats::netfilter::{is_pvefw, parse_fields, render_fields};
 use crate::scan::dec_u32;
 use crate::syslog::split;
 use crate::time::{month_abbrev, parse_clf};
@@ -37,7 +37,22 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
             "a userspace logger line (kernel lines are netfilter)",
         ));
     }
-    let region = message_region(line, &h, msg);
+    // Userspace loggers write no kernel uptime and no tag of their own: without a timestamp
+    // the whole line is the prefix and fields; with one, everything after the host.
+    let region = match (h.timestamp, h.host) {
+        (None, _) => line,
+        (Some(_), None) => h.after_timestamp,
+        (Some(_), Some(host)) => {
+            // The host borrows from the line: its end is its offset plus its length.
+            let at = (host.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+            let after = line
+                .get(at.saturating_add(host.len())..)
+                .unwrap_or_default();
+            let n = after.iter().take_while(|c| **c == b' ').count();
+            after.get(n..).unwrap_or_default()
+        }
+    };
+    let _ = msg;
     let base = line.len().saturating_sub(region.len());
     let mut r = parse_fields(Format::Nflog, line, base, &[])?;
     if r.extra
@@ -51,7 +66,6 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
     }
     r.timestamp = h.timestamp;
     r.host = h.host;
-    r.uptime_us = h.uptime_us;
     Ok(r)
 }
 
