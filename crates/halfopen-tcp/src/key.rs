@@ -50,6 +50,16 @@ impl V4Key {
     }
 }
 
+impl V4Key {
+    /// The key as two integers (addresses; ports), for the SYN cache.
+    pub(crate) fn pack(&self) -> (u64, u32) {
+        (
+            (u64::from(u32::from_be_bytes(self.a)) << 32) | u64::from(u32::from_be_bytes(self.b)),
+            (u32::from(self.pa) << 16) | u32::from(self.pb),
+        )
+    }
+}
+
 impl V6Key {
     pub(crate) fn new(src: Ipv6Addr, sp: u16, dst: Ipv6Addr, dp: u16) -> (V6Key, bool) {
         let (a, pa, b, pb, src_is_a) = canon(src.octets(), sp, dst.octets(), dp);

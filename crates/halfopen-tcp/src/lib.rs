@@ -52,4 +52,4 @@ pub use error::{Error, Result};
 pub use event::Event;
 pub use flags::TcpFlags;
 pub use history::{HISTORY_CAP, History};
-pub use table::{Config, DEFAULT_MAX_FLOWS, FlowTable, Stats};
+pub use table::{BATCH, Config, DEFAULT_MAX_FLOWS, FlowTable, Stats};

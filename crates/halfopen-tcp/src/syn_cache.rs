@@ -2,10 +2,10 @@
 //! bare SYNs (half-open attempts), in front of the flow table's hash map, like a kernel
 //! SYN cache.
 //!
-//! Layout: buckets of [`WAYS`] entries. A bucket's 8 keys and 8 insertion stamps fill one
-//! 128-byte, 128-aligned line (what a lookup touches); the 44-byte [`CompactSyn`] states
-//! live in a parallel array (touched on a hit, an insert or an eviction). A slot costs
-//! 60 bytes in all. The array grows by doubling (each old bucket splits in two, so a
+//! Layout: buckets of [`WAYS`] entries. A bucket's 8 hash tags and 8 insertion stamps fill one
+//! 64-byte, 64-aligned cache line (all a missing lookup touches); the keys and 44-byte [`CompactSyn`] states
+//! live in a parallel array of 56-byte entries (touched on a tag match, an insert or an eviction). A slot costs
+//! 64 bytes in all. The array grows by doubling (each old bucket splits in two, so a
 //! rehash never overflows) while it is at least half full, up to the power of two at or
 //! above `max_flows`; it never shrinks. Eviction is bucket-local: the oldest entry of the
 //! bucket (smallest insertion stamp), O(1).
@@ -28,19 +28,33 @@ const GROUP_BUCKETS: usize = 64;
 /// Initial number of buckets.
 const INITIAL_BUCKETS: usize = 8;
 
-/// A bucket's keys and insertion stamps (0 = empty slot): one 128-byte line.
+/// A bucket's hash tags and insertion stamps (0 = empty slot): one 64-byte cache line,
+/// all a lookup that misses touches.
 #[derive(Debug, Clone, Copy, Default)]
-#[repr(align(128))]
+#[repr(align(64))]
 struct KeyLine {
-    keys: [V4Key; WAYS],
+    /// High 32 bits of each entry's hash.
+    tags: [u32; WAYS],
     stamps: [u32; WAYS],
+}
+
+/// One entry: the full key (checked on a tag match) and the compact state.
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    key: V4Key,
+    syn: CompactSyn,
+}
+
+fn tag(h: u64) -> u32 {
+    (h >> 32) as u32
 }
 
 /// The cache. Slots are addressed as `bucket * WAYS + way`.
 pub(crate) struct SynCache {
-    hasher: RandomState,
+    /// Per-process random hash keys (spoofed floods cannot aim at one bucket).
+    seeds: [u64; 2],
     lines: Vec<KeyLine>,
-    data: Vec<CompactSyn>,
+    data: Vec<Entry>,
     /// Per group of buckets: no entry of the group is due before this time.
     group_min: Vec<i64>,
     max_buckets: usize,
@@ -65,9 +79,12 @@ impl SynCache {
         let max_buckets = (max_entries / WAYS).max(1);
         let n = INITIAL_BUCKETS.min(max_buckets);
         SynCache {
-            hasher: RandomState::default(),
+            seeds: {
+                let r = RandomState::default();
+                [r.hash_one(0x5eed_u64) | 1, r.hash_one(0xc0ffee_u64)]
+            },
             lines: vec![KeyLine::default(); n],
-            data: vec![CompactSyn::default(); n * WAYS],
+            data: vec![Entry::default(); n * WAYS],
             group_min: vec![i64::MAX; n.div_ceil(GROUP_BUCKETS)],
             max_buckets,
             len: 0,
@@ -90,7 +107,7 @@ impl SynCache {
 
     /// Bytes of one slot (key, stamp, compact state).
     pub(crate) const fn slot_bytes() -> usize {
-        std::mem::size_of::<KeyLine>() / WAYS + std::mem::size_of::<CompactSyn>()
+        std::mem::size_of::<KeyLine>() / WAYS + std::mem::size_of::<Entry>()
     }
 
     /// Heap bytes held.
@@ -100,7 +117,10 @@ impl SynCache {
 
     /// The key's hash (random per-process seed).
     pub(crate) fn hash(&self, k: &V4Key) -> u64 {
-        self.hasher.hash_one(k)
+        // One keyed folded multiply (the construction foldhash uses).
+        let (a, p) = k.pack();
+        let m = u128::from(a ^ self.seeds[0]) * u128::from(u64::from(p) ^ self.seeds[1]);
+        (m as u64) ^ ((m >> 64) as u64)
     }
 
     fn bucket(&self, h: u64) -> usize {
@@ -115,20 +135,22 @@ impl SynCache {
     pub(crate) fn find(&self, k: &V4Key, h: u64) -> Option<usize> {
         let b = self.bucket(h);
         let line = self.lines.get(b)?;
+        let t = tag(h);
         (0..WAYS)
-            .find(|&w| line.stamps[w] != 0 && line.keys[w] == *k)
+            .filter(|&w| line.tags[w] == t && line.stamps[w] != 0)
             .map(|w| b * WAYS + w)
+            .find(|&s| self.data.get(s).is_some_and(|e| e.key == *k))
     }
 
     /// The state in a slot.
     pub(crate) fn get(&self, slot: usize) -> CompactSyn {
-        self.data.get(slot).copied().unwrap_or_default()
+        self.data.get(slot).map(|e| e.syn).unwrap_or_default()
     }
 
     /// Replaces the state in an occupied slot (same first-SYN time, so the same deadline).
     pub(crate) fn set(&mut self, slot: usize, c: CompactSyn) {
         if let Some(d) = self.data.get_mut(slot) {
-            *d = c;
+            d.syn = c;
         }
     }
 
@@ -138,7 +160,8 @@ impl SynCache {
         let line = &mut self.lines[b];
         line.stamps[w] = 0;
         self.len -= 1;
-        (line.keys[w], self.data[slot])
+        let e = self.data[slot];
+        (e.key, e.syn)
     }
 
     /// The oldest entry of `h`'s bucket, if it has any.
@@ -178,26 +201,41 @@ impl SynCache {
             return;
         }
         let old_lines = std::mem::replace(&mut self.lines, vec![KeyLine::default(); n * 2]);
-        let old_data = std::mem::replace(&mut self.data, vec![CompactSyn::default(); n * 2 * WAYS]);
+        let old_data = std::mem::replace(&mut self.data, vec![Entry::default(); n * 2 * WAYS]);
         self.group_min = vec![i64::MAX; (n * 2).div_ceil(GROUP_BUCKETS)];
         for (b, line) in old_lines.iter().enumerate() {
             for w in 0..WAYS {
                 if line.stamps[w] == 0 {
                     continue;
                 }
-                let k = line.keys[w];
-                let c = old_data[b * WAYS + w];
-                let nb = self.bucket(self.hash(&k));
+                let e = old_data[b * WAYS + w];
+                let h = self.hash(&e.key);
+                let nb = self.bucket(h);
                 // An old bucket splits into two new ones: there is always room.
                 if let Some(nw) = (0..WAYS).find(|&x| self.lines[nb].stamps[x] == 0) {
-                    self.lines[nb].keys[nw] = k;
+                    self.lines[nb].tags[nw] = tag(h);
                     self.lines[nb].stamps[nw] = line.stamps[w];
-                    self.data[nb * WAYS + nw] = c;
+                    self.data[nb * WAYS + nw] = e;
                     let g = nb / GROUP_BUCKETS;
-                    self.group_min[g] = self.group_min[g].min(self.deadline(&c));
+                    self.group_min[g] = self.group_min[g].min(self.deadline(&e.syn));
                 }
             }
         }
+    }
+
+    /// Reads `h`'s bucket line (a software prefetch that safe Rust can express: the
+    /// loads of several calls in a row overlap). Returns a value to keep the load alive.
+    pub(crate) fn touch(&self, h: u64) -> u32 {
+        self.lines
+            .get(self.bucket(h))
+            .map_or(0, |l| l.stamps[0] ^ l.tags[0])
+    }
+
+    /// Reads the state of the entry `h`'s bucket would evict (after [`SynCache::touch`]).
+    pub(crate) fn touch_victim(&self, h: u64) -> u32 {
+        self.oldest_in_bucket(h)
+            .and_then(|s| self.data.get(s))
+            .map_or(0, |e| e.syn.start_us() as u32)
     }
 
     /// A free slot in `h`'s bucket.
@@ -210,16 +248,16 @@ impl SynCache {
     }
 
     /// Stores a new entry in a free slot; returns its deadline.
-    pub(crate) fn insert(&mut self, slot: usize, k: V4Key, c: CompactSyn) -> i64 {
+    pub(crate) fn insert(&mut self, slot: usize, h: u64, k: V4Key, c: CompactSyn) -> i64 {
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
             self.stamp = 1;
         }
         let (b, w) = (slot / WAYS, slot % WAYS);
         let line = &mut self.lines[b];
-        line.keys[w] = k;
+        line.tags[w] = tag(h);
         line.stamps[w] = self.stamp;
-        self.data[slot] = c;
+        self.data[slot] = Entry { key: k, syn: c };
         self.len += 1;
         let d = self.deadline(&c);
         let g = &mut self.group_min[b / GROUP_BUCKETS];
@@ -240,7 +278,7 @@ impl SynCache {
                         if self.lines[b].stamps[w] == 0 {
                             continue;
                         }
-                        let d = self.deadline(&self.data[b * WAYS + w]);
+                        let d = self.deadline(&self.data[b * WAYS + w].syn);
                         if d <= now {
                             out.push(self.remove(b * WAYS + w));
                         } else {
