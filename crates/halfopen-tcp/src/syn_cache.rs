@@ -306,3 +306,113 @@ impl SynCache {
         self.next_due = i64::MAX;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use proptest::prelude::*;
+
+    use super::SynCache;
+    use crate::{Config, EndReason, Event, FlowTable, TcpFlags};
+
+    fn server() -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10))
+    }
+
+    fn syn(src: u32, ts: i64) -> Event {
+        Event::new(ts, IpAddr::V4(Ipv4Addr::from(src)), 40000, server(), 80)
+            .with_flags(TcpFlags::SYN)
+    }
+
+    #[test]
+    fn flood_keeps_the_cap_and_constant_memory() {
+        let cap = 4096;
+        let mut t = FlowTable::new(Config {
+            max_flows: cap,
+            ..Config::default()
+        });
+        let mut mem = 0;
+        let mut evicted = 0u64;
+        for i in 0..100_000u32 {
+            t.observe(&syn(i.wrapping_mul(2_654_435_761), i64::from(i)));
+            while let Some(c) = t.pop_finished() {
+                assert_eq!(c.end, EndReason::Evicted);
+                evicted += 1;
+            }
+            assert!(t.len() <= cap);
+            assert!(t.syn_cache_capacity() <= cap.next_power_of_two());
+            if i == 20_000 {
+                mem = t.memory_bytes();
+            }
+        }
+        assert_eq!(t.memory_bytes(), mem, "memory grew during the flood");
+        assert_eq!(evicted, 100_000 - cap as u64);
+        assert_eq!(t.stats().evicted_half_open, evicted);
+        assert!(
+            t.memory_bytes() / cap <= 128,
+            "{} bytes per flow",
+            t.memory_bytes() / cap
+        );
+        assert_eq!(SynCache::slot_bytes(), 64);
+    }
+
+    #[test]
+    fn expiry_is_exact() {
+        let mut t = FlowTable::new(Config::default());
+        for i in 0..1000u32 {
+            t.observe(&syn(i, i64::from(i) * 1000));
+        }
+        // Attempt i is due at i ms + 63 s.
+        t.expire(63_000_000 + 499_000);
+        let mut starts = Vec::new();
+        while let Some(c) = t.pop_finished() {
+            assert_eq!(c.end, EndReason::Timeout);
+            starts.push(c.start_us);
+        }
+        starts.sort_unstable();
+        assert_eq!(starts, (0..500).map(|i| i * 1000).collect::<Vec<i64>>());
+        assert_eq!(t.len(), 500);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the mix of SYNs, replies and timeouts: the table never holds more
+        /// than its cap, and every flow created ends exactly once.
+        #[test]
+        fn never_exceeds_the_cap(
+            cap in 1usize..40,
+            evs in proptest::collection::vec((0u32..64, 0u8..5, 0i64..400_000), 0..300),
+        ) {
+            let mut t = FlowTable::new(Config {
+                max_flows: cap,
+                syn_timeout_us: 1_000_000,
+                ..Config::default()
+            });
+            let (mut ts, mut ended) = (0i64, 0u64);
+            for (k, kind, dt) in evs {
+                ts += dt;
+                let client = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | k));
+                let e = match kind {
+                    0..=2 => Event::new(ts, client, 40000, server(), 80).with_flags(TcpFlags::SYN),
+                    3 => Event::new(ts, server(), 80, client, 40000)
+                        .with_flags(TcpFlags::SYN | TcpFlags::ACK),
+                    _ => Event::new(ts, client, 40000, server(), 80).with_flags(TcpFlags::ACK),
+                };
+                t.observe(&e);
+                prop_assert!(t.len() <= cap);
+                prop_assert!(t.syn_cache_len() <= t.len());
+                while t.pop_finished().is_some() {
+                    ended += 1;
+                }
+            }
+            t.finish();
+            while t.pop_finished().is_some() {
+                ended += 1;
+            }
+            prop_assert_eq!(ended, t.stats().flows_created);
+            prop_assert_eq!(t.len(), 0);
+        }
+    }
+}

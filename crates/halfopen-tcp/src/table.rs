@@ -704,6 +704,12 @@ impl FlowTable {
         SynCache::slot_bytes()
     }
 
+    /// Slots allocated in the SYN cache (grows by doubling up to the power of two at or
+    /// above [`Config::max_flows`], never beyond).
+    pub fn syn_cache_capacity(&self) -> usize {
+        self.syn.capacity()
+    }
+
     /// Flows currently held in the SYN cache (half-open IPv4 attempts), part of
     /// [`FlowTable::len`].
     pub fn syn_cache_len(&self) -> usize {
