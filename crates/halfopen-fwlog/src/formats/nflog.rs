@@ -81,16 +81,8 @@ fn pvefw(line: &[u8]) -> Option<Result<Record<'_>>> {
         return None;
     }
     let ts_at = vmid.len() + level.len() + chain.len() + 3;
-    let (ts, used) = match parse_clf(rest) {
-        Ok(x) => x,
-        Err(_) if rest.get(2) == Some(&b'/') => {
-            return Some(Err(Error::syntax(
-                ts_at,
-                "a dd/Mon/yyyy:HH:MM:SS +zzzz timestamp",
-            )));
-        }
-        Err(_) => return None,
-    };
+    // Not a pvefw stamp: the line is read as ulogd text (its start becomes the prefix).
+    let (ts, used) = parse_clf(rest).ok()?;
     let start = ts_at + used;
     let lead = [(&b"vmid"[..], vmid), (&b"loglevel"[..], level)];
     Some(
