@@ -83,6 +83,9 @@ fn pvefw(line: &[u8]) -> Option<Result<Record<'_>>> {
     let ts_at = vmid.len() + level.len() + chain.len() + 3;
     // Not a pvefw stamp: the line is read as ulogd text (its start becomes the prefix).
     let (ts, used) = parse_clf(rest).ok()?;
+    if rest.get(used).is_some_and(|c| *c != b' ') {
+        return None;
+    }
     let start = ts_at + used;
     let lead = [(&b"vmid"[..], vmid), (&b"loglevel"[..], level)];
     Some(
