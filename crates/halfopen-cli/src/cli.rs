@@ -160,7 +160,7 @@ impl InputArgs {
     /// The analysis options.
     pub fn options(&self) -> Result<Options, CliError> {
         let zone = match &self.tz {
-            Some(z) => Some(Zone::parse(z).ok_or_else(|| {
+            Some(z) => Some(Zone::parse(z).map_err(|_| {
                 CliError::Usage(format!(
                     "--tz {z}: not a zone (use an IANA name like Europe/Berlin, UTC, or +0100)"
                 ))

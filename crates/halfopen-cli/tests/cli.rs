@@ -54,20 +54,7 @@ fn json_has_documented_keys() {
         "json",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    for k in [
-        "version",
-        "sources",
-        "networks",
-        "blocklist",
-        "connections",
-        "skipped_lines",
-        "clock_offset_seconds",
-        "headline",
-        "notes",
-        "inputs",
-    ] {
-        assert!(v.get(k).is_some(), "missing {k}");
-    }
+    halfopen::report::check_json_keys(&v).unwrap();
     assert_eq!(v["blocklist"][0], "45.76.87.206/32");
     assert_eq!(v["sources"][0]["addr"], "45.76.87.206");
     assert_eq!(v["sources"][0]["verdict"], "syn_flood");

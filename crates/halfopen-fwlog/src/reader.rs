@@ -23,6 +23,33 @@ pub struct Line<'a> {
     pub bytes: &'a [u8],
 }
 
+/// Wraps a reader in a (multi-member) gzip decoder when its first bytes are the gzip magic
+/// `1f 8b`; otherwise returns it buffered, unchanged. For binary inputs (pcaps) and whole-file
+/// reads; [`LineReader`] does this itself.
+///
+/// ```
+/// use std::io::Read;
+/// let mut r = halfopen_fwlog::reader::decompress(Box::new(&b"plain"[..])).unwrap();
+/// let mut s = String::new();
+/// r.read_to_string(&mut s).unwrap();
+/// assert_eq!(s, "plain");
+/// ```
+pub fn decompress(r: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
+    let mut br = BufReader::with_capacity(CHUNK, r);
+    let gz = loop {
+        match br.fill_buf() {
+            Ok(b) => break b.starts_with(&[0x1f, 0x8b]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    };
+    Ok(if gz {
+        Box::new(flate2::bufread::MultiGzDecoder::new(br))
+    } else {
+        Box::new(br)
+    })
+}
+
 enum Source {
     /// Not read yet: gzip or not is decided on the first bytes.
     Pending(Box<dyn Read + Send>),
@@ -112,6 +139,12 @@ impl LineReader {
     /// The input's name (path or `-`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Byte offset (in the decompressed stream) at which the next line starts: call it
+    /// before [`LineReader::next_line`] to know where an over-long line began.
+    pub fn next_offset(&self) -> u64 {
+        self.offset
     }
 
     /// Number of lines returned so far (including rejected over-long ones).
@@ -206,19 +239,7 @@ impl LineReader {
             let Source::Pending(r) = std::mem::replace(&mut self.src, Source::Done) else {
                 return Ok(());
             };
-            let mut br = BufReader::with_capacity(CHUNK, r);
-            let gz = loop {
-                match br.fill_buf() {
-                    Ok(b) => break b.starts_with(&[0x1f, 0x8b]),
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) => return Err(self.io(&e)),
-                }
-            };
-            self.src = Source::Ready(if gz {
-                Box::new(flate2::bufread::MultiGzDecoder::new(br))
-            } else {
-                Box::new(br)
-            });
+            self.src = Source::Ready(decompress(r).map_err(|e| self.io(&e))?);
         }
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);

@@ -412,6 +412,7 @@ pub struct Resolved {
 /// let b = r.resolve(&jan).unwrap();
 /// assert_eq!(b.ts_us - a.ts_us, 2_000_000);
 /// assert!(a.year_inferred && a.zone_inferred);
+/// assert_eq!(r.first_inferred_year(), Some(2025));
 /// ```
 #[derive(Debug, Clone)]
 pub struct Resolver {
@@ -419,6 +420,8 @@ pub struct Resolver {
     zone: Zone,
     /// Year and month of the previous stamp without a year.
     current: Option<(i32, u8)>,
+    /// The year given to the first stamp without a year.
+    first_year: Option<i32>,
 }
 
 impl Resolver {
@@ -428,7 +431,14 @@ impl Resolver {
             year_ref,
             zone,
             current: None,
+            first_year: None,
         }
+    }
+
+    /// The year inferred for the first stamp without a year (`None` until there was one):
+    /// what a report says it assumed.
+    pub fn first_inferred_year(&self) -> Option<i32> {
+        self.first_year
     }
 
     /// The zone used for stamps without an offset.
@@ -501,6 +511,7 @@ impl Resolver {
             },
         };
         self.current = Some((year, ts.month));
+        self.first_year.get_or_insert(year);
         Ok(year)
     }
 

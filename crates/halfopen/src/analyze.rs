@@ -17,11 +17,13 @@ use halfopen_tcp::{Connection, FlowTable};
 use halfopen_weblog::LogFormat;
 use halfopen_weblog::error_log::Known;
 
-use crate::clock::{Resolver, YearRef, Zone};
+use halfopen_fwlog::reader::LineReader;
+
+use crate::clock::{CachedResolver, YearRef, Zone};
 use crate::correlate::{CorrelateOptions, LoggedRequest, TimeoutNote, correlate};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::facts::{ConnFacts, InputKind, SynFingerprint};
-use crate::input::{self, Lines, Next};
+use crate::input::{self, Item};
 use crate::netstat::NetstatSummary;
 use crate::network::BlockPolicy;
 use crate::report::{InputInfo, Report, ReportExtras, SkippedLine, rfc3339};
@@ -71,7 +73,7 @@ impl Default for Options {
             policy: BlockPolicy::default(),
             tcp: halfopen_tcp::Config::default(),
             correlate: CorrelateOptions::default(),
-            max_line_len: input::DEFAULT_MAX_LINE,
+            max_line_len: input::DEFAULT_MAX_LINE_LEN,
             max_skipped_kept: 1000,
             access_format: None,
             min_flood_attempts: crate::source::DEFAULT_MIN_FLOOD_ATTEMPTS,
@@ -174,14 +176,7 @@ impl Analyzer {
         }
     }
 
-    fn add(&mut self, kind: Source, name: &str, r: Box<dyn Read + Send>) {
-        let reader = match input::maybe_gunzip(r, name) {
-            Ok(r) => r,
-            Err(e) => {
-                self.skipped.push(name, 0, 0, e.to_string());
-                return;
-            }
-        };
+    fn add(&mut self, kind: Source, name: &str, reader: Box<dyn Read + Send>) {
         self.inputs.push(Pending {
             name: name.to_owned(),
             kind,
@@ -266,7 +261,9 @@ impl Analyzer {
                 Source::Netstat => {
                     let mut buf = Vec::new();
                     let mut info = info_for(&p);
-                    match p.reader.take(MAX_NETSTAT_BYTES).read_to_end(&mut buf) {
+                    let read = input::decompress(p.reader)
+                        .and_then(|r| r.take(MAX_NETSTAT_BYTES).read_to_end(&mut buf));
+                    match read {
                         Ok(_) => {
                             let s = NetstatSummary::from_bytes(&buf);
                             info.lines = buf.split(|&b| b == b'\n').count() as u64;
@@ -294,9 +291,10 @@ impl Analyzer {
         let mut web_jobs = Vec::new();
         let mut hint: Option<(i64, i32)> = None;
         for p in web {
-            let mut lines = Lines::new(p.reader, opts.max_line_len);
+            let mut lines =
+                LineReader::from_reader(p.reader, &p.name).with_max_line_len(opts.max_line_len);
             let sample = read_sample(&mut lines);
-            let refs: Vec<&[u8]> = sample.iter().map(|(_, _, b)| b.as_slice()).collect();
+            let refs: Vec<&[u8]> = sample_lines(&sample).collect();
             let format = if p.kind == Source::Access {
                 let detected = match &opts.access_format {
                     Some(fmt) => LogFormat::compile(fmt).map_err(|e| e.to_string()),
@@ -333,8 +331,9 @@ impl Analyzer {
             .unwrap_or_else(|| Zone::Fixed(hint.map_or(0, |h| h.1)));
         let mut notes = Vec::new();
         let err_offset = match zone {
+            Zone::Utc => 0,
             Zone::Fixed(o) => o,
-            Zone::Named(_) => hint.map_or(0, |h| h.1),
+            Zone::Tz(_) => hint.map_or(0, |h| h.1),
         };
         let (web_out, fw_out) = std::thread::scope(|s| {
             let web_handle = s.spawn(|| parse_web(web_jobs, err_offset, cap));
@@ -505,65 +504,79 @@ fn info_for_parts(name: &str, kind: Source, format: Option<String>) -> InputInfo
     }
 }
 
-type Sample = Vec<(u64, u64, Vec<u8>)>;
+/// The first lines of an input (format detection), replayed by [`for_each_line`].
+type Sample = Vec<Item<Vec<u8>>>;
 
-fn read_sample(lines: &mut Lines) -> Sample {
+fn read_sample(lines: &mut LineReader) -> Sample {
     let mut out = Vec::new();
     while out.len() < SAMPLE_LINES {
-        match lines.next_line() {
-            Next::Line(l) => out.push((l.number, l.offset, l.bytes.to_vec())),
-            Next::TooLong(n, o, _) => out.push((n, o, Vec::new())),
-            Next::Err(_) | Next::End => break,
+        match input::next(lines) {
+            Some(Item::Line(n, o, b)) => out.push(Item::Line(n, o, b.to_vec())),
+            Some(Item::TooLong(n, o, e)) => out.push(Item::TooLong(n, o, e)),
+            Some(Item::ReadError(n, e)) => {
+                out.push(Item::ReadError(n, e));
+                break;
+            }
+            None => break,
         }
     }
     out
 }
 
+/// The non-empty lines of a sample.
+fn sample_lines(sample: &Sample) -> impl Iterator<Item = &[u8]> {
+    sample.iter().filter_map(|i| match i {
+        Item::Line(_, _, b) if !b.is_empty() => Some(b.as_slice()),
+        _ => None,
+    })
+}
+
 /// Calls `f(number, offset, bytes)` for the sample lines then the rest; counts skipped.
 fn for_each_line(
     name: &str,
-    sample: Sample,
-    lines: &mut Lines,
-    max: usize,
+    sample: &Sample,
+    lines: &mut LineReader,
     skipped: &mut Skipped,
     info: &mut InputInfo,
     mut f: impl FnMut(u64, u64, &[u8]) -> std::result::Result<bool, String>,
 ) {
-    let mut handle = |n: u64, o: u64, b: &[u8], skipped: &mut Skipped, info: &mut InputInfo| {
-        info.lines += 1;
-        if b.is_empty() {
-            return;
-        }
-        match f(n, o, b) {
-            Ok(true) => info.records += 1,
-            Ok(false) => {}
-            Err(e) => {
+    // false when the input ends (read error).
+    let mut handle = |item: Item<&[u8]>, skipped: &mut Skipped, info: &mut InputInfo| {
+        match item {
+            Item::Line(n, o, b) => {
+                info.lines += 1;
+                if b.is_empty() {
+                    return true;
+                }
+                match f(n, o, b) {
+                    Ok(true) => info.records += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        info.skipped += 1;
+                        skipped.push(name, n, o, e);
+                    }
+                }
+            }
+            Item::TooLong(n, o, e) => {
+                info.lines += 1;
                 info.skipped += 1;
                 skipped.push(name, n, o, e);
             }
+            Item::ReadError(n, e) => {
+                skipped.push(name, n, 0, format!("read error: {e}"));
+                return false;
+            }
         }
+        true
     };
-    for (n, o, b) in sample {
-        if b.is_empty() {
-            // Too long (sample keeps them empty) or blank.
-            info.lines += 1;
-            continue;
+    for item in sample {
+        if !handle(item.as_ref(), skipped, info) {
+            return;
         }
-        handle(n, o, &b, skipped, info);
     }
-    loop {
-        match lines.next_line() {
-            Next::Line(l) => handle(l.number, l.offset, l.bytes, skipped, info),
-            Next::TooLong(n, o, len) => {
-                info.lines += 1;
-                info.skipped += 1;
-                skipped.push(name, n, o, Error::LineTooLong { len, max }.to_string());
-            }
-            Next::Err(e) => {
-                skipped.push(name, info.lines + 1, 0, format!("read error: {e}"));
-                break;
-            }
-            Next::End => break,
+    while let Some(item) = input::next(lines) {
+        if !handle(item, skipped, info) {
+            break;
         }
     }
 }
@@ -576,7 +589,7 @@ struct WebOut {
     skipped: Skipped,
 }
 
-type WebJob = (String, Source, Lines, Sample, Option<LogFormat>);
+type WebJob = (String, Source, LineReader, Sample, Option<LogFormat>);
 
 fn parse_web(jobs: Vec<WebJob>, err_offset: i32, cap: usize) -> WebOut {
     let mut out = WebOut {
@@ -587,7 +600,6 @@ fn parse_web(jobs: Vec<WebJob>, err_offset: i32, cap: usize) -> WebOut {
         ..WebOut::default()
     };
     for (name, kind, mut lines, sample, format) in jobs {
-        let max = input::DEFAULT_MAX_LINE;
         let mut info = info_for_parts(
             &name,
             kind,
@@ -598,70 +610,70 @@ fn parse_web(jobs: Vec<WebJob>, err_offset: i32, cap: usize) -> WebOut {
         );
         let requests = &mut out.requests;
         let timeouts = &mut out.timeouts;
-        match format {
-            Some(f) => for_each_line(
-                &name,
-                sample,
-                &mut lines,
-                max,
-                &mut out.skipped,
-                &mut info,
-                |_, _, b| {
-                    let r = f.parse(b).map_err(|e| e.to_string())?;
-                    let Some(ip) = r.client.as_ref().and_then(|c| c.ip()) else {
-                        return Err("no client address (host names are not resolved)".into());
-                    };
-                    let Some(t) = r.time else {
-                        return Err("no request time".into());
-                    };
-                    let ts = if t.at_end {
-                        t.ts_us.saturating_sub(
-                            r.duration_us
-                                .and_then(|d| i64::try_from(d).ok())
-                                .unwrap_or(0),
-                        )
-                    } else {
-                        t.ts_us
-                    };
-                    let mut lr = LoggedRequest::new(
-                        ts,
-                        ip,
-                        r.client_port,
-                        r.status,
-                        r.request.as_ref().map(|q| q.raw),
-                    );
-                    lr.server_port = r.server_port;
-                    requests.push(lr);
+        for_each_line(
+            &name,
+            &sample,
+            &mut lines,
+            &mut out.skipped,
+            &mut info,
+            |_, _, b| match &format {
+                Some(f) => {
+                    requests.push(access_request(f, b)?);
                     Ok(true)
-                },
-            ),
-            None => for_each_line(
-                &name,
-                sample,
-                &mut lines,
-                max,
-                &mut out.skipped,
-                &mut info,
-                |_, _, b| {
-                    let r = halfopen_weblog::error_log::parse_with(b, err_offset)
-                        .map_err(|e| e.to_string())?;
-                    if r.known() == Some(Known::RequestHeaderReadTimeout)
-                        && let (Some(ip), Some(t)) = (r.client, r.time)
-                    {
-                        timeouts.push(TimeoutNote {
-                            ts_us: t.ts_us,
-                            client: ip,
-                            client_port: r.client_port,
-                        });
-                        return Ok(true);
-                    }
-                    Ok(false)
-                },
-            ),
-        }
+                }
+                None => Ok(error_timeout(b, err_offset)?
+                    .map(|t| timeouts.push(t))
+                    .is_some()),
+            },
+        );
         out.infos.push(info);
     }
     out
+}
+
+/// One access-log line as a request (the time moved back by the duration when the line was
+/// written at the request's end).
+fn access_request(f: &LogFormat, b: &[u8]) -> std::result::Result<LoggedRequest, String> {
+    let r = f.parse(b).map_err(|e| e.to_string())?;
+    let Some(ip) = r.client.as_ref().and_then(|c| c.ip()) else {
+        return Err("no client address (host names are not resolved)".into());
+    };
+    let Some(t) = r.time else {
+        return Err("no request time".into());
+    };
+    let ts = if t.at_end {
+        t.ts_us.saturating_sub(
+            r.duration_us
+                .and_then(|d| i64::try_from(d).ok())
+                .unwrap_or(0),
+        )
+    } else {
+        t.ts_us
+    };
+    let mut lr = LoggedRequest::new(
+        ts,
+        ip,
+        r.client_port,
+        r.status,
+        r.request.as_ref().map(|q| q.raw),
+    );
+    lr.server_port = r.server_port;
+    Ok(lr)
+}
+
+/// One error-log line: an AH01382 request-header read timeout with its client, if it is one.
+fn error_timeout(b: &[u8], err_offset: i32) -> std::result::Result<Option<TimeoutNote>, String> {
+    let r = halfopen_weblog::error_log::parse_with(b, err_offset).map_err(|e| e.to_string())?;
+    if r.known() == Some(Known::RequestHeaderReadTimeout)
+        && let (Some(ip), Some(t)) = (r.client, r.time)
+    {
+        return Ok(Some(TimeoutNote {
+            ts_us: t.ts_us,
+            client: ip,
+            client_port: r.client_port,
+        }));
+    }
+    Ok(None)
 }
 
 struct FwOut {
@@ -720,9 +732,8 @@ fn drain(t: &mut FlowTable, out: &mut Vec<ConnFacts>) {
 fn detect_firewall(sample: &Sample) -> Option<Format> {
     let mut best: Option<(usize, Format)> = None;
     for f in Format::ALL {
-        let n = sample
-            .iter()
-            .filter(|(_, _, b)| !b.is_empty() && halfopen_fwlog::parse_line(f, b).is_ok())
+        let n = sample_lines(sample)
+            .filter(|b| halfopen_fwlog::parse_line(f, b).is_ok())
             .count();
         if n > 0 && best.is_none_or(|(m, _)| n > m) {
             best = Some((n, f));
@@ -755,7 +766,11 @@ fn parse_firewall(
     for p in inputs {
         if p.kind == Source::Pcap {
             let mut info = info_for_parts(&p.name, Source::Pcap, Some("pcap".into()));
-            match halfopen_tcp::pcap::PacketReader::new(p.reader) {
+            let reader = input::decompress(p.reader).map_err(|e| e.to_string());
+            match reader.and_then(|r| {
+                halfopen_tcp::pcap::PacketReader::new(r)
+                    .map_err(|e| format!("not a pcap/pcapng: {e}"))
+            }) {
                 Ok(reader) => {
                     let mut consecutive_errors = 0;
                     for (i, item) in reader.enumerate() {
@@ -783,14 +798,13 @@ fn parse_firewall(
                         }
                     }
                 }
-                Err(e) => out
-                    .skipped
-                    .push(&p.name, 0, 0, format!("not a pcap/pcapng: {e}")),
+                Err(e) => out.skipped.push(&p.name, 0, 0, e),
             }
             out.infos.push(info);
             continue;
         }
-        let mut lines = Lines::new(p.reader, opts.max_line_len);
+        let mut lines =
+            LineReader::from_reader(p.reader, &p.name).with_max_line_len(opts.max_line_len);
         let sample = read_sample(&mut lines);
         let Some(format) = detect_firewall(&sample) else {
             let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
@@ -821,11 +835,10 @@ fn parse_firewall(
         // Two stages: this input's lines are parsed into events on a second thread while
         // this one tracks the connections.
         let name = p.name.clone();
-        let max = opts.max_line_len;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<halfopen_tcp::Event>>(8);
         let (info, skipped, resolver) = std::thread::scope(|s| {
             let parser = s.spawn(move || {
-                let mut resolver = Resolver::new(year_ref, zone);
+                let mut resolver = CachedResolver::new(year_ref, zone);
                 let mut info =
                     info_for_parts(&name, Source::Firewall, Some(format.name().to_owned()));
                 let mut skipped = Skipped {
@@ -835,18 +848,17 @@ fn parse_firewall(
                 let mut batch = Vec::with_capacity(EVENT_BATCH);
                 for_each_line(
                     &name,
-                    sample,
+                    &sample,
                     &mut lines,
-                    max,
                     &mut skipped,
                     &mut info,
                     |n, _, b| {
                         let rec = halfopen_fwlog::parse_line(format, b)
                             .map_err(|e| e.at_line(n).to_string())?;
                         let ts = match (&rec.timestamp, rec.uptime_us) {
-                            (Some(t), _) => resolver
-                                .resolve(t)
-                                .ok_or_else(|| "impossible date".to_owned())?,
+                            (Some(t), _) => {
+                                resolver.resolve(t).map_err(|e| e.at_line(n).to_string())?
+                            }
                             (None, Some(u)) => i64::try_from(u).unwrap_or(i64::MAX),
                             (None, None) => return Err("no timestamp".to_owned()),
                         };
@@ -887,15 +899,13 @@ fn parse_firewall(
                     cap,
                     ..Skipped::default()
                 },
-                Resolver::new(YearRef::Explicit(1970), zone),
+                CachedResolver::new(YearRef::Explicit(1970), zone),
             )
         });
         out.skipped.merge(skipped);
-        if resolver.year_inferred {
+        if let Some(y) = resolver.first_inferred_year() {
             out.year_inferred = true;
-            if let Some(y) = resolver_year(&resolver) {
-                years.push(y);
-            }
+            years.push(y);
         }
         out.infos.push(info);
     }
@@ -929,8 +939,4 @@ fn mark_log_ended(open_at_end: &mut [ConnFacts], last_ts: i64, syn_timeout_us: i
             ));
         }
     }
-}
-
-fn resolver_year(r: &Resolver) -> Option<i32> {
-    r.first_year()
 }

@@ -1,190 +1,70 @@
-//! Turning firewall timestamps into instants: the year syslog leaves out (explicit, or from a
-//! reference time, with the Dec -> Jan rollover inside a file) and the zone (fixed offset or
-//! an IANA name, DST aware).
-
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
+//! Turning firewall timestamps into instants: [`halfopen_fwlog::time::Resolver`] (the year
+//! syslog leaves out, the Dec -> Jan rollover, fixed offsets and IANA zones with DST), with a
+//! one-entry cache in front (logs repeat the same second many times).
 
 use halfopen_fwlog::Timestamp;
 
-/// A time zone for stamps that carry none.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Zone {
-    /// Fixed offset east of UTC, seconds.
-    Fixed(i32),
-    /// An IANA zone.
-    Named(chrono_tz::Tz),
-}
+pub use halfopen_fwlog::time::{Resolved, Resolver, YearRef, Zone};
 
-impl Zone {
-    /// Parses `UTC`, `Z`, `+0100`, `-05:00` or an IANA name like `Europe/Berlin`.
-    ///
-    /// ```
-    /// use halfopen::clock::Zone;
-    /// assert_eq!(Zone::parse("+0130"), Some(Zone::Fixed(5400)));
-    /// assert_eq!(Zone::parse("-05:00"), Some(Zone::Fixed(-18000)));
-    /// assert!(Zone::parse("Europe/Berlin").is_some());
-    /// assert!(Zone::parse("Mars/Olympus").is_none());
-    /// ```
-    pub fn parse(s: &str) -> Option<Zone> {
-        let s = s.trim();
-        if s.eq_ignore_ascii_case("utc") || s == "Z" || s.eq_ignore_ascii_case("gmt") {
-            return Some(Zone::Fixed(0));
-        }
-        let b = s.as_bytes();
-        if let Some(&sign) = b.first()
-            && (sign == b'+' || sign == b'-')
-        {
-            let digits: Vec<u8> = b.get(1..)?.iter().copied().filter(|c| *c != b':').collect();
-            if digits.len() != 4 || !digits.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            let h = i32::from(digits.first()? - b'0') * 10 + i32::from(digits.get(1)? - b'0');
-            let m = i32::from(digits.get(2)? - b'0') * 10 + i32::from(digits.get(3)? - b'0');
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let secs = h * 3600 + m * 60;
-            return Some(Zone::Fixed(if sign == b'-' { -secs } else { secs }));
-        }
-        s.parse::<chrono_tz::Tz>().ok().map(Zone::Named)
-    }
+/// The parts of a stamp that decide its instant.
+type StampKey = (Option<i32>, [u8; 5], u32, Option<i32>);
 
-    /// Local wall-clock time to µs since the epoch (a time in a DST gap is shifted forward by
-    /// an hour; an ambiguous one takes the earlier instant).
-    pub fn to_utc_us(&self, local: NaiveDateTime) -> Option<i64> {
-        match self {
-            Zone::Fixed(off) => Some(
-                local
-                    .and_utc()
-                    .timestamp_micros()
-                    .saturating_sub(i64::from(*off) * 1_000_000),
-            ),
-            Zone::Named(tz) => {
-                let r = tz.from_local_datetime(&local);
-                let dt = r.earliest().or_else(|| {
-                    tz.from_local_datetime(&local.checked_add_signed(chrono::Duration::hours(1))?)
-                        .earliest()
-                })?;
-                Some(dt.with_timezone(&Utc).timestamp_micros())
-            }
-        }
-    }
-}
-
-/// Where the year comes from for year-less stamps.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum YearRef {
-    /// This year.
-    Explicit(i32),
-    /// The file's mtime or now: a stamp later than this + 1 day is from the year before.
-    Reference(DateTime<Utc>),
-}
-
-/// Resolves a stream of stamps (one per file: tracks the Dec -> Jan rollover).
+/// A [`Resolver`] that remembers the last stamp it resolved.
+///
+/// Repeating the previous stamp gives the previous result without asking the resolver:
+/// the same month cannot move the inferred year, so the answer is the same.
+///
+/// ```
+/// use halfopen::clock::{CachedResolver, YearRef, Zone};
+/// let (ts, _) = halfopen_fwlog::time::parse_rfc3164(b"Mar  1 18:49:05").unwrap();
+/// let mut r = CachedResolver::new(YearRef::Explicit(2026), Zone::Utc);
+/// assert_eq!(r.resolve(&ts).unwrap(), 1_772_390_945_000_000);
+/// assert_eq!(r.resolve(&ts).unwrap(), 1_772_390_945_000_000);
+/// assert_eq!(r.first_inferred_year(), Some(2026));
+/// ```
 #[derive(Debug, Clone)]
-pub struct Resolver {
-    year_ref: YearRef,
-    zone: Zone,
-    year: Option<i32>,
-    first_year: Option<i32>,
-    last_month: u8,
-    /// The last stamp resolved (logs repeat the same second many times) and its result.
-    cache: Option<(StampKey, i64)>,
-    /// True once a year was inferred.
-    pub year_inferred: bool,
+pub struct CachedResolver {
+    inner: Resolver,
+    last: Option<(StampKey, i64)>,
 }
 
-impl Resolver {
-    /// A resolver.
-    pub fn new(year_ref: YearRef, zone: Zone) -> Resolver {
-        Resolver {
-            year_ref,
-            zone,
-            year: None,
-            first_year: None,
-            last_month: 0,
-            cache: None,
-            year_inferred: false,
+impl CachedResolver {
+    /// A resolver for one input (the year rollover follows the line order).
+    pub fn new(year_ref: YearRef, zone: Zone) -> CachedResolver {
+        CachedResolver {
+            inner: Resolver::new(year_ref, zone),
+            last: None,
         }
     }
 
-    /// The first year assigned to a year-less stamp, if any.
-    pub fn first_year(&self) -> Option<i32> {
-        self.first_year
-    }
-
-    /// µs since the epoch, or `None` for an impossible date.
-    pub fn resolve(&mut self, ts: &Timestamp<'_>) -> Option<i64> {
-        let year = match ts.year {
-            Some(y) => y,
-            None => {
-                self.year_inferred = true;
-                let y = match (self.year, self.year_ref) {
-                    (Some(y), _) => {
-                        if self.last_month == 12 && ts.month == 1 {
-                            y.saturating_add(1)
-                        } else {
-                            y
-                        }
-                    }
-                    (None, YearRef::Explicit(y)) => y,
-                    (None, YearRef::Reference(r)) => {
-                        let y = r.year();
-                        let local = naive(y, ts)?;
-                        let limit = r
-                            .naive_utc()
-                            .checked_add_signed(chrono::Duration::days(1))
-                            .unwrap_or(chrono::NaiveDateTime::MAX);
-                        if local > limit { y - 1 } else { y }
-                    }
-                };
-                self.year = Some(y);
-                self.first_year.get_or_insert(y);
-                y
-            }
-        };
-        self.last_month = ts.month;
+    /// µs since the epoch.
+    pub fn resolve(&mut self, ts: &Timestamp<'_>) -> halfopen_fwlog::Result<i64> {
         let key: StampKey = (
-            year,
+            ts.year,
             [ts.month, ts.day, ts.hour, ts.minute, ts.second],
             ts.nanos,
             ts.utc_offset,
         );
-        if let Some((k, v)) = self.cache
+        if let Some((k, v)) = self.last
             && k == key
         {
-            return Some(v);
+            return Ok(v);
         }
-        let local = naive(year, ts)?;
-        let v = match ts.utc_offset {
-            Some(off) => Some(
-                local
-                    .and_utc()
-                    .timestamp_micros()
-                    .saturating_sub(i64::from(off) * 1_000_000),
-            ),
-            None => self.zone.to_utc_us(local),
-        }?;
-        self.cache = Some((key, v));
-        Some(v)
+        let v = self.inner.resolve(ts)?.ts_us;
+        self.last = Some((key, v));
+        Ok(v)
     }
-}
 
-/// The parts of a stamp that decide its instant.
-type StampKey = (i32, [u8; 5], u32, Option<i32>);
-
-fn naive(year: i32, ts: &Timestamp<'_>) -> Option<NaiveDateTime> {
-    NaiveDate::from_ymd_opt(year, u32::from(ts.month), u32::from(ts.day))?.and_hms_nano_opt(
-        u32::from(ts.hour),
-        u32::from(ts.minute),
-        u32::from(ts.second.min(59)),
-        ts.nanos.min(999_999_999),
-    )
+    /// The year inferred for the first year-less stamp, if there was one.
+    pub fn first_inferred_year(&self) -> Option<i32> {
+        self.inner.first_inferred_year()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, TimeZone, Utc};
     use halfopen_fwlog::TimestampKind;
 
     fn stamp(month: u8, day: u8) -> Timestamp<'static> {
@@ -202,16 +82,20 @@ mod tests {
         }
     }
 
+    fn rfc(us: i64) -> String {
+        crate::report::rfc3339(us)
+    }
+
     #[test]
     fn year_inference_and_rollover() {
         let r = Utc.with_ymd_and_hms(2026, 1, 10, 0, 0, 0).unwrap();
-        let mut res = Resolver::new(YearRef::Reference(r), Zone::Fixed(0));
+        let mut res = CachedResolver::new(YearRef::Reference(r), Zone::Fixed(0));
         let dec = res.resolve(&stamp(12, 31)).unwrap();
         let jan = res.resolve(&stamp(1, 1)).unwrap();
         assert_eq!(rfc(dec), "2025-12-31T12:00:00Z");
         assert_eq!(rfc(jan), "2026-01-01T12:00:00Z");
-        assert!(res.year_inferred);
-        let mut res = Resolver::new(
+        assert_eq!(res.first_inferred_year(), Some(2025));
+        let mut res = CachedResolver::new(
             YearRef::Explicit(2024),
             Zone::parse("Europe/Berlin").unwrap(),
         );
@@ -223,8 +107,9 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Arbitrary stamps never panic, and the cache answers like the resolver.
         #[test]
-        fn arbitrary_stamps_never_panic(
+        fn cache_agrees_and_never_panics(
             parts in proptest::prelude::any::<[u8; 5]>(),
             nanos in proptest::prelude::any::<u32>(),
             year in proptest::prelude::any::<Option<i32>>(),
@@ -246,13 +131,13 @@ mod tests {
             };
             let zone = if named { Zone::parse("America/New_York").unwrap() } else { Zone::Fixed(3600) };
             let r = DateTime::<Utc>::from_timestamp(ref_secs % 300_000_000_000, 0).unwrap_or_default();
-            let mut res = Resolver::new(YearRef::Reference(r), zone);
-            let _ = res.resolve(&ts);
-            let _ = res.resolve(&ts);
+            let mut cached = CachedResolver::new(YearRef::Reference(r), zone);
+            let mut plain = Resolver::new(YearRef::Reference(r), zone);
+            for _ in 0..2 {
+                let a = cached.resolve(&ts).ok();
+                let b = plain.resolve(&ts).ok().map(|x| x.ts_us);
+                proptest::prop_assert_eq!(a, b);
+            }
         }
-    }
-
-    fn rfc(us: i64) -> String {
-        crate::report::rfc3339(us)
     }
 }

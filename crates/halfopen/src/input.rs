@@ -1,164 +1,73 @@
-//! Reading inputs line by line: files, stdin, gzip (detected by its magic bytes, multi-member
-//! so rotated `.gz` files work), with a line-length cap and byte offsets.
+//! Reading inputs: paths (`-` is stdin) and [`halfopen_fwlog::reader::LineReader`] (gzip by
+//! magic bytes, multi-member, line cap, byte offsets), turned into the items the analysis
+//! counts (a line, an over-long line, a read error).
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
+
+use halfopen_fwlog::reader::LineReader;
 
 use crate::error::{Error, Result};
 
-/// Default longest line (longer lines are reported once and skipped).
-pub const DEFAULT_MAX_LINE: usize = 65_536;
+pub use halfopen_fwlog::reader::{DEFAULT_MAX_LINE_LEN, decompress};
 
-/// Opens a path (`-` is stdin) as a byte stream, gunzipping when the data starts with 1f 8b.
+/// Opens a path (`-` is stdin) as a raw byte stream (gzip is detected by the readers).
 pub fn open(path: &Path) -> Result<Box<dyn Read + Send>> {
-    let name = path.display().to_string();
-    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
-        Box::new(std::io::stdin())
-    } else {
-        Box::new(std::fs::File::open(path).map_err(|source| Error::Io {
-            file: name.clone(),
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(std::io::stdin()));
+    }
+    match std::fs::File::open(path) {
+        Ok(f) => Ok(Box::new(f)),
+        Err(source) => Err(Error::Io {
+            file: path.display().to_string(),
             source,
-        })?)
-    };
-    maybe_gunzip(raw, &name)
-}
-
-/// Wraps a reader in a gzip decoder when its first bytes are the gzip magic.
-pub fn maybe_gunzip(r: Box<dyn Read + Send>, name: &str) -> Result<Box<dyn Read + Send>> {
-    let mut br = BufReader::with_capacity(1 << 16, r);
-    let head = br.fill_buf().map_err(|source| Error::Io {
-        file: name.to_owned(),
-        source,
-    })?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(br)))
-    } else {
-        Ok(Box::new(br))
+        }),
     }
 }
 
-/// One line: number (1-based), byte offset of its start, bytes (no `\n`, no trailing `\r`).
-#[derive(Debug)]
-pub struct Line<'a> {
-    /// 1-based line number.
-    pub number: u64,
-    /// Byte offset of the line start in the (decompressed) stream.
-    pub offset: u64,
-    /// The bytes.
-    pub bytes: &'a [u8],
-}
-
-/// Lines of a byte stream, with a length cap and no allocation per line.
-pub struct Lines {
-    r: BufReader<Box<dyn Read + Send>>,
-    buf: Vec<u8>,
-    number: u64,
-    offset: u64,
-    max: usize,
-    done: bool,
-    /// Bytes of the reader's buffer handed out as the last line, consumed at the next call.
-    pending: usize,
-}
-
-/// What [`Lines::next_line`] gives.
-pub enum Next<'a> {
+/// One read from a line reader: a line (number, byte offset, bytes), an over-long line
+/// (number, offset, error) or a read error (number, error; the input ends there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item<B> {
     /// A line.
-    Line(Line<'a>),
-    /// A line longer than the cap (skipped): number, offset, length.
-    TooLong(u64, u64, usize),
-    /// An I/O error (the stream ends).
-    Err(std::io::Error),
-    /// End of input.
-    End,
+    Line(u64, u64, B),
+    /// A line over the cap (skipped).
+    TooLong(u64, u64, String),
+    /// The input could not be read further.
+    ReadError(u64, String),
 }
 
-impl Lines {
-    /// Lines of `r`, capped at `max` bytes per line.
-    pub fn new(r: Box<dyn Read + Send>, max: usize) -> Lines {
-        Lines {
-            r: BufReader::with_capacity(1 << 16, r),
-            buf: Vec::with_capacity(1024),
-            number: 0,
-            offset: 0,
-            max,
-            done: false,
-            pending: 0,
+impl Item<Vec<u8>> {
+    /// The borrowed form.
+    pub fn as_ref(&self) -> Item<&[u8]> {
+        match self {
+            Item::Line(n, o, b) => Item::Line(*n, *o, b.as_slice()),
+            Item::TooLong(n, o, e) => Item::TooLong(*n, *o, e.clone()),
+            Item::ReadError(n, e) => Item::ReadError(*n, e.clone()),
         }
     }
+}
 
-    /// The next line.
-    pub fn next_line(&mut self) -> Next<'_> {
-        if self.done {
-            return Next::End;
+/// The next item of `lines`, `None` at the end.
+///
+/// ```
+/// use halfopen::input::{next, Item};
+/// let mut r = halfopen_fwlog::reader::LineReader::from_reader(Box::new(&b"ab\r\ncdefgh\nxy"[..]), "t")
+///     .with_max_line_len(4);
+/// assert_eq!(next(&mut r), Some(Item::Line(1, 0, &b"ab"[..])));
+/// assert!(matches!(next(&mut r), Some(Item::TooLong(2, 4, _))));
+/// assert_eq!(next(&mut r), Some(Item::Line(3, 11, &b"xy"[..])));
+/// assert_eq!(next(&mut r), None);
+/// ```
+pub fn next(lines: &mut LineReader) -> Option<Item<&[u8]>> {
+    let (number, offset) = (lines.lines_read().saturating_add(1), lines.next_offset());
+    Some(match lines.next_line()? {
+        Ok(l) => Item::Line(l.number, l.offset, l.bytes),
+        Err(e @ halfopen_fwlog::Error::LineTooLong { .. }) => {
+            Item::TooLong(number, offset, e.to_string())
         }
-        self.r.consume(std::mem::take(&mut self.pending));
-        // Fast path: the whole line is in the reader's buffer; hand it out without copying.
-        let found = match self.r.fill_buf() {
-            Ok(chunk) => memchr::memchr(b'\n', chunk),
-            Err(_) => None,
-        };
-        if let Some(i) = found
-            && i <= self.max
-        {
-            let start = self.offset;
-            self.offset = self.offset.saturating_add(i as u64 + 1);
-            self.number += 1;
-            self.pending = i + 1;
-            let line = self.r.buffer().get(..i).unwrap_or_default();
-            return Next::Line(Line {
-                number: self.number,
-                offset: start,
-                bytes: line.strip_suffix(b"\r").unwrap_or(line),
-            });
-        }
-        self.buf.clear();
-        let start = self.offset;
-        let mut len = 0usize;
-        let mut saw_any = false;
-        loop {
-            let chunk = match self.r.fill_buf() {
-                Ok(c) => c,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.done = true;
-                    return Next::Err(e);
-                }
-            };
-            if chunk.is_empty() {
-                self.done = true;
-                if !saw_any {
-                    return Next::End;
-                }
-                break;
-            }
-            saw_any = true;
-            let (take, found) = match memchr::memchr(b'\n', chunk) {
-                Some(i) => (i, true),
-                None => (chunk.len(), false),
-            };
-            let room = self.max.saturating_sub(self.buf.len());
-            if let Some(part) = chunk.get(..take.min(room)) {
-                self.buf.extend_from_slice(part);
-            }
-            len = len.saturating_add(take);
-            let consumed = if found { take + 1 } else { take };
-            self.r.consume(consumed);
-            self.offset = self.offset.saturating_add(consumed as u64);
-            if found {
-                break;
-            }
-        }
-        self.number += 1;
-        if len > self.max {
-            return Next::TooLong(self.number, start, len);
-        }
-        let bytes = self.buf.strip_suffix(b"\r").unwrap_or(&self.buf);
-        Next::Line(Line {
-            number: self.number,
-            offset: start,
-            bytes,
-        })
-    }
+        Err(e) => Item::ReadError(number, e.to_string()),
+    })
 }
 
 #[cfg(test)]
@@ -167,21 +76,15 @@ mod tests {
     use std::io::Write;
 
     fn collect(data: Vec<u8>, max: usize) -> Vec<String> {
-        let r = maybe_gunzip(Box::new(std::io::Cursor::new(data)), "t").unwrap();
-        let mut l = Lines::new(r, max);
+        let mut l = LineReader::from_reader(Box::new(std::io::Cursor::new(data)), "t")
+            .with_max_line_len(max);
         let mut out = Vec::new();
-        loop {
-            match l.next_line() {
-                Next::Line(x) => out.push(format!(
-                    "{}@{}:{}",
-                    x.number,
-                    x.offset,
-                    String::from_utf8_lossy(x.bytes)
-                )),
-                Next::TooLong(n, o, len) => out.push(format!("{n}@{o}:too long {len}")),
-                Next::Err(e) => out.push(format!("err {e}")),
-                Next::End => break,
-            }
+        while let Some(item) = next(&mut l) {
+            out.push(match item {
+                Item::Line(n, o, b) => format!("{n}@{o}:{}", String::from_utf8_lossy(b)),
+                Item::TooLong(n, o, _) => format!("{n}@{o}:too long"),
+                Item::ReadError(n, e) => format!("{n}:err {e}"),
+            });
         }
         out
     }
@@ -190,7 +93,7 @@ mod tests {
     fn lines_offsets_caps() {
         assert_eq!(
             collect(b"ab\r\ncdefgh\n\nxy".to_vec(), 4),
-            ["1@0:ab", "2@4:too long 6", "3@11:", "4@12:xy"]
+            ["1@0:ab", "2@4:too long", "3@11:", "4@12:xy"]
         );
     }
 

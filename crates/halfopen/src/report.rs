@@ -19,6 +19,76 @@ use crate::verdict::{Confidence, Evidence, Verdict};
 /// Version of the JSON document's layout.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The top-level keys of the JSON document (docs/json-schema.md).
+pub const JSON_KEYS: [&str; 19] = [
+    "version",
+    "inputs",
+    "notes",
+    "year_inferred",
+    "zone_inferred",
+    "clock_offset_seconds",
+    "headline",
+    "connections_total",
+    "connections",
+    "states",
+    "unmatched_requests",
+    "sources",
+    "networks",
+    "not_blocked",
+    "blocklist",
+    "timeline",
+    "netstat",
+    "skipped_lines_total",
+    "skipped_lines",
+];
+
+/// The keys of each item of `sources`.
+pub const SOURCE_KEYS: [&str; 11] = [
+    "addr",
+    "verdict",
+    "confidence",
+    "connections",
+    "requests",
+    "syns",
+    "verdicts",
+    "first_seen",
+    "last_seen",
+    "dst_ports",
+    "evidence",
+];
+
+/// Checks that a JSON report has exactly the documented keys, at the top level and in every
+/// source, and that each evidence item has a `kind` and a `sentence`.
+///
+/// ```
+/// let r = halfopen::Analyzer::new(halfopen::Options::default()).finish();
+/// let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+/// halfopen::report::check_json_keys(&v).unwrap();
+/// ```
+pub fn check_json_keys(v: &serde_json::Value) -> std::result::Result<(), String> {
+    fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<&str> {
+        v.as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+    let top = keys(v);
+    if top != JSON_KEYS.into_iter().collect() {
+        return Err(format!("top-level keys {top:?}, documented {JSON_KEYS:?}"));
+    }
+    for s in v["sources"].as_array().into_iter().flatten() {
+        let k = keys(s);
+        if k != SOURCE_KEYS.into_iter().collect() {
+            return Err(format!("source keys {k:?}, documented {SOURCE_KEYS:?}"));
+        }
+        for e in s["evidence"].as_array().into_iter().flatten() {
+            if e.get("kind").is_none() || e.get("sentence").is_none() {
+                return Err(format!("evidence without kind or sentence: {e}"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One input file and what was read from it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct InputInfo {
