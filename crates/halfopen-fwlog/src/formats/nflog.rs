@@ -130,6 +130,14 @@ pub fn render(record: &Record<'_>, out: &mut Vec<u8>) {
             None => out.extend_from_slice(b"01/Jan/1970:00:00:00 +0000"),
         }
         out.push(b' ');
+    } else if record.timestamp.is_none()
+        && record
+            .prefix
+            .is_some_and(|p| p.first().is_some_and(u8::is_ascii_digit))
+    {
+        // A prefix that could pass for a pvefw header: a leading space keeps it ulogd text
+        // (the prefix is trimmed when read back).
+        out.push(b' ');
     } else if let Some(ts) = &record.timestamp {
         out.extend_from_slice(ts.raw);
         out.push(b' ');
