@@ -587,6 +587,84 @@ fn paint(v: Verdict, color: bool) -> String {
     }
 }
 
+/// Suggested blocks with at least this many hostile sources sharing one verdict are listed
+/// once in the text report (the JSON keeps every source).
+pub const GROUP_MIN_SOURCES: u64 = 8;
+/// Addresses named for a network listed once.
+const GROUP_TOP: usize = 5;
+
+/// A network of hostile sources with one verdict, listed once in the text report.
+struct SourceGroup<'a> {
+    block: &'a Block,
+    verdict: Verdict,
+    confidence: Confidence,
+    /// By connections, most first (the report's order).
+    members: Vec<&'a SourceReport>,
+    first_seen: &'a str,
+    last_seen: &'a str,
+    /// Evidence sentences at least half of the members share, in the first member's order.
+    shared: Vec<&'a str>,
+}
+
+fn source_groups(r: &Report) -> Vec<SourceGroup<'_>> {
+    let mut out = Vec::new();
+    for block in r.networks.iter().filter(|n| n.sources >= GROUP_MIN_SOURCES) {
+        let members: Vec<&SourceReport> = r
+            .sources
+            .iter()
+            .filter(|s| s.verdict.is_hostile() && block.cidr.contains(&s.addr))
+            .collect();
+        let Some(first) = members.first() else {
+            continue;
+        };
+        if members.iter().any(|m| m.verdict != first.verdict) {
+            continue;
+        }
+        let mut confidences = [0usize; 3];
+        for m in &members {
+            if let Some(c) = confidences.get_mut(m.confidence as usize) {
+                *c += 1;
+            }
+        }
+        let confidence = [Confidence::Low, Confidence::Medium, Confidence::High]
+            .into_iter()
+            .max_by_key(|c| confidences.get(*c as usize).copied().unwrap_or(0))
+            .unwrap_or(Confidence::Low);
+        let shared = first
+            .evidence
+            .iter()
+            .filter(|e| !matches!(e.evidence, Evidence::NetworkFlood { .. }))
+            .map(|e| e.sentence.as_str())
+            .filter(|s| {
+                let n = members
+                    .iter()
+                    .filter(|m| m.evidence.iter().any(|e| e.sentence == *s))
+                    .count();
+                n * 2 >= members.len()
+            })
+            .take(5)
+            .collect();
+        out.push(SourceGroup {
+            block,
+            verdict: first.verdict,
+            confidence,
+            first_seen: members
+                .iter()
+                .map(|m| m.first_seen.as_str())
+                .min()
+                .unwrap_or_default(),
+            last_seen: members
+                .iter()
+                .map(|m| m.last_seen.as_str())
+                .max()
+                .unwrap_or_default(),
+            members,
+            shared,
+        });
+    }
+    out
+}
+
 fn render_text(r: &Report, color: bool) -> String {
     let (b, e) = if color {
         ("\x1b[1m", "\x1b[0m")
@@ -639,8 +717,63 @@ fn render_text(r: &Report, color: bool) -> String {
         let _ = writeln!(o, "  |{}|", sparkline(&r.timeline.hostile, 72));
         let _ = writeln!(o);
     }
-    let _ = writeln!(o, "{b}Sources{e} ({})", r.sources.len());
-    for s in r.sources.iter().take(25) {
+    let groups = source_groups(r);
+    let in_group = |a: &IpAddr| groups.iter().any(|g| g.block.cidr.contains(a));
+    let singles: Vec<&SourceReport> = r.sources.iter().filter(|s| !in_group(&s.addr)).collect();
+    let grouped = r.sources.len() - singles.len();
+    let _ = writeln!(
+        o,
+        "{b}Sources{e} ({}{})",
+        r.sources.len(),
+        if grouped > 0 {
+            format!(
+                "; {} of them in {} network(s), each listed once",
+                thousands(grouped as u64),
+                groups.len()
+            )
+        } else {
+            String::new()
+        }
+    );
+    for g in &groups {
+        let _ = writeln!(
+            o,
+            "  {:<39} {} {:<6} {:>7} conn {:>7} req  {} .. {}",
+            g.block.cidr.to_string(),
+            paint(g.verdict, color),
+            g.confidence.as_str(),
+            thousands(g.block.connections),
+            thousands(g.members.iter().map(|m| m.requests).sum()),
+            g.first_seen,
+            g.last_seen
+        );
+        let _ = writeln!(
+            o,
+            "      - {} addresses, all {}",
+            thousands(g.members.len() as u64),
+            g.verdict
+        );
+        for sentence in &g.shared {
+            let _ = writeln!(o, "      - {sentence}");
+        }
+        let top: Vec<String> = g
+            .members
+            .iter()
+            .take(GROUP_TOP)
+            .map(|m| format!("{} ({} conn)", m.addr, thousands(m.connections)))
+            .collect();
+        let _ = writeln!(
+            o,
+            "      - top addresses: {}{}",
+            top.join(", "),
+            if g.members.len() > GROUP_TOP {
+                ", ... (every address: --format json)"
+            } else {
+                ""
+            }
+        );
+    }
+    for s in singles.iter().take(25) {
         let _ = writeln!(
             o,
             "  {:<39} {} {:<6} {:>7} conn {:>7} req  {} .. {}",
@@ -658,11 +791,11 @@ fn render_text(r: &Report, color: bool) -> String {
             }
         }
     }
-    if r.sources.len() > 25 {
+    if singles.len() > 25 {
         let _ = writeln!(
             o,
             "  ... and {} more (see --format json)",
-            r.sources.len() - 25
+            singles.len() - 25
         );
     }
     let _ = writeln!(o);

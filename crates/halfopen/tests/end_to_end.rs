@@ -152,6 +152,52 @@ fn mixed_ipfw_without_flags() {
 }
 
 #[test]
+fn text_lists_a_flood_network_once_and_json_keeps_every_source() {
+    let r = scenarios::mixed(7).render();
+    let report = check(&r, Fw::NetfilterAll, false);
+    let flood = r
+        .truth
+        .iter()
+        .find(|t| t.behavior == "spoofed_syn_flood")
+        .expect("a spoofed flood");
+    let cidr: ipnet::IpNet = flood.detail.parse().unwrap();
+    let members = report
+        .sources
+        .iter()
+        .filter(|s| cidr.contains(&s.addr))
+        .count();
+    assert!(members >= 8, "{members}");
+    let text = report.to_text(false);
+    let sources = text
+        .split("Sources (")
+        .nth(1)
+        .and_then(|t| t.split("Suggested blocks").next())
+        .unwrap();
+    let block = report.networks.iter().find(|n| n.sources >= 8).unwrap();
+    // One line for the network, none per address; the top addresses are named.
+    assert_eq!(
+        sources
+            .lines()
+            .filter(|l| l.trim_start().starts_with(&block.cidr.to_string()))
+            .count(),
+        1,
+        "{sources}"
+    );
+    let per_address = sources
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .and_then(|a| a.parse::<IpAddr>().ok())
+                .is_some_and(|a| cidr.contains(&a))
+        })
+        .count();
+    assert_eq!(per_address, 0, "{sources}");
+    assert!(sources.contains(&format!("{members} addresses, all syn_flood")));
+    assert!(sources.contains("top addresses: "));
+}
+
+#[test]
 fn mixed_pcap() {
     let r = scenarios::mixed(3).render();
     check(&r, Fw::Pcap, true);
