@@ -12,7 +12,10 @@ use halfopen_tcp::{Config, FlowTable};
 fn main() {
     let mut args = std::env::args().skip(1);
     let cap: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let n: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(3_000_000);
+    let n: usize = args
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3_000_000);
     let mode = args.next().unwrap_or_else(|| "batch".to_string());
     let evs = syn_flood(cap + n, 7);
     let mut t = FlowTable::new(Config {

@@ -49,6 +49,34 @@ pub fn syn_flood(n: usize, seed: u64) -> Vec<Event> {
     (0..n as u64).map(|i| flood_syn(&mut rng, i)).collect()
 }
 
+/// Which of `n` shards a connection belongs to: a hash of its direction-independent
+/// 4-tuple, so both directions of a connection go to the same shard (the way a
+/// multi-threaded pipeline splits the flow table across cores).
+pub fn shard_of(e: &Event, n: usize) -> usize {
+    let a = (e.src, e.src_port);
+    let b = (e.dst, e.dst_port);
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let word = |ip: IpAddr| match ip {
+        IpAddr::V4(v) => u64::from(u32::from(v)),
+        IpAddr::V6(v) => {
+            let x = u128::from(v);
+            (x as u64) ^ ((x >> 64) as u64)
+        }
+    };
+    let x = (word(lo.0) << 32 ^ word(hi.0)) ^ (u64::from(lo.1) << 16 | u64::from(hi.1)) << 48;
+    let m = u128::from(x ^ 0x9e37_79b9_7f4a_7c15) * 0xff51_afd7_ed55_8ccd_u128;
+    (((m >> 64) as u64 ^ m as u64) % n.max(1) as u64) as usize
+}
+
+/// Splits events into `n` per-shard streams ([`shard_of`]), keeping their order.
+pub fn split(events: &[Event], n: usize) -> Vec<Vec<Event>> {
+    let mut out = vec![Vec::with_capacity(events.len() / n.max(1) + 1); n.max(1)];
+    for e in events {
+        out[shard_of(e, n)].push(*e);
+    }
+    out
+}
+
 /// `n` events of ordinary short connections (SYN, SYN-ACK, ACK, request, response,
 /// FIN, FIN, ACK: 8 events each), 64 connections interleaved at a time.
 pub fn connections(n: usize, seed: u64) -> Vec<Event> {
