@@ -87,7 +87,8 @@ impl<'a> Tokens<'a> {
             }
         }
         let word = rest.get(..end)?;
-        if let Some(eq) = first_eq.filter(|eq| *eq > 0) {
+        // `OPT=x` is not the kernel's `OPT (hex)`: keep it as a bare word.
+        if let Some(eq) = first_eq.filter(|eq| *eq > 0 && word.get(..*eq) != Some(b"OPT")) {
             let key = word.get(..eq)?;
             if rest.get(eq + 1) == Some(&b'"') {
                 let vstart = eq + 2;
