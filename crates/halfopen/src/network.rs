@@ -83,6 +83,16 @@ pub struct Block {
     pub collateral: Collateral,
     /// Wider blocks and what they would cut off.
     pub wider: Vec<WiderBlock>,
+    /// The sources look spoofed (a flood from many addresses with varying TTLs or crafted
+    /// SYNs): the block is suggested but does little; see `advice`.
+    #[serde(default)]
+    pub likely_spoofed: bool,
+    /// Why the sources look spoofed.
+    #[serde(default)]
+    pub spoofing_indicators: Vec<String>,
+    /// What helps instead, when `likely_spoofed`.
+    #[serde(default)]
+    pub advice: Option<String>,
 }
 
 /// A hostile source that is not blocked, and why.
@@ -332,6 +342,9 @@ fn plan_once(rows: &[SourceRow], policy: &BlockPolicy) -> NetworkView {
                 .sum(),
             collateral: collateral(inside),
             wider,
+            likely_spoofed: false,
+            spoofing_indicators: Vec::new(),
+            advice: None,
         });
     }
     view

@@ -328,6 +328,62 @@ fn flood_network(a: IpAddr) -> IpNet {
         .unwrap_or_else(|_| IpNet::from(a))
 }
 
+/// What helps against a flood from spoofed addresses (the text and JSON say it with the block).
+pub const SPOOFED_FLOOD_ADVICE: &str = "blocking spoofed source addresses does little (a flood \
+tool picks new ones, and the real owners of the addresses get blocked); what helps: SYN cookies \
+(Linux: sysctl net.ipv4.tcp_syncookies=1; FreeBSD: sysctl net.inet.tcp.syncookies=1), a larger \
+SYN backlog (Linux: net.ipv4.tcp_max_syn_backlog and the listen backlog, net.core.somaxconn; \
+FreeBSD: kern.ipc.soacceptqueue), and filtering upstream (ask the provider to filter or \
+rate-limit SYNs to this address)";
+
+/// Marks a block whose sources look spoofed: a `syn_flood` from at least
+/// `rules.min_flood_sources` addresses, with TTLs spread over more than 8, hping3-like SYNs
+/// from at least half of them, or 16 addresses or more.
+fn mark_spoofed(b: &mut Block, judged: &[Judged<'_>], rules: &SourceRules) {
+    let members: Vec<&SourceSummary> = judged
+        .iter()
+        .filter(|j| j.1.is_hostile() && b.cidr.contains(&j.0.addr))
+        .map(|j| j.0)
+        .collect();
+    let floods = judged
+        .iter()
+        .filter(|j| j.1 == Verdict::SynFlood && b.cidr.contains(&j.0.addr))
+        .count();
+    let n = members.len();
+    if n < usize::try_from(rules.min_flood_sources.max(2)).unwrap_or(usize::MAX) || floods * 2 <= n
+    {
+        return;
+    }
+    let mut why = vec![format!("{n} addresses")];
+    let ttl_min = members.iter().filter_map(|m| m.ttl.min).min();
+    let ttl_max = members.iter().filter_map(|m| m.ttl.max).max();
+    let ttl_spread = matches!((ttl_min, ttl_max), (Some(a), Some(z)) if z.saturating_sub(a) > 8);
+    if let (true, Some(a), Some(z)) = (ttl_spread, ttl_min, ttl_max) {
+        why.push(format!("TTL from {a} to {z}"));
+    }
+    let crafted = members.iter().filter(|m| m.crafted_syns > 0).count();
+    if crafted > 0 {
+        why.push(format!(
+            "{crafted} of them sent hping3-like SYNs (window 512, no options)"
+        ));
+    }
+    let few = members
+        .iter()
+        .filter(|m| m.half_open < rules.min_flood_attempts)
+        .count();
+    if few * 2 >= n {
+        why.push(format!(
+            "{few} of them sent fewer than {} SYNs each",
+            rules.min_flood_attempts
+        ));
+    }
+    if ttl_spread || crafted * 2 >= n || n >= 16 {
+        b.likely_spoofed = true;
+        b.spoofing_indicators = why;
+        b.advice = Some(SPOOFED_FLOOD_ADVICE.to_owned());
+    }
+}
+
 type Judged<'a> = (&'a SourceSummary, Verdict, Confidence, Vec<Evidence>);
 
 /// The distributed-flood rule: when a /24 (IPv6 /64) holds at least
@@ -403,7 +459,10 @@ impl Report {
                 connections: s.connections,
             })
             .collect();
-        let view = plan(&rows, policy);
+        let mut view = plan(&rows, policy);
+        for b in &mut view.blocks {
+            mark_spoofed(b, &judged, &extras.rules);
+        }
         let mut headline = Vec::new();
         // Blocks with several sources get one line; single sources their own.
         let mut told: Vec<IpAddr> = Vec::new();
@@ -429,8 +488,8 @@ impl Report {
                     Some(v) => format!(": {v}"),
                     None => String::new(),
                 },
-                if b.sources >= 16 {
-                    " (many addresses: possibly spoofed)"
+                if b.likely_spoofed {
+                    " (likely spoofed: blocking the addresses does little, enable SYN cookies; see the suggested blocks)"
                 } else {
                     ""
                 }
@@ -819,6 +878,14 @@ fn render_text(r: &Report, color: bool) -> String {
                 String::new()
             }
         );
+        if n.likely_spoofed {
+            let _ = writeln!(
+                o,
+                "    likely spoofed ({}): suggested anyway, but {}",
+                n.spoofing_indicators.join(", "),
+                n.advice.as_deref().unwrap_or(SPOOFED_FLOOD_ADVICE)
+            );
+        }
         let mut shown = 0u64;
         for w in n.wider.iter().filter(|w| w.refused.is_none()) {
             if w.collateral.clients <= shown {

@@ -198,6 +198,44 @@ fn text_lists_a_flood_network_once_and_json_keeps_every_source() {
 }
 
 #[test]
+fn a_spoofed_flood_block_is_marked_with_what_helps() {
+    let r = scenarios::mixed(7).render();
+    for fw in [Fw::NetfilterAll, Fw::Pcap, Fw::Ipfw] {
+        let report = check(&r, fw, false);
+        let block = report
+            .networks
+            .iter()
+            .find(|n| n.sources >= 8)
+            .expect("the flood's block");
+        assert!(block.likely_spoofed, "{fw:?}");
+        let advice = block.advice.as_deref().unwrap();
+        assert!(advice.contains("net.ipv4.tcp_syncookies=1"));
+        assert!(advice.contains("net.inet.tcp.syncookies=1"));
+        // Still suggested, and said so.
+        assert!(report.blocklist.contains(&block.cidr.to_string()));
+        let text = report.to_text(false);
+        assert!(text.contains("likely spoofed ("), "{text}");
+        assert!(report.headline[0].contains("likely spoofed"));
+        let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert!(
+            v["networks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["likely_spoofed"] == true && n["spoofing_indicators"][0].is_string())
+        );
+        // The lone scanners are not.
+        assert!(
+            report
+                .networks
+                .iter()
+                .filter(|n| n.sources < 8)
+                .all(|n| !n.likely_spoofed)
+        );
+    }
+}
+
+#[test]
 fn mixed_pcap() {
     let r = scenarios::mixed(3).render();
     check(&r, Fw::Pcap, true);
