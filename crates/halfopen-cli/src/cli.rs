@@ -134,6 +134,9 @@ pub struct InputArgs {
     /// Shortest IPv6 prefix ever suggested.
     #[arg(long = "max-prefix-v6", default_value_t = 32, value_parser = clap::value_parser!(u8).range(0..=128))]
     pub max_prefix_v6: u8,
+    /// Hostile sources a block broader than one address needs (unless they fill half of it).
+    #[arg(long = "min-block-sources", value_name = "N", default_value_t = halfopen::network::DEFAULT_MIN_BLOCK_SOURCES)]
+    pub min_block_sources: u64,
     /// Unanswered SYNs one address needs to be called a syn_flood on its own.
     #[arg(long = "min-flood-attempts", value_name = "N", default_value_t = halfopen::source::DEFAULT_MIN_FLOOD_ATTEMPTS)]
     pub min_flood_attempts: u64,
@@ -175,6 +178,7 @@ impl InputArgs {
                 max_prefix_v6: self.max_prefix_v6,
                 allow: self.allow.clone(),
                 server_addrs: self.server_addr.clone(),
+                min_block_sources: self.min_block_sources,
             },
             access_format: self.access_format.clone(),
             min_flood_attempts: self.min_flood_attempts,

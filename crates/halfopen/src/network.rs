@@ -18,6 +18,18 @@ pub struct BlockPolicy {
     pub allow: Vec<IpNet>,
     /// The server's own addresses (never blocked).
     pub server_addrs: Vec<IpAddr>,
+    /// A block broader than one address needs at least this many hostile sources, unless
+    /// they fill at least half of its addresses (default [`DEFAULT_MIN_BLOCK_SOURCES`]);
+    /// otherwise each source gets its own /32 (/128).
+    #[serde(default = "default_min_block_sources")]
+    pub min_block_sources: u64,
+}
+
+/// Default of [`BlockPolicy::min_block_sources`].
+pub const DEFAULT_MIN_BLOCK_SOURCES: u64 = 8;
+
+fn default_min_block_sources() -> u64 {
+    DEFAULT_MIN_BLOCK_SOURCES
 }
 
 impl Default for BlockPolicy {
@@ -27,6 +39,7 @@ impl Default for BlockPolicy {
             max_prefix_v6: 32,
             allow: Vec::new(),
             server_addrs: Vec::new(),
+            min_block_sources: DEFAULT_MIN_BLOCK_SOURCES,
         }
     }
 }
@@ -229,16 +242,39 @@ const WIDER_V6: [u8; 4] = [64, 56, 48, 32];
 /// ```
 pub fn plan(rows: &[SourceRow], policy: &BlockPolicy) -> NetworkView {
     let view = plan_once(rows, policy);
+    // Broader than /24 (/64) needs MIN_SOURCES_WIDE sources: else split into /24s (/64s).
+    let view = split(view, rows, policy, 24, 64, |b| b.sources < MIN_SOURCES_WIDE);
+    // Broader than one address needs min_block_sources sources or half of its addresses.
+    split(view, rows, policy, 32, 128, |b| !dense(b, policy))
+}
+
+/// Whether a block broader than one address holds enough hostile sources to be kept.
+fn dense(b: &Block, policy: &BlockPolicy) -> bool {
+    let host_bits = u32::from(full_len(b.cidr.addr()).saturating_sub(b.cidr.prefix_len()));
+    let size = 1u128.checked_shl(host_bits).unwrap_or(u128::MAX);
+    b.sources >= policy.min_block_sources || u128::from(b.sources).saturating_mul(2) >= size
+}
+
+/// Replaces each block broader than `/v4` (`/v6`) for which `too_sparse` holds by the
+/// blocks a plan limited to `/v4` (`/v6`) makes inside it.
+fn split(
+    view: NetworkView,
+    rows: &[SourceRow],
+    policy: &BlockPolicy,
+    v4: u8,
+    v6: u8,
+    too_sparse: impl Fn(&Block) -> bool,
+) -> NetworkView {
     let sparse = |b: &Block| {
-        let wide = if b.cidr.addr().is_ipv4() { 24 } else { 64 };
-        b.cidr.prefix_len() < wide && b.sources < MIN_SOURCES_WIDE
+        let wide = if b.cidr.addr().is_ipv4() { v4 } else { v6 };
+        b.cidr.prefix_len() < wide && too_sparse(b)
     };
     if !view.blocks.iter().any(sparse) {
         return view;
     }
     let strict = BlockPolicy {
-        max_prefix_v4: policy.max_prefix_v4.max(24),
-        max_prefix_v6: policy.max_prefix_v6.max(64),
+        max_prefix_v4: policy.max_prefix_v4.max(v4),
+        max_prefix_v6: policy.max_prefix_v6.max(v6),
         ..policy.clone()
     };
     let fine = plan_once(rows, &strict);
@@ -417,6 +453,37 @@ mod tests {
             ..BlockPolicy::default()
         };
         assert_eq!(plan(&many, &policy).cidrs().len(), 8);
+    }
+
+    #[test]
+    fn two_scanners_of_one_small_network_get_their_own_blocks() {
+        let rows = [
+            row("185.220.101.4", true, 0),
+            row("185.220.101.9", true, 0),
+            row("203.0.113.1", true, 0),
+            row("203.0.113.2", true, 0),
+        ];
+        let view = plan(&rows, &BlockPolicy::default());
+        // 185.220.101.0/28 would cover 14 addresses never seen; 203.0.113.0/30 holds 2 of 4.
+        assert_eq!(
+            view.cidrs(),
+            ["185.220.101.4/32", "185.220.101.9/32", "203.0.113.0/30"]
+        );
+        let policy = BlockPolicy {
+            min_block_sources: 2,
+            ..BlockPolicy::default()
+        };
+        assert_eq!(
+            plan(&rows, &policy).cidrs(),
+            ["185.220.101.0/28", "203.0.113.0/30"]
+        );
+        let many: Vec<SourceRow> = (1..=8u8)
+            .map(|i| row(&format!("198.51.100.{}", i * 20), true, 0))
+            .collect();
+        assert_eq!(
+            plan(&many, &BlockPolicy::default()).cidrs(),
+            ["198.51.100.0/24"]
+        );
     }
 
     #[test]

@@ -224,6 +224,11 @@ fn a_spoofed_flood_block_is_marked_with_what_helps() {
                 .iter()
                 .any(|n| n["likely_spoofed"] == true && n["spoofing_indicators"][0].is_string())
         );
+        // Small groups of scanners get exact blocks, not a /28 of addresses never seen.
+        for n in report.networks.iter().filter(|n| n.sources < 8) {
+            let size = 1u64 << (32 - u32::from(n.cidr.prefix_len()));
+            assert!(n.sources * 2 >= size, "{fw:?}: {} too sparse", n.cidr);
+        }
         // The lone scanners are not.
         assert!(
             report
