@@ -15,33 +15,33 @@ pub const MATCH_BUDGET: u32 = 512;
 /// Dotted-quad IPv4 in one pass (no leading `+`, 1-3 digits per octet, each <= 255).
 #[inline]
 fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    #[inline]
+    fn digit(c: Option<&u8>) -> Option<u32> {
+        let d = c?.wrapping_sub(b'0');
+        (d <= 9).then_some(u32::from(d))
+    }
     let mut oct = [0u8; 4];
-    let mut n = 0usize;
-    let mut cur: u32 = 0;
-    let mut digits = 0u32;
-    for &c in b {
-        if c == b'.' {
-            if digits == 0 || n >= 3 {
+    let mut i = 0usize;
+    for (k, o) in oct.iter_mut().enumerate() {
+        let mut v = digit(b.get(i))?;
+        i += 1;
+        if let Some(d) = digit(b.get(i)) {
+            v = v * 10 + d;
+            i += 1;
+            if let Some(d) = digit(b.get(i)) {
+                v = v * 10 + d;
+                i += 1;
+            }
+        }
+        *o = u8::try_from(v).ok()?;
+        if k < 3 {
+            if b.get(i) != Some(&b'.') {
                 return None;
             }
-            *oct.get_mut(n)? = u8::try_from(cur).ok()?;
-            n += 1;
-            cur = 0;
-            digits = 0;
-        } else {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 || digits >= 3 {
-                return None;
-            }
-            cur = cur * 10 + u32::from(d);
-            digits += 1;
+            i += 1;
         }
     }
-    if n != 3 || digits == 0 {
-        return None;
-    }
-    *oct.get_mut(3)? = u8::try_from(cur).ok()?;
-    Some(Ipv4Addr::from(oct))
+    (i == b.len()).then(|| Ipv4Addr::from(oct))
 }
 
 /// Parse an IP address from bytes without allocating (IPv4 fast path).
@@ -435,7 +435,11 @@ impl LogFormat {
     #[doc(hidden)]
     pub fn parse_fast<'a>(&self, line: &'a [u8]) -> Option<AccessRecord<'a>> {
         let line = self.check_line(line).ok()?;
-        self.fast.as_ref()?.run(self, line, &mut ClfCache::new())
+        let mut rec = AccessRecord::empty(line);
+        self.fast
+            .as_ref()?
+            .run(self, line, &mut ClfCache::new(), &mut rec)?;
+        Some(rec)
     }
 
     /// Strip a trailing `\r`; reject over-long and empty lines.
@@ -462,12 +466,15 @@ impl LogFormat {
         cache: &mut ClfCache,
     ) -> Result<AccessRecord<'a>> {
         let line = self.check_line(line)?;
-        if let Some(plan) = &self.fast {
-            if let Some(rec) = plan.run(self, line, cache) {
-                return Ok(rec);
+        // One record, built where it is returned (no copies of the ~800-byte record).
+        let mut out = Ok(AccessRecord::empty(line));
+        if let (Some(plan), Ok(rec)) = (&self.fast, &mut out) {
+            if plan.run(self, line, cache, rec).is_some() {
+                return out;
             }
         }
-        self.parse_slow(line, cache)
+        out = self.parse_slow(line, cache);
+        out
     }
 
     /// The general matcher: first candidates in one pass, then bounded backtracking.
