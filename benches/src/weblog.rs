@@ -69,6 +69,20 @@ const REFERERS: &[&str] = &[
 /// strings, 200/304/404/301/500, `"-" 408` and TLS-on-port-80 `"\x16\x03\x01..." 400` lines,
 /// escaped quotes in user agents.
 pub fn combined_lines(n: usize, seed: u64) -> Vec<u8> {
+    access_lines(n, seed, false)
+}
+
+/// The custom format of [`custom_lines`]: combined plus the client port and `%D`.
+pub const CUSTOM_FORMAT: &str =
+    r#"%h %{remote}p %l %u %t \"%r\" %>s %b %D \"%{Referer}i\" \"%{User-Agent}i\""#;
+
+/// `n` lines of [`CUSTOM_FORMAT`] (`%h %{remote}p ... %b %D "%{Referer}i" ...`): the same mix
+/// as [`combined_lines`], with a client port after the address and a duration after the size.
+pub fn custom_lines(n: usize, seed: u64) -> Vec<u8> {
+    access_lines(n, seed, true)
+}
+
+fn access_lines(n: usize, seed: u64, custom: bool) -> Vec<u8> {
     let mut rng = Rng(seed);
     let mut out = Vec::with_capacity(n * 200);
     let mut ts: i64 = 1_795_553_408;
@@ -98,6 +112,9 @@ pub fn combined_lines(n: usize, seed: u64) -> Vec<u8> {
                 1 + rng.below(254)
             );
         }
+        if custom {
+            let _ = write!(out, " {}", 1024 + rng.below(64_512));
+        }
         let user = if rng.below(30) == 0 { "alice" } else { "-" };
         let _ = write!(
             out,
@@ -108,12 +125,17 @@ pub fn combined_lines(n: usize, seed: u64) -> Vec<u8> {
             sod % 60
         );
         let kind = rng.below(100);
+        let dur = if custom {
+            format!(" {}", rng.below(2_000_000))
+        } else {
+            String::new()
+        };
         if kind < 2 {
-            out.extend_from_slice(b"\"-\" 408 - \"-\" \"-\"\n");
+            let _ = writeln!(out, "\"-\" 408 -{dur} \"-\" \"-\"");
             continue;
         }
         if kind < 3 {
-            out.extend_from_slice(b"\"\\x16\\x03\\x01\\x02\" 400 226 \"-\" \"-\"\n");
+            let _ = writeln!(out, "\"\\x16\\x03\\x01\\x02\" 400 226{dur} \"-\" \"-\"");
             continue;
         }
         let method = *rng.pick(&["GET", "GET", "GET", "GET", "POST", "HEAD"]);
@@ -131,7 +153,7 @@ pub fn combined_lines(n: usize, seed: u64) -> Vec<u8> {
         };
         let _ = writeln!(
             out,
-            " {proto}\" {status} {bytes} \"{}\" \"{}\"",
+            " {proto}\" {status} {bytes}{dur} \"{}\" \"{}\"",
             rng.pick(REFERERS),
             rng.pick(UAS)
         );
@@ -156,6 +178,8 @@ pub fn summary(r: &AccessRecord<'_>) -> u64 {
     });
     h ^= r.user_agent.map_or(0, |u| u.len() as u64) << 8;
     h ^= r.referer.map_or(0, |u| u.len() as u64) << 4;
+    h ^= u64::from(r.client_port.unwrap_or(0)) << 24;
+    h ^= r.duration_us.unwrap_or(0) << 32;
     h ^= r
         .client
         .and_then(|c| c.ip())
@@ -169,6 +193,7 @@ pub fn summary(r: &AccessRecord<'_>) -> u64 {
 pub struct CombinedRegex {
     re: Regex,
     locs: CaptureLocations,
+    custom: bool,
 }
 
 impl Default for CombinedRegex {
@@ -178,29 +203,54 @@ impl Default for CombinedRegex {
 }
 
 impl CombinedRegex {
-    /// Compile the regex.
+    /// Compile the regex for `combined`.
     pub fn new() -> CombinedRegex {
         let re = Regex::new(
             r#"^(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"$"#,
         )
         .expect("valid regex");
         let locs = re.capture_locations();
-        CombinedRegex { re, locs }
+        CombinedRegex {
+            re,
+            locs,
+            custom: false,
+        }
+    }
+
+    /// Compile the regex for [`CUSTOM_FORMAT`] (client port and `%D` too).
+    pub fn custom() -> CombinedRegex {
+        let re = Regex::new(
+            r#"^(\S+) (\d+|-) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-) (\d+|-) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"$"#,
+        )
+        .expect("valid regex");
+        let locs = re.capture_locations();
+        CombinedRegex {
+            re,
+            locs,
+            custom: true,
+        }
     }
 
     /// Parse one line into the same summary as [`summary`]; `None` when it does not match.
     pub fn parse(&mut self, line: &[u8]) -> Option<u64> {
         self.re.captures_read(&mut self.locs, line)?;
+        // Capture groups after the client: shifted by one when the port is logged.
+        let k = usize::from(self.custom);
         let g = |i: usize| self.locs.get(i).and_then(|(s, e)| line.get(s..e));
+        let num = |v: &[u8]| std::str::from_utf8(v).ok()?.parse::<u64>().ok();
         let client = halfopen_weblog::parse_ip(g(1)?);
-        let t = time::parse_clf_body(g(4)?)?;
-        let req = g(5)?;
+        let port = if self.custom { num(g(2)?) } else { None };
+        let t = time::parse_clf_body(g(4 + k)?)?;
+        let req = g(5 + k)?;
         let method = req.iter().position(|c| *c == b' ').unwrap_or(0);
-        let status = std::str::from_utf8(g(6)?).ok()?.parse::<u16>().ok();
-        let bytes = std::str::from_utf8(g(7)?).ok()?.parse::<u64>().ok();
-        let referer = g(8).filter(|r| *r != b"-");
-        let ua = g(9).filter(|r| *r != b"-");
+        let status = std::str::from_utf8(g(6 + k)?).ok()?.parse::<u16>().ok();
+        let bytes = num(g(7 + k)?);
+        let dur = if self.custom { num(g(8 + k)?) } else { None };
+        let referer = g(8 + 2 * k).filter(|r| *r != b"-");
+        let ua = g(9 + 2 * k).filter(|r| *r != b"-");
         let mut h = t.ts_us as u64;
+        h ^= port.unwrap_or(0) << 24;
+        h ^= dur.unwrap_or(0) << 32;
         h ^= u64::from(status.unwrap_or(0));
         h ^= bytes.unwrap_or(0) << 16;
         h ^= (req.len() + method) as u64;
