@@ -387,11 +387,15 @@ fn mark_spoofed(b: &mut Block, judged: &[Judged<'_>], rules: &SourceRules) {
 type Judged<'a> = (&'a SourceSummary, Verdict, Confidence, Vec<Evidence>);
 
 /// The distributed-flood rule: when a /24 (IPv6 /64) holds at least
-/// `rules.min_flood_sources` addresses that sent only unanswered SYNs, each of them is a
-/// `syn_flood`, whatever its own count.
+/// `rules.min_flood_sources` addresses that sent only unanswered SYNs (at least one of them
+/// judged a flood attempt by itself), each of them is a `syn_flood`, whatever its own count.
 fn network_floods(judged: &mut [Judged<'_>], rules: &SourceRules) {
+    // At least one connection judged a flood attempt on its own: a SYN-only log (every
+    // connection looks unanswered) or SYNs cut off by the end of the log are not enough.
     let candidate = |j: &Judged<'_>| {
-        matches!(j.1, Verdict::SynFlood | Verdict::Unknown) && j.0.only_unanswered_syns()
+        matches!(j.1, Verdict::SynFlood | Verdict::Unknown)
+            && j.0.only_unanswered_syns()
+            && j.0.verdicts.get(Verdict::SynFlood) > 0
     };
     let mut counts: BTreeMap<IpNet, u64> = BTreeMap::new();
     for j in judged.iter().filter(|j| candidate(j)) {

@@ -135,3 +135,21 @@ fn many_sources_of_one_network_with_few_syns_each_are_a_flood() {
     }
     assert_eq!(r.blocklist, ["198.51.100.0/27"]);
 }
+
+#[test]
+fn an_office_network_in_a_syn_only_log_is_not_a_flood() {
+    // Ten browsers of one /24, one ordinary SYN each, a SYN-only log and no access log: every
+    // connection looks unanswered, which proves nothing.
+    let mut fw = String::new();
+    for host in 1..=10u8 {
+        fw.push_str(&format!(
+            "Mar  1 18:49:{host:02} web kernel: IN=eth0 OUT= SRC=192.0.2.{host} DST=116.58.172.107 LEN=60 TOS=0x00 PREC=0x00 TTL=53 ID={host} PROTO=TCP SPT={} DPT=80 WINDOW=64240 RES=0x00 SYN URGP=0 \n",
+            40000 + u32::from(host)
+        ));
+    }
+    fw.push_str("Mar  1 18:55:00 web kernel: IN=eth0 OUT= SRC=81.2.69.160 DST=116.58.172.107 LEN=60 TOS=0x00 PREC=0x00 TTL=53 ID=1 PROTO=TCP SPT=50000 DPT=443 WINDOW=64240 RES=0x00 SYN URGP=0 \n");
+    let r = run(fw, Options::default());
+    assert_eq!(r.inputs[0].format.as_deref(), Some("netfilter"));
+    assert!(r.sources.iter().all(|s| s.verdict == Verdict::Unknown));
+    assert!(r.blocklist.is_empty(), "{:?}", r.blocklist);
+}
