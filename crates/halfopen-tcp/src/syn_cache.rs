@@ -2,10 +2,11 @@
 //! bare SYNs (half-open attempts), in front of the flow table's hash map, like a kernel
 //! SYN cache.
 //!
-//! Layout: buckets of [`WAYS`] entries. A bucket's 8 hash tags and 8 insertion stamps fill one
-//! 64-byte, 64-aligned cache line (all a missing lookup touches); the keys and 44-byte [`CompactSyn`] states
-//! live in a parallel array of 56-byte entries (touched on a tag match, an insert or an eviction). A slot costs
-//! 64 bytes in all. The array grows by doubling (each old bucket splits in two, so a
+//! Layout: buckets of [`WAYS`] entries. A bucket's 8 hash tags and 8 insertion stamps fill
+//! one 64-byte, 64-aligned cache line (all that a lookup which misses touches); the keys
+//! and 44-byte [`CompactSyn`] states live in a parallel array of cache-line-aligned 64-byte
+//! entries (touched on a tag match, an insert or an eviction: one miss each, never two).
+//! A slot costs 72 bytes in all. The array grows by doubling (each old bucket splits in two, so a
 //! rehash never overflows) while it is at least half full, up to the power of two at or
 //! above `max_flows`; it never shrinks. Eviction is bucket-local: the oldest entry of the
 //! bucket (smallest insertion stamp), O(1).
@@ -38,8 +39,10 @@ struct KeyLine {
     stamps: [u32; WAYS],
 }
 
-/// One entry: the full key (checked on a tag match) and the compact state.
+/// One entry: the full key (checked on a tag match) and the compact state, aligned to a
+/// cache line so that reading one never costs two misses.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
 struct Entry {
     key: V4Key,
     syn: CompactSyn,
@@ -354,7 +357,7 @@ mod tests {
             "{} bytes per flow",
             t.memory_bytes() / cap
         );
-        assert_eq!(SynCache::slot_bytes(), 64);
+        assert_eq!(SynCache::slot_bytes(), 72);
     }
 
     #[test]
