@@ -371,11 +371,17 @@ fn rfc5424<'a>(
     match line.get(p) {
         None => Ok((h, &[])),
         Some(b' ') => {
-            let mut msg = line.get(p + 1..).unwrap_or_default();
-            if let Some(m) = msg.strip_prefix(b"\xEF\xBB\xBF") {
-                msg = m;
+            let mut start = p + 1;
+            if line
+                .get(start..)
+                .is_some_and(|m| m.starts_with(b"\xEF\xBB\xBF"))
+            {
+                start += 3;
             }
-            Ok((h, msg))
+            // A kernel message relayed as RFC 5424 keeps its uptime stamp.
+            let (up, after) = uptime(line, start);
+            h.uptime_us = up;
+            Ok((h, line.get(after..).unwrap_or_default()))
         }
         Some(_) => Err(Error::syntax(p, "a space before the message")),
     }
