@@ -252,6 +252,25 @@ proptest! {
     }
 
     #[test]
+    fn clf_memo_equals_parse_clf_body(
+        bodies in proptest::collection::vec(
+            ("[0-3][0-9]", prop_oneof![Just("Oct"), Just("oct"), Just("Feb"), Just("Xyz")],
+             "(19|20)[0-9]{2}", "[0-2][0-9]", "[0-6][0-9]", "[0-6][0-9x]", "[-+ ]", "[01][0-9][0-6]0"),
+            1..20),
+        bytes in proptest::collection::vec(any::<u8>(), 0..30),
+    ) {
+        let mut memo = time::ClfCache::new();
+        for (d, mo, y, h, mi, s, sign, z) in bodies {
+            // Runs of the same minute, then the raw variant.
+            for sec in [s.as_str(), "00", "59", "60", "61"] {
+                let b = format!("{d}/{mo}/{y}:{h}:{mi}:{sec} {sign}{z}");
+                prop_assert_eq!(memo.parse_body(b.as_bytes()), time::parse_clf_body(b.as_bytes()), "{}", b);
+            }
+        }
+        prop_assert_eq!(memo.parse_body(&bytes), time::parse_clf_body(&bytes));
+    }
+
+    #[test]
     fn fast_path_equals_general_matcher_on_noise(
         line in "[-0-9a-f:. \\[\\]\"\\\\/A-Z+x]{0,120}",
     ) {
