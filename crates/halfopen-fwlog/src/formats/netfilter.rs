@@ -54,7 +54,8 @@ impl<'a> Tokens<'a> {
         Tokens { b, pos: 0 }
     }
 
-    /// The next token; `Err` for an unterminated quote or parenthesis.
+    /// The next token; `Err` for an unterminated quote (an unterminated `OPT (` stays a bare
+    /// word, as truncated lines have it).
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Result<Token<'a>>> {
         let b = self.b;
@@ -114,20 +115,17 @@ impl<'a> Tokens<'a> {
             }
             if o > end && rest.get(o) == Some(&open) {
                 let vstart = o + 1;
-                let Some(close) = rest
+                // Unterminated (a truncated line): the word stays a bare word.
+                if let Some(close) = rest
                     .get(vstart..)
                     .and_then(|r| memchr::memchr(close_char, r))
-                else {
-                    return Some(Err(Error::syntax(
-                        i + o,
-                        "a closing ')' or ']' after OPT/INCOMPLETE",
-                    )));
-                };
-                self.pos = i + vstart + close + 1;
-                if word == b"OPT" {
-                    return Some(Ok(tok(word, rest.get(vstart..vstart + close)?)));
+                {
+                    self.pos = i + vstart + close + 1;
+                    if word == b"OPT" {
+                        return Some(Ok(tok(word, rest.get(vstart..vstart + close)?)));
+                    }
+                    return Some(Ok(tok(&[], rest.get(..vstart + close + 1)?)));
                 }
-                return Some(Ok(tok(&[], rest.get(..vstart + close + 1)?)));
             }
         }
         self.pos = i + end;
@@ -788,8 +786,10 @@ mod tests {
         let l =
             b"May  5 20:46:45 gw user.info kernel: TTL=126 ID=15317 DF PROTO=TCP SPT=59344 DPT=443";
         assert!(matches!(parse(l), Err(Error::NotAPacket { .. })));
+        // A truncated `OPT (` stays a bare word.
         let l = b"x IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=60 PROTO=TCP OPT (0204";
-        assert!(matches!(parse(l), Err(Error::Syntax { offset: 60, .. })));
+        let r = parse(l).unwrap();
+        assert_eq!((r.tcp_options, r.extra.get(b"")), (None, Some(&b"OPT"[..])));
     }
 }
 
