@@ -454,6 +454,15 @@ impl Flow {
 
         if t.flip {
             self.flip();
+            if !is_orig && flags.syn() && !flags.ack() {
+                // A SYN answering a SYN-ACK: its sender is the originator now, and this
+                // was its SYN (not counted above while it was still the responder).
+                self.syn_count = self.syn_count.saturating_add(1);
+                if self.bits & HAS_SYN_INFO == 0 {
+                    self.bits |= HAS_SYN_INFO;
+                    self.record_syn(ev);
+                }
+            }
         }
     }
 

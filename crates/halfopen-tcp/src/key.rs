@@ -14,8 +14,9 @@ pub(crate) trait FlowKey: Copy + Eq + Hash + Ord {
 /// IPv4 key: 12 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub(crate) struct V4Key {
-    a: [u8; 4],
-    b: [u8; 4],
+    /// Addresses as big-endian integers (orders like their octets).
+    a: u32,
+    b: u32,
     pa: u16,
     pb: u16,
 }
@@ -45,8 +46,28 @@ fn canon<const N: usize>(
 
 impl V4Key {
     pub(crate) fn new(src: Ipv4Addr, sp: u16, dst: Ipv4Addr, dp: u16) -> (V4Key, bool) {
-        let (a, pa, b, pb, src_is_a) = canon(src.octets(), sp, dst.octets(), dp);
-        (V4Key { a, b, pa, pb }, src_is_a)
+        let (s, d) = (u32::from(src), u32::from(dst));
+        if (s, sp) <= (d, dp) {
+            (
+                V4Key {
+                    a: s,
+                    b: d,
+                    pa: sp,
+                    pb: dp,
+                },
+                true,
+            )
+        } else {
+            (
+                V4Key {
+                    a: d,
+                    b: s,
+                    pa: dp,
+                    pb: sp,
+                },
+                false,
+            )
+        }
     }
 }
 
@@ -54,7 +75,7 @@ impl V4Key {
     /// The key as two integers (addresses; ports), for the SYN cache.
     pub(crate) fn pack(&self) -> (u64, u32) {
         (
-            (u64::from(u32::from_be_bytes(self.a)) << 32) | u64::from(u32::from_be_bytes(self.b)),
+            (u64::from(self.a) << 32) | u64::from(self.b),
             (u32::from(self.pa) << 16) | u32::from(self.pb),
         )
     }
