@@ -1,7 +1,7 @@
 //! Matching a line against a compiled format (memchr/memmem, bounded backtracking, no
 //! allocation) and turning the matched fields into typed values.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::directive::{Directive, DurationUnit, Field, PortKind, ProcKind, TimeKind};
 use crate::error::{Error, Expected, Result};
@@ -44,7 +44,68 @@ fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
     (i == b.len()).then(|| Ipv4Addr::from(oct))
 }
 
-/// Parse an IP address from bytes without allocating (IPv4 fast path).
+/// IPv6 written as hex groups only (`2001:db8::1`, no embedded IPv4): 1-4 hex digits per
+/// group, eight groups or at most seven around one `::`, the same rules as the standard
+/// library's parser. `None` for anything else (the caller then asks the standard library).
+#[inline]
+fn parse_ipv6_hex(b: &[u8]) -> Option<Ipv6Addr> {
+    let mut groups = [0u16; 8];
+    let mut n = 0usize;
+    // Index in `groups` where `::` stands, if any.
+    let mut gap: Option<usize> = None;
+    let mut i = 0usize;
+    if b.starts_with(b"::") {
+        gap = Some(0);
+        i = 2;
+        if i == b.len() {
+            return Some(Ipv6Addr::UNSPECIFIED);
+        }
+    }
+    loop {
+        let start = i;
+        let mut v = 0u16;
+        while i - start < 4 {
+            let Some(d) = b.get(i).and_then(|c| char::from(*c).to_digit(16)) else {
+                break;
+            };
+            v = (v << 4) | d as u16;
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        *groups.get_mut(n)? = v;
+        n += 1;
+        let Some(&c) = b.get(i) else { break };
+        if c != b':' {
+            return None;
+        }
+        i += 1;
+        if b.get(i) == Some(&b':') {
+            if gap.is_some() {
+                return None;
+            }
+            gap = Some(n);
+            i += 1;
+            if i == b.len() {
+                break;
+            }
+        }
+    }
+    match gap {
+        None if n == 8 => {}
+        Some(at) if n <= 7 => {
+            // Move the groups after `::` to the end.
+            let tail = n - at;
+            groups.copy_within(at..n, 8 - tail);
+            groups.get_mut(at..8 - tail)?.fill(0);
+        }
+        _ => return None,
+    }
+    Some(Ipv6Addr::from(groups))
+}
+
+/// Parse an IP address from bytes without allocating (IPv4 and plain IPv6 fast paths).
 pub fn parse_ip(b: &[u8]) -> Option<IpAddr> {
     if b.is_empty() || b.len() > 45 {
         return None;
@@ -56,6 +117,9 @@ pub fn parse_ip(b: &[u8]) -> Option<IpAddr> {
         if !b.contains(&b':') {
             return None;
         }
+    }
+    if let Some(v6) = parse_ipv6_hex(b) {
+        return Some(IpAddr::V6(v6));
     }
     std::str::from_utf8(b).ok()?.parse().ok()
 }
@@ -878,4 +942,52 @@ fn epoch_us(kind: &TimeKind, v: &[u8]) -> Option<i64> {
         _ => secs_frac_us(v)?,
     };
     i64::try_from(us).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_fast_path_agrees_with_std() {
+        let cases = [
+            "::",
+            "::1",
+            "1::",
+            "1::2",
+            "2001:db8::1",
+            "2001:db8:0:0:0:0:2:1",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6::8",
+            "fe80::1ff:fe23:4567:890a",
+            "ABCD:ef01::",
+            "0000:0000::0001",
+            ":",
+            ":::",
+            "1:::2",
+            "1::2::3",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7",
+            "12345::",
+            "1:",
+            ":1",
+            "1::2:",
+            "g::1",
+            "::ffff:192.0.2.1",
+            "1:2:3:4:5:6:7:8::",
+            "::1:2:3:4:5:6:7:8",
+            "1:2:3:4::5:6:7:8",
+            "::0:0",
+            "fe80::1%eth0",
+        ];
+        for c in cases {
+            let std: Option<IpAddr> = c.parse().ok();
+            assert_eq!(parse_ip(c.as_bytes()), std, "{c}");
+            if let Some(v6) = parse_ipv6_hex(c.as_bytes()) {
+                assert_eq!(Some(IpAddr::V6(v6)), std, "{c}");
+            }
+        }
+    }
 }

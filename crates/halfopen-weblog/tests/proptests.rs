@@ -271,6 +271,25 @@ proptest! {
     }
 
     #[test]
+    fn parse_ip_agrees_with_std_on_ipv6(
+        groups in proptest::collection::vec("[0-9a-fA-F]{0,5}", 0..10),
+        gap in any::<usize>(),
+        double in any::<bool>(),
+        a in ip(),
+    ) {
+        let mut s = groups.join(":");
+        if double {
+            let at = gap % (s.len() + 1);
+            if s.is_char_boundary(at) {
+                s.insert(at, ':');
+            }
+        }
+        prop_assert_eq!(halfopen_weblog::parse_ip(s.as_bytes()), s.parse::<IpAddr>().ok(), "{}", s);
+        let t = a.to_string();
+        prop_assert_eq!(halfopen_weblog::parse_ip(t.as_bytes()), Some(a));
+    }
+
+    #[test]
     fn fast_path_equals_general_matcher_on_noise(
         line in "[-0-9a-f:. \\[\\]\"\\\\/A-Z+x]{0,120}",
     ) {
