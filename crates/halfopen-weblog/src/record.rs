@@ -37,6 +37,28 @@ pub struct RequestLine<'a> {
     pub protocol: Option<&'a [u8]>,
 }
 
+/// First space: a byte loop over the first 16 bytes (methods are short), memchr after.
+#[inline]
+fn first_space(b: &[u8]) -> Option<usize> {
+    let head = b.get(..16).unwrap_or(b);
+    if let Some(i) = head.iter().position(|&c| c == b' ') {
+        return Some(i);
+    }
+    let from = head.len();
+    memchr::memchr(b' ', b.get(from..)?).map(|i| from + i)
+}
+
+/// Last space: a byte loop over the last 16 bytes (` HTTP/1.1` is 9), memrchr before.
+#[inline]
+fn last_space(b: &[u8]) -> Option<usize> {
+    let split = b.len().saturating_sub(16);
+    if let Some(i) = b.get(split..)?.iter().rposition(|&c| c == b' ') {
+        return Some(split + i);
+    }
+    memchr::memrchr(b' ', b.get(..split)?)
+}
+
+#[inline]
 fn is_tchar(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }
@@ -61,7 +83,7 @@ impl<'a> RequestLine<'a> {
             target: None,
             protocol: None,
         };
-        let Some(sp) = memchr::memchr(b' ', raw) else {
+        let Some(sp) = first_space(raw) else {
             return r;
         };
         let (method, rest) = (
@@ -72,7 +94,7 @@ impl<'a> RequestLine<'a> {
             return r;
         }
         r.method = Some(method);
-        match memchr::memrchr(b' ', rest) {
+        match last_space(rest) {
             Some(last) => {
                 let proto = rest.get(last + 1..).unwrap_or_default();
                 if proto.starts_with(b"HTTP/") || proto.starts_with(b"http/") {

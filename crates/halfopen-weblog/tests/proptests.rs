@@ -290,6 +290,29 @@ proptest! {
     }
 
     #[test]
+    fn request_split_matches_reference(raw in "[ A-Za-z0-9/.?&=%\\\"!#$'*+^_`|~-]{0,60}( HTTP/1\\.[01])?") {
+        let raw = raw.as_bytes();
+        let r = RequestLine::parse(raw);
+        // The plain definition: first space ends the method, last space starts the protocol.
+        let tchar = |c: &u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(c);
+        let expected = match raw.iter().position(|&c| c == b' ') {
+            Some(sp) if sp > 0 && sp + 1 < raw.len() && raw[..sp].iter().all(tchar) => {
+                let rest = &raw[sp + 1..];
+                let (target, proto) = match rest.iter().rposition(|&c| c == b' ') {
+                    Some(l) if rest[l + 1..].starts_with(b"HTTP/") || rest[l + 1..].starts_with(b"http/") => {
+                        (&rest[..l], Some(&rest[l + 1..]))
+                    }
+                    _ => (rest, None),
+                };
+                (Some(&raw[..sp]), Some(target), proto)
+            }
+            _ => (None, None, None),
+        };
+        prop_assert_eq!((r.method, r.target, r.protocol), expected);
+        prop_assert_eq!(r.raw, raw);
+    }
+
+    #[test]
     fn fast_path_equals_general_matcher_on_noise(
         line in "[-0-9a-f:. \\[\\]\"\\\\/A-Z+x]{0,120}",
     ) {
