@@ -1,9 +1,12 @@
 //! The bounded flow table: [`FlowTable`], its [`Config`] and [`Stats`].
 //!
-//! Expiry is driven by event time and amortised: unanswered attempts sit in a FIFO in
-//! creation order (their deadline is `start + syn_timeout`, so the front is always the
-//! next to expire); every other flow has one entry in a min-heap of deadlines that is
-//! re-checked lazily when it comes due. When the table is full the oldest unanswered
+//! Two tables share one cap. IPv4 flows that have only sent bare SYNs (half-open attempts,
+//! what a spoofed flood creates) live in the SYN cache (`syn_cache.rs`: fixed-size,
+//! set-associative, 72 bytes per slot, bucket-local O(1) eviction); any other event on
+//! such a flow promotes it, with its exact state, to the hash maps (one for IPv4 keys, one
+//! for IPv6). There, expiry is driven by event time and amortised: unanswered attempts sit
+//! in a FIFO in creation order; every other flow has one entry in a min-heap of deadlines
+//! that is re-checked lazily when it comes due. When the table is full, an unanswered
 //! attempt is evicted first (like a kernel SYN cache), then the flow with the nearest
 //! deadline.
 
