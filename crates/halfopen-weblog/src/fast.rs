@@ -15,7 +15,9 @@
 
 use crate::directive::{Directive, DurationUnit, Field, PortKind, ProcKind, TimeKind};
 use crate::format::{HeaderRole, Item, LogFormat};
-use crate::parse::parse_ip;
+use std::net::IpAddr;
+
+use crate::parse::{ipv4_prefix, parse_ip};
 use crate::record::{AccessRecord, Client, RequestLine};
 use crate::time::ClfCache;
 
@@ -181,12 +183,37 @@ enum End {
     Eol,
 }
 
+/// How a value is found, precomputed from [`End`] and quoting so that running a step is one
+/// jump.
+#[derive(Debug, Clone)]
+enum Scan {
+    /// A token ended by the literal `" "`.
+    Space,
+    /// A token ended by a longer literal that starts with a space (`" \""`).
+    SpaceThen(Box<[u8]>),
+    /// A token ended by a literal that starts with another byte (`":"`).
+    Byte(Box<[u8]>),
+    /// A quoted value ended by this literal (which starts with `"`).
+    Quote(Box<[u8]>),
+    /// A quoted value ended by the format's last literal.
+    LastQuote(Box<[u8]>),
+    /// A token ended by the format's last literal.
+    LastToken(Box<[u8]>),
+    /// A token that ends the line.
+    Eol,
+    /// `[dd/Mon/yyyy:HH:MM:SS +zzzz]` then this literal.
+    Clf(Box<[u8]>),
+    /// `dd/Mon/yyyy:HH:MM:SS +zzzz` then this literal.
+    ClfBare(Box<[u8]>),
+}
+
 #[derive(Debug, Clone)]
 struct Step {
     slot: usize,
     kind: Kind,
-    quoted: bool,
-    end: End,
+    scan: Scan,
+    /// `%h` / `%a` followed by `" "`: try a dotted quad followed by a space first.
+    ipv4_first: bool,
 }
 
 /// A compiled fast path (see the module docs).
@@ -267,11 +294,23 @@ impl FastPlan {
             if !ok {
                 return None;
             }
+            let scan = match (kind, end) {
+                (Kind::Time { bare: true, .. }, End::Lit(l)) => Scan::ClfBare(l),
+                (Kind::Time { .. }, End::Lit(l)) => Scan::Clf(l),
+                (_, End::Lit(l)) if quoted => Scan::Quote(l),
+                (_, End::Last(l)) if quoted => Scan::LastQuote(l),
+                (_, End::Eol) => Scan::Eol,
+                (_, End::Last(l)) => Scan::LastToken(l),
+                (_, End::Lit(l)) if &l[..] == b" " => Scan::Space,
+                (_, End::Lit(l)) if l.first() == Some(&b' ') => Scan::SpaceThen(l),
+                (_, End::Lit(l)) => Scan::Byte(l),
+            };
+            let ipv4_first = matches!(scan, Scan::Space) && matches!(kind, Kind::Host | Kind::Ip);
             steps.push(Step {
                 slot,
                 kind,
-                quoted,
-                end,
+                scan,
+                ipv4_first,
             });
         }
         Some(FastPlan {
@@ -302,42 +341,47 @@ impl FastPlan {
         }
         let mut canonical_port = None;
         for step in &self.steps[..] {
-            let (end, next) = match (&step.end, step.kind) {
-                (End::Lit(lit), Kind::Time { bare, .. }) => {
-                    let width = if bare { 26 } else { 28 };
-                    let end = pos + width;
-                    if !bare && (line.get(pos) != Some(&b'[') || line.get(end - 1) != Some(&b']')) {
-                        return None;
+            if step.ipv4_first {
+                // The usual `%h`: a dotted quad and its space, read in one go.
+                if let Some((ip, len)) = ipv4_prefix(line.get(pos..)?) {
+                    if line.get(pos + len) == Some(&b' ') {
+                        rec.client = Some(Client::Ip(IpAddr::V4(ip)));
+                        *rec.spans.get_mut(step.slot)? = (pos as u32, (pos + len) as u32);
+                        pos += len + 1;
+                        continue;
                     }
-                    if !has_prefix(line.get(end..)?, lit) {
-                        return None;
-                    }
-                    (end, end + lit.len())
                 }
-                (End::Lit(lit), _) if step.quoted => {
-                    let q = find_closing_quote(line, pos, lit)?;
+            }
+            let (end, next) = match &step.scan {
+                Scan::Space => {
+                    let q = pos + find_space(line.get(pos..)?)?;
+                    (q, q + 1)
+                }
+                Scan::SpaceThen(lit) => {
+                    let q = pos + find_space(line.get(pos..)?)?;
+                    if !has_prefix(line.get(q..)?, lit) {
+                        return None;
+                    }
                     (q, q + lit.len())
                 }
-                (End::Lit(lit), _) => {
+                Scan::Byte(lit) => {
                     let first = *lit.first()?;
-                    let rest = line.get(pos..)?;
-                    let q = pos
-                        + if first == b' ' {
-                            find_space(rest)?
-                        } else {
-                            memchr::memchr2(first, b' ', rest)?
-                        };
+                    let q = pos + memchr::memchr2(first, b' ', line.get(pos..)?)?;
                     if line.get(q) != Some(&first) || !has_prefix(line.get(q..)?, lit) {
                         return None;
                     }
                     (q, q + lit.len())
                 }
-                (End::Last(lit), _) => {
+                Scan::Quote(lit) => {
+                    let q = find_closing_quote(line, pos, lit)?;
+                    (q, q + lit.len())
+                }
+                Scan::LastQuote(lit) | Scan::LastToken(lit) => {
                     let tail = line.len().checked_sub(lit.len())?;
                     if tail < pos || !has_prefix(line.get(tail..)?, lit) {
                         return None;
                     }
-                    if step.quoted {
+                    if matches!(step.scan, Scan::LastQuote(_)) {
                         if escaped(line, pos, tail) {
                             return None;
                         }
@@ -346,11 +390,22 @@ impl FastPlan {
                     }
                     (tail, line.len())
                 }
-                (End::Eol, _) => {
+                Scan::Eol => {
                     if memchr::memchr(b' ', line.get(pos..)?).is_some() {
                         return None;
                     }
                     (line.len(), line.len())
+                }
+                Scan::Clf(lit) | Scan::ClfBare(lit) => {
+                    let bare = matches!(step.scan, Scan::ClfBare(_));
+                    let end = pos + if bare { 26 } else { 28 };
+                    if !bare && (line.get(pos) != Some(&b'[') || line.get(end - 1) != Some(&b']')) {
+                        return None;
+                    }
+                    if !has_prefix(line.get(end..)?, lit) {
+                        return None;
+                    }
+                    (end, end + lit.len())
                 }
             };
             let v = line.get(pos..end)?;
@@ -454,7 +509,7 @@ fn dash(v: &[u8]) -> Option<&[u8]> {
 
 /// `-` -> `Some(None)`, an address -> `Some(Some(ip))`, anything else `None`.
 #[inline]
-fn ip_or_dash(v: &[u8]) -> Option<Option<std::net::IpAddr>> {
+fn ip_or_dash(v: &[u8]) -> Option<Option<IpAddr>> {
     if v == b"-" {
         Some(None)
     } else {

@@ -12,9 +12,9 @@ use crate::time::{self, ClfCache, LogTime, StrftimeValue, parse_u64};
 /// Most candidate field ends tried per line before giving up (bounds backtracking).
 pub const MATCH_BUDGET: u32 = 512;
 
-/// Dotted-quad IPv4 in one pass (no leading `+`, 1-3 digits per octet, each <= 255).
+/// A dotted quad at the start of `b` (1-3 digits per octet, each <= 255) and its length.
 #[inline]
-fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+pub(crate) fn ipv4_prefix(b: &[u8]) -> Option<(Ipv4Addr, usize)> {
     #[inline]
     fn digit(c: Option<&u8>) -> Option<u32> {
         let d = c?.wrapping_sub(b'0');
@@ -41,7 +41,13 @@ fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
             i += 1;
         }
     }
-    (i == b.len()).then(|| Ipv4Addr::from(oct))
+    Some((Ipv4Addr::from(oct), i))
+}
+
+/// Dotted-quad IPv4 in one pass (no leading `+`, 1-3 digits per octet, each <= 255).
+#[inline]
+fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    ipv4_prefix(b).and_then(|(ip, n)| (n == b.len()).then_some(ip))
 }
 
 /// IPv6 written as hex groups only (`2001:db8::1`, no embedded IPv4): 1-4 hex digits per

@@ -48,9 +48,18 @@ fn first_space(b: &[u8]) -> Option<usize> {
     memchr::memchr(b' ', b.get(from..)?).map(|i| from + i)
 }
 
-/// Last space: a byte loop over the last 16 bytes (` HTTP/1.1` is 9), memrchr before.
+/// Last space: ` HTTP/x.y` at the end is checked directly; else a byte loop over the last
+/// 16 bytes, memrchr before.
 #[inline]
 fn last_space(b: &[u8]) -> Option<usize> {
+    if let Some(i) = b.len().checked_sub(9) {
+        if b.get(i) == Some(&b' ')
+            && matches!(b.get(i + 1..i + 6), Some(b"HTTP/" | b"http/"))
+            && b.get(i + 6..).is_some_and(|v| !v.contains(&b' '))
+        {
+            return Some(i);
+        }
+    }
     let split = b.len().saturating_sub(16);
     if let Some(i) = b.get(split..)?.iter().rposition(|&c| c == b' ') {
         return Some(split + i);
