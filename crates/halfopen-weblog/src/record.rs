@@ -37,17 +37,6 @@ pub struct RequestLine<'a> {
     pub protocol: Option<&'a [u8]>,
 }
 
-/// First space: a byte loop over the first 16 bytes (methods are short), memchr after.
-#[inline]
-fn first_space(b: &[u8]) -> Option<usize> {
-    let head = b.get(..16).unwrap_or(b);
-    if let Some(i) = head.iter().position(|&c| c == b' ') {
-        return Some(i);
-    }
-    let from = head.len();
-    memchr::memchr(b' ', b.get(from..)?).map(|i| from + i)
-}
-
 /// Last space: ` HTTP/x.y` at the end is checked directly; else a byte loop over the last
 /// 16 bytes, memrchr before.
 #[inline]
@@ -67,10 +56,34 @@ fn last_space(b: &[u8]) -> Option<usize> {
     memchr::memrchr(b' ', b.get(..split)?)
 }
 
-#[inline]
-fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
-}
+/// RFC 9110 token characters, by byte.
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        c += 1;
+    }
+    t
+};
 
 impl<'a> RequestLine<'a> {
     /// Split a logged request line. Never fails: when the line is not `METHOD SP target [SP
@@ -92,14 +105,26 @@ impl<'a> RequestLine<'a> {
             target: None,
             protocol: None,
         };
-        let Some(sp) = first_space(raw) else {
+        // The method: token characters up to the first space (a non-token byte before any
+        // space, as in TLS bytes or `Gh0st\xad`, means no split).
+        let mut sp = None;
+        for (i, &c) in raw.iter().enumerate() {
+            if c == b' ' {
+                sp = Some(i);
+                break;
+            }
+            if !TCHAR[usize::from(c)] {
+                return r;
+            }
+        }
+        let Some(sp) = sp else {
             return r;
         };
         let (method, rest) = (
             raw.get(..sp).unwrap_or_default(),
             raw.get(sp + 1..).unwrap_or_default(),
         );
-        if method.is_empty() || !method.iter().all(|&c| is_tchar(c)) || rest.is_empty() {
+        if method.is_empty() || rest.is_empty() {
             return r;
         }
         r.method = Some(method);
