@@ -16,8 +16,15 @@
 //!
 //! A line with none of these gets an empty header and the whole line as its message.
 
-use crate::time::{Timestamp, parse_iso8601, parse_rfc3164};
+use crate::time::{In, NomError, Timestamp, offset_in, parse_iso8601, parse_rfc3164, run};
 use crate::{Error, Result};
+use nom::Parser;
+use nom::branch::alt;
+use nom::bytes::complete::{is_not, tag, take, take_till1};
+use nom::character::complete::char;
+use nom::combinator::{cut, map, opt, recognize, value};
+use nom::multi::{many0_count, many1_count};
+use nom::sequence::{delimited, preceded};
 
 /// What the syslog header of a line says. Borrows from the line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -330,85 +337,102 @@ fn uptime(line: &[u8], pos: usize) -> (Option<u64>, usize) {
     (Some(secs * 1_000_000 + frac), pos + i)
 }
 
-/// RFC 5424 after `VERSION SP` at `pos`.
+/// One RFC 5424 header field after its space: `SP token`, `-` meaning absent.
+fn header_field<'a>() -> impl Parser<In<'a>, Output = Option<&'a [u8]>, Error = NomError<'a>> {
+    map(
+        preceded(char(' '), take_till1(|c| c == b' ')),
+        |tok: In<'a>| (tok != b"-").then_some(tok),
+    )
+}
+
+/// Runs `p` on `rest` (a suffix of `line`); a nom error becomes [`Error::Syntax`] at the
+/// byte where the grammar stopped matching, naming `expected`.
+fn run_at<'a, O>(
+    line: &'a [u8],
+    rest: &'a [u8],
+    mut p: impl Parser<In<'a>, Output = O, Error = NomError<'a>>,
+    expected: &'static str,
+) -> Result<(In<'a>, O)> {
+    p.parse(rest).map_err(|e| {
+        let at = match &e {
+            nom::Err::Error(e) | nom::Err::Failure(e) => e.input,
+            nom::Err::Incomplete(_) => &[][..],
+        };
+        Error::syntax(offset_in(line, at), expected)
+    })
+}
+
+/// RFC 5424 after `VERSION SP` at `pos`:
+/// `TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP STRUCTURED-DATA [SP MSG]`.
 fn rfc5424<'a>(
     line: &'a [u8],
-    mut pos: usize,
+    pos: usize,
     mut h: SyslogHeader<'a>,
 ) -> Result<(SyslogHeader<'a>, &'a [u8])> {
     let rest = line.get(pos..).unwrap_or_default();
-    if rest.first() == Some(&b'-') {
-        pos += 1;
-    } else {
-        let (ts, used) = parse_iso8601(rest).map_err(|e| shift(e, pos))?;
-        h.timestamp = Some(ts);
-        pos += used;
-    }
-    let field = |pos: usize, what: &'static str| -> Result<(Option<&[u8]>, usize)> {
-        if line.get(pos) != Some(&b' ') {
-            return Err(Error::syntax(pos, what));
+    let r = match char::<_, NomError<'_>>('-').parse(rest) {
+        Ok((r, _)) => r,
+        Err(_) => {
+            let (ts, used) = parse_iso8601(rest).map_err(|e| shift(e, pos))?;
+            h.timestamp = Some(ts);
+            rest.get(used..).unwrap_or_default()
         }
-        let (tok, next) = token(line, pos + 1).ok_or(Error::syntax(pos + 1, what))?;
-        Ok(((tok != b"-").then_some(tok), next))
     };
-    h.after_timestamp = line.get(pos.saturating_add(1)..).unwrap_or_default();
-    let (host, p) = field(pos, "an RFC 5424 HOSTNAME")?;
-    let (app, p) = field(p, "an RFC 5424 APP-NAME")?;
-    let (procid, p) = field(p, "an RFC 5424 PROCID")?;
-    let (_msgid, p) = field(p, "an RFC 5424 MSGID")?;
+    h.after_timestamp = r.get(1..).unwrap_or_default();
+    let (r, host) = run_at(line, r, header_field(), "an RFC 5424 HOSTNAME")?;
+    let (r, app) = run_at(line, r, header_field(), "an RFC 5424 APP-NAME")?;
+    let (r, procid) = run_at(line, r, header_field(), "an RFC 5424 PROCID")?;
+    let (r, _msgid) = run_at(line, r, header_field(), "an RFC 5424 MSGID")?;
     h.host = host;
     h.tag = app;
     h.pid = procid.and_then(parse_u32);
-    if line.get(p) != Some(&b' ') {
-        return Err(Error::syntax(p, "structured data after MSGID"));
-    }
-    let mut p = p + 1;
-    match line.get(p) {
-        Some(b'-') => p += 1,
-        Some(b'[') => p = structured_data(line, p)?,
-        _ => return Err(Error::syntax(p, "structured data ('-' or '[')")),
-    }
-    match line.get(p) {
-        None => Ok((h, &[])),
-        Some(b' ') => {
-            let mut start = p + 1;
-            if line
-                .get(start..)
-                .is_some_and(|m| m.starts_with(b"\xEF\xBB\xBF"))
-            {
-                start += 3;
-            }
-            // A kernel message relayed as RFC 5424 keeps its uptime stamp.
-            let (up, after) = uptime(line, start);
-            h.uptime_us = up;
-            Ok((h, line.get(after..).unwrap_or_default()))
+    let (r, _) = run(line, r, char(' '), "structured data after MSGID")?;
+    let r = match alt((value((), char('-')), structured_data())).parse(r) {
+        Ok((r, ())) => r,
+        Err(nom::Err::Failure(e)) => {
+            return Err(Error::syntax(
+                offset_in(line, e.input),
+                "']' closing the structured data",
+            ));
         }
-        Some(_) => Err(Error::syntax(p, "a space before the message")),
+        Err(_) => {
+            return Err(Error::syntax(
+                offset_in(line, r),
+                "structured data ('-' or '[')",
+            ));
+        }
+    };
+    if r.is_empty() {
+        return Ok((h, &[]));
     }
+    let (msg, _) = run(line, r, char(' '), "a space before the message")?;
+    let (msg, _) = opt(tag::<_, _, NomError<'_>>(&b"\xEF\xBB\xBF"[..]))
+        .parse(msg)
+        .unwrap_or((msg, None));
+    // A kernel message relayed as RFC 5424 keeps its uptime stamp.
+    let (up, after) = uptime(line, offset_in(line, msg));
+    h.uptime_us = up;
+    Ok((h, line.get(after..).unwrap_or_default()))
 }
 
-/// Skips `[id k="v" ...][...]` starting at `pos` (a `[`): returns the position after it.
-fn structured_data(line: &[u8], mut pos: usize) -> Result<usize> {
-    while line.get(pos) == Some(&b'[') {
-        pos += 1;
-        let mut in_quotes = false;
-        loop {
-            match line.get(pos) {
-                None => return Err(Error::syntax(pos, "']' closing the structured data")),
-                Some(b'\\') if in_quotes => pos += 2,
-                Some(b'"') => {
-                    in_quotes = !in_quotes;
-                    pos += 1;
-                }
-                Some(b']') if !in_quotes => {
-                    pos += 1;
-                    break;
-                }
-                Some(_) => pos += 1,
-            }
-        }
-    }
-    Ok(pos)
+/// RFC 5424 STRUCTURED-DATA: one or more `[id k="v" ...]` elements, `\"`, `\\` and `\]`
+/// escaped inside quoted values. Once a `[` is open, a missing `]` (or `"`) is a
+/// [`nom::Err::Failure`] at the end of the line.
+fn structured_data<'a>() -> impl Parser<In<'a>, Output = (), Error = NomError<'a>> {
+    let quoted = delimited(
+        char('"'),
+        many0_count(alt((
+            recognize(preceded(char('\\'), cut(take(1usize)))),
+            is_not("\\\""),
+        ))),
+        cut(char('"')),
+    );
+    let element = delimited(
+        char('['),
+        many0_count(alt((value(0, quoted), value(0, is_not("\"]"))))),
+        cut(char(']')),
+    );
+    value((), many1_count(element))
 }
 
 #[cfg(test)]
@@ -563,5 +587,75 @@ mod tests {
             split(b"<13>Mar  1 25:00:00 h"),
             Err(Error::Syntax { offset: 11, .. })
         ));
+    }
+
+    /// The nom grammars report the same offsets and expectations as the hand-written scan did.
+    #[test]
+    fn rfc5424_error_offsets() {
+        let at = |l: &[u8]| match split(l) {
+            Err(Error::Syntax {
+                offset, expected, ..
+            }) => (offset, expected),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(at(b"<1>1 -"), (6, "an RFC 5424 HOSTNAME"));
+        assert_eq!(at(b"<1>1 - "), (7, "an RFC 5424 HOSTNAME"));
+        assert_eq!(at(b"<1>1 - h a p"), (12, "an RFC 5424 MSGID"));
+        assert_eq!(at(b"<1>1 - h a p m"), (14, "structured data after MSGID"));
+        assert_eq!(
+            at(b"<1>1 - h a p m x"),
+            (15, "structured data ('-' or '[')")
+        );
+        assert_eq!(at(b"<1>1 - h a p m -x"), (16, "a space before the message"));
+        assert_eq!(
+            at(b"<1>1 - h a p m [a][b"),
+            (20, "']' closing the structured data")
+        );
+        assert_eq!(
+            at(b"<1>1 - h a p m [a k=\"v]"),
+            (23, "']' closing the structured data")
+        );
+        assert_eq!(
+            at(b"<1>1 - h a p m [a k=\"\\"),
+            (22, "']' closing the structured data")
+        );
+        assert_eq!(
+            at(b"<1>1 2021-13-01T00:00:00Z h"),
+            (10, "a valid month and day")
+        );
+        assert_eq!(
+            at(b"<1>1 2021-01-01 00:00:00Z h"),
+            (15, "'T' between date and time")
+        );
+        assert_eq!(at(b"<1>1 2021-01-01T24:00:00Z h"), (16, "a time HH:MM:SS"));
+        assert_eq!(
+            at(b"<1>1 2021-01-01T00:00:00. h"),
+            (25, "a digit after the decimal point")
+        );
+        assert_eq!(
+            at(b"<1>1 2021-01-01T00:00:00.1234567890Z h"),
+            (34, "at most 9 fraction digits")
+        );
+        assert_eq!(at(b"<1>1 2021-01-01T00:00:00+1 h"), (25, "offset hours"));
+        assert_eq!(
+            at(b"<1>1 2021-01-01T00:00:00+01:x h"),
+            (28, "offset minutes")
+        );
+        assert_eq!(
+            at(b"<1>1 2021-01-01T00:00:00+25 h"),
+            (25, "an offset below 24:00")
+        );
+        let (h, m) = split(b"<1>1 - h a p m [a k=\"x\\\"]\" y=\"]\"][b] \xEF\xBB\xBFmsg").unwrap();
+        assert_eq!(
+            (h.host, h.tag, h.pid),
+            (Some(&b"h"[..]), Some(&b"a"[..]), None)
+        );
+        assert_eq!(m, b"msg");
+        let (h, m) = split(b"<1>1 2021-01-01T00:00:00+0130 h a 7 m -").unwrap();
+        assert_eq!(
+            (h.timestamp.unwrap().utc_offset, h.pid),
+            (Some(5400), Some(7))
+        );
+        assert_eq!(m, b"");
     }
 }

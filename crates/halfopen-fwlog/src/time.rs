@@ -5,6 +5,11 @@
 //! zone a syslog RFC 3164 stamp leaves out.
 
 use crate::{Error, Result};
+use nom::Parser;
+use nom::bytes::complete::take_while_m_n;
+use nom::character::complete::{char, digit1, one_of};
+use nom::combinator::{map, opt, verify};
+use nom::sequence::preceded;
 
 /// How the timestamp was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,52 +94,91 @@ pub fn month_abbrev(month: u8) -> &'static str {
 
 /// Reads exactly `n` ASCII digits at `pos`.
 fn digits(b: &[u8], pos: usize, n: usize) -> Option<u32> {
-    let s = b.get(pos..pos.checked_add(n)?)?;
-    let mut v: u32 = 0;
-    for &c in s {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + u32::from(c - b'0');
-    }
-    Some(v)
+    let s = b.get(pos..)?;
+    fixed_digits(n).parse(s).ok().map(|(_, v)| v)
+}
+
+// ---------------------------------------------------------------------------
+// nom 8 building blocks (structured, non-hot-path grammars; `complete` parsers)
+// ---------------------------------------------------------------------------
+
+/// Input of the nom parsers: the bytes of a line.
+pub(crate) type In<'a> = &'a [u8];
+/// The nom error type the grammars use (position only: the crate's [`Error`] names what
+/// was expected).
+pub(crate) type NomError<'a> = nom::error::Error<In<'a>>;
+
+/// Byte offset of `rest` within `line` (`rest` is a suffix of `line`).
+pub(crate) fn offset_in(line: &[u8], rest: &[u8]) -> usize {
+    line.len().saturating_sub(rest.len())
+}
+
+/// Runs `p` on `rest` (a suffix of `line`); a nom error becomes [`Error::Syntax`] at the
+/// position where `rest` starts (the start of the part that did not fit), naming `expected`.
+pub(crate) fn run<'a, O>(
+    line: &'a [u8],
+    rest: &'a [u8],
+    mut p: impl Parser<In<'a>, Output = O, Error = NomError<'a>>,
+    expected: &'static str,
+) -> Result<(In<'a>, O)> {
+    p.parse(rest)
+        .map_err(|_| Error::syntax(offset_in(line, rest), expected))
+}
+
+/// Exactly `n` ASCII digits (`n` <= 9) as a number.
+pub(crate) fn fixed_digits<'a>(
+    n: usize,
+) -> impl Parser<In<'a>, Output = u32, Error = NomError<'a>> {
+    map(
+        take_while_m_n(n, n, |c: u8| c.is_ascii_digit()),
+        |d: In<'a>| {
+            d.iter().fold(0u32, |v, c| {
+                v.saturating_mul(10).saturating_add(u32::from(c - b'0'))
+            })
+        },
+    )
+}
+
+/// `HH:MM:SS` with hour 0–23, minute 0–59, second 0–60.
+fn clock<'a>() -> impl Parser<In<'a>, Output = (u8, u8, u8), Error = NomError<'a>> {
+    map(
+        verify(
+            (
+                fixed_digits(2),
+                preceded(char(':'), fixed_digits(2)),
+                preceded(char(':'), fixed_digits(2)),
+            ),
+            |&(h, m, s)| h <= 23 && m <= 59 && s <= 60,
+        ),
+        |(h, m, s)| (h as u8, m as u8, s as u8),
+    )
 }
 
 /// Reads `HH:MM:SS` at `pos`, checking ranges.
 fn hms(b: &[u8], pos: usize) -> Option<(u8, u8, u8)> {
-    let h = digits(b, pos, 2)?;
-    let m = digits(b, pos + 3, 2)?;
-    let s = digits(b, pos + 6, 2)?;
-    if b.get(pos + 2) != Some(&b':') || b.get(pos + 5) != Some(&b':') {
-        return None;
-    }
-    if h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    Some((h as u8, m as u8, s as u8))
+    clock().parse(b.get(pos..)?).ok().map(|(_, t)| t)
 }
 
 /// Reads an optional `.ddddd` fraction at `pos`: (nanos, bytes used).
 fn fraction(b: &[u8], pos: usize) -> Result<(u32, usize)> {
-    if b.get(pos) != Some(&b'.') {
+    let rest = b.get(pos..).unwrap_or_default();
+    let Ok((after_dot, _)) = char::<_, NomError<'_>>('.').parse(rest) else {
         return Ok((0, 0));
+    };
+    let (_, ds) = run(b, after_dot, digit1, "a digit after the decimal point")?;
+    if ds.len() > MAX_FRACTION_DIGITS {
+        return Err(Error::syntax(
+            pos + 1 + MAX_FRACTION_DIGITS,
+            "at most 9 fraction digits",
+        ));
     }
-    let mut n = 0usize;
-    let mut nanos: u32 = 0;
-    while let Some(c) = b.get(pos + 1 + n).filter(|c| c.is_ascii_digit()) {
-        if n == MAX_FRACTION_DIGITS {
-            return Err(Error::syntax(pos + 1 + n, "at most 9 fraction digits"));
-        }
-        nanos = nanos * 10 + u32::from(c - b'0');
-        n += 1;
-    }
-    if n == 0 {
-        return Err(Error::syntax(pos + 1, "a digit after the decimal point"));
-    }
-    for _ in n..MAX_FRACTION_DIGITS {
+    let mut nanos = ds.iter().fold(0u32, |v, c| {
+        v.saturating_mul(10).saturating_add(u32::from(c - b'0'))
+    });
+    for _ in ds.len()..MAX_FRACTION_DIGITS {
         nanos *= 10;
     }
-    Ok((nanos, n + 1))
+    Ok((nanos, ds.len() + 1))
 }
 
 fn check_day(month: u32, day: u32) -> bool {
@@ -199,28 +243,27 @@ pub fn parse_rfc3164(b: &[u8]) -> Result<(Timestamp<'_>, usize)> {
 
 /// Parses a zone suffix `Z`, `+HH:MM`, `+HHMM`, `-HH` at `pos`: (offset seconds east, bytes used).
 fn zone_suffix(b: &[u8], pos: usize) -> Result<(Option<i32>, usize)> {
-    match b.get(pos) {
-        Some(b'Z' | b'z') => Ok((Some(0), 1)),
-        Some(&c @ (b'+' | b'-')) => {
-            let h = digits(b, pos + 1, 2).ok_or(Error::syntax(pos + 1, "offset hours"))?;
-            let (m, used) = if b.get(pos + 3) == Some(&b':') {
-                (
-                    digits(b, pos + 4, 2).ok_or(Error::syntax(pos + 4, "offset minutes"))?,
-                    6,
-                )
-            } else if let Some(m) = digits(b, pos + 3, 2) {
-                (m, 5)
-            } else {
-                (0, 3)
-            };
-            if h > 23 || m > 59 {
-                return Err(Error::syntax(pos + 1, "an offset below 24:00"));
-            }
-            let secs = (h * 3600 + m * 60) as i32;
-            Ok((Some(if c == b'-' { -secs } else { secs }), used))
-        }
-        _ => Ok((None, 0)),
+    let rest = b.get(pos..).unwrap_or_default();
+    if one_of::<_, _, NomError<'_>>("Zz").parse(rest).is_ok() {
+        return Ok((Some(0), 1));
     }
+    let Ok((r, sign)) = one_of::<_, _, NomError<'_>>("+-").parse(rest) else {
+        return Ok((None, 0));
+    };
+    let (r, h) = run(b, r, fixed_digits(2), "offset hours")?;
+    let (r, m) = match char::<_, NomError<'_>>(':').parse(r) {
+        Ok((after_colon, _)) => run(b, after_colon, fixed_digits(2), "offset minutes")?,
+        Err(_) => opt(fixed_digits(2))
+            .map(|m| m.unwrap_or(0))
+            .parse(r)
+            .unwrap_or((r, 0)),
+    };
+    if h > 23 || m > 59 {
+        return Err(Error::syntax(pos + 1, "an offset below 24:00"));
+    }
+    let secs = (h * 3600 + m * 60) as i32;
+    let used = offset_in(rest, r);
+    Ok((Some(if sign == '-' { -secs } else { secs }), used))
 }
 
 /// Parses an RFC 3339 / ISO 8601 stamp `2021-07-03T19:10:14.578288-05:00` (also `Z`,
@@ -236,20 +279,22 @@ fn zone_suffix(b: &[u8], pos: usize) -> Result<(Option<i32>, usize)> {
 /// assert_eq!(used, 32);
 /// ```
 pub fn parse_iso8601(b: &[u8]) -> Result<(Timestamp<'_>, usize)> {
-    let year = digits(b, 0, 4).ok_or(Error::syntax(0, "a 4-digit year"))?;
-    let month = digits(b, 5, 2).filter(|_| b.get(4) == Some(&b'-'));
-    let day = digits(b, 8, 2).filter(|_| b.get(7) == Some(&b'-'));
-    let (Some(month), Some(day)) = (month, day) else {
-        return Err(Error::syntax(4, "a date YYYY-MM-DD"));
-    };
+    let (r, year) = run(b, b, fixed_digits(4), "a 4-digit year")?;
+    let (r, (month, day)) = run(
+        b,
+        r,
+        (
+            preceded(char('-'), fixed_digits(2)),
+            preceded(char('-'), fixed_digits(2)),
+        ),
+        "a date YYYY-MM-DD",
+    )?;
     if !check_day(month, day) {
         return Err(Error::syntax(5, "a valid month and day"));
     }
-    if !matches!(b.get(10), Some(b'T' | b't')) {
-        return Err(Error::syntax(10, "'T' between date and time"));
-    }
-    let (hour, minute, second) = hms(b, 11).ok_or(Error::syntax(11, "a time HH:MM:SS"))?;
-    let mut pos = 19;
+    let (r, _) = run(b, r, one_of("Tt"), "'T' between date and time")?;
+    let (r, (hour, minute, second)) = run(b, r, clock(), "a time HH:MM:SS")?;
+    let mut pos = offset_in(b, r);
     let (nanos, flen) = fraction(b, pos)?;
     pos += flen;
     let (utc_offset, zlen) = zone_suffix(b, pos)?;
