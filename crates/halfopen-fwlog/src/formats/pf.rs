@@ -35,8 +35,13 @@ use std::net::IpAddr;
 
 use crate::formats::filterlog::{push_header_extras, render_header};
 use crate::syslog;
-use crate::time::{Timestamp, TimestampKind};
+use crate::time::{In, NomError, Timestamp, TimestampKind};
 use crate::{Action, Direction, Error, Extra, Format, Protocol, Record, Result, TcpFlags};
+use nom::Parser;
+use nom::bytes::complete::{tag, take_till, take_until};
+use nom::character::complete::{char, digit1};
+use nom::combinator::{all_consuming, opt};
+use nom::sequence::{preceded, terminated};
 
 /// Longest line accepted.
 pub const MAX_LINE_LEN: usize = 8192;
@@ -277,27 +282,37 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
     }
     // rule N/M(reason)[:] action dir on iface:
     let rest = line.get(rule_at.saturating_add(5)..).unwrap_or_default();
-    let (rule, rest) = split_at(rest, b"(").ok_or(cx.err(rest, "`(` after the rule number"))?;
+    let (rest, rule) = terminated(take_till(|c| c == b'('), char('('))
+        .parse(rest)
+        .map_err(|_: nom::Err<NomError<'_>>| cx.err(rest, "`(` after the rule number"))?;
     if rule.is_empty() || rule.len() > 64 || rule.contains(&b' ') {
         return Err(cx.err(rule, "a rule number `N/M`"));
     }
-    let (reason, rest) = split_at(rest, b")").ok_or(cx.err(rest, "`)` closing the reason"))?;
+    let (rest, reason) = terminated(take_till(|c| c == b')'), char(')'))
+        .parse(rest)
+        .map_err(|_: nom::Err<NomError<'_>>| cx.err(rest, "`)` closing the reason"))?;
     cx.push(b"reason", reason)?;
-    let (dialect, rest) = match rest.strip_prefix(b":") {
-        Some(r) => (DIALECT_TCPDUMP, r),
-        None => (DIALECT_OPENBSD, rest),
+    let (rest, colon) = opt(char::<_, NomError<'_>>(':'))
+        .parse(rest)
+        .unwrap_or((rest, None));
+    let dialect = if colon.is_some() {
+        DIALECT_TCPDUMP
+    } else {
+        DIALECT_OPENBSD
     };
-    let rest = rest
-        .strip_prefix(b" ")
-        .ok_or(cx.err(rest, "a space after the reason"))?;
+    let (rest, _) = char(' ')
+        .parse(rest)
+        .map_err(|_: nom::Err<NomError<'_>>| cx.err(rest, "a space after the reason"))?;
     // OpenBSD: `[uid 0, pid 31536] ` for rules with `log (user)`
-    let rest = match rest.strip_prefix(b"[uid ") {
-        Some(r) => {
-            let (user, r2) = split_at(r, b"] ").ok_or(cx.err(r, "`] ` closing [uid N, pid N]"))?;
+    let rest = match tag::<_, _, NomError<'_>>(&b"[uid "[..]).parse(rest) {
+        Ok((r, _)) => {
+            let (r2, user) = terminated(take_until("] "), tag(&b"] "[..]))
+                .parse(r)
+                .map_err(|_: nom::Err<NomError<'_>>| cx.err(r, "`] ` closing [uid N, pid N]"))?;
             cx.push(b"user", user)?;
             r2
         }
-        None => rest,
+        Err(_) => rest,
     };
     let (action_text, rest) = split_at(rest, b" ").ok_or(cx.err(rest, "an action"))?;
     let (dir, rest) = split_at(rest, b" ").ok_or(cx.err(rest, "a direction"))?;
@@ -473,7 +488,9 @@ fn tcp_upstream<'a>(cx: &mut Ctx<'a>, rec: &mut Record<'a>, r: &'a [u8]) -> Resu
     rec.tcp_flags = Some(f);
     while let Some(item) = rest.strip_prefix(b", ") {
         if let Some(o) = item.strip_prefix(b"options [") {
-            let (opts, r2) = split_at(o, b"]").ok_or(cx.err(o, "`]` closing the options"))?;
+            let (r2, opts) = option_list(']')
+                .parse(o)
+                .map_err(|_| cx.err(o, "`]` closing the options"))?;
             rec.tcp_options = Some(opts);
             rest = r2;
             continue;
@@ -598,7 +615,9 @@ fn tcp_openbsd<'a>(cx: &mut Ctx<'a>, rec: &mut Record<'a>, body: &'a [u8]) -> Re
     }
     loop {
         if let Some(r) = rest.strip_prefix(b"<") {
-            let (opts, r2) = split_at(r, b">").ok_or(cx.err(r, "`>` closing the options"))?;
+            let (r2, opts) = option_list('>')
+                .parse(r)
+                .map_err(|_| cx.err(r, "`>` closing the options"))?;
             rec.tcp_options = Some(opts);
             rest = r2.strip_prefix(b" ").unwrap_or(r2);
             continue;
@@ -642,9 +661,19 @@ fn tcp_openbsd<'a>(cx: &mut Ctx<'a>, rec: &mut Record<'a>, body: &'a [u8]) -> Re
 /// assert_eq!(option_mss(b"nop,nop,timestamp 3960674784 2860123562"), None);
 /// ```
 pub fn option_mss(options: &[u8]) -> Option<u16> {
-    options
-        .split(|&b| b == b',')
-        .find_map(|o| o.strip_prefix(b"mss ").and_then(dec::<u16>))
+    options.split(|&b| b == b',').find_map(|o| {
+        let (_, d) = all_consuming(preceded(tag::<_, _, NomError<'_>>(&b"mss "[..]), digit1))
+            .parse(o)
+            .ok()?;
+        dec::<u16>(d)
+    })
+}
+
+/// The text of a tcpdump TCP option list up to its closing bracket (`close` is `]` for
+/// upstream `options [mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7]`, `>` for OpenBSD
+/// `<mss 1460,nop,nop,sackOK>`), the bracket consumed.
+fn option_list<'a>(close: char) -> impl Parser<In<'a>, Output = &'a [u8], Error = NomError<'a>> {
+    terminated(take_till(move |c: u8| char::from(c) == close), char(close))
 }
 
 /// Renders a record as a pf/tcpdump line in the dialect it was parsed from
@@ -786,5 +815,47 @@ pub fn render(r: &Record<'_>, out: &mut Vec<u8>) {
             let _ = write!(out, " ip-proto-{n}");
             field(out, b" ", b"", info);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err_at(line: &[u8]) -> (usize, &'static str) {
+        match parse(line) {
+            Err(Error::Syntax {
+                offset, expected, ..
+            }) => (offset, expected),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rule_header_errors() {
+        assert_eq!(err_at(b"rule 1/0 block"), (5, "`(` after the rule number"));
+        assert_eq!(err_at(b"rule 1/0(match"), (9, "`)` closing the reason"));
+        assert_eq!(err_at(b"rule (match): x"), (5, "a rule number `N/M`"));
+        assert_eq!(
+            err_at(b"rule 1/0(match):x"),
+            (16, "a space after the reason")
+        );
+        assert_eq!(
+            err_at(b"rule 1/0(match) [uid 0, pid 1 block"),
+            (21, "`] ` closing [uid N, pid N]")
+        );
+    }
+
+    #[test]
+    fn option_lists() {
+        assert_eq!(
+            option_list(']').parse(&b"mss 1460,nop], length 0"[..]),
+            Ok((&b", length 0"[..], &b"mss 1460,nop"[..]))
+        );
+        assert!(option_list('>').parse(&b"mss 1460,nop"[..]).is_err());
+        let l = b"01:48:13.748353 rule 1/0(match): block in on vtnet0: 1.2.3.4.41854 > 5.6.7.8.6379: Flags [S], seq 1, win 29200, options [mss 1460,sackOK";
+        assert_eq!(err_at(l), (121, "`]` closing the options"));
+        assert_eq!(option_mss(b"nop,mss 536"), Some(536));
+        assert_eq!(option_mss(b"mss x,mss 99999,mss 12"), Some(12));
     }
 }
