@@ -23,8 +23,12 @@
 
 use std::net::IpAddr;
 
-use crate::time::{Timestamp, TimestampKind};
+use crate::time::{In, NomError, Timestamp, TimestampKind, offset_in};
 use crate::{Action, Direction, Error, Format, Protocol, Record, Result, TcpFlags};
+use nom::Parser;
+use nom::bytes::complete::{tag, take_till1, take_while};
+use nom::combinator::opt as optional;
+use nom::sequence::preceded;
 
 /// Longest line accepted (a real line is under 200 bytes).
 pub const MAX_LINE_LEN: usize = 4096;
@@ -180,25 +184,25 @@ impl WindowsFields {
     /// The layout must name `action`, `protocol`, `src-ip` and `dst-ip`; at most
     /// [`MAX_COLUMNS`] columns, each named once.
     pub fn compile(line: &[u8]) -> Result<WindowsFields> {
-        let body = line.strip_prefix(b"#Fields:").unwrap_or(line);
-        let base = line.len().saturating_sub(body.len());
+        let (mut rest, _) = optional(tag::<_, _, NomError<'_>>(&b"#Fields:"[..]))
+            .parse(line)
+            .unwrap_or((line, None));
         let mut columns: Vec<Column> = Vec::new();
-        for (start, name) in words(body) {
+        while let Ok((r, name)) = column_name().parse(rest) {
+            let start = offset_in(line, r).saturating_sub(name.len());
             if columns.len() == MAX_COLUMNS {
                 return Err(Error::TooManyFields {
                     line: 0,
-                    offset: base.saturating_add(start),
+                    offset: start,
                     limit: MAX_COLUMNS,
                 });
             }
             let col = Column::from_name(name);
             if columns.contains(&col) {
-                return Err(Error::syntax(
-                    base.saturating_add(start),
-                    "a column name not already listed",
-                ));
+                return Err(Error::syntax(start, "a column name not already listed"));
             }
             columns.push(col);
+            rest = r;
         }
         for required in [
             Column::Action,
@@ -236,30 +240,15 @@ impl WindowsFields {
     }
 }
 
+/// One column name of a `#Fields:` line after its separating spaces (runs of spaces are one
+/// separator).
+fn column_name<'a>() -> impl Parser<In<'a>, Output = &'a [u8], Error = NomError<'a>> {
+    preceded(take_while(|c| c == b' '), take_till1(|c| c == b' '))
+}
+
 /// True for a `#Fields:` header line (compile it with [`WindowsFields::compile`]).
 pub fn is_fields_header(line: &[u8]) -> bool {
     line.starts_with(b"#Fields:")
-}
-
-/// Space-separated words with their start offsets (runs of spaces are one separator).
-fn words(s: &[u8]) -> impl Iterator<Item = (usize, &[u8])> + '_ {
-    let mut pos = 0usize;
-    std::iter::from_fn(move || {
-        while s.get(pos) == Some(&b' ') {
-            pos += 1;
-        }
-        if pos >= s.len() {
-            return None;
-        }
-        let start = pos;
-        while let Some(&b) = s.get(pos) {
-            if b == b' ' {
-                break;
-            }
-            pos += 1;
-        }
-        s.get(start..pos).map(|w| (start, w))
-    })
 }
 
 /// Parses one line with the standard 17-column layout (plus an optional trailing `pid`).
@@ -699,5 +688,50 @@ fn opt<T: std::fmt::Display>(out: &mut Vec<u8>, v: Option<T>) -> std::io::Result
     match v {
         Some(v) => write!(out, "{v}"),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_header_grammar() {
+        let f = WindowsFields::compile(b"#Fields:   action  protocol src-ip dst-ip x\r ").unwrap();
+        let names: Vec<&[u8]> = f.names().collect();
+        assert_eq!(
+            names,
+            [
+                &b"action"[..],
+                b"protocol",
+                b"src-ip",
+                b"dst-ip",
+                &b"x\r"[..]
+            ]
+        );
+        let f = WindowsFields::compile(b"action protocol src-ip dst-ip").unwrap();
+        assert_eq!(f.len(), 4);
+        let mut many = b"#Fields: action protocol src-ip dst-ip".to_vec();
+        for i in 0..MAX_COLUMNS {
+            many.extend_from_slice(format!(" x{i}").as_bytes());
+        }
+        let first_over = format!(" x{} ", MAX_COLUMNS - 4);
+        let at = many
+            .windows(first_over.len())
+            .position(|w| w == first_over.as_bytes())
+            .unwrap()
+            + 1;
+        assert!(
+            matches!(
+                WindowsFields::compile(&many),
+                Err(Error::TooManyFields { offset, .. }) if offset == at
+            ),
+            "{:?}",
+            WindowsFields::compile(&many)
+        );
+        assert!(matches!(
+            WindowsFields::compile(b"#Fields: action protocol src-ip"),
+            Err(Error::Syntax { offset: 31, .. })
+        ));
     }
 }
