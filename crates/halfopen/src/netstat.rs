@@ -9,6 +9,16 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use nom::Parser;
+use nom::branch::alt;
+use nom::bytes::complete::{take, take_till1, take_while};
+use nom::character::complete::{char, digit1};
+use nom::combinator::{all_consuming, rest, verify};
+use nom::sequence::{delimited, preceded};
+
+/// The nom error type of the line grammar (positions only; [`Error::Netstat`] names what was
+/// expected).
+type NomError<'a> = nom::error::Error<&'a [u8]>;
 
 /// Longest line accepted.
 pub const MAX_LINE: usize = 4096;
@@ -99,33 +109,41 @@ pub struct SocketLine {
 /// The fields of a line, how many there are, and where each starts.
 type Fields<'a> = ([&'a [u8]; MAX_FIELDS], usize, [usize; MAX_FIELDS]);
 
+/// One whitespace-separated field after the whitespace before it (nom 8, `complete`).
+fn field<'a>() -> impl Parser<&'a [u8], Output = &'a [u8], Error = NomError<'a>> {
+    preceded(
+        take_while(|b: u8| b.is_ascii_whitespace()),
+        take_till1(|b: u8| b.is_ascii_whitespace()),
+    )
+}
+
 fn fields(line: &[u8]) -> Result<Fields<'_>> {
     let mut out: [&[u8]; MAX_FIELDS] = [&[]; MAX_FIELDS];
     let mut offs = [0usize; MAX_FIELDS];
     let mut n = 0;
-    let mut i = 0;
-    while i < line.len() {
-        while line.get(i).is_some_and(u8::is_ascii_whitespace) {
-            i += 1;
-        }
-        if i >= line.len() {
-            break;
-        }
-        let start = i;
-        while line.get(i).is_some_and(|b| !b.is_ascii_whitespace()) {
-            i += 1;
-        }
+    let mut rest = line;
+    while let Ok((r, f)) = field().parse(rest) {
+        let start = line.len().saturating_sub(r.len()).saturating_sub(f.len());
         let (Some(slot), Some(off)) = (out.get_mut(n), offs.get_mut(n)) else {
             return Err(Error::Netstat {
                 offset: start,
                 expected: "at most 16 fields",
             });
         };
-        *slot = line.get(start..i).unwrap_or_default();
+        *slot = f;
         *off = start;
         n += 1;
+        rest = r;
     }
     Ok((out, n, offs))
+}
+
+/// Exactly a run of 1..=`max` ASCII digits (the whole of `s`).
+fn all_digits(s: &[u8], max: usize) -> Option<&str> {
+    let (_, d) = all_consuming(verify(digit1::<_, NomError<'_>>, |d: &[u8]| d.len() <= max))
+        .parse(s)
+        .ok()?;
+    std::str::from_utf8(d).ok()
 }
 
 fn parse_ip(s: &[u8]) -> Option<IpAddr> {
@@ -138,20 +156,24 @@ fn parse_port(s: &[u8]) -> Option<Option<u16>> {
     if s == b"*" {
         return Some(None);
     }
-    if s.is_empty() || s.len() > 5 || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(s).ok()?.parse().ok().map(Some)
+    all_digits(s, 5)?.parse().ok().map(Some)
 }
 
 fn parse_host(s: &[u8]) -> Option<Option<IpAddr>> {
     if s == b"*" {
         return Some(None);
     }
-    let s = s
-        .strip_prefix(b"[")
-        .and_then(|t| t.strip_suffix(b"]"))
-        .unwrap_or(s);
+    // `[v6]` (ss) or a bare address.
+    let (_, s) = alt((
+        all_consuming(delimited(
+            char::<&[u8], NomError<'_>>('['),
+            take(s.len().saturating_sub(2)),
+            char(']'),
+        )),
+        rest,
+    ))
+    .parse(s)
+    .ok()?;
     parse_ip(s).map(Some)
 }
 
@@ -170,10 +192,7 @@ pub fn parse_endpoint(s: &[u8]) -> Option<Endpoint> {
 }
 
 fn parse_num(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(s).ok()?.parse().ok()
+    all_digits(s, 19)?.parse().ok()
 }
 
 /// Parses one line; `Ok(None)` for headers, blank lines and non-TCP sockets.
@@ -380,6 +399,43 @@ mod tests {
         assert!(matches!(e, Error::Netstat { offset: 4, .. }));
         assert!(parse_line(&[b' '; 5000]).is_err());
         assert!(parse_line(b"1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17").is_err());
+        let e = parse_line(b"1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\t\x0c 17").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Netstat {
+                    offset: 41,
+                    expected: "at most 16 fields"
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    /// The nom field and number grammars accept exactly what the byte scan did.
+    #[test]
+    fn nom_grammar_edges() {
+        assert_eq!(parse_num(b"0018446744073709551615"), None);
+        assert_eq!(parse_num(b"18446744073709551615"), None);
+        assert_eq!(
+            parse_num(b"1844674407370955161"),
+            Some(1_844_674_407_370_955_161)
+        );
+        assert_eq!(parse_num(b""), None);
+        assert_eq!(parse_num(b"1x"), None);
+        assert_eq!(parse_port(b"065535"), None);
+        assert_eq!(parse_port(b"65536"), None);
+        assert_eq!(parse_port(b"*"), Some(None));
+        assert_eq!(parse_host(b"[::1]"), Some(Some("::1".parse().unwrap())));
+        assert_eq!(parse_host(b"[::1"), None);
+        assert_eq!(parse_host(b"[]"), None);
+        assert_eq!(parse_host(b"["), None);
+        let (f, n, offs) = fields(b"  a\tbb \r\n c  ").unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            (f[1], offs[1], f[2], offs[2]),
+            (&b"bb"[..], 4, &b"c"[..], 10)
+        );
     }
 
     proptest! {
