@@ -401,6 +401,24 @@ fn body_line(b: &Body) -> String {
     s
 }
 
+/// Fuzz finding (fwlog_filterlog): an IPv6-layout line with IPv4 addresses parsed, rendered
+/// in the IPv4 layout and did not parse back. The address family must match the IP version.
+#[test]
+fn ip_version_must_match_the_addresses() {
+    let line = b"Sep 28 10:38:09 pfSense filterlog: 53,,,1000000300,em0,match,block,in,6,0x0,,64,tcp,6,60,10.0.2.2,10.0.2.15,53742,22,0,S,3617062,,64240,,mss";
+    let at = line.windows(9).position(|w| w == b"10.0.2.2,").unwrap();
+    assert_eq!(
+        filterlog::parse(line).unwrap_err(),
+        Error::syntax(at, "a source IP")
+    );
+    let line = b"53,,,1000000300,em0,match,block,in,4,0x0,,64,0,0,none,6,tcp,60,2001:db8::1,10.0.2.15,53742,22,0,S,3617062,,64240,,mss";
+    let at = line.windows(12).position(|w| w == b"2001:db8::1,").unwrap();
+    assert_eq!(
+        filterlog::parse(line).unwrap_err(),
+        Error::syntax(at, "a source IP")
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 

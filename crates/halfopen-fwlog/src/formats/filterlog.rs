@@ -106,8 +106,13 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
     }
     let proto_num: u8 =
         dec(get(i_proto_id)).ok_or(Error::syntax(at(i_proto_id), "a protocol number"))?;
-    let src = ip(get(i_src)).ok_or(Error::syntax(at(i_src), "a source IP"))?;
-    let dst = ip(get(i_dst)).ok_or(Error::syntax(at(i_dst), "a destination IP"))?;
+    // The addresses must match the IP version (render picks the layout from them).
+    let src = ip(get(i_src))
+        .filter(|a| a.is_ipv6() == v6)
+        .ok_or(Error::syntax(at(i_src), "a source IP"))?;
+    let dst = ip(get(i_dst))
+        .filter(|a| a.is_ipv6() == v6)
+        .ok_or(Error::syntax(at(i_dst), "a destination IP"))?;
     let mut rec = Record::new(
         Format::Filterlog,
         Protocol::from_number(proto_num),
