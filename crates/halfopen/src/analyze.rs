@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 
 use halfopen_fwlog::Format;
 use halfopen_tcp::{Connection, FlowTable};
-use halfopen_weblog::LogFormat;
 use halfopen_weblog::error_log::Known;
+use halfopen_weblog::{AccessParser, LogFormat};
 
 use halfopen_fwlog::reader::LineReader;
 
@@ -610,15 +610,17 @@ fn parse_web(jobs: Vec<WebJob>, err_offset: i32, cap: usize) -> WebOut {
         );
         let requests = &mut out.requests;
         let timeouts = &mut out.timeouts;
+        // The stateful parser remembers the last `%t` minute (logs repeat it).
+        let mut parser = format.as_ref().map(LogFormat::parser);
         for_each_line(
             &name,
             &sample,
             &mut lines,
             &mut out.skipped,
             &mut info,
-            |_, _, b| match &format {
-                Some(f) => {
-                    requests.push(access_request(f, b)?);
+            |_, _, b| match &mut parser {
+                Some(p) => {
+                    requests.push(access_request(p, b)?);
                     Ok(true)
                 }
                 None => Ok(error_timeout(b, err_offset)?
@@ -633,8 +635,11 @@ fn parse_web(jobs: Vec<WebJob>, err_offset: i32, cap: usize) -> WebOut {
 
 /// One access-log line as a request (the time moved back by the duration when the line was
 /// written at the request's end).
-fn access_request(f: &LogFormat, b: &[u8]) -> std::result::Result<LoggedRequest, String> {
-    let r = f.parse(b).map_err(|e| e.to_string())?;
+fn access_request(
+    p: &mut AccessParser<'_>,
+    b: &[u8],
+) -> std::result::Result<LoggedRequest, String> {
+    let r = p.parse(b).map_err(|e| e.to_string())?;
     let Some(ip) = r.client.as_ref().and_then(|c| c.ip()) else {
         return Err("no client address (host names are not resolved)".into());
     };
