@@ -329,7 +329,7 @@ fn syslog_body(line: &[u8]) -> Option<usize> {
     None
 }
 
-fn code_at(line: &[u8], i: usize) -> Option<AhCode> {
+pub(crate) fn code_at(line: &[u8], i: usize) -> Option<AhCode> {
     let b = line.get(i..i + 8)?;
     if b.get(..2)? != b"AH" || b.get(7)? != &b':' {
         return None;
@@ -339,7 +339,7 @@ fn code_at(line: &[u8], i: usize) -> Option<AhCode> {
 }
 
 /// Apache `apr_ctime`-style `Tue Nov 24 20:50:18.736671 2026` or ISO `2025-07-22 15:45:51.323610 +0200`.
-fn apache_time(b: &[u8], offset_secs: i32) -> Option<LogTime> {
+pub(crate) fn apache_time(b: &[u8], offset_secs: i32) -> Option<LogTime> {
     if b.first()?.is_ascii_digit() {
         // %{cu}t / %{cuz}t
         let date = b.get(..10)?;
@@ -436,7 +436,7 @@ fn closing_bracket(b: &[u8]) -> Option<usize> {
     memchr::memchr(b']', b)
 }
 
-fn split_addr_port(b: &[u8]) -> (Option<IpAddr>, Option<u16>) {
+pub(crate) fn split_addr_port(b: &[u8]) -> (Option<IpAddr>, Option<u16>) {
     if let Some(ip) = parse_ip(b) {
         return (Some(ip), None);
     }

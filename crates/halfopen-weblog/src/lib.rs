@@ -25,6 +25,7 @@
 pub mod detect;
 pub mod directive;
 pub mod error;
+pub mod error_format;
 pub mod error_log;
 pub mod escape;
 mod fast;
@@ -37,6 +38,7 @@ pub mod time;
 pub use detect::detect_access_format;
 pub use directive::{Directive, DurationUnit, Field, PortKind, ProcKind, TimeKind, TimeSpec};
 pub use error::{Error, Expected, Result};
+pub use error_format::ErrorLogFormat;
 pub use escape::{EscapeStyle, unescape};
 pub use format::{AccessParser, LogFormat};
 pub use parse::{MATCH_BUDGET, parse_ip};
