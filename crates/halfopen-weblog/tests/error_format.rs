@@ -47,6 +47,7 @@ fn default_24_agrees_with_error_log() {
     let real = ErrorLogFormat::compile(DEFAULT_24_REAL).unwrap();
     let mut checked = 0;
     let mut other = 0;
+    let mut lab = 0;
     for (at, l) in corpus_lines() {
         let e = error_log::parse(&l).unwrap();
         let mine = fmt.parse(&l);
@@ -69,6 +70,9 @@ fn default_24_agrees_with_error_log() {
             continue;
         }
         checked += 1;
+        if at.starts_with("lab/") {
+            lab += 1;
+        }
         let m = mine.unwrap_or_else(|x| panic!("{at}: {x}"));
         let r = real.parse(&l).unwrap_or_else(|x| panic!("{at}: {x}"));
         let remote = memchr_remote(&l);
@@ -102,6 +106,7 @@ fn default_24_agrees_with_error_log() {
     }
     assert!(checked >= 100, "only {checked} lines checked");
     assert!(other > 0);
+    assert!(lab >= 50, "only {lab} lab debug lines checked");
 }
 
 #[test]
@@ -175,6 +180,27 @@ fn compile_errors() {
         Err(Error::FormatTooLarge { .. })
     ));
     assert!(ErrorLogFormat::compile("%% %{g}T %{c}L %{C}L %k %A %v %V %{X}e %{n}n").is_ok());
+}
+
+#[test]
+fn adversarial_line_stays_within_budget() {
+    let f = ErrorLogFormat::compile(DEFAULT_24).unwrap();
+    let mut l = b"[Tue Nov 24 20:50:30.336238 2026] [core:info] [pid 1:tid 2] (1)".to_vec();
+    l.extend(b": [client 1.2.3.4:5] ".repeat(2000));
+    l.extend(b", referer x".repeat(500));
+    let r = f.parse(&l).unwrap();
+    // shortest first: the message stops at the first `, referer `
+    assert!(r.referer.is_some_and(|v| v.starts_with(b"x, referer x")));
+    assert_eq!(r.os_error, Some(&b"(1)"[..]));
+    let mut l = b"[Tue Nov 24 20:50:30 2026] [x:info] ".to_vec();
+    l.extend(b"[pid 1:tid ".repeat(3000));
+    // `[pid`, ` 1:tid` match, ` %T]` does not: the optional fields are left out and `%M`
+    // takes the rest
+    let r = f.parse(&l).unwrap();
+    assert_eq!((r.pid, r.tid), (Some(1), None));
+    assert!(r.message.starts_with(b"[pid 1:tid [pid"));
+    let long_bad = [b'[', b' '].repeat(20_000);
+    assert!(matches!(f.parse(&long_bad), Err(Error::Syntax { .. })));
 }
 
 proptest! {
