@@ -355,24 +355,7 @@ impl ErrorLogFormat {
                 expected,
             });
         }
-        let mut rec = ErrorRecord {
-            flavor: ErrorFlavor::Apache24,
-            time: None,
-            syslog_prefix: None,
-            module: None,
-            level: None,
-            pid: None,
-            tid: None,
-            connection: None,
-            source: None,
-            os_error: None,
-            client: None,
-            client_port: None,
-            code: None,
-            message: &[],
-            referer: None,
-            request: None,
-        };
+        let mut rec = ErrorRecord::empty(ErrorFlavor::Apache24);
         let mut peer = (None, None);
         for f in &self.fields {
             for it in &f.items {

@@ -208,6 +208,30 @@ pub struct ErrorRecord<'a> {
     pub request: Option<&'a [u8]>,
 }
 
+impl<'a> ErrorRecord<'a> {
+    /// A record of `flavor` with every field unset (parsers fill in what the line gives).
+    pub(crate) fn empty(flavor: ErrorFlavor) -> ErrorRecord<'a> {
+        ErrorRecord {
+            flavor,
+            time: None,
+            syslog_prefix: None,
+            module: None,
+            level: None,
+            pid: None,
+            tid: None,
+            connection: None,
+            source: None,
+            os_error: None,
+            client: None,
+            client_port: None,
+            code: None,
+            message: &[],
+            referer: None,
+            request: None,
+        }
+    }
+}
+
 impl ErrorRecord<'_> {
     /// The typed meaning: the AH code when known, else a recognised Apache 2.2 wording
     /// (`Invalid method in request`, `request failed: error reading the headers`, ...).
@@ -257,24 +281,7 @@ pub fn parse_with(line: &[u8], offset_secs: i32) -> Result<ErrorRecord<'_>> {
     if line.is_empty() {
         return Err(Error::Empty);
     }
-    let mut rec = ErrorRecord {
-        flavor: ErrorFlavor::Apache22,
-        time: None,
-        syslog_prefix: None,
-        module: None,
-        level: None,
-        pid: None,
-        tid: None,
-        connection: None,
-        source: None,
-        os_error: None,
-        client: None,
-        client_port: None,
-        code: None,
-        message: &[],
-        referer: None,
-        request: None,
-    };
+    let mut rec = ErrorRecord::empty(ErrorFlavor::Apache22);
     let first = line.first().copied().unwrap_or(0);
     if first == b'[' {
         apache(line, 0, offset_secs, &mut rec)?;

@@ -17,7 +17,7 @@ use crate::directive::{Directive, DurationUnit, Field, PortKind, ProcKind, TimeK
 use crate::format::{HeaderRole, Item, LogFormat};
 use std::net::IpAddr;
 
-use crate::parse::{ipv4_prefix, parse_ip};
+use crate::parse::{escaped_quote, ipv4_prefix, parse_ip};
 use crate::record::{AccessRecord, Client, RequestLine};
 use crate::time::ClfCache;
 
@@ -382,7 +382,7 @@ impl FastPlan {
                         return None;
                     }
                     if matches!(step.scan, Scan::LastQuote(_)) {
-                        if escaped(line, pos, tail) {
+                        if escaped_quote(line, pos, tail) {
                             return None;
                         }
                     } else if memchr::memchr(b' ', line.get(pos..tail)?).is_some() {
@@ -549,22 +549,6 @@ fn find_space(hay: &[u8]) -> Option<usize> {
     memchr::memchr(b' ', hay.get(from..)?).map(|i| from + i)
 }
 
-/// An odd number of backslashes right before `q` (and after `start`).
-#[inline]
-fn escaped(line: &[u8], start: usize, q: usize) -> bool {
-    let mut n = 0usize;
-    let mut i = q;
-    while i > start {
-        i -= 1;
-        if line.get(i) == Some(&b'\\') {
-            n += 1;
-        } else {
-            break;
-        }
-    }
-    n % 2 == 1
-}
-
 /// The first occurrence of `lit` (which starts with `"`) at or after `pos` whose quote is not
 /// escaped.
 #[inline]
@@ -572,7 +556,7 @@ fn find_closing_quote(line: &[u8], pos: usize, lit: &[u8]) -> Option<usize> {
     let mut from = pos;
     loop {
         let q = from + memchr::memchr(b'"', line.get(from..)?)?;
-        if has_prefix(line.get(q..)?, lit) && !escaped(line, pos, q) {
+        if has_prefix(line.get(q..)?, lit) && !escaped_quote(line, pos, q) {
             return Some(q);
         }
         from = q + 1;

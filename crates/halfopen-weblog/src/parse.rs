@@ -280,7 +280,10 @@ fn find_lit(hay: &[u8], needle: &[u8], finder: &memchr::memmem::Finder<'_>) -> O
     }
 }
 
-fn escaped_quote(line: &[u8], start: usize, q: usize) -> bool {
+/// An odd number of backslashes right before `q` (and after `start`): the quote at `q` is
+/// escaped. Shared by the general matcher and the fast path.
+#[inline]
+pub(crate) fn escaped_quote(line: &[u8], start: usize, q: usize) -> bool {
     let mut n = 0usize;
     let mut i = q;
     while i > start {
