@@ -6,13 +6,10 @@ use halfopen_fwlog::formats::filterlog;
 use halfopen_fwlog::{Action, Direction, Error, Format, Protocol, TcpFlags, TimestampKind};
 use proptest::prelude::*;
 
-macro_rules! corpus {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_bytes!(concat!("data/filterlog/", $name)))),*]
-    };
-}
+mod common;
+use common::{ip, lines};
 
-const CORPUS: &[(&str, &[u8])] = corpus![
+const CORPUS: &[(&str, &[u8])] = corpus!["filterlog":
     "crowdsec-hub-pf-logs.log",
     "crowdsec-hub-pfsense-rfc5424-filterlog.log",
     "elastic-integrations-pfsense-test-opensense-transport-dash.log",
@@ -22,20 +19,8 @@ const CORPUS: &[(&str, &[u8])] = corpus![
     "wazuh-ruleset-tests-pfsense.log",
 ];
 
-fn lines(data: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    data.split(|&b| b == b'\n')
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-        .map(|(i, l)| (i + 1, l))
-}
-
 fn line_of(file: &str, n: usize) -> &'static [u8] {
-    let data = CORPUS.iter().find(|(f, _)| *f == file).unwrap().1;
-    lines(data).find(|(i, _)| *i == n).unwrap().1
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
+    common::line_of(CORPUS, file, n)
 }
 
 #[test]

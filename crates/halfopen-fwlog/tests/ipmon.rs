@@ -6,33 +6,18 @@ use halfopen_fwlog::formats::ipmon;
 use halfopen_fwlog::{Action, Direction, Error, Format, Protocol, TcpFlags, TimestampKind};
 use proptest::prelude::*;
 
-macro_rules! corpus {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_bytes!(concat!("data/ipmon/", $name)))),*]
-    };
-}
+mod common;
+use common::{ip, lines};
 
-const CORPUS: &[(&str, &[u8])] = corpus![
+const CORPUS: &[(&str, &[u8])] = corpus!["ipmon":
     "ipfilter-perl-comments.log",
     "ipfilter-test-expected-l1.log",
     "omnios-docs-ipmon-o-SNI.log",
     "ossec-hids-decoder-solaris-ipmon.log",
 ];
 
-fn lines(data: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    data.split(|&b| b == b'\n')
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-        .map(|(i, l)| (i + 1, l))
-}
-
 fn line_of(file: &str, n: usize) -> &'static [u8] {
-    let data = CORPUS.iter().find(|(f, _)| *f == file).unwrap().1;
-    lines(data).find(|(i, _)| *i == n).unwrap().1
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
+    common::line_of(CORPUS, file, n)
 }
 
 /// Lines the parser must reject, with the error it must give.

@@ -6,31 +6,16 @@ use halfopen_fwlog::formats::pf;
 use halfopen_fwlog::{Action, Direction, Error, Format, Protocol, TcpFlags, TimestampKind};
 use proptest::prelude::*;
 
-macro_rules! corpus {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_bytes!(concat!("data/pf/", $name)))),*]
-    };
-}
+mod common;
+use common::{ip, lines};
 
-const CORPUS: &[(&str, &[u8])] = corpus![
+const CORPUS: &[(&str, &[u8])] = corpus!["pf":
     "blog-vjt-pfasciilogd-2023-freebsd-tcpdump-eni.log",
     "ossec-hids-pf_decoder-examples.log",
 ];
 
-fn lines(data: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    data.split(|&b| b == b'\n')
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-        .map(|(i, l)| (i + 1, l))
-}
-
 fn line_of(file: &str, n: usize) -> &'static [u8] {
-    let data = CORPUS.iter().find(|(f, _)| *f == file).unwrap().1;
-    lines(data).find(|(i, _)| *i == n).unwrap().1
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
+    common::line_of(CORPUS, file, n)
 }
 
 fn rendered(rec: &halfopen_fwlog::Record<'_>) -> Vec<u8> {

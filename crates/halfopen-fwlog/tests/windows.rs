@@ -8,6 +8,9 @@ use halfopen_fwlog::{
 };
 use proptest::prelude::*;
 
+mod common;
+use common::lines;
+
 const CORPUS: &[(&str, &[u8])] = &[
     (
         "crowdsec-hub-windows-firewall-md.log",
@@ -24,13 +27,6 @@ const CORPUS: &[(&str, &[u8])] = &[
         include_bytes!("data/windows/plaso-test-data-windows_firewall.log"),
     ),
 ];
-
-fn lines(data: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    data.split(|&b| b == b'\n')
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-        .map(|(i, l)| (i + 1, l))
-}
 
 /// Lines the parser must reject, with the error it must give.
 fn expected_error(file: &str, n: usize) -> Option<Error> {
