@@ -620,13 +620,26 @@ impl Report {
 /// assert_eq!(halfopen::report::sparkline(&[0, 1, 9, 9], 4), " .@@");
 /// ```
 pub fn sparkline(values: &[u64], width: usize) -> String {
+    sparkline_scaled(values, width, 0)
+}
+
+/// Columns of the text timeline.
+const TIMELINE_WIDTH: usize = 72;
+
+/// Like [`sparkline`], scaled so that `max` (or the largest column, if larger) is `@`: the
+/// hostile line uses the peak of all attempts, so both lines share one scale.
+///
+/// ```
+/// assert_eq!(halfopen::report::sparkline_scaled(&[0, 1, 9], 3, 18), " .+");
+/// ```
+pub fn sparkline_scaled(values: &[u64], width: usize, max: u64) -> String {
     const RAMP: &[u8] = b" .:-=+*#%@";
     if values.is_empty() || width == 0 {
         return String::new();
     }
     let per = values.len().div_ceil(width).max(1);
     let cols: Vec<u64> = values.chunks(per).map(|c| c.iter().sum()).collect();
-    let max = cols.iter().copied().max().unwrap_or(0).max(1);
+    let max = cols.iter().copied().max().unwrap_or(0).max(max).max(1);
     cols.iter()
         .map(|&v| {
             let level = if v == 0 {
@@ -770,14 +783,32 @@ fn render_text(r: &Report, color: bool) -> String {
     }
     let _ = writeln!(o);
     if !r.timeline.attempts.is_empty() {
+        // The sparkline sums `per` buckets into one column; say what a column is.
+        let per = r.timeline.attempts.len().div_ceil(TIMELINE_WIDTH).max(1);
+        let peak = r
+            .timeline
+            .attempts
+            .chunks(per)
+            .map(|c| c.iter().sum::<u64>())
+            .max()
+            .unwrap_or(0);
         let _ = writeln!(
             o,
-            "{b}Timeline{e} (connection attempts per {} s from {}; second line: hostile)",
-            r.timeline.bucket_seconds,
-            r.timeline.start.as_deref().unwrap_or("?")
+            "{b}Timeline{e} of connection attempts from {}: one column per {} s, peak {} per column (@ = most)",
+            r.timeline.start.as_deref().unwrap_or("?"),
+            r.timeline.bucket_seconds.saturating_mul(per as u64),
+            thousands(peak),
         );
-        let _ = writeln!(o, "  |{}|", sparkline(&r.timeline.attempts, 72));
-        let _ = writeln!(o, "  |{}|", sparkline(&r.timeline.hostile, 72));
+        let _ = writeln!(
+            o,
+            "  all     |{}|",
+            sparkline(&r.timeline.attempts, TIMELINE_WIDTH)
+        );
+        let _ = writeln!(
+            o,
+            "  hostile |{}|",
+            sparkline_scaled(&r.timeline.hostile, TIMELINE_WIDTH, peak)
+        );
         let _ = writeln!(o);
     }
     let groups = source_groups(r);

@@ -11,9 +11,9 @@ use crate::source::{SourceSummary, VerdictCounts};
 use crate::verdict::Verdict;
 
 /// Width of a timeline bucket, µs.
-pub const BUCKET_US: i64 = 60_000_000;
+pub const BUCKET_US: i64 = 10_000_000;
 
-/// Connection attempts per minute.
+/// Connection attempts per 10-second bucket ([`BUCKET_US`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Timeline {
     /// Bucket start (µs, multiple of [`BUCKET_US`]) -> (all attempts, attempts judged hostile).
