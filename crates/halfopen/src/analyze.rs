@@ -354,6 +354,12 @@ impl Analyzer {
             year_inferred,
             years,
         } = fw_out;
+        let merged = merge_same_connections(&mut conns);
+        if merged > 0 {
+            notes.push(format!(
+                "{merged} connection(s) were seen by two inputs (e.g. a pcap and a firewall log of the same traffic): each is counted once, from the richer input"
+            ));
+        }
         infos.extend(fw_infos);
         infos.extend(web_out.infos);
         skipped.merge(fw_skipped);
@@ -768,7 +774,17 @@ fn parse_firewall(
     let mut years: Vec<i32> = Vec::new();
     let mut events = 0u64;
     let mut last_ts = i64::MIN;
+    let mut prev_kind: Option<Source> = None;
     for p in inputs {
+        // Captures and firewall logs of the same traffic are tracked in separate tables (a
+        // connection seen by both is merged afterwards by `merge_same_connections`);
+        // consecutive inputs of one kind (rotated files) share the table.
+        if prev_kind.is_some_and(|k| k != p.kind) {
+            end_tables_segment(&mut table, &mut out.conns, last_ts, opts.tcp.syn_timeout_us);
+            table = FlowTable::new(opts.tcp);
+            last_ts = i64::MIN;
+        }
+        prev_kind = Some(p.kind);
         if p.kind == Source::Pcap {
             let mut info = info_for_parts(&p.name, Source::Pcap, Some("pcap".into()));
             let reader = input::decompress(p.reader).map_err(|e| e.to_string());
@@ -914,14 +930,7 @@ fn parse_firewall(
         }
         out.infos.push(info);
     }
-    let decided = out.conns.len();
-    table.finish();
-    drain(&mut table, &mut out.conns);
-    mark_log_ended(
-        out.conns.get_mut(decided..).unwrap_or_default(),
-        last_ts,
-        opts.tcp.syn_timeout_us,
-    );
+    end_tables_segment(&mut table, &mut out.conns, last_ts, opts.tcp.syn_timeout_us);
     years.sort_unstable();
     years.dedup();
     out.years = years
@@ -930,6 +939,76 @@ fn parse_firewall(
         .collect::<Vec<_>>()
         .join(", ");
     out
+}
+
+/// How much an input kind shows of a connection (higher: richer).
+fn richness(k: InputKind) -> u8 {
+    match k {
+        InputKind::Packets => 4,
+        InputKind::FlagsBothDirections => 3,
+        InputKind::FlagsOneDirection => 2,
+        InputKind::SynOnly => 1,
+        InputKind::NoFlags => 0,
+    }
+}
+
+/// Two observations of one connection start within this of each other (syslog stamps have
+/// one-second resolution).
+const SAME_CONNECTION_US: i64 = 2_000_000;
+
+/// The same connection given twice, by inputs of different kinds (a pcap and the firewall log
+/// of the same traffic): keeps the observation from the richer input, drops the other, and
+/// returns how many were dropped. Observations of the same kind are different connections
+/// (port reuse) and are all kept.
+fn merge_same_connections(conns: &mut Vec<ConnFacts>) -> usize {
+    let mut order: Vec<usize> = (0..conns.len()).collect();
+    order.sort_by_key(|&i| conns.get(i).map(|c| (c.orig, c.resp, c.start_us)));
+    let mut drop = vec![false; conns.len()];
+    let mut last: Option<usize> = None;
+    for i in order {
+        let (Some(c), Some(l)) = (conns.get(i), last.and_then(|l| conns.get(l))) else {
+            last = Some(i);
+            continue;
+        };
+        if l.orig == c.orig
+            && l.resp == c.resp
+            && l.input != c.input
+            && c.start_us.saturating_sub(l.start_us) <= SAME_CONNECTION_US
+        {
+            // One connection, two observations: keep the richer one as the group's head.
+            if richness(c.input) > richness(l.input) {
+                if let Some(d) = last.and_then(|l| drop.get_mut(l)) {
+                    *d = true;
+                }
+                last = Some(i);
+            } else if let Some(d) = drop.get_mut(i) {
+                *d = true;
+            }
+        } else {
+            last = Some(i);
+        }
+    }
+    let before = conns.len();
+    let mut flags = drop.into_iter();
+    conns.retain(|_| !flags.next().unwrap_or(false));
+    before - conns.len()
+}
+
+/// Ends every connection still open at the end of a run of inputs (`last_ts`: its last event).
+fn end_tables_segment(
+    table: &mut FlowTable,
+    conns: &mut Vec<ConnFacts>,
+    last_ts: i64,
+    syn_timeout_us: i64,
+) {
+    let decided = conns.len();
+    table.finish();
+    drain(table, conns);
+    mark_log_ended(
+        conns.get_mut(decided..).unwrap_or_default(),
+        last_ts,
+        syn_timeout_us,
+    );
 }
 
 /// Marks the connections still open at the end of the input whose first SYN came within the
@@ -943,5 +1022,40 @@ fn mark_log_ended(open_at_end: &mut [ConnFacts], last_ts: i64, syn_timeout_us: i
                 secs(syn_timeout_us),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn conn(port: u16, start_s: i64, input: InputKind) -> ConnFacts {
+        let orig = std::net::SocketAddr::from(([192, 0, 2, 1], port));
+        let resp = std::net::SocketAddr::from(([198, 51, 100, 1], 80));
+        ConnFacts::new(orig, resp, start_s * 1_000_000, input)
+    }
+
+    #[test]
+    fn one_connection_from_two_inputs_is_counted_once_from_the_richer() {
+        let mut v = vec![
+            conn(40000, 10, InputKind::SynOnly),
+            conn(40001, 11, InputKind::Packets),
+            conn(40000, 10, InputKind::Packets),
+            conn(40001, 12, InputKind::SynOnly),
+        ];
+        assert_eq!(merge_same_connections(&mut v), 2);
+        assert_eq!(v.len(), 2);
+        assert!(v.iter().all(|c| c.input == InputKind::Packets));
+    }
+
+    #[test]
+    fn port_reuse_in_one_input_and_distant_starts_are_kept() {
+        let mut v = vec![
+            conn(40000, 10, InputKind::Packets),
+            conn(40000, 11, InputKind::Packets),
+            conn(40000, 100, InputKind::SynOnly),
+        ];
+        assert_eq!(merge_same_connections(&mut v), 0);
+        assert_eq!(v.len(), 3);
     }
 }

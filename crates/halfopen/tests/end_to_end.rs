@@ -442,3 +442,31 @@ fn gzipped_pcap_from_a_path() {
     assert_eq!(report.inputs[0].records, r.packet_count as u64);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_pcap_and_a_firewall_log_of_the_same_traffic_count_each_connection_once() {
+    let r = scenarios::mixed(1).render();
+    let pcap_only = analyze(&r, Fw::Pcap, true);
+    let mut a = Analyzer::new(Options::default());
+    let bytes = |s: &str| Cursor::new(s.as_bytes().to_vec());
+    a.add_pcap("capture.pcap", Cursor::new(r.pcap.clone()));
+    a.add_firewall("netfilter-syn-only.log", bytes(&r.netfilter_syn_only));
+    a.add_access("access.log", bytes(&r.access_with_port));
+    a.add_error_log("error.log", bytes(&r.error_log));
+    let both = a.finish();
+    assert_eq!(both.connections_total, pcap_only.connections_total);
+    assert_eq!(both.connections, pcap_only.connections);
+    assert_eq!(both.blocklist, pcap_only.blocklist);
+    let verdicts = |rep: &Report| -> BTreeMap<IpAddr, (Verdict, u64)> {
+        rep.sources
+            .iter()
+            .map(|s| (s.addr, (s.verdict, s.connections)))
+            .collect()
+    };
+    assert_eq!(verdicts(&both), verdicts(&pcap_only));
+    assert!(
+        both.notes.iter().any(|n| n.contains("seen by two inputs")),
+        "{:?}",
+        both.notes
+    );
+}
