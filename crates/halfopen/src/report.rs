@@ -982,14 +982,14 @@ fn render_text(r: &Report, color: bool) -> String {
             thousands(r.skipped_lines_total)
         );
         for s in r.skipped_lines.iter().take(10) {
-            let _ = writeln!(
-                o,
-                "    {}:{} (byte {}): {}",
-                crate::escape::for_terminal(s.file.as_bytes()),
-                s.line,
-                s.offset,
-                crate::escape::for_terminal(s.error.as_bytes())
-            );
+            let file = crate::escape::for_terminal(s.file.as_bytes());
+            let error = crate::escape::for_terminal(s.error.as_bytes());
+            // Line 0: the whole input (unreadable, or its format was not recognised).
+            let _ = if s.line == 0 {
+                writeln!(o, "    {file} (whole input): {error}")
+            } else {
+                writeln!(o, "    {file}:{} (byte {}): {error}", s.line, s.offset)
+            };
         }
     }
     o
