@@ -24,6 +24,38 @@ pub fn dec_u64(b: &[u8]) -> Option<u64> {
     Some(v)
 }
 
+/// A decimal number (see [`dec_u64`]) that fits `T`.
+pub fn dec<T: TryFrom<u64>>(v: &[u8]) -> Option<T> {
+    dec_u64(v).and_then(|n| T::try_from(n).ok())
+}
+
+/// A decimal fraction of a second (1 to 9 digits) in nanoseconds.
+pub fn frac_nanos(frac: &[u8]) -> Option<u32> {
+    if frac.is_empty() || frac.len() > 9 {
+        return None;
+    }
+    let v: u32 = dec(frac)?;
+    v.checked_mul(10u32.checked_pow(u32::try_from(9 - frac.len()).ok()?)?)
+}
+
+/// `hh:mm:ss[.ffffff]` (the whole input): (hour, minute, second, nanos).
+pub fn time_of_day(t: &[u8]) -> Option<(u8, u8, u8, u32)> {
+    let two = |i: usize| t.get(i..i + 2).and_then(dec::<u8>);
+    if t.get(2) != Some(&b':') || t.get(5) != Some(&b':') {
+        return None;
+    }
+    let (h, m, s) = (two(0)?, two(3)?, two(6)?);
+    if h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let nanos = match t.get(8) {
+        None => 0,
+        Some(b'.') => frac_nanos(t.get(9..)?)?,
+        Some(_) => return None,
+    };
+    Some((h, m, s, nanos))
+}
+
 /// Unsigned decimal that fits in `u32`.
 pub fn dec_u32(b: &[u8]) -> Option<u32> {
     if b.len() > 10 {

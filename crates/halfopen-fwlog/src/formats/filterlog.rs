@@ -31,6 +31,7 @@
 
 use std::net::IpAddr;
 
+use crate::scan::dec;
 use crate::syslog::{self, SyslogHeader};
 use crate::{Action, Direction, Error, Extra, Format, Protocol, Record, Result, TcpFlags};
 
@@ -303,10 +304,6 @@ fn opt_num<T: TryFrom<u64>>(v: &[u8], off: usize, expected: &'static str) -> Res
 }
 
 /// A decimal number that fits `T` (checked, no sign).
-fn dec<T: TryFrom<u64>>(v: &[u8]) -> Option<T> {
-    crate::scan::dec_u64(v).and_then(|n| T::try_from(n).ok())
-}
-
 fn hex(v: &[u8]) -> Option<u32> {
     crate::scan::hex_u32(v)
 }

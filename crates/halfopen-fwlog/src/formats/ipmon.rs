@@ -27,6 +27,7 @@
 use std::net::IpAddr;
 
 use crate::formats::filterlog::{push_header_extras, render_header};
+use crate::scan::{dec, time_of_day};
 use crate::syslog;
 use crate::time::{Timestamp, TimestampKind};
 use crate::{Action, Direction, Error, Extra, Format, Protocol, Record, Result, TcpFlags};
@@ -71,38 +72,8 @@ impl<'a> Tokens<'a> {
 }
 
 /// A decimal number that fits `T` (checked, no sign).
-fn dec<T: TryFrom<u64>>(v: &[u8]) -> Option<T> {
-    crate::scan::dec_u64(v).and_then(|n| T::try_from(n).ok())
-}
-
 fn ip(v: &[u8]) -> Option<IpAddr> {
     crate::scan::ip(v)
-}
-
-/// `hh:mm:ss.ffffff` (fraction optional): (hour, minute, second, nanos).
-fn time_of_day(t: &[u8]) -> Option<(u8, u8, u8, u32)> {
-    let two = |i: usize| t.get(i..i + 2).and_then(dec::<u8>);
-    if t.get(2) != Some(&b':') || t.get(5) != Some(&b':') {
-        return None;
-    }
-    let (h, m, s) = (two(0)?, two(3)?, two(6)?);
-    if h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let nanos = match t.get(8) {
-        None => 0,
-        Some(b'.') => {
-            let frac = t.get(9..)?;
-            if frac.is_empty() || frac.len() > 9 {
-                return None;
-            }
-            let v: u32 = dec(frac)?;
-            let scale = 10u32.checked_pow(u32::try_from(9 - frac.len()).ok()?)?;
-            v.checked_mul(scale)?
-        }
-        Some(_) => return None,
-    };
-    Some((h, m, s, nanos))
 }
 
 /// `dd/mm/yyyy` at the start of the line.

@@ -34,6 +34,7 @@
 use std::net::IpAddr;
 
 use crate::formats::filterlog::{push_header_extras, render_header};
+use crate::scan::{dec, frac_nanos, time_of_day};
 use crate::syslog;
 use crate::time::{In, NomError, Timestamp, TimestampKind};
 use crate::{Action, Direction, Error, Extra, Format, Protocol, Record, Result, TcpFlags};
@@ -74,10 +75,6 @@ const FLAGS_OPENBSD: [(TcpFlags, u8); 6] = [
 ];
 
 /// A decimal number that fits `T` (checked, no sign).
-fn dec<T: TryFrom<u64>>(v: &[u8]) -> Option<T> {
-    crate::scan::dec_u64(v).and_then(|n| T::try_from(n).ok())
-}
-
 fn ip(v: &[u8]) -> Option<IpAddr> {
     crate::scan::ip(v)
 }
@@ -93,32 +90,6 @@ fn endpoint(v: &[u8]) -> Option<(IpAddr, Option<u16>)> {
 
 fn offset_in(line: &[u8], sub: &[u8]) -> usize {
     (sub.as_ptr() as usize).saturating_sub(line.as_ptr() as usize)
-}
-
-/// `hh:mm:ss.ffffff`: (hour, minute, second, nanos).
-fn time_of_day(t: &[u8]) -> Option<(u8, u8, u8, u32)> {
-    let two = |i: usize| t.get(i..i + 2).and_then(dec::<u8>);
-    if t.get(2) != Some(&b':') || t.get(5) != Some(&b':') {
-        return None;
-    }
-    let (h, m, s) = (two(0)?, two(3)?, two(6)?);
-    if h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let nanos = match t.get(8) {
-        None => 0,
-        Some(b'.') => frac_nanos(t.get(9..)?)?,
-        Some(_) => return None,
-    };
-    Some((h, m, s, nanos))
-}
-
-fn frac_nanos(frac: &[u8]) -> Option<u32> {
-    if frac.is_empty() || frac.len() > 9 {
-        return None;
-    }
-    let v: u32 = dec(frac)?;
-    v.checked_mul(10u32.checked_pow(u32::try_from(9 - frac.len()).ok()?)?)
 }
 
 /// The packet time before `rule`: a full stamp, or the time of day only (`None` + true).
