@@ -23,6 +23,7 @@
 
 use std::net::IpAddr;
 
+use crate::scan::dec;
 use crate::time::{In, NomError, Timestamp, TimestampKind, offset_in};
 use crate::{Action, Direction, Error, Format, Protocol, Record, Result, TcpFlags};
 use nom::Parser;
@@ -110,26 +111,7 @@ impl Column {
     }
 }
 
-const STANDARD: [Column; 17] = [
-    Column::Date,
-    Column::Time,
-    Column::Action,
-    Column::Protocol,
-    Column::SrcIp,
-    Column::DstIp,
-    Column::SrcPort,
-    Column::DstPort,
-    Column::Size,
-    Column::TcpFlags,
-    Column::TcpSyn,
-    Column::TcpAck,
-    Column::TcpWin,
-    Column::IcmpType,
-    Column::IcmpCode,
-    Column::Info,
-    Column::Path,
-];
-
+/// The standard 17 columns and the trailing `pid` some writers add.
 const STANDARD_PID: [Column; 18] = [
     Column::Date,
     Column::Time,
@@ -150,6 +132,9 @@ const STANDARD_PID: [Column; 18] = [
     Column::Path,
     Column::Pid,
 ];
+
+/// The standard `#Fields:` columns (Windows default).
+const STANDARD: &[Column] = STANDARD_PID.split_at(17).0;
 
 /// The column layout of a `pfirewall.log`, compiled from its `#Fields:` header line.
 ///
@@ -345,10 +330,6 @@ fn num<T: TryFrom<u64>>(v: &[u8], offset: usize, expected: &'static str) -> Resu
 }
 
 /// A decimal number that fits `T` (checked, no sign).
-fn dec<T: TryFrom<u64>>(v: &[u8]) -> Option<T> {
-    crate::scan::dec_u64(v).and_then(|n| T::try_from(n).ok())
-}
-
 fn ip(v: &[u8]) -> Option<IpAddr> {
     crate::scan::ip(v)
 }
@@ -574,7 +555,7 @@ pub fn render(record: &Record<'_>, out: &mut Vec<u8>) {
     if record.extra.get(b"pid").is_some() {
         render_columns(&STANDARD_PID, record, out);
     } else {
-        render_columns(&STANDARD, record, out);
+        render_columns(STANDARD, record, out);
     }
 }
 
