@@ -2,25 +2,11 @@
 //! Parses the input as one netfilter line; a parsed record is rendered, parsed again, and the
 //! second render must equal the first (render is the inverse of parse on its own output).
 
-use halfopen_fwlog::formats::{netfilter, render};
+#[path = "common/render_stable.rs"]
+mod render_stable;
+
+use halfopen_fwlog::formats::netfilter;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Ok(rec) = netfilter::parse(data) else {
-        return;
-    };
-    let mut first = Vec::new();
-    render(&rec, &mut first);
-    let Ok(again) = netfilter::parse(&first) else {
-        panic!(
-            "rendered line does not parse: {:?}",
-            String::from_utf8_lossy(&first)
-        );
-    };
-    let mut second = Vec::new();
-    render(&again, &mut second);
-    assert_eq!(
-        String::from_utf8_lossy(&first),
-        String::from_utf8_lossy(&second),
-        "render is not stable"
-    );
+    render_stable::check(data, netfilter::parse, netfilter::render);
 });
