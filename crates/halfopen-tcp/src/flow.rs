@@ -2,8 +2,10 @@
 //! `TCPSessionAdapter::Process`.
 
 use crate::history::{Letter, flip_seen, is_scaled_threshold};
+use std::net::SocketAddr;
+
 use crate::state::{Endpoint, EndpointState, conn_state, transition};
-use crate::{ConnState, Event, Evidence, History, SynInfo, TcpFlags};
+use crate::{ConnState, Connection, EndReason, Event, Evidence, History, SynInfo, TcpFlags};
 
 /// Sequence jumps larger than this on SYN/RST are not trusted (Zeek's `TOO_LARGE_SEQ_DELTA`).
 const TOO_LARGE_SEQ_DELTA: i32 = 1 << 20;
@@ -69,6 +71,52 @@ struct PackedSyn {
     present: u8,
 }
 
+impl PackedSyn {
+    /// The fields of a SYN.
+    fn of(ev: &Event) -> PackedSyn {
+        let mut p = PackedSyn::default();
+        if let Some(v) = ev.ttl {
+            p.ttl = v;
+            p.present |= 1;
+        }
+        if let Some(v) = ev.ip_id {
+            p.ip_id = v;
+            p.present |= 2;
+        }
+        if let Some(v) = ev.window {
+            p.window = v;
+            p.present |= 4;
+        }
+        if let Some(v) = ev.mss {
+            p.mss = v;
+            p.present |= 8;
+        }
+        if let Some(v) = ev.options_fingerprint {
+            p.fp = v;
+            p.present |= 16;
+        }
+        if let Some(v) = ev.ip_len {
+            p.ip_len = u16::try_from(v).unwrap_or(u16::MAX);
+            p.present |= 32;
+        }
+        p
+    }
+
+    /// As a [`SynInfo`].
+    fn info(&self, src_port: u16) -> SynInfo {
+        let has = |b: u8| self.present & b != 0;
+        SynInfo {
+            ttl: has(1).then_some(self.ttl),
+            ip_id: has(2).then_some(self.ip_id),
+            window: has(4).then_some(self.window),
+            mss: has(8).then_some(self.mss),
+            options_fingerprint: has(16).then_some(self.fp),
+            src_port,
+            ip_len: has(32).then_some(u32::from(self.ip_len)),
+        }
+    }
+}
+
 /// One tracked connection. Kept small: see `docs/halfopen-tcp.md` for the measured size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Flow {
@@ -107,10 +155,134 @@ pub(crate) struct CompactSyn {
 }
 
 impl CompactSyn {
+    /// The originator is key endpoint `a`.
+    pub(crate) fn orig_is_a(&self) -> bool {
+        self.bits & ORIG_IS_A != 0
+    }
+
     /// Time of the first SYN.
     pub(crate) fn start_us(&self) -> i64 {
         let [lo, hi] = self.start;
         ((u64::from(hi) << 32) | u64::from(lo)) as i64
+    }
+}
+
+impl CompactSyn {
+    /// The compact state of a new flow whose first event is `ev`, a bare SYN from the
+    /// originator (key endpoint `a` when `orig_is_a`), computed directly: the same value as
+    /// `Flow::new` + `Flow::update` + `Flow::compact` (a test checks it), about five times
+    /// cheaper. `None` for the rare SYNs that need the general path: a bad checksum, a SYN
+    /// with payload (retransmission bookkeeping), an advertised zero window (a `W` letter).
+    pub(crate) fn first_syn(ev: &Event, orig_is_a: bool) -> Option<CompactSyn> {
+        let flags = ev.flags?;
+        let bare = flags.syn() && !flags.ack() && !flags.fin() && !flags.rst();
+        if !bare
+            || ev.tcp_checksum_ok == Some(false)
+            || ev.payload_len.is_some_and(|n| n > 0)
+            || ev.window == Some(0)
+        {
+            return None;
+        }
+        let mut bits = FLAGGED | HAS_SYN_INFO;
+        if orig_is_a {
+            bits |= ORIG_IS_A;
+        }
+        if ev.payload_len.is_none() || ev.seq.is_none() {
+            bits |= NOT_PACKETS;
+        }
+        let mut side_bits = SENT_SYN;
+        if ev.payload_len.is_none() {
+            side_bits |= PAYLOAD_UNKNOWN;
+        }
+        let (last_seq, hist_syn) = match ev.seq {
+            Some(seq) => {
+                side_bits |= SEQ_KNOWN | HAS_SYN_SEQ;
+                (seq.wrapping_add(1), (seq & 0xff) as u8)
+            }
+            None => (0, 0),
+        };
+        let start = ev.ts_us as u64;
+        Some(CompactSyn {
+            start: [start as u32, (start >> 32) as u32],
+            last_delta: 0,
+            last_seq,
+            syn: PackedSyn::of(ev),
+            pkts: 1,
+            syn_count: 1,
+            bits,
+            ep: Endpoint {
+                state: EndpointState::SynSent,
+                prev: EndpointState::Inactive,
+            },
+            s_letters: 1,
+            hist_syn,
+            side_bits,
+        })
+    }
+
+    /// The originator's first SYN, given its port (as [`Flow::syn_info`]).
+    fn syn_info(&self, src_port: u16) -> Option<SynInfo> {
+        (self.bits & HAS_SYN_INFO != 0).then(|| self.syn.info(src_port))
+    }
+
+    /// The connection this compact flow stands for: the same value as building the
+    /// [`Flow`] back and reporting it (a test checks it), without building the flow.
+    pub(crate) fn connection(
+        &self,
+        orig: SocketAddr,
+        resp: SocketAddr,
+        end: EndReason,
+    ) -> Connection {
+        let start_us = self.start_us();
+        let mut history = History::new();
+        for _ in 0..self.s_letters {
+            history.push(b'S');
+        }
+        // A compact flow's responder is inactive and no byte was counted.
+        let state = if self.bits & FLAGGED == 0 {
+            ConnState::AttemptUnknown
+        } else {
+            conn_state(
+                self.ep.state,
+                EndpointState::Inactive,
+                true,
+                history.as_bytes(),
+            )
+        };
+        let evidence = if self.bits & NO_FLAGS != 0 {
+            Evidence::NoFlags
+        } else if self.bits & NOT_PACKETS == 0 {
+            Evidence::Packets
+        } else if self.bits & NON_SYN == 0 {
+            Evidence::SynOnly
+        } else {
+            Evidence::FlagsOneDirection
+        };
+        let unknown = self.side_bits & PAYLOAD_UNKNOWN != 0;
+        Connection {
+            orig,
+            resp,
+            start_us,
+            end_us: start_us.saturating_add(i64::from(self.last_delta)),
+            state,
+            history,
+            orig_pkts: u64::from(self.pkts),
+            resp_pkts: 0,
+            orig_bytes: (!unknown).then_some(0),
+            resp_bytes: Some(0),
+            handshake_completed: self.bits & HANDSHAKE != 0,
+            orig_sent_payload: if self.side_bits & PAYLOAD_SEEN != 0 {
+                Some(true)
+            } else if unknown {
+                None
+            } else {
+                Some(false)
+            },
+            syn_count: u32::from(self.syn_count),
+            evidence,
+            first_syn: self.syn_info(orig.port()),
+            end,
+        }
     }
 }
 
@@ -538,51 +710,12 @@ impl Flow {
     }
 
     fn record_syn(&mut self, ev: &Event) {
-        let p = &mut self.syn;
-        let mut present = 0u8;
-        if let Some(v) = ev.ttl {
-            p.ttl = v;
-            present |= 1;
-        }
-        if let Some(v) = ev.ip_id {
-            p.ip_id = v;
-            present |= 2;
-        }
-        if let Some(v) = ev.window {
-            p.window = v;
-            present |= 4;
-        }
-        if let Some(v) = ev.mss {
-            p.mss = v;
-            present |= 8;
-        }
-        if let Some(v) = ev.options_fingerprint {
-            p.fp = v;
-            present |= 16;
-        }
-        if let Some(v) = ev.ip_len {
-            p.ip_len = u16::try_from(v).unwrap_or(u16::MAX);
-            present |= 32;
-        }
-        p.present = present;
+        self.syn = PackedSyn::of(ev);
     }
 
     /// The first SYN, given the originator's port.
     pub(crate) fn syn_info(&self, src_port: u16) -> Option<SynInfo> {
-        if self.bits & HAS_SYN_INFO == 0 {
-            return None;
-        }
-        let p = &self.syn;
-        let has = |b: u8| p.present & b != 0;
-        Some(SynInfo {
-            ttl: has(1).then_some(p.ttl),
-            ip_id: has(2).then_some(p.ip_id),
-            window: has(4).then_some(p.window),
-            mss: has(8).then_some(p.mss),
-            options_fingerprint: has(16).then_some(p.fp),
-            src_port,
-            ip_len: has(32).then_some(u32::from(p.ip_len)),
-        })
+        (self.bits & HAS_SYN_INFO != 0).then(|| self.syn.info(src_port))
     }
 
     pub(crate) fn conn_state(&self) -> ConnState {

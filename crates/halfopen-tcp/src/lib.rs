@@ -32,6 +32,7 @@
 mod connection;
 mod error;
 mod event;
+mod finished;
 mod flags;
 mod flow;
 mod history;

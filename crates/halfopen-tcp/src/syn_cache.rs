@@ -135,14 +135,89 @@ impl SynCache {
     }
 
     /// The slot holding `k`.
+    #[inline]
     pub(crate) fn find(&self, k: &V4Key, h: u64) -> Option<usize> {
         let b = self.bucket(h);
         let line = self.lines.get(b)?;
         let t = tag(h);
-        (0..WAYS)
-            .filter(|&w| line.tags[w] == t && line.stamps[w] != 0)
-            .map(|w| b * WAYS + w)
-            .find(|&s| self.data.get(s).is_some_and(|e| e.key == *k))
+        // Branch-free compare of the 8 tags (one vector compare), then check the keys.
+        let mut m = 0u32;
+        for w in 0..WAYS {
+            m |= u32::from(line.tags[w] == t && line.stamps[w] != 0) << w;
+        }
+        while m != 0 {
+            let w = m.trailing_zeros() as usize;
+            m &= m - 1;
+            let s = b * WAYS + w;
+            if self.data.get(s).is_some_and(|e| e.key == *k) {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// One pass over `h`'s bucket: a free slot, and the oldest occupied slot.
+    #[inline]
+    pub(crate) fn scan(&self, h: u64) -> (Option<usize>, Option<usize>) {
+        let b = self.bucket(h);
+        let Some(line) = self.lines.get(b) else {
+            return (None, None);
+        };
+        let (mut free, mut oldest, mut age) = (None, None, 0u32);
+        for w in 0..WAYS {
+            let st = line.stamps[w];
+            if st == 0 {
+                free = free.or(Some(b * WAYS + w));
+            } else {
+                let a = self.stamp.wrapping_sub(st);
+                if oldest.is_none() || a > age {
+                    oldest = Some(b * WAYS + w);
+                    age = a;
+                }
+            }
+        }
+        (free, oldest)
+    }
+
+    /// Replaces the entry in an occupied slot with a new one (same bucket), handing the
+    /// old entry to `evicted` first; returns the new deadline.
+    #[inline]
+    pub(crate) fn replace(
+        &mut self,
+        slot: usize,
+        h: u64,
+        k: V4Key,
+        c: &CompactSyn,
+        evicted: impl FnOnce(&V4Key, &CompactSyn),
+    ) -> i64 {
+        if let Some(e) = self.data.get(slot) {
+            evicted(&e.key, &e.syn);
+        }
+        self.write(slot, h, k, c)
+    }
+
+    /// Writes an entry into a slot (free or to be overwritten); returns its deadline.
+    #[inline]
+    fn write(&mut self, slot: usize, h: u64, k: V4Key, c: &CompactSyn) -> i64 {
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.stamp = 1;
+        }
+        let (b, w) = (slot / WAYS, slot % WAYS);
+        if let Some(line) = self.lines.get_mut(b) {
+            line.tags[w] = tag(h);
+            line.stamps[w] = self.stamp;
+        }
+        if let Some(e) = self.data.get_mut(slot) {
+            e.key = k;
+            e.syn = *c;
+        }
+        let d = self.deadline(c);
+        if let Some(g) = self.group_min.get_mut(b / GROUP_BUCKETS) {
+            *g = (*g).min(d);
+        }
+        self.next_due = self.next_due.min(d);
+        d
     }
 
     /// The state in a slot.
@@ -241,32 +316,11 @@ impl SynCache {
             .map_or(0, |e| e.syn.start_us() as u32)
     }
 
-    /// A free slot in `h`'s bucket.
-    pub(crate) fn free_slot(&self, h: u64) -> Option<usize> {
-        let b = self.bucket(h);
-        let line = self.lines.get(b)?;
-        (0..WAYS)
-            .find(|&w| line.stamps[w] == 0)
-            .map(|w| b * WAYS + w)
-    }
-
     /// Stores a new entry in a free slot; returns its deadline.
-    pub(crate) fn insert(&mut self, slot: usize, h: u64, k: V4Key, c: CompactSyn) -> i64 {
-        self.stamp = self.stamp.wrapping_add(1);
-        if self.stamp == 0 {
-            self.stamp = 1;
-        }
-        let (b, w) = (slot / WAYS, slot % WAYS);
-        let line = &mut self.lines[b];
-        line.tags[w] = tag(h);
-        line.stamps[w] = self.stamp;
-        self.data[slot] = Entry { key: k, syn: c };
+    #[inline]
+    pub(crate) fn insert(&mut self, slot: usize, h: u64, k: V4Key, c: &CompactSyn) -> i64 {
         self.len += 1;
-        let d = self.deadline(&c);
-        let g = &mut self.group_min[b / GROUP_BUCKETS];
-        *g = (*g).min(d);
-        self.next_due = self.next_due.min(d);
-        d
+        self.write(slot, h, k, c)
     }
 
     /// Removes every entry due at `now` into `out`; recomputes `next_due`.

@@ -1,0 +1,106 @@
+//! The queue of finished connections, in the order they ended. Half-open attempts that
+//! leave the SYN cache (evicted or timed out: millions per second under a flood) queue in
+//! their 60-byte compact form and become a [`Connection`] only when taken.
+
+use std::collections::VecDeque;
+
+use crate::flow::CompactSyn;
+use crate::key::{FlowKey, V4Key};
+use crate::{Connection, EndReason};
+
+/// A finished SYN-cache flow.
+#[derive(Clone, Copy)]
+struct SynRecord {
+    key: V4Key,
+    syn: CompactSyn,
+    end: EndReason,
+}
+
+/// Finished connections, in order: full records and compact SYN-cache records, with the
+/// interleaving kept as runs.
+#[derive(Default)]
+pub(crate) struct Finished {
+    conns: VecDeque<Connection>,
+    /// SYN-cache records; those before `syn_head` are taken.
+    syns: Vec<SynRecord>,
+    syn_head: usize,
+    /// Runs of (from `syns`, count), oldest first.
+    runs: VecDeque<(bool, u32)>,
+}
+
+impl Finished {
+    fn mark(&mut self, syn: bool) {
+        match self.runs.back_mut() {
+            Some((s, n)) if *s == syn && *n < u32::MAX => *n += 1,
+            _ => self.runs.push_back((syn, 1)),
+        }
+    }
+
+    /// Queues a finished connection.
+    pub(crate) fn push(&mut self, c: Connection) {
+        self.conns.push_back(c);
+        self.mark(false);
+    }
+
+    /// Queues a finished SYN-cache flow.
+    #[inline]
+    pub(crate) fn push_syn(&mut self, k: &V4Key, c: &CompactSyn, end: EndReason) {
+        if self.syn_head > 0 && self.syn_head == self.syns.len() {
+            self.syns.clear();
+            self.syn_head = 0;
+        }
+        self.syns.push(SynRecord {
+            key: *k,
+            syn: *c,
+            end,
+        });
+        self.mark(true);
+    }
+
+    /// The oldest finished connection.
+    pub(crate) fn pop(&mut self) -> Option<Connection> {
+        if self.next_is_syn()? {
+            let r = self.syns.get(self.syn_head)?;
+            self.syn_head += 1;
+            Some(compact_connection(&r.key, &r.syn, r.end))
+        } else {
+            self.conns.pop_front()
+        }
+    }
+
+    /// Takes the oldest finished connection and hands it to `f` by reference.
+    #[inline]
+    pub(crate) fn pop_with<R>(&mut self, f: impl FnOnce(&Connection) -> R) -> Option<R> {
+        if self.next_is_syn()? {
+            let r = self.syns.get(self.syn_head)?;
+            self.syn_head += 1;
+            Some(f(&compact_connection(&r.key, &r.syn, r.end)))
+        } else {
+            self.conns.pop_front().map(|c| f(&c))
+        }
+    }
+
+    /// Whether the oldest record is a SYN-cache record (and takes its place in the runs).
+    #[inline]
+    fn next_is_syn(&mut self) -> Option<bool> {
+        let (syn, n) = self.runs.front_mut()?;
+        let syn = *syn;
+        *n -= 1;
+        if *n == 0 {
+            self.runs.pop_front();
+        }
+        Some(syn)
+    }
+
+    /// Connections queued.
+    pub(crate) fn len(&self) -> usize {
+        self.conns.len() + self.syns.len() - self.syn_head
+    }
+}
+
+/// The connection a SYN-cache entry stands for.
+pub(crate) fn compact_connection(k: &V4Key, c: &CompactSyn, end: EndReason) -> Connection {
+    let (a, b) = k.endpoints();
+    let (orig, resp) = if c.orig_is_a() { (a, b) } else { (b, a) };
+    c.connection(orig, resp, end)
+}
