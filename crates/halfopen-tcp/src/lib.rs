@@ -35,6 +35,7 @@ mod event;
 mod finished;
 mod flags;
 mod flow;
+mod flow_map;
 mod history;
 mod key;
 mod syn_cache;
