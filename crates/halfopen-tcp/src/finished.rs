@@ -10,10 +10,19 @@ use crate::{Connection, EndReason};
 
 /// A finished SYN-cache flow.
 #[derive(Clone, Copy)]
+#[repr(align(64))]
 struct SynRecord {
     key: V4Key,
     syn: CompactSyn,
     end: EndReason,
+}
+
+impl SynRecord {
+    const EMPTY: SynRecord = SynRecord {
+        key: V4Key::ZERO,
+        syn: CompactSyn::EMPTY,
+        end: EndReason::Evicted,
+    };
 }
 
 /// Finished connections, in order: full records and compact SYN-cache records, with the
@@ -21,9 +30,11 @@ struct SynRecord {
 #[derive(Default)]
 pub(crate) struct Finished {
     conns: VecDeque<Connection>,
-    /// SYN-cache records; those before `syn_head` are taken.
+    /// SYN-cache records: `syns[syn_head..syn_tail]` are queued; the rest of the vector
+    /// is reused space (records are written field by field in place: no temporary).
     syns: Vec<SynRecord>,
     syn_head: usize,
+    syn_tail: usize,
     /// Runs of (from `syns`, count), oldest first.
     runs: VecDeque<(bool, u32)>,
 }
@@ -45,15 +56,20 @@ impl Finished {
     /// Queues a finished SYN-cache flow.
     #[inline]
     pub(crate) fn push_syn(&mut self, k: &V4Key, c: &CompactSyn, end: EndReason) {
-        if self.syn_head > 0 && self.syn_head == self.syns.len() {
-            self.syns.clear();
+        if self.syn_head == self.syn_tail {
             self.syn_head = 0;
+            self.syn_tail = 0;
         }
-        self.syns.push(SynRecord {
-            key: *k,
-            syn: *c,
-            end,
-        });
+        if self.syn_tail == self.syns.len() {
+            let n = self.syns.len().max(64);
+            self.syns.resize(self.syns.len() + n, SynRecord::EMPTY);
+        }
+        if let Some(r) = self.syns.get_mut(self.syn_tail) {
+            r.key = *k;
+            r.syn = *c;
+            r.end = end;
+        }
+        self.syn_tail += 1;
         self.mark(true);
     }
 
@@ -90,11 +106,6 @@ impl Finished {
             self.runs.pop_front();
         }
         Some(syn)
-    }
-
-    /// Connections queued.
-    pub(crate) fn len(&self) -> usize {
-        self.conns.len() + self.syns.len() - self.syn_head
     }
 }
 

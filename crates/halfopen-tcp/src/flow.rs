@@ -155,6 +155,32 @@ pub(crate) struct CompactSyn {
 }
 
 impl CompactSyn {
+    /// All zero (an unused record).
+    pub(crate) const EMPTY: CompactSyn = CompactSyn {
+        start: [0; 2],
+        last_delta: 0,
+        last_seq: 0,
+        syn: PackedSyn {
+            ip_id: 0,
+            fp: 0,
+            ip_len: 0,
+            window: 0,
+            mss: 0,
+            ttl: 0,
+            present: 0,
+        },
+        pkts: 0,
+        syn_count: 0,
+        bits: 0,
+        ep: Endpoint {
+            state: EndpointState::Inactive,
+            prev: EndpointState::Inactive,
+        },
+        s_letters: 0,
+        hist_syn: 0,
+        side_bits: 0,
+    };
+
     /// The originator is key endpoint `a`.
     pub(crate) fn orig_is_a(&self) -> bool {
         self.bits & ORIG_IS_A != 0

@@ -72,6 +72,14 @@ impl V4Key {
 }
 
 impl V4Key {
+    /// `0.0.0.0:0 - 0.0.0.0:0`.
+    pub(crate) const ZERO: V4Key = V4Key {
+        a: 0,
+        b: 0,
+        pa: 0,
+        pb: 0,
+    };
+
     /// The key as two integers (addresses; ports), for the SYN cache.
     pub(crate) fn pack(&self) -> (u64, u32) {
         (

@@ -70,6 +70,10 @@ pub(crate) struct SynCache {
     pub(crate) next_due: i64,
     /// Where [`SynCache::any_victim`] resumes.
     cursor: usize,
+    /// Per bucket, the way after the one written last: under a flood, where the bucket's
+    /// oldest entry (the next victim) almost always is. Lets [`SynCache::touch`] load the
+    /// victim's line together with the bucket's line (1 byte per bucket: stays in cache).
+    hint: Vec<u8>,
 }
 
 impl SynCache {
@@ -95,6 +99,7 @@ impl SynCache {
             timeout_us,
             next_due: i64::MAX,
             cursor: 0,
+            hint: vec![0; n],
         }
     }
 
@@ -115,7 +120,7 @@ impl SynCache {
 
     /// Heap bytes held.
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.capacity() * SynCache::slot_bytes() + self.group_min.len() * 8
+        self.capacity() * SynCache::slot_bytes() + self.group_min.len() * 8 + self.hint.len()
     }
 
     /// The key's hash (random per-process seed).
@@ -207,6 +212,14 @@ impl SynCache {
         if let Some(line) = self.lines.get_mut(b) {
             line.tags[w] = tag(h);
             line.stamps[w] = self.stamp;
+            // The next occupied way after this one: the oldest once the bucket rotates.
+            let next = (1..=WAYS)
+                .map(|i| (w + i) % WAYS)
+                .find(|&x| line.stamps[x] != 0)
+                .unwrap_or(w);
+            if let Some(x) = self.hint.get_mut(b) {
+                *x = next as u8;
+            }
         }
         if let Some(e) = self.data.get_mut(slot) {
             e.key = k;
@@ -242,11 +255,6 @@ impl SynCache {
         (e.key, e.syn)
     }
 
-    /// The oldest entry of `h`'s bucket, if it has any.
-    pub(crate) fn oldest_in_bucket(&self, h: u64) -> Option<usize> {
-        self.oldest_of(self.bucket(h))
-    }
-
     fn oldest_of(&self, b: usize) -> Option<usize> {
         let line = self.lines.get(b)?;
         (0..WAYS)
@@ -279,6 +287,7 @@ impl SynCache {
             return;
         }
         let old_lines = std::mem::replace(&mut self.lines, vec![KeyLine::default(); n * 2]);
+        self.hint = vec![0; n * 2];
         let old_data = std::mem::replace(&mut self.data, vec![Entry::default(); n * 2 * WAYS]);
         self.group_min = vec![i64::MAX; (n * 2).div_ceil(GROUP_BUCKETS)];
         for (b, line) in old_lines.iter().enumerate() {
@@ -301,19 +310,19 @@ impl SynCache {
         }
     }
 
-    /// Reads `h`'s bucket line (a software prefetch that safe Rust can express: the
-    /// loads of several calls in a row overlap). Returns a value to keep the load alive.
+    /// Reads `h`'s bucket line and the entry its [`hint`](SynCache::hint) points at (a
+    /// software prefetch that safe Rust can express: the loads of several calls in a row
+    /// overlap). Returns a value to keep the loads alive.
+    #[inline]
     pub(crate) fn touch(&self, h: u64) -> u32 {
-        self.lines
-            .get(self.bucket(h))
-            .map_or(0, |l| l.stamps[0] ^ l.tags[0])
-    }
-
-    /// Reads the state of the entry `h`'s bucket would evict (after [`SynCache::touch`]).
-    pub(crate) fn touch_victim(&self, h: u64) -> u32 {
-        self.oldest_in_bucket(h)
-            .and_then(|s| self.data.get(s))
-            .map_or(0, |e| e.syn.start_us() as u32)
+        let b = self.bucket(h);
+        let w = usize::from(self.hint.get(b).copied().unwrap_or(0)) % WAYS;
+        let line = self.lines.get(b).map_or(0, |l| l.stamps[0] ^ l.tags[0]);
+        let entry = self
+            .data
+            .get(b * WAYS + w)
+            .map_or(0, |e| e.syn.start_us() as u32);
+        line ^ entry
     }
 
     /// Stores a new entry in a free slot; returns its deadline.

@@ -402,7 +402,7 @@ impl<K: FlowKey> Shard<K> {
 }
 
 /// Events per look-ahead batch in [`FlowTable::observe_batch`].
-pub const BATCH: usize = 16;
+pub const BATCH: usize = 32;
 
 /// Tracks TCP connections from a stream of [`Event`]s and reports each one as a
 /// [`Connection`] when it ends.
@@ -515,9 +515,6 @@ impl FlowTable {
                         *h = self.syn.hash(&k);
                         sink = sink.wrapping_add(self.syn.touch(*h));
                     }
-                }
-                for h in hs.iter().take(chunk.len()) {
-                    sink = sink.wrapping_add(self.syn.touch_victim(*h));
                 }
             }
             self.sink = sink;
