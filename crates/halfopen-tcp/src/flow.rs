@@ -118,7 +118,7 @@ impl PackedSyn {
 }
 
 /// One tracked connection. Kept small: see `docs/halfopen-tcp.md` for the measured size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Flow {
     pub(crate) start_us: i64,
     pub(crate) last_us: i64,

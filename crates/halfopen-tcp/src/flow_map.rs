@@ -4,7 +4,7 @@
 //! the 1.5-2.3x of a `HashMap<K, V>` that stores the pairs inline at 7/16-7/8 load.
 //!
 //! Layout:
-//! - slab: `chunks`, each exactly [`CHUNK`] entries, allocated only when no freed slot and
+//! - slab: `chunks`, each exactly [`CHUNK`] (256) entries, allocated only when no freed slot and
 //!   no never-used slot is left; released only by [`FlowMap::clear`]/[`FlowMap::drain`].
 //!   Slot id = `chunk * CHUNK + offset`, a `u32`.
 //! - `free`: freed ids, reused last-in first-out (the most recently touched memory first).
@@ -13,7 +13,7 @@
 //!   per-map `foldhash` seed; the equality and rehash closures read the key from the slab.
 
 // Used by table.rs (integration in progress).
-#![allow(dead_code)]
+#![allow(dead_code)] // `clear`, `iter`, `key`... are used by the tests only
 
 use std::hash::{BuildHasher, Hash};
 use std::mem::size_of;
@@ -22,7 +22,7 @@ use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
 /// Entries per slab chunk (a power of two: ids split into chunk and offset by shifting).
-pub(crate) const CHUNK: usize = 4096;
+pub(crate) const CHUNK: usize = 256;
 const CHUNK_SHIFT: u32 = CHUNK.trailing_zeros();
 const CHUNK_MASK: u32 = (CHUNK as u32) - 1;
 /// The index is rebuilt in place (instead of doubled) when its live ids leave at least

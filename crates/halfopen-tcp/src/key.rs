@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// A flow key: the two endpoints in a canonical order (lower address/port first), so both
 /// directions of a connection find the same entry.
-pub(crate) trait FlowKey: Copy + Eq + Hash + Ord {
+pub(crate) trait FlowKey: Copy + Eq + Hash + Ord + Default {
     /// The two endpoints in key order.
     fn endpoints(&self) -> (SocketAddr, SocketAddr);
 }
@@ -22,7 +22,7 @@ pub(crate) struct V4Key {
 }
 
 /// IPv6 key: 36 bytes (also used for IPv4/IPv6 mixed pairs, as v4-mapped addresses).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub(crate) struct V6Key {
     a: [u8; 16],
     b: [u8; 16],

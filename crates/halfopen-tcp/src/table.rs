@@ -11,13 +11,12 @@
 //! deadline.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
-
-use foldhash::fast::RandomState;
 
 use crate::finished::{Finished, compact_connection};
 use crate::flow::{CLOSING_SCHEDULED, CompactSyn, Flow, IN_HEAP, ORIG_IS_A};
+use crate::flow_map::FlowMap;
 use crate::key::{FlowKey, V4Key, V6Key, likely_server_port};
 use crate::syn_cache::SynCache;
 use crate::{Connection, EndReason, Event};
@@ -104,12 +103,14 @@ pub struct Stats {
     pub ended_at_finish: u64,
 }
 
-type Timer<K> = Reverse<(i64, u16, K)>;
+/// A timer: deadline, flow generation, slot id.
+type Timer = Reverse<(i64, u16, u32)>;
 
-struct Shard<K> {
-    map: HashMap<K, Flow, RandomState>,
-    fifo: VecDeque<(K, u16)>,
-    heap: BinaryHeap<Timer<K>>,
+struct Shard<K: FlowKey> {
+    map: FlowMap<K, Flow>,
+    /// Unanswered attempts in creation order: (slot id, generation).
+    fifo: VecDeque<(u32, u16)>,
+    heap: BinaryHeap<Timer>,
 }
 
 struct Ctx {
@@ -214,20 +215,25 @@ fn new_flow<K: FlowKey>(_k: &K, src_is_a: bool, ev: &Event, ctx: &mut Ctx) -> Fl
 impl<K: FlowKey> Shard<K> {
     fn new() -> Shard<K> {
         Shard {
-            map: HashMap::with_hasher(RandomState::default()),
+            map: FlowMap::new(),
             fifo: VecDeque::new(),
             heap: BinaryHeap::new(),
         }
     }
 
-    fn finish(&mut self, k: &K, end: EndReason, ctx: &mut Ctx) {
-        if let Some(f) = self.map.remove(k) {
-            ctx.out.push(connection(k, &f, end));
+    /// The flow in slot `id` if it is still generation `g`.
+    fn live(&self, id: u32, g: u16) -> Option<&Flow> {
+        self.map.get(id).filter(|f| f.gen_ == g)
+    }
+
+    fn finish(&mut self, id: u32, end: EndReason, ctx: &mut Ctx) {
+        if let Some((k, f)) = self.map.remove(id) {
+            ctx.out.push(connection(&k, &f, end));
         }
     }
 
-    fn schedule(&mut self, k: K, ctx: &mut Ctx) {
-        if let Some(f) = self.map.get_mut(&k) {
+    fn schedule(&mut self, id: u32, ctx: &mut Ctx) {
+        if let Some(f) = self.map.get_mut(id) {
             if f.bits & IN_HEAP == 0 && !f.is_attempt() {
                 f.bits |= IN_HEAP;
                 if f.is_closing() {
@@ -235,14 +241,14 @@ impl<K: FlowKey> Shard<K> {
                 }
                 let (d, _) = deadline(f, &ctx.cfg);
                 ctx.due_at(d);
-                self.heap.push(Reverse((d, f.gen_, k)));
+                self.heap.push(Reverse((d, f.gen_, id)));
             } else if f.bits & IN_HEAP != 0 && f.bits & CLOSING_SCHEDULED == 0 && f.is_closing() {
                 // The deadline got shorter (FIN/RST linger): add an entry for it; the old
                 // one is re-checked and dropped when it comes due.
                 f.bits |= CLOSING_SCHEDULED;
                 let (d, _) = deadline(f, &ctx.cfg);
                 ctx.due_at(d);
-                self.heap.push(Reverse((d, f.gen_, k)));
+                self.heap.push(Reverse((d, f.gen_, id)));
             }
         }
     }
@@ -252,42 +258,48 @@ impl<K: FlowKey> Shard<K> {
     /// timeout late (rare: a SYN-only flow that stopped fitting the compact form).
     fn adopt(&mut self, k: K, f: Flow, ctx: &mut Ctx) {
         let attempt = f.is_attempt();
+        let g = f.gen_;
         if attempt {
             let d = attempt_deadline(&f, &ctx.cfg)
                 .min(f.start_us.saturating_add(ctx.cfg.syn_timeout_us));
             ctx.due_at(d);
-            self.fifo.push_back((k, f.gen_));
         }
-        self.map.insert(k, f);
-        if !attempt {
-            self.schedule(k, ctx);
+        let id = self.map.insert(k, f);
+        if attempt {
+            self.fifo.push_back((id, g));
+        } else {
+            self.schedule(id, ctx);
         }
     }
 
     fn observe(&mut self, k: K, src_is_a: bool, ev: &Event, ctx: &mut Ctx) {
-        use std::collections::hash_map::Entry;
         let flags = ev.flags;
         let bare_syn = flags.is_some_and(|f| f.syn() && !f.ack());
         let mut created = true;
-        let f = match self.map.entry(k) {
-            Entry::Occupied(o) if bare_syn && o.get().is_closing() => {
-                // A new SYN on the 4-tuple of a finished connection: port reuse.
-                let why = if o.get().any_reset() {
-                    EndReason::Reset
+        let id = match self.map.find(&k) {
+            Some(id) => {
+                let reuse = bare_syn && self.map.get(id).is_some_and(|f| f.is_closing());
+                if reuse {
+                    // A new SYN on the 4-tuple of a finished connection: port reuse.
+                    if let Some((_, old)) = self.map.remove(id) {
+                        let why = if old.any_reset() {
+                            EndReason::Reset
+                        } else {
+                            EndReason::Closed
+                        };
+                        ctx.stats.reused += 1;
+                        ctx.out.push(connection(&k, &old, why));
+                    }
+                    self.map.insert(k, new_flow(&k, src_is_a, ev, ctx))
                 } else {
-                    EndReason::Closed
-                };
-                ctx.stats.reused += 1;
-                ctx.out.push(connection(&k, o.get(), why));
-                let mut o = o;
-                *o.get_mut() = new_flow(&k, src_is_a, ev, ctx);
-                o.into_mut()
+                    created = false;
+                    id
+                }
             }
-            Entry::Occupied(o) => {
-                created = false;
-                o.into_mut()
-            }
-            Entry::Vacant(v) => v.insert(new_flow(&k, src_is_a, ev, ctx)),
+            None => self.map.insert(k, new_flow(&k, src_is_a, ev, ctx)),
+        };
+        let Some(f) = self.map.get_mut(id) else {
+            return;
         };
         let is_orig = src_is_a == (f.bits & ORIG_IS_A != 0);
         f.update(is_orig, ev);
@@ -296,20 +308,20 @@ impl<K: FlowKey> Shard<K> {
             let d = attempt_deadline(f, &ctx.cfg)
                 .min(f.start_us.saturating_add(ctx.cfg.syn_timeout_us));
             ctx.due_at(d);
-            self.fifo.push_back((k, g));
+            self.fifo.push_back((id, g));
         } else {
-            self.schedule(k, ctx);
+            self.schedule(id, ctx);
         }
     }
 
     fn expire(&mut self, now: i64, ctx: &mut Ctx) {
         let mut requeue_budget = self.fifo.len();
-        while let Some(&(k, g)) = self.fifo.front() {
-            let Some(f) = self.map.get(&k) else {
+        while let Some(&(id, g)) = self.fifo.front() {
+            let Some(f) = self.live(id, g) else {
                 self.fifo.pop_front();
                 continue;
             };
-            if f.gen_ != g || f.bits & IN_HEAP != 0 {
+            if f.bits & IN_HEAP != 0 {
                 self.fifo.pop_front();
                 continue;
             }
@@ -321,51 +333,44 @@ impl<K: FlowKey> Shard<K> {
             if attempt_deadline(f, &ctx.cfg) <= now {
                 self.fifo.pop_front();
                 ctx.stats.timed_out += 1;
-                self.finish(&k, EndReason::Timeout, ctx);
+                self.finish(id, EndReason::Timeout, ctx);
             } else if requeue_budget > 0 {
                 // Records without flags that are still active: check again later.
                 requeue_budget -= 1;
                 self.fifo.pop_front();
-                self.fifo.push_back((k, g));
+                self.fifo.push_back((id, g));
             } else {
                 ctx.due_at(now.saturating_add(1));
                 break;
             }
         }
-        while let Some(Reverse((d, g, k))) = self.heap.peek().copied() {
+        while let Some(Reverse((d, g, id))) = self.heap.peek().copied() {
             if d > now {
                 ctx.due_at(d);
                 break;
             }
             self.heap.pop();
-            let Some(f) = self.map.get(&k) else { continue };
-            if f.gen_ != g {
-                continue;
-            }
+            let Some(f) = self.live(id, g) else { continue };
             let (d2, why) = deadline(f, &ctx.cfg);
             if d2 <= now {
                 match why {
                     EndReason::Timeout => ctx.stats.timed_out += 1,
                     _ => ctx.stats.closed += 1,
                 }
-                self.finish(&k, why, ctx);
+                self.finish(id, why, ctx);
             } else {
-                self.heap.push(Reverse((d2, g, k)));
+                self.heap.push(Reverse((d2, g, id)));
             }
         }
     }
 
     /// Evicts the oldest unanswered attempt; false when there is none.
     fn evict_attempt(&mut self, ctx: &mut Ctx) -> bool {
-        use std::collections::hash_map::Entry;
-        while let Some((k, g)) = self.fifo.pop_front() {
-            if let Entry::Occupied(o) = self.map.entry(k) {
-                if o.get().gen_ == g && o.get().bits & IN_HEAP == 0 {
-                    ctx.stats.evicted_half_open += 1;
-                    let f = o.remove();
-                    ctx.out.push(connection(&k, &f, EndReason::Evicted));
-                    return true;
-                }
+        while let Some((id, g)) = self.fifo.pop_front() {
+            if self.live(id, g).is_some_and(|f| f.bits & IN_HEAP == 0) {
+                ctx.stats.evicted_half_open += 1;
+                self.finish(id, EndReason::Evicted, ctx);
+                return true;
             }
         }
         false
@@ -373,10 +378,10 @@ impl<K: FlowKey> Shard<K> {
 
     /// Evicts the flow with the nearest deadline; false when the shard is empty.
     fn evict_other(&mut self, ctx: &mut Ctx) -> bool {
-        while let Some(Reverse((_, g, k))) = self.heap.pop() {
-            if self.map.get(&k).is_some_and(|f| f.gen_ == g) {
+        while let Some(Reverse((_, g, id))) = self.heap.pop() {
+            if self.live(id, g).is_some() {
                 ctx.stats.evicted_other += 1;
-                self.finish(&k, EndReason::Evicted, ctx);
+                self.finish(id, EndReason::Evicted, ctx);
                 return true;
             }
         }
@@ -384,20 +389,19 @@ impl<K: FlowKey> Shard<K> {
     }
 
     fn drain(&mut self, ctx: &mut Ctx, into: &mut Vec<Connection>) {
+        let before = into.len();
         for (k, f) in self.map.drain() {
             into.push(connection(&k, &f, EndReason::EndOfInput));
         }
-        ctx.stats.ended_at_finish += into.len() as u64;
+        ctx.stats.ended_at_finish += (into.len() - before) as u64;
         self.fifo.clear();
         self.heap.clear();
     }
 
     fn memory_bytes(&self) -> usize {
-        // hashbrown: one control byte per bucket plus the (key, value) slots.
-        let slot = std::mem::size_of::<(K, Flow)>() + 1;
-        self.map.capacity().saturating_mul(slot)
-            + self.fifo.capacity() * std::mem::size_of::<(K, u16)>()
-            + self.heap.capacity() * std::mem::size_of::<Timer<K>>()
+        self.map.memory_bytes()
+            + self.fifo.capacity() * std::mem::size_of::<(u32, u16)>()
+            + self.heap.capacity() * std::mem::size_of::<Timer>()
     }
 }
 
@@ -474,7 +478,7 @@ impl FlowTable {
                     IpAddr::V6(v) => v,
                 };
                 let (k, src_is_a) = V6Key::new(to6(s), ev.src_port, to6(d), ev.dst_port);
-                if !self.v6.map.contains_key(&k) {
+                if self.v6.map.find(&k).is_none() {
                     self.make_room();
                 }
                 self.v6.observe(k, src_is_a, ev, &mut self.ctx);
@@ -542,7 +546,7 @@ impl FlowTable {
                 return;
             }
         }
-        if !self.v4.map.is_empty() && self.v4.map.contains_key(&k) {
+        if !self.v4.map.is_empty() && self.v4.map.find(&k).is_some() {
             self.v4.observe(k, src_is_a, ev, &mut self.ctx);
             return;
         }
@@ -762,10 +766,11 @@ impl FlowTable {
         self.syn.len()
     }
 
-    /// Size of one tracked IPv4 flow's map slot (key, state and hash-table control byte),
-    /// in bytes.
+    /// Size of one tracked IPv4 flow's slot (key and state) in the flow map, in bytes;
+    /// its hash index adds 4 bytes and a control byte per bucket (5-12 bytes per flow,
+    /// depending on the load), and a flow waiting for a deadline 16 bytes in the timer heap.
     pub fn ipv4_slot_bytes() -> usize {
-        std::mem::size_of::<(V4Key, Flow)>() + 1
+        std::mem::size_of::<(V4Key, Flow)>()
     }
 }
 
