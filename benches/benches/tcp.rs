@@ -1,5 +1,6 @@
 //! TCP benchmarks: events per second through the flow table (spoofed SYN flood in its
-//! steady state, one thread and sharded over two; ordinary connections), pcap reading,
+//! steady state, one thread and sharded over two, from a pre-made event array or fed as a
+//! parser would; ordinary connections), pcap reading,
 //! memory per tracked flow for both tables (SYN cache, hash map), and a constant-memory
 //! check with a large spoofed SYN flood.
 //!
@@ -29,17 +30,17 @@ fn table(cap: usize) -> FlowTable {
     })
 }
 
-/// Feeds events as a consumer would: `observe` each and take what ended, or
-/// `observe_batch` 1024 at a time and take what ended. Returns the connections taken.
+/// Feeds events as a consumer would: `observe` each and take what ended with
+/// `pop_finished`, or `observe_batch` 1024 at a time and take what ended with
+/// `drain_finished`. Returns the connections taken.
 fn feed(t: &mut FlowTable, evs: &[Event], batch: bool) -> u64 {
     let mut ended = 0u64;
     if batch {
         for chunk in evs.chunks(1024) {
             t.observe_batch(chunk);
-            while let Some(c) = t.pop_finished() {
-                black_box(&c);
-                ended += 1;
-            }
+            ended += t.drain_finished(|c| {
+                black_box(c);
+            }) as u64;
         }
     } else {
         for e in evs {
@@ -75,6 +76,37 @@ fn flood_steady(c: &mut Criterion, n: usize) {
                     for _ in 0..iters {
                         black_box(feed(&mut t, chunks[i % chunks.len()], batch));
                         i += 1;
+                    }
+                    start.elapsed()
+                });
+            });
+        }
+        // As a parser feeds the table: each event made (timed) in a reused buffer of 1024
+        // that stays in cache, then `observe_batch` and `drain_finished`. The events come
+        // from the same generator, continuing after the ones above (all new flows).
+        {
+            let mut t = table(cap);
+            feed(&mut t, fill, true);
+            let mut rng = Rng::new(0xfeed);
+            let mut next = (cap + rounds * n) as u64;
+            let mut buf: Vec<Event> = Vec::with_capacity(1024);
+            g.bench_function(BenchmarkId::new("parser_fed", cap), |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let mut left = n;
+                        while left > 0 {
+                            buf.clear();
+                            for _ in 0..left.min(1024) {
+                                buf.push(flood_syn(&mut rng, next));
+                                next += 1;
+                            }
+                            left -= buf.len();
+                            t.observe_batch(&buf);
+                            black_box(t.drain_finished(|c| {
+                                black_box(c);
+                            }));
+                        }
                     }
                     start.elapsed()
                 });
@@ -216,9 +248,9 @@ fn memory_and_flood() {
             i += 1;
         }
         t.observe_batch(&buf);
-        while let Some(c) = t.pop_finished() {
+        t.drain_finished(|c| {
             black_box(c);
-        }
+        });
         if i % (1 << 20) < 1024 {
             peak_mem = peak_mem.max(t.memory_bytes());
             if mem_at_1m == 0 && i >= 1 << 20 {
