@@ -3,12 +3,12 @@
 //! Two tables share one cap. IPv4 flows that have only sent bare SYNs (half-open attempts,
 //! what a spoofed flood creates) live in the SYN cache (`syn_cache.rs`: fixed-size,
 //! set-associative, 72 bytes per slot, bucket-local O(1) eviction); any other event on
-//! such a flow promotes it, with its exact state, to the hash maps (one for IPv4 keys, one
-//! for IPv6). There, expiry is driven by event time and amortised: unanswered attempts sit
+//! such a flow promotes it, with its exact state, to the flow maps (`flow_map.rs`: a slab
+//! and a hash index of slot ids; one map for IPv4 keys, one for IPv6). There, expiry is driven by event time and amortised: unanswered attempts sit
 //! in a FIFO in creation order; every other flow has one entry in a min-heap of deadlines
 //! that is re-checked lazily when it comes due. When the table is full, an unanswered
 //! attempt is evicted first (like a kernel SYN cache), then the flow with the nearest
-//! deadline.
+//! deadline. Finished connections queue in `finished.rs` until they are taken.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -21,16 +21,17 @@ use crate::key::{FlowKey, V4Key, V6Key, likely_server_port};
 use crate::syn_cache::SynCache;
 use crate::{Connection, EndReason, Event};
 
-/// Default [`Config::max_flows`]: the largest cap whose hash map stays at 2^21 buckets
-/// under eviction churn (hashbrown rehashes in place only below half load).
+/// Default [`Config::max_flows`]: 7/8 of 2^20, so the SYN cache (2^20 slots, 72 MB) is
+/// 87.5 % used when a flood fills the table, and the flow map's index stays at 2^21
+/// buckets under churn.
 pub const DEFAULT_MAX_FLOWS: usize = 917_504;
 
 /// Flow-table limits and timeouts. All times in microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
-    /// Hard cap on tracked connections. Default 917 504 = 7/16 of 2^21: under the churn of
-    /// a flood (evict + insert) the hash map settles at 2^21 buckets, about 300 MB; see
-    /// `docs/halfopen-tcp.md` for the measurements.
+    /// Hard cap on tracked connections. Default [`DEFAULT_MAX_FLOWS`] (917 504): about
+    /// 89 MB when a flood fills it with half-open attempts, about 142 MB if every flow were
+    /// established; see `docs/halfopen-tcp.md` for the measurements.
     pub max_flows: usize,
     /// How long an unanswered attempt (SYN seen, nothing from the responder) is kept,
     /// counted from its first SYN. Default 63 s: Linux drops a half-open connection after
