@@ -75,13 +75,7 @@ impl Finished {
 
     /// The oldest finished connection.
     pub(crate) fn pop(&mut self) -> Option<Connection> {
-        if self.next_is_syn()? {
-            let r = self.syns.get(self.syn_head)?;
-            self.syn_head += 1;
-            Some(compact_connection(&r.key, &r.syn, r.end))
-        } else {
-            self.conns.pop_front()
-        }
+        self.pop_with(Connection::clone)
     }
 
     /// Takes the oldest finished connection and hands it to `f` by reference.

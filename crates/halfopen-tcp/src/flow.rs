@@ -117,6 +117,22 @@ impl PackedSyn {
     }
 }
 
+/// What a flow's verdict rests on, from its flag bits and whether both directions sent
+/// something.
+fn evidence(bits: u16, both_directions: bool) -> Evidence {
+    if bits & NO_FLAGS != 0 {
+        Evidence::NoFlags
+    } else if bits & NOT_PACKETS == 0 {
+        Evidence::Packets
+    } else if both_directions {
+        Evidence::FlagsBothDirections
+    } else if bits & NON_SYN == 0 {
+        Evidence::SynOnly
+    } else {
+        Evidence::FlagsOneDirection
+    }
+}
+
 /// One tracked connection. Kept small: see `docs/halfopen-tcp.md` for the measured size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Flow {
@@ -275,15 +291,7 @@ impl CompactSyn {
                 history.as_bytes(),
             )
         };
-        let evidence = if self.bits & NO_FLAGS != 0 {
-            Evidence::NoFlags
-        } else if self.bits & NOT_PACKETS == 0 {
-            Evidence::Packets
-        } else if self.bits & NON_SYN == 0 {
-            Evidence::SynOnly
-        } else {
-            Evidence::FlagsOneDirection
-        };
+        let evidence = evidence(self.bits, false);
         let unknown = self.side_bits & PAYLOAD_UNKNOWN != 0;
         Connection {
             orig,
@@ -758,17 +766,7 @@ impl Flow {
     }
 
     pub(crate) fn evidence(&self) -> Evidence {
-        if self.bits & NO_FLAGS != 0 {
-            Evidence::NoFlags
-        } else if self.bits & NOT_PACKETS == 0 {
-            Evidence::Packets
-        } else if self.sides[0].pkts > 0 && self.sides[1].pkts > 0 {
-            Evidence::FlagsBothDirections
-        } else if self.bits & NON_SYN == 0 {
-            Evidence::SynOnly
-        } else {
-            Evidence::FlagsOneDirection
-        }
+        evidence(self.bits, self.sides[0].pkts > 0 && self.sides[1].pkts > 0)
     }
 
     pub(crate) fn handshake_completed(&self) -> bool {
