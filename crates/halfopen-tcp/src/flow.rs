@@ -19,17 +19,31 @@ const SENT_SYN: u8 = 16;
 const SENT_SYNACK: u8 = 32;
 const PAYLOAD_UNKNOWN: u8 = 64;
 const PAYLOAD_SEEN: u8 = 128;
-// Side::more
+// Side::st: bits 0-2 the endpoint state, 3-5 the previous state, 6 the hole flag.
+const ST_PREV_SHIFT: u8 = 3;
 /// A segment started beyond the highest sequence seen: bytes are missing before it.
-const HOLE: u8 = 1;
+const HOLE: u8 = 64;
 
-/// What one direction has done.
+/// An `i64` time as two `u32` halves (low first): keeps a struct 4-byte aligned.
+fn halves(t: i64) -> [u32; 2] {
+    let t = t as u64;
+    [t as u32, (t >> 32) as u32]
+}
+
+/// The `i64` time that [`halves`] split.
+fn whole([lo, hi]: [u32; 2]) -> i64 {
+    ((u64::from(hi) << 32) | u64::from(lo)) as i64
+}
+
+/// What one direction has done: 24 bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Side {
     pub(crate) pkts: u32,
     pub(crate) bytes: u32,
     /// One past the highest sequence number seen from this side.
     last_seq: u32,
+    /// First missing sequence number while [`HOLE`] is set.
+    hole_start: u32,
     /// Low 8 bits of the sequence number of the last SYN / FIN / RST (history repeats).
     hist_syn: u8,
     hist_fin: u8,
@@ -37,11 +51,40 @@ pub(crate) struct Side {
     rxmit: u8,
     zero_win: u8,
     gaps: u8,
-    /// First missing sequence number while [`HOLE`] is set.
-    hole_start: u32,
-    ep: Endpoint,
     bits: u8,
-    more: u8,
+    /// The endpoint's state and previous state, and [`HOLE`], in one byte.
+    st: u8,
+}
+
+impl Side {
+    /// The endpoint's state machine position.
+    fn ep(&self) -> Endpoint {
+        Endpoint {
+            state: EndpointState::from_bits(self.st),
+            prev: EndpointState::from_bits(self.st >> ST_PREV_SHIFT),
+        }
+    }
+
+    /// Stores the endpoint's state machine position (the hole flag is kept).
+    fn set_ep(&mut self, ep: Endpoint) {
+        self.st = (self.st & HOLE) | (ep.state as u8) | ((ep.prev as u8) << ST_PREV_SHIFT);
+    }
+
+    fn state(&self) -> EndpointState {
+        EndpointState::from_bits(self.st)
+    }
+
+    fn hole(&self) -> bool {
+        self.st & HOLE != 0
+    }
+
+    fn set_hole(&mut self, on: bool) {
+        if on {
+            self.st |= HOLE;
+        } else {
+            self.st &= !HOLE;
+        }
+    }
 }
 
 // Flow::bits
@@ -136,8 +179,11 @@ fn evidence(bits: u16, both_directions: bool) -> Evidence {
 /// One tracked connection. Kept small: see `docs/halfopen-tcp.md` for the measured size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Flow {
-    pub(crate) start_us: i64,
-    pub(crate) last_us: i64,
+    /// Time of the first segment, as two halves of an `i64` (keeps the flow 4-byte
+    /// aligned, so a slot with its 12-byte key is 116 bytes, not 120).
+    start: [u32; 2],
+    /// Time of the latest segment, the same way.
+    last: [u32; 2],
     /// `[originator, responder]`.
     pub(crate) sides: [Side; 2],
     syn: PackedSyn,
@@ -204,8 +250,7 @@ impl CompactSyn {
 
     /// Time of the first SYN.
     pub(crate) fn start_us(&self) -> i64 {
-        let [lo, hi] = self.start;
-        ((u64::from(hi) << 32) | u64::from(lo)) as i64
+        whole(self.start)
     }
 }
 
@@ -326,16 +371,15 @@ impl Flow {
     /// Exact: the flow is compacted only if it round-trips (the generation aside).
     pub(crate) fn compact(&self) -> Option<CompactSyn> {
         let o = &self.sides[0];
-        let start = self.start_us as u64;
         let c = CompactSyn {
-            start: [start as u32, (start >> 32) as u32],
-            last_delta: u32::try_from(self.last_us.checked_sub(self.start_us)?).ok()?,
+            start: self.start,
+            last_delta: u32::try_from(self.last_us().checked_sub(self.start_us())?).ok()?,
             last_seq: o.last_seq,
             syn: self.syn,
             pkts: u16::try_from(o.pkts).ok()?,
             syn_count: self.syn_count,
             bits: self.bits,
-            ep: o.ep,
+            ep: o.ep(),
             s_letters: u8::try_from(self.history.len()).ok()?,
             hist_syn: o.hist_syn,
             side_bits: o.bits,
@@ -352,17 +396,17 @@ impl Flow {
         for _ in 0..c.s_letters {
             history.push(b'S');
         }
-        let origin = Side {
+        let mut origin = Side {
             pkts: u32::from(c.pkts),
             last_seq: c.last_seq,
             hist_syn: c.hist_syn,
-            ep: c.ep,
             bits: c.side_bits,
             ..Side::default()
         };
+        origin.set_ep(c.ep);
         Flow {
-            start_us,
-            last_us: start_us.saturating_add(i64::from(c.last_delta)),
+            start: c.start,
+            last: halves(start_us.saturating_add(i64::from(c.last_delta))),
             sides: [origin, Side::default()],
             syn: c.syn,
             history,
@@ -380,8 +424,8 @@ impl Flow {
     /// A new flow whose originator is key endpoint `a` when `orig_is_a`.
     pub(crate) fn new(ts_us: i64, orig_is_a: bool, gen_: u16) -> Flow {
         Flow {
-            start_us: ts_us,
-            last_us: ts_us,
+            start: halves(ts_us),
+            last: halves(ts_us),
             sides: [Side::default(); 2],
             syn: PackedSyn::default(),
             history: History::new(),
@@ -396,12 +440,22 @@ impl Flow {
         self.bits & ORIG_IS_A != 0
     }
 
+    /// Time of the first segment.
+    pub(crate) fn start_us(&self) -> i64 {
+        whole(self.start)
+    }
+
+    /// Time of the latest segment.
+    pub(crate) fn last_us(&self) -> i64 {
+        whole(self.last)
+    }
+
     pub(crate) fn orig_state(&self) -> EndpointState {
-        self.sides[0].ep.state
+        self.sides[0].state()
     }
 
     pub(crate) fn resp_state(&self) -> EndpointState {
-        self.sides[1].ep.state
+        self.sides[1].state()
     }
 
     /// Swaps originator and responder (Zeek's `FlipRoles`), recording `^`.
@@ -470,8 +524,8 @@ impl Flow {
 
     /// Applies one event from the originator (`is_orig`) or the responder.
     pub(crate) fn update(&mut self, is_orig: bool, ev: &Event) {
-        if ev.ts_us > self.last_us {
-            self.last_us = ev.ts_us;
+        if ev.ts_us > self.last_us() {
+            self.last = halves(ev.ts_us);
         }
         let i = usize::from(!is_orig);
         if ev.tcp_checksum_ok == Some(false) {
@@ -547,25 +601,25 @@ impl Flow {
             if s.bits & SEQ_KNOWN != 0
                 && !flags.syn()
                 && !flags.rst()
-                && s.ep.state != EndpointState::Reset
+                && s.state() != EndpointState::Reset
             {
                 let d = seq.wrapping_sub(s.last_seq) as i32;
                 if d > 0 && d < TOO_LARGE_SEQ_DELTA {
-                    if s.more & HOLE == 0 {
-                        s.more |= HOLE;
+                    if !s.hole() {
+                        s.set_hole(true);
                         s.hole_start = s.last_seq;
                     }
-                } else if s.more & HOLE != 0
+                } else if s.hole()
                     && !uncaptured
                     && seq.wrapping_sub(s.hole_start) as i32 <= 0
                     && end.wrapping_sub(s.hole_start) as i32 > 0
                 {
                     // A late segment filled the hole.
-                    s.more &= !HOLE;
+                    s.set_hole(false);
                 }
-                if uncaptured && s.more & HOLE == 0 {
+                if uncaptured && !s.hole() {
                     // Payload cut by the snap length: missing for a reassembler too.
-                    s.more |= HOLE;
+                    s.set_hole(true);
                     s.hole_start = seq;
                 }
             }
@@ -574,13 +628,13 @@ impl Flow {
                 s.last_seq = if flags.syn() { end } else { seq };
             } else if flags.syn()
                 && (matches!(
-                    s.ep.state,
+                    s.state(),
                     EndpointState::SynSent
                         | EndpointState::SynAckSent
                         | EndpointState::Established
                         | EndpointState::Partial
-                ) || (s.ep.state == EndpointState::Reset
-                    && s.ep.prev == EndpointState::Inactive))
+                ) || (s.state() == EndpointState::Reset
+                    && s.ep().prev == EndpointState::Inactive))
             {
                 s.last_seq = end;
             }
@@ -591,8 +645,8 @@ impl Flow {
         // Zero window (Zeek: not with/after a RST, not after the peer's FIN).
         if ev.window == Some(0)
             && !flags.rst()
-            && self.sides[1 - i].ep.state != EndpointState::Closed
-            && self.sides[i].ep.state != EndpointState::Reset
+            && self.sides[1 - i].state() != EndpointState::Closed
+            && self.sides[i].state() != EndpointState::Reset
         {
             let c = self.sides[i].zero_win.saturating_add(1);
             self.sides[i].zero_win = c;
@@ -608,7 +662,7 @@ impl Flow {
                 // after our RST.
                 let untrusted = ((flags.syn() || flags.rst())
                     && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta))
-                    || s.ep.state == EndpointState::Reset;
+                    || s.state() == EndpointState::Reset;
                 if untrusted {
                     // Nothing learned.
                 } else if delta > 0 {
@@ -630,7 +684,10 @@ impl Flow {
 
         // The state machine.
         let [o, r] = &mut self.sides;
-        let t = transition(&mut o.ep, &mut r.ep, is_orig, flags, len);
+        let (mut oe, mut re) = (o.ep(), r.ep());
+        let t = transition(&mut oe, &mut re, is_orig, flags, len);
+        o.set_ep(oe);
+        r.set_ep(re);
 
         // Content gap: the sender acknowledges data of the peer we never saw
         // (not judged on FIN/RST segments, like Zeek).
@@ -645,9 +702,9 @@ impl Flow {
             if p.bits & SEQ_KNOWN != 0 {
                 let d = ack.wrapping_sub(p.last_seq) as i32;
                 let beyond = d > 0 && d < TOO_LARGE_SEQ_DELTA && p.bits & PAYLOAD_SEEN != 0;
-                let hole_acked = p.more & HOLE != 0 && ack.wrapping_sub(p.hole_start) as i32 > 0;
+                let hole_acked = p.hole() && ack.wrapping_sub(p.hole_start) as i32 > 0;
                 if beyond || hole_acked {
-                    p.more &= !HOLE;
+                    p.set_hole(false);
                     if beyond {
                         p.last_seq = ack;
                     }

@@ -29,6 +29,20 @@ pub enum EndpointState {
 }
 
 impl EndpointState {
+    /// The state whose discriminant is in the low 3 bits of `b` (7 is read as `Reset`,
+    /// which no packed state holds).
+    pub(crate) fn from_bits(b: u8) -> EndpointState {
+        match b & 7 {
+            0 => EndpointState::Inactive,
+            1 => EndpointState::SynSent,
+            2 => EndpointState::SynAckSent,
+            3 => EndpointState::Partial,
+            4 => EndpointState::Established,
+            5 => EndpointState::Closed,
+            _ => EndpointState::Reset,
+        }
+    }
+
     /// Inactive or partial: no handshake seen from this side.
     pub fn is_inactive_or_partial(self) -> bool {
         matches!(self, EndpointState::Inactive | EndpointState::Partial)

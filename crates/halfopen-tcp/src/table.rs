@@ -139,8 +139,8 @@ fn connection<K: FlowKey>(k: &K, f: &Flow, end: EndReason) -> Connection {
     Connection {
         orig,
         resp,
-        start_us: f.start_us,
-        end_us: f.last_us,
+        start_us: f.start_us(),
+        end_us: f.last_us(),
         state: f.conn_state(),
         history: f.history,
         orig_pkts: u64::from(f.sides[0].pkts),
@@ -164,15 +164,15 @@ fn deadline(f: &Flow, cfg: &Config) -> (i64, EndReason) {
         } else {
             EndReason::Closed
         };
-        (f.last_us.saturating_add(cfg.closed_linger_us), why)
+        (f.last_us().saturating_add(cfg.closed_linger_us), why)
     } else if f.is_attempt() || f.handshake_pending() {
         (
-            f.last_us.saturating_add(cfg.syn_timeout_us),
+            f.last_us().saturating_add(cfg.syn_timeout_us),
             EndReason::Timeout,
         )
     } else {
         (
-            f.last_us.saturating_add(cfg.established_idle_timeout_us),
+            f.last_us().saturating_add(cfg.established_idle_timeout_us),
             EndReason::Timeout,
         )
     }
@@ -181,9 +181,9 @@ fn deadline(f: &Flow, cfg: &Config) -> (i64, EndReason) {
 /// Deadline of a FIFO-resident (attempt) flow.
 fn attempt_deadline(f: &Flow, cfg: &Config) -> i64 {
     let base = if f.no_flags_only() {
-        f.last_us
+        f.last_us()
     } else {
-        f.start_us
+        f.start_us()
     };
     base.saturating_add(cfg.syn_timeout_us)
 }
@@ -262,7 +262,7 @@ impl<K: FlowKey> Shard<K> {
         let g = f.gen_;
         if attempt {
             let d = attempt_deadline(&f, &ctx.cfg)
-                .min(f.start_us.saturating_add(ctx.cfg.syn_timeout_us));
+                .min(f.start_us().saturating_add(ctx.cfg.syn_timeout_us));
             ctx.due_at(d);
         }
         let id = self.map.insert(k, f);
@@ -307,7 +307,7 @@ impl<K: FlowKey> Shard<K> {
         if created && f.is_attempt() {
             let g = f.gen_;
             let d = attempt_deadline(f, &ctx.cfg)
-                .min(f.start_us.saturating_add(ctx.cfg.syn_timeout_us));
+                .min(f.start_us().saturating_add(ctx.cfg.syn_timeout_us));
             ctx.due_at(d);
             self.fifo.push_back((id, g));
         } else {
@@ -326,9 +326,9 @@ impl<K: FlowKey> Shard<K> {
                 self.fifo.pop_front();
                 continue;
             }
-            let start_due = f.start_us.saturating_add(ctx.cfg.syn_timeout_us) <= now;
+            let start_due = f.start_us().saturating_add(ctx.cfg.syn_timeout_us) <= now;
             if !start_due {
-                ctx.due_at(f.start_us.saturating_add(ctx.cfg.syn_timeout_us));
+                ctx.due_at(f.start_us().saturating_add(ctx.cfg.syn_timeout_us));
                 break;
             }
             if attempt_deadline(f, &ctx.cfg) <= now {
@@ -829,6 +829,15 @@ mod compact_tests {
             proptest::option::of(any::<bool>()),
         )
             .prop_map(|(ts, f, l, s, w, t, c)| event(ts, f, l, s, w, t, c))
+    }
+
+    /// The sizes the memory budget (<= 128 bytes per tracked flow, index included) rests on.
+    #[test]
+    fn flow_sizes() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<crate::flow::Side>(), 24);
+        assert_eq!(size_of::<Flow>(), 104);
+        assert_eq!(size_of::<(V4Key, Flow)>(), 116);
     }
 
     proptest! {
