@@ -100,6 +100,9 @@ const HANDSHAKE: u16 = 64;
 const HAS_SYN_INFO: u16 = 128;
 /// A heap entry with the (shorter) closing deadline has been pushed.
 pub(crate) const CLOSING_SCHEDULED: u16 = 256;
+/// The flow has no timer entry: its deadline is an idle timeout far away, and the table
+/// looks at it again on its periodic scan of parked flows.
+pub(crate) const PARKED: u16 = 512;
 
 /// The first SYN's fields, packed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

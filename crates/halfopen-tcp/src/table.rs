@@ -15,7 +15,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
 use crate::finished::{Finished, compact_connection};
-use crate::flow::{CLOSING_SCHEDULED, CompactSyn, Flow, IN_HEAP, ORIG_IS_A};
+use crate::flow::{CLOSING_SCHEDULED, CompactSyn, Flow, IN_HEAP, ORIG_IS_A, PARKED};
 use crate::flow_map::FlowMap;
 use crate::key::{FlowKey, V4Key, V6Key, likely_server_port};
 use crate::syn_cache::SynCache;
@@ -112,6 +112,9 @@ struct Shard<K: FlowKey> {
     /// Unanswered attempts in creation order: (slot id, generation).
     fifo: VecDeque<(u32, u16)>,
     heap: BinaryHeap<Timer>,
+    /// When the parked flows are next looked at (`i64::MAX`: none parked). Every parked
+    /// flow's deadline is later than this.
+    scan_due: i64,
 }
 
 struct Ctx {
@@ -123,6 +126,8 @@ struct Ctx {
     gen_: u16,
     /// No deadline falls before this time: expiry can be skipped until then.
     next_due: i64,
+    /// The table's clock (latest event time, or the time given to `expire`).
+    now: i64,
 }
 
 impl Ctx {
@@ -154,6 +159,34 @@ fn connection<K: FlowKey>(k: &K, f: &Flow, end: EndReason) -> Connection {
         first_syn: f.syn_info(orig.port()),
         end,
     }
+}
+
+/// How far ahead of the clock a parked flow's deadline must be, and how often the parked
+/// flows are looked at: a quarter of the idle timeout (30 h for the default 5 days).
+fn horizon(cfg: &Config) -> i64 {
+    (cfg.established_idle_timeout_us / 4).max(1)
+}
+
+/// A flow whose deadline is its idle timeout (neither closing nor in its handshake).
+fn idles_out(f: &Flow) -> bool {
+    !f.is_closing() && !f.is_attempt() && !f.handshake_pending()
+}
+
+/// Parks flow `f` (no timer entry) if its deadline `d` is an idle timeout more than a
+/// [`horizon`] away, making sure a scan of the parked flows (`scan_due`) is planned;
+/// true when parked. Every parked flow's deadline is later than `scan_due`: a scan is
+/// planned at most a horizon after the clock.
+fn park(f: &mut Flow, d: i64, scan_due: &mut i64, ctx: &mut Ctx) -> bool {
+    let h = horizon(&ctx.cfg);
+    if f.bits & CLOSING_SCHEDULED != 0 || !idles_out(f) || d <= ctx.now.saturating_add(h) {
+        return false;
+    }
+    f.bits = (f.bits | PARKED) & !IN_HEAP;
+    if *scan_due == i64::MAX {
+        *scan_due = ctx.now.saturating_add(h);
+        ctx.due_at(*scan_due);
+    }
+    true
 }
 
 /// When a heap-resident flow is due, and why it would end then.
@@ -219,7 +252,64 @@ impl<K: FlowKey> Shard<K> {
             map: FlowMap::new(),
             fifo: VecDeque::new(),
             heap: BinaryHeap::new(),
+            scan_due: i64::MAX,
         }
+    }
+
+    /// Gives the parked flow in slot `id` its timer entry.
+    fn unpark(&mut self, id: u32, ctx: &mut Ctx) {
+        if let Some(f) = self.map.get_mut(id) {
+            f.bits = (f.bits & !PARKED) | IN_HEAP;
+            let (d, _) = deadline(f, &ctx.cfg);
+            ctx.due_at(d);
+            self.heap.push(Reverse((d, f.gen_, id)));
+        }
+    }
+
+    /// Looks at every parked flow: those due within a [`horizon`] get their timer entry,
+    /// the rest stay parked until the next look, a horizon later.
+    fn scan_parked(&mut self, ctx: &mut Ctx) {
+        let limit = ctx.now.saturating_add(horizon(&ctx.cfg));
+        let mut due = Vec::new();
+        let mut parked = false;
+        for (id, (_, f)) in self.map.iter() {
+            if f.bits & PARKED != 0 {
+                let (d, _) = deadline(f, &ctx.cfg);
+                if d <= limit || !idles_out(f) {
+                    due.push(id);
+                } else {
+                    parked = true;
+                }
+            }
+        }
+        for id in due {
+            self.unpark(id, ctx);
+        }
+        self.scan_due = if parked { limit } else { i64::MAX };
+        ctx.due_at(self.scan_due);
+    }
+
+    /// Gives the parked flows with the nearest deadlines (a 64th of them, at least 64)
+    /// their timer entries, for [`Shard::evict_other`]; false when none is parked.
+    fn unpark_nearest(&mut self, ctx: &mut Ctx) -> bool {
+        let mut parked: Vec<(i64, u32)> = self
+            .map
+            .iter()
+            .filter(|(_, (_, f))| f.bits & PARKED != 0)
+            .map(|(id, (_, f))| (deadline(f, &ctx.cfg).0, id))
+            .collect();
+        if parked.is_empty() {
+            self.scan_due = i64::MAX;
+            return false;
+        }
+        let k = (parked.len() / 64).max(64).min(parked.len());
+        if k < parked.len() {
+            parked.select_nth_unstable(k - 1);
+        }
+        for &(_, id) in &parked[..k] {
+            self.unpark(id, ctx);
+        }
+        true
     }
 
     /// The flow in slot `id` if it is still generation `g`.
@@ -234,23 +324,32 @@ impl<K: FlowKey> Shard<K> {
     }
 
     fn schedule(&mut self, id: u32, ctx: &mut Ctx) {
-        if let Some(f) = self.map.get_mut(id) {
-            if f.bits & IN_HEAP == 0 && !f.is_attempt() {
-                f.bits |= IN_HEAP;
-                if f.is_closing() {
-                    f.bits |= CLOSING_SCHEDULED;
-                }
-                let (d, _) = deadline(f, &ctx.cfg);
-                ctx.due_at(d);
-                self.heap.push(Reverse((d, f.gen_, id)));
-            } else if f.bits & IN_HEAP != 0 && f.bits & CLOSING_SCHEDULED == 0 && f.is_closing() {
-                // The deadline got shorter (FIN/RST linger): add an entry for it; the old
-                // one is re-checked and dropped when it comes due.
-                f.bits |= CLOSING_SCHEDULED;
-                let (d, _) = deadline(f, &ctx.cfg);
-                ctx.due_at(d);
-                self.heap.push(Reverse((d, f.gen_, id)));
+        let Some(f) = self.map.get_mut(id) else {
+            return;
+        };
+        let parked = f.bits & PARKED != 0;
+        if parked && idles_out(f) {
+            // Still idling out: its deadline only moved later. The next scan looks again.
+            return;
+        }
+        if f.bits & IN_HEAP == 0 && (parked || !f.is_attempt()) {
+            let (d, _) = deadline(f, &ctx.cfg);
+            if park(f, d, &mut self.scan_due, ctx) {
+                return;
             }
+            f.bits = (f.bits | IN_HEAP) & !PARKED;
+            if f.is_closing() {
+                f.bits |= CLOSING_SCHEDULED;
+            }
+            ctx.due_at(d);
+            self.heap.push(Reverse((d, f.gen_, id)));
+        } else if f.bits & IN_HEAP != 0 && f.bits & CLOSING_SCHEDULED == 0 && f.is_closing() {
+            // The deadline got shorter (FIN/RST linger): add an entry for it; the old
+            // one is re-checked and dropped when it comes due.
+            f.bits |= CLOSING_SCHEDULED;
+            let (d, _) = deadline(f, &ctx.cfg);
+            ctx.due_at(d);
+            self.heap.push(Reverse((d, f.gen_, id)));
         }
     }
 
@@ -316,13 +415,18 @@ impl<K: FlowKey> Shard<K> {
     }
 
     fn expire(&mut self, now: i64, ctx: &mut Ctx) {
+        if now >= self.scan_due {
+            self.scan_parked(ctx);
+        } else {
+            ctx.due_at(self.scan_due);
+        }
         let mut requeue_budget = self.fifo.len();
         while let Some(&(id, g)) = self.fifo.front() {
             let Some(f) = self.live(id, g) else {
                 self.fifo.pop_front();
                 continue;
             };
-            if f.bits & IN_HEAP != 0 {
+            if f.bits & (IN_HEAP | PARKED) != 0 {
                 self.fifo.pop_front();
                 continue;
             }
@@ -360,15 +464,28 @@ impl<K: FlowKey> Shard<K> {
                 }
                 self.finish(id, why, ctx);
             } else {
-                self.heap.push(Reverse((d2, g, id)));
+                let parked = match self.map.get_mut(id) {
+                    Some(f) => park(f, d2, &mut self.scan_due, ctx),
+                    None => false,
+                };
+                if !parked {
+                    self.heap.push(Reverse((d2, g, id)));
+                }
             }
+        }
+        // Release the room of timer entries that ran out (a burst of handshakes).
+        if self.heap.capacity() > 64 && self.heap.len() < self.heap.capacity() / 4 {
+            self.heap.shrink_to(self.heap.len() * 2);
         }
     }
 
     /// Evicts the oldest unanswered attempt; false when there is none.
     fn evict_attempt(&mut self, ctx: &mut Ctx) -> bool {
         while let Some((id, g)) = self.fifo.pop_front() {
-            if self.live(id, g).is_some_and(|f| f.bits & IN_HEAP == 0) {
+            if self
+                .live(id, g)
+                .is_some_and(|f| f.bits & (IN_HEAP | PARKED) == 0)
+            {
                 ctx.stats.evicted_half_open += 1;
                 self.finish(id, EndReason::Evicted, ctx);
                 return true;
@@ -379,14 +496,18 @@ impl<K: FlowKey> Shard<K> {
 
     /// Evicts the flow with the nearest deadline; false when the shard is empty.
     fn evict_other(&mut self, ctx: &mut Ctx) -> bool {
-        while let Some(Reverse((_, g, id))) = self.heap.pop() {
-            if self.live(id, g).is_some() {
-                ctx.stats.evicted_other += 1;
-                self.finish(id, EndReason::Evicted, ctx);
-                return true;
+        loop {
+            while let Some(Reverse((_, g, id))) = self.heap.pop() {
+                if self.live(id, g).is_some_and(|f| f.bits & IN_HEAP != 0) {
+                    ctx.stats.evicted_other += 1;
+                    self.finish(id, EndReason::Evicted, ctx);
+                    return true;
+                }
+            }
+            if !self.unpark_nearest(ctx) {
+                return false;
             }
         }
-        false
     }
 
     fn drain(&mut self, ctx: &mut Ctx, into: &mut Vec<Connection>) {
@@ -397,6 +518,7 @@ impl<K: FlowKey> Shard<K> {
         ctx.stats.ended_at_finish += (into.len() - before) as u64;
         self.fifo.clear();
         self.heap.clear();
+        self.scan_due = i64::MAX;
     }
 
     fn memory_bytes(&self) -> usize {
@@ -447,6 +569,7 @@ impl FlowTable {
                 stats: Stats::default(),
                 gen_: 0,
                 next_due: i64::MAX,
+                now: i64::MIN,
             },
             now_us: i64::MIN,
             sink: 0,
@@ -464,6 +587,7 @@ impl FlowTable {
         self.ctx.stats.events += 1;
         if ev.ts_us > self.now_us {
             self.now_us = ev.ts_us;
+            self.ctx.now = ev.ts_us;
             if self.now_us >= self.ctx.next_due {
                 self.run_expiry();
             }
@@ -674,6 +798,7 @@ impl FlowTable {
     pub fn expire(&mut self, now_us: i64) {
         if now_us > self.now_us {
             self.now_us = now_us;
+            self.ctx.now = now_us;
         }
         self.run_expiry();
     }
