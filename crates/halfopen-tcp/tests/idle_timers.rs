@@ -184,5 +184,14 @@ proptest! {
             prop_assert!(t.len() <= cap);
             prev = ts;
         }
+        // Nothing still tracked at the end was already due.
+        t.finish();
+        for c in popped(&mut t) {
+            prop_assert_eq!(c.end, EndReason::EndOfInput);
+            let closed = c.history.as_str().contains(['F', 'f', 'R', 'r']);
+            if c.handshake_completed && !closed {
+                prop_assert!(c.end_us + cfg.established_idle_timeout_us > prev, "{:?} overdue at {}", c, prev);
+            }
+        }
     }
 }
