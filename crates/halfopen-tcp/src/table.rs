@@ -4,11 +4,15 @@
 //! what a spoofed flood creates) live in the SYN cache (`syn_cache.rs`: fixed-size,
 //! set-associative, 72 bytes per slot, bucket-local O(1) eviction); any other event on
 //! such a flow promotes it, with its exact state, to the flow maps (`flow_map.rs`: a slab
-//! and a hash index of slot ids; one map for IPv4 keys, one for IPv6). There, expiry is driven by event time and amortised: unanswered attempts sit
-//! in a FIFO in creation order; every other flow has one entry in a min-heap of deadlines
-//! that is re-checked lazily when it comes due. When the table is full, an unanswered
-//! attempt is evicted first (like a kernel SYN cache), then the flow with the nearest
-//! deadline. Finished connections queue in `finished.rs` until they are taken.
+//! and a hash index of slot ids; one map for IPv4 keys, one for IPv6). There, expiry is
+//! driven by event time and amortised: unanswered attempts sit in a FIFO in creation order;
+//! flows in their handshake or closing have one entry in a min-heap of deadlines that is
+//! re-checked lazily when it comes due; established flows whose idle timeout is more than
+//! a quarter of that timeout away are *parked*, with no timer entry at all, and a scan of
+//! the map once per quarter-timeout of event time gives the ones that came near their
+//! deadline an entry (so every timeout stays exact). When the table is full, an
+//! unanswered attempt is evicted first (like a kernel SYN cache), then the flow with the
+//! nearest deadline. Finished connections queue in `finished.rs` until they are taken.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -30,7 +34,7 @@ pub const DEFAULT_MAX_FLOWS: usize = 917_504;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// Hard cap on tracked connections. Default [`DEFAULT_MAX_FLOWS`] (917 504): about
-    /// 89 MB when a flood fills it with half-open attempts, about 142 MB if every flow were
+    /// 89 MB when a flood fills it with half-open attempts, about 116 MB if every flow were
     /// established; see `docs/halfopen-tcp.md` for the measurements.
     pub max_flows: usize,
     /// How long an unanswered attempt (SYN seen, nothing from the responder) is kept,
@@ -892,9 +896,10 @@ impl FlowTable {
         self.syn.len()
     }
 
-    /// Size of one tracked IPv4 flow's slot (key and state) in the flow map, in bytes;
-    /// its hash index adds 4 bytes and a control byte per bucket (5-12 bytes per flow,
-    /// depending on the load), and a flow waiting for a deadline 16 bytes in the timer heap.
+    /// Size of one tracked IPv4 flow's slot (key and state) in the flow map, in bytes
+    /// (116); its hash index adds 4 bytes and a control byte per bucket (5-12 bytes per
+    /// flow, depending on the load), and a flow in its handshake or closing 16 bytes in the
+    /// timer heap (an established flow has no timer entry until its idle timeout is near).
     pub fn ipv4_slot_bytes() -> usize {
         std::mem::size_of::<(V4Key, Flow)>()
     }
