@@ -459,7 +459,10 @@ impl<K: FlowKey> Shard<K> {
                 break;
             }
             self.heap.pop();
-            let Some(f) = self.live(id, g) else { continue };
+            // Only a flow with a timer entry (`IN_HEAP`) owns one: anything else is stale.
+            let Some(f) = self.live(id, g).filter(|f| f.bits & IN_HEAP != 0) else {
+                continue;
+            };
             let (d2, why) = deadline(f, &ctx.cfg);
             if d2 <= now {
                 match why {
