@@ -735,9 +735,7 @@ pub fn facts_from(c: &Connection) -> ConnFacts {
 }
 
 fn drain(t: &mut FlowTable, out: &mut Vec<ConnFacts>) {
-    while let Some(c) = t.pop_finished() {
-        out.push(facts_from(&c));
-    }
+    t.drain_finished(|c| out.push(facts_from(c)));
 }
 
 fn detect_firewall(sample: &Sample) -> Option<Format> {
@@ -901,14 +899,13 @@ fn parse_firewall(
                 (info, skipped, resolver)
             });
             for batch in rx {
-                for ev in &batch {
-                    table.observe(ev);
-                    last_ts = last_ts.max(ev.ts_us);
-                    events += 1;
-                    if events % 1024 == 0 {
-                        table.expire(ev.ts_us);
-                    }
+                // The batch API overlaps the flow table's cache misses across events; it
+                // also runs every timeout that the events' times pass.
+                table.observe_batch(&batch);
+                if let Some(t) = batch.iter().map(|ev| ev.ts_us).max() {
+                    last_ts = last_ts.max(t);
                 }
+                events += batch.len() as u64;
                 drain(&mut table, &mut out.conns);
             }
             parser.join()
