@@ -461,6 +461,26 @@ impl FlowTable {
     /// Feeds one event. Events should come in time order; a late event is processed but
     /// does not move the table's clock back.
     pub fn observe(&mut self, ev: &Event) {
+        let v4 = self.v4_key(ev);
+        self.observe_keyed(ev, v4);
+    }
+
+    /// The IPv4 key of `ev` (with "the source is endpoint `a`" and its SYN-cache hash),
+    /// or `None` when either address is IPv6.
+    #[inline]
+    fn v4_key(&self, ev: &Event) -> Option<(V4Key, bool, u64)> {
+        match (ev.src, ev.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                let (k, src_is_a) = V4Key::new(s, ev.src_port, d, ev.dst_port);
+                Some((k, src_is_a, self.syn.hash(&k)))
+            }
+            _ => None,
+        }
+    }
+
+    /// [`FlowTable::observe`] with the key already computed by [`FlowTable::v4_key`].
+    #[inline(always)]
+    fn observe_keyed(&mut self, ev: &Event, v4: Option<(V4Key, bool, u64)>) {
         self.ctx.stats.events += 1;
         if ev.ts_us > self.now_us {
             self.now_us = ev.ts_us;
@@ -468,17 +488,14 @@ impl FlowTable {
                 self.run_expiry();
             }
         }
-        match (ev.src, ev.dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                let (k, src_is_a) = V4Key::new(s, ev.src_port, d, ev.dst_port);
-                self.observe_v4(k, src_is_a, ev);
-            }
-            (s, d) => {
+        match v4 {
+            Some((k, src_is_a, h)) => self.observe_v4(k, src_is_a, h, ev),
+            None => {
                 let to6 = |a: IpAddr| match a {
                     IpAddr::V4(v) => v.to_ipv6_mapped(),
                     IpAddr::V6(v) => v,
                 };
-                let (k, src_is_a) = V6Key::new(to6(s), ev.src_port, to6(d), ev.dst_port);
+                let (k, src_is_a) = V6Key::new(to6(ev.src), ev.src_port, to6(ev.dst), ev.dst_port);
                 if self.v6.map.find(&k).is_none() {
                     self.make_room();
                 }
@@ -510,27 +527,28 @@ impl FlowTable {
     /// assert_eq!(t.stats().evicted_half_open, 90);
     /// ```
     pub fn observe_batch(&mut self, evs: &[Event]) {
-        let mut hs = [0u64; BATCH];
+        // Each event's key and hash, computed once (look-ahead, then processing).
+        let mut keys = [None; BATCH];
         for chunk in evs.chunks(BATCH) {
             let mut sink = self.sink;
-            if self.syn.len() > 0 {
-                for (h, ev) in hs.iter_mut().zip(chunk) {
-                    if let (IpAddr::V4(s), IpAddr::V4(d)) = (ev.src, ev.dst) {
-                        let (k, _) = V4Key::new(s, ev.src_port, d, ev.dst_port);
-                        *h = self.syn.hash(&k);
-                        sink = sink.wrapping_add(self.syn.touch(*h));
+            let probe = self.syn.len() > 0;
+            for (slot, ev) in keys.iter_mut().zip(chunk) {
+                let v4 = self.v4_key(ev);
+                if let Some((_, _, h)) = v4 {
+                    if probe {
+                        sink = sink.wrapping_add(self.syn.touch(h));
                     }
                 }
+                *slot = v4;
             }
             self.sink = sink;
-            for ev in chunk {
-                self.observe(ev);
+            for (&v4, ev) in keys.iter().zip(chunk) {
+                self.observe_keyed(ev, v4);
             }
         }
     }
 
-    fn observe_v4(&mut self, k: V4Key, src_is_a: bool, ev: &Event) {
-        let h = self.syn.hash(&k);
+    fn observe_v4(&mut self, k: V4Key, src_is_a: bool, h: u64, ev: &Event) {
         if self.syn.len() > 0 {
             if let Some(slot) = self.syn.find(&k, h) {
                 let mut f = Flow::from_compact(&self.syn.get(slot));
