@@ -52,6 +52,19 @@ fn tag(h: u64) -> u32 {
     (h >> 32) as u32
 }
 
+/// The first occupied way after way `w` (cyclically; `w` itself when no other is).
+#[inline]
+fn next_occupied(stamps: &[u32; WAYS], w: usize) -> usize {
+    let mut occupied = 0u8;
+    for (x, &st) in stamps.iter().enumerate() {
+        occupied |= u8::from(st != 0) << x;
+    }
+    // Way `w` is set too, so that the rotated mask is never 0.
+    occupied |= 1 << (w % WAYS);
+    let after = occupied.rotate_right((w as u32 + 1) % WAYS as u32);
+    (w + 1 + after.trailing_zeros() as usize) % WAYS
+}
+
 /// The cache. Slots are addressed as `bucket * WAYS + way`.
 pub(crate) struct SynCache {
     /// Per-process random hash keys (spoofed floods cannot aim at one bucket).
@@ -161,26 +174,27 @@ impl SynCache {
         None
     }
 
-    /// One pass over `h`'s bucket: a free slot, and the oldest occupied slot.
+    /// One pass over `h`'s bucket: a free slot (the first), and the oldest occupied slot
+    /// (the first of the oldest). Branch-free over the ways.
     #[inline]
     pub(crate) fn scan(&self, h: u64) -> (Option<usize>, Option<usize>) {
         let b = self.bucket(h);
         let Some(line) = self.lines.get(b) else {
             return (None, None);
         };
-        let (mut free, mut oldest, mut age) = (None, None, 0u32);
-        for w in 0..WAYS {
-            let st = line.stamps[w];
-            if st == 0 {
-                free = free.or(Some(b * WAYS + w));
-            } else {
-                let a = self.stamp.wrapping_sub(st);
-                if oldest.is_none() || a > age {
-                    oldest = Some(b * WAYS + w);
-                    age = a;
-                }
-            }
+        let mut empty = 0u32;
+        // Per occupied way: (age + 1) above 3 bits of (WAYS - 1 - way), so the largest
+        // value is the oldest entry, the first way among equals; 0 for an empty way.
+        let mut best = 0u64;
+        for (w, &st) in line.stamps.iter().enumerate() {
+            let occupied = st != 0;
+            empty |= u32::from(!occupied) << w;
+            let age = u64::from(self.stamp.wrapping_sub(st)) + 1;
+            let v = ((age << 3) | (WAYS - 1 - w) as u64) * u64::from(occupied);
+            best = best.max(v);
         }
+        let free = (empty != 0).then(|| b * WAYS + empty.trailing_zeros() as usize);
+        let oldest = (best != 0).then(|| b * WAYS + (WAYS - 1 - (best & 7) as usize));
         (free, oldest)
     }
 
@@ -202,7 +216,7 @@ impl SynCache {
     }
 
     /// Writes an entry into a slot (free or to be overwritten); returns its deadline.
-    #[inline]
+    #[inline(always)]
     fn write(&mut self, slot: usize, h: u64, k: V4Key, c: &CompactSyn) -> i64 {
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
@@ -213,10 +227,7 @@ impl SynCache {
             line.tags[w] = tag(h);
             line.stamps[w] = self.stamp;
             // The next occupied way after this one: the oldest once the bucket rotates.
-            let next = (1..=WAYS)
-                .map(|i| (w + i) % WAYS)
-                .find(|&x| line.stamps[x] != 0)
-                .unwrap_or(w);
+            let next = next_occupied(&line.stamps, w);
             if let Some(x) = self.hint.get_mut(b) {
                 *x = next as u8;
             }
@@ -281,11 +292,20 @@ impl SynCache {
     }
 
     /// Doubles the bucket array when it is at least half full and may still grow.
+    #[inline]
     pub(crate) fn maybe_grow(&mut self) {
         let n = self.lines.len();
         if n >= self.max_buckets || (self.len + 1) * 2 <= n * WAYS {
             return;
         }
+        self.grow();
+    }
+
+    /// Doubles the bucket array.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let n = self.lines.len();
         let old_lines = std::mem::replace(&mut self.lines, vec![KeyLine::default(); n * 2]);
         self.hint = vec![0; n * 2];
         let old_data = std::mem::replace(&mut self.data, vec![Entry::default(); n * 2 * WAYS]);
@@ -317,7 +337,7 @@ impl SynCache {
     pub(crate) fn touch(&self, h: u64) -> u32 {
         let b = self.bucket(h);
         let w = usize::from(self.hint.get(b).copied().unwrap_or(0)) % WAYS;
-        let line = self.lines.get(b).map_or(0, |l| l.stamps[0] ^ l.tags[0]);
+        let line = self.lines.get(b).map_or(0, |l| l.stamps[0]);
         let entry = self
             .data
             .get(b * WAYS + w)
@@ -379,7 +399,7 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::SynCache;
+    use super::{SynCache, WAYS, next_occupied};
     use crate::{Config, EndReason, Event, FlowTable, TcpFlags};
 
     fn server() -> IpAddr {
@@ -439,6 +459,59 @@ mod tests {
         starts.sort_unstable();
         assert_eq!(starts, (0..500).map(|i| i * 1000).collect::<Vec<i64>>());
         assert_eq!(t.len(), 500);
+    }
+
+    /// The straightforward versions of `scan` and the victim hint, for reference.
+    fn scan_reference(stamps: &[u32; WAYS], now: u32) -> (Option<usize>, Option<usize>) {
+        let (mut free, mut oldest, mut age) = (None, None, 0u32);
+        for (w, &st) in stamps.iter().enumerate() {
+            if st == 0 {
+                free = free.or(Some(w));
+            } else {
+                let a = now.wrapping_sub(st);
+                if oldest.is_none() || a > age {
+                    oldest = Some(w);
+                    age = a;
+                }
+            }
+        }
+        (free, oldest)
+    }
+
+    fn arb_stamps() -> impl Strategy<Value = [u32; WAYS]> {
+        proptest::array::uniform8(prop_oneof![
+            Just(0u32),
+            Just(1),
+            Just(u32::MAX),
+            0u32..16,
+            any::<u32>()
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The branch-free bucket scan picks the same slots as the obvious loop.
+        #[test]
+        fn scan_is_the_reference(
+            stamps in arb_stamps(),
+            now in prop_oneof![Just(1u32), Just(u32::MAX), 0u32..32, any::<u32>()],
+        ) {
+            let mut c = SynCache::new(64, 1);
+            c.stamp = now;
+            c.lines[0].stamps = stamps;
+            // Hash 0 is bucket 0.
+            prop_assert_eq!(c.scan(0), scan_reference(&stamps, now));
+        }
+
+        /// The victim hint is the next occupied way after the one written.
+        #[test]
+        fn next_occupied_is_the_reference(stamps in arb_stamps(), w in 0usize..WAYS) {
+            let mut stamps = stamps;
+            stamps[w] = stamps[w].max(1);
+            let want = (1..=WAYS).map(|i| (w + i) % WAYS).find(|&x| stamps[x] != 0);
+            prop_assert_eq!(Some(next_occupied(&stamps, w)), want);
+        }
     }
 
     proptest! {
