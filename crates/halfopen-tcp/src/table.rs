@@ -805,7 +805,7 @@ mod compact_tests {
     use crate::finished::compact_connection;
     use crate::flow::{CompactSyn, Flow};
     use crate::key::V4Key;
-    use crate::{EndReason, Event, TcpFlags};
+    use crate::{ConnState, EndReason, Event, TcpFlags};
 
     fn event(
         ts: i64,
@@ -861,6 +861,39 @@ mod compact_tests {
             f.update(true, &ev);
             if let Some(c) = CompactSyn::first_syn(&ev, orig_is_a) {
                 prop_assert_eq!(Some(c), f.compact());
+            }
+        }
+
+        /// The fast path of a compact connection (one `S`, a SYN-SENT originator: a
+        /// flood's attempts) reports what the general path reports for the same flow.
+        #[test]
+        fn lone_syn_fast_path_is_the_general_path(
+            ev in arb_event(),
+            orig_is_a in any::<bool>(),
+            again in proptest::option::of(arb_event()),
+        ) {
+            let mut ev = ev;
+            ev.flags = Some(TcpFlags::SYN);
+            let (k, _) = V4Key::new(
+                Ipv4Addr::new(203, 0, 113, 9), 40000, Ipv4Addr::new(192, 0, 2, 10), 80);
+            if let Some(c) = CompactSyn::first_syn(&ev, orig_is_a) {
+                let conn = compact_connection(&k, &c, EndReason::Evicted);
+                prop_assert_eq!(conn.history.as_str(), "S");
+                prop_assert_eq!(conn.state, ConnState::S0);
+                prop_assert_eq!(
+                    &conn, &connection(&k, &Flow::from_compact(&c), EndReason::Evicted));
+                // A retransmission (or anything else that stays compact) too.
+                if let Some(mut e2) = again {
+                    e2.ts_us = e2.ts_us.max(ev.ts_us);
+                    let mut f = Flow::from_compact(&c);
+                    f.update(true, &e2);
+                    if let Some(c2) = f.compact() {
+                        prop_assert_eq!(
+                            compact_connection(&k, &c2, EndReason::Timeout),
+                            connection(&k, &Flow::from_compact(&c2), EndReason::Timeout)
+                        );
+                    }
+                }
             }
         }
 
