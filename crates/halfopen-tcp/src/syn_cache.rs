@@ -224,10 +224,12 @@ impl SynCache {
         }
         let (b, w) = (slot / WAYS, slot % WAYS);
         if let Some(line) = self.lines.get_mut(b) {
+            // The next occupied way after this one: the oldest once the bucket rotates.
+            // (Read before the stores below: a wide load right after a narrow store to
+            // the same bytes would wait for the store.)
+            let next = next_occupied(&line.stamps, w);
             line.tags[w] = tag(h);
             line.stamps[w] = self.stamp;
-            // The next occupied way after this one: the oldest once the bucket rotates.
-            let next = next_occupied(&line.stamps, w);
             if let Some(x) = self.hint.get_mut(b) {
                 *x = next as u8;
             }
