@@ -99,6 +99,49 @@ impl Finished {
         }
     }
 
+    /// Takes every finished connection, oldest first, handing each to `f` by reference;
+    /// returns how many. The same as a [`Finished::pop_with`] loop (each record is taken
+    /// before `f` sees it), a run at a time.
+    pub(crate) fn drain_with(&mut self, mut f: impl FnMut(&Connection)) -> usize {
+        let mut taken = 0;
+        loop {
+            let queued = !self.runs.is_empty();
+            let (syn, n) = match self.runs.front_mut() {
+                Some((syn, n)) => (*syn, n),
+                None => (self.last.0, &mut self.last.1),
+            };
+            if *n == 0 {
+                return taken;
+            }
+            if syn {
+                let head = self.syn_head;
+                let run = self.syns.get(head..head + *n as usize).unwrap_or(&[]);
+                for r in run {
+                    *n -= 1;
+                    self.syn_head += 1;
+                    taken += 1;
+                    f(&compact_connection(&r.key, &r.syn, r.end));
+                }
+            } else {
+                while *n > 0 {
+                    *n -= 1;
+                    let Some(c) = self.conns.pop_front() else {
+                        break;
+                    };
+                    taken += 1;
+                    f(&c);
+                }
+            }
+            if *n > 0 {
+                // Never: the runs count exactly what is queued.
+                return taken;
+            }
+            if queued {
+                self.runs.pop_front();
+            }
+        }
+    }
+
     /// Whether the oldest record is a SYN-cache record (and takes its place in the runs).
     #[inline]
     fn next_is_syn(&mut self) -> Option<bool> {
@@ -139,9 +182,9 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
         /// Full and compact records come out in the order they went in, however they
-        /// interleave with each other and with the takes.
+        /// interleave with each other and with the takes (one at a time, or all).
         #[test]
-        fn records_keep_their_order(ops in proptest::collection::vec(0u8..3, 0..300)) {
+        fn records_keep_their_order(ops in proptest::collection::vec(0u8..4, 0..300)) {
             let (mut q, mut want) = (Finished::default(), VecDeque::new());
             for (i, op) in ops.into_iter().enumerate() {
                 let src = Ipv4Addr::from(i as u32);
@@ -160,7 +203,13 @@ mod tests {
                         q.push(conn.clone());
                         want.push_back(conn);
                     }
-                    _ => prop_assert_eq!(q.pop(), want.pop_front()),
+                    2 => prop_assert_eq!(q.pop(), want.pop_front()),
+                    _ => {
+                        let mut got = Vec::new();
+                        let n = q.drain_with(|c| got.push(c.clone()));
+                        prop_assert_eq!(n, got.len());
+                        prop_assert_eq!(got, want.drain(..).collect::<Vec<_>>());
+                    }
                 }
             }
             while let Some(w) = want.pop_front() {

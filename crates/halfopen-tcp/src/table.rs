@@ -719,12 +719,8 @@ impl FlowTable {
     /// assert_eq!(t.drain_finished(|c| sources.push(c.orig.ip())), 3);
     /// assert_eq!(sources[0].to_string(), "10.0.0.0");
     /// ```
-    pub fn drain_finished(&mut self, mut f: impl FnMut(&Connection)) -> usize {
-        let mut n = 0;
-        while self.ctx.out.pop_with(&mut f).is_some() {
-            n += 1;
-        }
-        n
+    pub fn drain_finished(&mut self, f: impl FnMut(&Connection)) -> usize {
+        self.ctx.out.drain_with(f)
     }
 
     /// Ends every remaining connection (end of input, [`EndReason::EndOfInput`], ordered
