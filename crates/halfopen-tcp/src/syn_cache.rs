@@ -84,7 +84,7 @@ pub(crate) struct SynCache {
     /// Where [`SynCache::any_victim`] resumes.
     cursor: usize,
     /// Per bucket, the way after the one written last: under a flood, where the bucket's
-    /// oldest entry (the next victim) almost always is. Lets [`SynCache::touch`] load the
+    /// oldest entry (the next victim) almost always is. Lets [`SynCache::touch_all`] load the
     /// victim's line together with the bucket's line (1 byte per bucket: stays in cache).
     hint: Vec<u8>,
 }
@@ -332,19 +332,24 @@ impl SynCache {
         }
     }
 
-    /// Reads `h`'s bucket line and the entry its [`hint`](SynCache::hint) points at (a
-    /// software prefetch that safe Rust can express: the loads of several calls in a row
-    /// overlap). Returns a value to keep the loads alive.
+    /// For each hash, reads its bucket line and the entry its [`hint`](SynCache::hint)
+    /// points at (a software prefetch that safe Rust can express: in one tight loop, the
+    /// loads of many hashes are in flight at once). Returns a value to keep the loads alive.
     #[inline]
-    pub(crate) fn touch(&self, h: u64) -> u32 {
-        let b = self.bucket(h);
-        let w = usize::from(self.hint.get(b).copied().unwrap_or(0)) % WAYS;
-        let line = self.lines.get(b).map_or(0, |l| l.stamps[0]);
-        let entry = self
-            .data
-            .get(b * WAYS + w)
-            .map_or(0, |e| e.syn.start_us() as u32);
-        line ^ entry
+    pub(crate) fn touch_all(&self, hs: &[u64]) -> u32 {
+        let (lines, data, hint) = (&self.lines[..], &self.data[..], &self.hint[..]);
+        let mask = lines.len().wrapping_sub(1);
+        let mut sink = 0u32;
+        for &h in hs {
+            let b = ((h ^ (h >> 29)) as usize) & mask;
+            let w = usize::from(hint.get(b).copied().unwrap_or(0)) & (WAYS - 1);
+            let line = lines.get(b).map_or(0, |l| l.stamps[0]);
+            let entry = data
+                .get(b * WAYS + w)
+                .map_or(0, |e| e.syn.start_us() as u32);
+            sink = sink.wrapping_add(line ^ entry);
+        }
+        sink
     }
 
     /// Stores a new entry in a free slot; returns its deadline.

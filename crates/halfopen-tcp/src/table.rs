@@ -538,11 +538,8 @@ impl FlowTable {
             // The loads alone, in a tight loop: more of them fit in the CPU's window (an
             // IPv6 event just loads bucket 0's lines).
             if self.syn.len() > 0 {
-                let mut sink = self.sink;
-                for &h in hs.iter().take(chunk.len()) {
-                    sink = sink.wrapping_add(self.syn.touch(h));
-                }
-                self.sink = sink;
+                let hs = hs.get(..chunk.len()).unwrap_or(&hs);
+                self.sink = self.sink.wrapping_add(self.syn.touch_all(hs));
             }
             for (&v4, ev) in keys.iter().zip(chunk) {
                 self.observe_keyed(ev, v4);
