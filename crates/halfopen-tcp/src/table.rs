@@ -914,3 +914,99 @@ mod compact_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod batch_tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use proptest::prelude::*;
+
+    use crate::{Config, Event, FlowTable, TcpFlags};
+
+    /// (host, to the server, port, flags, seq + payload known, IPv6, time step, late)
+    type Raw = (u8, bool, u8, Option<u8>, bool, bool, u8, bool);
+
+    fn event(i: usize, r: &Raw) -> Event {
+        let &(host, out, port, flags, pkt, v6, step, late) = r;
+        let (c, s) = if v6 {
+            (
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(host))),
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1)),
+            )
+        } else {
+            (
+                IpAddr::V4(Ipv4Addr::new(10, 0, 0, host)),
+                IpAddr::V4(Ipv4Addr::new(10, 1, 0, 1)),
+            )
+        };
+        let ts = i as i64 * 100_000 * i64::from(step) - if late { 150_000 } else { 0 };
+        let cp = 40000 + u16::from(port);
+        let mut e = if out {
+            Event::new(ts, c, cp, s, 80)
+        } else {
+            Event::new(ts, s, 80, c, cp)
+        };
+        e.flags = flags.map(TcpFlags);
+        if pkt {
+            e.seq = Some((i as u32).wrapping_mul(2_654_435_761));
+            e.payload_len = Some(u32::from(host % 3) * 100);
+        }
+        e
+    }
+
+    fn arb_raw() -> impl Strategy<Value = Raw> {
+        (
+            0u8..8,
+            any::<bool>(),
+            0u8..4,
+            prop_oneof![
+                Just(Some(0x02u8)),
+                Just(Some(0x12)),
+                Just(Some(0x10)),
+                proptest::option::of(any::<u8>())
+            ],
+            any::<bool>(),
+            prop::bool::weighted(0.2),
+            0u8..4,
+            prop::bool::weighted(0.1),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// `observe_batch` is exactly `observe` on each event in turn, whatever the mix:
+        /// IPv6 and IPv4 flows, evictions and timeouts inside a batch, late events; and
+        /// `drain_finished` hands over what a `pop_finished` loop would.
+        #[test]
+        fn batch_is_one_by_one(
+            raws in proptest::collection::vec(arb_raw(), 0..150),
+            cap in 1usize..24,
+            split in 0usize..150,
+        ) {
+            let evs: Vec<Event> = raws.iter().enumerate().map(|(i, r)| event(i, r)).collect();
+            let cfg = Config { max_flows: cap, syn_timeout_us: 1_000_000, ..Config::default() };
+            let mut one = FlowTable::new(cfg);
+            let mut batch = FlowTable::new(cfg);
+            // The same hash keys: flows land in the same SYN-cache buckets.
+            batch.syn.copy_seeds(&one.syn);
+            let mut want = Vec::new();
+            for e in &evs {
+                one.observe(e);
+                want.extend(std::iter::from_fn(|| one.pop_finished()));
+            }
+            one.finish();
+            want.extend(std::iter::from_fn(|| one.pop_finished()));
+            let mut got = Vec::new();
+            let split = split.min(evs.len());
+            batch.observe_batch(&evs[..split]);
+            batch.drain_finished(|c| got.push(c.clone()));
+            batch.observe_batch(&evs[split..]);
+            batch.finish();
+            let n = batch.drain_finished(|c| got.push(c.clone()));
+            prop_assert!(n <= got.len());
+            prop_assert_eq!(want, got);
+            prop_assert_eq!(one.stats(), batch.stats());
+        }
+    }
+}

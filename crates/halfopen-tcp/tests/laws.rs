@@ -131,42 +131,4 @@ proptest! {
             for _ in r.take(100) {}
         }
     }
-
-    /// `observe_batch` is exactly `observe` on each event in turn, whatever the mix:
-    /// IPv6 and IPv4 flows, evictions and timeouts inside a batch, late events.
-    #[test]
-    fn batch_is_one_by_one(
-        evs in proptest::collection::vec(arb_event(), 0..150),
-        v6 in proptest::collection::vec(any::<bool>(), 150),
-        back in proptest::collection::vec(0u8..8, 150),
-        cap in 1usize..12,
-        split in 0usize..150,
-        step in prop_oneof![Just(1_000i64), Just(300_000)],
-    ) {
-        let mut evs = build(&evs);
-        for (i, e) in evs.iter_mut().enumerate() {
-            // Mostly in time order, sometimes a little late.
-            e.ts_us = i as i64 * step - i64::from(back[i] / 7) * step * 2;
-            if v6[i] && i % 3 == 0 {
-                let to6 = |a: IpAddr| match a {
-                    IpAddr::V4(v) => IpAddr::V6(v.to_ipv6_compatible()),
-                    a => a,
-                };
-                e.src = to6(e.src);
-                e.dst = to6(e.dst);
-            }
-        }
-        let cfg = Config { max_flows: cap, syn_timeout_us: 1_000_000, ..Config::default() };
-        let (one, t1) = run(&evs, cfg);
-        let mut t2 = FlowTable::new(cfg);
-        let mut batch = Vec::new();
-        let split = split.min(evs.len());
-        t2.observe_batch(&evs[..split]);
-        t2.drain_finished(|c| batch.push(c.clone()));
-        t2.observe_batch(&evs[split..]);
-        t2.finish();
-        t2.drain_finished(|c| batch.push(c.clone()));
-        prop_assert_eq!(one, batch);
-        prop_assert_eq!(t1.stats(), t2.stats());
-    }
 }
