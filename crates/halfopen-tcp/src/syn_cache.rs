@@ -52,16 +52,12 @@ fn tag(h: u64) -> u32 {
     (h >> 32) as u32
 }
 
-/// The first occupied way after way `w` (cyclically; `w` itself when no other is).
+/// The first way after way `w` (cyclically) set in `occupied`; `w` itself when no other is.
 #[inline]
-fn next_occupied(stamps: &[u32; WAYS], w: usize) -> usize {
-    let mut occupied = 0u8;
-    for (x, &st) in stamps.iter().enumerate() {
-        occupied |= u8::from(st != 0) << x;
-    }
-    // Way `w` is set too, so that the rotated mask is never 0.
-    occupied |= 1 << (w % WAYS);
-    let after = occupied.rotate_right((w as u32 + 1) % WAYS as u32);
+fn next_occupied(occupied: u8, w: usize) -> usize {
+    // With way `w` set the rotated mask is never 0.
+    let m = occupied | (1 << (w % WAYS));
+    let after = m.rotate_right((w as u32 + 1) % WAYS as u32);
     (w + 1 + after.trailing_zeros() as usize) % WAYS
 }
 
@@ -180,13 +176,14 @@ impl SynCache {
         None
     }
 
-    /// One pass over `h`'s bucket: a free slot (the first), and the oldest occupied slot
-    /// (the first of the oldest). Branch-free over the ways.
+    /// One pass over `h`'s bucket: a free slot (the first), the oldest occupied slot
+    /// (the first of the oldest), and the bitmask of occupied ways (for
+    /// [`SynCache::insert`] / [`SynCache::replace`]). Branch-free over the ways.
     #[inline]
-    pub(crate) fn scan(&self, h: u64) -> (Option<usize>, Option<usize>) {
+    pub(crate) fn scan(&self, h: u64) -> (Option<usize>, Option<usize>, u8) {
         let b = self.bucket(h);
         let Some(line) = self.lines.get(b) else {
-            return (None, None);
+            return (None, None, 0);
         };
         let mut empty = 0u32;
         // Per occupied way: (age + 1) above 3 bits of (WAYS - 1 - way), so the largest
@@ -201,15 +198,17 @@ impl SynCache {
         }
         let free = (empty != 0).then(|| b * WAYS + empty.trailing_zeros() as usize);
         let oldest = (best != 0).then(|| b * WAYS + (WAYS - 1 - (best & 7) as usize));
-        (free, oldest)
+        (free, oldest, !empty as u8)
     }
 
     /// Replaces the entry in an occupied slot with a new one (same bucket), handing the
-    /// old entry to `evicted` first; returns the new deadline.
+    /// old entry to `evicted` first; returns the new deadline. `occupied`: the bucket's
+    /// occupied ways from [`SynCache::scan`] (only steers the prefetch hint).
     #[inline]
     pub(crate) fn replace(
         &mut self,
         slot: usize,
+        occupied: u8,
         h: u64,
         k: V4Key,
         c: &CompactSyn,
@@ -218,27 +217,25 @@ impl SynCache {
         if let Some(e) = self.data.get(slot) {
             evicted(&e.key, &e.syn);
         }
-        self.write(slot, h, k, c)
+        self.write(slot, occupied, h, k, c)
     }
 
     /// Writes an entry into a slot (free or to be overwritten); returns its deadline.
     #[inline(always)]
-    fn write(&mut self, slot: usize, h: u64, k: V4Key, c: &CompactSyn) -> i64 {
+    fn write(&mut self, slot: usize, occupied: u8, h: u64, k: V4Key, c: &CompactSyn) -> i64 {
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
             self.stamp = 1;
         }
         let (b, w) = (slot / WAYS, slot % WAYS);
         if let Some(line) = self.lines.get_mut(b) {
-            // The next occupied way after this one: the oldest once the bucket rotates.
-            // (Read before the stores below: a wide load right after a narrow store to
-            // the same bytes would wait for the store.)
-            let next = next_occupied(&line.stamps, w);
             line.tags[w] = tag(h);
             line.stamps[w] = self.stamp;
-            if let Some(x) = self.hint.get_mut(b) {
-                *x = next as u8;
-            }
+        }
+        // The next occupied way after this one: the oldest once the bucket rotates, as
+        // under a flood. Only a prefetch target, so a stale `occupied` would be harmless.
+        if let Some(x) = self.hint.get_mut(b) {
+            *x = next_occupied(occupied, w) as u8;
         }
         if let Some(e) = self.data.get_mut(slot) {
             e.key = k;
@@ -358,11 +355,19 @@ impl SynCache {
         sink
     }
 
-    /// Stores a new entry in a free slot; returns its deadline.
+    /// Stores a new entry in a free slot; returns its deadline. `occupied` as for
+    /// [`SynCache::replace`].
     #[inline]
-    pub(crate) fn insert(&mut self, slot: usize, h: u64, k: V4Key, c: &CompactSyn) -> i64 {
+    pub(crate) fn insert(
+        &mut self,
+        slot: usize,
+        occupied: u8,
+        h: u64,
+        k: V4Key,
+        c: &CompactSyn,
+    ) -> i64 {
         self.len += 1;
-        self.write(slot, h, k, c)
+        self.write(slot, occupied, h, k, c)
     }
 
     /// Removes every entry due at `now` into `out`; recomputes `next_due`.
@@ -474,7 +479,7 @@ mod tests {
         assert_eq!(t.len(), 500);
     }
 
-    /// The straightforward versions of `scan` and the victim hint, for reference.
+    /// The straightforward version of `scan`, for reference.
     fn scan_reference(stamps: &[u32; WAYS], now: u32) -> (Option<usize>, Option<usize>) {
         let (mut free, mut oldest, mut age) = (None, None, 0u32);
         for (w, &st) in stamps.iter().enumerate() {
@@ -514,16 +519,19 @@ mod tests {
             c.stamp = now;
             c.lines[0].stamps = stamps;
             // Hash 0 is bucket 0.
-            prop_assert_eq!(c.scan(0), scan_reference(&stamps, now));
+            let (free, oldest, occupied) = c.scan(0);
+            prop_assert_eq!((free, oldest), scan_reference(&stamps, now));
+            for (w, &st) in stamps.iter().enumerate() {
+                prop_assert_eq!(occupied & (1 << w) != 0, st != 0);
+            }
         }
 
         /// The victim hint is the next occupied way after the one written.
         #[test]
-        fn next_occupied_is_the_reference(stamps in arb_stamps(), w in 0usize..WAYS) {
-            let mut stamps = stamps;
-            stamps[w] = stamps[w].max(1);
-            let want = (1..=WAYS).map(|i| (w + i) % WAYS).find(|&x| stamps[x] != 0);
-            prop_assert_eq!(Some(next_occupied(&stamps, w)), want);
+        fn next_occupied_is_the_reference(occupied in any::<u8>(), w in 0usize..WAYS) {
+            let set = |x: usize| x == w || occupied & (1 << x) != 0;
+            let want = (1..=WAYS).map(|i| (w + i) % WAYS).find(|&x| set(x));
+            prop_assert_eq!(Some(next_occupied(occupied, w)), want);
         }
     }
 

@@ -608,7 +608,7 @@ impl FlowTable {
     #[inline]
     fn insert_syn(&mut self, k: V4Key, h: u64, c: &CompactSyn) -> bool {
         self.syn.maybe_grow();
-        let (free, oldest) = self.syn.scan(h);
+        let (free, oldest, occupied) = self.syn.scan(h);
         if self.len() >= self.ctx.cfg.max_flows.max(1) {
             // Full. If the bucket has room and attempts overflowed into the hash map while
             // the table filled, evict the oldest of those (it drains the map, whose probe
@@ -618,7 +618,7 @@ impl FlowTable {
                 match oldest {
                     Some(slot) => {
                         let out = &mut self.ctx.out;
-                        let d = self.syn.replace(slot, h, k, c, |ok, oc| {
+                        let d = self.syn.replace(slot, occupied, h, k, c, |ok, oc| {
                             out.push_syn(ok, oc, EndReason::Evicted);
                         });
                         self.ctx.stats.evicted_half_open += 1;
@@ -631,7 +631,7 @@ impl FlowTable {
         }
         match free {
             Some(slot) => {
-                let d = self.syn.insert(slot, h, k, c);
+                let d = self.syn.insert(slot, occupied, h, k, c);
                 self.ctx.due_at(d);
                 true
             }
