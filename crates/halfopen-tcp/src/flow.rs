@@ -310,6 +310,16 @@ impl CompactSyn {
         })
     }
 
+    /// The `conn_state` of a flagged compact flow with this history, the general way.
+    fn general_state(&self, history: &History) -> ConnState {
+        conn_state(
+            self.ep.state,
+            EndpointState::Inactive,
+            true,
+            history.as_bytes(),
+        )
+    }
+
     /// The originator's first SYN, given its port (as [`Flow::syn_info`]).
     fn syn_info(&self, src_port: u16) -> Option<SynInfo> {
         (self.bits & HAS_SYN_INFO != 0).then(|| self.syn.info(src_port))
@@ -324,20 +334,24 @@ impl CompactSyn {
         end: EndReason,
     ) -> Connection {
         let start_us = self.start_us();
-        let mut history = History::new();
-        for _ in 0..self.s_letters {
-            history.push(b'S');
-        }
+        let history = if self.s_letters == 1 {
+            // The usual attempt (one SYN, or retransmissions of it).
+            History::SYN
+        } else {
+            let mut history = History::new();
+            for _ in 0..self.s_letters {
+                history.push(b'S');
+            }
+            history
+        };
         // A compact flow's responder is inactive and no byte was counted.
         let state = if self.bits & FLAGGED == 0 {
             ConnState::AttemptUnknown
+        } else if self.ep.state == EndpointState::SynSent {
+            // What `conn_state` says for a SYN-SENT originator and an inactive responder.
+            ConnState::S0
         } else {
-            conn_state(
-                self.ep.state,
-                EndpointState::Inactive,
-                true,
-                history.as_bytes(),
-            )
+            self.general_state(&history)
         };
         let evidence = evidence(self.bits, false);
         let unknown = self.side_bits & PAYLOAD_UNKNOWN != 0;

@@ -40,6 +40,13 @@ impl History {
         }
     }
 
+    /// The history `S` (a lone SYN: what almost every half-open attempt reports).
+    pub(crate) const SYN: History = {
+        let mut letters = [0; HISTORY_CAP];
+        letters[0] = b'S';
+        History { letters, len: 1 }
+    };
+
     /// Appends one letter (dropped, and the history marked truncated, when full).
     pub fn push(&mut self, letter: u8) {
         let n = usize::from(self.len & 0x7f);
@@ -187,6 +194,13 @@ mod tests {
         }
         assert_eq!(h.len(), HISTORY_CAP);
         assert!(h.truncated());
+    }
+
+    #[test]
+    fn syn_constant_is_one_pushed_s() {
+        let mut h = History::new();
+        h.push(b'S');
+        assert_eq!(History::SYN, h);
     }
 
     #[test]

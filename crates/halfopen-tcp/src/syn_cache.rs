@@ -52,6 +52,15 @@ fn tag(h: u64) -> u32 {
     (h >> 32) as u32
 }
 
+/// The first way after way `w` (cyclically) set in `occupied`; `w` itself when no other is.
+#[inline]
+fn next_occupied(occupied: u8, w: usize) -> usize {
+    // With way `w` set the rotated mask is never 0.
+    let m = occupied | (1 << (w % WAYS));
+    let after = m.rotate_right((w as u32 + 1) % WAYS as u32);
+    (w + 1 + after.trailing_zeros() as usize) % WAYS
+}
+
 /// The cache. Slots are addressed as `bucket * WAYS + way`.
 pub(crate) struct SynCache {
     /// Per-process random hash keys (spoofed floods cannot aim at one bucket).
@@ -71,7 +80,7 @@ pub(crate) struct SynCache {
     /// Where [`SynCache::any_victim`] resumes.
     cursor: usize,
     /// Per bucket, the way after the one written last: under a flood, where the bucket's
-    /// oldest entry (the next victim) almost always is. Lets [`SynCache::touch`] load the
+    /// oldest entry (the next victim) almost always is. Lets [`SynCache::touch_all`] load the
     /// victim's line together with the bucket's line (1 byte per bucket: stays in cache).
     hint: Vec<u8>,
 }
@@ -101,6 +110,12 @@ impl SynCache {
             cursor: 0,
             hint: vec![0; n],
         }
+    }
+
+    /// Takes the hash keys of `other` (tests: two tables that place flows alike).
+    #[cfg(test)]
+    pub(crate) fn copy_seeds(&mut self, other: &SynCache) {
+        self.seeds = other.seeds;
     }
 
     /// Entries held.
@@ -161,35 +176,39 @@ impl SynCache {
         None
     }
 
-    /// One pass over `h`'s bucket: a free slot, and the oldest occupied slot.
+    /// One pass over `h`'s bucket: a free slot (the first), the oldest occupied slot
+    /// (the first of the oldest), and the bitmask of occupied ways (for
+    /// [`SynCache::insert`] / [`SynCache::replace`]). Branch-free over the ways.
     #[inline]
-    pub(crate) fn scan(&self, h: u64) -> (Option<usize>, Option<usize>) {
+    pub(crate) fn scan(&self, h: u64) -> (Option<usize>, Option<usize>, u8) {
         let b = self.bucket(h);
         let Some(line) = self.lines.get(b) else {
-            return (None, None);
+            return (None, None, 0);
         };
-        let (mut free, mut oldest, mut age) = (None, None, 0u32);
-        for w in 0..WAYS {
-            let st = line.stamps[w];
-            if st == 0 {
-                free = free.or(Some(b * WAYS + w));
-            } else {
-                let a = self.stamp.wrapping_sub(st);
-                if oldest.is_none() || a > age {
-                    oldest = Some(b * WAYS + w);
-                    age = a;
-                }
-            }
+        let mut empty = 0u32;
+        // Per occupied way: (age + 1) above 3 bits of (WAYS - 1 - way), so the largest
+        // value is the oldest entry, the first way among equals; 0 for an empty way.
+        let mut best = 0u64;
+        for (w, &st) in line.stamps.iter().enumerate() {
+            let occupied = st != 0;
+            empty |= u32::from(!occupied) << w;
+            let age = u64::from(self.stamp.wrapping_sub(st)) + 1;
+            let v = ((age << 3) | (WAYS - 1 - w) as u64) * u64::from(occupied);
+            best = best.max(v);
         }
-        (free, oldest)
+        let free = (empty != 0).then(|| b * WAYS + empty.trailing_zeros() as usize);
+        let oldest = (best != 0).then(|| b * WAYS + (WAYS - 1 - (best & 7) as usize));
+        (free, oldest, !empty as u8)
     }
 
     /// Replaces the entry in an occupied slot with a new one (same bucket), handing the
-    /// old entry to `evicted` first; returns the new deadline.
+    /// old entry to `evicted` first; returns the new deadline. `occupied`: the bucket's
+    /// occupied ways from [`SynCache::scan`] (only steers the prefetch hint).
     #[inline]
     pub(crate) fn replace(
         &mut self,
         slot: usize,
+        occupied: u8,
         h: u64,
         k: V4Key,
         c: &CompactSyn,
@@ -198,12 +217,12 @@ impl SynCache {
         if let Some(e) = self.data.get(slot) {
             evicted(&e.key, &e.syn);
         }
-        self.write(slot, h, k, c)
+        self.write(slot, occupied, h, k, c)
     }
 
     /// Writes an entry into a slot (free or to be overwritten); returns its deadline.
-    #[inline]
-    fn write(&mut self, slot: usize, h: u64, k: V4Key, c: &CompactSyn) -> i64 {
+    #[inline(always)]
+    fn write(&mut self, slot: usize, occupied: u8, h: u64, k: V4Key, c: &CompactSyn) -> i64 {
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
             self.stamp = 1;
@@ -212,14 +231,11 @@ impl SynCache {
         if let Some(line) = self.lines.get_mut(b) {
             line.tags[w] = tag(h);
             line.stamps[w] = self.stamp;
-            // The next occupied way after this one: the oldest once the bucket rotates.
-            let next = (1..=WAYS)
-                .map(|i| (w + i) % WAYS)
-                .find(|&x| line.stamps[x] != 0)
-                .unwrap_or(w);
-            if let Some(x) = self.hint.get_mut(b) {
-                *x = next as u8;
-            }
+        }
+        // The next occupied way after this one: the oldest once the bucket rotates, as
+        // under a flood. Only a prefetch target, so a stale `occupied` would be harmless.
+        if let Some(x) = self.hint.get_mut(b) {
+            *x = next_occupied(occupied, w) as u8;
         }
         if let Some(e) = self.data.get_mut(slot) {
             e.key = k;
@@ -281,11 +297,20 @@ impl SynCache {
     }
 
     /// Doubles the bucket array when it is at least half full and may still grow.
+    #[inline]
     pub(crate) fn maybe_grow(&mut self) {
         let n = self.lines.len();
         if n >= self.max_buckets || (self.len + 1) * 2 <= n * WAYS {
             return;
         }
+        self.grow();
+    }
+
+    /// Doubles the bucket array.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let n = self.lines.len();
         let old_lines = std::mem::replace(&mut self.lines, vec![KeyLine::default(); n * 2]);
         self.hint = vec![0; n * 2];
         let old_data = std::mem::replace(&mut self.data, vec![Entry::default(); n * 2 * WAYS]);
@@ -310,26 +335,39 @@ impl SynCache {
         }
     }
 
-    /// Reads `h`'s bucket line and the entry its [`hint`](SynCache::hint) points at (a
-    /// software prefetch that safe Rust can express: the loads of several calls in a row
-    /// overlap). Returns a value to keep the loads alive.
+    /// For each hash, reads its bucket line and the entry its [`hint`](SynCache::hint)
+    /// points at (a software prefetch that safe Rust can express: in one tight loop, the
+    /// loads of many hashes are in flight at once). Returns a value to keep the loads alive.
     #[inline]
-    pub(crate) fn touch(&self, h: u64) -> u32 {
-        let b = self.bucket(h);
-        let w = usize::from(self.hint.get(b).copied().unwrap_or(0)) % WAYS;
-        let line = self.lines.get(b).map_or(0, |l| l.stamps[0] ^ l.tags[0]);
-        let entry = self
-            .data
-            .get(b * WAYS + w)
-            .map_or(0, |e| e.syn.start_us() as u32);
-        line ^ entry
+    pub(crate) fn touch_all(&self, hs: &[u64]) -> u32 {
+        let (lines, data, hint) = (&self.lines[..], &self.data[..], &self.hint[..]);
+        let mask = lines.len().wrapping_sub(1);
+        let mut sink = 0u32;
+        for &h in hs {
+            let b = ((h ^ (h >> 29)) as usize) & mask;
+            let w = usize::from(hint.get(b).copied().unwrap_or(0)) & (WAYS - 1);
+            let line = lines.get(b).map_or(0, |l| l.stamps[0]);
+            let entry = data
+                .get(b * WAYS + w)
+                .map_or(0, |e| e.syn.start_us() as u32);
+            sink = sink.wrapping_add(line ^ entry);
+        }
+        sink
     }
 
-    /// Stores a new entry in a free slot; returns its deadline.
+    /// Stores a new entry in a free slot; returns its deadline. `occupied` as for
+    /// [`SynCache::replace`].
     #[inline]
-    pub(crate) fn insert(&mut self, slot: usize, h: u64, k: V4Key, c: &CompactSyn) -> i64 {
+    pub(crate) fn insert(
+        &mut self,
+        slot: usize,
+        occupied: u8,
+        h: u64,
+        k: V4Key,
+        c: &CompactSyn,
+    ) -> i64 {
         self.len += 1;
-        self.write(slot, h, k, c)
+        self.write(slot, occupied, h, k, c)
     }
 
     /// Removes every entry due at `now` into `out`; recomputes `next_due`.
@@ -379,7 +417,7 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::SynCache;
+    use super::{SynCache, WAYS, next_occupied};
     use crate::{Config, EndReason, Event, FlowTable, TcpFlags};
 
     fn server() -> IpAddr {
@@ -439,6 +477,62 @@ mod tests {
         starts.sort_unstable();
         assert_eq!(starts, (0..500).map(|i| i * 1000).collect::<Vec<i64>>());
         assert_eq!(t.len(), 500);
+    }
+
+    /// The straightforward version of `scan`, for reference.
+    fn scan_reference(stamps: &[u32; WAYS], now: u32) -> (Option<usize>, Option<usize>) {
+        let (mut free, mut oldest, mut age) = (None, None, 0u32);
+        for (w, &st) in stamps.iter().enumerate() {
+            if st == 0 {
+                free = free.or(Some(w));
+            } else {
+                let a = now.wrapping_sub(st);
+                if oldest.is_none() || a > age {
+                    oldest = Some(w);
+                    age = a;
+                }
+            }
+        }
+        (free, oldest)
+    }
+
+    fn arb_stamps() -> impl Strategy<Value = [u32; WAYS]> {
+        proptest::array::uniform8(prop_oneof![
+            Just(0u32),
+            Just(1),
+            Just(u32::MAX),
+            0u32..16,
+            any::<u32>()
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The branch-free bucket scan picks the same slots as the obvious loop.
+        #[test]
+        fn scan_is_the_reference(
+            stamps in arb_stamps(),
+            now in prop_oneof![Just(1u32), Just(u32::MAX), 0u32..32, any::<u32>()],
+        ) {
+            let mut c = SynCache::new(64, 1);
+            c.stamp = now;
+            c.lines[0].stamps = stamps;
+            // Hash 0 is bucket 0.
+            let (free, oldest, occupied) = c.scan(0);
+            prop_assert_eq!((free, oldest), scan_reference(&stamps, now));
+            for (w, &st) in stamps.iter().enumerate() {
+                prop_assert_eq!(occupied & (1 << w) != 0, st != 0);
+            }
+        }
+
+        /// The victim hint is the next occupied way after the one written.
+        #[test]
+        fn next_occupied_is_the_reference(occupied in any::<u8>(), w in 0usize..WAYS) {
+            let set = |x: usize| x == w || occupied & (1 << x) != 0;
+            let want = (1..=WAYS).map(|i| (w + i) % WAYS).find(|&x| set(x));
+            prop_assert_eq!(Some(next_occupied(occupied, w)), want);
+        }
     }
 
     proptest! {
