@@ -2,11 +2,12 @@
 //! bare SYNs (half-open attempts), in front of the flow table's hash map, like a kernel
 //! SYN cache.
 //!
-//! Layout: buckets of [`WAYS`] entries. A bucket's 8 hash tags and 8 insertion stamps fill
-//! one 64-byte, 64-aligned cache line (all that a lookup which misses touches); the keys
-//! and 44-byte [`CompactSyn`] states live in a parallel array of cache-line-aligned 64-byte
-//! entries (touched on a tag match, an insert or an eviction: one miss each, never two).
-//! A slot costs 72 bytes in all. The array grows by doubling (each old bucket splits in two, so a
+//! Layout: buckets of [`WAYS`] entries, each bucket 576 contiguous bytes. Its 8 hash tags
+//! and 8 insertion stamps fill its first 64-byte, 64-aligned cache line (all that a lookup
+//! which misses touches); the keys and 44-byte [`CompactSyn`] states follow in eight
+//! cache-line-aligned 64-byte entries (touched on a tag match, an insert or an eviction:
+//! one miss each, never two), in the same 4 KiB page as the line but for one bucket in
+//! seven. A slot costs 72 bytes in all. The array grows by doubling (each old bucket splits in two, so a
 //! rehash never overflows) while it is at least half full, up to the power of two at or
 //! above `max_flows`; it never shrinks. Eviction is bucket-local: the oldest entry of the
 //! bucket (smallest insertion stamp), O(1).
@@ -48,6 +49,16 @@ struct Entry {
     syn: CompactSyn,
 }
 
+/// A bucket: its line of tags and stamps, then its entries, 576 contiguous bytes. The
+/// line and the entry a SYN evicts are then in the same 4 KiB page (but for the one bucket
+/// in seven that straddles two): one page walk per SYN in a table larger than the TLB
+/// reaches, not two.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bucket {
+    line: KeyLine,
+    ways: [Entry; WAYS],
+}
+
 fn tag(h: u64) -> u32 {
     (h >> 32) as u32
 }
@@ -65,8 +76,7 @@ fn next_occupied(occupied: u8, w: usize) -> usize {
 pub(crate) struct SynCache {
     /// Per-process random hash keys (spoofed floods cannot aim at one bucket).
     seeds: [u64; 2],
-    lines: Vec<KeyLine>,
-    data: Vec<Entry>,
+    buckets: Vec<Bucket>,
     /// Per group of buckets: no entry of the group is due before this time.
     group_min: Vec<i64>,
     max_buckets: usize,
@@ -99,8 +109,7 @@ impl SynCache {
                 let r = RandomState::default();
                 [r.hash_one(0x5eed_u64) | 1, r.hash_one(0xc0ffee_u64)]
             },
-            lines: vec![KeyLine::default(); n],
-            data: vec![Entry::default(); n * WAYS],
+            buckets: vec![Bucket::default(); n],
             group_min: vec![i64::MAX; n.div_ceil(GROUP_BUCKETS)],
             max_buckets,
             len: 0,
@@ -125,7 +134,7 @@ impl SynCache {
 
     /// Slots allocated.
     pub(crate) fn capacity(&self) -> usize {
-        self.lines.len() * WAYS
+        self.buckets.len() * WAYS
     }
 
     /// Bytes of one slot (key, stamp, compact state).
@@ -146,8 +155,20 @@ impl SynCache {
         (m as u64) ^ ((m >> 64) as u64)
     }
 
+    /// The entry in a slot.
+    #[inline]
+    fn entry(&self, slot: usize) -> Option<&Entry> {
+        self.buckets.get(slot / WAYS)?.ways.get(slot % WAYS)
+    }
+
+    /// The entry in a slot, mutably.
+    #[inline]
+    fn entry_mut(&mut self, slot: usize) -> Option<&mut Entry> {
+        self.buckets.get_mut(slot / WAYS)?.ways.get_mut(slot % WAYS)
+    }
+
     fn bucket(&self, h: u64) -> usize {
-        ((h ^ (h >> 29)) as usize) & (self.lines.len() - 1)
+        ((h ^ (h >> 29)) as usize) & (self.buckets.len() - 1)
     }
 
     fn deadline(&self, c: &CompactSyn) -> i64 {
@@ -158,7 +179,7 @@ impl SynCache {
     #[inline]
     pub(crate) fn find(&self, k: &V4Key, h: u64) -> Option<usize> {
         let b = self.bucket(h);
-        let line = self.lines.get(b)?;
+        let line = &self.buckets.get(b)?.line;
         let t = tag(h);
         // Branch-free compare of the 8 tags (one vector compare), then check the keys.
         let mut m = 0u32;
@@ -169,7 +190,7 @@ impl SynCache {
             let w = m.trailing_zeros() as usize;
             m &= m - 1;
             let s = b * WAYS + w;
-            if self.data.get(s).is_some_and(|e| e.key == *k) {
+            if self.entry(s).is_some_and(|e| e.key == *k) {
                 return Some(s);
             }
         }
@@ -182,7 +203,7 @@ impl SynCache {
     #[inline]
     pub(crate) fn scan(&self, h: u64) -> (Option<usize>, Option<usize>, u8) {
         let b = self.bucket(h);
-        let Some(line) = self.lines.get(b) else {
+        let Some(line) = self.buckets.get(b).map(|x| &x.line) else {
             return (None, None, 0);
         };
         let mut empty = 0u32;
@@ -214,7 +235,7 @@ impl SynCache {
         c: &CompactSyn,
         evicted: impl FnOnce(&V4Key, &CompactSyn),
     ) -> i64 {
-        if let Some(e) = self.data.get(slot) {
+        if let Some(e) = self.entry(slot) {
             evicted(&e.key, &e.syn);
         }
         self.write(slot, occupied, h, k, c)
@@ -228,7 +249,7 @@ impl SynCache {
             self.stamp = 1;
         }
         let (b, w) = (slot / WAYS, slot % WAYS);
-        if let Some(line) = self.lines.get_mut(b) {
+        if let Some(line) = self.buckets.get_mut(b).map(|x| &mut x.line) {
             line.tags[w] = tag(h);
             line.stamps[w] = self.stamp;
         }
@@ -237,7 +258,7 @@ impl SynCache {
         if let Some(x) = self.hint.get_mut(b) {
             *x = next_occupied(occupied, w) as u8;
         }
-        if let Some(e) = self.data.get_mut(slot) {
+        if let Some(e) = self.entry_mut(slot) {
             e.key = k;
             e.syn = *c;
         }
@@ -251,12 +272,12 @@ impl SynCache {
 
     /// The state in a slot.
     pub(crate) fn get(&self, slot: usize) -> CompactSyn {
-        self.data.get(slot).map(|e| e.syn).unwrap_or_default()
+        self.entry(slot).map(|e| e.syn).unwrap_or_default()
     }
 
     /// Replaces the state in an occupied slot (same first-SYN time, so the same deadline).
     pub(crate) fn set(&mut self, slot: usize, c: CompactSyn) {
-        if let Some(d) = self.data.get_mut(slot) {
+        if let Some(d) = self.entry_mut(slot) {
             d.syn = c;
         }
     }
@@ -264,15 +285,15 @@ impl SynCache {
     /// Empties a slot, returning what it held.
     pub(crate) fn remove(&mut self, slot: usize) -> (V4Key, CompactSyn) {
         let (b, w) = (slot / WAYS, slot % WAYS);
-        let line = &mut self.lines[b];
-        line.stamps[w] = 0;
+        let bucket = &mut self.buckets[b];
+        bucket.line.stamps[w] = 0;
         self.len -= 1;
-        let e = self.data[slot];
+        let e = bucket.ways[w];
         (e.key, e.syn)
     }
 
     fn oldest_of(&self, b: usize) -> Option<usize> {
-        let line = self.lines.get(b)?;
+        let line = &self.buckets.get(b)?.line;
         (0..WAYS)
             .filter(|&w| line.stamps[w] != 0)
             .max_by_key(|&w| self.stamp.wrapping_sub(line.stamps[w]))
@@ -285,7 +306,7 @@ impl SynCache {
         if self.len == 0 {
             return None;
         }
-        let n = self.lines.len();
+        let n = self.buckets.len();
         for i in 0..n {
             let b = (self.cursor + i) & (n - 1);
             if let Some(s) = self.oldest_of(b) {
@@ -299,7 +320,7 @@ impl SynCache {
     /// Doubles the bucket array when it is at least half full and may still grow.
     #[inline]
     pub(crate) fn maybe_grow(&mut self) {
-        let n = self.lines.len();
+        let n = self.buckets.len();
         if n >= self.max_buckets || (self.len + 1) * 2 <= n * WAYS {
             return;
         }
@@ -310,26 +331,26 @@ impl SynCache {
     #[cold]
     #[inline(never)]
     fn grow(&mut self) {
-        let n = self.lines.len();
-        let old_lines = std::mem::replace(&mut self.lines, vec![KeyLine::default(); n * 2]);
+        let n = self.buckets.len();
+        let old = std::mem::replace(&mut self.buckets, vec![Bucket::default(); n * 2]);
         self.hint = vec![0; n * 2];
-        let old_data = std::mem::replace(&mut self.data, vec![Entry::default(); n * 2 * WAYS]);
         self.group_min = vec![i64::MAX; (n * 2).div_ceil(GROUP_BUCKETS)];
-        for (b, line) in old_lines.iter().enumerate() {
-            for w in 0..WAYS {
-                if line.stamps[w] == 0 {
+        for bucket in &old {
+            for (&stamp, e) in bucket.line.stamps.iter().zip(&bucket.ways) {
+                if stamp == 0 {
                     continue;
                 }
-                let e = old_data[b * WAYS + w];
                 let h = self.hash(&e.key);
                 let nb = self.bucket(h);
+                let d = self.deadline(&e.syn);
+                let new = &mut self.buckets[nb];
                 // An old bucket splits into two new ones: there is always room.
-                if let Some(nw) = (0..WAYS).find(|&x| self.lines[nb].stamps[x] == 0) {
-                    self.lines[nb].tags[nw] = tag(h);
-                    self.lines[nb].stamps[nw] = line.stamps[w];
-                    self.data[nb * WAYS + nw] = e;
+                if let Some(nw) = (0..WAYS).find(|&x| new.line.stamps[x] == 0) {
+                    new.line.tags[nw] = tag(h);
+                    new.line.stamps[nw] = stamp;
+                    new.ways[nw] = *e;
                     let g = nb / GROUP_BUCKETS;
-                    self.group_min[g] = self.group_min[g].min(self.deadline(&e.syn));
+                    self.group_min[g] = self.group_min[g].min(d);
                 }
             }
         }
@@ -340,17 +361,16 @@ impl SynCache {
     /// loads of many hashes are in flight at once). Returns a value to keep the loads alive.
     #[inline]
     pub(crate) fn touch_all(&self, hs: &[u64]) -> u32 {
-        let (lines, data, hint) = (&self.lines[..], &self.data[..], &self.hint[..]);
-        let mask = lines.len().wrapping_sub(1);
+        let (buckets, hint) = (&self.buckets[..], &self.hint[..]);
+        let mask = buckets.len().wrapping_sub(1);
         let mut sink = 0u32;
         for &h in hs {
             let b = ((h ^ (h >> 29)) as usize) & mask;
             let w = usize::from(hint.get(b).copied().unwrap_or(0)) & (WAYS - 1);
-            let line = lines.get(b).map_or(0, |l| l.stamps[0]);
-            let entry = data
-                .get(b * WAYS + w)
-                .map_or(0, |e| e.syn.start_us() as u32);
-            sink = sink.wrapping_add(line ^ entry);
+            if let Some(x) = buckets.get(b) {
+                let entry = x.ways[w].syn.start_us() as u32;
+                sink = sink.wrapping_add(x.line.stamps[0] ^ entry);
+            }
         }
         sink
     }
@@ -376,13 +396,13 @@ impl SynCache {
         for g in 0..self.group_min.len() {
             if self.group_min[g] <= now {
                 let mut m = i64::MAX;
-                let end = ((g + 1) * GROUP_BUCKETS).min(self.lines.len());
+                let end = ((g + 1) * GROUP_BUCKETS).min(self.buckets.len());
                 for b in g * GROUP_BUCKETS..end {
                     for w in 0..WAYS {
-                        if self.lines[b].stamps[w] == 0 {
+                        if self.buckets[b].line.stamps[w] == 0 {
                             continue;
                         }
-                        let d = self.deadline(&self.data[b * WAYS + w].syn);
+                        let d = self.deadline(&self.buckets[b].ways[w].syn);
                         if d <= now {
                             out.push(self.remove(b * WAYS + w));
                         } else {
@@ -399,9 +419,9 @@ impl SynCache {
 
     /// Removes every entry into `out`.
     pub(crate) fn drain(&mut self, out: &mut Vec<(V4Key, CompactSyn)>) {
-        for b in 0..self.lines.len() {
+        for b in 0..self.buckets.len() {
             for w in 0..WAYS {
-                if self.lines[b].stamps[w] != 0 {
+                if self.buckets[b].line.stamps[w] != 0 {
                     out.push(self.remove(b * WAYS + w));
                 }
             }
@@ -517,7 +537,7 @@ mod tests {
         ) {
             let mut c = SynCache::new(64, 1);
             c.stamp = now;
-            c.lines[0].stamps = stamps;
+            c.buckets[0].line.stamps = stamps;
             // Hash 0 is bucket 0.
             let (free, oldest, occupied) = c.scan(0);
             prop_assert_eq!((free, oldest), scan_reference(&stamps, now));
