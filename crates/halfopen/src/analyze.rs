@@ -7,7 +7,7 @@
 //! on a second thread at the same time.
 
 use std::io::Read;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -953,16 +953,47 @@ fn richness(k: InputKind) -> u8 {
 /// one-second resolution).
 const SAME_CONNECTION_US: i64 = 2_000_000;
 
+/// Client address (family, bits), client port, server address, server port, start time.
+type SortKey = ((bool, u128), u16, (bool, u128), u16, i64);
+
+fn sort_key(c: &ConnFacts) -> SortKey {
+    let ip = |a: &SocketAddr| match a.ip() {
+        IpAddr::V4(v) => (false, u128::from(u32::from(v))),
+        IpAddr::V6(v) => (true, u128::from(v)),
+    };
+    (
+        ip(&c.orig),
+        c.orig.port(),
+        ip(&c.resp),
+        c.resp.port(),
+        c.start_us,
+    )
+}
+
 /// The same connection given twice, by inputs of different kinds (a pcap and the firewall log
 /// of the same traffic): keeps the observation from the richer input, drops the other, and
 /// returns how many were dropped. Observations of the same kind are different connections
 /// (port reuse) and are all kept.
 fn merge_same_connections(conns: &mut Vec<ConnFacts>) -> usize {
-    let mut order: Vec<usize> = (0..conns.len()).collect();
-    order.sort_by_key(|&i| conns.get(i).map(|c| (c.orig, c.resp, c.start_us)));
+    // Only observations from inputs of different kinds can be one connection: with a single
+    // kind (one firewall log, the usual case) there is nothing to merge.
+    let Some(kind) = conns.first().map(|c| c.input) else {
+        return 0;
+    };
+    if conns.iter().all(|c| c.input == kind) {
+        return 0;
+    }
+    // Sorted by (client, server, start), ties in input order: the keys are made once, as
+    // plain integers, instead of being looked up and compared as socket addresses.
+    let mut order: Vec<(SortKey, usize)> = conns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (sort_key(c), i))
+        .collect();
+    order.sort_unstable();
     let mut drop = vec![false; conns.len()];
     let mut last: Option<usize> = None;
-    for i in order {
+    for i in order.into_iter().map(|(_, i)| i) {
         let (Some(c), Some(l)) = (conns.get(i), last.and_then(|l| conns.get(l))) else {
             last = Some(i);
             continue;
@@ -1054,5 +1085,71 @@ mod merge_tests {
         ];
         assert_eq!(merge_same_connections(&mut v), 0);
         assert_eq!(v.len(), 3);
+    }
+
+    /// The rule written the obvious way: a stable sort by socket addresses and start.
+    fn reference(conns: &mut Vec<ConnFacts>) -> usize {
+        let mut order: Vec<usize> = (0..conns.len()).collect();
+        order.sort_by_key(|&i| (conns[i].orig, conns[i].resp, conns[i].start_us));
+        let mut drop = vec![false; conns.len()];
+        let mut last: Option<usize> = None;
+        for i in order {
+            let Some(l) = last else {
+                last = Some(i);
+                continue;
+            };
+            let (c, p) = (&conns[i], &conns[l]);
+            if p.orig == c.orig
+                && p.resp == c.resp
+                && p.input != c.input
+                && c.start_us - p.start_us <= SAME_CONNECTION_US
+            {
+                if richness(c.input) > richness(p.input) {
+                    drop[l] = true;
+                    last = Some(i);
+                } else {
+                    drop[i] = true;
+                }
+            } else {
+                last = Some(i);
+            }
+        }
+        let before = conns.len();
+        let mut flags = drop.into_iter();
+        conns.retain(|_| !flags.next().unwrap_or(false));
+        before - conns.len()
+    }
+
+    proptest::proptest! {
+        /// The merge keeps exactly what the obvious rule keeps, in the same order, for any
+        /// mix of clients (IPv4 and IPv6), ports, starts and input kinds.
+        #[test]
+        fn merge_is_the_reference(
+            cs in proptest::collection::vec((0u8..4, 0u16..3, 0i64..6, 0usize..5), 0..40),
+        ) {
+            let kinds = [
+                InputKind::Packets,
+                InputKind::FlagsBothDirections,
+                InputKind::FlagsOneDirection,
+                InputKind::SynOnly,
+                InputKind::NoFlags,
+            ];
+            let mut v: Vec<ConnFacts> = cs
+                .iter()
+                .map(|&(host, port, start, kind)| {
+                    let ip: std::net::IpAddr = if host == 3 {
+                        "2001:db8::1".parse().unwrap()
+                    } else {
+                        std::net::Ipv4Addr::new(192, 0, 2, host).into()
+                    };
+                    let orig = std::net::SocketAddr::new(ip, 40000 + port);
+                    let resp = std::net::SocketAddr::from(([198, 51, 100, 1], 80));
+                    ConnFacts::new(orig, resp, start * 1_000_000, kinds[kind])
+                })
+                .collect();
+            let mut w = v.clone();
+            proptest::prop_assert_eq!(merge_same_connections(&mut v), reference(&mut w));
+            proptest::prop_assert_eq!(v, w);
+        }
     }
 }
