@@ -831,12 +831,14 @@ mod tests {
 mod fuzz_regressions {
     use super::*;
 
-    /// `=DPT=443` is one bare word (empty key), not a DPT field once rendered.
     proptest::proptest! {
         /// The word scan finds what the plain byte loop finds.
         #[test]
         fn word_end_is_the_byte_loop(
-            rest in proptest::collection::vec(proptest::sample::select(vec![b' ', b'=', b'a', b'0', 0x80, 0xff, 0x20 ^ 0x80, 0x3d ^ 0x01]), 0..40)
+            rest in proptest::collection::vec(
+                proptest::sample::select(vec![b' ', b'=', b'a', b'0', 0x80, 0xff, 0xa0, 0x3c]),
+                0..40,
+            )
         ) {
             let mut end = rest.len();
             let mut first_eq = None;
@@ -853,6 +855,7 @@ mod fuzz_regressions {
         }
     }
 
+    /// `=DPT=443` is one bare word (empty key), not a DPT field once rendered.
     #[test]
     fn leading_equals_is_a_bare_word() {
         let l =
