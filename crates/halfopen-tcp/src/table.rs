@@ -260,11 +260,10 @@ impl<K: FlowKey> Shard<K> {
         }
     }
 
-    /// Gives the parked flow in slot `id` its timer entry.
-    fn unpark(&mut self, id: u32, ctx: &mut Ctx) {
+    /// Gives the parked flow in slot `id`, due at `d`, its timer entry.
+    fn unpark(&mut self, id: u32, d: i64, ctx: &mut Ctx) {
         if let Some(f) = self.map.get_mut(id) {
             f.bits = (f.bits & !PARKED) | IN_HEAP;
-            let (d, _) = deadline(f, &ctx.cfg);
             ctx.due_at(d);
             self.heap.push(Reverse((d, f.gen_, id)));
         }
@@ -280,14 +279,14 @@ impl<K: FlowKey> Shard<K> {
             if f.bits & PARKED != 0 {
                 let (d, _) = deadline(f, &ctx.cfg);
                 if d <= limit || !idles_out(f) {
-                    due.push(id);
+                    due.push((id, d));
                 } else {
                     parked = true;
                 }
             }
         }
-        for id in due {
-            self.unpark(id, ctx);
+        for (id, d) in due {
+            self.unpark(id, d, ctx);
         }
         self.scan_due = if parked { limit } else { i64::MAX };
         ctx.due_at(self.scan_due);
@@ -310,8 +309,8 @@ impl<K: FlowKey> Shard<K> {
         if k < parked.len() {
             parked.select_nth_unstable(k - 1);
         }
-        for &(_, id) in &parked[..k] {
-            self.unpark(id, ctx);
+        for &(d, id) in &parked[..k] {
+            self.unpark(id, d, ctx);
         }
         true
     }
@@ -418,7 +417,8 @@ impl<K: FlowKey> Shard<K> {
         }
     }
 
-    fn expire(&mut self, now: i64, ctx: &mut Ctx) {
+    fn expire(&mut self, ctx: &mut Ctx) {
+        let now = ctx.now;
         if now >= self.scan_due {
             self.scan_parked(ctx);
         } else {
@@ -558,7 +558,6 @@ pub struct FlowTable {
     v4: Shard<V4Key>,
     v6: Shard<V6Key>,
     ctx: Ctx,
-    now_us: i64,
     /// Sink for [`FlowTable::observe_batch`]'s look-ahead loads.
     sink: u32,
 }
@@ -578,7 +577,6 @@ impl FlowTable {
                 next_due: i64::MAX,
                 now: i64::MIN,
             },
-            now_us: i64::MIN,
             sink: 0,
         }
     }
@@ -612,10 +610,9 @@ impl FlowTable {
     #[inline(always)]
     fn observe_keyed(&mut self, ev: &Event, v4: Option<(V4Key, bool, u64)>) {
         self.ctx.stats.events += 1;
-        if ev.ts_us > self.now_us {
-            self.now_us = ev.ts_us;
+        if ev.ts_us > self.ctx.now {
             self.ctx.now = ev.ts_us;
-            if self.now_us >= self.ctx.next_due {
+            if self.ctx.now >= self.ctx.next_due {
                 self.run_expiry();
             }
         }
@@ -801,7 +798,7 @@ impl FlowTable {
     }
 
     fn run_expiry(&mut self) {
-        let now = self.now_us;
+        let now = self.ctx.now;
         self.ctx.next_due = i64::MAX;
         if now >= self.syn.next_due {
             let mut due = Vec::new();
@@ -813,15 +810,14 @@ impl FlowTable {
             }
         }
         self.ctx.due_at(self.syn.next_due);
-        self.v4.expire(now, &mut self.ctx);
-        self.v6.expire(now, &mut self.ctx);
+        self.v4.expire(&mut self.ctx);
+        self.v6.expire(&mut self.ctx);
     }
 
     /// Ends every connection whose timeout has passed at `now_us` (also done
     /// automatically as events arrive).
     pub fn expire(&mut self, now_us: i64) {
-        if now_us > self.now_us {
-            self.now_us = now_us;
+        if now_us > self.ctx.now {
             self.ctx.now = now_us;
         }
         self.run_expiry();
