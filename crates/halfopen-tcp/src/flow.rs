@@ -291,9 +291,8 @@ impl CompactSyn {
             }
             None => (0, 0),
         };
-        let start = ev.ts_us as u64;
         Some(CompactSyn {
-            start: [start as u32, (start >> 32) as u32],
+            start: halves(ev.ts_us),
             last_delta: 0,
             last_seq,
             syn: PackedSyn::of(ev),
@@ -310,14 +309,17 @@ impl CompactSyn {
         })
     }
 
-    /// The `conn_state` of a flagged compact flow with this history, the general way.
-    fn general_state(&self, history: &History) -> ConnState {
-        conn_state(
-            self.ep.state,
-            EndpointState::Inactive,
-            true,
-            history.as_bytes(),
-        )
+    /// The history of a compact flow: its `S` letters (a constant for the usual one).
+    fn history(&self) -> History {
+        if self.s_letters == 1 {
+            // The usual attempt (one SYN, or retransmissions of it).
+            return History::SYN;
+        }
+        let mut history = History::new();
+        for _ in 0..self.s_letters {
+            history.push(b'S');
+        }
+        history
     }
 
     /// The originator's first SYN, given its port (as [`Flow::syn_info`]).
@@ -334,16 +336,7 @@ impl CompactSyn {
         end: EndReason,
     ) -> Connection {
         let start_us = self.start_us();
-        let history = if self.s_letters == 1 {
-            // The usual attempt (one SYN, or retransmissions of it).
-            History::SYN
-        } else {
-            let mut history = History::new();
-            for _ in 0..self.s_letters {
-                history.push(b'S');
-            }
-            history
-        };
+        let history = self.history();
         // A compact flow's responder is inactive and no byte was counted.
         let state = if self.bits & FLAGGED == 0 {
             ConnState::AttemptUnknown
@@ -351,7 +344,12 @@ impl CompactSyn {
             // What `conn_state` says for a SYN-SENT originator and an inactive responder.
             ConnState::S0
         } else {
-            self.general_state(&history)
+            conn_state(
+                self.ep.state,
+                EndpointState::Inactive,
+                true,
+                history.as_bytes(),
+            )
         };
         let evidence = evidence(self.bits, false);
         let unknown = self.side_bits & PAYLOAD_UNKNOWN != 0;
@@ -409,10 +407,7 @@ impl Flow {
     /// The flow a [`CompactSyn`] stands for (generation 0).
     pub(crate) fn from_compact(c: &CompactSyn) -> Flow {
         let start_us = c.start_us();
-        let mut history = History::new();
-        for _ in 0..c.s_letters {
-            history.push(b'S');
-        }
+        let history = c.history();
         let mut origin = Side {
             pkts: u32::from(c.pkts),
             last_seq: c.last_seq,
