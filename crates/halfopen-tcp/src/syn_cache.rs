@@ -7,9 +7,9 @@
 //! which misses touches); the keys and 44-byte [`CompactSyn`] states follow in eight
 //! cache-line-aligned 64-byte entries (touched on a tag match, an insert or an eviction:
 //! one miss each, never two), in the same 4 KiB page as the line but for one bucket in
-//! seven. A slot costs 72 bytes in all. The array grows by doubling (each old bucket splits in two, so a
-//! rehash never overflows) while it is at least half full, up to the power of two at or
-//! above `max_flows`; it never shrinks. Eviction is bucket-local: the oldest entry of the
+//! seven. A slot costs 72 bytes in all. The array grows by doubling (each old bucket
+//! splits in two, so a rehash never overflows) while it is at least half full, up to the
+//! power of two at or above `max_flows`; it never shrinks. Eviction is bucket-local: the oldest entry of the
 //! bucket (smallest insertion stamp), O(1).
 //!
 //! Expiry is exact without a queue: buckets are grouped by [`GROUP_BUCKETS`], each group
@@ -61,6 +61,12 @@ struct Bucket {
 
 fn tag(h: u64) -> u32 {
     (h >> 32) as u32
+}
+
+/// The bucket of hash `h` in an array of `mask + 1` buckets (a power of two).
+#[inline(always)]
+fn bucket_of(h: u64, mask: usize) -> usize {
+    ((h ^ (h >> 29)) as usize) & mask
 }
 
 /// The first way after way `w` (cyclically) set in `occupied`; `w` itself when no other is.
@@ -168,7 +174,7 @@ impl SynCache {
     }
 
     fn bucket(&self, h: u64) -> usize {
-        ((h ^ (h >> 29)) as usize) & (self.buckets.len() - 1)
+        bucket_of(h, self.buckets.len() - 1)
     }
 
     fn deadline(&self, c: &CompactSyn) -> i64 {
@@ -365,7 +371,7 @@ impl SynCache {
         let mask = buckets.len().wrapping_sub(1);
         let mut sink = 0u32;
         for &h in hs {
-            let b = ((h ^ (h >> 29)) as usize) & mask;
+            let b = bucket_of(h, mask);
             let w = usize::from(hint.get(b).copied().unwrap_or(0)) & (WAYS - 1);
             if let Some(x) = buckets.get(b) {
                 let entry = x.ways[w].syn.start_us() as u32;
