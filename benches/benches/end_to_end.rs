@@ -4,11 +4,8 @@
 //!
 //! `HALFOPEN_BENCH_MB` sets the firewall log size in MB (default 64).
 
-use std::io::Cursor;
-
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use halfopen::{Analyzer, Options};
-use halfopen_benches::end_to_end::generate;
+use halfopen_benches::end_to_end::{analyze, generate};
 
 fn size_mb() -> usize {
     std::env::var("HALFOPEN_BENCH_MB")
@@ -27,13 +24,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || (inputs.firewall.clone(), inputs.access.clone()),
             |(fw, acc)| {
-                let mut a = Analyzer::new(Options {
-                    year: Some(2026),
-                    ..Options::default()
-                });
-                a.add_firewall("ipfw.log", Cursor::new(fw));
-                a.add_access("access.log", Cursor::new(acc));
-                let r = a.finish();
+                let r = analyze(fw, acc);
                 assert!(!r.blocklist.is_empty());
                 r.connections_total
             },

@@ -3,11 +3,9 @@
 //! as a profiling aid: `cargo run --release -p halfopen-benches --example e2e_phases -- [MB]`.
 #![allow(clippy::print_stdout)]
 
-use std::io::Cursor;
 use std::time::Instant;
 
-use halfopen::{Analyzer, Options};
-use halfopen_benches::end_to_end::generate;
+use halfopen_benches::end_to_end::{analyze, generate};
 
 fn main() {
     let mb: usize = std::env::args()
@@ -18,13 +16,7 @@ fn main() {
     for _ in 0..3 {
         let (fw, acc) = (inputs.firewall.clone(), inputs.access.clone());
         let t0 = Instant::now();
-        let mut a = Analyzer::new(Options {
-            year: Some(2026),
-            ..Options::default()
-        });
-        a.add_firewall("ipfw.log", Cursor::new(fw));
-        a.add_access("access.log", Cursor::new(acc));
-        let r = a.finish();
+        let r = analyze(fw, acc);
         let secs = t0.elapsed().as_secs_f64();
         let bytes = (inputs.firewall.len() + inputs.access.len()) as f64;
         println!(

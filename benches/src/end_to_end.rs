@@ -131,3 +131,15 @@ pub fn generate(bytes: usize, seed: u64) -> Inputs {
         connections: conns,
     }
 }
+
+/// The whole analysis the `end_to_end` bench times: the generated firewall and access
+/// logs through `halfopen::Analyzer` (year 2026, defaults otherwise).
+pub fn analyze(firewall: Vec<u8>, access: Vec<u8>) -> halfopen::Report {
+    let mut a = halfopen::Analyzer::new(halfopen::Options {
+        year: Some(2026),
+        ..halfopen::Options::default()
+    });
+    a.add_firewall("ipfw.log", std::io::Cursor::new(firewall));
+    a.add_access("access.log", std::io::Cursor::new(access));
+    a.finish()
+}
