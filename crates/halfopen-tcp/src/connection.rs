@@ -158,6 +158,28 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// A placeholder between `orig` and `resp` that the table overwrites field by field.
+    pub(crate) fn blank(orig: SocketAddr, resp: SocketAddr) -> Connection {
+        Connection {
+            orig,
+            resp,
+            start_us: 0,
+            end_us: 0,
+            state: ConnState::S0,
+            history: History::new(),
+            orig_pkts: 0,
+            resp_pkts: 0,
+            orig_bytes: None,
+            resp_bytes: None,
+            handshake_completed: false,
+            orig_sent_payload: None,
+            syn_count: 0,
+            evidence: Evidence::Packets,
+            first_syn: None,
+            end: EndReason::EndOfInput,
+        }
+    }
+
     /// Duration from the first to the last event, in microseconds.
     pub fn duration_us(&self) -> i64 {
         self.end_us.saturating_sub(self.start_us)

@@ -116,11 +116,17 @@ impl Finished {
             if syn {
                 let head = self.syn_head;
                 let run = self.syns.get(head..head + *n as usize).unwrap_or(&[]);
+                // One value overwritten in place for each record of the run (see
+                // `CompactSyn::write_connection`).
+                let mut scratch: Option<Connection> = None;
                 for r in run {
                     *n -= 1;
                     self.syn_head += 1;
                     taken += 1;
-                    f(&compact_connection(&r.key, &r.syn, r.end));
+                    let (orig, resp) = r.endpoints();
+                    let c = scratch.get_or_insert_with(|| Connection::blank(orig, resp));
+                    r.syn.write_connection(orig, resp, r.end, c);
+                    f(c);
                 }
             } else {
                 while *n > 0 {
@@ -159,10 +165,24 @@ impl Finished {
     }
 }
 
+impl SynRecord {
+    /// Originator and responder.
+    #[inline(always)]
+    fn endpoints(&self) -> (std::net::SocketAddr, std::net::SocketAddr) {
+        orig_resp(&self.key, &self.syn)
+    }
+}
+
+/// A SYN-cache entry's originator and responder.
+#[inline(always)]
+fn orig_resp(k: &V4Key, c: &CompactSyn) -> (std::net::SocketAddr, std::net::SocketAddr) {
+    let (a, b) = k.endpoints();
+    if c.orig_is_a() { (a, b) } else { (b, a) }
+}
+
 /// The connection a SYN-cache entry stands for.
 pub(crate) fn compact_connection(k: &V4Key, c: &CompactSyn, end: EndReason) -> Connection {
-    let (a, b) = k.endpoints();
-    let (orig, resp) = if c.orig_is_a() { (a, b) } else { (b, a) };
+    let (orig, resp) = orig_resp(k, c);
     c.connection(orig, resp, end)
 }
 

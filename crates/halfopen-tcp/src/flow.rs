@@ -149,6 +149,7 @@ impl PackedSyn {
     }
 
     /// As a [`SynInfo`].
+    #[inline(always)]
     fn info(&self, src_port: u16) -> SynInfo {
         let has = |b: u8| self.present & b != 0;
         SynInfo {
@@ -263,6 +264,7 @@ impl CompactSyn {
     /// `Flow::new` + `Flow::update` + `Flow::compact` (a test checks it), about five times
     /// cheaper. `None` for the rare SYNs that need the general path: a bad checksum, a SYN
     /// with payload (retransmission bookkeeping), an advertised zero window (a `W` letter).
+    #[inline(always)]
     pub(crate) fn first_syn(ev: &Event, orig_is_a: bool) -> Option<CompactSyn> {
         let flags = ev.flags?;
         let bare = flags.syn() && !flags.ack() && !flags.fin() && !flags.rst();
@@ -310,19 +312,14 @@ impl CompactSyn {
     }
 
     /// The history of a compact flow: its `S` letters (a constant for the usual one).
-    fn history(&self) -> History {
-        if self.s_letters == 1 {
-            // The usual attempt (one SYN, or retransmissions of it).
-            return History::SYN;
-        }
-        let mut history = History::new();
-        for _ in 0..self.s_letters {
-            history.push(b'S');
-        }
-        history
+    pub(crate) fn history(&self) -> History {
+        let mut h = History::new();
+        h.set_s_letters(self.s_letters);
+        h
     }
 
     /// The originator's first SYN, given its port (as [`Flow::syn_info`]).
+    #[inline(always)]
     fn syn_info(&self, src_port: u16) -> Option<SynInfo> {
         (self.bits & HAS_SYN_INFO != 0).then(|| self.syn.info(src_port))
     }
@@ -335,10 +332,32 @@ impl CompactSyn {
         resp: SocketAddr,
         end: EndReason,
     ) -> Connection {
+        let mut c = Connection::blank(orig, resp);
+        self.write_connection(orig, resp, end, &mut c);
+        c
+    }
+
+    /// Overwrites every field of `out` with [`CompactSyn::connection`]'s value. Field by
+    /// field into a value the caller reuses: built in a temporary and moved, the inline
+    /// `History` and the addresses were written with narrow stores and read back 8 or 16
+    /// bytes at a time, a store-forwarding stall on every evicted attempt of a flood.
+    #[inline(always)]
+    pub(crate) fn write_connection(
+        &self,
+        orig: SocketAddr,
+        resp: SocketAddr,
+        end: EndReason,
+        out: &mut Connection,
+    ) {
         let start_us = self.start_us();
-        let history = self.history();
+        let unknown = self.side_bits & PAYLOAD_UNKNOWN != 0;
+        out.orig = orig;
+        out.resp = resp;
+        out.start_us = start_us;
+        out.end_us = start_us.saturating_add(i64::from(self.last_delta));
+        out.history.set_s_letters(self.s_letters);
         // A compact flow's responder is inactive and no byte was counted.
-        let state = if self.bits & FLAGGED == 0 {
+        out.state = if self.bits & FLAGGED == 0 {
             ConnState::AttemptUnknown
         } else if self.ep.state == EndpointState::SynSent {
             // What `conn_state` says for a SYN-SENT originator and an inactive responder.
@@ -348,35 +367,25 @@ impl CompactSyn {
                 self.ep.state,
                 EndpointState::Inactive,
                 true,
-                history.as_bytes(),
+                out.history.as_bytes(),
             )
         };
-        let evidence = evidence(self.bits, false);
-        let unknown = self.side_bits & PAYLOAD_UNKNOWN != 0;
-        Connection {
-            orig,
-            resp,
-            start_us,
-            end_us: start_us.saturating_add(i64::from(self.last_delta)),
-            state,
-            history,
-            orig_pkts: u64::from(self.pkts),
-            resp_pkts: 0,
-            orig_bytes: (!unknown).then_some(0),
-            resp_bytes: Some(0),
-            handshake_completed: self.bits & HANDSHAKE != 0,
-            orig_sent_payload: if self.side_bits & PAYLOAD_SEEN != 0 {
-                Some(true)
-            } else if unknown {
-                None
-            } else {
-                Some(false)
-            },
-            syn_count: u32::from(self.syn_count),
-            evidence,
-            first_syn: self.syn_info(orig.port()),
-            end,
-        }
+        out.orig_pkts = u64::from(self.pkts);
+        out.resp_pkts = 0;
+        out.orig_bytes = (!unknown).then_some(0);
+        out.resp_bytes = Some(0);
+        out.handshake_completed = self.bits & HANDSHAKE != 0;
+        out.orig_sent_payload = if self.side_bits & PAYLOAD_SEEN != 0 {
+            Some(true)
+        } else if unknown {
+            None
+        } else {
+            Some(false)
+        };
+        out.syn_count = u32::from(self.syn_count);
+        out.evidence = evidence(self.bits, false);
+        out.first_syn = self.syn_info(orig.port());
+        out.end = end;
     }
 }
 

@@ -47,6 +47,30 @@ impl History {
         History { letters, len: 1 }
     };
 
+    /// Makes this the history of `n` `S` letters (a SYN and its retransmissions), in
+    /// place: the letters are stored straight into `self` (assigning a `History` value
+    /// built in a branch went through a temporary that was written with narrow stores and
+    /// read back 8 bytes at a time, stalling store forwarding on a flood's hot path).
+    #[inline(always)]
+    pub(crate) fn set_s_letters(&mut self, n: u8) {
+        if n == 1 {
+            // The usual attempt (one SYN, or retransmissions of it).
+            self.letters = History::SYN.letters;
+            self.len = 1;
+        } else {
+            self.set_s_letters_slow(n);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn set_s_letters_slow(&mut self, n: u8) {
+        *self = History::new();
+        for _ in 0..n {
+            self.push(b'S');
+        }
+    }
+
     /// Appends one letter (dropped, and the history marked truncated, when full).
     pub fn push(&mut self, letter: u8) {
         let n = usize::from(self.len & 0x7f);
@@ -201,6 +225,23 @@ mod tests {
         let mut h = History::new();
         h.push(b'S');
         assert_eq!(History::SYN, h);
+    }
+
+    #[test]
+    fn set_s_letters_is_pushing_s() {
+        // Over whatever was there before, truncation included.
+        for n in 0..=20u8 {
+            let mut want = History::new();
+            for _ in 0..n {
+                want.push(b'S');
+            }
+            let mut h = History::new();
+            for _ in 0..HISTORY_CAP + 1 {
+                h.push(b'R');
+            }
+            h.set_s_letters(n);
+            assert_eq!(h, want, "{n} letters");
+        }
     }
 
     #[test]

@@ -97,6 +97,7 @@ impl V6Key {
 }
 
 impl FlowKey for V4Key {
+    #[inline(always)]
     fn endpoints(&self) -> (SocketAddr, SocketAddr) {
         (
             SocketAddr::new(IpAddr::V4(Ipv4Addr::from(self.a)), self.pa),

@@ -927,7 +927,7 @@ mod compact_tests {
     use crate::finished::compact_connection;
     use crate::flow::{CompactSyn, Flow};
     use crate::key::V4Key;
-    use crate::{ConnState, EndReason, Event, TcpFlags};
+    use crate::{ConnState, Connection, EndReason, Event, TcpFlags};
 
     fn event(
         ts: i64,
@@ -1038,16 +1038,21 @@ mod compact_tests {
             let mut f = Flow::new(evs[0].ts_us, orig_is_a, 0);
             let (k, _) = V4Key::new(
                 Ipv4Addr::new(203, 0, 113, 9), 40000, Ipv4Addr::new(192, 0, 2, 10), 80);
+            // What `drain_finished` overwrites in place: the previous record's connection.
+            let mut scratch: Option<Connection> = None;
             for ev in &evs {
                 f.update(true, ev);
                 if let Some(c) = f.compact() {
                     for end in [EndReason::Evicted, EndReason::Timeout, EndReason::EndOfInput] {
-                        prop_assert_eq!(
-                            compact_connection(&k, &c, end),
-                            connection(&k, &Flow::from_compact(&c), end)
-                        );
+                        let want = connection(&k, &Flow::from_compact(&c), end);
+                        prop_assert_eq!(&compact_connection(&k, &c, end), &want);
+                        let dirty = scratch.get_or_insert_with(|| connection(&k, &f, end));
+                        c.write_connection(want.orig, want.resp, end, dirty);
+                        prop_assert_eq!(&*dirty, &want);
                     }
                 }
+                // A flow that is not compact any more leaves other values behind.
+                scratch = Some(connection(&k, &f, EndReason::Closed));
             }
         }
     }
