@@ -164,6 +164,15 @@ fn bench(c: &mut Criterion) {
             black_box(t.len())
         });
     });
+    // The same, fed as a parser feeds it: `observe_batch` of 1024 and `drain_finished`.
+    g.bench_function("connections_batch", |b| {
+        b.iter(|| {
+            let mut t = FlowTable::new(Config::default());
+            black_box(feed(&mut t, &conns, true));
+            t.finish();
+            black_box(t.len())
+        });
+    });
     let parts = split(&conns, 2);
     g.bench_function("connections_2_threads", |b| {
         b.iter(|| {

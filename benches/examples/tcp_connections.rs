@@ -1,0 +1,43 @@
+//! Quick timing of ordinary connections through the flow table outside criterion (a
+//! profiling aid for `perf record`, the `tcp/connections` bench's work alone):
+//! `cargo run --release -p halfopen-benches --example tcp_connections -- N REPEAT`.
+#![allow(clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use halfopen_benches::tcp::connections;
+use halfopen_tcp::{Config, FlowTable};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let repeat: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let evs = connections(n, 11);
+    let start = Instant::now();
+    let mut ended = 0u64;
+    for _ in 0..repeat {
+        // As the bench: a fresh table, `observe` + `pop_finished` per event, then `finish`.
+        let mut t = FlowTable::new(Config::default());
+        for e in &evs {
+            t.observe(e);
+            while let Some(c) = t.pop_finished() {
+                black_box(&c);
+                ended += 1;
+            }
+        }
+        t.finish();
+        ended += t.drain_finished(|c| {
+            black_box(c);
+        }) as u64;
+    }
+    let s = start.elapsed().as_secs_f64();
+    println!(
+        "{} events x {repeat} in {s:.3} s = {:.2} M events/s, {ended} connections ended",
+        n,
+        (n * repeat) as f64 / s / 1e6
+    );
+}
