@@ -19,6 +19,7 @@
 use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
+use prefetch_index::prefetch_index;
 
 use crate::flow::CompactSyn;
 use crate::key::V4Key;
@@ -49,10 +50,10 @@ struct Entry {
     syn: CompactSyn,
 }
 
-/// A bucket: its line of tags and stamps, then its entries, 576 contiguous bytes. The
-/// line and the entry a SYN evicts are then in the same 4 KiB page (but for the one bucket
-/// in seven that straddles two): one page walk per SYN in a table larger than the TLB
-/// reaches, not two.
+/// A bucket: its line of tags and stamps and its entries, 576 contiguous bytes (in the
+/// compiler's field order: do not assume the line comes first). The line and the entry a
+/// SYN evicts are then in the same 4 KiB page (but for the one bucket in seven that
+/// straddles two): one page walk per SYN in a table larger than the TLB reaches, not two.
 #[derive(Debug, Clone, Copy, Default)]
 struct Bucket {
     line: KeyLine,
@@ -96,8 +97,9 @@ pub(crate) struct SynCache {
     /// Where [`SynCache::any_victim`] resumes.
     cursor: usize,
     /// Per bucket, the way after the one written last: under a flood, where the bucket's
-    /// oldest entry (the next victim) almost always is. Lets [`SynCache::touch_all`] load the
-    /// victim's line together with the bucket's line (1 byte per bucket: stays in cache).
+    /// oldest entry (the next victim) almost always is. Lets [`SynCache::prefetch`]
+    /// fetch the victim's line together with the bucket's line (1 byte per bucket: stays in
+    /// cache).
     hint: Vec<u8>,
 }
 
@@ -362,23 +364,18 @@ impl SynCache {
         }
     }
 
-    /// For each hash, reads its bucket line and the entry its [`hint`](SynCache::hint)
-    /// points at (a software prefetch that safe Rust can express: in one tight loop, the
-    /// loads of many hashes are in flight at once). Returns a value to keep the loads alive.
-    #[inline]
-    pub(crate) fn touch_all(&self, hs: &[u64]) -> u32 {
-        let (buckets, hint) = (&self.buckets[..], &self.hint[..]);
-        let mask = buckets.len().wrapping_sub(1);
-        let mut sink = 0u32;
-        for &h in hs {
-            let b = bucket_of(h, mask);
-            let w = usize::from(hint.get(b).copied().unwrap_or(0)) & (WAYS - 1);
-            if let Some(x) = buckets.get(b) {
-                let entry = x.ways[w].syn.start_us() as u32;
-                sink = sink.wrapping_add(x.line.stamps[0] ^ entry);
-            }
+    /// Prefetches the SYN-cache lines of hash `h`: its bucket's tag line and the entry
+    /// its [`hint`](SynCache::hint) points at (the next victim under a flood). A prefetch
+    /// does not wait for the line (a load would block the core until it arrived), so the
+    /// misses of a batch of hashes are all in flight together.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, h: u64) {
+        let b = bucket_of(h, self.buckets.len().wrapping_sub(1));
+        let w = usize::from(self.hint.get(b).copied().unwrap_or(0)) & (WAYS - 1);
+        if let Some(x) = self.buckets.get(b) {
+            prefetch_index(std::slice::from_ref(&x.line), 0);
+            prefetch_index(x.ways.as_slice(), w);
         }
-        sink
     }
 
     /// Stores a new entry in a free slot; returns its deadline. `occupied` as for

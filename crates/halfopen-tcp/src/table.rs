@@ -535,6 +535,20 @@ impl<K: FlowKey> Shard<K> {
     }
 }
 
+/// The keys and SYN-cache hashes of `chunk`'s events (see [`FlowTable::observe_batch`]).
+#[inline]
+fn keys_of(
+    t: &FlowTable,
+    chunk: &[Event],
+    keys: &mut [Option<(V4Key, bool, u64)>; BATCH],
+    hs: &mut [u64; BATCH],
+) {
+    for ((slot, h), ev) in keys.iter_mut().zip(hs.iter_mut()).zip(chunk) {
+        *slot = t.v4_key(ev);
+        *h = slot.map_or(0, |(_, _, h)| h);
+    }
+}
+
 /// Events per look-ahead batch in [`FlowTable::observe_batch`].
 pub const BATCH: usize = 32;
 
@@ -558,8 +572,6 @@ pub struct FlowTable {
     v4: Shard<V4Key>,
     v6: Shard<V6Key>,
     ctx: Ctx,
-    /// Sink for [`FlowTable::observe_batch`]'s look-ahead loads.
-    sink: u32,
 }
 
 impl FlowTable {
@@ -577,7 +589,6 @@ impl FlowTable {
                 next_due: i64::MAX,
                 now: i64::MIN,
             },
-            sink: 0,
         }
     }
 
@@ -638,7 +649,7 @@ impl FlowTable {
 
     /// Feeds events in order: exactly the same as calling [`FlowTable::observe`] on each,
     /// but faster when the table is larger than the CPU caches (a SYN flood): the SYN
-    /// cache lines of the next [`BATCH`] events are loaded together before they are
+    /// cache lines of the next [`BATCH`] events are prefetched together before they are
     /// processed, so their cache misses overlap instead of coming one after another.
     /// Finished connections queue up; collect them with [`FlowTable::pop_finished`].
     ///
@@ -659,15 +670,13 @@ impl FlowTable {
         let mut keys = [None; BATCH];
         let mut hs = [0u64; BATCH];
         for chunk in evs.chunks(BATCH) {
-            for ((slot, h), ev) in keys.iter_mut().zip(&mut hs).zip(chunk) {
-                *slot = self.v4_key(ev);
-                *h = slot.map_or(0, |(_, _, h)| h);
-            }
-            // The loads alone, in a tight loop: more of them fit in the CPU's window (an
-            // IPv6 event just loads bucket 0's lines).
+            keys_of(self, chunk, &mut keys, &mut hs);
+            // The prefetches alone, in a tight loop: the misses of the whole chunk are in
+            // flight at once (an IPv6 event just prefetches bucket 0's lines).
             if self.syn.len() > 0 {
-                let hs = hs.get(..chunk.len()).unwrap_or(&hs);
-                self.sink = self.sink.wrapping_add(self.syn.touch_all(hs));
+                for &h in hs.get(..chunk.len()).unwrap_or(&hs) {
+                    self.syn.prefetch(h);
+                }
             }
             for (&v4, ev) in keys.iter().zip(chunk) {
                 self.observe_keyed(ev, v4);
