@@ -1,6 +1,7 @@
 //! Quick timing of ordinary connections through the flow table outside criterion (a
 //! profiling aid for `perf record`, the `tcp/connections` bench's work alone):
-//! `cargo run --release -p halfopen-benches --example tcp_connections -- N REPEAT`.
+//! `cargo run --release -p halfopen-benches --example tcp_connections -- N REPEAT [batch]`
+//! (`batch`: `observe_batch` of 1024 and `drain_finished`, as `tcp/connections_batch`).
 #![allow(clippy::print_stdout)]
 
 use std::hint::black_box;
@@ -16,17 +17,28 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let repeat: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let batch = args.next().as_deref() == Some("batch");
     let evs = connections(n, 11);
     let start = Instant::now();
     let mut ended = 0u64;
     for _ in 0..repeat {
-        // As the bench: a fresh table, `observe` + `pop_finished` per event, then `finish`.
+        // As the bench: a fresh table, `observe` + `pop_finished` per event (or batches),
+        // then `finish`.
         let mut t = FlowTable::new(Config::default());
-        for e in &evs {
-            t.observe(e);
-            while let Some(c) = t.pop_finished() {
-                black_box(&c);
-                ended += 1;
+        if batch {
+            for chunk in evs.chunks(1024) {
+                t.observe_batch(chunk);
+                ended += t.drain_finished(|c| {
+                    black_box(c);
+                }) as u64;
+            }
+        } else {
+            for e in &evs {
+                t.observe(e);
+                while let Some(c) = t.pop_finished() {
+                    black_box(&c);
+                    ended += 1;
+                }
             }
         }
         t.finish();
