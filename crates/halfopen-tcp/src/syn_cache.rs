@@ -3,11 +3,11 @@
 //! SYN cache.
 //!
 //! Layout: buckets of [`WAYS`] entries, each bucket 576 contiguous bytes. Its 8 hash tags
-//! and 8 insertion stamps fill its first 64-byte, 64-aligned cache line (all that a lookup
-//! which misses touches); the keys and 44-byte [`CompactSyn`] states follow in eight
-//! cache-line-aligned 64-byte entries (touched on a tag match, an insert or an eviction:
-//! one miss each, never two), in the same 4 KiB page as the line but for one bucket in
-//! seven. A slot costs 72 bytes in all. The array grows by doubling (each old bucket
+//! and 8 insertion stamps fill one 64-byte, 64-aligned cache line (all that a lookup which
+//! misses touches); the keys and 44-byte [`CompactSyn`] states are in eight
+//! cache-line-aligned 64-byte entries beside it (touched on a tag match, an insert or an
+//! eviction: one miss each, never two), in the same 4 KiB page as the line but for one
+//! bucket in seven. A slot costs 72 bytes in all. The array grows by doubling (each old bucket
 //! splits in two, so a rehash never overflows) while it is at least half full, up to the
 //! power of two at or above `max_flows`; it never shrinks. Eviction is bucket-local: the oldest entry of the
 //! bucket (smallest insertion stamp), O(1).
