@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use halfopen_benches::tcp::{Rng, connections, flood_syn, render_pcap, split, syn_flood};
+use halfopen_benches::tcp::{Rng, connections, feed, flood_syn, render_pcap, split, syn_flood};
 use halfopen_tcp::pcap::PacketReader;
 use halfopen_tcp::{Config, Event, FlowTable, TcpFlags};
 
@@ -28,30 +28,6 @@ fn table(cap: usize) -> FlowTable {
         max_flows: cap,
         ..Config::default()
     })
-}
-
-/// Feeds events as a consumer would: `observe` each and take what ended with
-/// `pop_finished`, or `observe_batch` 1024 at a time and take what ended with
-/// `drain_finished`. Returns the connections taken.
-fn feed(t: &mut FlowTable, evs: &[Event], batch: bool) -> u64 {
-    let mut ended = 0u64;
-    if batch {
-        for chunk in evs.chunks(1024) {
-            t.observe_batch(chunk);
-            ended += t.drain_finished(|c| {
-                black_box(c);
-            }) as u64;
-        }
-    } else {
-        for e in evs {
-            t.observe(e);
-            while let Some(c) = t.pop_finished() {
-                black_box(&c);
-                ended += 1;
-            }
-        }
-    }
-    ended
 }
 
 /// Steady-state flood: tables filled to their cap before timing; each iteration feeds

@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use halfopen_benches::tcp::connections;
+use halfopen_benches::tcp::{connections, feed};
 use halfopen_tcp::{Config, FlowTable};
 
 fn main() {
@@ -25,22 +25,7 @@ fn main() {
         // As the bench: a fresh table, `observe` + `pop_finished` per event (or batches),
         // then `finish`.
         let mut t = FlowTable::new(Config::default());
-        if batch {
-            for chunk in evs.chunks(1024) {
-                t.observe_batch(chunk);
-                ended += t.drain_finished(|c| {
-                    black_box(c);
-                }) as u64;
-            }
-        } else {
-            for e in &evs {
-                t.observe(e);
-                while let Some(c) = t.pop_finished() {
-                    black_box(&c);
-                    ended += 1;
-                }
-            }
-        }
+        ended += feed(&mut t, &evs, batch);
         t.finish();
         ended += t.drain_finished(|c| {
             black_box(c);

@@ -1,9 +1,34 @@
 //! Deterministic input generators for the `tcp` benchmarks: spoofed SYN floods, ordinary
 //! connections, and the same rendered as an in-memory pcap.
 
+use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
-use halfopen_tcp::{Event, TcpFlags};
+use halfopen_tcp::{Event, FlowTable, TcpFlags};
+
+/// Feeds events as a consumer would: `observe` each and take what ended with
+/// `pop_finished`, or `observe_batch` 1024 at a time and take what ended with
+/// `drain_finished`. Returns the connections taken.
+pub fn feed(t: &mut FlowTable, evs: &[Event], batch: bool) -> u64 {
+    let mut ended = 0u64;
+    if batch {
+        for chunk in evs.chunks(1024) {
+            t.observe_batch(chunk);
+            ended += t.drain_finished(|c| {
+                black_box(c);
+            }) as u64;
+        }
+    } else {
+        for e in evs {
+            t.observe(e);
+            while let Some(c) = t.pop_finished() {
+                black_box(&c);
+                ended += 1;
+            }
+        }
+    }
+    ended
+}
 
 /// xorshift64: deterministic pseudo-random numbers without a dependency.
 #[derive(Debug, Clone)]
