@@ -375,11 +375,13 @@ impl<K: FlowKey> Shard<K> {
         }
     }
 
-    fn observe(&mut self, k: K, src_is_a: bool, ev: &Event, ctx: &mut Ctx) {
+    /// Applies `ev` to the flow of `k`; `found` is `self.map.find(&k)`, which the caller
+    /// has already looked up (one hash probe per event, not two).
+    fn observe(&mut self, k: K, found: Option<u32>, src_is_a: bool, ev: &Event, ctx: &mut Ctx) {
         let flags = ev.flags;
         let bare_syn = flags.is_some_and(|f| f.syn() && !f.ack());
         let mut created = true;
-        let id = match self.map.find(&k) {
+        let id = match found {
             Some(id) => {
                 let reuse = bare_syn && self.map.get(id).is_some_and(|f| f.is_closing());
                 if reuse {
@@ -635,10 +637,12 @@ impl FlowTable {
                     IpAddr::V6(v) => v,
                 };
                 let (k, src_is_a) = V6Key::new(to6(ev.src), ev.src_port, to6(ev.dst), ev.dst_port);
-                if self.v6.map.find(&k).is_none() {
+                let found = self.v6.map.find(&k);
+                if found.is_none() {
+                    // Evicts other flows only: `k` stays absent.
                     self.make_room();
                 }
-                self.v6.observe(k, src_is_a, ev, &mut self.ctx);
+                self.v6.observe(k, found, src_is_a, ev, &mut self.ctx);
             }
         }
         let n = self.len();
@@ -701,9 +705,11 @@ impl FlowTable {
                 return;
             }
         }
-        if !self.v4.map.is_empty() && self.v4.map.find(&k).is_some() {
-            self.v4.observe(k, src_is_a, ev, &mut self.ctx);
-            return;
+        if !self.v4.map.is_empty() {
+            if let Some(id) = self.v4.map.find(&k) {
+                self.v4.observe(k, Some(id), src_is_a, ev, &mut self.ctx);
+                return;
+            }
         }
         // A new flow. The common case under a flood, a bare SYN, goes straight to the SYN
         // cache in its compact form.
@@ -724,8 +730,9 @@ impl FlowTable {
             .is_some_and(|f| f.syn() && !f.ack() && !f.fin() && !f.rst())
             && ev.tcp_checksum_ok != Some(false);
         if !bare_syn {
+            // Not in the map (looked up above), and making room evicts other flows only.
             self.make_room();
-            self.v4.observe(k, src_is_a, ev, &mut self.ctx);
+            self.v4.observe(k, None, src_is_a, ev, &mut self.ctx);
             return;
         }
         let mut f = new_flow(&k, src_is_a, ev, &mut self.ctx);
