@@ -266,6 +266,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn from_bits_reads_every_discriminant() {
+        use EndpointState::*;
+        for s in [Inactive, SynSent, SynAckSent, Partial, Established, Closed, Reset] {
+            assert_eq!(EndpointState::from_bits(s as u8), s);
+            // Only the low 3 bits count (the rest of a packed byte is other state).
+            assert_eq!(EndpointState::from_bits(s as u8 | 0xf8), s);
+        }
+        assert_eq!(EndpointState::from_bits(7), Reset);
+    }
+
+    #[test]
     fn rstos0_pattern() {
         assert!(syn_then_rst(b"SR"));
         assert!(syn_then_rst(b"SaR"));
