@@ -268,7 +268,15 @@ mod tests {
     #[test]
     fn from_bits_reads_every_discriminant() {
         use EndpointState::*;
-        for s in [Inactive, SynSent, SynAckSent, Partial, Established, Closed, Reset] {
+        for s in [
+            Inactive,
+            SynSent,
+            SynAckSent,
+            Partial,
+            Established,
+            Closed,
+            Reset,
+        ] {
             assert_eq!(EndpointState::from_bits(s as u8), s);
             // Only the low 3 bits count (the rest of a packed byte is other state).
             assert_eq!(EndpointState::from_bits(s as u8 | 0xf8), s);
