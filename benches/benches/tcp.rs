@@ -132,23 +132,18 @@ fn bench(c: &mut Criterion) {
             black_box(t.stats().evicted_half_open)
         });
     });
-    g.bench_function("connections", |b| {
-        b.iter(|| {
-            let mut t = FlowTable::new(Config::default());
-            black_box(feed(&mut t, &conns, false));
-            t.finish();
-            black_box(t.len())
+    // `observe` per event, and the same fed as a parser feeds it (`observe_batch` of 1024
+    // and `drain_finished`).
+    for (name, batch) in [("connections", false), ("connections_batch", true)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut t = FlowTable::new(Config::default());
+                black_box(feed(&mut t, &conns, batch));
+                t.finish();
+                black_box(t.len())
+            });
         });
-    });
-    // The same, fed as a parser feeds it: `observe_batch` of 1024 and `drain_finished`.
-    g.bench_function("connections_batch", |b| {
-        b.iter(|| {
-            let mut t = FlowTable::new(Config::default());
-            black_box(feed(&mut t, &conns, true));
-            t.finish();
-            black_box(t.len())
-        });
-    });
+    }
     let parts = split(&conns, 2);
     g.bench_function("connections_2_threads", |b| {
         b.iter(|| {

@@ -123,7 +123,7 @@ impl Finished {
                     *n -= 1;
                     self.syn_head += 1;
                     taken += 1;
-                    let (orig, resp) = r.endpoints();
+                    let (orig, resp) = orig_resp(&r.key, &r.syn);
                     let c = scratch.get_or_insert_with(|| Connection::blank(orig, resp));
                     r.syn.write_connection(orig, resp, r.end, c);
                     f(c);
@@ -162,14 +162,6 @@ impl Finished {
             self.runs.pop_front();
         }
         Some(syn)
-    }
-}
-
-impl SynRecord {
-    /// Originator and responder.
-    #[inline(always)]
-    fn endpoints(&self) -> (std::net::SocketAddr, std::net::SocketAddr) {
-        orig_resp(&self.key, &self.syn)
     }
 }
 

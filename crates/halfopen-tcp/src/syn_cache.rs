@@ -7,10 +7,10 @@
 //! misses touches); the keys and 44-byte [`CompactSyn`] states are in eight
 //! cache-line-aligned 64-byte entries beside it (touched on a tag match, an insert or an
 //! eviction: one miss each, never two), in the same 4 KiB page as the line but for one
-//! bucket in seven. A slot costs 72 bytes in all. The array grows by doubling (each old bucket
-//! splits in two, so a rehash never overflows) while it is at least half full, up to the
-//! power of two at or above `max_flows`; it never shrinks. Eviction is bucket-local: the oldest entry of the
-//! bucket (smallest insertion stamp), O(1).
+//! bucket in seven. A slot costs 72 bytes in all. The array grows by doubling (each old
+//! bucket splits in two, so a rehash never overflows) while it is at least half full, up
+//! to the power of two at or above `max_flows`; it never shrinks. Eviction is
+//! bucket-local: the oldest entry of the bucket (smallest insertion stamp), O(1).
 //!
 //! Expiry is exact without a queue: buckets are grouped by [`GROUP_BUCKETS`], each group
 //! keeps a lower bound of its entries' deadlines, and a sweep visits only the groups that
@@ -176,7 +176,7 @@ impl SynCache {
     }
 
     fn bucket(&self, h: u64) -> usize {
-        bucket_of(h, self.buckets.len() - 1)
+        bucket_of(h, self.buckets.len().wrapping_sub(1))
     }
 
     fn deadline(&self, c: &CompactSyn) -> i64 {
@@ -370,7 +370,7 @@ impl SynCache {
     /// misses of a batch of hashes are all in flight together.
     #[inline(always)]
     pub(crate) fn prefetch(&self, h: u64) {
-        let b = bucket_of(h, self.buckets.len().wrapping_sub(1));
+        let b = self.bucket(h);
         let w = usize::from(self.hint.get(b).copied().unwrap_or(0)) & (WAYS - 1);
         if let Some(x) = self.buckets.get(b) {
             prefetch_index(std::slice::from_ref(&x.line), 0);

@@ -537,20 +537,6 @@ impl<K: FlowKey> Shard<K> {
     }
 }
 
-/// The keys and SYN-cache hashes of `chunk`'s events (see [`FlowTable::observe_batch`]).
-#[inline]
-fn keys_of(
-    t: &FlowTable,
-    chunk: &[Event],
-    keys: &mut [Option<(V4Key, bool, u64)>; BATCH],
-    hs: &mut [u64; BATCH],
-) {
-    for ((slot, h), ev) in keys.iter_mut().zip(hs.iter_mut()).zip(chunk) {
-        *slot = t.v4_key(ev);
-        *h = slot.map_or(0, |(_, _, h)| h);
-    }
-}
-
 /// Events per look-ahead batch in [`FlowTable::observe_batch`].
 pub const BATCH: usize = 32;
 
@@ -674,7 +660,10 @@ impl FlowTable {
         let mut keys = [None; BATCH];
         let mut hs = [0u64; BATCH];
         for chunk in evs.chunks(BATCH) {
-            keys_of(self, chunk, &mut keys, &mut hs);
+            for ((slot, h), ev) in keys.iter_mut().zip(&mut hs).zip(chunk) {
+                *slot = self.v4_key(ev);
+                *h = slot.map_or(0, |(_, _, h)| h);
+            }
             // The prefetches alone, in a tight loop: the misses of the whole chunk are in
             // flight at once (an IPv6 event just prefetches bucket 0's lines).
             if self.syn.len() > 0 {
@@ -945,18 +934,13 @@ fn end_of_input_order(conns: &[Connection]) -> Vec<u32> {
         .enumerate()
         .map(|(i, c)| (c.start_us, i as u32))
         .collect();
-    order.sort_unstable();
     let addrs = |i: u32| conns.get(i as usize).map(|c| (c.orig, c.resp));
-    let mut i = 0;
-    while i < order.len() {
-        let t = order[i].0;
-        let j = i + order[i..].iter().take_while(|p| p.0 == t).count();
-        if j - i > 1 {
-            // Stable among equals: the index is the last key.
-            order[i..j].sort_unstable_by_key(|&(_, k)| (addrs(k), k));
-        }
-        i = j;
-    }
+    // Stable among equals: the index is the last key.
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| addrs(a.1).cmp(&addrs(b.1)))
+            .then(a.1.cmp(&b.1))
+    });
     order.into_iter().map(|(_, k)| k).collect()
 }
 
