@@ -40,6 +40,7 @@ mod history;
 mod key;
 mod syn_cache;
 mod table;
+mod timer_queue;
 
 pub mod decode;
 #[cfg(feature = "fwlog")]

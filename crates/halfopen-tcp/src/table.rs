@@ -14,8 +14,7 @@
 //! unanswered attempt is evicted first (like a kernel SYN cache), then the flow with the
 //! nearest deadline. Finished connections queue in `finished.rs` until they are taken.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use crate::finished::{Finished, compact_connection};
@@ -23,6 +22,7 @@ use crate::flow::{CLOSING_SCHEDULED, CompactSyn, Flow, IN_HEAP, ORIG_IS_A, PARKE
 use crate::flow_map::FlowMap;
 use crate::key::{FlowKey, V4Key, V6Key, likely_server_port};
 use crate::syn_cache::SynCache;
+use crate::timer_queue::TimerQueue;
 use crate::{Connection, EndReason, Event};
 
 /// Default [`Config::max_flows`]: 7/8 of 2^20, so the SYN cache (2^20 slots, 72 MB) is
@@ -108,14 +108,11 @@ pub struct Stats {
     pub ended_at_finish: u64,
 }
 
-/// A timer: deadline, flow generation, slot id.
-type Timer = Reverse<(i64, u16, u32)>;
-
 struct Shard<K: FlowKey> {
     map: FlowMap<K, Flow>,
     /// Unanswered attempts in creation order: (slot id, generation).
     fifo: VecDeque<(u32, u16)>,
-    heap: BinaryHeap<Timer>,
+    heap: TimerQueue,
     /// When the parked flows are next looked at (`i64::MAX`: none parked). Every parked
     /// flow's deadline is later than this.
     scan_due: i64,
@@ -255,7 +252,7 @@ impl<K: FlowKey> Shard<K> {
         Shard {
             map: FlowMap::new(),
             fifo: VecDeque::new(),
-            heap: BinaryHeap::new(),
+            heap: TimerQueue::new(),
             scan_due: i64::MAX,
         }
     }
@@ -265,7 +262,7 @@ impl<K: FlowKey> Shard<K> {
         if let Some(f) = self.map.get_mut(id) {
             f.bits = (f.bits & !PARKED) | IN_HEAP;
             ctx.due_at(d);
-            self.heap.push(Reverse((d, f.gen_, id)));
+            self.heap.push(d, f.gen_, id);
         }
     }
 
@@ -345,14 +342,14 @@ impl<K: FlowKey> Shard<K> {
                 f.bits |= CLOSING_SCHEDULED;
             }
             ctx.due_at(d);
-            self.heap.push(Reverse((d, f.gen_, id)));
+            self.heap.push(d, f.gen_, id);
         } else if f.bits & IN_HEAP != 0 && f.bits & CLOSING_SCHEDULED == 0 && f.is_closing() {
             // The deadline got shorter (FIN/RST linger): add an entry for it; the old
             // one is re-checked and dropped when it comes due.
             f.bits |= CLOSING_SCHEDULED;
             let (d, _) = deadline(f, &ctx.cfg);
             ctx.due_at(d);
-            self.heap.push(Reverse((d, f.gen_, id)));
+            self.heap.push(d, f.gen_, id);
         }
     }
 
@@ -455,7 +452,7 @@ impl<K: FlowKey> Shard<K> {
                 break;
             }
         }
-        while let Some(Reverse((d, g, id))) = self.heap.peek().copied() {
+        while let Some((d, g, id)) = self.heap.peek() {
             if d > now {
                 ctx.due_at(d);
                 break;
@@ -478,14 +475,12 @@ impl<K: FlowKey> Shard<K> {
                     None => false,
                 };
                 if !parked {
-                    self.heap.push(Reverse((d2, g, id)));
+                    self.heap.push(d2, g, id);
                 }
             }
         }
         // Release the room of timer entries that ran out (a burst of handshakes).
-        if self.heap.capacity() > 64 && self.heap.len() < self.heap.capacity() / 4 {
-            self.heap.shrink_to(self.heap.len() * 2);
-        }
+        self.heap.shrink_if_sparse();
     }
 
     /// Evicts the oldest unanswered attempt; false when there is none.
@@ -506,7 +501,7 @@ impl<K: FlowKey> Shard<K> {
     /// Evicts the flow with the nearest deadline; false when the shard is empty.
     fn evict_other(&mut self, ctx: &mut Ctx) -> bool {
         loop {
-            while let Some(Reverse((_, g, id))) = self.heap.pop() {
+            while let Some((_, g, id)) = self.heap.pop() {
                 if self.live(id, g).is_some_and(|f| f.bits & IN_HEAP != 0) {
                     ctx.stats.evicted_other += 1;
                     self.finish(id, EndReason::Evicted, ctx);
@@ -533,7 +528,7 @@ impl<K: FlowKey> Shard<K> {
     fn memory_bytes(&self) -> usize {
         self.map.memory_bytes()
             + self.fifo.capacity() * std::mem::size_of::<(u32, u16)>()
-            + self.heap.capacity() * std::mem::size_of::<Timer>()
+            + self.heap.memory_bytes()
     }
 }
 
