@@ -1,6 +1,7 @@
 //! TCP benchmarks: events per second through the flow table (spoofed SYN flood in its
 //! steady state, one thread and sharded over two, from a pre-made event array or fed as a
-//! parser would; ordinary connections), pcap reading,
+//! parser would; ordinary connections, from a fresh table and in a long run's steady
+//! state), pcap reading,
 //! memory per tracked flow for both tables (SYN cache, hash map), and a constant-memory
 //! check with a large spoofed SYN flood.
 //!
@@ -12,7 +13,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use halfopen_benches::tcp::{Rng, connections, feed, flood_syn, render_pcap, split, syn_flood};
+use halfopen_benches::tcp::{
+    ConnectionStream, Rng, connections, feed, flood_syn, render_pcap, split, syn_flood,
+};
 use halfopen_tcp::pcap::PacketReader;
 use halfopen_tcp::{Config, Event, FlowTable, TcpFlags};
 
@@ -141,6 +144,30 @@ fn bench(c: &mut Criterion) {
                 black_box(feed(&mut t, &conns, batch));
                 t.finish();
                 black_box(t.len())
+            });
+        });
+    }
+    // A long run's steady state: the table has seen 15 s of traffic before timing (more
+    // than the 10 s closing linger), so connections end, are reported and free their slots
+    // as fast as new ones come; each iteration feeds the next `n` events of the same
+    // endless stream (made outside the timed part).
+    {
+        let mut stream = ConnectionStream::new(11);
+        let mut buf = Vec::with_capacity(n.max(1_500_000));
+        stream.fill(&mut buf, 1_500_000);
+        let mut t = FlowTable::new(Config::default());
+        feed(&mut t, &buf, false);
+        g.bench_function("connections_steady", |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    buf.clear();
+                    stream.fill(&mut buf, n);
+                    let start = Instant::now();
+                    black_box(feed(&mut t, &buf, false));
+                    spent += start.elapsed();
+                }
+                spent
             });
         });
     }

@@ -1,13 +1,15 @@
 //! Quick timing of ordinary connections through the flow table outside criterion (a
-//! profiling aid for `perf record`, the `tcp/connections` bench's work alone):
-//! `cargo run --release -p halfopen-benches --example tcp_connections -- N REPEAT [batch]`
-//! (`batch`: `observe_batch` of 1024 and `drain_finished`, as `tcp/connections_batch`).
+//! profiling aid for `perf record`, the `tcp/connections*` benches' work alone):
+//! `cargo run --release -p halfopen-benches --example tcp_connections -- N REPEAT [MODE]`.
+//! MODE `batch`: `observe_batch` of 1024 and `drain_finished`, as `tcp/connections_batch`;
+//! `steady`: a table warmed with 15 s of traffic, then `N x REPEAT` more events of the same
+//! stream, as `tcp/connections_steady` (only those are timed).
 #![allow(clippy::print_stdout)]
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use halfopen_benches::tcp::{connections, feed};
+use halfopen_benches::tcp::{ConnectionStream, connections, feed};
 use halfopen_tcp::{Config, FlowTable};
 
 fn main() {
@@ -17,21 +19,35 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let repeat: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let batch = args.next().as_deref() == Some("batch");
-    let evs = connections(n, 11);
-    let start = Instant::now();
+    let mode = args.next().unwrap_or_default();
     let mut ended = 0u64;
-    for _ in 0..repeat {
-        // As the bench: a fresh table, `observe` + `pop_finished` per event (or batches),
-        // then `finish`.
+    let s = if mode == "steady" {
+        let mut stream = ConnectionStream::new(11);
+        let mut warm = Vec::new();
+        stream.fill(&mut warm, 1_500_000);
+        let mut evs = Vec::new();
+        stream.fill(&mut evs, n * repeat);
         let mut t = FlowTable::new(Config::default());
-        ended += feed(&mut t, &evs, batch);
-        t.finish();
-        ended += t.drain_finished(|c| {
-            black_box(c);
-        }) as u64;
-    }
-    let s = start.elapsed().as_secs_f64();
+        feed(&mut t, &warm, false);
+        let start = Instant::now();
+        ended += feed(&mut t, &evs, false);
+        start.elapsed().as_secs_f64()
+    } else {
+        let batch = mode == "batch";
+        let evs = connections(n, 11);
+        let start = Instant::now();
+        for _ in 0..repeat {
+            // As the bench: a fresh table, `observe` + `pop_finished` per event (or
+            // batches), then `finish`.
+            let mut t = FlowTable::new(Config::default());
+            ended += feed(&mut t, &evs, batch);
+            t.finish();
+            ended += t.drain_finished(|c| {
+                black_box(c);
+            }) as u64;
+        }
+        start.elapsed().as_secs_f64()
+    };
     println!(
         "{} events x {repeat} in {s:.3} s = {:.2} M events/s, {ended} connections ended",
         n,

@@ -6,7 +6,8 @@
 //! such a flow promotes it, with its exact state, to the flow maps (`flow_map.rs`: a slab
 //! and a hash index of slot ids; one map for IPv4 keys, one for IPv6). There, expiry is
 //! driven by event time and amortised: unanswered attempts sit in a FIFO in creation order;
-//! flows in their handshake or closing have one entry in a min-heap of deadlines that is
+//! flows in their handshake or closing have one entry in a deadline queue (a radix heap,
+//! `timer_queue.rs`) that is
 //! re-checked lazily when it comes due; established flows whose idle timeout is more than
 //! a quarter of that timeout away are *parked*, with no timer entry at all, and a scan of
 //! the map once per quarter-timeout of event time gives the ones that came near their
@@ -912,7 +913,7 @@ impl FlowTable {
     /// Size of one tracked IPv4 flow's slot (key and state) in the flow map, in bytes
     /// (116); its hash index adds 4 bytes and a control byte per bucket (5-12 bytes per
     /// flow, depending on the load), and a flow in its handshake or closing 16 bytes in the
-    /// timer heap (an established flow has no timer entry until its idle timeout is near).
+    /// timer queue (an established flow has no timer entry until its idle timeout is near).
     pub fn ipv4_slot_bytes() -> usize {
         std::mem::size_of::<(V4Key, Flow)>()
     }
