@@ -958,10 +958,27 @@ mod tests {
         known: bool,
     }
 
-    fn step() -> impl Strategy<Value = Step> {
-        (
-            any::<bool>(),
-            prop_oneof![
+    impl Step {
+        /// An in-order segment with everything known and nothing unusual.
+        fn in_order(from_orig: bool, flags: u8, len: u32) -> Step {
+            Step {
+                from_orig,
+                flags,
+                len,
+                seq_off: 0,
+                ack_off: 0,
+                window: Some(512),
+                checksum_ok: None,
+                captured: None,
+                known: true,
+            }
+        }
+    }
+
+    prop_compose! {
+        fn step()(
+            from_orig in any::<bool>(),
+            flags in prop_oneof![
                 4 => Just(0x10u8),
                 4 => Just(0x18),
                 1 => Just(0x11),
@@ -972,39 +989,16 @@ mod tests {
                 1 => Just(0x00),
                 1 => any::<u8>(),
             ],
-            prop_oneof![Just(0u32), Just(1), Just(300), Just(1400), Just(2_000_000)],
-            prop_oneof![6 => Just(0i32), 1 => Just(-1), 1 => Just(7), 1 => any::<i32>()],
-            prop_oneof![6 => Just(0i32), 1 => Just(-300), 1 => Just(5), 1 => any::<i32>()],
-            prop_oneof![6 => Just(Some(512u16)), 1 => Just(Some(0)), 1 => Just(None)],
-            prop_oneof![6 => Just(None), 1 => Just(Some(true)), 1 => Just(Some(false))],
-            prop_oneof![6 => Just(None), 1 => (0u32..2000).prop_map(Some)],
-            prop_oneof![9 => Just(true), 1 => Just(false)],
-        )
-            .prop_map(
-                |(
-                    from_orig,
-                    flags,
-                    len,
-                    seq_off,
-                    ack_off,
-                    window,
-                    checksum_ok,
-                    captured,
-                    known,
-                )| {
-                    Step {
-                        from_orig,
-                        flags,
-                        len,
-                        seq_off,
-                        ack_off,
-                        window,
-                        checksum_ok,
-                        captured,
-                        known,
-                    }
-                },
-            )
+            len in prop_oneof![Just(0u32), Just(1), Just(300), Just(1400), Just(2_000_000)],
+            seq_off in prop_oneof![6 => Just(0i32), 1 => Just(-1), 1 => Just(7), 1 => any::<i32>()],
+            ack_off in prop_oneof![6 => Just(0i32), 1 => Just(-300), 1 => Just(5), 1 => any::<i32>()],
+            window in prop_oneof![6 => Just(Some(512u16)), 1 => Just(Some(0)), 1 => Just(None)],
+            checksum_ok in prop_oneof![6 => Just(None), 1 => Just(Some(true)), 1 => Just(Some(false))],
+            captured in prop_oneof![6 => Just(None), 1 => (0u32..2000).prop_map(Some)],
+            known in prop_oneof![9 => Just(true), 1 => Just(false)],
+        ) -> Step {
+            Step { from_orig, flags, len, seq_off, ack_off, window, checksum_ok, captured, known }
+        }
     }
 
     fn event(ts: i64, f: &Flow, s: &Step) -> Event {
@@ -1038,21 +1032,7 @@ mod tests {
             (true, 0x10, 1000, Some(5000)),
         ];
         for (t, (o, fl, seq, ack)) in hs.into_iter().enumerate() {
-            let mut e = event(
-                t as i64,
-                &f,
-                &Step {
-                    from_orig: o,
-                    flags: fl,
-                    len: 0,
-                    seq_off: 0,
-                    ack_off: 0,
-                    window: Some(512),
-                    checksum_ok: None,
-                    captured: None,
-                    known: true,
-                },
-            );
+            let mut e = event(t as i64, &f, &Step::in_order(o, fl, 0));
             e.seq = Some(seq);
             e.ack = ack;
             f.update_general(o, &e);
@@ -1065,17 +1045,7 @@ mod tests {
         let mut f = established();
         assert_eq!(f.orig_state(), EndpointState::Established);
         assert_eq!(f.resp_state(), EndpointState::Established);
-        let data = Step {
-            from_orig: true,
-            flags: 0x18,
-            len: 300,
-            seq_off: 0,
-            ack_off: 0,
-            window: Some(512),
-            checksum_ok: None,
-            captured: None,
-            known: true,
-        };
+        let data = Step::in_order(true, 0x18, 300);
         let e = event(10, &f, &data);
         let mut g = f;
         g.update_general(true, &e);
