@@ -94,11 +94,11 @@ const NOT_PACKETS: u16 = 4;
 const NON_SYN: u16 = 8;
 /// The originator is key endpoint `a`.
 pub(crate) const ORIG_IS_A: u16 = 16;
-/// The flow has its (single) entry in the timer heap rather than the attempt FIFO.
-pub(crate) const IN_HEAP: u16 = 32;
+/// The flow has its (single) entry in the timer queue rather than the attempt FIFO.
+pub(crate) const HAS_TIMER: u16 = 32;
 const HANDSHAKE: u16 = 64;
 const HAS_SYN_INFO: u16 = 128;
-/// A heap entry with the (shorter) closing deadline has been pushed.
+/// A timer entry with the (shorter) closing deadline has been pushed.
 pub(crate) const CLOSING_SCHEDULED: u16 = 256;
 /// The flow has no timer entry: its deadline is an idle timeout far away, and the table
 /// looks at it again on its periodic scan of parked flows.

@@ -7,11 +7,10 @@
 //! and a hash index of slot ids; one map for IPv4 keys, one for IPv6). There, expiry is
 //! driven by event time and amortised: unanswered attempts sit in a FIFO in creation order;
 //! flows in their handshake or closing have one entry in a deadline queue (a radix heap,
-//! `timer_queue.rs`) that is
-//! re-checked lazily when it comes due; established flows whose idle timeout is more than
-//! a quarter of that timeout away are *parked*, with no timer entry at all, and a scan of
-//! the map once per quarter-timeout of event time gives the ones that came near their
-//! deadline an entry (so every timeout stays exact). When the table is full, an
+//! `timer_queue.rs`) that is re-checked lazily when it comes due; established flows whose
+//! idle timeout is more than a quarter of that timeout away are *parked*, with no timer
+//! entry at all, and a scan of the map once per quarter-timeout of event time gives the
+//! ones that came near their deadline an entry (so every timeout stays exact). When the table is full, an
 //! unanswered attempt is evicted first (like a kernel SYN cache), then the flow with the
 //! nearest deadline. Finished connections queue in `finished.rs` until they are taken.
 
@@ -19,7 +18,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use crate::finished::{Finished, compact_connection};
-use crate::flow::{CLOSING_SCHEDULED, CompactSyn, Flow, IN_HEAP, ORIG_IS_A, PARKED};
+use crate::flow::{CLOSING_SCHEDULED, CompactSyn, Flow, HAS_TIMER, ORIG_IS_A, PARKED};
 use crate::flow_map::FlowMap;
 use crate::key::{FlowKey, V4Key, V6Key, likely_server_port};
 use crate::syn_cache::SynCache;
@@ -113,7 +112,7 @@ struct Shard<K: FlowKey> {
     map: FlowMap<K, Flow>,
     /// Unanswered attempts in creation order: (slot id, generation).
     fifo: VecDeque<(u32, u16)>,
-    heap: TimerQueue,
+    timers: TimerQueue,
     /// When the parked flows are next looked at (`i64::MAX`: none parked). Every parked
     /// flow's deadline is later than this.
     scan_due: i64,
@@ -183,7 +182,7 @@ fn park(f: &mut Flow, d: i64, scan_due: &mut i64, ctx: &mut Ctx) -> bool {
     if f.bits & CLOSING_SCHEDULED != 0 || !idles_out(f) || d <= ctx.now.saturating_add(h) {
         return false;
     }
-    f.bits = (f.bits | PARKED) & !IN_HEAP;
+    f.bits = (f.bits | PARKED) & !HAS_TIMER;
     if *scan_due == i64::MAX {
         *scan_due = ctx.now.saturating_add(h);
         ctx.due_at(*scan_due);
@@ -191,7 +190,7 @@ fn park(f: &mut Flow, d: i64, scan_due: &mut i64, ctx: &mut Ctx) -> bool {
     true
 }
 
-/// When a heap-resident flow is due, and why it would end then.
+/// When a flow with a timer entry is due, and why it would end then.
 fn deadline(f: &Flow, cfg: &Config) -> (i64, EndReason) {
     if f.is_closing() {
         let why = if f.any_reset() {
@@ -253,7 +252,7 @@ impl<K: FlowKey> Shard<K> {
         Shard {
             map: FlowMap::new(),
             fifo: VecDeque::new(),
-            heap: TimerQueue::new(),
+            timers: TimerQueue::new(),
             scan_due: i64::MAX,
         }
     }
@@ -261,9 +260,9 @@ impl<K: FlowKey> Shard<K> {
     /// Gives the parked flow in slot `id`, due at `d`, its timer entry.
     fn unpark(&mut self, id: u32, d: i64, ctx: &mut Ctx) {
         if let Some(f) = self.map.get_mut(id) {
-            f.bits = (f.bits & !PARKED) | IN_HEAP;
+            f.bits = (f.bits & !PARKED) | HAS_TIMER;
             ctx.due_at(d);
-            self.heap.push(d, f.gen_, id);
+            self.timers.push(d, f.gen_, id);
         }
     }
 
@@ -333,24 +332,24 @@ impl<K: FlowKey> Shard<K> {
             // Still idling out: its deadline only moved later. The next scan looks again.
             return;
         }
-        if f.bits & IN_HEAP == 0 && (parked || !f.is_attempt()) {
+        if f.bits & HAS_TIMER == 0 && (parked || !f.is_attempt()) {
             let (d, _) = deadline(f, &ctx.cfg);
             if park(f, d, &mut self.scan_due, ctx) {
                 return;
             }
-            f.bits = (f.bits | IN_HEAP) & !PARKED;
+            f.bits = (f.bits | HAS_TIMER) & !PARKED;
             if f.is_closing() {
                 f.bits |= CLOSING_SCHEDULED;
             }
             ctx.due_at(d);
-            self.heap.push(d, f.gen_, id);
-        } else if f.bits & IN_HEAP != 0 && f.bits & CLOSING_SCHEDULED == 0 && f.is_closing() {
+            self.timers.push(d, f.gen_, id);
+        } else if f.bits & HAS_TIMER != 0 && f.bits & CLOSING_SCHEDULED == 0 && f.is_closing() {
             // The deadline got shorter (FIN/RST linger): add an entry for it; the old
             // one is re-checked and dropped when it comes due.
             f.bits |= CLOSING_SCHEDULED;
             let (d, _) = deadline(f, &ctx.cfg);
             ctx.due_at(d);
-            self.heap.push(d, f.gen_, id);
+            self.timers.push(d, f.gen_, id);
         }
     }
 
@@ -430,7 +429,7 @@ impl<K: FlowKey> Shard<K> {
                 self.fifo.pop_front();
                 continue;
             };
-            if f.bits & (IN_HEAP | PARKED) != 0 {
+            if f.bits & (HAS_TIMER | PARKED) != 0 {
                 self.fifo.pop_front();
                 continue;
             }
@@ -453,14 +452,14 @@ impl<K: FlowKey> Shard<K> {
                 break;
             }
         }
-        while let Some((d, g, id)) = self.heap.peek() {
+        while let Some((d, g, id)) = self.timers.peek() {
             if d > now {
                 ctx.due_at(d);
                 break;
             }
-            self.heap.pop();
-            // Only a flow with a timer entry (`IN_HEAP`) owns one: anything else is stale.
-            let Some(f) = self.live(id, g).filter(|f| f.bits & IN_HEAP != 0) else {
+            self.timers.pop();
+            // Only a flow with a timer entry (`HAS_TIMER`) owns one: anything else is stale.
+            let Some(f) = self.live(id, g).filter(|f| f.bits & HAS_TIMER != 0) else {
                 continue;
             };
             let (d2, why) = deadline(f, &ctx.cfg);
@@ -476,12 +475,12 @@ impl<K: FlowKey> Shard<K> {
                     None => false,
                 };
                 if !parked {
-                    self.heap.push(d2, g, id);
+                    self.timers.push(d2, g, id);
                 }
             }
         }
         // Release the room of timer entries that ran out (a burst of handshakes).
-        self.heap.shrink_if_sparse();
+        self.timers.shrink_if_sparse();
     }
 
     /// Evicts the oldest unanswered attempt; false when there is none.
@@ -489,7 +488,7 @@ impl<K: FlowKey> Shard<K> {
         while let Some((id, g)) = self.fifo.pop_front() {
             if self
                 .live(id, g)
-                .is_some_and(|f| f.bits & (IN_HEAP | PARKED) == 0)
+                .is_some_and(|f| f.bits & (HAS_TIMER | PARKED) == 0)
             {
                 ctx.stats.evicted_half_open += 1;
                 self.finish(id, EndReason::Evicted, ctx);
@@ -502,8 +501,8 @@ impl<K: FlowKey> Shard<K> {
     /// Evicts the flow with the nearest deadline; false when the shard is empty.
     fn evict_other(&mut self, ctx: &mut Ctx) -> bool {
         loop {
-            while let Some((_, g, id)) = self.heap.pop() {
-                if self.live(id, g).is_some_and(|f| f.bits & IN_HEAP != 0) {
+            while let Some((_, g, id)) = self.timers.pop() {
+                if self.live(id, g).is_some_and(|f| f.bits & HAS_TIMER != 0) {
                     ctx.stats.evicted_other += 1;
                     self.finish(id, EndReason::Evicted, ctx);
                     return true;
@@ -522,14 +521,14 @@ impl<K: FlowKey> Shard<K> {
         }
         ctx.stats.ended_at_finish += (into.len() - before) as u64;
         self.fifo.clear();
-        self.heap.clear();
+        self.timers.clear();
         self.scan_due = i64::MAX;
     }
 
     fn memory_bytes(&self) -> usize {
         self.map.memory_bytes()
             + self.fifo.capacity() * std::mem::size_of::<(u32, u16)>()
-            + self.heap.memory_bytes()
+            + self.timers.memory_bytes()
     }
 }
 
