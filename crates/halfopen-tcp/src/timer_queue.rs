@@ -77,11 +77,14 @@ impl TimerQueue {
         self.len
     }
 
+    /// Entries the buffers have room for.
+    fn capacity(&self) -> usize {
+        self.buckets.iter().map(Vec::capacity).sum::<usize>() + self.early.capacity()
+    }
+
     /// Bytes held by the queue's buffers.
     pub(crate) fn memory_bytes(&self) -> usize {
-        let entries: usize =
-            self.buckets.iter().map(Vec::capacity).sum::<usize>() + self.early.capacity();
-        entries * size_of::<u128>() + self.buckets.capacity() * size_of::<Vec<u128>>()
+        self.capacity() * size_of::<u128>() + self.buckets.capacity() * size_of::<Vec<u128>>()
     }
 
     /// Drops every entry.
@@ -103,7 +106,7 @@ impl TimerQueue {
             return;
         }
         self.pops = 0;
-        let cap = self.memory_bytes() / size_of::<u128>();
+        let cap = self.capacity();
         if cap > 1024 && cap > 4 * self.len {
             for b in &mut self.buckets {
                 b.shrink_to(b.len() * 2);
@@ -202,21 +205,22 @@ impl TimerQueue {
         let Some(&m) = self.mins.get(i) else {
             return;
         };
+        let Some(b) = self.buckets.get_mut(i) else {
+            return;
+        };
         self.last = m;
-        let moved = std::mem::take(self.buckets.get_mut(i).map_or(&mut Vec::new(), |b| b));
+        let mut moved = std::mem::take(b);
         if let Some(w) = self.nonempty.get_mut(i / 64) {
             *w &= !(1u64 << (i % 64));
         }
+        // Every key moves to a bucket below `i`.
         for &k in &moved {
             self.put(k);
         }
-        // Give the (now empty) vector's room back to bucket `i`, which refills soonest.
-        let mut moved = moved;
+        // The emptied vector goes back to bucket `i` with its room.
         moved.clear();
         if let Some(b) = self.buckets.get_mut(i) {
-            if b.capacity() < moved.capacity() {
-                *b = moved;
-            }
+            *b = moved;
         }
     }
 }
