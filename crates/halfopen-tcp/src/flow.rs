@@ -568,7 +568,6 @@ impl Flow {
         else {
             return false;
         };
-        const EST: u8 = EndpointState::Established as u8;
         let i = usize::from(!is_orig);
         let (me, peer) = (&self.sides[i], &self.sides[1 - i]);
         let usual = flags.ack()
@@ -579,20 +578,19 @@ impl Flow {
             && ev.window != Some(0)
             && ev.payload_captured.is_none_or(|c| c >= len)
             && len < TOO_LARGE_SEQ_DELTA as u32
-            && me.st & (7 | HOLE) == EST
-            && peer.st & (7 | HOLE) == EST
+            && me.state() == EndpointState::Established
+            && !me.hole()
+            && peer.state() == EndpointState::Established
+            && !peer.hole()
             && me.bits & SEQ_KNOWN != 0
             && seq == me.last_seq
             && (peer.bits & SEQ_KNOWN == 0 || ack.wrapping_sub(peer.last_seq) as i32 <= 0);
         if !usual {
             return false;
         }
-        if ev.ts_us > self.last_us() {
-            self.last = halves(ev.ts_us);
-        }
-        let handshake =
-            is_orig && self.sides[0].bits & SENT_SYN != 0 && self.sides[1].bits & SENT_SYNACK != 0;
-        self.bits |= FLAGGED | NON_SYN | if handshake { HANDSHAKE } else { 0 };
+        self.advance_last(ev.ts_us);
+        self.bits |= FLAGGED | NON_SYN;
+        self.note_handshake(is_orig, flags);
         let s = &mut self.sides[i];
         s.pkts = s.pkts.saturating_add(1);
         if len > 0 {
@@ -606,11 +604,31 @@ impl Flow {
         true
     }
 
+    /// Moves the time of the latest segment to `ts_us` if that is later.
+    #[inline]
+    fn advance_last(&mut self, ts_us: i64) {
+        if ts_us > self.last_us() {
+            self.last = halves(ts_us);
+        }
+    }
+
+    /// Marks the handshake completed when this segment is the originator's ACK after its
+    /// SYN and the responder's SYN-ACK.
+    #[inline]
+    fn note_handshake(&mut self, is_orig: bool, flags: TcpFlags) {
+        if is_orig
+            && flags.ack()
+            && !flags.syn()
+            && self.sides[0].bits & SENT_SYN != 0
+            && self.sides[1].bits & SENT_SYNACK != 0
+        {
+            self.bits |= HANDSHAKE;
+        }
+    }
+
     /// Applies one event from the originator (`is_orig`) or the responder: every case.
     pub(crate) fn update_general(&mut self, is_orig: bool, ev: &Event) {
-        if ev.ts_us > self.last_us() {
-            self.last = halves(ev.ts_us);
-        }
+        self.advance_last(ev.ts_us);
         let i = usize::from(!is_orig);
         if ev.tcp_checksum_ok == Some(false) {
             // Zeek ignores the segment but remembers the checksum error.
@@ -655,14 +673,7 @@ impl Flow {
         if flags.syn() {
             self.sides[i].bits |= if flags.ack() { SENT_SYNACK } else { SENT_SYN };
         }
-        if is_orig
-            && flags.ack()
-            && !flags.syn()
-            && self.sides[0].bits & SENT_SYN != 0
-            && self.sides[1].bits & SENT_SYNACK != 0
-        {
-            self.bits |= HANDSHAKE;
-        }
+        self.note_handshake(is_orig, flags);
         let len = ev.payload_len.unwrap_or(0);
 
         // Sequence bookkeeping (Zeek's init_endpoint).
