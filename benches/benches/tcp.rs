@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use halfopen_benches::tcp::{
-    ConnectionStream, Rng, connections, feed, flood_syn, render_pcap, split, syn_flood,
+    Rng, connections, feed, flood_syn, render_pcap, split, steady_table, syn_flood,
 };
 use halfopen_tcp::pcap::PacketReader;
 use halfopen_tcp::{Config, Event, FlowTable, TcpFlags};
@@ -152,11 +152,8 @@ fn bench(c: &mut Criterion) {
     // as fast as new ones come; each iteration feeds the next `n` events of the same
     // endless stream (made outside the timed part).
     {
-        let mut stream = ConnectionStream::new(11);
-        let mut buf = Vec::with_capacity(n.max(1_500_000));
-        stream.fill(&mut buf, 1_500_000);
-        let mut t = FlowTable::new(Config::default());
-        feed(&mut t, &buf, false);
+        let (mut t, mut stream) = steady_table(11);
+        let mut buf = Vec::with_capacity(n);
         g.bench_function("connections_steady", |b| {
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;

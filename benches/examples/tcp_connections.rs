@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use halfopen_benches::tcp::{ConnectionStream, connections, feed};
+use halfopen_benches::tcp::{connections, feed, steady_table};
 use halfopen_tcp::{Config, FlowTable};
 
 fn main() {
@@ -22,13 +22,9 @@ fn main() {
     let mode = args.next().unwrap_or_default();
     let mut ended = 0u64;
     let s = if mode == "steady" {
-        let mut stream = ConnectionStream::new(11);
-        let mut warm = Vec::new();
-        stream.fill(&mut warm, 1_500_000);
+        let (mut t, mut stream) = steady_table(11);
         let mut evs = Vec::new();
         stream.fill(&mut evs, n * repeat);
-        let mut t = FlowTable::new(Config::default());
-        feed(&mut t, &warm, false);
         let start = Instant::now();
         ended += feed(&mut t, &evs, false);
         start.elapsed().as_secs_f64()

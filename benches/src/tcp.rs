@@ -124,6 +124,22 @@ pub struct ConnectionStream {
     taken: usize,
 }
 
+/// Events of warm-up before a steady-state measurement: 15 s of [`ConnectionStream`]
+/// traffic, more than the default 10 s close linger, so connections already end and free
+/// their slots as fast as new ones come.
+pub const STEADY_WARM_UP: usize = 1_500_000;
+
+/// A default-config table in its steady state ([`STEADY_WARM_UP`] events fed) and the
+/// stream to go on with.
+pub fn steady_table(seed: u64) -> (FlowTable, ConnectionStream) {
+    let mut stream = ConnectionStream::new(seed);
+    let mut warm = Vec::with_capacity(STEADY_WARM_UP);
+    stream.fill(&mut warm, STEADY_WARM_UP);
+    let mut t = FlowTable::new(halfopen_tcp::Config::default());
+    feed(&mut t, &warm, false);
+    (t, stream)
+}
+
 impl ConnectionStream {
     /// A stream from a seed.
     pub fn new(seed: u64) -> ConnectionStream {
