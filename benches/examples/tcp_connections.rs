@@ -21,7 +21,19 @@ fn main() {
     let repeat: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(10);
     let mode = args.next().unwrap_or_default();
     let mut ended = 0u64;
-    let s = if mode == "steady" {
+    let s = if mode == "steady_chunked" {
+        let (mut t, mut stream) = steady_table(11);
+        let mut evs = Vec::with_capacity(1024);
+        let mut spent = std::time::Duration::ZERO;
+        for _ in 0..(n * repeat) / 1024 {
+            evs.clear();
+            stream.fill(&mut evs, 1024);
+            let start = Instant::now();
+            ended += feed(&mut t, &evs, false);
+            spent += start.elapsed();
+        }
+        spent.as_secs_f64()
+    } else if mode == "steady" {
         let (mut t, mut stream) = steady_table(11);
         let mut evs = Vec::new();
         stream.fill(&mut evs, n * repeat);
