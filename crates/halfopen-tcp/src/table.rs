@@ -452,12 +452,16 @@ impl<K: FlowKey> Shard<K> {
                 break;
             }
         }
-        while let Some((d, g, id)) = self.timers.peek() {
-            if d > now {
-                ctx.due_at(d);
-                break;
-            }
-            self.timers.pop();
+        loop {
+            let (g, id) = match self.timers.pop_due(now) {
+                Ok((_, g, id)) => (g, id),
+                Err(next) => {
+                    if let Some(d) = next {
+                        ctx.due_at(d);
+                    }
+                    break;
+                }
+            };
             // Only a flow with a timer entry (`HAS_TIMER`) owns one: anything else is stale.
             let Some(f) = self.live(id, g).filter(|f| f.bits & HAS_TIMER != 0) else {
                 continue;

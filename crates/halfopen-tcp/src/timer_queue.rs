@@ -229,8 +229,9 @@ impl TimerQueue {
         best
     }
 
-    /// The smallest entry, left in place.
-    #[inline]
+    /// The smallest entry, left in place (the tests' model check; the
+    /// table pops with [`TimerQueue::pop_due`]).
+    #[cfg(test)]
     pub(crate) fn peek(&self) -> Option<(i64, u16, u32)> {
         self.smallest().map(|(_, k)| triple(k))
     }
@@ -238,27 +239,54 @@ impl TimerQueue {
     /// Takes the smallest entry out.
     pub(crate) fn pop(&mut self) -> Option<(i64, u16, u32)> {
         let (from, k) = self.smallest()?;
+        self.take(from);
+        Some(triple(k))
+    }
+
+    /// Takes the smallest entry out if its deadline is at most `now`; otherwise leaves
+    /// the queue alone and says when the smallest is due (`Err(None)`: empty). The same
+    /// as a [`TimerQueue::peek`] and a [`TimerQueue::pop`], looking for the smallest once.
+    #[inline]
+    pub(crate) fn pop_due(&mut self, now: i64) -> Result<(i64, u16, u32), Option<i64>> {
+        let Some((from, k)) = self.smallest() else {
+            return Err(None);
+        };
+        let t = triple(k);
+        if t.0 > now {
+            return Err(Some(t.0));
+        }
+        self.take(from);
+        Ok(t)
+    }
+
+    /// Removes the smallest key, found by [`TimerQueue::smallest`] in `from`.
+    #[inline]
+    fn take(&mut self, from: From) {
         match from {
             From::Lane(i) => {
-                self.lanes.get_mut(i)?.pop_front();
+                if let Some(l) = self.lanes.get_mut(i) {
+                    l.pop_front();
+                }
             }
             From::Early => {
                 self.early.pop();
             }
             From::Buckets => {
-                let i = self.first()?;
-                if i != 0 {
-                    self.redistribute(i);
+                if let Some(i) = self.first() {
+                    if i != 0 {
+                        self.redistribute(i);
+                    }
                 }
-                self.buckets.first_mut()?.pop()?;
-                if self.buckets.first().is_some_and(Vec::is_empty) {
-                    self.nonempty[0] &= !1;
+                if let Some(b) = self.buckets.first_mut() {
+                    b.pop();
+                    if b.is_empty() {
+                        self.nonempty[0] &= !1;
+                    }
                 }
             }
         }
         self.len -= 1;
         self.pops = self.pops.wrapping_add(1);
-        Some(triple(k))
     }
 
     /// Makes bucket `i`'s smallest key the floor and moves its entries to lower buckets
@@ -315,6 +343,7 @@ mod tests {
     enum Op {
         Push(i64, u16, u32),
         Pop,
+        PopDue(i64),
         Clear,
     }
 
@@ -322,7 +351,8 @@ mod tests {
         prop_oneof![
             6 => (-50i64..200, 0u16..3, 0u32..4).prop_map(|(d, g, i)| Op::Push(d, g, i)),
             1 => (any::<i64>(), any::<u16>(), any::<u32>()).prop_map(|(d, g, i)| Op::Push(d, g, i)),
-            4 => Just(Op::Pop),
+            3 => Just(Op::Pop),
+            2 => (-50i64..200).prop_map(Op::PopDue),
             1 => Just(Op::Clear),
         ]
     }
@@ -341,6 +371,14 @@ mod tests {
                         h.push(Reverse((d, g, i)));
                     }
                     Op::Pop => prop_assert_eq!(q.pop(), h.pop().map(|r| r.0)),
+                    Op::PopDue(now) => {
+                        let want = match h.peek() {
+                            Some(&Reverse(t)) if t.0 <= now => Ok(h.pop().map_or(t, |r| r.0)),
+                            Some(&Reverse(t)) => Err(Some(t.0)),
+                            None => Err(None),
+                        };
+                        prop_assert_eq!(q.pop_due(now), want);
+                    }
                     Op::Clear => {
                         q.clear();
                         h.clear();
