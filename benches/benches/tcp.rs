@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use halfopen_benches::tcp::{
-    Rng, connections, feed, flood_syn, render_pcap, split, steady_table, syn_flood,
+    BATCH, Rng, connections, feed, flood_syn, render_pcap, split, steady_table, syn_flood,
 };
 use halfopen_tcp::pcap::PacketReader;
 use halfopen_tcp::{Config, Event, FlowTable, TcpFlags};
@@ -60,7 +60,7 @@ fn flood_steady(c: &mut Criterion, n: usize) {
                 });
             });
         }
-        // As a parser feeds the table: each event made (timed) in a reused buffer of 1024
+        // As a parser feeds the table: each event made (timed) in a reused buffer of `BATCH`
         // that stays in cache, then `observe_batch` and `drain_finished`. The events come
         // from the same generator, continuing after the ones above (all new flows).
         {
@@ -68,7 +68,7 @@ fn flood_steady(c: &mut Criterion, n: usize) {
             feed(&mut t, fill, true);
             let mut rng = Rng::new(0xfeed);
             let mut next = (cap + rounds * n) as u64;
-            let mut buf: Vec<Event> = Vec::with_capacity(1024);
+            let mut buf: Vec<Event> = Vec::with_capacity(BATCH);
             g.bench_function(BenchmarkId::new("parser_fed", cap), |b| {
                 b.iter_custom(|iters| {
                     let start = Instant::now();
@@ -76,7 +76,7 @@ fn flood_steady(c: &mut Criterion, n: usize) {
                         let mut left = n;
                         while left > 0 {
                             buf.clear();
-                            for _ in 0..left.min(1024) {
+                            for _ in 0..left.min(BATCH) {
                                 buf.push(flood_syn(&mut rng, next));
                                 next += 1;
                             }
@@ -135,7 +135,7 @@ fn bench(c: &mut Criterion) {
             black_box(t.stats().evicted_half_open)
         });
     });
-    // `observe` per event, and the same fed as a parser feeds it (`observe_batch` of 1024
+    // `observe` per event, and the same fed as a parser feeds it (`observe_batch` of `BATCH`
     // and `drain_finished`).
     for (name, batch) in [("connections", false), ("connections_batch", true)] {
         g.bench_function(name, |b| {
@@ -243,11 +243,11 @@ fn memory_and_flood() {
     let mut peak_mem = 0usize;
     let mut mem_at_1m = 0usize;
     let start = Instant::now();
-    let mut buf = Vec::with_capacity(1024);
+    let mut buf = Vec::with_capacity(BATCH);
     let mut i = 0u64;
     while i < n {
         buf.clear();
-        while buf.len() < 1024 && i < n {
+        while buf.len() < BATCH && i < n {
             buf.push(flood_syn(&mut rng, i));
             i += 1;
         }
@@ -255,7 +255,7 @@ fn memory_and_flood() {
         t.drain_finished(|c| {
             black_box(c);
         });
-        if i % (1 << 20) < 1024 {
+        if i % (1 << 20) < BATCH as u64 {
             peak_mem = peak_mem.max(t.memory_bytes());
             if mem_at_1m == 0 && i >= 1 << 20 {
                 mem_at_1m = t.memory_bytes();

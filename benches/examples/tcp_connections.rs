@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use halfopen_benches::tcp::{connections, feed, steady_table};
+use halfopen_benches::tcp::{BATCH, connections, feed, steady_table};
 use halfopen_tcp::{Config, FlowTable};
 
 fn main() {
@@ -23,11 +23,11 @@ fn main() {
     let mut ended = 0u64;
     let s = if mode == "steady_chunked" {
         let (mut t, mut stream) = steady_table(11);
-        let mut evs = Vec::with_capacity(1024);
+        let mut evs = Vec::with_capacity(BATCH);
         let mut spent = std::time::Duration::ZERO;
-        for _ in 0..(n * repeat) / 1024 {
+        for _ in 0..(n * repeat) / BATCH {
             evs.clear();
-            stream.fill(&mut evs, 1024);
+            stream.fill(&mut evs, BATCH);
             let start = Instant::now();
             ended += feed(&mut t, &evs, false);
             spent += start.elapsed();

@@ -6,13 +6,16 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use halfopen_tcp::{Event, FlowTable, TcpFlags};
 
+/// Events per buffer when a consumer hands the table a batch (a parser's reused buffer).
+pub const BATCH: usize = 1024;
+
 /// Feeds events as a consumer would: `observe` each and take what ended with
-/// `pop_finished`, or `observe_batch` 1024 at a time and take what ended with
+/// `pop_finished`, or `observe_batch` [`BATCH`] at a time and take what ended with
 /// `drain_finished`. Returns the connections taken.
 pub fn feed(t: &mut FlowTable, evs: &[Event], batch: bool) -> u64 {
     let mut ended = 0u64;
     if batch {
-        for chunk in evs.chunks(1024) {
+        for chunk in evs.chunks(BATCH) {
             t.observe_batch(chunk);
             ended += t.drain_finished(|c| {
                 black_box(c);

@@ -453,8 +453,8 @@ impl<K: FlowKey> Shard<K> {
             }
         }
         loop {
-            let (g, id) = match self.timers.pop_due(now) {
-                Ok((_, g, id)) => (g, id),
+            let (_, g, id) = match self.timers.pop_due(now) {
+                Ok(due) => due,
                 Err(next) => {
                     if let Some(d) = next {
                         ctx.due_at(d);

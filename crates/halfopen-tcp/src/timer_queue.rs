@@ -244,8 +244,8 @@ impl TimerQueue {
     }
 
     /// Takes the smallest entry out if its deadline is at most `now`; otherwise leaves
-    /// the queue alone and says when the smallest is due (`Err(None)`: empty). The same
-    /// as a [`TimerQueue::peek`] and a [`TimerQueue::pop`], looking for the smallest once.
+    /// the queue alone and says when the smallest is due (`Err(None)`: empty). Looks for
+    /// the smallest once, where a peek and then a [`TimerQueue::pop`] would look twice.
     #[inline]
     pub(crate) fn pop_due(&mut self, now: i64) -> Result<(i64, u16, u32), Option<i64>> {
         let Some((from, k)) = self.smallest() else {
