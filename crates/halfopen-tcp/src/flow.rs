@@ -487,16 +487,24 @@ impl Flow {
         self.history.push(b'^');
     }
 
+    /// The raw state codes of the originator and the responder (`EndpointState as u8`;
+    /// 7 does not occur and would read as `Reset`). The predicates below compare these
+    /// directly: they run on every segment, and decoding to the enum first costs a jump
+    /// table each.
+    #[inline]
+    fn codes(&self) -> (u8, u8) {
+        (self.sides[0].st & 7, self.sides[1].st & 7)
+    }
+
     /// An unanswered attempt: the originator sent a SYN, the responder nothing; or
     /// records without flags only. These are the eviction candidates of first resort.
     pub(crate) fn is_attempt(&self) -> bool {
         if self.bits & FLAGGED == 0 {
             return true;
         }
-        matches!(
-            self.orig_state(),
-            EndpointState::SynSent | EndpointState::SynAckSent
-        ) && self.resp_state() == EndpointState::Inactive
+        let (o, r) = self.codes();
+        // SynSent (1) or SynAckSent (2), and Inactive (0).
+        o.wrapping_sub(1) < 2 && r == EndpointState::Inactive as u8
     }
 
     /// Records only without flags.
@@ -506,24 +514,20 @@ impl Flow {
 
     /// Both sides finished (FIN or RST), or one side reset.
     pub(crate) fn is_closing(&self) -> bool {
-        let (o, r) = (self.orig_state(), self.resp_state());
-        o == EndpointState::Reset
-            || r == EndpointState::Reset
-            || o == EndpointState::Closed
-            || r == EndpointState::Closed
+        let (o, r) = self.codes();
+        // Closed (5) or Reset (6) on either side.
+        o.max(r) >= EndpointState::Closed as u8
     }
 
     pub(crate) fn any_reset(&self) -> bool {
-        self.orig_state() == EndpointState::Reset || self.resp_state() == EndpointState::Reset
+        let (o, r) = self.codes();
+        o.max(r) >= EndpointState::Reset as u8
     }
 
     /// Handshake not seen through: originator still in SYN-SENT, or nothing valid seen.
     pub(crate) fn handshake_pending(&self) -> bool {
-        matches!(
-            self.orig_state(),
-            EndpointState::SynSent | EndpointState::SynAckSent
-        ) || (self.orig_state() == EndpointState::Inactive
-            && self.resp_state() == EndpointState::Inactive)
+        let (o, r) = self.codes();
+        o.wrapping_sub(1) < 2 || (o | r) == EndpointState::Inactive as u8
     }
 
     fn letter(&mut self, is_orig: bool, l: Letter) -> bool {
@@ -551,37 +555,40 @@ impl Flow {
         }
     }
 
-    /// The usual segment of a capture, computed directly: an in-order ACK or data segment
-    /// (no SYN, FIN or RST; sequence, acknowledgment and length known; nothing cut by the
-    /// snap length; no zero window) between two established endpoints, which acknowledges
-    /// nothing we did not see and starts exactly where the sender's last segment ended, with
-    /// no hole open on either side. It gives the very same flow as
-    /// [`Flow::update_general`] (a proptest checks it) with a fraction of the branches:
-    /// no retransmission, gap, zero-window or repeat-letter rule can fire, and the state
-    /// machine leaves established endpoints as they are (RFC 9293 §3.10.7.4: an ACK in
-    /// ESTABLISHED moves no state). Returns false, having changed nothing, for any other
-    /// event.
+    /// The usual segment of a capture, computed directly: an in-order ACK or data segment,
+    /// or an in-order FIN (with its ACK), between endpoints that are established or have
+    /// sent their FIN (no SYN or RST; sequence, acknowledgment and length known; nothing
+    /// cut by the snap length; no zero window), which acknowledges nothing we did not see
+    /// and starts exactly where the sender's last segment ended, with no hole open on
+    /// either side. A FIN must come from an established endpoint. It gives the very same
+    /// flow as [`Flow::update_general`] (a proptest checks it) with a fraction of the
+    /// branches: no retransmission, gap, zero-window or repeat rule other than the FIN's
+    /// can fire, and the state machine only moves the FIN's sender to closed (RFC 9293
+    /// §3.10.7.4: an ACK in ESTABLISHED, or after our FIN, moves no state). Returns false,
+    /// having changed nothing, for any other event.
     #[inline]
     pub(crate) fn update_in_order(&mut self, is_orig: bool, ev: &Event) -> bool {
+        const EST: u8 = EndpointState::Established as u8;
+        const CLOSED: u8 = EndpointState::Closed as u8;
         let (Some(flags), Some(len), Some(seq), Some(ack)) =
             (ev.flags, ev.payload_len, ev.seq, ev.ack)
         else {
             return false;
         };
+        let fin = flags.fin();
         let i = usize::from(!is_orig);
         let (me, peer) = (&self.sides[i], &self.sides[1 - i]);
+        // The state code with the hole flag: established or closed, and no hole.
+        let (m, p) = (me.st & (7 | HOLE), peer.st & (7 | HOLE));
         let usual = flags.ack()
             && !flags.syn()
-            && !flags.fin()
             && !flags.rst()
             && ev.tcp_checksum_ok != Some(false)
             && ev.window != Some(0)
             && ev.payload_captured.is_none_or(|c| c >= len)
             && len < TOO_LARGE_SEQ_DELTA as u32
-            && me.state() == EndpointState::Established
-            && !me.hole()
-            && peer.state() == EndpointState::Established
-            && !peer.hole()
+            && (m == EST || (m == CLOSED && !fin))
+            && (p == EST || p == CLOSED)
             && me.bits & SEQ_KNOWN != 0
             && seq == me.last_seq
             && (peer.bits & SEQ_KNOWN == 0 || ack.wrapping_sub(peer.last_seq) as i32 <= 0);
@@ -596,6 +603,22 @@ impl Flow {
         if len > 0 {
             s.bits |= PAYLOAD_SEEN;
             s.bytes = s.bytes.saturating_add(len);
+        }
+        if fin {
+            // The FIN takes one sequence number; its sender is closed now.
+            let end = seq.wrapping_add(len);
+            s.last_seq = end.wrapping_add(1);
+            s.st = CLOSED | (EST << ST_PREV_SHIFT);
+            let again = self.letter(is_orig, Letter::Fin);
+            let side = &mut self.sides[i];
+            let v = (end & 0xff) as u8;
+            let differs = side.bits & HAS_FIN_SEQ == 0 || side.hist_fin != v;
+            side.hist_fin = v;
+            side.bits |= HAS_FIN_SEQ;
+            if again && differs {
+                self.history.push(Letter::Fin.for_side(is_orig));
+            }
+        } else if len > 0 {
             s.last_seq = seq.wrapping_add(len);
             self.letter(is_orig, Letter::Data);
         } else {
@@ -1034,6 +1057,40 @@ mod tests {
         e
     }
 
+    /// The predicates on raw state codes say what they say on the decoded states.
+    #[test]
+    fn state_predicates_match_the_decoded_states() {
+        use EndpointState::*;
+        for (o, r, flagged) in
+            (0..8u8).flat_map(|o| (0..8u8).flat_map(move |r| [(o, r, false), (o, r, true)]))
+        {
+            let mut f = Flow::new(0, true, 0);
+            f.sides[0].st = o | (3 << ST_PREV_SHIFT) | HOLE;
+            f.sides[1].st = r | (2 << ST_PREV_SHIFT);
+            if flagged {
+                f.bits |= FLAGGED;
+            }
+            let (os, rs) = (EndpointState::from_bits(o), EndpointState::from_bits(r));
+            let msg = format!("{os:?} {rs:?} flagged {flagged}");
+            assert_eq!(
+                f.is_attempt(),
+                !flagged || (matches!(os, SynSent | SynAckSent) && rs == Inactive),
+                "{msg}"
+            );
+            assert_eq!(
+                f.is_closing(),
+                [os, rs].iter().any(|s| matches!(s, Closed | Reset)),
+                "{msg}"
+            );
+            assert_eq!(f.any_reset(), os == Reset || rs == Reset, "{msg}");
+            assert_eq!(
+                f.handshake_pending(),
+                matches!(os, SynSent | SynAckSent) || (os == Inactive && rs == Inactive),
+                "{msg}"
+            );
+        }
+    }
+
     /// A connection after its handshake (originator seq 1000, responder 5000).
     fn established() -> Flow {
         let mut f = Flow::new(0, true, 0);
@@ -1066,6 +1123,19 @@ mod tests {
         // Not in order: the general path.
         let e = event(11, &f, &Step { seq_off: 7, ..data });
         assert!(!f.update_in_order(true, &e));
+        // The close: FIN, FIN, last ACK, all direct.
+        for (t, (o, fl)) in [(true, 0x11u8), (false, 0x11), (true, 0x10)]
+            .into_iter()
+            .enumerate()
+        {
+            let e = event(12 + t as i64, &f, &Step::in_order(o, fl, 0));
+            let mut g = f;
+            g.update_general(o, &e);
+            assert!(f.update_in_order(o, &e), "segment {t}");
+            assert_eq!(f, g, "segment {t}");
+        }
+        assert_eq!(f.history.as_str(), "ShADFf");
+        assert!(f.is_closing());
     }
 
     proptest! {

@@ -247,6 +247,40 @@ fn new_flow<K: FlowKey>(_k: &K, src_is_a: bool, ev: &Event, ctx: &mut Ctx) -> Fl
     flow
 }
 
+/// Gives flow `f` (slot `id`) the timer entry its state now needs, if any: a first one
+/// (or parks it, see [`park`]), or an earlier one when it started closing.
+#[inline]
+fn schedule(f: &mut Flow, id: u32, timers: &mut TimerQueue, scan_due: &mut i64, ctx: &mut Ctx) {
+    if f.bits & HAS_TIMER != 0 && (f.bits & CLOSING_SCHEDULED != 0 || !f.is_closing()) {
+        // The usual segment of a tracked connection: its entry stands.
+        return;
+    }
+    let parked = f.bits & PARKED != 0;
+    if parked && idles_out(f) {
+        // Still idling out: its deadline only moved later. The next scan looks again.
+        return;
+    }
+    if f.bits & HAS_TIMER == 0 && (parked || !f.is_attempt()) {
+        let (d, _) = deadline(f, &ctx.cfg);
+        if park(f, d, scan_due, ctx) {
+            return;
+        }
+        f.bits = (f.bits | HAS_TIMER) & !PARKED;
+        if f.is_closing() {
+            f.bits |= CLOSING_SCHEDULED;
+        }
+        ctx.due_at(d);
+        timers.push(d, f.gen_, id);
+    } else if f.bits & HAS_TIMER != 0 && f.bits & CLOSING_SCHEDULED == 0 && f.is_closing() {
+        // The deadline got shorter (FIN/RST linger): add an entry for it; the old
+        // one is re-checked and dropped when it comes due.
+        f.bits |= CLOSING_SCHEDULED;
+        let (d, _) = deadline(f, &ctx.cfg);
+        ctx.due_at(d);
+        timers.push(d, f.gen_, id);
+    }
+}
+
 impl<K: FlowKey> Shard<K> {
     fn new() -> Shard<K> {
         Shard {
@@ -324,32 +358,8 @@ impl<K: FlowKey> Shard<K> {
     }
 
     fn schedule(&mut self, id: u32, ctx: &mut Ctx) {
-        let Some(f) = self.map.get_mut(id) else {
-            return;
-        };
-        let parked = f.bits & PARKED != 0;
-        if parked && idles_out(f) {
-            // Still idling out: its deadline only moved later. The next scan looks again.
-            return;
-        }
-        if f.bits & HAS_TIMER == 0 && (parked || !f.is_attempt()) {
-            let (d, _) = deadline(f, &ctx.cfg);
-            if park(f, d, &mut self.scan_due, ctx) {
-                return;
-            }
-            f.bits = (f.bits | HAS_TIMER) & !PARKED;
-            if f.is_closing() {
-                f.bits |= CLOSING_SCHEDULED;
-            }
-            ctx.due_at(d);
-            self.timers.push(d, f.gen_, id);
-        } else if f.bits & HAS_TIMER != 0 && f.bits & CLOSING_SCHEDULED == 0 && f.is_closing() {
-            // The deadline got shorter (FIN/RST linger): add an entry for it; the old
-            // one is re-checked and dropped when it comes due.
-            f.bits |= CLOSING_SCHEDULED;
-            let (d, _) = deadline(f, &ctx.cfg);
-            ctx.due_at(d);
-            self.timers.push(d, f.gen_, id);
+        if let Some(f) = self.map.get_mut(id) {
+            schedule(f, id, &mut self.timers, &mut self.scan_due, ctx);
         }
     }
 
@@ -412,7 +422,7 @@ impl<K: FlowKey> Shard<K> {
             ctx.due_at(d);
             self.fifo.push_back((id, g));
         } else {
-            self.schedule(id, ctx);
+            schedule(f, id, &mut self.timers, &mut self.scan_due, ctx);
         }
     }
 
