@@ -249,12 +249,27 @@ fn new_flow<K: FlowKey>(_k: &K, src_is_a: bool, ev: &Event, ctx: &mut Ctx) -> Fl
 
 /// Gives flow `f` (slot `id`) the timer entry its state now needs, if any: a first one
 /// (or parks it, see [`park`]), or an earlier one when it started closing.
-#[inline]
+#[inline(always)]
 fn schedule(f: &mut Flow, id: u32, timers: &mut TimerQueue, scan_due: &mut i64, ctx: &mut Ctx) {
-    if f.bits & HAS_TIMER != 0 && (f.bits & CLOSING_SCHEDULED != 0 || !f.is_closing()) {
-        // The usual segment of a tracked connection: its entry stands.
+    // The usual segment of a tracked connection changes nothing here (checked inline,
+    // before the call: most segments stop here): its entry stands, or it is parked and
+    // still idling out, so its deadline only moved later and the next scan looks again.
+    let stands = f.bits & HAS_TIMER != 0 && (f.bits & CLOSING_SCHEDULED != 0 || !f.is_closing());
+    if stands || (f.bits & PARKED != 0 && idles_out(f)) {
         return;
     }
+    schedule_entry(f, id, timers, scan_due, ctx);
+}
+
+/// [`schedule`] past its first check.
+#[inline(never)]
+fn schedule_entry(
+    f: &mut Flow,
+    id: u32,
+    timers: &mut TimerQueue,
+    scan_due: &mut i64,
+    ctx: &mut Ctx,
+) {
     let parked = f.bits & PARKED != 0;
     if parked && idles_out(f) {
         // Still idling out: its deadline only moved later. The next scan looks again.
@@ -690,8 +705,12 @@ impl FlowTable {
         if self.syn.len() > 0 {
             if let Some(slot) = self.syn.find(&k, h) {
                 let mut f = Flow::from_compact(&self.syn.get(slot));
-                f.update(src_is_a == f.orig_is_a(), ev);
-                if let Some(c) = f.compact() {
+                let is_orig = src_is_a == f.orig_is_a();
+                f.update(is_orig, ev);
+                // The compact form holds the originator's side only: anything from the
+                // responder (a SYN-ACK, the usual case here) promotes the flow.
+                debug_assert!(is_orig || f.compact().is_none());
+                if let Some(c) = is_orig.then(|| f.compact()).flatten() {
                     self.syn.set(slot, c);
                 } else {
                     // The handshake progressed (or anything else happened): promote.
