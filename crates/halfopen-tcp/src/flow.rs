@@ -530,6 +530,7 @@ impl Flow {
         o.wrapping_sub(1) < 2 || (o | r) == EndpointState::Inactive as u8
     }
 
+    #[inline]
     fn letter(&mut self, is_orig: bool, l: Letter) -> bool {
         let bit = l.bit(is_orig);
         if self.seen & bit == 0 {

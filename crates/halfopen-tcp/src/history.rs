@@ -72,6 +72,7 @@ impl History {
     }
 
     /// Appends one letter (dropped, and the history marked truncated, when full).
+    #[inline]
     pub fn push(&mut self, letter: u8) {
         let n = usize::from(self.len & 0x7f);
         match self.letters.get_mut(n) {

@@ -248,6 +248,9 @@ impl TimerQueue {
     /// the smallest once, where a peek and then a [`TimerQueue::pop`] would look twice.
     #[inline]
     pub(crate) fn pop_due(&mut self, now: i64) -> Result<(i64, u16, u32), Option<i64>> {
+        if self.len == 0 {
+            return Err(None);
+        }
         let Some((from, k)) = self.smallest() else {
             return Err(None);
         };
