@@ -551,9 +551,53 @@ impl Flow {
     /// Applies one event from the originator (`is_orig`) or the responder.
     #[inline]
     pub(crate) fn update(&mut self, is_orig: bool, ev: &Event) {
-        if !self.update_in_order(is_orig, ev) {
+        if !self.update_in_order(is_orig, ev) && !self.update_syn_ack(is_orig, ev) {
             self.update_general(is_orig, ev);
         }
+    }
+
+    /// The responder's SYN-ACK to an originator that has only sent its SYN (a SYN-SENT
+    /// originator, a responder that has sent nothing), computed directly: flags SYN and
+    /// ACK (no FIN or RST), no payload, sequence and acknowledgment known, no zero window,
+    /// acknowledging nothing beyond the originator's SYN. It gives the very same flow as
+    /// [`Flow::update_general`] (a proptest checks it): the responder's sequence space
+    /// starts, `h` is recorded, and both endpoints are established (§3.5 step 2, as the
+    /// observer sees it). Returns false, having changed nothing, for any other event.
+    #[inline]
+    pub(crate) fn update_syn_ack(&mut self, is_orig: bool, ev: &Event) -> bool {
+        const EST: u8 = EndpointState::Established as u8;
+        const SYN_SENT: u8 = EndpointState::SynSent as u8;
+        let (Some(flags), Some(0), Some(seq), Some(ack)) =
+            (ev.flags, ev.payload_len, ev.seq, ev.ack)
+        else {
+            return false;
+        };
+        let (o, r) = (&self.sides[0], &self.sides[1]);
+        let usual = !is_orig
+            && flags.syn()
+            && flags.ack()
+            && !flags.fin()
+            && !flags.rst()
+            && ev.tcp_checksum_ok != Some(false)
+            && ev.window != Some(0)
+            && *r == Side::default()
+            && o.st & (7 | HOLE) == SYN_SENT
+            && (o.bits & SEQ_KNOWN == 0 || ack.wrapping_sub(o.last_seq) as i32 <= 0);
+        if !usual {
+            return false;
+        }
+        self.advance_last(ev.ts_us);
+        self.bits |= FLAGGED | NON_SYN;
+        let r = &mut self.sides[1];
+        r.pkts = 1;
+        r.bits = SENT_SYNACK | SEQ_KNOWN | HAS_SYN_SEQ;
+        r.last_seq = seq.wrapping_add(1);
+        r.hist_syn = (seq & 0xff) as u8;
+        r.st = EST;
+        let o = &mut self.sides[0];
+        o.st = EST | (SYN_SENT << ST_PREV_SHIFT);
+        self.letter(false, Letter::SynAck);
+        true
     }
 
     /// The usual segment of a capture, computed directly: an in-order ACK or data segment,
@@ -1139,8 +1183,63 @@ mod tests {
         assert!(f.is_closing());
     }
 
+    /// A flow after one SYN from the originator (sequence number 999, or unknown).
+    fn syn_sent(seq_known: bool) -> Flow {
+        let mut f = Flow::new(0, true, 0);
+        let mut e = event(0, &f, &Step::in_order(true, 0x02, 0));
+        e.seq = seq_known.then_some(999);
+        e.ack = None;
+        f.update_general(true, &e);
+        f
+    }
+
+    #[test]
+    fn a_syn_ack_takes_the_direct_path() {
+        let mut f = syn_sent(true);
+        let mut e = event(1, &f, &Step::in_order(false, 0x12, 0));
+        e.seq = Some(4999);
+        e.ack = Some(1000);
+        let mut g = f;
+        g.update_general(false, &e);
+        assert!(f.update_syn_ack(false, &e));
+        assert_eq!(f, g);
+        assert_eq!(f.history.as_str(), "Sh");
+        assert_eq!(f.orig_state(), EndpointState::Established);
+        // The originator's own SYN-ACK, or a second one: the general path.
+        assert!(!f.update_syn_ack(false, &e));
+        assert!(!syn_sent(true).update_syn_ack(true, &e));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The direct path of a SYN-ACK gives exactly the flow the general path gives,
+        /// from any flow a SYN and then any mix of segments lead to; and when it declines,
+        /// it has changed nothing.
+        #[test]
+        fn syn_ack_path_is_the_general_path(
+            seq_known in any::<bool>(),
+            answer in step(),
+            flags in prop_oneof![3 => Just(0x12u8), 1 => any::<u8>()],
+            steps in prop::collection::vec(step(), 0..12),
+        ) {
+            let mut f = syn_sent(seq_known);
+            // Mostly a responder's SYN-ACK first, however odd its other fields.
+            let answer = Step { from_orig: flags == 0x12 && answer.from_orig, flags, ..answer };
+            let steps: Vec<Step> = std::iter::once(answer).chain(steps).collect();
+            for (t, s) in steps.iter().enumerate() {
+                let e = event(1 + t as i64, &f, s);
+                let mut general = f;
+                general.update_general(s.from_orig, &e);
+                let mut direct = f;
+                if direct.update_syn_ack(s.from_orig, &e) {
+                    prop_assert_eq!(direct, general);
+                } else {
+                    prop_assert_eq!(direct, f);
+                }
+                f = general;
+            }
+        }
 
         /// The direct path of an in-order segment gives exactly the flow the general path
         /// gives, after any mix of segments (in order or not, gaps, retransmissions,
