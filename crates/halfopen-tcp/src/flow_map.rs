@@ -9,8 +9,9 @@
 //!   Slot id = `chunk * CHUNK + offset`, a `u32`.
 //! - `free`: freed ids, reused last-in first-out (the most recently touched memory first).
 //! - `live`: one bit per slot.
-//! - `index`: a `hashbrown::HashTable<u32>` of live ids, hashed by their key with a
-//!   per-map `foldhash` seed; the equality and rehash closures read the key from the slab.
+//! - `index`: a `hashbrown::HashTable<u32>` of live ids, hashed by their key
+//!   ([`MapKey::fold`], keyed by per-map random seeds); the equality and rehash closures
+//!   read the key from the slab.
 //! - `recent`: a direct-mapped cache of [`RECENT`] ids, indexed by other bits of the same
 //!   hash, remembering the id each key was last found at. The flows being talked to now
 //!   are a small set among all tracked ones; for them a lookup reads one `recent` word
@@ -21,7 +22,7 @@
 // Used by table.rs (integration in progress).
 #![allow(dead_code)] // `clear`, `iter`, `key`... are used by the tests only
 
-use std::hash::{BuildHasher, Hash};
+use std::hash::BuildHasher;
 use std::mem::size_of;
 
 use foldhash::fast::RandomState;
@@ -48,6 +49,22 @@ fn recent_of(h: u64) -> usize {
     (h >> 32) as usize & (RECENT - 1)
 }
 
+/// A key [`FlowMap`] can hash: with keyed folded multiplies (the construction `foldhash`
+/// uses) on the key's words, computed from registers. The derived `Hash` feeds a generic
+/// hasher field by field, which costs more and, measured, stalled on reading the key's
+/// parts back from memory.
+pub(crate) trait MapKey: Copy + Eq + Default {
+    /// The key's hash under `seeds` (random per map).
+    fn fold(&self, seeds: &[u64; 2]) -> u64;
+}
+
+/// One folded multiply: the 128-bit product's halves, xored.
+#[inline]
+pub(crate) fn fold_mul(x: u64, y: u64) -> u64 {
+    let m = u128::from(x) * u128::from(y);
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
 /// A hash map from `K` to `V` whose entries have stable `u32` ids (slot numbers) until
 /// removed; freed ids are reused. See the module docs for the layout.
 pub(crate) struct FlowMap<K, V> {
@@ -63,8 +80,8 @@ pub(crate) struct FlowMap<K, V> {
     index: HashTable<u32>,
     /// Where keys were last found ([`RECENT`] entries once the map holds anything).
     recent: Vec<u32>,
-    /// The hash seed.
-    hasher: RandomState,
+    /// The hash seeds.
+    seeds: [u64; 2],
     /// How many times the index was rebuilt in place to clear tombstones.
     rebuilds: u64,
 }
@@ -93,7 +110,7 @@ fn bit(id: u32) -> (usize, u64) {
 
 impl<K, V> FlowMap<K, V>
 where
-    K: Copy + Eq + Hash + Default,
+    K: MapKey,
     V: Copy + Default,
 {
     /// An empty map; allocates nothing.
@@ -111,7 +128,10 @@ where
             live: Vec::new(),
             index: HashTable::with_capacity(n),
             recent: Vec::new(),
-            hasher: RandomState::default(),
+            seeds: {
+                let r = RandomState::default();
+                [r.hash_one(1u8), r.hash_one(2u8)]
+            },
             rebuilds: 0,
         }
     }
@@ -139,7 +159,7 @@ where
     /// candidate (and the `recent` entry remembers the id found).
     #[inline]
     pub(crate) fn find(&mut self, k: &K) -> Option<u32> {
-        let h = self.hasher.hash_one(k);
+        let h = k.fold(&self.seeds);
         let r = recent_of(h);
         if let Some(&id) = self.recent.get(r) {
             if self.entry(id).is_some_and(|e| e.0 == *k) {
@@ -218,11 +238,11 @@ where
         if self.index.len() == self.index.capacity() {
             self.make_room();
         }
-        let (chunks, hasher) = (&self.chunks, &self.hasher);
-        let h = hasher.hash_one(k);
+        let (chunks, seeds) = (&self.chunks, &self.seeds);
+        let h = k.fold(seeds);
         self.index
             .insert_unique(h, id, |&id| match slot(chunks, id) {
-                Some(e) => hasher.hash_one(e.0),
+                Some(e) => e.0.fold(seeds),
                 None => 0,
             });
         if self.recent.is_empty() {
@@ -256,9 +276,9 @@ where
         }
         let mut fresh = HashTable::with_capacity(full);
         debug_assert_eq!(fresh.num_buckets(), buckets);
-        let (chunks, hasher) = (&self.chunks, &self.hasher);
+        let (chunks, seeds) = (&self.chunks, &self.seeds);
         let hash = |&id: &u32| match slot(chunks, id) {
-            Some(e) => hasher.hash_one(e.0),
+            Some(e) => e.0.fold(seeds),
             None => 0,
         };
         // In the old table's bucket order: measured faster than walking the slab in id order.
@@ -308,7 +328,7 @@ where
         let e = *slot(&self.chunks, id)?;
         if let Ok(found) = self
             .index
-            .find_entry(self.hasher.hash_one(e.0), |&x| x == id)
+            .find_entry(e.0.fold(&self.seeds), |&x| x == id)
         {
             found.remove();
         } else {
@@ -330,7 +350,7 @@ where
     }
 
     /// Removes every entry and releases the slab, free list, bitset and index (the hash
-    /// seed is kept).
+    /// seeds are kept).
     pub(crate) fn clear(&mut self) {
         self.chunks = Vec::new();
         self.free = Vec::new();
@@ -374,7 +394,7 @@ where
 
 impl<K, V> Default for FlowMap<K, V>
 where
-    K: Copy + Eq + Hash + Default,
+    K: MapKey,
     V: Copy + Default,
 {
     fn default() -> Self {
@@ -400,6 +420,16 @@ mod tests {
 
     #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
     struct K12([u32; 3]);
+
+    impl MapKey for K12 {
+        fn fold(&self, seeds: &[u64; 2]) -> u64 {
+            let [a, b, c] = self.0;
+            fold_mul(
+                (u64::from(a) << 32 | u64::from(b)) ^ seeds[0],
+                u64::from(c) ^ seeds[1],
+            )
+        }
+    }
 
     type Big = [u32; 26];
 

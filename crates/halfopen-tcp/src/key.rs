@@ -4,9 +4,11 @@
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use crate::flow_map::{MapKey, fold_mul};
+
 /// A flow key: the two endpoints in a canonical order (lower address/port first), so both
 /// directions of a connection find the same entry.
-pub(crate) trait FlowKey: Copy + Eq + Hash + Ord + Default {
+pub(crate) trait FlowKey: MapKey + Hash + Ord {
     /// The two endpoints in key order.
     fn endpoints(&self) -> (SocketAddr, SocketAddr);
 }
@@ -93,6 +95,25 @@ impl V6Key {
     pub(crate) fn new(src: Ipv6Addr, sp: u16, dst: Ipv6Addr, dp: u16) -> (V6Key, bool) {
         let (a, pa, b, pb, src_is_a) = canon(src.octets(), sp, dst.octets(), dp);
         (V6Key { a, b, pa, pb }, src_is_a)
+    }
+}
+
+impl MapKey for V4Key {
+    #[inline]
+    fn fold(&self, seeds: &[u64; 2]) -> u64 {
+        let (a, p) = self.pack();
+        fold_mul(a ^ seeds[0], u64::from(p) ^ seeds[1])
+    }
+}
+
+impl MapKey for V6Key {
+    #[inline]
+    fn fold(&self, seeds: &[u64; 2]) -> u64 {
+        let (a, b) = (u128::from_le_bytes(self.a), u128::from_le_bytes(self.b));
+        let ports = u64::from(self.pa) << 16 | u64::from(self.pb);
+        let h = fold_mul(a as u64 ^ seeds[0], (a >> 64) as u64 ^ seeds[1]);
+        let h = fold_mul(b as u64 ^ h, (b >> 64) as u64 ^ seeds[0]);
+        fold_mul(h ^ seeds[1], ports ^ seeds[0])
     }
 }
 

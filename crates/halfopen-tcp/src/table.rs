@@ -701,6 +701,7 @@ impl FlowTable {
         }
     }
 
+    #[inline(always)]
     fn observe_v4(&mut self, k: V4Key, src_is_a: bool, h: u64, ev: &Event) {
         if self.syn.len() > 0 {
             if let Some(slot) = self.syn.find(&k, h) {
