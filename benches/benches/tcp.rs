@@ -168,6 +168,31 @@ fn bench(c: &mut Criterion) {
             });
         });
     }
+    // The same steady state fed as a parser feeds it: the stream made `BATCH` events at a
+    // time into one reused buffer (so the events come from the cache, not from a 120 MB
+    // buffer in memory), each batch timed through `observe` + `pop_finished` per event.
+    {
+        let (mut t, mut stream) = steady_table(11);
+        let mut buf = Vec::with_capacity(BATCH);
+        g.bench_function("connections_steady_chunked", |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let mut left = n;
+                    while left > 0 {
+                        let m = left.min(BATCH);
+                        left -= m;
+                        buf.clear();
+                        stream.fill(&mut buf, m);
+                        let start = Instant::now();
+                        black_box(feed(&mut t, &buf, false));
+                        spent += start.elapsed();
+                    }
+                }
+                spent
+            });
+        });
+    }
     let parts = split(&conns, 2);
     g.bench_function("connections_2_threads", |b| {
         b.iter(|| {

@@ -326,10 +326,7 @@ where
         }
         *word &= !m;
         let e = *slot(&self.chunks, id)?;
-        if let Ok(found) = self
-            .index
-            .find_entry(e.0.fold(&self.seeds), |&x| x == id)
-        {
+        if let Ok(found) = self.index.find_entry(e.0.fold(&self.seeds), |&x| x == id) {
             found.remove();
         } else {
             debug_assert!(
