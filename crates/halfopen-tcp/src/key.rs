@@ -13,14 +13,15 @@ pub(crate) trait FlowKey: MapKey + Hash + Ord {
     fn endpoints(&self) -> (SocketAddr, SocketAddr);
 }
 
-/// IPv4 key: 12 bytes.
+/// IPv4 key: 12 bytes, 4-byte aligned (so a flow-map slot stays 116 bytes). Stored as
+/// the two words the hashes and comparisons use: both addresses in one `u64` (`a` high,
+/// `b` low, as big-endian integers, so it orders like their octets) and both ports in one
+/// `u32`; the derived order is the order of `(a, b, port a, port b)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[repr(C, packed(4))]
 pub(crate) struct V4Key {
-    /// Addresses as big-endian integers (orders like their octets).
-    a: u32,
-    b: u32,
-    pa: u16,
-    pb: u16,
+    addrs: u64,
+    ports: u32,
 }
 
 /// IPv6 key: 36 bytes (also used for IPv4/IPv6 mixed pairs, as v4-mapped addresses).
@@ -47,47 +48,31 @@ fn canon<const N: usize>(
 }
 
 impl V4Key {
+    #[inline]
     pub(crate) fn new(src: Ipv4Addr, sp: u16, dst: Ipv4Addr, dp: u16) -> (V4Key, bool) {
         let (s, d) = (u32::from(src), u32::from(dst));
-        if (s, sp) <= (d, dp) {
-            (
-                V4Key {
-                    a: s,
-                    b: d,
-                    pa: sp,
-                    pb: dp,
-                },
-                true,
-            )
+        let src_is_a = (s, sp) <= (d, dp);
+        let ((a, pa), (b, pb)) = if src_is_a {
+            ((s, sp), (d, dp))
         } else {
-            (
-                V4Key {
-                    a: d,
-                    b: s,
-                    pa: dp,
-                    pb: sp,
-                },
-                false,
-            )
-        }
-    }
-}
-
-impl V4Key {
-    /// `0.0.0.0:0 - 0.0.0.0:0`.
-    pub(crate) const ZERO: V4Key = V4Key {
-        a: 0,
-        b: 0,
-        pa: 0,
-        pb: 0,
-    };
-
-    /// The key as two integers (addresses; ports), for the SYN cache.
-    pub(crate) fn pack(&self) -> (u64, u32) {
+            ((d, dp), (s, sp))
+        };
         (
-            (u64::from(self.a) << 32) | u64::from(self.b),
-            (u32::from(self.pa) << 16) | u32::from(self.pb),
+            V4Key {
+                addrs: (u64::from(a) << 32) | u64::from(b),
+                ports: (u32::from(pa) << 16) | u32::from(pb),
+            },
+            src_is_a,
         )
+    }
+
+    /// `0.0.0.0:0 - 0.0.0.0:0`.
+    pub(crate) const ZERO: V4Key = V4Key { addrs: 0, ports: 0 };
+
+    /// The key as two integers (addresses; ports), for the hashes.
+    #[inline]
+    pub(crate) fn pack(&self) -> (u64, u32) {
+        (self.addrs, self.ports)
     }
 }
 
@@ -120,9 +105,13 @@ impl MapKey for V6Key {
 impl FlowKey for V4Key {
     #[inline(always)]
     fn endpoints(&self) -> (SocketAddr, SocketAddr) {
+        let (addrs, ports) = self.pack();
         (
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::from(self.a)), self.pa),
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::from(self.b)), self.pb),
+            SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::from((addrs >> 32) as u32)),
+                (ports >> 16) as u16,
+            ),
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::from(addrs as u32)), ports as u16),
         )
     }
 }
