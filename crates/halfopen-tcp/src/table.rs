@@ -399,6 +399,7 @@ impl<K: FlowKey> Shard<K> {
 
     /// Applies `ev` to the flow of `k`; `found` is `self.map.find(&k)`, which the caller
     /// has already looked up (one hash probe per event, not two).
+    #[inline(always)]
     fn observe(&mut self, k: K, found: Option<u32>, src_is_a: bool, ev: &Event, ctx: &mut Ctx) {
         let flags = ev.flags;
         let bare_syn = flags.is_some_and(|f| f.syn() && !f.ack());
