@@ -13,12 +13,12 @@
 //!   ([`MapKey::fold`], keyed by per-map random seeds); the equality and rehash closures
 //!   read the key from the slab.
 //! - `recent`: a direct-mapped cache of [`RECENT`] (hash tag, id) pairs, indexed by other
-//!   bits of the same hash, remembering the id each key was last found at. The flows being talked to now
-//!   are a small set among all tracked ones; for them a lookup reads one `recent` entry
-//!   and the slab entry it names (whose key and liveness are checked, so a stale id only
-//!   costs the usual probe; an absent key, a flood's SYN, almost never matches the 32-bit
-//!   tag and costs no slab read), instead of a hashbrown control group, then a bucket, then
-//!   the slab: one dependent cache miss fewer per event.
+//!   bits of the same hash, remembering the id each key was last found at. The flows being
+//!   talked to now are a small set among all tracked ones; for them a lookup reads one
+//!   `recent` entry and the slab entry it names (whose key and liveness are checked, so a
+//!   stale id only costs the usual probe; an absent key, a flood's SYN, almost never
+//!   matches the 32-bit tag and costs no slab read), instead of a hashbrown control group,
+//!   then a bucket, then the slab: one dependent cache miss fewer per event.
 
 // Used by table.rs (integration in progress).
 #![allow(dead_code)] // `clear`, `iter`, `key`... are used by the tests only

@@ -159,3 +159,33 @@ pub(crate) fn likely_server_port(p: u16) -> bool {
                 | 27017
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The packed IPv4 key is direction-independent, gives its endpoints back in key
+        /// order, and orders like the tuple `(address a, address b, port a, port b)`.
+        #[test]
+        fn v4_key_is_canonical_and_orders_like_its_parts(
+            s in any::<u32>(), sp in any::<u16>(), d in any::<u32>(), dp in any::<u16>(),
+            s2 in any::<u32>(), sp2 in any::<u16>(), d2 in any::<u32>(), dp2 in any::<u16>(),
+        ) {
+            let (src, dst) = (Ipv4Addr::from(s), Ipv4Addr::from(d));
+            let (k, src_is_a) = V4Key::new(src, sp, dst, dp);
+            let (back, dst_is_a) = V4Key::new(dst, dp, src, sp);
+            prop_assert_eq!(k, back);
+            prop_assert!(src_is_a != dst_is_a || (s, sp) == (d, dp));
+            let (a, b) = k.endpoints();
+            let (src, dst) = (SocketAddr::from((src, sp)), SocketAddr::from((dst, dp)));
+            prop_assert_eq!((a, b), if src_is_a { (src, dst) } else { (dst, src) });
+            let parts = |s: u32, sp: u16, d: u32, dp: u16| {
+                if (s, sp) <= (d, dp) { (s, d, sp, dp) } else { (d, s, dp, sp) }
+            };
+            let (k2, _) = V4Key::new(Ipv4Addr::from(s2), sp2, Ipv4Addr::from(d2), dp2);
+            prop_assert_eq!(k.cmp(&k2), parts(s, sp, d, dp).cmp(&parts(s2, sp2, d2, dp2)));
+        }
+    }
+}
