@@ -614,7 +614,7 @@ impl FlowTable {
     /// does not move the table's clock back.
     pub fn observe(&mut self, ev: &Event) {
         let v4 = self.v4_key(ev);
-        self.observe_keyed(ev, v4);
+        self.observe_keyed::<true>(ev, v4);
     }
 
     /// The IPv4 key of `ev` (with "the source is endpoint `a`" and its SYN-cache hash),
@@ -632,7 +632,10 @@ impl FlowTable {
 
     /// [`FlowTable::observe`] with the key already computed by [`FlowTable::v4_key`].
     #[inline(always)]
-    fn observe_keyed(&mut self, ev: &Event, v4: Option<(V4Key, bool, u64)>) {
+    /// `INLINE_V4`: the IPv4 path inlined here (one event at a time: the call and the key's
+    /// trip through memory cost more than the code size) or called (the batch loop, whose
+    /// flood path measured faster with it out of line).
+    fn observe_keyed<const INLINE_V4: bool>(&mut self, ev: &Event, v4: Option<(V4Key, bool, u64)>) {
         self.ctx.stats.events += 1;
         if ev.ts_us > self.ctx.now {
             self.ctx.now = ev.ts_us;
@@ -641,7 +644,8 @@ impl FlowTable {
             }
         }
         match v4 {
-            Some((k, src_is_a, h)) => self.observe_v4(k, src_is_a, h, ev),
+            Some((k, src_is_a, h)) if INLINE_V4 => self.observe_v4(k, src_is_a, h, ev),
+            Some((k, src_is_a, h)) => self.observe_v4_call(k, src_is_a, h, ev),
             None => {
                 let to6 = |a: IpAddr| match a {
                     IpAddr::V4(v) => v.to_ipv6_mapped(),
@@ -697,9 +701,15 @@ impl FlowTable {
                 }
             }
             for (&v4, ev) in keys.iter().zip(chunk) {
-                self.observe_keyed(ev, v4);
+                self.observe_keyed::<false>(ev, v4);
             }
         }
+    }
+
+    /// [`FlowTable::observe_v4`] out of line.
+    #[inline(never)]
+    fn observe_v4_call(&mut self, k: V4Key, src_is_a: bool, h: u64, ev: &Event) {
+        self.observe_v4(k, src_is_a, h, ev);
     }
 
     #[inline(always)]
