@@ -150,37 +150,23 @@ fn bench(c: &mut Criterion) {
     // A long run's steady state: the table has seen 15 s of traffic before timing (more
     // than the 10 s closing linger), so connections end, are reported and free their slots
     // as fast as new ones come; each iteration feeds the next `n` events of the same
-    // endless stream (made outside the timed part).
-    {
+    // endless stream, made outside the timed part: all `n` at once into one 120 MB buffer
+    // (`connections_steady`), or `BATCH` at a time into a reused buffer as a parser hands
+    // them over, so they come from the cache (`connections_steady_chunked`). Each chunk is
+    // timed through `observe` + `pop_finished` per event.
+    for (name, chunk) in [
+        ("connections_steady", n),
+        ("connections_steady_chunked", BATCH),
+    ] {
         let (mut t, mut stream) = steady_table(11);
-        let mut buf = Vec::with_capacity(n);
-        g.bench_function("connections_steady", |b| {
-            b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    buf.clear();
-                    stream.fill(&mut buf, n);
-                    let start = Instant::now();
-                    black_box(feed(&mut t, &buf, false));
-                    spent += start.elapsed();
-                }
-                spent
-            });
-        });
-    }
-    // The same steady state fed as a parser feeds it: the stream made `BATCH` events at a
-    // time into one reused buffer (so the events come from the cache, not from a 120 MB
-    // buffer in memory), each batch timed through `observe` + `pop_finished` per event.
-    {
-        let (mut t, mut stream) = steady_table(11);
-        let mut buf = Vec::with_capacity(BATCH);
-        g.bench_function("connections_steady_chunked", |b| {
+        let mut buf = Vec::with_capacity(chunk);
+        g.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
                     let mut left = n;
                     while left > 0 {
-                        let m = left.min(BATCH);
+                        let m = left.min(chunk.max(1));
                         left -= m;
                         buf.clear();
                         stream.fill(&mut buf, m);

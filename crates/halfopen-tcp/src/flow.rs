@@ -1183,6 +1183,31 @@ mod tests {
         assert!(f.is_closing());
     }
 
+    /// Applies `steps` from flow `f` (the first at time `t0`, then one per microsecond)
+    /// through the general update, and checks before each that the direct path `direct`,
+    /// when it accepts the segment, gives exactly the general update's flow, and when it
+    /// declines, has changed nothing.
+    fn direct_is_general(
+        mut f: Flow,
+        steps: &[Step],
+        t0: i64,
+        direct: fn(&mut Flow, bool, &Event) -> bool,
+    ) -> Result<(), TestCaseError> {
+        for (t, s) in steps.iter().enumerate() {
+            let e = event(t0 + t as i64, &f, s);
+            let mut general = f;
+            general.update_general(s.from_orig, &e);
+            let mut d = f;
+            if direct(&mut d, s.from_orig, &e) {
+                prop_assert_eq!(d, general);
+            } else {
+                prop_assert_eq!(d, f);
+            }
+            f = general;
+        }
+        Ok(())
+    }
+
     /// A flow after one SYN from the originator (sequence number 999, or unknown).
     fn syn_sent(seq_known: bool) -> Flow {
         let mut f = Flow::new(0, true, 0);
@@ -1223,22 +1248,10 @@ mod tests {
             flags in prop_oneof![3 => Just(0x12u8), 1 => any::<u8>()],
             steps in prop::collection::vec(step(), 0..12),
         ) {
-            let mut f = syn_sent(seq_known);
             // Mostly a responder's SYN-ACK first, however odd its other fields.
             let answer = Step { from_orig: flags == 0x12 && answer.from_orig, flags, ..answer };
             let steps: Vec<Step> = std::iter::once(answer).chain(steps).collect();
-            for (t, s) in steps.iter().enumerate() {
-                let e = event(1 + t as i64, &f, s);
-                let mut general = f;
-                general.update_general(s.from_orig, &e);
-                let mut direct = f;
-                if direct.update_syn_ack(s.from_orig, &e) {
-                    prop_assert_eq!(direct, general);
-                } else {
-                    prop_assert_eq!(direct, f);
-                }
-                f = general;
-            }
+            direct_is_general(syn_sent(seq_known), &steps, 1, Flow::update_syn_ack)?;
         }
 
         /// The direct path of an in-order segment gives exactly the flow the general path
@@ -1247,19 +1260,7 @@ mod tests {
         /// declines, it has changed nothing.
         #[test]
         fn in_order_path_is_the_general_path(steps in prop::collection::vec(step(), 0..40)) {
-            let mut f = established();
-            for (t, s) in steps.iter().enumerate() {
-                let e = event(10 + t as i64, &f, s);
-                let mut general = f;
-                general.update_general(s.from_orig, &e);
-                let mut direct = f;
-                if direct.update_in_order(s.from_orig, &e) {
-                    prop_assert_eq!(direct, general);
-                } else {
-                    prop_assert_eq!(direct, f);
-                }
-                f = general;
-            }
+            direct_is_general(established(), &steps, 10, Flow::update_in_order)?;
         }
     }
 }
