@@ -542,6 +542,29 @@ impl Flow {
         }
     }
 
+    /// Records `S`/`H`, `F` or `R` (`l`) with Zeek's repeat rule: the letter again only
+    /// when its sequence number's low byte `s` differs from the last one of that kind from
+    /// this side (an unknown `s` never repeats, and is not remembered).
+    #[inline]
+    fn repeat_letter(&mut self, is_orig: bool, l: Letter, s: Option<u8>) {
+        let again = self.letter(is_orig, l);
+        let side = &mut self.sides[usize::from(!is_orig)];
+        let (last, known) = match l {
+            Letter::Fin => (&mut side.hist_fin, HAS_FIN_SEQ),
+            Letter::Rst => (&mut side.hist_rst, HAS_RST_SEQ),
+            _ => (&mut side.hist_syn, HAS_SYN_SEQ),
+        };
+        let Some(v) = s else {
+            return;
+        };
+        let differs = side.bits & known == 0 || *last != v;
+        *last = v;
+        side.bits |= known;
+        if again && differs {
+            self.history.push(l.for_side(is_orig));
+        }
+    }
+
     fn scaled(&mut self, is_orig: bool, l: Letter, count: u8) {
         if is_scaled_threshold(u32::from(count)) {
             self.history.push(l.for_side(is_orig));
@@ -590,13 +613,12 @@ impl Flow {
         self.bits |= FLAGGED | NON_SYN;
         let r = &mut self.sides[1];
         r.pkts = 1;
-        r.bits = SENT_SYNACK | SEQ_KNOWN | HAS_SYN_SEQ;
+        r.bits = SENT_SYNACK | SEQ_KNOWN;
         r.last_seq = seq.wrapping_add(1);
-        r.hist_syn = (seq & 0xff) as u8;
         r.st = EST;
         let o = &mut self.sides[0];
         o.st = EST | (SYN_SENT << ST_PREV_SHIFT);
-        self.letter(false, Letter::SynAck);
+        self.repeat_letter(false, Letter::SynAck, Some((seq & 0xff) as u8));
         true
     }
 
@@ -654,15 +676,7 @@ impl Flow {
             let end = seq.wrapping_add(len);
             s.last_seq = end.wrapping_add(1);
             s.st = CLOSED | (EST << ST_PREV_SHIFT);
-            let again = self.letter(is_orig, Letter::Fin);
-            let side = &mut self.sides[i];
-            let v = (end & 0xff) as u8;
-            let differs = side.bits & HAS_FIN_SEQ == 0 || side.hist_fin != v;
-            side.hist_fin = v;
-            side.bits |= HAS_FIN_SEQ;
-            if again && differs {
-                self.history.push(Letter::Fin.for_side(is_orig));
-            }
+            self.repeat_letter(is_orig, Letter::Fin, Some((end & 0xff) as u8));
         } else if len > 0 {
             s.last_seq = seq.wrapping_add(len);
             self.letter(is_orig, Letter::Data);
@@ -894,7 +908,6 @@ impl Flow {
 
     fn update_history(&mut self, is_orig: bool, flags: TcpFlags, seq: Option<u32>, len: u32) {
         let n = u8::from(flags.syn()) + u8::from(flags.fin()) + u8::from(flags.rst());
-        let i = usize::from(!is_orig);
         let low = |v: u32| (v & 0xff) as u8;
         if n > 1 {
             if flags.fin() && flags.rst() {
@@ -909,52 +922,13 @@ impl Flow {
                 } else {
                     Letter::Syn
                 };
-                let s = seq.map(low);
-                let again = self.letter(is_orig, l);
-                let side = &mut self.sides[i];
-                let differs = match s {
-                    Some(v) => side.bits & HAS_SYN_SEQ == 0 || side.hist_syn != v,
-                    None => false,
-                };
-                if let Some(v) = s {
-                    side.hist_syn = v;
-                    side.bits |= HAS_SYN_SEQ;
-                }
-                if again && differs {
-                    self.history.push(l.for_side(is_orig));
-                }
+                self.repeat_letter(is_orig, l, seq.map(low));
             }
             if flags.fin() {
-                let s = seq.map(|v| low(v.wrapping_add(len)));
-                let again = self.letter(is_orig, Letter::Fin);
-                let side = &mut self.sides[i];
-                let differs = match s {
-                    Some(v) => side.bits & HAS_FIN_SEQ == 0 || side.hist_fin != v,
-                    None => false,
-                };
-                if let Some(v) = s {
-                    side.hist_fin = v;
-                    side.bits |= HAS_FIN_SEQ;
-                }
-                if again && differs {
-                    self.history.push(Letter::Fin.for_side(is_orig));
-                }
+                self.repeat_letter(is_orig, Letter::Fin, seq.map(|v| low(v.wrapping_add(len))));
             }
             if flags.rst() {
-                let s = seq.map(low);
-                let again = self.letter(is_orig, Letter::Rst);
-                let side = &mut self.sides[i];
-                let differs = match s {
-                    Some(v) => side.bits & HAS_RST_SEQ == 0 || side.hist_rst != v,
-                    None => false,
-                };
-                if let Some(v) = s {
-                    side.hist_rst = v;
-                    side.bits |= HAS_RST_SEQ;
-                }
-                if again && differs {
-                    self.history.push(Letter::Rst.for_side(is_orig));
-                }
+                self.repeat_letter(is_orig, Letter::Rst, seq.map(low));
             }
         } else if len > 0 {
             self.letter(is_orig, Letter::Data);

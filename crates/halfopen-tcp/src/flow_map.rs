@@ -59,6 +59,12 @@ pub(crate) trait MapKey: Copy + Eq + Default {
     fn fold(&self, seeds: &[u64; 2]) -> u64;
 }
 
+/// Two random hash seeds (per call: per map, per SYN cache), the first odd.
+pub(crate) fn random_seeds() -> [u64; 2] {
+    let r = RandomState::default();
+    [r.hash_one(0x5eed_u64) | 1, r.hash_one(0xc0ffee_u64)]
+}
+
 /// One folded multiply: the 128-bit product's halves, xored.
 #[inline]
 pub(crate) fn fold_mul(x: u64, y: u64) -> u64 {
@@ -129,10 +135,7 @@ where
             live: Vec::new(),
             index: HashTable::with_capacity(n),
             recent: Vec::new(),
-            seeds: {
-                let r = RandomState::default();
-                [r.hash_one(1u8), r.hash_one(2u8)]
-            },
+            seeds: random_seeds(),
             rebuilds: 0,
         }
     }

@@ -68,12 +68,6 @@ impl V4Key {
 
     /// `0.0.0.0:0 - 0.0.0.0:0`.
     pub(crate) const ZERO: V4Key = V4Key { addrs: 0, ports: 0 };
-
-    /// The key as two integers (addresses; ports), for the hashes.
-    #[inline]
-    pub(crate) fn pack(&self) -> (u64, u32) {
-        (self.addrs, self.ports)
-    }
 }
 
 impl V6Key {
@@ -86,8 +80,7 @@ impl V6Key {
 impl MapKey for V4Key {
     #[inline]
     fn fold(&self, seeds: &[u64; 2]) -> u64 {
-        let (a, p) = self.pack();
-        fold_mul(a ^ seeds[0], u64::from(p) ^ seeds[1])
+        fold_mul(self.addrs ^ seeds[0], u64::from(self.ports) ^ seeds[1])
     }
 }
 
@@ -105,7 +98,7 @@ impl MapKey for V6Key {
 impl FlowKey for V4Key {
     #[inline(always)]
     fn endpoints(&self) -> (SocketAddr, SocketAddr) {
-        let (addrs, ports) = self.pack();
+        let (addrs, ports) = (self.addrs, self.ports);
         (
             SocketAddr::new(
                 IpAddr::V4(Ipv4Addr::from((addrs >> 32) as u32)),

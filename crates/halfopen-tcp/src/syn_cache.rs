@@ -16,12 +16,10 @@
 //! keeps a lower bound of its entries' deadlines, and a sweep visits only the groups that
 //! are due.
 
-use std::hash::BuildHasher;
-
-use foldhash::fast::RandomState;
 use prefetch_index::prefetch_index;
 
 use crate::flow::CompactSyn;
+use crate::flow_map::{MapKey, random_seeds};
 use crate::key::V4Key;
 
 /// Entries per bucket.
@@ -113,10 +111,7 @@ impl SynCache {
         let max_buckets = (max_entries / WAYS).max(1);
         let n = INITIAL_BUCKETS.min(max_buckets);
         SynCache {
-            seeds: {
-                let r = RandomState::default();
-                [r.hash_one(0x5eed_u64) | 1, r.hash_one(0xc0ffee_u64)]
-            },
+            seeds: random_seeds(),
             buckets: vec![Bucket::default(); n],
             group_min: vec![i64::MAX; n.div_ceil(GROUP_BUCKETS)],
             max_buckets,
@@ -157,10 +152,8 @@ impl SynCache {
 
     /// The key's hash (random per-process seed).
     pub(crate) fn hash(&self, k: &V4Key) -> u64 {
-        // One keyed folded multiply (the construction foldhash uses).
-        let (a, p) = k.pack();
-        let m = u128::from(a ^ self.seeds[0]) * u128::from(u64::from(p) ^ self.seeds[1]);
-        (m as u64) ^ ((m >> 64) as u64)
+        // The flow map's key hash, under this cache's seeds.
+        k.fold(&self.seeds)
     }
 
     /// The entry in a slot.

@@ -270,11 +270,8 @@ fn schedule_entry(
     scan_due: &mut i64,
     ctx: &mut Ctx,
 ) {
+    // A parked flow that still idles out has returned in `schedule`.
     let parked = f.bits & PARKED != 0;
-    if parked && idles_out(f) {
-        // Still idling out: its deadline only moved later. The next scan looks again.
-        return;
-    }
     if f.bits & HAS_TIMER == 0 && (parked || !f.is_attempt()) {
         let (d, _) = deadline(f, &ctx.cfg);
         if park(f, d, scan_due, ctx) {
@@ -631,10 +628,10 @@ impl FlowTable {
     }
 
     /// [`FlowTable::observe`] with the key already computed by [`FlowTable::v4_key`].
-    #[inline(always)]
     /// `INLINE_V4`: the IPv4 path inlined here (one event at a time: the call and the key's
     /// trip through memory cost more than the code size) or called (the batch loop, whose
     /// flood path measured faster with it out of line).
+    #[inline(always)]
     fn observe_keyed<const INLINE_V4: bool>(&mut self, ev: &Event, v4: Option<(V4Key, bool, u64)>) {
         self.ctx.stats.events += 1;
         if ev.ts_us > self.ctx.now {
