@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use halfopen::blocklist::{BlocklistFormat, render};
 use halfopen::clock::Zone;
-use halfopen::network::BlockPolicy;
+use halfopen::policy::BlockPolicy;
 use halfopen::{Analyzer, Options, Report, Source};
 
 /// Exit code: analysis done, nothing hostile found.
@@ -135,14 +135,36 @@ pub struct InputArgs {
     #[arg(long = "max-prefix-v6", default_value_t = 32, value_parser = clap::value_parser!(u8).range(0..=128))]
     pub max_prefix_v6: u8,
     /// Hostile sources a block broader than one address needs (unless they fill half of it).
-    #[arg(long = "min-block-sources", value_name = "N", default_value_t = halfopen::network::DEFAULT_MIN_BLOCK_SOURCES)]
+    #[arg(long = "min-block-sources", value_name = "N", default_value_t = halfopen::policy::DEFAULT_MIN_BLOCK_SOURCES)]
     pub min_block_sources: u64,
-    /// Unanswered SYNs one address needs to be called a syn_flood on its own.
-    #[arg(long = "min-flood-attempts", value_name = "N", default_value_t = halfopen::source::DEFAULT_MIN_FLOOD_ATTEMPTS)]
+    /// SYNs to one port that never completed from which one address is a syn_flood.
+    #[arg(long = "min-flood-attempts", value_name = "N", default_value_t = halfopen::judge::DEFAULT_MIN_FLOOD_ATTEMPTS)]
     pub min_flood_attempts: u64,
-    /// Addresses of one /24 (IPv6 /64) with only unanswered SYNs that make a distributed flood.
-    #[arg(long = "min-flood-sources", value_name = "N", default_value_t = halfopen::source::DEFAULT_MIN_FLOOD_SOURCES)]
+    /// Addresses of one network with only unanswered SYNs that make a network flood.
+    #[arg(long = "min-flood-sources", value_name = "N", default_value_t = halfopen::judge::DEFAULT_MIN_FLOOD_SOURCES)]
     pub min_flood_sources: u64,
+    /// What the firewall logs show, when you know better than the data: every-packet,
+    /// inbound, first-packet (one line per connection) or syn-only.
+    #[arg(long = "firewall-shows", value_name = "FORM", value_parser = parse_shows)]
+    pub firewall_shows: Option<halfopen::evidence::Shows>,
+    /// The web server's operating system (linux, freebsd, openbsd, windows): what "Apache
+    /// logged nothing" means depends on it (default: from the firewall-log format).
+    #[arg(long = "server-os", value_name = "OS", value_parser = parse_platform)]
+    pub server_os: Option<halfopen::evidence::Platform>,
+    /// Also block hostile sources that made successful requests (slow attackers whose
+    /// availability checks succeeded).
+    #[arg(long = "block-hostile-clients")]
+    pub block_hostile_clients: bool,
+}
+
+fn parse_shows(s: &str) -> Result<halfopen::evidence::Shows, String> {
+    halfopen::evidence::Shows::from_name(s)
+        .ok_or_else(|| "one of every-packet, inbound, first-packet, syn-only".to_owned())
+}
+
+fn parse_platform(s: &str) -> Result<halfopen::evidence::Platform, String> {
+    halfopen::evidence::Platform::from_name(s)
+        .ok_or_else(|| "one of linux, freebsd, openbsd, netbsd, macos, windows".to_owned())
 }
 
 /// `halfopen analyze`.
@@ -170,7 +192,7 @@ impl InputArgs {
             })?),
             None => None,
         };
-        Ok(Options {
+        let opts = Options {
             year: self.year,
             zone,
             policy: BlockPolicy {
@@ -179,12 +201,21 @@ impl InputArgs {
                 allow: self.allow.clone(),
                 server_addrs: self.server_addr.clone(),
                 min_block_sources: self.min_block_sources,
+                block_hostile_clients: self.block_hostile_clients,
             },
             access_format: self.access_format.clone(),
-            min_flood_attempts: self.min_flood_attempts,
-            min_flood_sources: self.min_flood_sources,
+            rules: halfopen::judge::Rules {
+                min_flood_attempts: self.min_flood_attempts,
+                min_flood_sources: self.min_flood_sources,
+                ..halfopen::judge::Rules::default()
+            },
+            firewall_shows: self.firewall_shows,
+            server_os: self.server_os,
             ..Options::default()
-        })
+        };
+        opts.validate()
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        Ok(opts)
     }
 
     /// Every input with its kind.
@@ -243,13 +274,9 @@ pub fn load(args: &InputArgs) -> Result<Analyzer, CliError> {
     Ok(analyzer)
 }
 
-/// Whether the report has inputs that could not be used at all.
+/// The inputs the report says could not be used.
 pub fn unusable_inputs(r: &Report) -> Vec<String> {
-    r.skipped_lines
-        .iter()
-        .filter(|s| s.line == 0)
-        .map(|s| format!("{}: {}", s.file, s.error))
-        .collect()
+    r.unusable_inputs.clone()
 }
 
 /// Runs `analyze`.
@@ -280,9 +307,9 @@ pub fn run_analyze(a: &AnalyzeArgs) -> Result<u8, CliError> {
         }
         return Ok(EXIT_INPUT);
     }
-    Ok(if report.blocklist.is_empty() {
-        EXIT_OK
-    } else {
+    Ok(if report.hostile_found || !report.blocklist.is_empty() {
         EXIT_FINDINGS
+    } else {
+        EXIT_OK
     })
 }

@@ -4,6 +4,7 @@
 
 pub mod detect;
 pub mod error;
+pub mod kernel;
 pub mod reader;
 pub mod record;
 pub mod scan;

@@ -17,6 +17,11 @@ use crate::{Event, TcpFlags};
 /// let ev = halfopen_tcp::from_fwlog::event(&r, 42).unwrap();
 /// assert_eq!(ev.flags, Some(halfopen_tcp::TcpFlags::SYN));
 /// assert_eq!(ev.payload_len, None);
+///
+/// // With the options logged, the payload length follows from the IP length.
+/// r.length = Some(126);
+/// r.tcp_options = Some(b"0101080A7B31E6AD86497358");
+/// assert_eq!(halfopen_tcp::from_fwlog::event(&r, 42).unwrap().payload_len, Some(74));
 /// ```
 pub fn event(rec: &Record<'_>, ts_us: i64) -> Option<Event> {
     if rec.protocol != Protocol::Tcp {
@@ -35,9 +40,20 @@ pub fn event(rec: &Record<'_>, ts_us: i64) -> Option<Event> {
             let o = crate::options::parse(bytes.as_slice());
             ev.mss = o.mss;
             ev.options_fingerprint = Some(o.fingerprint);
+            ev.payload_len = payload_len(rec, bytes.len);
         }
     }
     Some(ev)
+}
+
+/// The TCP payload length of a netfilter line that logged its options (`OPT (...)`): the IP
+/// length minus the IP header (20 bytes for IPv4 without IP options, 40 for IPv6, where
+/// `LEN=` is the payload length plus the fixed header) and the TCP header (20 bytes plus the
+/// options). Without the options logged the TCP header length is unknown, so is the payload.
+fn payload_len(rec: &Record<'_>, options_len: usize) -> Option<u32> {
+    let ip_header = if rec.src.is_ipv4() { 20 } else { 40 };
+    let tcp_header = 20 + u32::try_from(options_len).ok()?;
+    rec.length?.checked_sub(ip_header + tcp_header)
 }
 
 /// Netfilter logs options as hex (`OPT (020405B40402...)`); up to 40 bytes of options.

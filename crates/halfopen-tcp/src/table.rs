@@ -225,15 +225,23 @@ fn attempt_deadline(f: &Flow, cfg: &Config) -> i64 {
 /// A new flow for the first event `ev` of key `k` (orientation decided here).
 fn new_flow<K: FlowKey>(_k: &K, src_is_a: bool, ev: &Event, ctx: &mut Ctx) -> Flow {
     let mut orig_is_src = true;
-    if let Some(fl) = ev.flags {
-        if (fl.ack() || !fl.syn()) && ctx.cfg.server_port_heuristic {
-            let (sp, dp) = (ev.src_port, ev.dst_port);
-            if likely_server_port(sp) {
+    let (sp, dp) = (ev.src_port, ev.dst_port);
+    match ev.flags {
+        Some(fl) => {
+            if (fl.ack() || !fl.syn()) && ctx.cfg.server_port_heuristic && likely_server_port(sp) {
                 orig_is_src = if likely_server_port(dp) {
                     fl.syn() || sp >= dp
                 } else {
                     false
                 };
+            }
+        }
+        // A flag-less record (ipfw) from a server port to a client port is the server's
+        // answer (a log that starts mid-connection, a retransmitted SYN-ACK): the other side
+        // is the originator.
+        None => {
+            if ctx.cfg.server_port_heuristic && likely_server_port(sp) && !likely_server_port(dp) {
+                orig_is_src = false;
             }
         }
     }

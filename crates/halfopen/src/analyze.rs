@@ -1,40 +1,47 @@
-//! The top-level API: feed firewall logs, access logs, error logs, pcaps and socket
-//! snapshots, get a [`Report`].
+//! The top-level API: feed firewall logs, captures, access logs, error logs and socket
+//! snapshots, get a [`Report`]. [`Analyzer::finish`] runs the stages in order, data flowing
+//! one way:
 //!
-//! Formats are auto-detected; every bad line is counted and reported with its file, line
-//! number, byte offset and reason, never fatal. Firewall input and pcaps go through one
-//! bounded flow table (`halfopen_tcp::Config::max_flows`); access and error logs are parsed
-//! on a second thread at the same time.
+//! 1. inputs ([`crate::input`]): paths, stdin, gzip, line caps, skipped-line accounting;
+//! 2. what each input shows ([`crate::evidence`]);
+//! 3. connections ([`crate::connections`]) and requests ([`crate::requests`]), read on two
+//!    threads at once;
+//! 4. correlation ([`crate::correlate`]);
+//! 5. rollups ([`crate::rollup`]) and verdicts ([`crate::infer`], [`crate::judge`]);
+//! 6. block-list policy ([`crate::policy`]), invariants enforced last;
+//! 7. report ([`crate::report`]).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use halfopen_fwlog::Format;
-use halfopen_tcp::{Connection, FlowTable};
-use halfopen_weblog::error_log::Known;
-use halfopen_weblog::{AccessParser, LogFormat};
-
 use halfopen_fwlog::reader::LineReader;
+use halfopen_weblog::LogFormat;
 
-use crate::clock::{CachedResolver, YearRef, Zone};
-use crate::correlate::{CorrelateOptions, LoggedRequest, TimeoutNote, correlate};
-use crate::error::Result;
-use crate::facts::{ConnFacts, InputKind, SynFingerprint};
-use crate::input::{self, Item};
+use crate::clock::Zone;
+use crate::connections::{self, InputRead, PacketInput, PacketsRead, ReadOptions};
+use crate::correlate::{CorrelateOptions, correlate};
+use crate::error::{Error, Result};
+use crate::escape::{rfc3339, thousands};
+use crate::evidence::{InputForm, Platform, Shows, decide};
+use crate::facts::{ConnFacts, RequestKind};
+use crate::infer::{Outcome, outcome};
+use crate::input::{self, LineCounts, Skipped, Use};
+use crate::judge::{Context, Rules, judge};
 use crate::netstat::NetstatSummary;
-use crate::network::BlockPolicy;
-use crate::report::{InputInfo, Report, ReportExtras, SkippedLine, rfc3339};
-use crate::summary::Summary;
+use crate::policy::{BlockPolicy, Protect, decide as plan_blocks};
+use crate::report::{CorrelationReport, Findings, FormReport, InputInfo, Report, platform_report};
+use crate::requests::{self, LoggedRequest, ServerNote, TimeoutNote, WebItem};
+use crate::rollup::Rollup;
 
-/// Lines read to detect a format.
-pub const SAMPLE_LINES: usize = 200;
-/// Events handed from the parsing thread to the tracking thread at a time.
-pub const EVENT_BATCH: usize = 4096;
 /// Largest netstat snapshot read, bytes.
 pub const MAX_NETSTAT_BYTES: u64 = 64 << 20;
+
+/// Share of an input's lines that may be skipped before the input counts as unusable.
+pub const MAX_SKIP_SHARE: f64 = 0.5;
 
 /// Analysis options.
 #[derive(Debug, Clone)]
@@ -57,11 +64,12 @@ pub struct Options {
     pub max_skipped_kept: usize,
     /// Apache `LogFormat` string of the access logs (default: auto-detected).
     pub access_format: Option<String>,
-    /// Half-open attempts one address needs to be called a `syn_flood` on its own (default 10).
-    pub min_flood_attempts: u64,
-    /// Addresses of one /24 (IPv6 /64) with only unanswered SYNs that make a distributed
-    /// flood (default 8).
-    pub min_flood_sources: u64,
+    /// Thresholds of the verdicts.
+    pub rules: Rules,
+    /// What the firewall inputs show, when the user knows better than the data.
+    pub firewall_shows: Option<Shows>,
+    /// The server's platform, when the user says it.
+    pub server_os: Option<Platform>,
 }
 
 impl Default for Options {
@@ -76,9 +84,58 @@ impl Default for Options {
             max_line_len: input::DEFAULT_MAX_LINE_LEN,
             max_skipped_kept: 1000,
             access_format: None,
-            min_flood_attempts: crate::source::DEFAULT_MIN_FLOOD_ATTEMPTS,
-            min_flood_sources: crate::source::DEFAULT_MIN_FLOOD_SOURCES,
+            rules: Rules::default(),
+            firewall_shows: None,
+            server_os: None,
         }
+    }
+}
+
+impl Options {
+    /// Checks that every value has a meaning.
+    ///
+    /// ```
+    /// use halfopen::Options;
+    /// assert!(Options::default().validate().is_ok());
+    /// let mut o = Options::default();
+    /// o.policy.max_prefix_v4 = 33;
+    /// assert!(o.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let bad = |option: &'static str, why: String| Err(Error::InvalidOption { option, why });
+        if self.policy.max_prefix_v4 > 32 {
+            return bad(
+                "max_prefix_v4",
+                format!(
+                    "{} is longer than an IPv4 address",
+                    self.policy.max_prefix_v4
+                ),
+            );
+        }
+        if self.policy.max_prefix_v6 > 128 {
+            return bad(
+                "max_prefix_v6",
+                format!(
+                    "{} is longer than an IPv6 address",
+                    self.policy.max_prefix_v6
+                ),
+            );
+        }
+        if self.max_line_len == 0 {
+            return bad("max_line_len", "0 reads no line".to_owned());
+        }
+        if self.tcp.max_flows == 0 {
+            return bad("max_flows", "0 tracks no connection".to_owned());
+        }
+        if let Some(y) = self.year
+            && !(1970..=9999).contains(&y)
+        {
+            return bad("year", format!("{y} is outside 1970..=9999"));
+        }
+        if self.rules.min_flood_attempts == 0 || self.rules.min_flood_sources == 0 {
+            return bad("min_flood", "0 would make every attempt a flood".to_owned());
+        }
+        Ok(())
     }
 }
 
@@ -130,84 +187,57 @@ struct Pending {
 pub struct Analyzer {
     opts: Options,
     inputs: Vec<Pending>,
-    skipped: Skipped,
-}
-
-#[derive(Default)]
-struct Skipped {
-    total: u64,
-    kept: Vec<SkippedLine>,
-    cap: usize,
-}
-
-impl Skipped {
-    fn push(&mut self, file: &str, line: u64, offset: u64, error: String) {
-        self.total += 1;
-        if self.kept.len() < self.cap {
-            self.kept.push(SkippedLine {
-                file: file.to_owned(),
-                line,
-                offset,
-                error,
-            });
-        }
-    }
-    fn merge(&mut self, o: Skipped) {
-        self.total += o.total;
-        for s in o.kept {
-            if self.kept.len() < self.cap {
-                self.kept.push(s);
-            }
-        }
-    }
+    notes: Vec<String>,
 }
 
 impl Analyzer {
     /// A new analysis.
     pub fn new(opts: Options) -> Analyzer {
-        let cap = opts.max_skipped_kept;
         Analyzer {
             opts,
             inputs: Vec::new(),
-            skipped: Skipped {
-                cap,
-                ..Skipped::default()
-            },
+            notes: Vec::new(),
         }
     }
 
-    fn add(&mut self, kind: Source, name: &str, reader: Box<dyn Read + Send>) {
+    fn add(
+        &mut self,
+        kind: Source,
+        name: &str,
+        reader: Box<dyn Read + Send>,
+        mtime: Option<DateTime<Utc>>,
+    ) {
         self.inputs.push(Pending {
             name: name.to_owned(),
             kind,
             reader,
-            mtime: None,
+            mtime,
         });
     }
 
     /// Adds a firewall log (any supported format, gzip or not).
     pub fn add_firewall(&mut self, name: &str, r: impl Read + Send + 'static) {
-        self.add(Source::Firewall, name, Box::new(r));
+        self.add(Source::Firewall, name, Box::new(r), None);
     }
     /// Adds an Apache/nginx access log.
     pub fn add_access(&mut self, name: &str, r: impl Read + Send + 'static) {
-        self.add(Source::Access, name, Box::new(r));
+        self.add(Source::Access, name, Box::new(r), None);
     }
     /// Adds an Apache/nginx error log.
     pub fn add_error_log(&mut self, name: &str, r: impl Read + Send + 'static) {
-        self.add(Source::ErrorLog, name, Box::new(r));
+        self.add(Source::ErrorLog, name, Box::new(r), None);
     }
     /// Adds a pcap or pcapng capture (gzip detected).
     pub fn add_pcap(&mut self, name: &str, r: impl Read + Send + 'static) {
-        self.add(Source::Pcap, name, Box::new(r));
+        self.add(Source::Pcap, name, Box::new(r), None);
     }
     /// Adds a `netstat -an`/`ss -tan` snapshot.
     pub fn add_netstat(&mut self, name: &str, r: impl Read + Send + 'static) {
-        self.add(Source::Netstat, name, Box::new(r));
+        self.add(Source::Netstat, name, Box::new(r), None);
     }
 
-    /// Adds any reader as an input of `kind` (gzip detected), with the
-    /// file's modification time as the reference for year inference.
+    /// Adds any reader as an input of `kind` (gzip detected), with the file's modification
+    /// time as the reference for year inference.
     pub fn add_reader(
         &mut self,
         kind: Source,
@@ -215,12 +245,7 @@ impl Analyzer {
         r: Box<dyn Read + Send>,
         mtime: Option<DateTime<Utc>>,
     ) {
-        self.add(kind, name, r);
-        if let Some(last) = self.inputs.last_mut()
-            && last.name == name
-        {
-            last.mtime = mtime;
-        }
+        self.add(kind, name, r, mtime);
     }
 
     /// Opens a path (`-` = stdin, gzip detected) as an input of `kind`; the file's mtime is
@@ -232,13 +257,13 @@ impl Analyzer {
             .ok()
             .map(DateTime::<Utc>::from);
         let reader = input::open(path)?;
-        self.inputs.push(Pending {
-            name,
-            kind,
-            reader,
-            mtime,
-        });
+        self.add(kind, &name, reader, mtime);
         Ok(())
+    }
+
+    /// Adds a note to the report (the CLI's, about how inputs were given).
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notes.push(text.into());
     }
 
     /// Runs the analysis.
@@ -246,59 +271,295 @@ impl Analyzer {
         let Analyzer {
             opts,
             inputs,
-            mut skipped,
+            notes,
         } = self;
-        let cap = skipped.cap;
+        Pipeline::new(opts, notes).run(inputs)
+    }
+}
+
+/// What the web logs gave.
+#[derive(Debug, Default)]
+struct WebRead {
+    requests: Vec<LoggedRequest>,
+    timeouts: Vec<TimeoutNote>,
+    server_notes: Vec<ServerNote>,
+    internal: u64,
+    /// Successful requests per client address (matched or not).
+    successes: BTreeMap<IpAddr, u64>,
+    /// Access-log time span, access clock, µs.
+    span: Option<(i64, i64)>,
+    infos: Vec<InputInfo>,
+    unusable: Vec<String>,
+    skipped: Skipped,
+}
+
+/// One web input after format detection.
+struct WebJob {
+    name: String,
+    kind: Source,
+    lines: LineReader,
+    sample: input::Sample,
+    format: Option<LogFormat>,
+}
+
+/// The stages, run in order.
+struct Pipeline {
+    opts: Options,
+    notes: Vec<String>,
+    warnings: Vec<String>,
+    unusable: Vec<String>,
+    infos: Vec<InputInfo>,
+    skipped: Skipped,
+}
+
+impl Pipeline {
+    fn new(opts: Options, notes: Vec<String>) -> Pipeline {
+        let cap = opts.max_skipped_kept;
+        Pipeline {
+            opts,
+            notes,
+            warnings: Vec::new(),
+            unusable: Vec::new(),
+            infos: Vec::new(),
+            skipped: Skipped::new(cap),
+        }
+    }
+
+    fn run(mut self, inputs: Vec<Pending>) -> Report {
+        // 1. Inputs, by kind.
+        let mut packets = Vec::new();
         let mut web = Vec::new();
-        let mut fw = Vec::new();
-        let mut netstat = None;
-        let mut infos: Vec<InputInfo> = Vec::new();
-        let has_access = inputs.iter().any(|p| p.kind == Source::Access);
+        let mut snapshots = Vec::new();
         for p in inputs {
             match p.kind {
+                Source::Firewall | Source::Pcap => packets.push(p),
                 Source::Access | Source::ErrorLog => web.push(p),
-                Source::Firewall | Source::Pcap => fw.push(p),
-                Source::Netstat => {
-                    let mut buf = Vec::new();
-                    let mut info = info_for(&p);
-                    let read = input::decompress(p.reader)
-                        .and_then(|r| r.take(MAX_NETSTAT_BYTES).read_to_end(&mut buf));
-                    match read {
-                        Ok(_) => {
-                            let s = NetstatSummary::from_bytes(&buf);
-                            info.lines = buf.split(|&b| b == b'\n').count() as u64;
-                            info.records = s.states.values().sum();
-                            info.skipped = s.rejected.len() as u64;
-                            for (line, e) in &s.rejected {
-                                skipped.push(&p.name, *line, 0, e.clone());
-                            }
-                            info.format = Some("netstat".into());
-                            netstat = Some(match netstat.take() {
-                                None => s,
-                                Some(mut prev) => {
-                                    merge_netstat(&mut prev, &s);
-                                    prev
-                                }
-                            });
-                        }
-                        Err(e) => skipped.push(&p.name, 0, 0, e.to_string()),
-                    }
-                    infos.push(info);
+                Source::Netstat => snapshots.push(p),
+            }
+        }
+        let has_access = web.iter().any(|p| p.kind == Source::Access);
+        let netstat = self.read_snapshots(snapshots);
+        let (jobs, hint) = self.prepare_web(web);
+        let zone = self
+            .opts
+            .zone
+            .unwrap_or_else(|| Zone::Fixed(hint.map_or(0, |h| h.1)));
+        let err_offset = match zone {
+            Zone::Utc => 0,
+            Zone::Fixed(o) => o,
+            Zone::Tz(_) => hint.map_or(0, |h| h.1),
+        };
+        let read_opts = ReadOptions {
+            tcp: self.opts.tcp,
+            max_line_len: self.opts.max_line_len,
+            max_skipped_kept: self.opts.max_skipped_kept,
+            year: self.opts.year,
+            zone,
+            access_hint_us: hint.map(|h| h.0),
+            now: self.opts.now,
+        };
+        // 3. Connections and requests, on two threads.
+        let packet_inputs: Vec<PacketInput> = packets
+            .into_iter()
+            .map(|p| PacketInput {
+                name: p.name,
+                capture: p.kind == Source::Pcap,
+                reader: p.reader,
+                mtime: p.mtime,
+            })
+            .collect();
+        let cap = self.opts.max_skipped_kept;
+        let (web_read, packets_read) = std::thread::scope(|s| {
+            let web = s.spawn(move || read_web(jobs, err_offset, cap));
+            let packets = connections::read(packet_inputs, &read_opts);
+            (web.join(), packets)
+        });
+        let web_read = web_read.unwrap_or_default();
+        // 2. What each input shows.
+        let forms = self.forms(&packets_read);
+        self.note_time_assumptions(&packets_read, zone, hint.is_some());
+        let PacketsRead {
+            mut conns,
+            inputs: reads,
+            kernel,
+            skipped,
+            ..
+        } = packets_read;
+        self.skipped.merge(skipped);
+        self.report_inputs(&reads, &forms);
+        self.report_web(&web_read);
+        connections::apply_forms(&mut conns, &forms);
+        let captures: Vec<bool> = reads.iter().map(|r| r.capture).collect();
+        let merged = connections::merge_same_connections(&mut conns, &captures);
+        if merged > 0 {
+            self.notes.push(format!(
+                "{merged} connection(s) were seen by two inputs (a capture and a firewall log of the same traffic): each is counted once, from the capture"
+            ));
+        }
+        let mut server_addrs: Vec<IpAddr> = self.opts.policy.server_addrs.clone();
+        for f in &forms {
+            for a in &f.server_addrs {
+                if !server_addrs.contains(a) {
+                    server_addrs.push(*a);
                 }
             }
         }
-        // Web logs: detect formats now (and learn the server's year and UTC offset).
-        let mut web_jobs = Vec::new();
+        let backscatter = take_server_side(&mut conns, &server_addrs);
+        // 4. Correlation.
+        if !has_access {
+            self.notes
+                .push("no access log given: connections cannot be matched to requests".to_owned());
+        }
+        let corr = correlate(
+            &mut conns,
+            &web_read.requests,
+            &web_read.timeouts,
+            &self.opts.correlate,
+        );
+        let offset = corr.clock_offset_us.unwrap_or(0);
+        let fw_span = connections_span(&conns);
+        let access_span = web_read
+            .span
+            .map(|(a, b)| (a.saturating_sub(offset), b.saturating_sub(offset)));
+        let overlap = self.check_overlap(has_access, fw_span, access_span);
+        // 5. Rollups and verdicts.
+        let mut rollup = Rollup::default();
+        for c in &conns {
+            rollup.add(c);
+        }
+        let platform = self.platform(&reads, &web_read.server_notes);
+        let backlog = netstat
+            .as_ref()
+            .map(|n| n.listen_backlog.clone())
+            .unwrap_or_default();
+        let cx = Context {
+            rules: self.opts.rules,
+            access_log: has_access,
+            access_span: if overlap { access_span } else { None },
+            platform: platform.clone(),
+            kernel: kernel.clone(),
+            backlog,
+        };
+        let judgement = judge(&rollup, &cx);
+        // 6. Block-list policy.
+        let mut policy = self.opts.policy.clone();
+        policy.server_addrs = server_addrs;
+        let protect = Protect {
+            successful_clients: web_read.successes.keys().copied().collect(),
+            success_counts: web_read.successes.clone(),
+            absent_requests_count: overlap,
+        };
+        let view = plan_blocks(&judgement.sources, &protect, &policy);
+        // 7. Report.
+        let correlation = CorrelationReport {
+            requests: web_read.requests.len() as u64,
+            matched: corr.matched,
+            certain: corr.certain,
+            by_elimination: corr.by_elimination,
+            unmatched: corr.unmatched,
+            outside_span: corr.outside_span,
+            internal: web_read.internal,
+            timeouts: web_read.timeouts.len() as u64,
+            timeouts_matched: corr.timeouts_matched,
+        };
+        if let Some((a, b)) = fw_span {
+            self.notes.push(format!(
+                "firewall input covers {} .. {}",
+                rfc3339(a),
+                rfc3339(b)
+            ));
+        }
+        for u in &self.unusable {
+            self.warnings.insert(0, format!("unusable input: {u}"));
+        }
+        let findings = Findings {
+            warnings: self.warnings,
+            inputs: self.infos,
+            forms: reads
+                .iter()
+                .zip(&forms)
+                .filter(|(r, _)| r.unusable.is_none())
+                .map(|(r, f)| FormReport::of(&r.name, f))
+                .collect(),
+            platform: platform.map(|(p, why)| platform_report(p, &why)),
+            notes: self.notes,
+            year_inferred: self.opts.year.is_none()
+                && reads.iter().any(|r| r.inferred_year.is_some()),
+            zone_inferred: self.opts.zone.is_none(),
+            clock_offset_seconds: corr.clock_offset_us.map(|o| o as f64 / 1e6),
+            correlation,
+            kernel,
+            server_notes: web_read.server_notes,
+            backscatter,
+            netstat,
+            skipped_lines_total: self.skipped.total + web_read.skipped.total,
+            skipped_lines: {
+                let mut s = self.skipped;
+                s.merge(web_read.skipped);
+                s.kept
+            },
+            no_access_log: !has_access,
+            unusable_inputs: self.unusable,
+        };
+        Report::build(&rollup, &judgement, view, findings)
+    }
+
+    fn read_snapshots(&mut self, snapshots: Vec<Pending>) -> Option<NetstatSummary> {
+        let mut out: Option<NetstatSummary> = None;
+        for p in snapshots {
+            let mut info = info_for(&p.name, Source::Netstat, Some("netstat".into()));
+            let mut buf = Vec::new();
+            let read = input::decompress(p.reader)
+                .and_then(|r| r.take(MAX_NETSTAT_BYTES).read_to_end(&mut buf));
+            match read {
+                Ok(_) => {
+                    let s = NetstatSummary::from_bytes(&buf);
+                    info.lines =
+                        buf.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+                    info.records = s.states.values().sum();
+                    info.skipped = s.rejected.len() as u64;
+                    for (line, e) in &s.rejected {
+                        self.skipped.push(&p.name, *line, 0, e.clone());
+                    }
+                    if info.records == 0 {
+                        let why = format!(
+                            "{}: no socket line could be read (is it `netstat -an` or `ss -tan` output?)",
+                            p.name
+                        );
+                        info.unusable = Some(why.clone());
+                        self.unusable.push(why);
+                    }
+                    match &mut out {
+                        None => out = Some(s),
+                        Some(prev) => prev.merge(&s),
+                    }
+                }
+                Err(e) => {
+                    let why = format!("{}: {e}", p.name);
+                    self.skipped.push(&p.name, 0, 0, e.to_string());
+                    info.unusable = Some(why.clone());
+                    self.unusable.push(why);
+                }
+            }
+            self.infos.push(info);
+        }
+        out
+    }
+
+    /// Detects each web input's format (and learns the server's year and UTC offset from
+    /// the first access-log time).
+    fn prepare_web(&mut self, web: Vec<Pending>) -> (Vec<WebJob>, Option<(i64, i32)>) {
+        let mut jobs = Vec::new();
         let mut hint: Option<(i64, i32)> = None;
         for p in web {
-            let mut lines =
-                LineReader::from_reader(p.reader, &p.name).with_max_line_len(opts.max_line_len);
-            let sample = read_sample(&mut lines);
-            let refs: Vec<&[u8]> = sample_lines(&sample).collect();
+            let mut lines = LineReader::from_reader(p.reader, &p.name)
+                .with_max_line_len(self.opts.max_line_len);
+            let sample = input::read_sample(&mut lines);
+            let refs: Vec<&[u8]> = input::sample_lines(&sample).collect();
             let format = if p.kind == Source::Access {
-                let detected = match &opts.access_format {
+                let detected = match &self.opts.access_format {
                     Some(fmt) => LogFormat::compile(fmt).map_err(|e| e.to_string()),
-                    None => detect_access(&refs),
+                    None => requests::detect_access(&refs),
                 };
                 match detected {
                     Ok(f) => {
@@ -311,72 +572,109 @@ impl Analyzer {
                         Some(f)
                     }
                     Err(e) => {
-                        skipped.push(
+                        let why = format!("{}: unrecognised access-log format: {e}", p.name);
+                        self.skipped.push(
                             &p.name,
                             0,
                             0,
                             format!("unrecognised access-log format: {e}"),
                         );
-                        infos.push(info_for_parts(&p.name, p.kind, None));
+                        let mut info = info_for(&p.name, p.kind, None);
+                        info.unusable = Some(why.clone());
+                        self.unusable.push(why);
+                        self.infos.push(info);
                         continue;
                     }
                 }
             } else {
                 None
             };
-            web_jobs.push((p.name, p.kind, lines, sample, format));
+            jobs.push(WebJob {
+                name: p.name,
+                kind: p.kind,
+                lines,
+                sample,
+                format,
+            });
         }
-        let zone = opts
-            .zone
-            .unwrap_or_else(|| Zone::Fixed(hint.map_or(0, |h| h.1)));
-        let mut notes = Vec::new();
-        let err_offset = match zone {
-            Zone::Utc => 0,
-            Zone::Fixed(o) => o,
-            Zone::Tz(_) => hint.map_or(0, |h| h.1),
-        };
-        let (web_out, fw_out) = std::thread::scope(|s| {
-            let web_handle = s.spawn(|| parse_web(web_jobs, err_offset, cap));
-            let fw_out = parse_firewall(fw, &opts, zone, hint.map(|h| h.0), cap);
-            (web_handle.join(), fw_out)
-        });
-        let web_out = web_out.unwrap_or_else(|_| WebOut {
-            skipped: Skipped {
-                cap,
-                ..Skipped::default()
-            },
-            ..WebOut::default()
-        });
-        let FwOut {
-            mut conns,
-            infos: fw_infos,
-            skipped: fw_skipped,
-            year_inferred,
-            years,
-        } = fw_out;
-        let merged = merge_same_connections(&mut conns);
-        if merged > 0 {
-            notes.push(format!(
-                "{merged} connection(s) were seen by two inputs (e.g. a pcap and a firewall log of the same traffic): each is counted once, from the richer input"
-            ));
+        (jobs, hint)
+    }
+
+    fn forms(&self, read: &PacketsRead) -> Vec<InputForm> {
+        read.inputs
+            .iter()
+            .map(|r| {
+                if r.capture {
+                    let mut f = InputForm::capture();
+                    f.server_addrs = r.conn_tally.answerers.dominant(0.05);
+                    f
+                } else {
+                    decide(&r.tally, &r.conn_tally, self.opts.firewall_shows)
+                }
+            })
+            .collect()
+    }
+
+    fn report_inputs(&mut self, reads: &[InputRead], forms: &[InputForm]) {
+        for (r, _f) in reads.iter().zip(forms) {
+            let kind = if r.capture {
+                Source::Pcap
+            } else {
+                Source::Firewall
+            };
+            let format = if r.capture {
+                Some("pcap".to_owned())
+            } else {
+                r.format.map(|f| f.name().to_owned())
+            };
+            let mut info = info_for(&r.name, kind, format);
+            info.lines = r.counts.lines;
+            info.records = r.counts.records;
+            info.skipped = r.counts.skipped;
+            info.ignored = r.counts.ignored;
+            info.unit = if r.capture { "packets" } else { "lines" }.to_owned();
+            let mut why = r.unusable.clone();
+            if why.is_none() {
+                why = unusable_reason(r);
+            }
+            if let Some(w) = &why {
+                let w = format!("{}: {w}", r.name);
+                info.unusable = Some(w.clone());
+                self.unusable.push(w);
+            }
+            self.infos.push(info);
         }
-        infos.extend(fw_infos);
-        infos.extend(web_out.infos);
-        skipped.merge(fw_skipped);
-        skipped.merge(web_out.skipped);
-        if year_inferred {
-            notes.push(format!(
+    }
+
+    fn report_web(&mut self, w: &WebRead) {
+        self.infos.extend(w.infos.iter().cloned());
+        self.unusable.extend(w.unusable.iter().cloned());
+    }
+
+    fn note_time_assumptions(&mut self, read: &PacketsRead, zone: Zone, access_hint: bool) {
+        let mut years: Vec<i32> = read.inputs.iter().filter_map(|r| r.inferred_year).collect();
+        years.sort_unstable();
+        years.dedup();
+        if self.opts.year.is_none() && !years.is_empty() {
+            let list: Vec<String> = years.iter().map(i32::to_string).collect();
+            self.notes.push(format!(
                 "firewall timestamps carry no year: assumed {} ({}); use --year to override",
-                years,
-                match hint {
-                    Some(_) => "from the access log's dates",
-                    None => "from the file's modification time or today",
+                list.join(", "),
+                if access_hint {
+                    "from the access log's dates"
+                } else {
+                    "from the file's modification time or today"
                 }
             ));
         }
-        if opts.zone.is_none() && fw_has_zoneless(&infos) {
-            notes.push(match (zone, hint) {
-                (Zone::Fixed(o), Some(_)) => format!(
+        let zoneless = read.inputs.iter().any(|r| {
+            !r.capture
+                && r.format
+                    .is_some_and(|f| f != halfopen_fwlog::Format::WindowsFirewall)
+        });
+        if self.opts.zone.is_none() && zoneless {
+            self.notes.push(match zone {
+                Zone::Fixed(o) if access_hint => format!(
                     "firewall timestamps carry no zone: assumed UTC{:+03}:{:02} (the access log's offset); use --tz to override",
                     o / 3600,
                     (o.abs() % 3600) / 60
@@ -384,772 +682,227 @@ impl Analyzer {
                 _ => "firewall timestamps carry no zone: assumed UTC; use --tz to override".to_owned(),
             });
         }
-        let has_web = infos.iter().any(|i| i.kind == "access");
-        if !has_web {
-            notes.push("no access log given: connections cannot be matched to requests".to_owned());
+    }
+
+    /// Whether the access log and the firewall input overlap in time; a warning when they do
+    /// not.
+    fn check_overlap(
+        &mut self,
+        has_access: bool,
+        fw: Option<(i64, i64)>,
+        access: Option<(i64, i64)>,
+    ) -> bool {
+        if !has_access {
+            return false;
         }
-        let corr = correlate(
-            &mut conns,
-            &web_out.requests,
-            &web_out.timeouts,
-            &opts.correlate,
-        );
-        let mut policy = opts.policy.clone();
-        let mut servers: Vec<IpAddr> = conns
+        let (Some((f0, f1)), Some((a0, a1))) = (fw, access) else {
+            return true;
+        };
+        const SLACK: i64 = 60_000_000;
+        if a1.saturating_add(SLACK) < f0 || f1.saturating_add(SLACK) < a0 {
+            self.warnings.push(format!(
+                "the firewall input ({} .. {}) and the access log ({} .. {}) do not overlap in \
+                 time: no verdict or block rests on \"no request was logged\" (check --year and \
+                 --tz)",
+                rfc3339(f0),
+                rfc3339(f1),
+                rfc3339(a0),
+                rfc3339(a1)
+            ));
+            return false;
+        }
+        true
+    }
+
+    /// The server's platform: `--server-os`, else the firewall format, else what the error log
+    /// says.
+    fn platform(&self, reads: &[InputRead], notes: &[ServerNote]) -> Option<(Platform, String)> {
+        if let Some(p) = self.opts.server_os {
+            return Some((p, "given with --server-os".to_owned()));
+        }
+        let filter_missing = notes
             .iter()
-            .filter(|c| !c.requests.is_empty())
-            .map(|c| c.resp.ip())
-            .collect();
-        servers.sort();
-        servers.dedup();
-        for s in servers {
-            if !policy.server_addrs.contains(&s) {
-                policy.server_addrs.push(s);
-            }
+            .any(|n| matches!(n, ServerNote::AcceptFilterMissing { .. }));
+        let from_format = reads.iter().find_map(|r| {
+            let f = r.format?;
+            Platform::of_format(f).map(|p| (p, format!("the firewall log is {}", f.name())))
+        });
+        match from_format {
+            Some((p, why)) if filter_missing => Some((
+                p,
+                format!("{why}; the error log says the accept filter is not in effect"),
+            )),
+            other => other,
         }
-        let mut summary = Summary::default();
-        for c in &conns {
-            summary.add(c);
-        }
-        if let (Some(f), Some(l)) = (
-            conns.iter().map(|c| c.start_us).min(),
-            conns.iter().map(|c| c.end_us).max(),
-        ) {
-            notes.push(format!(
-                "firewall input covers {} .. {}",
-                rfc3339(f),
-                rfc3339(l)
+    }
+}
+
+/// Why an input read without error still cannot be trusted, if so.
+fn unusable_reason(r: &InputRead) -> Option<String> {
+    if r.capture {
+        let s = r.capture_stats?;
+        if s.tcp == 0 && s.unsupported > 0 {
+            return Some(format!(
+                "{} frame(s) of an unsupported link type and no TCP segment",
+                thousands(s.unsupported)
             ));
         }
-        Report::build(
-            &summary,
-            &policy,
-            ReportExtras {
-                inputs: infos,
-                notes,
-                year_inferred,
-                zone_inferred: opts.zone.is_none(),
-                clock_offset_seconds: corr.clock_offset_us.map(|o| o as f64 / 1e6),
-                unmatched_requests: corr.unmatched,
-                netstat,
-                skipped_lines_total: skipped.total,
-                skipped_lines: skipped.kept,
-                rules: crate::source::SourceRules {
-                    min_flood_attempts: opts.min_flood_attempts,
-                    min_flood_sources: opts.min_flood_sources,
-                },
-                no_access_log: !has_access,
-            },
-        )
-    }
-}
-
-/// Common layouts beyond the weblog presets (client port logged for exact matching).
-pub const EXTRA_ACCESS_FORMATS: [&str; 4] = [
-    r#"%h %{remote}p %l %u %t "%r" %>s %b %D "%{Referer}i" "%{User-Agent}i""#,
-    r#"%h %{remote}p %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i""#,
-    r#"%a %{c}p %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i""#,
-    r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %D"#,
-];
-
-fn detect_access(sample: &[&[u8]]) -> std::result::Result<LogFormat, String> {
-    let preset = halfopen_weblog::detect_access_format(sample);
-    let score = |f: &LogFormat| sample.iter().filter(|l| f.parse(l).is_ok()).count();
-    let mut best = preset.as_ref().ok().map(|f| (score(f), f.clone()));
-    for fmt in EXTRA_ACCESS_FORMATS {
-        if let Ok(f) = LogFormat::compile(fmt) {
-            let n = score(&f);
-            if n > 0 && best.as_ref().is_none_or(|(m, _)| n > *m) {
-                best = Some((n, f));
-            }
+        if s.frames > 0 && s.tcp == 0 {
+            return Some("no TCP segment in the capture".to_owned());
         }
+        return None;
     }
-    match best {
-        Some((_, f)) => Ok(f),
-        None => Err(match preset {
-            Err(e) => {
-                format!("{e} (and the common layouts with %{{remote}}p); use --access-format")
+    let c = r.counts;
+    let judged = c.records + c.skipped;
+    if judged > 0 && c.skipped as f64 > MAX_SKIP_SHARE * judged as f64 {
+        return Some(format!(
+            "{} of {} lines skipped{}",
+            thousands(c.skipped),
+            thousands(judged),
+            if r.other_format > 0 {
+                format!(
+                    " ({} of them another firewall format: mixed formats)",
+                    thousands(r.other_format)
+                )
+            } else {
+                String::new()
             }
-            Ok(_) => "no line parsed; use --access-format".to_owned(),
-        }),
+        ));
     }
+    None
 }
 
-fn merge_netstat(a: &mut NetstatSummary, b: &NetstatSummary) {
-    for (k, v) in &b.states {
-        *a.states.entry(*k).or_insert(0) += v;
+/// Removes the connections whose originator is one of the server's own addresses (its own
+/// outbound traffic, or SYN-ACKs it received for connections it never opened): they are not
+/// clients. Returns the backscatter seen among them: (SYN-ACKs, addresses).
+fn take_server_side(conns: &mut Vec<ConnFacts>, servers: &[IpAddr]) -> Option<(u64, u64)> {
+    if servers.is_empty() {
+        return None;
     }
-    for (k, v) in &b.half_open_by_local_port {
-        *a.half_open_by_local_port.entry(*k).or_insert(0) += v;
-    }
-    for (k, v) in &b.half_open_by_remote {
-        *a.half_open_by_remote.entry(*k).or_insert(0) += v;
-    }
-    for (k, v) in &b.listen_backlog {
-        let e = a.listen_backlog.entry(*k).or_insert(0);
-        *e = (*e).max(*v);
-    }
+    let mut syn_acks = 0u64;
+    let mut from: BTreeSet<IpAddr> = BTreeSet::new();
+    conns.retain(|c| {
+        if !servers.contains(&c.orig.ip()) || servers.contains(&c.resp.ip()) {
+            return true;
+        }
+        if outcome(c) == Outcome::UnsolicitedSynAck {
+            syn_acks += 1;
+            from.insert(c.resp.ip());
+        }
+        false
+    });
+    (syn_acks > 0).then_some((syn_acks, from.len() as u64))
 }
 
-fn fw_has_zoneless(infos: &[InputInfo]) -> bool {
-    infos
-        .iter()
-        .any(|i| i.kind == "firewall" && i.format.as_deref() != Some("windows"))
+fn connections_span(conns: &[ConnFacts]) -> Option<(i64, i64)> {
+    crate::correlate::span(conns)
 }
 
-fn info_for(p: &Pending) -> InputInfo {
-    info_for_parts(&p.name, p.kind, None)
-}
-
-fn info_for_parts(name: &str, kind: Source, format: Option<String>) -> InputInfo {
+fn info_for(name: &str, kind: Source, format: Option<String>) -> InputInfo {
     InputInfo {
         file: name.to_owned(),
         kind: kind.name().to_owned(),
         format,
+        unit: "lines".to_owned(),
         ..InputInfo::default()
     }
 }
 
-/// The first lines of an input (format detection), replayed by [`for_each_line`].
-type Sample = Vec<Item<Vec<u8>>>;
-
-fn read_sample(lines: &mut LineReader) -> Sample {
-    let mut out = Vec::new();
-    while out.len() < SAMPLE_LINES {
-        match input::next(lines) {
-            Some(Item::Line(n, o, b)) => out.push(Item::Line(n, o, b.to_vec())),
-            Some(Item::TooLong(n, o, e)) => out.push(Item::TooLong(n, o, e)),
-            Some(Item::ReadError(n, e)) => {
-                out.push(Item::ReadError(n, e));
-                break;
-            }
-            None => break,
-        }
-    }
-    out
-}
-
-/// The non-empty lines of a sample.
-fn sample_lines(sample: &Sample) -> impl Iterator<Item = &[u8]> {
-    sample.iter().filter_map(|i| match i {
-        Item::Line(_, _, b) if !b.is_empty() => Some(b.as_slice()),
-        _ => None,
-    })
-}
-
-/// Calls `f(number, offset, bytes)` for the sample lines then the rest; counts skipped.
-fn for_each_line(
-    name: &str,
-    sample: &Sample,
-    lines: &mut LineReader,
-    skipped: &mut Skipped,
-    info: &mut InputInfo,
-    mut f: impl FnMut(u64, u64, &[u8]) -> std::result::Result<bool, String>,
-) {
-    // false when the input ends (read error).
-    let mut handle = |item: Item<&[u8]>, skipped: &mut Skipped, info: &mut InputInfo| {
-        match item {
-            Item::Line(n, o, b) => {
-                info.lines += 1;
-                if b.is_empty() {
-                    return true;
-                }
-                match f(n, o, b) {
-                    Ok(true) => info.records += 1,
-                    Ok(false) => {}
-                    Err(e) => {
-                        info.skipped += 1;
-                        skipped.push(name, n, o, e);
-                    }
-                }
-            }
-            Item::TooLong(n, o, e) => {
-                info.lines += 1;
-                info.skipped += 1;
-                skipped.push(name, n, o, e);
-            }
-            Item::ReadError(n, e) => {
-                skipped.push(name, n, 0, format!("read error: {e}"));
-                return false;
-            }
-        }
-        true
+fn read_web(jobs: Vec<WebJob>, err_offset: i32, cap: usize) -> WebRead {
+    let mut out = WebRead {
+        skipped: Skipped::new(cap),
+        ..WebRead::default()
     };
-    for item in sample {
-        if !handle(item.as_ref(), skipped, info) {
-            return;
-        }
-    }
-    while let Some(item) = input::next(lines) {
-        if !handle(item, skipped, info) {
-            break;
-        }
-    }
-}
-
-#[derive(Default)]
-struct WebOut {
-    requests: Vec<LoggedRequest>,
-    timeouts: Vec<TimeoutNote>,
-    infos: Vec<InputInfo>,
-    skipped: Skipped,
-}
-
-type WebJob = (String, Source, LineReader, Sample, Option<LogFormat>);
-
-fn parse_web(jobs: Vec<WebJob>, err_offset: i32, cap: usize) -> WebOut {
-    let mut out = WebOut {
-        skipped: Skipped {
-            cap,
-            ..Skipped::default()
-        },
-        ..WebOut::default()
-    };
-    for (name, kind, mut lines, sample, format) in jobs {
-        let mut info = info_for_parts(
-            &name,
-            kind,
-            Some(match &format {
+    for mut job in jobs {
+        let mut info = info_for(
+            &job.name,
+            job.kind,
+            Some(match &job.format {
                 Some(f) => f.name().unwrap_or("custom").to_owned(),
                 None => "apache/nginx error log".to_owned(),
             }),
         );
-        let requests = &mut out.requests;
-        let timeouts = &mut out.timeouts;
-        // The stateful parser remembers the last `%t` minute (logs repeat it).
-        let mut parser = format.as_ref().map(LogFormat::parser);
-        for_each_line(
-            &name,
-            &sample,
-            &mut lines,
-            &mut out.skipped,
-            &mut info,
-            |_, _, b| match &mut parser {
-                Some(p) => {
-                    requests.push(access_request(p, b)?);
-                    Ok(true)
+        let mut counts = LineCounts::default();
+        let mut parser = job.format.as_ref().map(LogFormat::parser);
+        let WebRead {
+            requests,
+            timeouts,
+            server_notes,
+            internal,
+            successes,
+            span,
+            skipped,
+            ..
+        } = &mut out;
+        let read_error = input::for_each_line(
+            &job.name,
+            &job.sample,
+            &mut job.lines,
+            skipped,
+            &mut counts,
+            |_, _, b| {
+                let item = match &mut parser {
+                    Some(p) => requests::access_item(p, b),
+                    None => requests::error_item(b, err_offset),
+                };
+                match item {
+                    Ok(WebItem::Request(r)) => {
+                        if r.kind() == RequestKind::Success {
+                            *successes.entry(r.client).or_insert(0) += 1;
+                        }
+                        *span = Some(match *span {
+                            None => (r.ts_us, r.ts_us),
+                            Some((a, b)) => (a.min(r.ts_us), b.max(r.ts_us)),
+                        });
+                        requests.push(r);
+                        Use::Record
+                    }
+                    Ok(WebItem::Internal) => {
+                        *internal += 1;
+                        Use::Ignored
+                    }
+                    Ok(WebItem::Timeout(t)) => {
+                        timeouts.push(t);
+                        Use::Record
+                    }
+                    Ok(WebItem::Server(n)) => {
+                        server_notes.push(n);
+                        Use::Record
+                    }
+                    Ok(WebItem::Nothing) => Use::Ignored,
+                    Err(e) => Use::Bad(e),
                 }
-                None => Ok(error_timeout(b, err_offset)?
-                    .map(|t| timeouts.push(t))
-                    .is_some()),
             },
         );
-        out.infos.push(info);
-    }
-    out
-}
-
-/// One access-log line as a request (the time moved back by the duration when the line was
-/// written at the request's end).
-fn access_request(
-    p: &mut AccessParser<'_>,
-    b: &[u8],
-) -> std::result::Result<LoggedRequest, String> {
-    let r = p.parse(b).map_err(|e| e.to_string())?;
-    let Some(ip) = r.client.as_ref().and_then(|c| c.ip()) else {
-        return Err("no client address (host names are not resolved)".into());
-    };
-    let Some(t) = r.time else {
-        return Err("no request time".into());
-    };
-    let ts = if t.at_end {
-        t.ts_us.saturating_sub(
-            r.duration_us
-                .and_then(|d| i64::try_from(d).ok())
-                .unwrap_or(0),
-        )
-    } else {
-        t.ts_us
-    };
-    let mut lr = LoggedRequest::new(
-        ts,
-        ip,
-        r.client_port,
-        r.status,
-        r.request.as_ref().map(|q| q.raw),
-    );
-    lr.server_port = r.server_port;
-    Ok(lr)
-}
-
-/// One error-log line: an AH01382 request-header read timeout with its client, if it is one.
-fn error_timeout(b: &[u8], err_offset: i32) -> std::result::Result<Option<TimeoutNote>, String> {
-    let r = halfopen_weblog::error_log::parse_with(b, err_offset).map_err(|e| e.to_string())?;
-    if r.known() == Some(Known::RequestHeaderReadTimeout)
-        && let (Some(ip), Some(t)) = (r.client, r.time)
-    {
-        return Ok(Some(TimeoutNote {
-            ts_us: t.ts_us,
-            client: ip,
-            client_port: r.client_port,
-        }));
-    }
-    Ok(None)
-}
-
-struct FwOut {
-    conns: Vec<ConnFacts>,
-    infos: Vec<InputInfo>,
-    skipped: Skipped,
-    year_inferred: bool,
-    years: String,
-}
-
-/// Converts a finished connection into the facade's facts.
-pub fn facts_from(c: &Connection) -> ConnFacts {
-    use halfopen_tcp::Evidence as E;
-    let input = match c.evidence {
-        E::Packets => InputKind::Packets,
-        E::FlagsBothDirections => InputKind::FlagsBothDirections,
-        E::FlagsOneDirection => InputKind::FlagsOneDirection,
-        E::SynOnly => InputKind::SynOnly,
-        E::NoFlags => InputKind::NoFlags,
-    };
-    let mut f = ConnFacts::new(c.orig, c.resp, c.start_us, input);
-    f.end_us = c.end_us;
-    f.state = c.state.as_str().to_owned();
-    f.history = c.history.to_string();
-    f.handshake_completed = c.handshake_completed;
-    f.syn_count = c.syn_count;
-    f.orig_pkts = c.orig_pkts;
-    f.resp_pkts = c.resp_pkts;
-    f.orig_bytes = c.orig_bytes;
-    f.orig_sent_payload = c.orig_sent_payload;
-    f.syn = c.first_syn.map(|s| {
-        let header = if c.orig.is_ipv4() { 40 } else { 60 };
-        let has_options = if s.mss.is_some() {
-            Some(true)
-        } else {
-            s.ip_len.map(|l| l > header)
-        };
-        SynFingerprint {
-            ttl: s.ttl,
-            ip_id: s.ip_id,
-            window: s.window,
-            mss: s.mss,
-            options_fingerprint: s.options_fingerprint,
-            has_options,
-        }
-    });
-    f
-}
-
-fn drain(t: &mut FlowTable, out: &mut Vec<ConnFacts>) {
-    t.drain_finished(|c| out.push(facts_from(c)));
-}
-
-fn detect_firewall(sample: &Sample) -> Option<Format> {
-    let mut best: Option<(usize, Format)> = None;
-    for f in Format::ALL {
-        let n = sample_lines(sample)
-            .filter(|b| halfopen_fwlog::parse_line(f, b).is_ok())
-            .count();
-        if n > 0 && best.is_none_or(|(m, _)| n > m) {
-            best = Some((n, f));
-        }
-    }
-    best.map(|(_, f)| f)
-}
-
-fn parse_firewall(
-    inputs: Vec<Pending>,
-    opts: &Options,
-    zone: Zone,
-    access_hint_us: Option<i64>,
-    cap: usize,
-) -> FwOut {
-    let mut table = FlowTable::new(opts.tcp);
-    let mut out = FwOut {
-        conns: Vec::new(),
-        infos: Vec::new(),
-        skipped: Skipped {
-            cap,
-            ..Skipped::default()
-        },
-        year_inferred: false,
-        years: String::new(),
-    };
-    let mut years: Vec<i32> = Vec::new();
-    let mut events = 0u64;
-    let mut last_ts = i64::MIN;
-    let mut prev_kind: Option<Source> = None;
-    for p in inputs {
-        // Captures and firewall logs of the same traffic are tracked in separate tables (a
-        // connection seen by both is merged afterwards by `merge_same_connections`);
-        // consecutive inputs of one kind (rotated files) share the table.
-        if prev_kind.is_some_and(|k| k != p.kind) {
-            end_tables_segment(&mut table, &mut out.conns, last_ts, opts.tcp.syn_timeout_us);
-            table = FlowTable::new(opts.tcp);
-            last_ts = i64::MIN;
-        }
-        prev_kind = Some(p.kind);
-        if p.kind == Source::Pcap {
-            let mut info = info_for_parts(&p.name, Source::Pcap, Some("pcap".into()));
-            let reader = input::decompress(p.reader).map_err(|e| e.to_string());
-            match reader.and_then(|r| {
-                halfopen_tcp::pcap::PacketReader::new(r)
-                    .map_err(|e| format!("not a pcap/pcapng: {e}"))
-            }) {
-                Ok(reader) => {
-                    let mut consecutive_errors = 0;
-                    for (i, item) in reader.enumerate() {
-                        info.lines += 1;
-                        match item {
-                            Ok(pkt) => {
-                                consecutive_errors = 0;
-                                info.records += 1;
-                                table.observe(&pkt.event);
-                                last_ts = last_ts.max(pkt.event.ts_us);
-                                events += 1;
-                                if events % 1024 == 0 {
-                                    table.expire(pkt.event.ts_us);
-                                }
-                                drain(&mut table, &mut out.conns);
-                            }
-                            Err(e) => {
-                                info.skipped += 1;
-                                out.skipped.push(&p.name, i as u64 + 1, 0, e.to_string());
-                                consecutive_errors += 1;
-                                if consecutive_errors > 100 {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                }
-                Err(e) => out.skipped.push(&p.name, 0, 0, e),
-            }
-            out.infos.push(info);
-            continue;
-        }
-        let mut lines =
-            LineReader::from_reader(p.reader, &p.name).with_max_line_len(opts.max_line_len);
-        let sample = read_sample(&mut lines);
-        let Some(format) = detect_firewall(&sample) else {
-            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
-            out.skipped.push(
-                &p.name,
-                0,
-                0,
-                format!(
-                    "unrecognised firewall-log format (tried {})",
-                    names.join(", ")
-                ),
-            );
-            out.infos
-                .push(info_for_parts(&p.name, Source::Firewall, None));
-            continue;
-        };
-        let year_ref = match opts.year {
-            Some(y) => YearRef::Explicit(y),
-            None => YearRef::Reference(
-                access_hint_us
-                    .and_then(DateTime::<Utc>::from_timestamp_micros)
-                    .and_then(|t| t.checked_add_signed(chrono::Duration::days(30)))
-                    .or(p.mtime)
-                    .or(opts.now)
-                    .unwrap_or_else(Utc::now),
-            ),
-        };
-        // Two stages: this input's lines are parsed into events on a second thread while
-        // this one tracks the connections.
-        let name = p.name.clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<halfopen_tcp::Event>>(8);
-        let (info, skipped, resolver) = std::thread::scope(|s| {
-            let parser = s.spawn(move || {
-                let mut resolver = CachedResolver::new(year_ref, zone);
-                let mut info =
-                    info_for_parts(&name, Source::Firewall, Some(format.name().to_owned()));
-                let mut skipped = Skipped {
-                    cap,
-                    ..Skipped::default()
-                };
-                let mut batch = Vec::with_capacity(EVENT_BATCH);
-                for_each_line(
-                    &name,
-                    &sample,
-                    &mut lines,
-                    &mut skipped,
-                    &mut info,
-                    |n, _, b| {
-                        let rec = halfopen_fwlog::parse_line(format, b)
-                            .map_err(|e| e.at_line(n).to_string())?;
-                        let ts = match (&rec.timestamp, rec.uptime_us) {
-                            (Some(t), _) => {
-                                resolver.resolve(t).map_err(|e| e.at_line(n).to_string())?
-                            }
-                            (None, Some(u)) => i64::try_from(u).unwrap_or(i64::MAX),
-                            (None, None) => return Err("no timestamp".to_owned()),
-                        };
-                        let Some(ev) = halfopen_tcp::from_fwlog::event(&rec, ts) else {
-                            return Ok(false);
-                        };
-                        batch.push(ev);
-                        if batch.len() >= EVENT_BATCH {
-                            let full =
-                                std::mem::replace(&mut batch, Vec::with_capacity(EVENT_BATCH));
-                            let _ = tx.send(full);
-                        }
-                        Ok(true)
-                    },
-                );
-                if !batch.is_empty() {
-                    let _ = tx.send(batch);
-                }
-                (info, skipped, resolver)
-            });
-            for batch in rx {
-                // The batch API overlaps the flow table's cache misses across events; it
-                // also runs every timeout that the events' times pass.
-                table.observe_batch(&batch);
-                if let Some(t) = batch.iter().map(|ev| ev.ts_us).max() {
-                    last_ts = last_ts.max(t);
-                }
-                events += batch.len() as u64;
-                drain(&mut table, &mut out.conns);
-            }
-            parser.join()
-        })
-        .unwrap_or_else(|_| {
-            (
-                info_for_parts(&p.name, Source::Firewall, Some(format.name().to_owned())),
-                Skipped {
-                    cap,
-                    ..Skipped::default()
-                },
-                CachedResolver::new(YearRef::Explicit(1970), zone),
-            )
-        });
-        out.skipped.merge(skipped);
-        if let Some(y) = resolver.first_inferred_year() {
-            out.year_inferred = true;
-            years.push(y);
-        }
-        out.infos.push(info);
-    }
-    end_tables_segment(&mut table, &mut out.conns, last_ts, opts.tcp.syn_timeout_us);
-    years.sort_unstable();
-    years.dedup();
-    out.years = years
-        .iter()
-        .map(i32::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    out
-}
-
-/// How much an input kind shows of a connection (higher: richer).
-fn richness(k: InputKind) -> u8 {
-    match k {
-        InputKind::Packets => 4,
-        InputKind::FlagsBothDirections => 3,
-        InputKind::FlagsOneDirection => 2,
-        InputKind::SynOnly => 1,
-        InputKind::NoFlags => 0,
-    }
-}
-
-/// Two observations of one connection start within this of each other (syslog stamps have
-/// one-second resolution).
-const SAME_CONNECTION_US: i64 = 2_000_000;
-
-/// Client address (family, bits), client port, server address, server port, start time.
-type SortKey = ((bool, u128), u16, (bool, u128), u16, i64);
-
-fn sort_key(c: &ConnFacts) -> SortKey {
-    let ip = |a: &SocketAddr| match a.ip() {
-        IpAddr::V4(v) => (false, u128::from(u32::from(v))),
-        IpAddr::V6(v) => (true, u128::from(v)),
-    };
-    (
-        ip(&c.orig),
-        c.orig.port(),
-        ip(&c.resp),
-        c.resp.port(),
-        c.start_us,
-    )
-}
-
-/// The same connection given twice, by inputs of different kinds (a pcap and the firewall log
-/// of the same traffic): keeps the observation from the richer input, drops the other, and
-/// returns how many were dropped. Observations of the same kind are different connections
-/// (port reuse) and are all kept.
-fn merge_same_connections(conns: &mut Vec<ConnFacts>) -> usize {
-    // Only observations from inputs of different kinds can be one connection: with a single
-    // kind (one firewall log, the usual case) there is nothing to merge.
-    let Some(kind) = conns.first().map(|c| c.input) else {
-        return 0;
-    };
-    if conns.iter().all(|c| c.input == kind) {
-        return 0;
-    }
-    // Sorted by (client, server, start), ties in input order: the keys are made once, as
-    // plain integers, instead of being looked up and compared as socket addresses.
-    let mut order: Vec<(SortKey, usize)> = conns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (sort_key(c), i))
-        .collect();
-    order.sort_unstable();
-    let mut drop = vec![false; conns.len()];
-    let mut last: Option<usize> = None;
-    for i in order.into_iter().map(|(_, i)| i) {
-        let (Some(c), Some(l)) = (conns.get(i), last.and_then(|l| conns.get(l))) else {
-            last = Some(i);
-            continue;
-        };
-        if l.orig == c.orig
-            && l.resp == c.resp
-            && l.input != c.input
-            && c.start_us.saturating_sub(l.start_us) <= SAME_CONNECTION_US
-        {
-            // One connection, two observations: keep the richer one as the group's head.
-            if richness(c.input) > richness(l.input) {
-                if let Some(d) = last.and_then(|l| drop.get_mut(l)) {
-                    *d = true;
-                }
-                last = Some(i);
-            } else if let Some(d) = drop.get_mut(i) {
-                *d = true;
-            }
-        } else {
-            last = Some(i);
-        }
-    }
-    let before = conns.len();
-    let mut flags = drop.into_iter();
-    conns.retain(|_| !flags.next().unwrap_or(false));
-    before - conns.len()
-}
-
-/// Ends every connection still open at the end of a run of inputs (`last_ts`: its last event).
-fn end_tables_segment(
-    table: &mut FlowTable,
-    conns: &mut Vec<ConnFacts>,
-    last_ts: i64,
-    syn_timeout_us: i64,
-) {
-    let decided = conns.len();
-    table.finish();
-    drain(table, conns);
-    mark_log_ended(
-        conns.get_mut(decided..).unwrap_or_default(),
-        last_ts,
-        syn_timeout_us,
-    );
-}
-
-/// Marks the connections still open at the end of the input whose first SYN came within the
-/// SYN timeout before the input's last event: their outcome is unknown.
-fn mark_log_ended(open_at_end: &mut [ConnFacts], last_ts: i64, syn_timeout_us: i64) {
-    for c in open_at_end {
-        if !c.handshake_completed && c.start_us.saturating_add(syn_timeout_us) > last_ts {
-            let secs = |us: i64| u64::try_from(us / 1_000_000).unwrap_or(0);
-            c.log_ended = Some((
-                secs(last_ts.saturating_sub(c.start_us)),
-                secs(syn_timeout_us),
-            ));
-        }
-    }
-}
-
-#[cfg(test)]
-mod merge_tests {
-    use super::*;
-
-    fn conn(port: u16, start_s: i64, input: InputKind) -> ConnFacts {
-        let orig = std::net::SocketAddr::from(([192, 0, 2, 1], port));
-        let resp = std::net::SocketAddr::from(([198, 51, 100, 1], 80));
-        ConnFacts::new(orig, resp, start_s * 1_000_000, input)
-    }
-
-    #[test]
-    fn one_connection_from_two_inputs_is_counted_once_from_the_richer() {
-        let mut v = vec![
-            conn(40000, 10, InputKind::SynOnly),
-            conn(40001, 11, InputKind::Packets),
-            conn(40000, 10, InputKind::Packets),
-            conn(40001, 12, InputKind::SynOnly),
-        ];
-        assert_eq!(merge_same_connections(&mut v), 2);
-        assert_eq!(v.len(), 2);
-        assert!(v.iter().all(|c| c.input == InputKind::Packets));
-    }
-
-    #[test]
-    fn port_reuse_in_one_input_and_distant_starts_are_kept() {
-        let mut v = vec![
-            conn(40000, 10, InputKind::Packets),
-            conn(40000, 11, InputKind::Packets),
-            conn(40000, 100, InputKind::SynOnly),
-        ];
-        assert_eq!(merge_same_connections(&mut v), 0);
-        assert_eq!(v.len(), 3);
-    }
-
-    /// The rule written the obvious way: a stable sort by socket addresses and start.
-    fn reference(conns: &mut Vec<ConnFacts>) -> usize {
-        let mut order: Vec<usize> = (0..conns.len()).collect();
-        order.sort_by_key(|&i| (conns[i].orig, conns[i].resp, conns[i].start_us));
-        let mut drop = vec![false; conns.len()];
-        let mut last: Option<usize> = None;
-        for i in order {
-            let Some(l) = last else {
-                last = Some(i);
-                continue;
-            };
-            let (c, p) = (&conns[i], &conns[l]);
-            if p.orig == c.orig
-                && p.resp == c.resp
-                && p.input != c.input
-                && c.start_us - p.start_us <= SAME_CONNECTION_US
+        info.lines = counts.lines;
+        info.records = counts.records;
+        info.skipped = counts.skipped;
+        info.ignored = counts.ignored;
+        let judged = counts.records + counts.skipped;
+        let why = match read_error {
+            Some(e) if counts.records == 0 || job.format.is_some() => Some(e),
+            _ if job.kind == Source::Access
+                && counts.records == 0
+                && counts.ignored == 0
+                && counts.lines > 0 =>
             {
-                if richness(c.input) > richness(p.input) {
-                    drop[l] = true;
-                    last = Some(i);
-                } else {
-                    drop[i] = true;
-                }
-            } else {
-                last = Some(i);
+                Some("no line could be read as an access-log line".to_owned())
             }
+            _ if judged > 0 && counts.skipped as f64 > MAX_SKIP_SHARE * judged as f64 => {
+                Some(format!(
+                    "{} of {} lines skipped",
+                    thousands(counts.skipped),
+                    thousands(judged)
+                ))
+            }
+            _ => None,
+        };
+        if let Some(w) = why {
+            let w = format!("{}: {w}", job.name);
+            info.unusable = Some(w.clone());
+            out.unusable.push(w);
         }
-        let before = conns.len();
-        let mut flags = drop.into_iter();
-        conns.retain(|_| !flags.next().unwrap_or(false));
-        before - conns.len()
+        out.infos.push(info);
     }
-
-    proptest::proptest! {
-        /// The merge keeps exactly what the obvious rule keeps, in the same order, for any
-        /// mix of clients (IPv4 and IPv6), ports, starts and input kinds.
-        #[test]
-        fn merge_is_the_reference(
-            cs in proptest::collection::vec((0u8..4, 0u16..3, 0i64..6, 0usize..5), 0..40),
-        ) {
-            let kinds = [
-                InputKind::Packets,
-                InputKind::FlagsBothDirections,
-                InputKind::FlagsOneDirection,
-                InputKind::SynOnly,
-                InputKind::NoFlags,
-            ];
-            let mut v: Vec<ConnFacts> = cs
-                .iter()
-                .map(|&(host, port, start, kind)| {
-                    let ip: std::net::IpAddr = if host == 3 {
-                        "2001:db8::1".parse().unwrap()
-                    } else {
-                        std::net::Ipv4Addr::new(192, 0, 2, host).into()
-                    };
-                    let orig = std::net::SocketAddr::new(ip, 40000 + port);
-                    let resp = std::net::SocketAddr::from(([198, 51, 100, 1], 80));
-                    ConnFacts::new(orig, resp, start * 1_000_000, kinds[kind])
-                })
-                .collect();
-            let mut w = v.clone();
-            proptest::prop_assert_eq!(merge_same_connections(&mut v), reference(&mut w));
-            proptest::prop_assert_eq!(v, w);
-        }
-    }
+    out
 }

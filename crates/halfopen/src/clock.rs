@@ -83,7 +83,7 @@ mod tests {
     }
 
     fn rfc(us: i64) -> String {
-        crate::report::rfc3339(us)
+        crate::escape::rfc3339(us)
     }
 
     #[test]

@@ -1,77 +1,39 @@
-//! Matching connections to access-log requests and error-log timeouts.
+//! Matching logged requests and read timeouts to the connections that carried them, on every
+//! evidence form.
 //!
-//! Exact when the access log carries the client port (`%{remote}p`, `%{c}a`); otherwise by
-//! client address and time: a request belongs to the most recent connection from that address
-//! that was open when the request arrived (keep-alive: several requests per connection; log
-//! lines written at request end are re-timed by whoever builds [`LoggedRequest`]). The clock
-//! offset between the access log and the firewall log is estimated first, as the median of
-//! (request time - nearest connection start) over all requests, rounded to whole seconds
-//! (`%t` has one-second resolution).
+//! Exact when the access log carries the client port (`%{remote}p`, `%{c}p`). Otherwise by
+//! client address and time: a request at `t` belongs to a connection from its address that
+//! could carry one (a completed handshake where the input shows it; any attempt where it does
+//! not) and was open at `t`: started by `t` plus the tolerance (Apache's `%t` is the request's
+//! start, one-second resolution; kernel stamps may be a second off), and not closed before
+//! `t` minus the tolerance, or, where the input does not show the end, started at most
+//! [`CorrelateOptions::open_window_us`] before. Among several such connections: one on the
+//! logged port, else one that sent data, else one without a request yet, else the most recent
+//! (keep-alive: several requests per connection). A match with a single candidate is certain;
+//! one chosen among several is "by elimination" and counted so.
+//!
+//! The clock offset between the access log and the firewall input is estimated first from the
+//! differences between request times and connection starts of the same address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::facts::{ConnFacts, InputKind, RequestFacts, RequestKind};
-
-/// One request read from an access log (owned, escaped).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoggedRequest {
-    /// When the request was received (access-log clock), µs.
-    pub ts_us: i64,
-    /// Client address.
-    pub client: IpAddr,
-    /// Client port, when the format logs it.
-    pub client_port: Option<u16>,
-    /// Server port, when the format logs it.
-    pub server_port: Option<u16>,
-    /// Status.
-    pub status: Option<u16>,
-    /// Request line as logged (escaped for display, capped).
-    pub request: String,
-    /// What the line says.
-    pub kind: RequestKind,
-}
-
-impl LoggedRequest {
-    /// Builds a request from raw parts.
-    pub fn new(
-        ts_us: i64,
-        client: IpAddr,
-        client_port: Option<u16>,
-        status: Option<u16>,
-        raw: Option<&[u8]>,
-    ) -> LoggedRequest {
-        let f = RequestFacts::new(ts_us, status, raw);
-        LoggedRequest {
-            ts_us,
-            client,
-            client_port,
-            server_port: None,
-            status,
-            request: f.request,
-            kind: f.kind,
-        }
-    }
-}
-
-/// A request-header read timeout (AH01382) from the error log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeoutNote {
-    /// When it was logged, µs.
-    pub ts_us: i64,
-    /// Client address.
-    pub client: IpAddr,
-    /// Client port, when logged (Apache 2.4 logs it).
-    pub client_port: Option<u16>,
-}
+use crate::evidence::Shows;
+use crate::facts::{ConnFacts, RequestKind};
+use crate::requests::{LoggedRequest, TimeoutNote};
 
 /// Tuning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CorrelateOptions {
-    /// Slack around a connection's lifetime, µs (default 2 s: `%t` is truncated to seconds).
+    /// Slack around a connection's lifetime, µs (default 2 s: `%t` and syslog stamps are
+    /// truncated to seconds).
     pub tolerance_us: i64,
+    /// Where an input does not show a connection's end (SYNs only, one line per connection):
+    /// how long after its SYN it may still carry a request, µs (default 10 min: queued by a
+    /// busy server, kept alive).
+    pub open_window_us: i64,
     /// Largest clock offset considered, µs (default 15 min).
     pub max_offset_us: i64,
     /// A fixed offset (access minus firewall, µs) instead of the estimate.
@@ -82,6 +44,7 @@ impl Default for CorrelateOptions {
     fn default() -> Self {
         CorrelateOptions {
             tolerance_us: 2_000_000,
+            open_window_us: 600_000_000,
             max_offset_us: 900_000_000,
             fixed_offset_us: None,
         }
@@ -97,31 +60,56 @@ pub struct Correlation {
     pub offset_pairs: u64,
     /// Requests matched to a connection.
     pub matched: u64,
-    /// Requests that matched none.
+    /// Of those, matched by the client port or as the only candidate.
+    pub certain: u64,
+    /// Of those, matched by choosing among several open connections of the address.
+    pub by_elimination: u64,
+    /// Requests inside the firewall input's time span that matched no connection.
     pub unmatched: u64,
-    /// Timeouts matched.
+    /// Requests outside the firewall input's time span (nothing to match them with).
+    pub outside_span: u64,
+    /// Read timeouts matched.
     pub timeouts_matched: u64,
 }
 
+/// Whether a connection can have carried a request, as far as its input shows.
 fn can_carry(c: &ConnFacts) -> bool {
-    match c.input {
-        InputKind::Packets | InputKind::FlagsBothDirections | InputKind::FlagsOneDirection => {
-            c.handshake_completed
+    match (c.shows, c.flags) {
+        (Shows::EveryPacket | Shows::Inbound, true) => {
+            c.handshake_completed || c.reply_seen_by_orig || !c.syn_seen()
         }
-        InputKind::SynOnly => true,
-        InputKind::NoFlags => c.orig_pkts >= 2,
+        (Shows::EveryPacket | Shows::Inbound, false) => c.orig_pkts >= 2 || !c.syn_seen(),
+        (Shows::SynOnly | Shows::FirstPacket, _) => true,
     }
 }
 
-fn data_hint(c: &ConnFacts) -> bool {
-    c.history.contains('D')
-        || c.orig_sent_payload == Some(true)
-        || (c.input == InputKind::NoFlags && c.orig_pkts >= 3)
+/// Whether the input shows when a connection ended.
+fn end_known(c: &ConnFacts) -> bool {
+    matches!(c.shows, Shows::EveryPacket | Shows::Inbound)
 }
 
+fn data_hint(c: &ConnFacts) -> bool {
+    c.sent_data() == Some(true) || (!c.flags && c.orig_pkts >= 3)
+}
+
+/// Connection indices per client address, sorted by start.
 struct ByAddr {
-    /// Connection indices per client address, sorted by start.
     map: HashMap<IpAddr, Vec<usize>, foldhash::fast::RandomState>,
+}
+
+/// How a request was matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Match {
+    Certain(usize),
+    ByElimination(usize),
+}
+
+impl Match {
+    fn index(self) -> usize {
+        match self {
+            Match::Certain(i) | Match::ByElimination(i) => i,
+        }
+    }
 }
 
 impl ByAddr {
@@ -138,9 +126,15 @@ impl ByAddr {
         ByAddr { map }
     }
 
-    /// The connection a request at firewall time `t` belongs to: among the connections from
-    /// that address open at `t`, the one on the logged port, else one that sent data, else one
-    /// with no request yet, else the most recent.
+    fn open_at(c: &ConnFacts, t: i64, opts: &CorrelateOptions) -> bool {
+        if end_known(c) {
+            c.end_us.saturating_add(opts.tolerance_us) >= t
+        } else {
+            c.start_us.saturating_add(opts.open_window_us) >= t
+        }
+    }
+
+    /// The connection a request at firewall time `t` belongs to.
     fn find(
         &self,
         conns: &[ConnFacts],
@@ -148,99 +142,137 @@ impl ByAddr {
         ip: IpAddr,
         port: Option<u16>,
         t: i64,
-        tol: i64,
-    ) -> Option<usize> {
+        opts: &CorrelateOptions,
+    ) -> Option<Match> {
         let list = self.map.get(&ip)?;
         let pp = list.partition_point(|&i| {
             conns
                 .get(i)
-                .is_some_and(|c| c.start_us <= t.saturating_add(tol))
+                .is_some_and(|c| c.start_us <= t.saturating_add(opts.tolerance_us))
         });
-        let mut best: Option<((bool, bool), usize)> = None;
-        for &i in list.get(..pp)?.iter().rev().take(256) {
+        let mut best: Option<((bool, bool, i64), usize)> = None;
+        let mut candidates = 0u32;
+        for &i in list.get(..pp)?.iter().rev().take(512) {
             let Some(c) = conns.get(i) else { continue };
-            if port.is_some_and(|p| p != c.orig.port()) {
+            if !Self::open_at(c, t, opts) {
                 continue;
             }
-            let open = c.input == InputKind::SynOnly || c.end_us.saturating_add(tol) >= t;
-            if !open {
+            if let Some(p) = port {
+                if p == c.orig.port() {
+                    return Some(Match::Certain(i));
+                }
                 continue;
             }
-            if port.is_some() {
-                return Some(i);
-            }
-            let score = (data_hint(c), load.get(i).copied().unwrap_or(0) == 0);
+            candidates += 1;
+            let free = load.get(i).copied().unwrap_or(0) == 0;
+            let score = (data_hint(c), free, c.start_us);
             if best.is_none_or(|(s, _)| score > s) {
                 best = Some((score, i));
             }
         }
-        best.map(|(_, i)| i)
+        best.map(|(_, i)| {
+            if candidates == 1 {
+                Match::Certain(i)
+            } else {
+                Match::ByElimination(i)
+            }
+        })
     }
 }
 
-fn assign(
-    idx: &ByAddr,
-    conns: &[ConnFacts],
-    requests: &[LoggedRequest],
-    offset: i64,
-    tol: i64,
-) -> Vec<Option<usize>> {
-    let mut load = vec![0u32; conns.len()];
-    requests
-        .iter()
-        .map(|r| {
-            let t = r.ts_us.saturating_sub(offset);
-            let found = idx.find(conns, &load, r.client, r.client_port, t, tol);
-            if let Some(l) = found.and_then(|i| load.get_mut(i)) {
-                *l = l.saturating_add(1);
-            }
-            found
-        })
-        .collect()
-}
-
-/// Estimates the clock offset (access minus firewall, µs) from matched pairs: per connection,
-/// its first complete request minus its start; the median of those, rounded to whole seconds
-/// (`%t` truncates to the second, so a request at the connection start reads up to 1 s early).
-/// `None` with fewer than 3 pairs. Returns the estimate and the number of pairs.
+/// Estimates the clock offset (access minus firewall, µs): over a sample of requests, the
+/// differences (in whole seconds) between each request's time and the starts of the
+/// connections of its address within [`CorrelateOptions::max_offset_us`]; the most frequent
+/// difference is the offset, if enough pairs agree. Offsets within the tolerance count as 0.
+/// Returns the estimate and the number of pairs that agree with it.
 pub fn estimate_offset(
     conns: &[ConnFacts],
     requests: &[LoggedRequest],
-    assigned: &[Option<usize>],
+    opts: &CorrelateOptions,
 ) -> (Option<i64>, u64) {
-    let mut first: HashMap<usize, i64, foldhash::fast::RandomState> = HashMap::default();
-    for (r, a) in requests.iter().zip(assigned) {
-        let (Some(i), RequestKind::Normal) = (*a, r.kind) else {
+    let mut by_addr: HashMap<IpAddr, Vec<i64>, foldhash::fast::RandomState> = HashMap::default();
+    for c in conns.iter().filter(|c| can_carry(c)) {
+        by_addr.entry(c.orig.ip()).or_default().push(c.start_us);
+    }
+    for v in by_addr.values_mut() {
+        v.sort_unstable();
+    }
+    let step = (requests.len() / 5000).max(1);
+    let mut hist: HashMap<i64, u64, foldhash::fast::RandomState> = HashMap::default();
+    let mut with_candidates = 0u64;
+    for r in requests
+        .iter()
+        .step_by(step)
+        .filter(|r| r.kind().completed())
+    {
+        let Some(starts) = by_addr.get(&r.client) else {
             continue;
         };
-        let Some(c) = conns.get(i) else { continue };
-        let d = r.ts_us.saturating_sub(c.start_us);
-        let e = first.entry(i).or_insert(d);
-        *e = (*e).min(d);
+        let lo = starts.partition_point(|s| *s < r.ts_us.saturating_sub(opts.max_offset_us));
+        let hi = starts.partition_point(|s| *s <= r.ts_us.saturating_add(opts.max_offset_us));
+        let window = starts.get(lo..hi).unwrap_or_default();
+        if window.is_empty() {
+            continue;
+        }
+        with_candidates += 1;
+        // The nearest starts only: a busy address has many connections in the window.
+        let mid = window.partition_point(|s| *s <= r.ts_us);
+        let from = mid.saturating_sub(8);
+        let to = (mid + 8).min(window.len());
+        let mut seen: Vec<i64> = Vec::with_capacity(16);
+        for s in window.get(from..to).unwrap_or_default() {
+            let d = (r.ts_us.saturating_sub(*s)).div_euclid(1_000_000);
+            if !seen.contains(&d) {
+                seen.push(d);
+                *hist.entry(d).or_insert(0) += 1;
+            }
+        }
     }
-    let mut deltas: Vec<i64> = first.into_values().collect();
-    if deltas.len() < 3 {
-        return (None, deltas.len() as u64);
+    // Whole-second stamps make a request at its connection's start read 0 or 1 s later:
+    // score each difference with its neighbour.
+    let score =
+        |d: i64| hist.get(&d).copied().unwrap_or(0) + hist.get(&(d - 1)).copied().unwrap_or(0);
+    let best = hist
+        .keys()
+        .map(|&d| (score(d), std::cmp::Reverse(d.abs()), d))
+        .max();
+    let Some((support, _, d)) = best else {
+        return (None, 0);
+    };
+    if support < 3 || support * 4 < with_candidates {
+        return (None, support);
     }
-    let mid = deltas.len() / 2;
-    let (_, median, _) = deltas.select_nth_unstable(mid);
-    let secs = (*median as f64 / 1e6 + 0.5).floor() as i64;
-    (Some(secs.saturating_mul(1_000_000)), deltas.len() as u64)
+    let secs = if (d - 1).abs() * 1_000_000 <= opts.tolerance_us
+        || d.abs() * 1_000_000 <= opts.tolerance_us
+    {
+        0
+    } else {
+        d - 1
+    };
+    (Some(secs.saturating_mul(1_000_000)), support)
+}
+
+/// The time span `[first, last]` covered by the connections, µs.
+pub fn span(conns: &[ConnFacts]) -> Option<(i64, i64)> {
+    let first = conns.iter().map(|c| c.start_us).min()?;
+    let last = conns.iter().map(|c| c.end_us.max(c.start_us)).max()?;
+    Some((first, last))
 }
 
 /// Attaches requests and timeouts to the connections they belong to.
 ///
 /// ```
-/// use halfopen::correlate::{correlate, CorrelateOptions, LoggedRequest};
-/// use halfopen::facts::{ConnFacts, InputKind};
-/// let mut c = ConnFacts::new("192.0.2.1:50000".parse().unwrap(), "198.51.100.1:80".parse().unwrap(), 10_000_000, InputKind::Packets);
-/// c.handshake_completed = true;
-/// c.end_us = 12_000_000;
+/// use halfopen::correlate::{correlate, CorrelateOptions};
+/// use halfopen::evidence::Shows;
+/// use halfopen::facts::ConnFacts;
+/// use halfopen::requests::LoggedRequest;
+/// let mut c = ConnFacts::new("192.0.2.1:50000".parse().unwrap(), "198.51.100.1:80".parse().unwrap(), 10_000_000, Shows::SynOnly);
+/// c.history = "S".into();
 /// let mut conns = vec![c];
 /// let reqs = [LoggedRequest::new(10_000_000, "192.0.2.1".parse().unwrap(), None, Some(200), Some(b"GET / HTTP/1.1"))];
 /// let r = correlate(&mut conns, &reqs, &[], &CorrelateOptions::default());
-/// assert_eq!(r.matched, 1);
-/// assert_eq!(conns[0].requests.len(), 1);
+/// assert_eq!((r.matched, r.certain), (1, 1));
+/// assert_eq!(conns[0].requests.completed(), 1);
 /// ```
 pub fn correlate(
     conns: &mut [ConnFacts],
@@ -249,24 +281,9 @@ pub fn correlate(
     opts: &CorrelateOptions,
 ) -> Correlation {
     let idx = ByAddr::new(conns);
-    let tol = opts.tolerance_us;
-    let mut assigned = assign(
-        &idx,
-        conns,
-        requests,
-        opts.fixed_offset_us.unwrap_or(0),
-        tol,
-    );
     let (estimate, pairs) = match opts.fixed_offset_us {
         Some(o) => (Some(o), 0),
-        None => {
-            let (e, n) = estimate_offset(conns, requests, &assigned);
-            let e = e.filter(|o| o.unsigned_abs() <= opts.max_offset_us.unsigned_abs());
-            if let Some(o) = e.filter(|o| *o != 0) {
-                assigned = assign(&idx, conns, requests, o, tol);
-            }
-            (e, n)
-        }
+        None => estimate_offset(conns, requests, opts),
     };
     let offset = estimate.unwrap_or(0);
     let mut out = Correlation {
@@ -274,48 +291,57 @@ pub fn correlate(
         offset_pairs: pairs,
         ..Correlation::default()
     };
-    for (r, a) in requests.iter().zip(assigned) {
+    let covered = span(conns);
+    let mut order: Vec<usize> = (0..requests.len()).collect();
+    order.sort_by_key(|&i| requests.get(i).map_or(0, |r| r.ts_us));
+    let mut load = vec![0u32; conns.len()];
+    for ri in order {
+        let Some(r) = requests.get(ri) else { continue };
         let t = r.ts_us.saturating_sub(offset);
-        match a {
-            Some(i) => {
-                if let Some(c) = conns.get_mut(i) {
-                    if c.requests.len() < 10_000 {
-                        c.requests.push(RequestFacts {
-                            ts_us: t,
-                            status: r.status,
-                            request: r.request.clone(),
-                            kind: r.kind,
-                        });
-                    }
-                    out.matched += 1;
-                }
+        let found = idx.find(conns, &load, r.client, r.client_port, t, opts);
+        let Some(m) = found else {
+            let inside = covered.is_some_and(|(a, b)| {
+                t >= a.saturating_sub(opts.tolerance_us) && t <= b.saturating_add(opts.tolerance_us)
+            });
+            if inside {
+                out.unmatched += 1;
+            } else {
+                out.outside_span += 1;
             }
-            None => out.unmatched += 1,
+            continue;
+        };
+        let i = m.index();
+        if let Some(l) = load.get_mut(i) {
+            *l = l.saturating_add(1);
+        }
+        if let Some(c) = conns.get_mut(i) {
+            let mut e = r.example.clone();
+            e.ts_us = t;
+            c.requests.add(e, matches!(m, Match::Certain(_)));
+            out.matched += 1;
+            match m {
+                Match::Certain(_) => out.certain += 1,
+                Match::ByElimination(_) => out.by_elimination += 1,
+            }
         }
     }
-    for tnote in timeouts {
-        let t = tnote.ts_us.saturating_sub(offset);
+    for note in timeouts {
+        let t = note.ts_us.saturating_sub(offset);
         // The note is written when the timeout fires, long after the connection started.
         let found = idx
-            .find(
-                conns,
-                &[],
-                tnote.client,
-                tnote.client_port,
-                t,
-                opts.tolerance_us,
-            )
-            .filter(|&i| {
-                conns
-                    .get(i)
-                    .is_some_and(|c| c.end_us.saturating_add(opts.tolerance_us) >= t)
-            });
+            .find(conns, &load, note.client, note.client_port, t, opts)
+            .map(Match::index);
         if let Some(c) = found.and_then(|i| conns.get_mut(i)) {
-            c.header_timeout = true;
+            c.requests.read_timeout = true;
             out.timeouts_matched += 1;
         }
     }
     out
+}
+
+/// True when the request kind proves the client was served.
+pub fn proves_service(k: RequestKind) -> bool {
+    k == RequestKind::Success
 }
 
 #[cfg(test)]
@@ -327,11 +353,12 @@ mod tests {
             format!("{ip}:{port}").parse().unwrap(),
             "198.51.100.1:80".parse().unwrap(),
             start_s * 1_000_000,
-            InputKind::Packets,
+            Shows::EveryPacket,
         );
         c.end_us = end_s * 1_000_000;
         c.history = hist.to_owned();
         c.handshake_completed = hist.contains('A');
+        c.reply_seen_by_orig = hist.contains('A');
         c
     }
 
@@ -347,7 +374,7 @@ mod tests {
 
     #[test]
     fn keepalive_and_offset() {
-        // Access clock 3 s ahead; keep-alive on the first two connections.
+        // Access clock 63 s ahead; keep-alive on the first two connections.
         let mut conns = vec![
             conn("192.0.2.1", 1000, 100, 110, "ShADadFf"),
             conn("192.0.2.1", 1001, 200, 205, "ShADadFf"),
@@ -356,18 +383,35 @@ mod tests {
             conn("192.0.2.9", 1003, 150, 151, "Sh"),
         ];
         let reqs = [
-            req("192.0.2.1", None, 103),
-            req("192.0.2.1", None, 108),
-            req("192.0.2.1", None, 203),
-            req("192.0.2.1", None, 204),
-            req("192.0.2.1", None, 253),
+            req("192.0.2.1", None, 163),
+            req("192.0.2.1", None, 168),
+            req("192.0.2.1", None, 263),
+            req("192.0.2.1", None, 264),
+            req("192.0.2.1", None, 313),
         ];
         let r = correlate(&mut conns, &reqs, &[], &CorrelateOptions::default());
-        assert_eq!(r.clock_offset_us, Some(3_000_000));
+        assert_eq!(r.clock_offset_us, Some(63_000_000));
         assert_eq!(r.matched, 5);
-        assert_eq!(conns[0].requests.len(), 2);
-        assert_eq!(conns[1].requests.len(), 2);
-        assert!(conns[3].requests.is_empty());
+        assert_eq!(conns[0].requests.total(), 2);
+        assert_eq!(conns[1].requests.total(), 2);
+        assert_eq!(conns[2].requests.total(), 1);
+    }
+
+    #[test]
+    fn weak_forms_match_one_request_per_attempt_first() {
+        let mut conns: Vec<ConnFacts> = (0..6)
+            .map(|i| {
+                let mut c = conn("203.0.113.5", 45000 + i, 47, 47, "S");
+                c.shows = Shows::FirstPacket;
+                c.flags = false;
+                c
+            })
+            .collect();
+        let reqs: Vec<LoggedRequest> = (0..6).map(|_| req("203.0.113.5", None, 47)).collect();
+        let r = correlate(&mut conns, &reqs, &[], &CorrelateOptions::default());
+        assert_eq!((r.matched, r.unmatched), (6, 0));
+        assert!(conns.iter().all(|c| c.requests.total() == 1));
+        assert_eq!(r.by_elimination, 6);
     }
 
     #[test]
@@ -384,6 +428,7 @@ mod tests {
             ts_us: 120_000_000,
             client: "192.0.2.1".parse().unwrap(),
             client_port: Some(1000),
+            body: false,
         }];
         let opts = CorrelateOptions {
             fixed_offset_us: Some(0),
@@ -391,7 +436,7 @@ mod tests {
         };
         let r = correlate(&mut conns, &reqs, &t, &opts);
         assert_eq!((r.matched, r.unmatched, r.timeouts_matched), (1, 1, 1));
-        assert_eq!(conns[1].requests.len(), 1);
-        assert!(conns[0].header_timeout);
+        assert_eq!(conns[1].requests.total(), 1);
+        assert!(conns[0].requests.read_timeout);
     }
 }

@@ -28,6 +28,14 @@ pub enum Error {
         /// What went wrong.
         what: String,
     },
+    /// An option value with no meaning.
+    #[error("{option}: {why}")]
+    InvalidOption {
+        /// The option.
+        option: &'static str,
+        /// Why it has no meaning.
+        why: String,
+    },
     /// An I/O error on an input.
     #[error("{file}: {source}")]
     Io {

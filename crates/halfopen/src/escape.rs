@@ -1,4 +1,33 @@
-//! Escaping of attacker-controlled bytes before they reach a terminal or a report.
+//! Escaping of attacker-controlled bytes before they reach a terminal or a report, and the
+//! report's number and time formatting.
+
+/// Formats a count with thousands separators (`1,200`).
+///
+/// ```
+/// assert_eq!(halfopen::escape::thousands(1_234_567), "1,234,567");
+/// ```
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Formats microseconds since the epoch as RFC 3339 UTC.
+///
+/// ```
+/// assert_eq!(halfopen::escape::rfc3339(0), "1970-01-01T00:00:00Z");
+/// ```
+pub fn rfc3339(ts_us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(ts_us)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_else(|| ts_us.to_string())
+}
 
 /// Escapes bytes for display: printable ASCII is kept, every other byte (control characters,
 /// ESC, DEL, non-ASCII) becomes `\xNN`. The result never contains a control character.

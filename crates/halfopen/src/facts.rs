@@ -1,52 +1,53 @@
-//! The facade's own, owned facts about one connection, and the classifier.
-//!
-//! [`ConnFacts`] is filled from a `halfopen_tcp::Connection` plus the requests matched in
-//! the access log and the error-log evidence; [`classify`] turns it into a verdict.
+//! The facade's own, owned facts about one connection: what the firewall input showed of it
+//! ([`ConnFacts`]), the first SYN's header fields ([`SynFingerprint`]) and what the web logs
+//! said about it ([`ConnRequests`], [`RequestKind`]).
 
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use halfopen_tcp::Connection;
+
 use crate::escape;
-use crate::verdict::{Confidence, Evidence, Verdict};
+use crate::evidence::Shows;
 
-/// What kind of input the facts about a connection rest on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InputKind {
-    /// Packets (pcap): everything is seen.
-    Packets,
-    /// A firewall log with TCP flags in both directions.
-    FlagsBothDirections,
-    /// A firewall log with TCP flags for inbound packets only.
-    FlagsOneDirection,
-    /// A firewall log with inbound SYNs only (`-p tcp --syn -j LOG`).
-    SynOnly,
-    /// A firewall log without TCP flags (ipfw): only packet counts per 4-tuple.
-    NoFlags,
-}
-
-/// The first SYN's header fields (tool fingerprints, spoofing indicators).
+/// The first SYN's header fields (tool fingerprints).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct SynFingerprint {
     /// IP TTL.
     pub ttl: Option<u8>,
-    /// IP identification.
-    pub ip_id: Option<u32>,
     /// TCP window.
     pub window: Option<u16>,
     /// MSS option.
     pub mss: Option<u16>,
-    /// Hash of the option kinds in order; `Some(0)` is used for "no options".
-    pub options_fingerprint: Option<u32>,
     /// Whether the SYN carried TCP options, when the input says.
     pub has_options: Option<bool>,
 }
 
 impl SynFingerprint {
-    /// True for a SYN that looks crafted by hping3 and friends: window 512, no options.
+    /// True for a SYN no operating system sends: no TCP options at all (every stack in use
+    /// sends at least MSS). Raw-packet tools do (hping3: window 512; flood tools: window 0 or
+    /// 65535).
     pub fn looks_crafted(&self) -> bool {
-        self.window == Some(512) && self.has_options == Some(false)
+        self.has_options == Some(false)
+    }
+
+    /// The fingerprint of a tracked connection's first SYN.
+    pub fn of(c: &Connection) -> Option<SynFingerprint> {
+        let s = c.first_syn?;
+        let header = if c.orig.is_ipv4() { 40 } else { 60 };
+        let has_options = match (s.mss, s.options_fingerprint, s.ip_len) {
+            (Some(_), _, _) => Some(true),
+            (None, Some(fp), _) => Some(fp != 0),
+            (None, None, Some(len)) => Some(len > header),
+            (None, None, None) => None,
+        };
+        Some(SynFingerprint {
+            ttl: s.ttl,
+            window: s.window,
+            mss: s.mss,
+            has_options,
+        })
     }
 }
 
@@ -54,13 +55,21 @@ impl SynFingerprint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestKind {
-    /// A complete HTTP request (any status but the ones below).
-    Normal,
+    /// A complete HTTP request answered 2xx or 3xx.
+    Success,
+    /// A complete HTTP request with another status (4xx but 400 and 408, 5xx).
+    Other,
+    /// 400 for a request line that looks like HTTP: the request was malformed or cut off
+    /// (a client that closed in the middle of its headers).
+    BadRequest,
     /// 408 with no request line: the client sent nothing.
     TimeoutEmpty,
-    /// 408 with a request line: an unfinished request.
+    /// 408 with a request line: an unfinished request (slow headers or body).
     TimeoutPartial,
-    /// 400 with bytes that are not HTTP/1 (TLS, HTTP/2 preface, binary, empty).
+    /// 400 for an HTTP/2 connection preface (`PRI * HTTP/2.0`): a client speaking HTTP/2 with
+    /// prior knowledge to an HTTP/1-only server.
+    Http2Preface,
+    /// 400 with bytes that are not HTTP (a TLS ClientHello, binary, empty).
     NonHttp,
 }
 
@@ -71,32 +80,55 @@ impl RequestKind {
     /// ```
     /// use halfopen::facts::RequestKind;
     /// assert_eq!(RequestKind::of(Some(408), Some(b"-")), RequestKind::TimeoutEmpty);
+    /// assert_eq!(RequestKind::of(Some(408), Some(b"GET / HTTP/1.1")), RequestKind::TimeoutPartial);
     /// assert_eq!(RequestKind::of(Some(400), Some(b"\\x16\\x03\\x01\\x02")), RequestKind::NonHttp);
-    /// assert_eq!(RequestKind::of(Some(200), Some(b"GET / HTTP/1.1")), RequestKind::Normal);
+    /// assert_eq!(RequestKind::of(Some(400), Some(b"PRI * HTTP/2.0")), RequestKind::Http2Preface);
+    /// assert_eq!(RequestKind::of(Some(200), Some(b"GET / HTTP/1.1")), RequestKind::Success);
+    /// assert_eq!(RequestKind::of(Some(404), Some(b"GET /x HTTP/1.1")), RequestKind::Other);
+    /// assert_eq!(RequestKind::of(Some(400), Some(b"GET / HTTP/1.1")), RequestKind::BadRequest);
     /// ```
     pub fn of(status: Option<u16>, raw: Option<&[u8]>) -> RequestKind {
         let raw = raw.filter(|r| !r.is_empty() && *r != b"-");
         match (status, raw) {
             (Some(408), None) => RequestKind::TimeoutEmpty,
+            (Some(408 | 400), Some(r)) if r.starts_with(b"PRI * HTTP/2") => {
+                RequestKind::Http2Preface
+            }
             (Some(408), Some(r)) if non_http_kind(r).is_none() => RequestKind::TimeoutPartial,
             (Some(408), Some(_)) => RequestKind::NonHttp,
             (Some(400), None) => RequestKind::NonHttp,
             (Some(400), Some(r)) if non_http_kind(r).is_some() => RequestKind::NonHttp,
-            _ => RequestKind::Normal,
+            (Some(400), Some(_)) => RequestKind::BadRequest,
+            (Some(s), _) if (200..400).contains(&s) => RequestKind::Success,
+            _ => RequestKind::Other,
         }
+    }
+
+    /// True for a request the server completed (any status but the timeouts and non-HTTP).
+    pub const fn completed(self) -> bool {
+        matches!(self, RequestKind::Success | RequestKind::Other)
     }
 }
 
 /// What a request line that is not HTTP/1 looks like, or `None` when it looks like HTTP/1.
+///
+/// ```
+/// use halfopen::facts::non_http_kind;
+/// assert_eq!(non_http_kind(b"\\x16\\x03\\x01\\x02"), Some("a TLS ClientHello on a plain-HTTP port"));
+/// assert_eq!(non_http_kind(b"GET / HTTP/1.1"), None);
+/// ```
 pub fn non_http_kind(raw: &[u8]) -> Option<&'static str> {
     if raw.starts_with(b"\\x16\\x03") || raw.starts_with(&[0x16, 0x03]) {
-        return Some("TLS ClientHello on a plain-HTTP port");
+        return Some("a TLS ClientHello on a plain-HTTP port");
     }
     if raw.starts_with(b"PRI * HTTP/2") {
-        return Some("HTTP/2 preface on an HTTP/1 port");
+        return Some("an HTTP/2 preface on an HTTP/1-only server");
+    }
+    if raw.starts_with(b"SSH-") {
+        return Some("an SSH banner on an HTTP port");
     }
     if raw.is_empty() || raw == b"-" {
-        return Some("empty or unreadable request");
+        return Some("an empty or unreadable request");
     }
     let method_len = raw.iter().position(|&b| b == b' ').unwrap_or(raw.len());
     let method = raw.get(..method_len).unwrap_or_default();
@@ -108,28 +140,115 @@ pub fn non_http_kind(raw: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// One request from the access log matched to a connection (owned, escaped).
+/// One logged request kept as an example (escaped, capped).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct RequestFacts {
-    /// When the request was received (access-log clock, corrected for the estimated offset).
+pub struct RequestExample {
+    /// When the request was received (firewall clock), µs.
     pub ts_us: i64,
     /// HTTP status.
     pub status: Option<u16>,
-    /// Request line, escaped for display.
+    /// The request line as logged, escaped for display and capped.
     pub request: String,
-    /// What the line says about the connection.
+    /// What it says.
     pub kind: RequestKind,
 }
 
-impl RequestFacts {
-    /// Builds the facts from a status and a raw request line.
-    pub fn new(ts_us: i64, status: Option<u16>, raw: Option<&[u8]>) -> RequestFacts {
-        RequestFacts {
+/// Longest request line kept in an example, in bytes of the original.
+pub const EXAMPLE_REQUEST_CAP: usize = 120;
+
+impl RequestExample {
+    /// An example from raw parts.
+    pub fn new(ts_us: i64, status: Option<u16>, raw: Option<&[u8]>) -> RequestExample {
+        RequestExample {
             ts_us,
             status,
-            request: escape::for_terminal_capped(raw.unwrap_or(b"-"), 200),
+            request: escape::for_terminal_capped(raw.unwrap_or(b"-"), EXAMPLE_REQUEST_CAP),
             kind: RequestKind::of(status, raw),
         }
+    }
+}
+
+/// The requests the web logs hold for one connection, counted by kind.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ConnRequests {
+    /// Requests by kind, indexed like [`ConnRequests::KINDS`].
+    pub counts: [u32; 7],
+    /// The error log's request-header or body read timeout (AH01382/AH01383) for this
+    /// connection.
+    pub read_timeout: bool,
+    /// The first request that decided the connection's kind, as an example.
+    pub example: Option<RequestExample>,
+    /// Requests matched by the client port or as the only candidate.
+    pub certain: u32,
+    /// Requests matched by choosing among several open connections of the address.
+    pub by_elimination: u32,
+}
+
+impl ConnRequests {
+    /// The kinds, in counter order.
+    pub const KINDS: [RequestKind; 7] = [
+        RequestKind::Success,
+        RequestKind::Other,
+        RequestKind::BadRequest,
+        RequestKind::TimeoutEmpty,
+        RequestKind::TimeoutPartial,
+        RequestKind::Http2Preface,
+        RequestKind::NonHttp,
+    ];
+
+    /// The count of one kind.
+    pub fn count(&self, k: RequestKind) -> u32 {
+        Self::KINDS
+            .iter()
+            .position(|x| *x == k)
+            .and_then(|i| self.counts.get(i))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Counts one request.
+    pub fn add(&mut self, e: RequestExample, certain: bool) {
+        if let Some(i) = Self::KINDS.iter().position(|x| *x == e.kind)
+            && let Some(c) = self.counts.get_mut(i)
+        {
+            *c = c.saturating_add(1);
+        }
+        if certain {
+            self.certain = self.certain.saturating_add(1);
+        } else {
+            self.by_elimination = self.by_elimination.saturating_add(1);
+        }
+        let better = match &self.example {
+            None => true,
+            Some(x) => rank(e.kind) > rank(x.kind),
+        };
+        if better {
+            self.example = Some(e);
+        }
+    }
+
+    /// All requests.
+    pub fn total(&self) -> u32 {
+        self.counts.iter().fold(0u32, |a, b| a.saturating_add(*b))
+    }
+
+    /// Complete requests (any status but timeouts and non-HTTP).
+    pub fn completed(&self) -> u32 {
+        self.count(RequestKind::Success)
+            .saturating_add(self.count(RequestKind::Other))
+    }
+}
+
+/// Which request decides a connection's kind (the strongest evidence first).
+fn rank(k: RequestKind) -> u8 {
+    match k {
+        RequestKind::Success => 7,
+        RequestKind::Other => 6,
+        RequestKind::BadRequest => 5,
+        RequestKind::TimeoutPartial => 4,
+        RequestKind::NonHttp => 3,
+        RequestKind::Http2Preface => 2,
+        RequestKind::TimeoutEmpty => 1,
     }
 }
 
@@ -144,19 +263,25 @@ pub struct ConnFacts {
     pub start_us: i64,
     /// Last packet.
     pub end_us: i64,
-    /// What the facts rest on.
-    pub input: InputKind,
+    /// Which input it came from (index into the report's inputs).
+    pub input: u16,
+    /// What that input shows.
+    pub shows: Shows,
+    /// Whether that input carries TCP flags.
+    pub flags: bool,
     /// Zeek `conn_state` name (`S0`, `SF`, `REJ`, ...).
     pub state: String,
     /// Zeek history letters (upper case: client, lower case: server): S h A D F R ...
     pub history: String,
-    /// Whether the handshake completed (as far as the input can tell).
+    /// Whether the whole handshake (SYN, SYN-ACK, ACK) was seen.
     pub handshake_completed: bool,
+    /// Whether the client evidently got the SYN-ACK (ACK or data after its SYN).
+    pub reply_seen_by_orig: bool,
     /// SYNs from the client, retransmissions included.
     pub syn_count: u32,
-    /// Packets from the client.
+    /// Packets (lines) from the client.
     pub orig_pkts: u64,
-    /// Packets from the server.
+    /// Packets (lines) from the server.
     pub resp_pkts: u64,
     /// Payload bytes from the client, when known.
     pub orig_bytes: Option<u64>,
@@ -164,10 +289,8 @@ pub struct ConnFacts {
     pub orig_sent_payload: Option<bool>,
     /// The first SYN.
     pub syn: Option<SynFingerprint>,
-    /// Requests matched in the access log.
-    pub requests: Vec<RequestFacts>,
-    /// The error log has a request-header read timeout (AH01382) for this connection.
-    pub header_timeout: bool,
+    /// What the web logs hold for this connection.
+    pub requests: ConnRequests,
     /// Set when the firewall input ended within the SYN timeout after this connection's first
     /// SYN, before its handshake completed: (seconds from the SYN to the end of the input,
     /// the SYN timeout in seconds). Its outcome is unknown.
@@ -176,55 +299,66 @@ pub struct ConnFacts {
 
 impl ConnFacts {
     /// Facts for a connection with nothing known yet but its endpoints and time.
-    pub fn new(orig: SocketAddr, resp: SocketAddr, start_us: i64, input: InputKind) -> ConnFacts {
+    pub fn new(orig: SocketAddr, resp: SocketAddr, start_us: i64, shows: Shows) -> ConnFacts {
         ConnFacts {
             orig,
             resp,
             start_us,
             end_us: start_us,
-            input,
+            input: 0,
+            shows,
+            flags: shows != Shows::FirstPacket,
             state: String::new(),
             history: String::new(),
             handshake_completed: false,
+            reply_seen_by_orig: false,
             syn_count: 0,
             orig_pkts: 0,
             resp_pkts: 0,
             orig_bytes: None,
             orig_sent_payload: None,
             syn: None,
-            requests: Vec::new(),
-            header_timeout: false,
+            requests: ConnRequests::default(),
             log_ended: None,
         }
     }
 
-    /// The evidence that the input ended before this connection's outcome was known.
-    fn log_ended_evidence(&self) -> Option<Evidence> {
-        self.log_ended.map(
-            |(seconds_before_end, syn_timeout_seconds)| Evidence::LogEnded {
-                seconds_before_end,
-                syn_timeout_seconds,
-            },
-        )
+    /// The facts of a tracked connection from an input showing `shows`.
+    pub fn from_connection(c: &Connection, input: u16, shows: Shows, flags: bool) -> ConnFacts {
+        let mut f = ConnFacts::new(c.orig, c.resp, c.start_us, shows);
+        f.input = input;
+        f.flags = flags;
+        f.end_us = c.end_us;
+        f.state = c.state.as_str().to_owned();
+        f.history = c.history.to_string();
+        f.handshake_completed = c.handshake_completed;
+        f.reply_seen_by_orig = c.reply_seen_by_orig();
+        f.syn_count = c.syn_count;
+        f.orig_pkts = c.orig_pkts;
+        f.resp_pkts = c.resp_pkts;
+        f.orig_bytes = c.orig_bytes;
+        f.orig_sent_payload = c.orig_sent_payload;
+        f.syn = SynFingerprint::of(c);
+        f
     }
 
-    /// True when the connection never got past the SYN (as far as the input shows) and
-    /// carried no logged request: flag-less logs count one inbound packet as half-open.
-    pub fn half_open(&self) -> bool {
-        let normal = self.requests.iter().any(|r| r.kind == RequestKind::Normal);
-        !normal
-            && match self.input {
-                InputKind::NoFlags => self.orig_pkts <= 1,
-                _ => !self.handshake_completed,
-            }
-    }
-
-    fn has(&self, letter: char) -> bool {
+    /// Whether the history has a letter.
+    pub fn has(&self, letter: char) -> bool {
         self.history.contains(letter)
     }
 
-    /// Who closed first: `Some(true)` the client, `Some(false)` the server, with whether it was an RST.
-    fn first_close(&self) -> Option<(bool, bool)> {
+    /// True when a SYN from the client was seen: the connection began inside the input.
+    pub fn syn_seen(&self) -> bool {
+        match self.flags {
+            true => self.has('S'),
+            // Flag-less lines: the first line of a 4-tuple is taken as its SYN unless the
+            // table turned the endpoints round (its first line came from the server).
+            false => !self.history.starts_with('^'),
+        }
+    }
+
+    /// Who closed first: `Some((true, reset))` the client, `Some((false, reset))` the server.
+    pub fn first_close(&self) -> Option<(bool, bool)> {
         self.history.chars().find_map(|c| match c {
             'F' => Some((true, false)),
             'R' => Some((true, true)),
@@ -234,11 +368,13 @@ impl ConnFacts {
         })
     }
 
-    fn duration_ms(&self) -> u64 {
+    /// Lifetime in milliseconds.
+    pub fn duration_ms(&self) -> u64 {
         u64::try_from(self.end_us.saturating_sub(self.start_us) / 1000).unwrap_or(0)
     }
 
-    fn sent_data(&self) -> Option<bool> {
+    /// Whether the client sent payload, as far as the input shows.
+    pub fn sent_data(&self) -> Option<bool> {
         if self.has('D') {
             return Some(true);
         }
@@ -247,266 +383,9 @@ impl ConnFacts {
     }
 }
 
-/// How long a handshake-then-close without data may last to count as a connect scan.
-pub const CONNECT_SCAN_MAX_MS: u64 = 1_000;
-
-/// Classifies one connection.
-///
-/// ```
-/// use halfopen::facts::{classify, ConnFacts, InputKind, RequestFacts};
-/// use halfopen::Verdict;
-/// let mut c = ConnFacts::new("192.0.2.1:50000".parse().unwrap(), "198.51.100.1:80".parse().unwrap(), 0, InputKind::Packets);
-/// c.history = "ShADadFf".into();
-/// c.handshake_completed = true;
-/// c.requests.push(RequestFacts::new(0, Some(200), Some(b"GET / HTTP/1.1")));
-/// assert_eq!(classify(&c).0, Verdict::Legitimate);
-/// ```
-pub fn classify(c: &ConnFacts) -> (Verdict, Confidence, Vec<Evidence>) {
-    let mut ev = Vec::new();
-    if let Some(r) = classify_by_requests(c, &mut ev) {
-        return r;
-    }
-    match c.input {
-        InputKind::Packets | InputKind::FlagsBothDirections | InputKind::FlagsOneDirection => {
-            classify_by_flags(c, ev)
-        }
-        InputKind::SynOnly => classify_syn_only(c, ev),
-        InputKind::NoFlags => classify_no_flags(c, ev),
-    }
-}
-
-fn classify_by_requests(
-    c: &ConnFacts,
-    ev: &mut Vec<Evidence>,
-) -> Option<(Verdict, Confidence, Vec<Evidence>)> {
-    let normal = c
-        .requests
-        .iter()
-        .filter(|r| r.kind == RequestKind::Normal)
-        .count();
-    if normal > 0 {
-        ev.push(Evidence::RequestsLogged {
-            count: u32::try_from(normal).unwrap_or(u32::MAX),
-        });
-        return Some((Verdict::Legitimate, Confidence::High, std::mem::take(ev)));
-    }
-    if let Some(r) = c
-        .requests
-        .iter()
-        .find(|r| r.kind == RequestKind::TimeoutPartial)
-    {
-        ev.push(Evidence::Timeout408Partial {
-            request: r.request.clone(),
-        });
-        if c.header_timeout {
-            ev.push(Evidence::HeaderReadTimeout);
-        }
-        return Some((Verdict::SlowRequest, Confidence::High, std::mem::take(ev)));
-    }
-    if let Some(r) = c.requests.iter().find(|r| r.kind == RequestKind::NonHttp) {
-        let looks_like = non_http_kind(r.request.as_bytes()).unwrap_or("binary or non-HTTP bytes");
-        ev.push(Evidence::NonHttpRequest {
-            request: r.request.clone(),
-            looks_like: looks_like.to_owned(),
-        });
-        return Some((Verdict::NonHttp, Confidence::High, std::mem::take(ev)));
-    }
-    if c.requests
-        .iter()
-        .any(|r| r.kind == RequestKind::TimeoutEmpty)
-    {
-        ev.push(Evidence::Timeout408Empty);
-        if c.header_timeout {
-            ev.push(Evidence::HeaderReadTimeout);
-        }
-        return Some((Verdict::IdleTimeout, Confidence::High, std::mem::take(ev)));
-    }
-    if c.header_timeout {
-        // AH01382 without an access-log line: the server timed out on this client.
-        ev.push(Evidence::HeaderReadTimeout);
-        let v = if c.sent_data() == Some(true) {
-            Verdict::SlowRequest
-        } else {
-            Verdict::IdleTimeout
-        };
-        return Some((v, Confidence::Medium, std::mem::take(ev)));
-    }
-    None
-}
-
-fn syn_flood_evidence(c: &ConnFacts, ev: &mut Vec<Evidence>) -> Confidence {
-    ev.push(Evidence::HandshakeNeverCompleted {
-        syns: c.syn_count.max(1),
-    });
-    let mut confidence = Confidence::Medium;
-    if c.syn_count <= 1 {
-        ev.push(Evidence::NoSynRetransmission);
-        confidence = Confidence::High;
-    }
-    if let Some(w) = c
-        .syn
-        .filter(SynFingerprint::looks_crafted)
-        .and_then(|s| s.window)
-    {
-        ev.push(Evidence::CraftedSyn { window: w });
-        confidence = Confidence::High;
-    }
-    confidence
-}
-
-fn classify_by_flags(c: &ConnFacts, mut ev: Vec<Evidence>) -> (Verdict, Confidence, Vec<Evidence>) {
-    let synack = c.has('h');
-    if !c.handshake_completed {
-        if c.has('r') && !synack {
-            ev.push(Evidence::PortClosed);
-            return (Verdict::SynScan, Confidence::Low, ev);
-        }
-        if synack && c.has('R') {
-            ev.push(Evidence::ResetAfterSynAck);
-            return (Verdict::SynScan, Confidence::High, ev);
-        }
-        let crafted = c.syn.is_some_and(|s| s.looks_crafted());
-        if let Some(e) = c.log_ended_evidence().filter(|_| !crafted) {
-            ev.push(e);
-            return (Verdict::Unknown, Confidence::Low, ev);
-        }
-        if synack {
-            ev.push(Evidence::SynAckUnanswered);
-        } else if c.input == InputKind::FlagsOneDirection {
-            ev.push(Evidence::Missing {
-                what: "the log shows inbound packets only, so the server's SYN-ACK is not visible"
-                    .to_owned(),
-            });
-        }
-        let mut conf = syn_flood_evidence(c, &mut ev);
-        if c.syn_count > 1 && !synack && c.input != InputKind::FlagsOneDirection {
-            // A real client retrying a SYN nobody answered: not necessarily hostile.
-            ev.push(Evidence::Missing {
-                what: "no SYN-ACK was seen: the server may not have answered at all".to_owned(),
-            });
-            return (Verdict::Unknown, Confidence::Low, ev);
-        }
-        if c.input == InputKind::FlagsOneDirection {
-            conf = conf.min(Confidence::Medium);
-        }
-        return (Verdict::SynFlood, conf, ev);
-    }
-    match (c.sent_data(), c.first_close()) {
-        (Some(true), _) => {
-            ev.push(Evidence::DataWithoutRequest {
-                bytes: c.orig_bytes,
-            });
-            ev.push(Evidence::Missing {
-                what: "no access-log line matched this connection (was the access log of this \
-                       port and time given?)"
-                    .to_owned(),
-            });
-            (Verdict::Unknown, Confidence::Low, ev)
-        }
-        (_, Some((true, reset))) => {
-            let ms = c.duration_ms();
-            ev.push(Evidence::ClosedWithoutData {
-                reset,
-                duration_ms: ms,
-            });
-            if ms <= CONNECT_SCAN_MAX_MS {
-                let conf = if reset {
-                    Confidence::High
-                } else {
-                    Confidence::Medium
-                };
-                (Verdict::ConnectScan, conf, ev)
-            } else {
-                (Verdict::Idle, Confidence::High, ev)
-            }
-        }
-        (_, Some((false, _))) => {
-            ev.push(Evidence::ServerClosedIdle);
-            (Verdict::IdleTimeout, Confidence::Medium, ev)
-        }
-        (_, None) => {
-            ev.push(Evidence::Missing {
-                what: "the connection had not ended when the input ended".to_owned(),
-            });
-            (Verdict::Idle, Confidence::Low, ev)
-        }
-    }
-}
-
-fn classify_syn_only(c: &ConnFacts, mut ev: Vec<Evidence>) -> (Verdict, Confidence, Vec<Evidence>) {
-    if let Some(w) = c
-        .syn
-        .filter(SynFingerprint::looks_crafted)
-        .and_then(|s| s.window)
-    {
-        ev.push(Evidence::CraftedSyn { window: w });
-        ev.push(Evidence::Missing {
-            what: "the firewall log shows inbound SYNs only, so the handshake is not visible"
-                .to_owned(),
-        });
-        return (Verdict::SynFlood, Confidence::Medium, ev);
-    }
-    ev.push(Evidence::Missing {
-        what: format!(
-            "the firewall log shows inbound SYNs only ({} here) and no request matched: log every \
-             packet with its TCP flags to tell a flood, a scan and a preconnect apart",
-            c.syn_count.max(1)
-        ),
-    });
-    (Verdict::Unknown, Confidence::Low, ev)
-}
-
-fn classify_no_flags(c: &ConnFacts, mut ev: Vec<Evidence>) -> (Verdict, Confidence, Vec<Evidence>) {
-    let inbound = c.orig_pkts;
-    if inbound <= 1
-        && let Some(e) = c.log_ended_evidence()
-    {
-        ev.push(e);
-        return (Verdict::Unknown, Confidence::Low, ev);
-    }
-    if inbound <= 1 {
-        ev.push(Evidence::InboundPacketCount {
-            packets: inbound,
-            meaning: "the handshake never completed (a completed handshake needs at least 2 \
-                      inbound packets; assumes the log shows every packet)"
-                .to_owned(),
-        });
-        return (Verdict::SynFlood, Confidence::Medium, ev);
-    }
-    let meaning = if inbound == 2 {
-        "enough for a handshake but not for a request (a request needs at least 3)".to_owned()
-    } else {
-        "enough for a request, but none matched in the access log".to_owned()
-    };
-    ev.push(Evidence::InboundPacketCount {
-        packets: inbound,
-        meaning,
-    });
-    ev.push(Evidence::Missing {
-        what: format!(
-            "the firewall log carries no TCP flags and shows {inbound} inbound packets: enable \
-             flag logging (or give a pcap) to tell a scan, a preconnect and a slow client apart"
-        ),
-    });
-    (Verdict::Unknown, Confidence::Low, ev)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn conn(input: InputKind, history: &str) -> ConnFacts {
-        let mut c = ConnFacts::new(
-            "192.0.2.7:40000".parse().unwrap(),
-            "198.51.100.1:80".parse().unwrap(),
-            1_000_000,
-            input,
-        );
-        c.history = history.to_owned();
-        c.handshake_completed = history.contains('A') && history.contains('h');
-        c.syn_count = 1;
-        c
-    }
 
     #[test]
     fn request_kinds_follow_the_lab() {
@@ -517,134 +396,38 @@ mod tests {
         );
         assert_eq!(
             RequestKind::of(Some(400), Some(b"PRI * HTTP/2.0")),
-            RequestKind::NonHttp
+            RequestKind::Http2Preface
         );
         assert_eq!(RequestKind::of(Some(400), Some(b"")), RequestKind::NonHttp);
         assert_eq!(
             RequestKind::of(Some(400), Some(b"GET /parth HTTP/1.1")),
-            RequestKind::Normal
+            RequestKind::BadRequest
         );
         assert_eq!(
-            RequestKind::of(Some(404), Some(b"GET /nope HTTP/1.1")),
-            RequestKind::Normal
+            RequestKind::of(Some(304), Some(b"GET / HTTP/1.1")),
+            RequestKind::Success
         );
     }
 
     #[test]
-    fn verdicts_from_flags() {
-        let mut c = conn(InputKind::Packets, "Sh");
-        assert_eq!(classify(&c).0, Verdict::SynFlood);
-        assert_eq!(classify(&c).1, Confidence::High);
-        c.history = "ShR".into();
-        assert_eq!(classify(&c).0, Verdict::SynScan);
-        c.history = "Sr".into();
-        assert_eq!(classify(&c).0, Verdict::SynScan);
-        let mut c = conn(InputKind::Packets, "ShAR");
-        c.end_us = c.start_us + 2_000;
+    fn requests_keep_the_strongest_example() {
+        let mut r = ConnRequests::default();
+        r.add(RequestExample::new(0, Some(408), None), true);
+        r.add(
+            RequestExample::new(1, Some(200), Some(b"GET / HTTP/1.1")),
+            false,
+        );
+        r.add(
+            RequestExample::new(2, Some(404), Some(b"GET /x HTTP/1.1")),
+            false,
+        );
         assert_eq!(
-            classify(&c),
-            (
-                Verdict::ConnectScan,
-                Confidence::High,
-                vec![Evidence::ClosedWithoutData {
-                    reset: true,
-                    duration_ms: 2
-                }]
-            )
+            r.example.as_ref().map(|e| e.kind),
+            Some(RequestKind::Success)
         );
-        c.history = "ShAFf".into();
-        c.end_us = c.start_us + 10_000_000;
-        assert_eq!(classify(&c).0, Verdict::Idle);
-        c.history = "ShAfF".into();
-        assert_eq!(classify(&c).0, Verdict::IdleTimeout);
-        c.history = "ShADFf".into();
-        assert_eq!(classify(&c).0, Verdict::Unknown);
-        c.requests.push(RequestFacts::new(
-            0,
-            Some(400),
-            Some(b"\\x16\\x03\\x01\\x02"),
-        ));
-        assert_eq!(classify(&c).0, Verdict::NonHttp);
-        c.requests
-            .push(RequestFacts::new(0, Some(200), Some(b"GET / HTTP/1.1")));
-        assert_eq!(classify(&c).0, Verdict::Legitimate);
-    }
-
-    #[test]
-    fn real_client_retrying_is_not_a_flood() {
-        let mut c = conn(InputKind::Packets, "S");
-        c.syn_count = 3;
-        assert_eq!(classify(&c).0, Verdict::Unknown);
-    }
-
-    #[test]
-    fn crafted_syn_is_high_confidence() {
-        let mut c = conn(InputKind::SynOnly, "S");
-        c.syn = Some(SynFingerprint {
-            window: Some(512),
-            has_options: Some(false),
-            ..SynFingerprint::default()
-        });
-        assert_eq!(classify(&c).0, Verdict::SynFlood);
-        c.syn = None;
-        let (v, _, ev) = classify(&c);
-        assert_eq!(v, Verdict::Unknown);
-        assert!(ev[0].sentence().contains("inbound SYNs only"));
-    }
-
-    #[test]
-    fn flagless_counts() {
-        let mut c = conn(InputKind::NoFlags, "");
-        c.orig_pkts = 1;
-        assert_eq!(classify(&c).0, Verdict::SynFlood);
-        assert_eq!(classify(&c).1, Confidence::Medium);
-        c.orig_pkts = 2;
-        let (v, _, ev) = classify(&c);
-        assert_eq!(v, Verdict::Unknown);
-        assert!(
-            ev.iter()
-                .any(|e| e.sentence().contains("enable flag logging"))
+        assert_eq!(
+            (r.total(), r.completed(), r.certain, r.by_elimination),
+            (3, 2, 1, 2)
         );
-    }
-
-    #[test]
-    fn a_syn_just_before_the_end_of_the_log_has_no_outcome_yet() {
-        let mut c = conn(InputKind::NoFlags, "");
-        c.orig_pkts = 1;
-        c.log_ended = Some((5, 63));
-        let (v, conf, ev) = classify(&c);
-        assert_eq!((v, conf), (Verdict::Unknown, Confidence::Low));
-        assert!(
-            ev[0]
-                .sentence()
-                .starts_with("outcome unknown: the log ended 5 s")
-        );
-        let mut c = conn(InputKind::Packets, "Sh");
-        c.log_ended = Some((5, 63));
-        assert_eq!(classify(&c).0, Verdict::Unknown);
-        // Decided outcomes and crafted SYNs do not wait for the timeout.
-        c.history = "ShR".into();
-        assert_eq!(classify(&c).0, Verdict::SynScan);
-        c.history = "Sh".into();
-        c.syn = Some(SynFingerprint {
-            window: Some(512),
-            has_options: Some(false),
-            ..SynFingerprint::default()
-        });
-        assert_eq!(classify(&c).0, Verdict::SynFlood);
-    }
-
-    #[test]
-    fn timeouts() {
-        let mut c = conn(InputKind::Packets, "ShAfF");
-        c.requests.push(RequestFacts::new(0, Some(408), None));
-        c.header_timeout = true;
-        assert_eq!(classify(&c).0, Verdict::IdleTimeout);
-        c.requests.push(RequestFacts::new(
-            0,
-            Some(408),
-            Some(b"GET /loris HTTP/1.1"),
-        ));
-        assert_eq!(classify(&c).0, Verdict::SlowRequest);
     }
 }

@@ -70,6 +70,176 @@ pub fn next(lines: &mut LineReader) -> Option<Item<&[u8]>> {
     })
 }
 
+/// Lines read to detect a format.
+pub const SAMPLE_LINES: usize = 200;
+
+/// A line that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SkippedLine {
+    /// File name.
+    pub file: String,
+    /// 1-based line number (packet number for pcaps); 0 for the whole input.
+    pub line: u64,
+    /// Byte offset of the line start in the (decompressed) input.
+    pub offset: u64,
+    /// Why.
+    pub error: String,
+}
+
+/// Skipped lines: all counted, the first `cap` kept with their reasons.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Lines skipped in total.
+    pub total: u64,
+    /// The first ones.
+    pub kept: Vec<SkippedLine>,
+    /// How many are kept.
+    pub cap: usize,
+}
+
+impl Skipped {
+    /// An empty list keeping at most `cap` lines.
+    pub fn new(cap: usize) -> Skipped {
+        Skipped {
+            cap,
+            ..Skipped::default()
+        }
+    }
+
+    /// Counts a skipped line (kept while under the cap).
+    pub fn push(&mut self, file: &str, line: u64, offset: u64, error: String) {
+        self.total += 1;
+        if self.kept.len() < self.cap {
+            self.kept.push(SkippedLine {
+                file: file.to_owned(),
+                line,
+                offset,
+                error,
+            });
+        }
+    }
+
+    /// Adds every line of `o`.
+    pub fn merge(&mut self, o: Skipped) {
+        self.total += o.total;
+        for s in o.kept {
+            if self.kept.len() < self.cap {
+                self.kept.push(s);
+            }
+        }
+    }
+
+    /// True when lines were counted but not kept.
+    pub fn capped(&self) -> bool {
+        self.total > self.kept.len() as u64
+    }
+}
+
+/// Counts of one input: lines read, used, skipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineCounts {
+    /// Lines (packets) read.
+    pub lines: u64,
+    /// Used.
+    pub records: u64,
+    /// Skipped (bad).
+    pub skipped: u64,
+    /// Read but not relevant (non-TCP records, other kernel messages, error-log lines that
+    /// say nothing about connections).
+    pub ignored: u64,
+}
+
+/// The first lines of an input (format detection), replayed by [`for_each_line`].
+pub type Sample = Vec<Item<Vec<u8>>>;
+
+/// Reads the first [`SAMPLE_LINES`] lines.
+pub fn read_sample(lines: &mut LineReader) -> Sample {
+    let mut out = Vec::new();
+    while out.len() < SAMPLE_LINES {
+        match next(lines) {
+            Some(Item::Line(n, o, b)) => out.push(Item::Line(n, o, b.to_vec())),
+            Some(Item::TooLong(n, o, e)) => out.push(Item::TooLong(n, o, e)),
+            Some(Item::ReadError(n, e)) => {
+                out.push(Item::ReadError(n, e));
+                break;
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// The non-empty lines of a sample.
+pub fn sample_lines(sample: &Sample) -> impl Iterator<Item = &[u8]> {
+    sample.iter().filter_map(|i| match i {
+        Item::Line(_, _, b) if !b.is_empty() => Some(b.as_slice()),
+        _ => None,
+    })
+}
+
+/// What a line handler made of a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Use {
+    /// Used.
+    Record,
+    /// Read, not relevant.
+    Ignored,
+    /// Rejected, with the reason.
+    Bad(String),
+}
+
+/// Calls `f(number, offset, bytes)` for the sample lines then the rest, counting lines and
+/// skipped ones. Returns the read error that ended the input early, if one did.
+pub fn for_each_line(
+    name: &str,
+    sample: &Sample,
+    lines: &mut LineReader,
+    skipped: &mut Skipped,
+    counts: &mut LineCounts,
+    mut f: impl FnMut(u64, u64, &[u8]) -> Use,
+) -> Option<String> {
+    let mut handle = |item: Item<&[u8]>, skipped: &mut Skipped, counts: &mut LineCounts| {
+        match item {
+            Item::Line(n, o, b) => {
+                counts.lines += 1;
+                if b.is_empty() {
+                    return None;
+                }
+                match f(n, o, b) {
+                    Use::Record => counts.records += 1,
+                    Use::Ignored => counts.ignored += 1,
+                    Use::Bad(e) => {
+                        counts.skipped += 1;
+                        skipped.push(name, n, o, e);
+                    }
+                }
+            }
+            Item::TooLong(n, o, e) => {
+                counts.lines += 1;
+                counts.skipped += 1;
+                skipped.push(name, n, o, e);
+            }
+            Item::ReadError(n, e) => {
+                let e = format!("read error: {e}");
+                skipped.push(name, n, 0, e.clone());
+                return Some(e);
+            }
+        }
+        None
+    };
+    for item in sample {
+        if let Some(e) = handle(item.as_ref(), skipped, counts) {
+            return Some(e);
+        }
+    }
+    while let Some(item) = next(lines) {
+        if let Some(e) = handle(item, skipped, counts) {
+            return Some(e);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

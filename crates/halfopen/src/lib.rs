@@ -4,9 +4,10 @@
 //! Feed an [`Analyzer`] firewall logs (ipfw, netfilter, pf, filterlog, ...), pcaps, Apache or
 //! nginx access and error logs and `netstat`/`ss` snapshots; [`Analyzer::finish`] follows
 //! every TCP connection (`halfopen_tcp`), matches connections to logged requests
-//! ([`correlate`]), gives each connection and source a [`Verdict`] with its [`Confidence`]
-//! and typed [`Evidence`] ([`facts`], [`source`]), and plans the smallest safe block list
-//! ([`network`], [`blocklist`]). The result is a [`Report`] (JSON via serde, or text).
+//! ([`correlate`]), judges each source by what it did across its connections given what its
+//! input shows ([`evidence`], [`infer`], [`rollup`], [`judge`]) with its [`Confidence`] and
+//! typed [`Evidence`], and plans the smallest safe block list, its invariants enforced last
+//! ([`policy`], [`blocklist`]). The result is a [`Report`] (JSON via serde, or text).
 //!
 //! ```
 //! use std::io::Cursor;
@@ -36,16 +37,20 @@
 pub mod analyze;
 pub mod blocklist;
 pub mod clock;
+pub mod connections;
 pub mod correlate;
 pub mod error;
 pub mod escape;
+pub mod evidence;
 pub mod facts;
+pub mod infer;
 pub mod input;
+pub mod judge;
 pub mod netstat;
-pub mod network;
+pub mod policy;
 pub mod report;
-pub mod source;
-pub mod summary;
+pub mod requests;
+pub mod rollup;
 pub mod verdict;
 
 pub use analyze::{Analyzer, Options, Source};

@@ -309,6 +309,23 @@ pub struct NetstatSummary {
 }
 
 impl NetstatSummary {
+    /// Adds another snapshot's counts (backlogs: the larger).
+    pub fn merge(&mut self, b: &NetstatSummary) {
+        for (k, v) in &b.states {
+            *self.states.entry(*k).or_insert(0) += v;
+        }
+        for (k, v) in &b.half_open_by_local_port {
+            *self.half_open_by_local_port.entry(*k).or_insert(0) += v;
+        }
+        for (k, v) in &b.half_open_by_remote {
+            *self.half_open_by_remote.entry(*k).or_insert(0) += v;
+        }
+        for (k, v) in &b.listen_backlog {
+            let e = self.listen_backlog.entry(*k).or_insert(0);
+            *e = (*e).max(*v);
+        }
+    }
+
     /// Counts a whole snapshot (lines split on `\n`, `\r` trimmed).
     ///
     /// ```

@@ -7,35 +7,52 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::connections::KernelNote;
+use crate::escape::{rfc3339, thousands};
+use crate::evidence::{DecidedBy, InputForm, Platform, Shows};
+use crate::infer::Outcome;
+use crate::input::SkippedLine;
+use crate::judge::{Judged, Judgement, NetworkFlood, SPOOFED_FLOOD_ADVICE, ServerFlood};
 use crate::netstat::NetstatSummary;
-use crate::network::{Block, BlockPolicy, NotBlocked, SourceRow, plan};
-use crate::source::{SourceRules, SourceSummary, VerdictCounts};
-use crate::summary::{BUCKET_US, Summary};
+use crate::policy::{Block, NetworkView, NotBlocked};
+use crate::requests::ServerNote;
+use crate::rollup::{BUCKET_US, Rollup, SourceSummary};
 use crate::verdict::{Confidence, Evidence, Verdict};
 
-/// Version of the JSON document's layout.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the JSON document's layout. 2: the verdict rules per evidence form, and
+/// `timeline.hostile` counts attempts that never completed (it counted attempts of sources
+/// judged hostile); every other field of version 1 keeps its name and meaning.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The top-level keys of the JSON document (docs/json-schema.md).
-pub const JSON_KEYS: [&str; 19] = [
+pub const JSON_KEYS: [&str; 29] = [
     "version",
+    "warnings",
+    "unusable_inputs",
     "inputs",
+    "forms",
+    "platform",
     "notes",
     "year_inferred",
     "zone_inferred",
     "clock_offset_seconds",
     "headline",
+    "server_findings",
+    "network_floods",
+    "kernel_messages",
+    "server_notes",
     "connections_total",
     "connections",
     "states",
     "unmatched_requests",
+    "correlation",
     "sources",
     "networks",
     "not_blocked",
     "blocklist",
+    "hostile_found",
     "timeline",
     "netstat",
     "skipped_lines_total",
@@ -43,7 +60,7 @@ pub const JSON_KEYS: [&str; 19] = [
 ];
 
 /// The keys of each item of `sources`.
-pub const SOURCE_KEYS: [&str; 11] = [
+pub const SOURCE_KEYS: [&str; 12] = [
     "addr",
     "verdict",
     "confidence",
@@ -55,6 +72,7 @@ pub const SOURCE_KEYS: [&str; 11] = [
     "last_seen",
     "dst_ports",
     "evidence",
+    "raise_confidence",
 ];
 
 /// Checks that a JSON report has exactly the documented keys, at the top level and in every
@@ -89,6 +107,57 @@ pub fn check_json_keys(v: &serde_json::Value) -> std::result::Result<(), String>
     Ok(())
 }
 
+/// Counters per verdict (indexed by [`Verdict::index`]); serialised as `{"name": count}`
+/// without zero entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VerdictCounts(pub [u64; 9]);
+
+impl VerdictCounts {
+    /// Adds `n` to a verdict.
+    pub fn add(&mut self, v: Verdict, n: u64) {
+        if let Some(c) = self.0.get_mut(v.index()) {
+            *c = c.saturating_add(n);
+        }
+    }
+    /// The count of a verdict.
+    pub fn get(&self, v: Verdict) -> u64 {
+        self.0.get(v.index()).copied().unwrap_or(0)
+    }
+    /// The sum of all counts.
+    pub fn total(&self) -> u64 {
+        self.0.iter().fold(0u64, |a, b| a.saturating_add(*b))
+    }
+    /// Non-zero entries, in [`Verdict::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (Verdict, u64)> + '_ {
+        Verdict::ALL
+            .into_iter()
+            .map(|v| (v, self.get(v)))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+impl Serialize for VerdictCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (v, n) in self.iter() {
+            m.serialize_entry(v.as_str(), &n)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for VerdictCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m = BTreeMap::<Verdict, u64>::deserialize(d)?;
+        let mut c = VerdictCounts::default();
+        for (v, n) in m {
+            c.add(v, n);
+        }
+        Ok(c)
+    }
+}
+
 /// One input file and what was read from it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct InputInfo {
@@ -98,25 +167,21 @@ pub struct InputInfo {
     pub kind: String,
     /// Detected format name.
     pub format: Option<String>,
-    /// Lines (or packets) read.
+    /// Lines (or packets, for a capture) read.
     pub lines: u64,
     /// Lines used.
     pub records: u64,
-    /// Lines skipped (bad or irrelevant).
+    /// Lines skipped (bad).
     pub skipped: u64,
-}
-
-/// A line that could not be used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SkippedLine {
-    /// File name.
-    pub file: String,
-    /// 1-based line number (packet number for pcaps).
-    pub line: u64,
-    /// Byte offset of the line start in the (decompressed) input.
-    pub offset: u64,
-    /// Why.
-    pub error: String,
+    /// Lines read but not relevant (non-TCP records, other kernel or error-log messages).
+    #[serde(default)]
+    pub ignored: u64,
+    /// What `lines` counts: `lines` or `packets`.
+    #[serde(default)]
+    pub unit: String,
+    /// Why the input could not be used, when it could not.
+    #[serde(default)]
+    pub unusable: Option<String>,
 }
 
 /// Evidence with its sentence.
@@ -163,6 +228,8 @@ pub struct SourceReport {
     pub dst_ports: Vec<u16>,
     /// The evidence.
     pub evidence: Vec<EvidenceItem>,
+    /// What would raise the confidence.
+    pub raise_confidence: Option<String>,
 }
 
 /// The timeline of connection attempts.
@@ -174,8 +241,117 @@ pub struct TimelineReport {
     pub start: Option<String>,
     /// Attempts per bucket.
     pub attempts: Vec<u64>,
-    /// Hostile attempts per bucket.
+    /// Attempts that never completed (or carried no request, where the input does not show
+    /// completion), per bucket.
     pub hostile: Vec<u64>,
+}
+
+/// What one firewall input or capture shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormReport {
+    /// File name.
+    pub file: String,
+    /// Which packets (`every-packet`, `inbound`, `first-packet`, `syn-only`).
+    pub shows: Shows,
+    /// Whether lines carry TCP flags.
+    pub flags: bool,
+    /// Decided from the data or given.
+    pub decided_by: DecidedBy,
+    /// Why.
+    pub reason: String,
+    /// What that means, in words.
+    pub meaning: String,
+    /// The server's addresses it shows.
+    pub server_addrs: Vec<IpAddr>,
+}
+
+impl FormReport {
+    /// The report item of an input's form.
+    pub fn of(file: &str, f: &InputForm) -> FormReport {
+        FormReport {
+            file: file.to_owned(),
+            shows: f.shows,
+            flags: f.flags,
+            decided_by: f.decided_by,
+            reason: f.reason.clone(),
+            meaning: f.shows.sentence().to_owned(),
+            server_addrs: f.server_addrs.clone(),
+        }
+    }
+}
+
+/// The platform assumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformReport {
+    /// `linux`, `freebsd`, `bsd`, `windows`.
+    pub name: String,
+    /// Why it was assumed.
+    pub why: String,
+    /// What "the web server logged nothing" means there, and the check that tells half-open
+    /// from established.
+    pub means: String,
+}
+
+/// How requests were matched to connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CorrelationReport {
+    /// Client requests read.
+    pub requests: u64,
+    /// Matched to a connection.
+    pub matched: u64,
+    /// Matched by the client port or as the only candidate.
+    pub certain: u64,
+    /// Matched by choosing among several open connections of the address.
+    pub by_elimination: u64,
+    /// Inside the firewall input's time span but matched to no connection.
+    pub unmatched: u64,
+    /// Outside the firewall input's time span.
+    pub outside_span: u64,
+    /// Apache's own requests (internal dummy connections), kept apart.
+    pub internal: u64,
+    /// Read timeouts (AH01382) read and matched.
+    pub timeouts: u64,
+    /// Read timeouts matched.
+    pub timeouts_matched: u64,
+}
+
+/// A finding about a server port.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ServerFinding {
+    /// A SYN flood from many addresses.
+    SynFlood(ServerFlood),
+    /// Every worker busy (AH00161/AH00484): clients waited in the listen queue.
+    WorkersExhausted {
+        /// First and last such message, RFC 3339.
+        from: String,
+        /// Last one.
+        to: String,
+        /// Messages.
+        messages: u64,
+        /// The finding in words.
+        sentence: String,
+    },
+    /// SYN-ACKs for connections this server never opened (backscatter, reflection).
+    Backscatter {
+        /// SYN-ACKs.
+        syn_acks: u64,
+        /// Addresses that sent them.
+        addresses: u64,
+        /// The finding in words.
+        sentence: String,
+    },
+}
+
+impl ServerFinding {
+    /// The finding in words.
+    pub fn sentence(&self) -> &str {
+        match self {
+            ServerFinding::SynFlood(f) => &f.sentence,
+            ServerFinding::WorkersExhausted { sentence, .. }
+            | ServerFinding::Backscatter { sentence, .. } => sentence,
+        }
+    }
 }
 
 /// The whole report.
@@ -183,34 +359,57 @@ pub struct TimelineReport {
 pub struct Report {
     /// Layout version ([`SCHEMA_VERSION`]).
     pub version: u32,
+    /// Problems that make the answer untrustworthy (unusable inputs, logs that do not
+    /// overlap in time...): shown first.
+    pub warnings: Vec<String>,
+    /// Inputs that were given but gave nothing usable (or had most lines skipped): the
+    /// answer cannot be trusted (the command exits 3).
+    pub unusable_inputs: Vec<String>,
     /// The inputs.
     pub inputs: Vec<InputInfo>,
+    /// What each firewall input or capture shows.
+    pub forms: Vec<FormReport>,
+    /// The server's platform, as assumed.
+    pub platform: Option<PlatformReport>,
     /// Notes about assumptions (year or zone inferred, missing inputs...).
     pub notes: Vec<String>,
     /// True when a year was inferred for year-less timestamps.
     pub year_inferred: bool,
     /// True when a time zone was assumed.
     pub zone_inferred: bool,
-    /// Estimated offset access-log clock minus firewall clock, seconds (median of matched pairs).
+    /// Estimated offset access-log clock minus firewall clock, seconds.
     pub clock_offset_seconds: Option<f64>,
-    /// The headline: what happened, most important first.
+    /// The headline: what happened, what to block and what not, most important first.
     pub headline: Vec<String>,
+    /// Server ports under a flood, worker exhaustion, backscatter.
+    pub server_findings: Vec<ServerFinding>,
+    /// Networks whose addresses flood together.
+    pub network_floods: Vec<NetworkFlood>,
+    /// Kernel messages about SYN floods.
+    pub kernel_messages: Vec<KernelNote>,
+    /// What the web server said about itself (error log).
+    pub server_notes: Vec<ServerNote>,
     /// Connections in total.
     pub connections_total: u64,
     /// Connections by verdict.
     pub connections: VerdictCounts,
     /// Connections by Zeek state.
     pub states: BTreeMap<String, u64>,
-    /// Requests in the access logs that matched no connection.
+    /// Requests in the access logs that matched no connection although the firewall input
+    /// covers their time.
     pub unmatched_requests: u64,
+    /// How requests were matched.
+    pub correlation: CorrelationReport,
     /// Sources, hostile first, then by connections.
     pub sources: Vec<SourceReport>,
     /// Suggested blocks with their collateral.
     pub networks: Vec<Block>,
-    /// Hostile sources not blocked, and why.
+    /// Hostile sources (or blocks) not blocked, and why.
     pub not_blocked: Vec<NotBlocked>,
     /// The block list (CIDR strings).
     pub blocklist: Vec<String>,
+    /// True when hostile traffic was found (a hostile source or a server-level finding).
+    pub hostile_found: bool,
     /// Connection attempts over time.
     pub timeline: TimelineReport,
     /// netstat/ss snapshot, when given.
@@ -221,385 +420,181 @@ pub struct Report {
     pub skipped_lines: Vec<SkippedLine>,
 }
 
-/// Formats microseconds since the epoch as RFC 3339 UTC.
-pub fn rfc3339(ts_us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(ts_us)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-        .unwrap_or_else(|| ts_us.to_string())
-}
-
-/// Formats a count with thousands separators (`1,200`).
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn ports_text(s: &SourceSummary) -> String {
-    let ports: Vec<String> = s
-        .dst_ports
-        .ports
-        .iter()
-        .take(5)
-        .map(u16::to_string)
-        .collect();
-    let more = s.dst_ports.ports.len() > 5 || s.dst_ports.truncated;
-    let word = if s.dst_ports.ports.len() == 1 {
-        "port"
-    } else {
-        "ports"
-    };
-    format!(
-        "{word} {}{}",
-        ports.join(", "),
-        if more { ", ..." } else { "" }
-    )
-}
-
-fn source_headline(s: &SourceSummary, v: Verdict, conf: Confidence, no_access_log: bool) -> String {
-    let addr = s.addr;
-    let n = thousands(s.connections);
-    let what = match v {
-        Verdict::SynFlood => format!(
-            "{addr} sent {} SYNs to {} that never completed a handshake{}",
-            thousands(s.syns),
-            ports_text(s),
-            match (s.requests, no_access_log) {
-                (_, true) => " (no access log was given)",
-                (0, false) => " and has no request in the access log",
-                _ => "",
-            }
-        ),
-        Verdict::SynScan => format!(
-            "{addr} probed {} port(s) with SYNs and never completed a handshake ({n} attempts)",
-            s.dst_ports.ports.len()
-        ),
-        Verdict::ConnectScan => format!(
-            "{addr} opened {n} connection(s) to {} and closed them at once without sending data",
-            ports_text(s)
-        ),
-        Verdict::SlowRequest => format!(
-            "{addr} held {n} connection(s) to {} open with unfinished requests until the server timed out",
-            ports_text(s)
-        ),
-        _ => format!("{addr}: {n} connection(s)"),
-    };
-    format!("{what}: {v} ({conf} confidence)")
-}
-
-/// Extra facts the analysis adds to a report.
+/// Everything the pipeline hands to the report.
 #[derive(Debug, Clone, Default)]
-pub struct ReportExtras {
+pub struct Findings {
+    /// Warnings.
+    pub warnings: Vec<String>,
     /// Inputs.
     pub inputs: Vec<InputInfo>,
+    /// Forms.
+    pub forms: Vec<FormReport>,
+    /// Platform.
+    pub platform: Option<PlatformReport>,
     /// Notes.
     pub notes: Vec<String>,
     /// Year inferred.
     pub year_inferred: bool,
     /// Zone inferred.
     pub zone_inferred: bool,
-    /// Clock offset.
+    /// Clock offset, seconds.
     pub clock_offset_seconds: Option<f64>,
-    /// Unmatched requests.
-    pub unmatched_requests: u64,
-    /// netstat snapshot.
+    /// Correlation counts.
+    pub correlation: CorrelationReport,
+    /// Kernel messages.
+    pub kernel: Vec<KernelNote>,
+    /// Server notes.
+    pub server_notes: Vec<ServerNote>,
+    /// Unsolicited SYN-ACKs to the server (backscatter): (SYN-ACKs, addresses).
+    pub backscatter: Option<(u64, u64)>,
+    /// The socket snapshot.
     pub netstat: Option<NetstatSummary>,
     /// Skipped lines in total.
     pub skipped_lines_total: u64,
     /// Skipped lines kept.
     pub skipped_lines: Vec<SkippedLine>,
-    /// Thresholds of the source verdicts.
-    pub rules: SourceRules,
-    /// True when no access log was given (the headline does not blame the access log).
+    /// True when no access log was given.
     pub no_access_log: bool,
+    /// Inputs that gave nothing usable.
+    pub unusable_inputs: Vec<String>,
 }
 
-/// The network (/24, IPv6 /64) a source is grouped in for the distributed-flood rule.
-fn flood_network(a: IpAddr) -> IpNet {
-    let len = if a.is_ipv4() { 24 } else { 64 };
-    IpNet::new(a, len)
-        .map(|n| n.trunc())
-        .unwrap_or_else(|_| IpNet::from(a))
-}
-
-/// What helps against a flood from spoofed addresses (the text and JSON say it with the block).
-pub const SPOOFED_FLOOD_ADVICE: &str = "blocking spoofed source addresses does little (a flood \
-tool picks new ones, and the real owners of the addresses get blocked); what helps: SYN cookies \
-(Linux: sysctl net.ipv4.tcp_syncookies=1; FreeBSD: sysctl net.inet.tcp.syncookies=1), a larger \
-SYN backlog (Linux: net.ipv4.tcp_max_syn_backlog and the listen backlog, net.core.somaxconn; \
-FreeBSD: kern.ipc.soacceptqueue), and filtering upstream (ask the provider to filter or \
-rate-limit SYNs to this address)";
-
-/// Marks a block whose sources look spoofed: a `syn_flood` from at least
-/// `rules.min_flood_sources` addresses, with TTLs spread over more than 8, hping3-like SYNs
-/// from at least half of them, or 16 addresses or more.
-fn mark_spoofed(b: &mut Block, judged: &[Judged<'_>], rules: &SourceRules) {
-    let members: Vec<&SourceSummary> = judged
-        .iter()
-        .filter(|j| j.1.is_hostile() && b.cidr.contains(&j.0.addr))
-        .map(|j| j.0)
-        .collect();
-    let floods = judged
-        .iter()
-        .filter(|j| j.1 == Verdict::SynFlood && b.cidr.contains(&j.0.addr))
-        .count();
-    let n = members.len();
-    if n < usize::try_from(rules.min_flood_sources.max(2)).unwrap_or(usize::MAX) || floods * 2 <= n
-    {
-        return;
-    }
-    let mut why = vec![format!("{n} addresses")];
-    let ttl_min = members.iter().filter_map(|m| m.ttl.min).min();
-    let ttl_max = members.iter().filter_map(|m| m.ttl.max).max();
-    let ttl_spread = matches!((ttl_min, ttl_max), (Some(a), Some(z)) if z.saturating_sub(a) > 8);
-    if let (true, Some(a), Some(z)) = (ttl_spread, ttl_min, ttl_max) {
-        why.push(format!("TTL from {a} to {z}"));
-    }
-    let crafted = members.iter().filter(|m| m.crafted_syns > 0).count();
-    if crafted > 0 {
-        why.push(format!(
-            "{crafted} of them sent hping3-like SYNs (window 512, no options)"
-        ));
-    }
-    let few = members
-        .iter()
-        .filter(|m| m.half_open < rules.min_flood_attempts)
-        .count();
-    if few * 2 >= n {
-        why.push(format!(
-            "{few} of them sent fewer than {} SYNs each",
-            rules.min_flood_attempts
-        ));
-    }
-    if ttl_spread || crafted * 2 >= n || n >= 16 {
-        b.likely_spoofed = true;
-        b.spoofing_indicators = why;
-        b.advice = Some(SPOOFED_FLOOD_ADVICE.to_owned());
-    }
-}
-
-type Judged<'a> = (&'a SourceSummary, Verdict, Confidence, Vec<Evidence>);
-
-/// The distributed-flood rule: when a /24 (IPv6 /64) holds at least
-/// `rules.min_flood_sources` addresses that sent only unanswered SYNs (at least one of them
-/// judged a flood attempt by itself), each of them is a `syn_flood`, whatever its own count.
-fn network_floods(judged: &mut [Judged<'_>], rules: &SourceRules) {
-    // At least one connection judged a flood attempt on its own: a SYN-only log (every
-    // connection looks unanswered) or SYNs cut off by the end of the log are not enough.
-    let candidate = |j: &Judged<'_>| {
-        matches!(j.1, Verdict::SynFlood | Verdict::Unknown)
-            && j.0.only_unanswered_syns()
-            && j.0.verdicts.get(Verdict::SynFlood) > 0
-    };
-    let mut counts: BTreeMap<IpNet, u64> = BTreeMap::new();
-    for j in judged.iter().filter(|j| candidate(j)) {
-        *counts.entry(flood_network(j.0.addr)).or_insert(0) += 1;
-    }
-    for j in judged.iter_mut().filter(|j| candidate(j)) {
-        let network = flood_network(j.0.addr);
-        let sources = counts.get(&network).copied().unwrap_or(0);
-        if sources < rules.min_flood_sources.max(2) {
-            continue;
+/// The verdict a connection gets from what it showed and its source's verdict.
+pub fn connection_verdict(o: Outcome, source: Verdict) -> Verdict {
+    match o {
+        Outcome::Served => Verdict::Legitimate,
+        Outcome::SlowRequest => Verdict::SlowRequest,
+        Outcome::NonHttp | Outcome::Http2Preface => Verdict::NonHttp,
+        Outcome::IdleTimeout => Verdict::IdleTimeout,
+        Outcome::ClosedIdle | Outcome::OpenIdle => Verdict::Idle,
+        Outcome::ClosedAtOnce if source == Verdict::ConnectScan => Verdict::ConnectScan,
+        Outcome::ClosedAtOnce => Verdict::Idle,
+        Outcome::BadRequest if source == Verdict::SlowRequest => Verdict::SlowRequest,
+        Outcome::Refused
+        | Outcome::ResetAfterSynAck
+        | Outcome::LoneSyn
+        | Outcome::ServerSilent
+        | Outcome::SynAckUnanswered
+        | Outcome::Attempt
+        | Outcome::RetriedSyn
+            if source.is_hostile() =>
+        {
+            source
         }
-        if j.1 != Verdict::SynFlood {
-            j.1 = Verdict::SynFlood;
-            j.2 = Confidence::Medium;
-            j.3.retain(|e| !matches!(e, Evidence::TooFewAttempts { .. }));
-        }
-        j.3.insert(
-            0,
-            Evidence::NetworkFlood {
-                network: network.to_string(),
-                sources,
-            },
-        );
+        _ => Verdict::Unknown,
     }
+}
+
+fn verdict_counts(s: &SourceSummary, v: Verdict) -> VerdictCounts {
+    let mut c = VerdictCounts::default();
+    for (o, n) in s.outcomes.iter() {
+        c.add(connection_verdict(o, v), u64::from(n));
+    }
+    c
+}
+
+fn ports_text(ports: &[u16]) -> String {
+    let shown: Vec<String> = ports.iter().take(5).map(u16::to_string).collect();
+    format!(
+        "{} {}{}",
+        if ports.len() == 1 { "port" } else { "ports" },
+        shown.join(", "),
+        if ports.len() > 5 { ", ..." } else { "" }
+    )
 }
 
 impl Report {
-    /// Builds the report from a summary.
-    ///
-    /// ```
-    /// use halfopen::{facts::{ConnFacts, InputKind}, summary::Summary, report::{Report, ReportExtras}, network::BlockPolicy};
-    /// let mut s = Summary::default();
-    /// for port in 40000..40030u16 {
-    ///     let mut c = ConnFacts::new(format!("45.76.87.206:{port}").parse().unwrap(), "116.58.172.107:80".parse().unwrap(), i64::from(port) * 500_000, InputKind::NoFlags);
-    ///     c.orig_pkts = 1;
-    ///     s.add(&c);
-    /// }
-    /// let r = Report::build(&s, &BlockPolicy::default(), ReportExtras::default());
-    /// assert_eq!(r.blocklist, ["45.76.87.206/32"]);
-    /// assert!(r.headline[0].starts_with("45.76.87.206 sent 30 SYNs to port 80 that never completed a handshake and has no request in the access log: syn_flood"));
-    /// ```
-    pub fn build(summary: &Summary, policy: &BlockPolicy, extras: ReportExtras) -> Report {
-        let mut judged: Vec<Judged<'_>> = summary
-            .sources
-            .values()
-            .map(|s| {
-                let (v, c, e) = s.verdict_with(&extras.rules);
-                (s, v, c, e)
-            })
-            .collect();
-        network_floods(&mut judged, &extras.rules);
-        judged.sort_by(|a, b| {
-            (b.1.is_hostile(), b.0.connections, a.0.addr).cmp(&(
-                a.1.is_hostile(),
-                a.0.connections,
-                b.0.addr,
+    /// Builds the report from the rollup, the judgement and the block-list view.
+    pub fn build(
+        rollup: &Rollup,
+        judgement: &Judgement,
+        mut view: NetworkView,
+        f: Findings,
+    ) -> Report {
+        mark_spoofed_blocks(&mut view, &judgement.networks);
+        let mut connections = VerdictCounts::default();
+        let mut sources: Vec<(SourceReport, bool)> = Vec::with_capacity(judgement.sources.len());
+        for (s, j) in rollup.sources.values().zip(&judgement.sources) {
+            let verdicts = verdict_counts(s, j.verdict);
+            for (v, n) in verdicts.iter() {
+                connections.add(v, n);
+            }
+            sources.push((source_report(s, j, verdicts), j.random_flood_member));
+        }
+        sources.sort_by(|(a, _), (b, _)| {
+            (b.verdict.is_hostile(), b.connections, a.addr).cmp(&(
+                a.verdict.is_hostile(),
+                a.connections,
+                b.addr,
             ))
         });
-        let rows: Vec<SourceRow> = judged
+        let mut server_findings: Vec<ServerFinding> = judgement
+            .servers
             .iter()
-            .map(|(s, v, _, _)| SourceRow {
-                addr: s.addr,
-                hostile: v.is_hostile(),
-                requests: s.requests,
-                connections: s.connections,
-            })
+            .cloned()
+            .map(ServerFinding::SynFlood)
             .collect();
-        let mut view = plan(&rows, policy);
-        for b in &mut view.blocks {
-            mark_spoofed(b, &judged, &extras.rules);
+        if let Some(w) = workers_finding(&f.server_notes) {
+            server_findings.push(w);
         }
-        let mut headline = Vec::new();
-        // Blocks with several sources get one line; single sources their own.
-        let mut told: Vec<IpAddr> = Vec::new();
-        for b in view.blocks.iter().filter(|b| b.sources >= 4) {
-            let members: Vec<&(&SourceSummary, Verdict, Confidence, Vec<Evidence>)> = judged
-                .iter()
-                .filter(|j| j.1.is_hostile() && b.cidr.contains(&j.0.addr))
-                .collect();
-            let syns: u64 = members.iter().map(|m| m.0.syns).sum();
-            let mut by_v: BTreeMap<Verdict, u64> = BTreeMap::new();
-            for m in &members {
-                *by_v.entry(m.1).or_insert(0) += 1;
-                told.push(m.0.addr);
-            }
-            let top = by_v.iter().max_by_key(|(_, n)| **n).map(|(v, _)| *v);
-            headline.push(format!(
-                "{} addresses in {} made {} connection attempts ({} SYNs){}{}",
-                thousands(b.sources),
-                b.cidr,
-                thousands(b.connections),
-                thousands(syns),
-                match top {
-                    Some(v) => format!(": {v}"),
-                    None => String::new(),
-                },
-                if b.likely_spoofed {
-                    " (likely spoofed: blocking the addresses does little, enable SYN cookies; see the suggested blocks)"
-                } else {
-                    ""
-                }
-            ));
-        }
-        for (s, v, c, _) in judged.iter().filter(|j| j.1.is_hostile()) {
-            if told.contains(&s.addr) || headline.len() >= 8 {
-                continue;
-            }
-            headline.push(source_headline(s, *v, *c, extras.no_access_log));
-        }
-        if headline.is_empty() {
-            headline.push(format!(
-                "no hostile traffic found in {} connection(s)",
-                thousands(summary.connections())
-            ));
-        }
-        if let Some(ns) = &extras.netstat {
-            for (port, n) in &ns.half_open_by_local_port {
-                let backlog = ns.listen_backlog.get(port).copied();
-                headline.push(format!(
-                    "the socket snapshot shows {} half-open connection(s) on port {port}{}",
-                    thousands(*n),
-                    match backlog {
-                        Some(b) if b > 0 => format!(
-                            " against a listen backlog of {b}{}",
-                            if *n >= b { ": the backlog is full" } else { "" }
-                        ),
-                        _ => String::new(),
-                    }
-                ));
-            }
-        }
-        for v in [
-            Verdict::Idle,
-            Verdict::IdleTimeout,
-            Verdict::NonHttp,
-            Verdict::Unknown,
-        ] {
-            let n = summary.verdicts.get(v);
-            if n > 0 {
-                let srcs = judged.iter().filter(|j| j.0.verdicts.get(v) > 0).count();
-                headline.push(format!(
-                    "{} connection(s) from {} source(s) were {}",
-                    thousands(n),
-                    srcs,
-                    match v {
-                        Verdict::Idle => "idle: handshake, no request, client closed (preconnects, health checks): idle",
-                        Verdict::IdleTimeout => "idle until the server timed out: idle_timeout",
-                        Verdict::NonHttp => "not HTTP/1 (TLS or binary on the HTTP port): non_http",
-                        _ => "not decidable from the input (see the evidence for what is missing): unknown",
-                    }
-                ));
-            }
-        }
-        let buckets = &summary.timeline.buckets;
-        let span = buckets
-            .keys()
-            .last()
-            .zip(buckets.keys().next())
-            .map_or(0, |(l, f)| {
-                usize::try_from(l.saturating_sub(*f) / BUCKET_US + 1).unwrap_or(0)
+        if let Some((syn_acks, addresses)) = f.backscatter {
+            server_findings.push(ServerFinding::Backscatter {
+                syn_acks,
+                addresses,
+                sentence: format!(
+                    "{} SYN-ACK(s) from {} address(es) arrived for connections this server never \
+                     opened: backscatter of a flood that spoofed this server's address (or a \
+                     reflection); those addresses are victims too, not attackers",
+                    thousands(syn_acks),
+                    thousands(addresses)
+                ),
             });
-        let cols = summary.timeline.columns(span.min(10_000));
-        let timeline = TimelineReport {
-            bucket_seconds: (BUCKET_US / 1_000_000) as u64,
-            start: summary.timeline.buckets.keys().next().map(|t| rfc3339(*t)),
-            attempts: cols.iter().map(|c| c.0).collect(),
-            hostile: cols.iter().map(|c| c.1).collect(),
-        };
-        let sources = judged
-            .into_iter()
-            .map(|(s, v, c, e)| SourceReport {
-                addr: s.addr,
-                verdict: v,
-                confidence: c,
-                connections: s.connections,
-                requests: s.requests,
-                syns: s.syns,
-                verdicts: s.verdicts,
-                first_seen: rfc3339(s.first_seen_us),
-                last_seen: rfc3339(s.last_seen_us),
-                dst_ports: s.dst_ports.ports.iter().take(32).copied().collect(),
-                evidence: e.into_iter().map(EvidenceItem::from).collect(),
-            })
-            .collect();
+        }
+        let hostile_found = sources.iter().any(|(s, _)| s.verdict.is_hostile())
+            || server_findings
+                .iter()
+                .any(|s| matches!(s, ServerFinding::SynFlood(_)));
+        let judged_by_addr: BTreeMap<IpAddr, &Judged> =
+            judgement.sources.iter().map(|j| (j.addr, j)).collect();
+        let headline = headline(
+            &sources.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+            &judged_by_addr,
+            &server_findings,
+            &judgement.networks,
+            &view,
+            &f,
+        );
+        let timeline = timeline(rollup);
         Report {
             version: SCHEMA_VERSION,
-            inputs: extras.inputs,
-            notes: extras.notes,
-            year_inferred: extras.year_inferred,
-            zone_inferred: extras.zone_inferred,
-            clock_offset_seconds: extras.clock_offset_seconds,
+            warnings: f.warnings,
+            unusable_inputs: f.unusable_inputs,
+            inputs: f.inputs,
+            forms: f.forms,
+            platform: f.platform,
+            notes: f.notes,
+            year_inferred: f.year_inferred,
+            zone_inferred: f.zone_inferred,
+            clock_offset_seconds: f.clock_offset_seconds,
             headline,
-            connections_total: summary.connections(),
-            connections: summary.verdicts,
-            states: summary.states.clone(),
-            unmatched_requests: extras.unmatched_requests,
-            sources,
+            server_findings,
+            network_floods: judgement.networks.clone(),
+            kernel_messages: f.kernel,
+            server_notes: f.server_notes,
+            connections_total: rollup.connections,
+            connections,
+            states: rollup.states.clone(),
+            unmatched_requests: f.correlation.unmatched,
+            correlation: f.correlation,
+            sources: sources.into_iter().map(|(s, _)| s).collect(),
             blocklist: view.cidrs(),
             networks: view.blocks,
             not_blocked: view.not_blocked,
+            hostile_found,
             timeline,
-            netstat: extras.netstat,
-            skipped_lines_total: extras.skipped_lines_total,
-            skipped_lines: extras.skipped_lines,
+            netstat: f.netstat,
+            skipped_lines_total: f.skipped_lines_total,
+            skipped_lines: f.skipped_lines,
         }
     }
 
@@ -614,6 +609,295 @@ impl Report {
     }
 }
 
+/// Marks the blocks of networks whose flood looks spoofed: suggested anyway (blocking the
+/// network stops it while the tool picks addresses inside it), with what helps more.
+fn mark_spoofed_blocks(view: &mut NetworkView, nets: &[NetworkFlood]) {
+    for b in &mut view.blocks {
+        if let Some(n) = nets.iter().find(|n| {
+            n.likely_spoofed && (n.network.contains(&b.cidr) || b.cidr.contains(&n.network))
+        }) {
+            b.likely_spoofed = true;
+            b.spoofing_indicators = n.indicators.clone();
+            b.advice = Some(SPOOFED_FLOOD_ADVICE.to_owned());
+        }
+    }
+}
+
+fn source_report(s: &SourceSummary, j: &Judged, verdicts: VerdictCounts) -> SourceReport {
+    SourceReport {
+        addr: s.addr,
+        verdict: j.verdict,
+        confidence: j.confidence,
+        connections: s.connections,
+        requests: u64::from(s.requests.completed()),
+        syns: s.syns,
+        verdicts,
+        first_seen: rfc3339(s.first_seen_us),
+        last_seen: rfc3339(s.last_seen_us),
+        dst_ports: s.dst_ports.ports.clone(),
+        evidence: j.evidence.iter().cloned().map(EvidenceItem::from).collect(),
+        raise_confidence: j.raise.clone(),
+    }
+}
+
+fn workers_finding(notes: &[ServerNote]) -> Option<ServerFinding> {
+    let times: Vec<i64> = notes
+        .iter()
+        .filter_map(|n| match n {
+            ServerNote::WorkersExhausted { ts_us } => Some(*ts_us),
+            ServerNote::AcceptFilterMissing { .. } => None,
+        })
+        .collect();
+    let (first, last) = (times.iter().min()?, times.iter().max()?);
+    Some(ServerFinding::WorkersExhausted {
+        from: rfc3339(*first),
+        to: rfc3339(*last),
+        messages: times.len() as u64,
+        sentence: format!(
+            "the web server ran out of workers (AH00161/AH00484 \"server reached \
+             MaxRequestWorkers\") at {}{}: new connections waited in the listen queue",
+            rfc3339(*first),
+            if last > first {
+                format!(" and again until {}", rfc3339(*last))
+            } else {
+                String::new()
+            }
+        ),
+    })
+}
+
+fn timeline(r: &Rollup) -> TimelineReport {
+    let buckets = &r.timeline.buckets;
+    let (Some((&first, _)), Some((&last, _))) =
+        (buckets.first_key_value(), buckets.last_key_value())
+    else {
+        return TimelineReport {
+            bucket_seconds: (BUCKET_US / 1_000_000) as u64,
+            ..TimelineReport::default()
+        };
+    };
+    let n = usize::try_from((last - first) / BUCKET_US + 1)
+        .unwrap_or(0)
+        .min(10_000);
+    let mut unanswered: BTreeMap<i64, u64> = BTreeMap::new();
+    for s in r.servers.values() {
+        for (b, c) in &s.never_completed.buckets {
+            *unanswered.entry(*b).or_insert(0) += c;
+        }
+    }
+    let col = |m: &BTreeMap<i64, u64>| -> Vec<u64> {
+        let mut v = vec![0u64; n];
+        for (b, c) in m {
+            let i = usize::try_from((b - first) / BUCKET_US).unwrap_or(usize::MAX);
+            if let Some(x) = v.get_mut(i.min(n.saturating_sub(1))) {
+                *x += c;
+            }
+        }
+        v
+    };
+    TimelineReport {
+        bucket_seconds: (BUCKET_US / 1_000_000) as u64,
+        start: Some(rfc3339(first)),
+        attempts: col(buckets),
+        hostile: col(&unanswered),
+    }
+}
+
+/// The first lines: is it a flood (and is its rate dangerous), is it spoofed, what to block
+/// and what not to block, each confidence with what would raise it.
+fn headline(
+    sources: &[&SourceReport],
+    judged: &BTreeMap<IpAddr, &Judged>,
+    servers: &[ServerFinding],
+    nets: &[NetworkFlood],
+    view: &NetworkView,
+    f: &Findings,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in servers {
+        match s {
+            ServerFinding::SynFlood(x) => {
+                let mut line = x.sentence.clone();
+                if let Some(b) = &x.backlog_note {
+                    line.push_str(&format!(". {b}"));
+                }
+                if x.likely_spoofed {
+                    line.push_str(&format!(
+                        ". Spoofed: {}. Do not block the addresses; {}",
+                        x.indicators.join("; "),
+                        SPOOFED_FLOOD_ADVICE
+                    ));
+                } else if !x.indicators.is_empty() {
+                    line.push_str(&format!(". {}", x.indicators.join("; ")));
+                }
+                line.push_str(&format!(" ({} confidence)", x.confidence));
+                out.push(line);
+            }
+            other => out.push(other.sentence().to_owned()),
+        }
+    }
+    for n in nets {
+        out.push(format!(
+            "{} addresses in {} sent only unanswered SYNs ({} SYNs): a flood from one network{}",
+            thousands(n.sources),
+            n.network,
+            thousands(n.syns),
+            if n.likely_spoofed {
+                format!(
+                    "; likely spoofed ({}): blocking the network stops it only while the tool \
+                     picks addresses inside it",
+                    n.indicators.join("; ")
+                )
+            } else {
+                format!("; {}", n.indicators.join("; "))
+            }
+        ));
+    }
+    let mut told = 0;
+    for s in sources.iter().filter(|s| s.verdict.is_hostile()) {
+        let j = judged.get(&s.addr);
+        if j.is_some_and(|j| j.random_flood_member)
+            || nets.iter().any(|n| n.network.contains(&s.addr))
+        {
+            continue;
+        }
+        if told >= 8 {
+            break;
+        }
+        told += 1;
+        out.push(source_headline(s, f.no_access_log));
+    }
+    for b in &view.blocks {
+        let mut line = format!(
+            "block {}: {} hostile source(s), {} connection(s); it cuts off no client with \
+             successful requests",
+            b.cidr,
+            thousands(b.sources),
+            thousands(b.connections)
+        );
+        if let Some(w) = b
+            .wider
+            .iter()
+            .filter(|w| w.collateral.clients > 0)
+            .max_by_key(|w| w.collateral.clients)
+        {
+            line.push_str(&format!(
+                ". Do not block {}: it holds {} client(s) with {} successful request(s)",
+                w.cidr,
+                thousands(w.collateral.clients),
+                thousands(w.collateral.requests)
+            ));
+        }
+        if b.likely_spoofed {
+            line.push_str(" (the sources look spoofed: blocking them does little)");
+        }
+        out.push(line);
+    }
+    if let Some(ns) = &f.netstat {
+        for (port, n) in &ns.half_open_by_local_port {
+            let backlog = ns.listen_backlog.get(port).copied();
+            out.push(format!(
+                "the socket snapshot shows {} half-open connection(s) on port {port}{}",
+                thousands(*n),
+                match backlog {
+                    Some(b) if b > 0 => format!(
+                        " against a listen backlog of {b}{}",
+                        if *n >= b { ": the backlog is full" } else { "" }
+                    ),
+                    _ => String::new(),
+                }
+            ));
+        }
+    }
+    let not_blocked = view.not_blocked.len();
+    if not_blocked > 0 {
+        let first = view
+            .not_blocked
+            .first()
+            .map(|n| format!("{}: {}", n.addr, n.reason));
+        out.push(format!(
+            "{} hostile source(s) or block(s) not blocked{}",
+            thousands(not_blocked as u64),
+            first.map(|f| format!(", e.g. {f}")).unwrap_or_default()
+        ));
+    }
+    if out.is_empty() {
+        let total: u64 = sources.iter().map(|s| s.connections).sum();
+        out.push(format!(
+            "no hostile traffic found in {} connection(s) from {} source(s)",
+            thousands(total),
+            thousands(sources.len() as u64)
+        ));
+    }
+    for v in [
+        Verdict::Idle,
+        Verdict::IdleTimeout,
+        Verdict::NonHttp,
+        Verdict::Unknown,
+    ] {
+        let srcs: Vec<&&SourceReport> = sources.iter().filter(|s| s.verdict == v).collect();
+        if srcs.is_empty() {
+            continue;
+        }
+        let conns: u64 = srcs.iter().map(|s| s.connections).sum();
+        out.push(format!(
+            "{} source(s) with {} connection(s) were {}",
+            thousands(srcs.len() as u64),
+            thousands(conns),
+            match v {
+                Verdict::Idle => "idle: handshake, no request, the client closed (preconnects, health checks): idle, not hostile",
+                Verdict::IdleTimeout => "idle until the server timed out: idle_timeout",
+                Verdict::NonHttp => "not HTTP/1 (TLS or an HTTP/2 preface on the HTTP port): non_http, not hostile",
+                _ => "not decidable from the input (their evidence says what is missing): unknown",
+            }
+        ));
+    }
+    out
+}
+
+fn source_headline(s: &SourceReport, no_access_log: bool) -> String {
+    let addr = s.addr;
+    let n = thousands(s.connections);
+    let what = match s.verdict {
+        Verdict::SynFlood => format!(
+            "{addr} sent {} SYNs to {} that never completed a handshake{}",
+            thousands(s.syns),
+            ports_text(&s.dst_ports),
+            match (s.requests, no_access_log) {
+                (_, true) => " (no access log was given)",
+                (0, false) => " and has no request in the access log",
+                _ => "",
+            }
+        ),
+        Verdict::SynScan => format!(
+            "{addr} probed {} port(s) with SYNs and never completed a handshake ({n} attempts)",
+            s.dst_ports.len()
+        ),
+        Verdict::ConnectScan => format!(
+            "{addr} opened {n} connection(s) to {} and closed them at once without a request",
+            ports_text(&s.dst_ports)
+        ),
+        Verdict::SlowRequest => format!(
+            "{addr} held {n} connection(s) to {} with unfinished requests until the server timed out",
+            ports_text(&s.dst_ports)
+        ),
+        _ => format!("{addr}: {n} connection(s)"),
+    };
+    let real = s
+        .evidence
+        .iter()
+        .any(|e| matches!(e.evidence, Evidence::RealAddress { .. }));
+    let mut line = format!("{what}: {} ({} confidence", s.verdict, s.confidence);
+    if let Some(r) = &s.raise_confidence {
+        line.push_str(&format!("; to be surer: {r}"));
+    }
+    line.push(')');
+    if real {
+        line.push_str(". The address is real (its host reset the SYN-ACKs): blocking it stops it");
+    }
+    line
+}
+
 /// An ASCII sparkline of `values` (` .:-=+*#%@`), at most `width` columns.
 ///
 /// ```
@@ -626,8 +910,7 @@ pub fn sparkline(values: &[u64], width: usize) -> String {
 /// Columns of the text timeline.
 const TIMELINE_WIDTH: usize = 72;
 
-/// Like [`sparkline`], scaled so that `max` (or the largest column, if larger) is `@`: the
-/// hostile line uses the peak of all attempts, so both lines share one scale.
+/// Like [`sparkline`], scaled so that `max` (or the largest column, if larger) is `@`.
 ///
 /// ```
 /// assert_eq!(halfopen::report::sparkline_scaled(&[0, 1, 9], 3, 18), " .+");
@@ -669,77 +952,8 @@ pub const GROUP_MIN_SOURCES: u64 = 8;
 /// Addresses named for a network listed once.
 const GROUP_TOP: usize = 5;
 
-/// A network of hostile sources with one verdict, listed once in the text report.
-struct SourceGroup<'a> {
-    block: &'a Block,
-    verdict: Verdict,
-    confidence: Confidence,
-    /// By connections, most first (the report's order).
-    members: Vec<&'a SourceReport>,
-    first_seen: &'a str,
-    last_seen: &'a str,
-    /// Evidence sentences at least half of the members share, in the first member's order.
-    shared: Vec<&'a str>,
-}
-
-fn source_groups(r: &Report) -> Vec<SourceGroup<'_>> {
-    let mut out = Vec::new();
-    for block in r.networks.iter().filter(|n| n.sources >= GROUP_MIN_SOURCES) {
-        let members: Vec<&SourceReport> = r
-            .sources
-            .iter()
-            .filter(|s| s.verdict.is_hostile() && block.cidr.contains(&s.addr))
-            .collect();
-        let Some(first) = members.first() else {
-            continue;
-        };
-        if members.iter().any(|m| m.verdict != first.verdict) {
-            continue;
-        }
-        let mut confidences = [0usize; 3];
-        for m in &members {
-            if let Some(c) = confidences.get_mut(m.confidence as usize) {
-                *c += 1;
-            }
-        }
-        let confidence = [Confidence::Low, Confidence::Medium, Confidence::High]
-            .into_iter()
-            .max_by_key(|c| confidences.get(*c as usize).copied().unwrap_or(0))
-            .unwrap_or(Confidence::Low);
-        let shared = first
-            .evidence
-            .iter()
-            .filter(|e| !matches!(e.evidence, Evidence::NetworkFlood { .. }))
-            .map(|e| e.sentence.as_str())
-            .filter(|s| {
-                let n = members
-                    .iter()
-                    .filter(|m| m.evidence.iter().any(|e| e.sentence == *s))
-                    .count();
-                n * 2 >= members.len()
-            })
-            .take(5)
-            .collect();
-        out.push(SourceGroup {
-            block,
-            verdict: first.verdict,
-            confidence,
-            first_seen: members
-                .iter()
-                .map(|m| m.first_seen.as_str())
-                .min()
-                .unwrap_or_default(),
-            last_seen: members
-                .iter()
-                .map(|m| m.last_seen.as_str())
-                .max()
-                .unwrap_or_default(),
-            members,
-            shared,
-        });
-    }
-    out
-}
+/// Sources shown one by one in the text report.
+const TEXT_SOURCES: usize = 25;
 
 fn render_text(r: &Report, color: bool) -> String {
     let (b, e) = if color {
@@ -748,21 +962,25 @@ fn render_text(r: &Report, color: bool) -> String {
         ("", "")
     };
     let mut o = String::new();
+    for w in &r.warnings {
+        let _ = writeln!(o, "{b}WARNING{e}: {w}");
+    }
+    if !r.warnings.is_empty() {
+        let _ = writeln!(o);
+    }
     let _ = writeln!(o, "{b}What happened{e}");
     for h in &r.headline {
         let _ = writeln!(o, "  * {h}");
     }
     let _ = writeln!(o);
+    render_forms(r, &mut o, b, e);
     if !r.notes.is_empty() || r.clock_offset_seconds.is_some() {
         let _ = writeln!(o, "{b}Notes{e}");
         for n in &r.notes {
             let _ = writeln!(o, "  - {n}");
         }
         if let Some(off) = r.clock_offset_seconds {
-            let _ = writeln!(
-                o,
-                "  - access-log clock minus firewall clock: {off:+.3} s (median of matched connections)"
-            );
+            let _ = writeln!(o, "  - access-log clock minus firewall clock: {off:+.0} s");
         }
         let _ = writeln!(o);
     }
@@ -774,84 +992,166 @@ fn render_text(r: &Report, color: bool) -> String {
     for (v, n) in r.connections.iter() {
         let _ = writeln!(o, "  {:<14} {:>10}", v.as_str(), thousands(n));
     }
-    if r.unmatched_requests > 0 {
+    let c = &r.correlation;
+    if c.requests > 0 {
         let _ = writeln!(
             o,
-            "  ({} access-log request(s) matched no connection in the firewall input)",
-            thousands(r.unmatched_requests)
+            "  requests: {} read, {} matched ({} certain, {} by elimination), {} unmatched, {} \
+             outside the firewall input's time{}",
+            thousands(c.requests),
+            thousands(c.matched),
+            thousands(c.certain),
+            thousands(c.by_elimination),
+            thousands(c.unmatched),
+            thousands(c.outside_span),
+            if c.internal > 0 {
+                format!(
+                    "; {} of Apache's own (internal dummy connection) kept apart",
+                    thousands(c.internal)
+                )
+            } else {
+                String::new()
+            }
         );
     }
     let _ = writeln!(o);
-    if !r.timeline.attempts.is_empty() {
-        // The sparkline sums `per` buckets into one column; say what a column is.
-        let per = r.timeline.attempts.len().div_ceil(TIMELINE_WIDTH).max(1);
-        let peak = r
-            .timeline
-            .attempts
-            .chunks(per)
-            .map(|c| c.iter().sum::<u64>())
-            .max()
-            .unwrap_or(0);
+    render_timeline(r, &mut o, b, e);
+    render_sources(r, &mut o, b, e, color);
+    render_blocks(r, &mut o, b, e);
+    if let Some(ns) = &r.netstat {
         let _ = writeln!(
             o,
-            "{b}Timeline{e} of connection attempts from {}: one column per {} s, peak {} per column (@ = most)",
-            r.timeline.start.as_deref().unwrap_or("?"),
-            r.timeline.bucket_seconds.saturating_mul(per as u64),
-            thousands(peak),
+            "{b}Socket snapshot{e}: {} half-open socket(s)",
+            ns.half_open()
         );
-        let _ = writeln!(
-            o,
-            "  all     |{}|",
-            sparkline(&r.timeline.attempts, TIMELINE_WIDTH)
-        );
-        let _ = writeln!(
-            o,
-            "  hostile |{}|",
-            sparkline_scaled(&r.timeline.hostile, TIMELINE_WIDTH, peak)
-        );
+        for (p, n) in &ns.half_open_by_local_port {
+            let backlog = ns
+                .listen_backlog
+                .get(p)
+                .map(|b| format!(" (listen backlog {b})"))
+                .unwrap_or_default();
+            let _ = writeln!(o, "  port {p}: {n} half-open{backlog}");
+        }
         let _ = writeln!(o);
     }
-    let groups = source_groups(r);
-    let in_group = |a: &IpAddr| groups.iter().any(|g| g.block.cidr.contains(a));
-    let singles: Vec<&SourceReport> = r.sources.iter().filter(|s| !in_group(&s.addr)).collect();
-    let grouped = r.sources.len() - singles.len();
+    render_inputs(r, &mut o, b, e);
+    o
+}
+
+fn render_forms(r: &Report, o: &mut String, b: &str, e: &str) {
+    if r.forms.is_empty() && r.platform.is_none() {
+        return;
+    }
+    let _ = writeln!(o, "{b}What the inputs show{e}");
+    for f in &r.forms {
+        let _ = writeln!(
+            o,
+            "  - {}: {} ({}; {})",
+            crate::escape::for_terminal(f.file.as_bytes()),
+            f.meaning,
+            match f.decided_by {
+                DecidedBy::User => "as given",
+                DecidedBy::Data => "decided from the data",
+            },
+            f.reason
+        );
+    }
+    if let Some(p) = &r.platform {
+        let _ = writeln!(
+            o,
+            "  - server platform assumed {} ({}): {}",
+            p.name, p.why, p.means
+        );
+    }
+    let _ = writeln!(o);
+}
+
+fn render_timeline(r: &Report, o: &mut String, b: &str, e: &str) {
+    if r.timeline.attempts.is_empty() {
+        return;
+    }
+    let per = r.timeline.attempts.len().div_ceil(TIMELINE_WIDTH).max(1);
+    let peak = r
+        .timeline
+        .attempts
+        .chunks(per)
+        .map(|c| c.iter().sum::<u64>())
+        .max()
+        .unwrap_or(0);
     let _ = writeln!(
         o,
-        "{b}Sources{e} ({}{})",
-        r.sources.len(),
-        if grouped > 0 {
-            format!(
-                "; {} of them in {} network(s), each listed once",
-                thousands(grouped as u64),
-                groups.len()
-            )
-        } else {
-            String::new()
-        }
+        "{b}Timeline{e} of connection attempts from {}: one column per {} s, peak {} per column \
+         (scale ' .:-=+*#%@': blank none, '@' the peak)",
+        r.timeline.start.as_deref().unwrap_or("?"),
+        r.timeline.bucket_seconds.saturating_mul(per as u64),
+        thousands(peak),
     );
-    for g in &groups {
+    let _ = writeln!(
+        o,
+        "  all        |{}|",
+        sparkline(&r.timeline.attempts, TIMELINE_WIDTH)
+    );
+    let _ = writeln!(
+        o,
+        "  unanswered |{}|",
+        sparkline_scaled(&r.timeline.hostile, TIMELINE_WIDTH, peak)
+    );
+    let _ = writeln!(o);
+}
+
+fn render_sources(r: &Report, o: &mut String, b: &str, e: &str, color: bool) {
+    let groups: Vec<(&Block, Vec<&SourceReport>)> = r
+        .networks
+        .iter()
+        .filter(|n| n.sources >= GROUP_MIN_SOURCES)
+        .map(|n| {
+            (
+                n,
+                r.sources
+                    .iter()
+                    .filter(|s| s.verdict.is_hostile() && n.cidr.contains(&s.addr))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(_, m)| {
+            m.first()
+                .is_some_and(|f| m.iter().all(|x| x.verdict == f.verdict))
+        })
+        .collect();
+    let flood_members: Vec<&SourceReport> = r
+        .sources
+        .iter()
+        .filter(|s| {
+            s.evidence
+                .iter()
+                .any(|e| matches!(e.evidence, Evidence::ServerFlood { .. }))
+        })
+        .collect();
+    let in_group = |a: &IpAddr| groups.iter().any(|(g, _)| g.cidr.contains(a));
+    let singles: Vec<&SourceReport> = r
+        .sources
+        .iter()
+        .filter(|s| !in_group(&s.addr))
+        .filter(|s| {
+            !(flood_members.len() >= GROUP_MIN_SOURCES as usize
+                && flood_members.iter().any(|m| m.addr == s.addr))
+        })
+        .collect();
+    let _ = writeln!(o, "{b}Sources{e} ({})", thousands(r.sources.len() as u64));
+    for (g, members) in &groups {
+        let Some(first) = members.first() else {
+            continue;
+        };
         let _ = writeln!(
             o,
-            "  {:<39} {} {:<6} {:>7} conn {:>7} req  {} .. {}",
-            g.block.cidr.to_string(),
-            paint(g.verdict, color),
-            g.confidence.as_str(),
-            thousands(g.block.connections),
-            thousands(g.members.iter().map(|m| m.requests).sum()),
-            g.first_seen,
-            g.last_seen
+            "  {:<39} {} {:>7} conn  {} addresses, all {}",
+            g.cidr.to_string(),
+            paint(first.verdict, color),
+            thousands(g.connections),
+            thousands(members.len() as u64),
+            first.verdict
         );
-        let _ = writeln!(
-            o,
-            "      - {} addresses, all {}",
-            thousands(g.members.len() as u64),
-            g.verdict
-        );
-        for sentence in &g.shared {
-            let _ = writeln!(o, "      - {sentence}");
-        }
-        let top: Vec<String> = g
-            .members
+        let top: Vec<String> = members
             .iter()
             .take(GROUP_TOP)
             .map(|m| format!("{} ({} conn)", m.addr, thousands(m.connections)))
@@ -860,14 +1160,21 @@ fn render_text(r: &Report, color: bool) -> String {
             o,
             "      - top addresses: {}{}",
             top.join(", "),
-            if g.members.len() > GROUP_TOP {
+            if members.len() > GROUP_TOP {
                 ", ... (every address: --format json)"
             } else {
                 ""
             }
         );
     }
-    for s in singles.iter().take(25) {
+    if flood_members.len() >= GROUP_MIN_SOURCES as usize {
+        let _ = writeln!(
+            o,
+            "  {} addresses of a many-source SYN flood (see the server finding; every address: --format json)",
+            thousands(flood_members.len() as u64)
+        );
+    }
+    for s in singles.iter().take(TEXT_SOURCES) {
         let _ = writeln!(
             o,
             "  {:<39} {} {:<6} {:>7} conn {:>7} req  {} .. {}",
@@ -879,20 +1186,24 @@ fn render_text(r: &Report, color: bool) -> String {
             s.first_seen,
             s.last_seen
         );
-        if s.verdict != Verdict::Legitimate {
-            for ev in s.evidence.iter().take(5) {
-                let _ = writeln!(o, "      - {}", ev.sentence);
-            }
+        for ev in s.evidence.iter().take(6) {
+            let _ = writeln!(o, "      - {}", ev.sentence);
+        }
+        if let Some(raise) = &s.raise_confidence {
+            let _ = writeln!(o, "      - to be surer: {raise}");
         }
     }
-    if singles.len() > 25 {
+    if singles.len() > TEXT_SOURCES {
         let _ = writeln!(
             o,
             "  ... and {} more (see --format json)",
-            singles.len() - 25
+            thousands((singles.len() - TEXT_SOURCES) as u64)
         );
     }
     let _ = writeln!(o);
+}
+
+fn render_blocks(r: &Report, o: &mut String, b: &str, e: &str) {
     let _ = writeln!(o, "{b}Suggested blocks{e}");
     if r.networks.is_empty() {
         let _ = writeln!(o, "  none");
@@ -942,49 +1253,60 @@ fn render_text(r: &Report, color: bool) -> String {
             );
         }
     }
-    for nb in &r.not_blocked {
+    for nb in r.not_blocked.iter().take(20) {
         let _ = writeln!(o, "  not blocked: {} ({})", nb.addr, nb.reason);
     }
-    let _ = writeln!(o);
-    if let Some(ns) = &r.netstat {
+    if r.not_blocked.len() > 20 {
         let _ = writeln!(
             o,
-            "{b}Socket snapshot{e}: {} half-open socket(s)",
-            ns.half_open()
+            "  ... and {} more not blocked (see --format json)",
+            r.not_blocked.len() - 20
         );
-        for (p, n) in &ns.half_open_by_local_port {
-            let backlog = ns
-                .listen_backlog
-                .get(p)
-                .map(|b| format!(" (listen backlog {b})"))
-                .unwrap_or_default();
-            let _ = writeln!(o, "  port {p}: {n} half-open{backlog}");
-        }
-        let _ = writeln!(o);
     }
+    let _ = writeln!(o);
+}
+
+fn render_inputs(r: &Report, o: &mut String, b: &str, e: &str) {
     let _ = writeln!(o, "{b}Inputs{e}");
     for i in &r.inputs {
+        let unit = if i.unit.is_empty() {
+            "lines"
+        } else {
+            i.unit.as_str()
+        };
         let _ = writeln!(
             o,
-            "  {} ({}, {}): {} line(s), {} used, {} skipped",
+            "  {} ({}, {}): {} {unit}, {} used, {} skipped, {} ignored{}",
             crate::escape::for_terminal(i.file.as_bytes()),
             i.kind,
             i.format.as_deref().unwrap_or("?"),
             thousands(i.lines),
             thousands(i.records),
-            thousands(i.skipped)
+            thousands(i.skipped),
+            thousands(i.ignored),
+            i.unusable
+                .as_ref()
+                .map(|u| format!(" — UNUSABLE: {}", crate::escape::for_terminal(u.as_bytes())))
+                .unwrap_or_default()
         );
     }
     if r.skipped_lines_total > 0 {
         let _ = writeln!(
             o,
-            "  {} line(s) skipped; the first ones:",
-            thousands(r.skipped_lines_total)
+            "  {} line(s) skipped{}; the first ones:",
+            thousands(r.skipped_lines_total),
+            if r.skipped_lines_total > r.skipped_lines.len() as u64 {
+                format!(
+                    " ({} kept in the JSON report)",
+                    thousands(r.skipped_lines.len() as u64)
+                )
+            } else {
+                String::new()
+            }
         );
         for s in r.skipped_lines.iter().take(10) {
             let file = crate::escape::for_terminal(s.file.as_bytes());
             let error = crate::escape::for_terminal(s.error.as_bytes());
-            // Line 0: the whole input (unreadable, or its format was not recognised).
             let _ = if s.line == 0 {
                 writeln!(o, "    {file} (whole input): {error}")
             } else {
@@ -992,7 +1314,15 @@ fn render_text(r: &Report, color: bool) -> String {
             };
         }
     }
-    o
+}
+
+/// The platform report for a platform and why it was assumed.
+pub fn platform_report(p: Platform, why: &str) -> PlatformReport {
+    PlatformReport {
+        name: p.as_str().to_owned(),
+        why: why.to_owned(),
+        means: p.no_log_line_means().to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -1000,12 +1330,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1200), "1,200");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    fn numbers_and_sparklines() {
         assert_eq!(sparkline(&[], 10), "");
         assert_eq!(sparkline(&[1, 1, 1, 1], 2).len(), 2);
+    }
+
+    #[test]
+    fn connection_verdicts_follow_the_source() {
+        assert_eq!(
+            connection_verdict(Outcome::Attempt, Verdict::SynFlood),
+            Verdict::SynFlood
+        );
+        assert_eq!(
+            connection_verdict(Outcome::Attempt, Verdict::Legitimate),
+            Verdict::Unknown
+        );
+        assert_eq!(
+            connection_verdict(Outcome::ClosedAtOnce, Verdict::Legitimate),
+            Verdict::Idle
+        );
+        assert_eq!(
+            connection_verdict(Outcome::Served, Verdict::SynFlood),
+            Verdict::Legitimate
+        );
     }
 }

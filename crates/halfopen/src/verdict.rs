@@ -184,13 +184,12 @@ pub enum Evidence {
         /// What is missing and how to get it.
         what: String,
     },
-    /// The firewall input ended before the connection's outcome was known: its first SYN
-    /// came within the SYN timeout before the end (a real client may still retry or finish
-    /// the handshake).
+    /// The firewall input ended before the connection's outcome was known: its last packet
+    /// came too close to the end for a real client to have retried or answered.
     LogEnded {
-        /// Seconds from the first SYN to the end of the firewall input.
+        /// Seconds from its last packet to the end of the firewall input.
         seconds_before_end: u64,
-        /// The SYN timeout, seconds.
+        /// The grace a real client needs, seconds.
         syn_timeout_seconds: u64,
     },
     /// Source level: too few unanswered SYNs to call a flood.
@@ -212,6 +211,45 @@ pub enum Evidence {
     Aggregate {
         /// The sentence.
         text: String,
+    },
+    /// The address is real: its host answered the server's SYN-ACKs with RSTs (or completed
+    /// handshakes), so blocking it stops it.
+    RealAddress {
+        /// Connections that prove it.
+        proofs: u64,
+    },
+    /// No request from this address is in the access log, which covers the time of its
+    /// attempts.
+    NoRequestLogged {
+        /// Its attempts.
+        attempts: u64,
+    },
+    /// One of many addresses in a SYN flood on one server port (random, likely spoofed
+    /// sources): blocking the addresses does little.
+    ServerFlood {
+        /// The server address and port.
+        server: String,
+        /// Addresses in the flood.
+        addresses: u64,
+    },
+    /// What the input shows, when it limits the verdict.
+    Form {
+        /// The form's stable name (`first-packet`, `syn-only`, `inbound`, `every-packet`).
+        shows: String,
+        /// What that means for this verdict.
+        what: String,
+    },
+    /// What "the web server logged nothing" means on the server's platform.
+    Platform {
+        /// The platform's stable name.
+        platform: String,
+        /// The caveat in words.
+        means: String,
+    },
+    /// A hostile source that also made successful requests.
+    AlsoServed {
+        /// Its successful (2xx/3xx) requests.
+        requests: u64,
     },
 }
 
@@ -270,9 +308,8 @@ impl Evidence {
                 seconds_before_end,
                 syn_timeout_seconds,
             } => format!(
-                "outcome unknown: the log ended {seconds_before_end} s after the SYN, within the \
-                 {syn_timeout_seconds} s SYN timeout (a real client may still retry or complete \
-                 the handshake)"
+                "outcome unknown: the input ended {seconds_before_end} s after its last packet, \
+                 sooner than the {syn_timeout_seconds} s a real client needs to retry or answer"
             ),
             Evidence::TooFewAttempts { half_open, needed } => format!(
                 "only {half_open} unanswered SYN(s): too few to call a flood (at least {needed} \
@@ -283,6 +320,28 @@ impl Evidence {
                  distributed flood"
             ),
             Evidence::Aggregate { text } => text.clone(),
+            Evidence::RealAddress { proofs } => format!(
+                "the address is real: its host answered {proofs} SYN-ACK(s) with an RST or \
+                 completed a handshake, so blocking it stops it"
+            ),
+            Evidence::NoRequestLogged { attempts } => format!(
+                "no request from this address is in the access log, which covers the time of \
+                 its {attempts} attempt(s)"
+            ),
+            Evidence::ServerFlood { server, addresses } => format!(
+                "one of {addresses} addresses in the SYN flood on {server} (random, likely \
+                 spoofed sources: blocking them does little)"
+            ),
+            Evidence::Form { shows, what } => format!(
+                "the firewall input shows {}: {what}",
+                crate::evidence::Shows::from_name(shows)
+                    .map_or_else(|| shows.clone(), |s| s.sentence().to_owned())
+            ),
+            Evidence::Platform { platform, means } => format!("assumed {platform}: {means}"),
+            Evidence::AlsoServed { requests } => format!(
+                "it also made {requests} successful request(s), so it is not blocked \
+                 (--block-hostile-clients to include it)"
+            ),
         }
     }
 }

@@ -15,10 +15,10 @@ fn data(name: &str) -> Vec<u8> {
 /// What the client did, from the scenario name (SCENARIOS.tsv `what_the_client_sent`).
 fn expected(scenario: &str, status: Option<u16>) -> RequestKind {
     match scenario {
-        "tls_clienthello_on_plain"
-        | "tls_clienthello_on_plain_close"
-        | "h2_preface_on_http1_port"
-        | "garbage_binary" => RequestKind::NonHttp,
+        "tls_clienthello_on_plain" | "tls_clienthello_on_plain_close" | "garbage_binary" => {
+            RequestKind::NonHttp
+        }
+        "h2_preface_on_http1_port" => RequestKind::Http2Preface,
         "idle_no_data"
         | "partial_reqline_idle"
         | "slow_reqline_bytes"
@@ -26,7 +26,11 @@ fn expected(scenario: &str, status: Option<u16>) -> RequestKind {
         | "tls_port_handshake_idle" => RequestKind::TimeoutEmpty,
         "partial_headers_idle" | "slowloris_headers" => RequestKind::TimeoutPartial,
         "keepalive_then_partial" if status == Some(408) => RequestKind::TimeoutPartial,
-        _ => RequestKind::Normal,
+        _ => match status {
+            Some(s) if (200..400).contains(&s) => RequestKind::Success,
+            Some(400) => RequestKind::BadRequest,
+            _ => RequestKind::Other,
+        },
     }
 }
 

@@ -1,7 +1,17 @@
-//! The network view: the smallest set of CIDR blocks that covers the hostile sources and no
-//! source with legitimate requests, never broader than a limit, never containing the server's
-//! own or allow-listed addresses, with what each block (and each wider block) would cut off.
+//! The block-list policy: the smallest set of CIDR blocks that covers the hostile sources
+//! that blocking stops, and no other source, with what each block (and each wider block)
+//! would cut off ([`plan`]); then the invariants, enforced last whatever the verdicts and the
+//! correlation said ([`enforce`]):
+//!
+//! - never an address with a successful (2xx/3xx) request anywhere in the access log, nor a
+//!   network that holds one (unless `block_hostile_clients` names the address itself);
+//! - never the server's own addresses, loopback, link-local, multicast or unspecified ones,
+//!   nor an allow-listed network;
+//! - nothing broader than the limits;
+//! - no block that rests on "no request was logged" when the access log does not cover the
+//!   firewall input's time.
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -23,6 +33,10 @@ pub struct BlockPolicy {
     /// otherwise each source gets its own /32 (/128).
     #[serde(default = "default_min_block_sources")]
     pub min_block_sources: u64,
+    /// Also block hostile sources that made successful requests (slow attackers whose
+    /// availability checks succeeded); never the networks around them.
+    #[serde(default)]
+    pub block_hostile_clients: bool,
 }
 
 /// Default of [`BlockPolicy::min_block_sources`].
@@ -40,6 +54,7 @@ impl Default for BlockPolicy {
             allow: Vec::new(),
             server_addrs: Vec::new(),
             min_block_sources: DEFAULT_MIN_BLOCK_SOURCES,
+            block_hostile_clients: false,
         }
     }
 }
@@ -162,17 +177,19 @@ fn protected(r: &SourceRow) -> bool {
     !r.hostile
 }
 
-/// Networks never blocked: loopback, unspecified, multicast, broadcast, link-local.
-const SPECIAL: [&str; 9] = [
-    "127.0.0.0/8",
+/// Networks never blocked: unspecified, loopback, link-local, multicast, reserved and
+/// broadcast.
+pub const SPECIAL: [&str; 10] = [
     "0.0.0.0/8",
-    "224.0.0.0/4",
-    "255.255.255.255/32",
+    "127.0.0.0/8",
     "169.254.0.0/16",
-    "::1/128",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
     "::/128",
-    "ff00::/8",
+    "::1/128",
     "fe80::/10",
+    "ff00::/8",
+    "::ffff:0:0/96",
 ];
 
 /// Blocks broader than /24 (IPv6 /64) need at least this many hostile sources; sparser groups
@@ -384,6 +401,173 @@ fn plan_once(rows: &[SourceRow], policy: &BlockPolicy) -> NetworkView {
         });
     }
     view
+}
+
+/// Hostile sources that blocking would not stop, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exclusion {
+    /// The address.
+    pub addr: IpAddr,
+    /// Why it is not blocked.
+    pub reason: String,
+}
+
+/// What the policy needs to know besides the verdicts.
+#[derive(Debug, Clone, Default)]
+pub struct Protect {
+    /// Every address with a successful (2xx/3xx) request in the access logs, matched or not.
+    pub successful_clients: BTreeSet<IpAddr>,
+    /// Their successful requests, per address (for the collateral figures).
+    pub success_counts: std::collections::BTreeMap<IpAddr, u64>,
+    /// False when the access log does not cover the firewall input's time: nothing that
+    /// rests on "no request was logged" may be blocked.
+    pub absent_requests_count: bool,
+}
+
+/// The source rows the planner works on: every judged source, hostile when its verdict is
+/// hostile and blocking it would stop it, plus every successful client the access log names.
+pub fn rows(
+    judged: &[crate::judge::Judged],
+    protect: &Protect,
+    policy: &BlockPolicy,
+) -> (Vec<SourceRow>, Vec<Exclusion>) {
+    let mut out = Vec::with_capacity(judged.len());
+    let mut excluded = Vec::new();
+    let mut seen: BTreeSet<IpAddr> = BTreeSet::new();
+    for j in judged {
+        seen.insert(j.addr);
+        let successes = protect
+            .success_counts
+            .get(&j.addr)
+            .copied()
+            .unwrap_or(0)
+            .max(j.successes);
+        let mut hostile = j.verdict.is_hostile();
+        if hostile {
+            let why = if j.random_flood_member {
+                Some("one address of a random-source flood: blocking the addresses does little (see the server finding)".to_owned())
+            } else if successes > 0 && !policy.block_hostile_clients {
+                Some(format!(
+                    "it also made {successes} successful request(s); --block-hostile-clients to include it"
+                ))
+            } else if j.rests_on_absent_request && !protect.absent_requests_count {
+                Some("the verdict rests on \"no request was logged\", but the access log does not cover the firewall input's time".to_owned())
+            } else {
+                None
+            };
+            if let Some(reason) = why {
+                hostile = false;
+                excluded.push(Exclusion {
+                    addr: j.addr,
+                    reason,
+                });
+            }
+        }
+        out.push(SourceRow {
+            addr: j.addr,
+            hostile,
+            requests: successes,
+            connections: j.connections,
+        });
+    }
+    for (a, n) in &protect.success_counts {
+        if !seen.contains(a) {
+            out.push(SourceRow {
+                addr: *a,
+                hostile: false,
+                requests: *n,
+                connections: 0,
+            });
+        }
+    }
+    (out, excluded)
+}
+
+/// Removes every block that breaks an invariant (see the module documentation), whatever
+/// produced it; says why for each.
+///
+/// ```
+/// use halfopen::policy::{enforce, Block, BlockPolicy, Collateral, NetworkView, Protect};
+/// let block = |c: &str| Block {
+///     cidr: c.parse().unwrap(), sources: 1, connections: 1, collateral: Collateral::default(),
+///     wider: vec![], likely_spoofed: false, spoofing_indicators: vec![], advice: None,
+/// };
+/// let view = NetworkView { blocks: vec![block("192.0.2.0/24"), block("198.51.100.7/32"), block("10.0.0.0/8")], not_blocked: vec![] };
+/// let mut protect = Protect::default();
+/// protect.successful_clients.insert("192.0.2.99".parse().unwrap());
+/// protect.absent_requests_count = true;
+/// let policy = BlockPolicy { server_addrs: vec!["198.51.100.7".parse().unwrap()], ..BlockPolicy::default() };
+/// let kept = enforce(view, &protect, &policy, &[]);
+/// assert!(kept.blocks.is_empty());
+/// assert_eq!(kept.not_blocked.len(), 3);
+/// ```
+pub fn enforce(
+    mut view: NetworkView,
+    protect: &Protect,
+    policy: &BlockPolicy,
+    hostile_clients: &[IpAddr],
+) -> NetworkView {
+    let mut kept = Vec::with_capacity(view.blocks.len());
+    for b in view.blocks {
+        match violation(&b.cidr, protect, policy, hostile_clients) {
+            None => kept.push(b),
+            Some(reason) => view.not_blocked.push(NotBlocked {
+                addr: b.cidr.addr(),
+                reason: format!("{} not blocked: {reason}", b.cidr),
+            }),
+        }
+    }
+    view.blocks = kept;
+    view
+}
+
+/// Why a block may not stand, if it may not.
+pub fn violation(
+    n: &IpNet,
+    protect: &Protect,
+    policy: &BlockPolicy,
+    hostile_clients: &[IpAddr],
+) -> Option<String> {
+    if let Some(why) = refusal(n, policy) {
+        return Some(why);
+    }
+    let lo = n.network();
+    let hi = n.broadcast();
+    let single = n.prefix_len() == full_len(n.addr());
+    if let Some(c) = protect
+        .successful_clients
+        .range(lo..=hi)
+        .find(|c| !(single && policy.block_hostile_clients && hostile_clients.contains(c)))
+    {
+        return Some(format!("it holds {c}, which made successful requests"));
+    }
+    None
+}
+
+/// Plans the block list from the judged sources and enforces the invariants.
+pub fn decide(
+    judged: &[crate::judge::Judged],
+    protect: &Protect,
+    policy: &BlockPolicy,
+) -> NetworkView {
+    let (rows, excluded) = rows(judged, protect, policy);
+    let mut view = plan(&rows, policy);
+    for e in excluded {
+        view.not_blocked.push(NotBlocked {
+            addr: e.addr,
+            reason: e.reason,
+        });
+    }
+    let hostile_clients: Vec<IpAddr> = if policy.block_hostile_clients {
+        judged
+            .iter()
+            .filter(|j| j.verdict.is_hostile() && j.successes > 0)
+            .map(|j| j.addr)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    enforce(view, protect, policy, &hostile_clients)
 }
 
 #[cfg(test)]

@@ -1,0 +1,653 @@
+//! What each input shows: which packets of a connection it has (every packet, inbound only,
+//! one line per connection, SYNs only), whether its lines carry TCP flags, and which addresses
+//! are the server's.
+//!
+//! The answer is decided from the data itself ([`FormTally`] while the lines are read,
+//! [`ConnTally`] over the connections they make) unless the user says it
+//! (`--firewall-shows`). Every later stage reads a connection through the form of the input
+//! it came from: an unanswered SYN proves a half-open connection only where the log would have
+//! shown the answer.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use halfopen_fwlog::{Direction, Format, Record};
+use halfopen_tcp::Connection;
+
+use crate::escape::thousands;
+
+/// Which packets of a connection an input shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shows {
+    /// One line per connection: its first inbound packet (an ipfw `log ... setup` or
+    /// `keep-state` rule, a netfilter `--state NEW` rule). A repeated line on the same
+    /// 4-tuple is a retransmitted SYN.
+    FirstPacket,
+    /// Every inbound SYN and nothing else (`-p tcp --syn -j LOG`).
+    SynOnly,
+    /// Every inbound packet, none of the server's (an INPUT-chain LOG rule).
+    Inbound,
+    /// Every packet in both directions (a capture, or LOG rules on INPUT and OUTPUT).
+    EveryPacket,
+}
+
+impl Shows {
+    /// Every form, weakest first.
+    pub const ALL: [Shows; 4] = [
+        Shows::FirstPacket,
+        Shows::SynOnly,
+        Shows::Inbound,
+        Shows::EveryPacket,
+    ];
+
+    /// The stable name (`first-packet`, `syn-only`, `inbound`, `every-packet`), as in
+    /// `--firewall-shows` and the JSON report.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Shows::FirstPacket => "first-packet",
+            Shows::SynOnly => "syn-only",
+            Shows::Inbound => "inbound",
+            Shows::EveryPacket => "every-packet",
+        }
+    }
+
+    /// Parses a stable name.
+    ///
+    /// ```
+    /// use halfopen::evidence::Shows;
+    /// assert_eq!(Shows::from_name("syn-only"), Some(Shows::SynOnly));
+    /// assert_eq!(Shows::from_name("everything"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Shows> {
+        Shows::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// True when the server's packets (SYN-ACK, RST, FIN) are visible.
+    pub const fn server_side(self) -> bool {
+        matches!(self, Shows::EveryPacket)
+    }
+
+    /// True when the client's packets after its SYN (ACK, data, FIN, RST) are visible.
+    pub const fn client_after_syn(self) -> bool {
+        matches!(self, Shows::EveryPacket | Shows::Inbound)
+    }
+
+    /// In words, for the report.
+    pub const fn sentence(self) -> &'static str {
+        match self {
+            Shows::FirstPacket => {
+                "one line per connection (its first inbound packet): whether a handshake \
+                 completed is not visible"
+            }
+            Shows::SynOnly => "inbound SYNs only: whether a handshake completed is not visible",
+            Shows::Inbound => {
+                "every inbound packet, none of the server's: a completed handshake shows as the \
+                 client's ACK, the server's answers are not visible"
+            }
+            Shows::EveryPacket => "every packet in both directions",
+        }
+    }
+}
+
+/// The server's platform, which decides what "the web server logged nothing" means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    /// Linux: Apache's default `AcceptFilter http data` (TCP_DEFER_ACCEPT) hands a silent
+    /// connection to Apache after about 30 s, which then logs `"-" 408`.
+    Linux,
+    /// FreeBSD: Apache's default `AcceptFilter http httpready` (accf_http(9)) keeps a
+    /// connection in the kernel until a whole GET or HEAD request has arrived: an idle or slow
+    /// connection never reaches Apache and leaves no access-log or error-log line.
+    FreeBsd,
+    /// OpenBSD, NetBSD or macOS (pf): no accept filter by default.
+    OtherBsd,
+    /// Windows.
+    Windows,
+}
+
+impl Platform {
+    /// The stable name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Platform::Linux => "linux",
+            Platform::FreeBsd => "freebsd",
+            Platform::OtherBsd => "bsd",
+            Platform::Windows => "windows",
+        }
+    }
+
+    /// Parses `linux`, `freebsd`, `openbsd`/`netbsd`/`bsd`/`macos`, `windows`.
+    pub fn from_name(name: &str) -> Option<Platform> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "linux" => Platform::Linux,
+            "freebsd" => Platform::FreeBsd,
+            "openbsd" | "netbsd" | "bsd" | "macos" | "darwin" => Platform::OtherBsd,
+            "windows" => Platform::Windows,
+            _ => return None,
+        })
+    }
+
+    /// The platform a firewall-log format implies.
+    pub fn of_format(f: Format) -> Option<Platform> {
+        match f {
+            Format::Ipfw | Format::Filterlog => Some(Platform::FreeBsd),
+            Format::Netfilter | Format::Nflog => Some(Platform::Linux),
+            Format::PfTcpdump => Some(Platform::OtherBsd),
+            Format::WindowsFirewall => Some(Platform::Windows),
+            Format::Ipmon => None,
+            _ => None,
+        }
+    }
+
+    /// What "no access-log line" means on this platform, and the check that tells a
+    /// half-open socket (SYN_RCVD) from an established one.
+    pub const fn no_log_line_means(self) -> &'static str {
+        match self {
+            Platform::FreeBsd => {
+                "on FreeBSD Apache's default accept filter (accf_http) holds a connection in the \
+                 kernel until a complete request has arrived: an idle or slow client leaves no \
+                 Apache line either, so \"no Apache line\" does not prove a half-open connection; \
+                 `netstat -an -p tcp | grep SYN_RCVD` or `sockstat -4` during the event tells \
+                 SYN_RCVD from ESTABLISHED (give it with --netstat)"
+            }
+            Platform::Linux => {
+                "on Linux Apache's default accept filter (TCP_DEFER_ACCEPT) hands a silent \
+                 connection to Apache after about 30 s, which logs `\"-\" 408`: a connection \
+                 with no Apache line at all never sent a request; `ss -tan state syn-recv` \
+                 during the event shows half-open sockets (give it with --netstat)"
+            }
+            Platform::OtherBsd | Platform::Windows => {
+                "a connection that completes its handshake reaches the web server, which logs \
+                 a timeout when nothing arrives; `netstat -an` during the event shows \
+                 half-open (SYN_RCVD) sockets (give it with --netstat)"
+            }
+        }
+    }
+}
+
+/// How a form was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// From the data.
+    Data,
+    /// Given by the user.
+    User,
+}
+
+/// What one input shows, with the reason in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputForm {
+    /// Which packets.
+    pub shows: Shows,
+    /// Whether lines carry TCP flags.
+    pub flags: bool,
+    /// Whether TCP options (window and option fingerprints) are logged.
+    pub options: bool,
+    /// Whether payload bytes are available (captures).
+    pub payload: bool,
+    /// Decided from the data or given.
+    pub decided_by: DecidedBy,
+    /// Why, in words (counts from the input).
+    pub reason: String,
+    /// The server's addresses this input shows (destinations of inbound lines, sources of
+    /// outbound lines, answerers of handshakes), most seen first.
+    pub server_addrs: Vec<IpAddr>,
+}
+
+impl InputForm {
+    /// The form of a capture: every packet, flags, payload.
+    pub fn capture() -> InputForm {
+        InputForm {
+            shows: Shows::EveryPacket,
+            flags: true,
+            options: true,
+            payload: true,
+            decided_by: DecidedBy::Data,
+            reason: "a packet capture shows every packet".to_owned(),
+            server_addrs: Vec::new(),
+        }
+    }
+}
+
+/// Most distinct server candidates a tally keeps.
+const MAX_SERVER_CANDIDATES: usize = 256;
+
+/// A bounded count of addresses (the least seen is dropped when full).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddrCounts {
+    counts: BTreeMap<IpAddr, u64>,
+}
+
+impl AddrCounts {
+    /// Counts one sighting.
+    pub fn add(&mut self, a: IpAddr, n: u64) {
+        *self.counts.entry(a).or_insert(0) += n;
+        if self.counts.len() > MAX_SERVER_CANDIDATES
+            && let Some(least) = self.counts.iter().min_by_key(|(_, n)| **n).map(|(a, _)| *a)
+        {
+            self.counts.remove(&least);
+        }
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &AddrCounts) {
+        for (a, n) in &other.counts {
+            self.add(*a, *n);
+        }
+    }
+
+    /// The addresses that hold at least `share` of the total, most seen first.
+    pub fn dominant(&self, share: f64) -> Vec<IpAddr> {
+        let total: u64 = self.counts.values().sum();
+        let mut v: Vec<(IpAddr, u64)> = self
+            .counts
+            .iter()
+            .filter(|(_, n)| total > 0 && **n as f64 >= share * total as f64)
+            .map(|(a, n)| (*a, *n))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.into_iter().map(|(a, _)| a).collect()
+    }
+}
+
+/// Counts over the TCP lines of one firewall input, made while it is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormTally {
+    /// TCP lines.
+    pub tcp: u64,
+    /// Lines with TCP flags.
+    pub flagged: u64,
+    /// Lines with TCP options logged.
+    pub with_options: u64,
+    /// Lines marked inbound (`IN=` only, `in via`).
+    pub inbound: u64,
+    /// Lines marked outbound (`OUT=` only, `out via`).
+    pub outbound: u64,
+    /// Forwarded lines (both interfaces).
+    pub forwarded: u64,
+    /// Bare SYNs (no ACK, RST or FIN) among flagged inbound or undirected lines.
+    pub bare_syns: u64,
+    /// SYN-ACKs.
+    pub syn_acks: u64,
+    /// Other flagged lines (ACK, data, FIN, RST) that are not outbound.
+    pub inbound_non_syn: u64,
+    /// Lines the firewall dropped or rejected.
+    pub denied: u64,
+    /// Destinations of inbound (or undirected) lines.
+    pub inbound_dst: AddrCounts,
+    /// Sources of outbound lines.
+    pub outbound_src: AddrCounts,
+    /// Smallest ipfw rule number seen (where to put a deny rule before the allow rules).
+    pub smallest_rule: Option<u32>,
+    /// The log format.
+    pub format: Option<Format>,
+}
+
+impl FormTally {
+    /// Counts one record.
+    pub fn add(&mut self, r: &Record<'_>) {
+        if r.protocol != halfopen_fwlog::Protocol::Tcp {
+            return;
+        }
+        self.format.get_or_insert(r.format);
+        self.tcp += 1;
+        if r.tcp_options.is_some() {
+            self.with_options += 1;
+        }
+        if matches!(
+            r.action,
+            Some(halfopen_fwlog::Action::Deny | halfopen_fwlog::Action::Reject)
+        ) {
+            self.denied += 1;
+        }
+        let dir = r.direction;
+        match dir {
+            Some(Direction::In) => self.inbound += 1,
+            Some(Direction::Out) => self.outbound += 1,
+            Some(Direction::Forward) => self.forwarded += 1,
+            None => {}
+        }
+        if dir == Some(Direction::Out) {
+            self.outbound_src.add(r.src, 1);
+        } else {
+            self.inbound_dst.add(r.dst, 1);
+        }
+        if let Some(rule) = r
+            .rule
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|s| s.parse::<u32>().ok())
+        {
+            self.smallest_rule = Some(self.smallest_rule.map_or(rule, |m| m.min(rule)));
+        }
+        let Some(f) = r.tcp_flags else { return };
+        self.flagged += 1;
+        let (syn, ack) = (
+            f.contains(halfopen_fwlog::TcpFlags::SYN),
+            f.contains(halfopen_fwlog::TcpFlags::ACK),
+        );
+        let rst_fin =
+            f.0 & (halfopen_fwlog::TcpFlags::RST.0 | halfopen_fwlog::TcpFlags::FIN.0) != 0;
+        if syn && ack {
+            self.syn_acks += 1;
+        } else if dir != Some(Direction::Out) {
+            if syn && !rst_fin {
+                self.bare_syns += 1;
+            } else {
+                self.inbound_non_syn += 1;
+            }
+        }
+    }
+
+    /// Adds every count of `other` (inputs of one kind read in turn).
+    pub fn merge(&mut self, o: &FormTally) {
+        self.tcp += o.tcp;
+        self.flagged += o.flagged;
+        self.with_options += o.with_options;
+        self.inbound += o.inbound;
+        self.outbound += o.outbound;
+        self.forwarded += o.forwarded;
+        self.bare_syns += o.bare_syns;
+        self.syn_acks += o.syn_acks;
+        self.inbound_non_syn += o.inbound_non_syn;
+        self.denied += o.denied;
+        self.inbound_dst.merge(&o.inbound_dst);
+        self.outbound_src.merge(&o.outbound_src);
+        self.smallest_rule = match (self.smallest_rule, o.smallest_rule) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if self.format.is_none() {
+            self.format = o.format;
+        }
+    }
+}
+
+/// Counts over the connections one input made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnTally {
+    /// Connections.
+    pub connections: u64,
+    /// Connections with packets from both ends.
+    pub both_ends: u64,
+    /// Connections whose originator evidently got the SYN-ACK (ACK or data after its SYN).
+    pub reply_seen_by_orig: u64,
+    /// Of those, the ones where the responder's packets were seen.
+    pub reply_seen_and_shown: u64,
+    /// Connections with two or more originator lines stamped within one second of the first
+    /// (a SYN retransmission comes 1 s later at the earliest: these are handshake ACKs and data).
+    pub fast_follow_ups: u64,
+    /// Connections with two or more originator lines.
+    pub multi_line: u64,
+    /// Answerers of handshakes (SYN-ACK senders).
+    pub answerers: AddrCounts,
+}
+
+impl ConnTally {
+    /// Counts one connection.
+    pub fn add(&mut self, c: &Connection) {
+        self.connections += 1;
+        if c.orig_pkts > 0 && c.resp_pkts > 0 {
+            self.both_ends += 1;
+        }
+        let h = c.history.as_bytes();
+        if c.reply_seen_by_orig() {
+            self.reply_seen_by_orig += 1;
+            if c.resp_pkts > 0 {
+                self.reply_seen_and_shown += 1;
+            }
+        }
+        if h.contains(&b'h') || c.handshake_completed {
+            self.answerers.add(c.resp.ip(), 1);
+        }
+        if c.orig_pkts >= 2 {
+            self.multi_line += 1;
+            if c.duration_us() < 1_000_000 {
+                self.fast_follow_ups += 1;
+            }
+        }
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, o: &ConnTally) {
+        self.connections += o.connections;
+        self.both_ends += o.both_ends;
+        self.reply_seen_by_orig += o.reply_seen_by_orig;
+        self.reply_seen_and_shown += o.reply_seen_and_shown;
+        self.fast_follow_ups += o.fast_follow_ups;
+        self.multi_line += o.multi_line;
+        self.answerers.merge(&o.answerers);
+    }
+}
+
+/// Share of lines an address must hold to count as one of the server's.
+const SERVER_SHARE: f64 = 0.05;
+
+/// Decides what a firewall input shows from its tallies (`given`: the user's word).
+///
+/// ```
+/// use halfopen::evidence::{decide, ConnTally, FormTally, Shows};
+/// let line = b"Mar  1 18:49:05 web kernel: ipfw: 100 Accept TCP 45.76.87.206:58896 116.58.172.107:80 in via em0";
+/// let mut t = FormTally::default();
+/// t.add(&halfopen_fwlog::formats::ipfw::parse(line).unwrap());
+/// let form = decide(&t, &ConnTally::default(), None);
+/// assert_eq!(form.shows, Shows::FirstPacket);
+/// assert!(!form.flags);
+/// assert_eq!(form.server_addrs, ["116.58.172.107".parse::<std::net::IpAddr>().unwrap()]);
+/// ```
+pub fn decide(t: &FormTally, c: &ConnTally, given: Option<Shows>) -> InputForm {
+    let flags = t.flagged * 2 > t.tcp;
+    let (shows, reason) = match given {
+        Some(s) => (s, format!("given with --firewall-shows {}", s.as_str())),
+        None if flags => decide_flagged(t, c),
+        None => decide_flagless(t, c),
+    };
+    let mut server_addrs = t.inbound_dst.dominant(SERVER_SHARE);
+    for a in t
+        .outbound_src
+        .dominant(SERVER_SHARE)
+        .into_iter()
+        .chain(c.answerers.dominant(SERVER_SHARE))
+    {
+        if !server_addrs.contains(&a) {
+            server_addrs.push(a);
+        }
+    }
+    InputForm {
+        shows,
+        flags,
+        options: t.with_options * 2 > t.tcp.max(1),
+        payload: false,
+        decided_by: if given.is_some() {
+            DecidedBy::User
+        } else {
+            DecidedBy::Data
+        },
+        reason,
+        server_addrs,
+    }
+}
+
+fn decide_flagged(t: &FormTally, c: &ConnTally) -> (Shows, String) {
+    let n = thousands;
+    let server_packets = t.outbound + t.syn_acks;
+    if server_packets > 0 {
+        // Both directions are logged; check that the server's answers are really there.
+        let shown = c.reply_seen_and_shown;
+        let seen = c.reply_seen_by_orig;
+        if seen >= 10 && shown * 5 < seen * 4 {
+            return (
+                Shows::Inbound,
+                format!(
+                    "{} of {} connections whose client acknowledged a SYN-ACK show no packet \
+                     from the server: the server's side is only partly logged, so it is read as \
+                     inbound only",
+                    n(seen - shown),
+                    n(seen)
+                ),
+            );
+        }
+        return (
+            Shows::EveryPacket,
+            format!(
+                "{} lines with TCP flags, {} of them from the server ({} SYN-ACKs)",
+                n(t.tcp),
+                n(server_packets.min(t.tcp)),
+                n(t.syn_acks)
+            ),
+        );
+    }
+    if t.inbound_non_syn == 0 {
+        return (
+            Shows::SynOnly,
+            format!(
+                "all {} TCP lines are inbound SYNs (a `--syn` LOG rule)",
+                n(t.tcp)
+            ),
+        );
+    }
+    (
+        Shows::Inbound,
+        format!(
+            "{} inbound lines with TCP flags ({} SYNs, {} ACK/data/FIN/RST), none from the server",
+            n(t.tcp),
+            n(t.bare_syns),
+            n(t.inbound_non_syn)
+        ),
+    )
+}
+
+fn decide_flagless(t: &FormTally, c: &ConnTally) -> (Shows, String) {
+    let n = thousands;
+    if t.outbound > 0 {
+        return (
+            Shows::EveryPacket,
+            format!(
+                "{} lines without TCP flags, {} inbound and {} outbound: every packet, both \
+                 directions",
+                n(t.tcp),
+                n(t.inbound),
+                n(t.outbound)
+            ),
+        );
+    }
+    // A handshake ACK or a request follows its SYN within milliseconds, a SYN retransmission
+    // only after a second: several lines within one second of a connection's first mark a log
+    // of every packet.
+    if c.fast_follow_ups >= 3 && c.fast_follow_ups * 20 >= c.multi_line {
+        return (
+            Shows::Inbound,
+            format!(
+                "{} lines without TCP flags, no outbound line; {} connections have several \
+                 lines within one second (handshake ACKs and data): every inbound packet",
+                n(t.tcp),
+                n(c.fast_follow_ups)
+            ),
+        );
+    }
+    (
+        Shows::FirstPacket,
+        format!(
+            "{} lines without TCP flags, no outbound line, {} of {} connections with a repeated \
+             line (SYN retransmissions, a second or more apart): one line per connection",
+            n(t.tcp),
+            n(c.multi_line),
+            n(c.connections)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(lines: &[&str]) -> FormTally {
+        let mut t = FormTally::default();
+        for l in lines {
+            let f = halfopen_fwlog::detect(&[l.as_bytes()]).unwrap_or(Format::Netfilter);
+            if let Ok(r) = halfopen_fwlog::parse_line(f, l.as_bytes()) {
+                t.add(&r);
+            }
+        }
+        t
+    }
+
+    const SYN: &str = "Nov 24 21:36:47 testbed kernel: [ 9015.588978] HO-IN: IN=vs3102 OUT= MAC=d2:b1:a0:4e:fe:e1:ee:71:05:ec:cb:7b:08:00 SRC=203.0.113.5 DST=192.0.2.10 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=13368 DF PROTO=TCP SPT=45442 DPT=80 SEQ=2191101959 ACK=0 WINDOW=64240 RES=0x00 SYN URGP=0";
+    const ACK: &str = "Nov 24 21:36:47 testbed kernel: [ 9015.589016] HO-IN: IN=vs3102 OUT= MAC=d2:b1:a0:4e:fe:e1:ee:71:05:ec:cb:7b:08:00 SRC=203.0.113.5 DST=192.0.2.10 LEN=52 TOS=0x00 PREC=0x00 TTL=64 ID=13369 DF PROTO=TCP SPT=45442 DPT=80 SEQ=2191101960 ACK=2245829070 WINDOW=63 RES=0x00 ACK URGP=0";
+
+    #[test]
+    fn flagged_forms() {
+        let t = tally(&[SYN]);
+        assert_eq!(
+            decide(&t, &ConnTally::default(), None).shows,
+            Shows::SynOnly
+        );
+        let t = tally(&[SYN, ACK]);
+        let f = decide(&t, &ConnTally::default(), None);
+        assert_eq!(f.shows, Shows::Inbound);
+        assert!(f.flags);
+        assert_eq!(f.server_addrs, ["192.0.2.10".parse::<IpAddr>().unwrap()]);
+        let given = decide(&t, &ConnTally::default(), Some(Shows::EveryPacket));
+        assert_eq!(
+            (given.shows, given.decided_by),
+            (Shows::EveryPacket, DecidedBy::User)
+        );
+    }
+
+    #[test]
+    fn partly_logged_server_side_is_inbound() {
+        let mut t = tally(&[SYN, ACK]);
+        t.outbound = 3;
+        let c = ConnTally {
+            reply_seen_by_orig: 100,
+            reply_seen_and_shown: 3,
+            ..ConnTally::default()
+        };
+        assert_eq!(decide(&t, &c, None).shows, Shows::Inbound);
+        let c = ConnTally {
+            reply_seen_by_orig: 100,
+            reply_seen_and_shown: 97,
+            ..ConnTally::default()
+        };
+        assert_eq!(decide(&t, &c, None).shows, Shows::EveryPacket);
+    }
+
+    #[test]
+    fn flagless_forms() {
+        let l = "Mar  1 18:49:05 web kernel: ipfw: 100 Accept TCP 45.76.87.206:58896 116.58.172.107:80 in via em0";
+        let t = tally(&[l]);
+        let c = ConnTally {
+            connections: 100,
+            multi_line: 50,
+            fast_follow_ups: 40,
+            ..ConnTally::default()
+        };
+        assert_eq!(decide(&t, &c, None).shows, Shows::Inbound);
+        let c = ConnTally {
+            connections: 100,
+            multi_line: 5,
+            fast_follow_ups: 0,
+            ..ConnTally::default()
+        };
+        assert_eq!(decide(&t, &c, None).shows, Shows::FirstPacket);
+        let out = "Mar  1 18:49:05 web kernel: ipfw: 200 Accept TCP 116.58.172.107:80 45.76.87.206:58896 out via em0";
+        let t = tally(&[l, out]);
+        let f = decide(&t, &ConnTally::default(), None);
+        assert_eq!(f.shows, Shows::EveryPacket);
+        assert_eq!(
+            f.server_addrs,
+            ["116.58.172.107".parse::<IpAddr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn platform_names() {
+        assert_eq!(Platform::of_format(Format::Ipfw), Some(Platform::FreeBsd));
+        assert_eq!(Platform::from_name("FreeBSD"), Some(Platform::FreeBsd));
+        assert!(Platform::FreeBsd.no_log_line_means().contains("accf_http"));
+    }
+}

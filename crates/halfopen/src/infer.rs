@@ -1,0 +1,491 @@
+//! The inference table: what one connection's observations prove, given what its input shows
+//! ([`Shows`]). docs/halfopen.md has the same table in words; this module is its code.
+//!
+//! | observation | every packet | inbound only | SYNs only / one line per connection |
+//! |---|---|---|---|
+//! | a logged request | decides (served, slow, non-HTTP, timed out) | decides | decides |
+//! | no SYN from the client | already open when the input began: not an attempt | same | — |
+//! | server RST to the SYN | refused (port closed) | not visible | not visible |
+//! | SYN-ACK, then client RST | a real host refused the connection (raw-socket SYN tool) | client RST after its SYN | not visible |
+//! | SYN-ACK never acknowledged | half-open, proven | not visible | not visible |
+//! | one SYN, nothing else from the client | the server never answered | half-open likely (no retransmission, no ACK) | an attempt, outcome not visible |
+//! | the SYN retransmitted, nothing else | a real stack retrying an unanswered SYN | same | an attempt, retried |
+//! | client ACK or data after the SYN | handshake completed | handshake completed | not visible |
+//! | no data, client closes within 1 s / later | connect-and-close / idle | same | not visible |
+//! | no data, server closes first | idle until the server's timeout | not visible | not visible |
+//! | the input ends within the SYN timeout | outcome unknown | same | same |
+
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::Shows;
+use crate::facts::{ConnFacts, RequestKind};
+
+/// What one connection's evidence shows happened, given its input's form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// At least one complete request was logged.
+    Served,
+    /// An unfinished request the server timed out on (408 with a request line, or a read
+    /// timeout after the client sent data).
+    SlowRequest,
+    /// A request the server rejected as malformed or cut off (400 with an HTTP request line).
+    BadRequest,
+    /// Bytes that are not HTTP (400 for a TLS ClientHello, binary).
+    NonHttp,
+    /// An HTTP/2 preface sent to an HTTP/1-only server (400 `PRI * HTTP/2.0`).
+    Http2Preface,
+    /// Nothing sent until the server gave up (408 `"-"`, a read timeout, or the server closed
+    /// an idle connection first).
+    IdleTimeout,
+    /// No SYN from the client: the connection was open before the input began.
+    Midstream,
+    /// The "server" sent a SYN-ACK nobody asked for (no SYN seen): backscatter of a flood that
+    /// spoofed this address, or a reflection.
+    UnsolicitedSynAck,
+    /// The server answered the SYN with an RST: nothing listens (refused).
+    Refused,
+    /// The server never answered the SYN(s).
+    ServerSilent,
+    /// The server's SYN-ACK was never acknowledged and the client never reset it: proven
+    /// half-open (a spoofed source, or one that drops what comes back).
+    SynAckUnanswered,
+    /// The client answered the SYN-ACK with an RST: a real host that did not want the
+    /// connection (a raw-socket SYN tool such as nmap `-sS` or hping3 from its own address).
+    ResetAfterSynAck,
+    /// Inbound-only input: one SYN, no retransmission, and nothing more from the client.
+    LoneSyn,
+    /// The SYN was retransmitted and nothing more came from the client: a real stack retrying
+    /// a SYN that was not answered in time.
+    RetriedSyn,
+    /// One line per connection or SYNs only: an attempt whose outcome is not visible.
+    Attempt,
+    /// The input ended within the SYN timeout after the SYN: the outcome is not known yet.
+    LogEnded,
+    /// Handshake completed, no data, the client closed within a second.
+    ClosedAtOnce,
+    /// Handshake completed, no data, the client closed after more than a second.
+    ClosedIdle,
+    /// Handshake completed, no data, still open when the input ended.
+    OpenIdle,
+    /// Handshake completed and the client sent data, but no request matched.
+    DataNoRequest,
+    /// Handshake completed (the client sent more than its SYN), nothing more is visible.
+    Completed,
+}
+
+impl Outcome {
+    /// Every outcome, in counter order.
+    pub const ALL: [Outcome; 21] = [
+        Outcome::Served,
+        Outcome::SlowRequest,
+        Outcome::BadRequest,
+        Outcome::NonHttp,
+        Outcome::Http2Preface,
+        Outcome::IdleTimeout,
+        Outcome::Midstream,
+        Outcome::UnsolicitedSynAck,
+        Outcome::Refused,
+        Outcome::ServerSilent,
+        Outcome::SynAckUnanswered,
+        Outcome::ResetAfterSynAck,
+        Outcome::LoneSyn,
+        Outcome::RetriedSyn,
+        Outcome::Attempt,
+        Outcome::LogEnded,
+        Outcome::ClosedAtOnce,
+        Outcome::ClosedIdle,
+        Outcome::OpenIdle,
+        Outcome::DataNoRequest,
+        Outcome::Completed,
+    ];
+
+    /// Number of outcomes.
+    pub const COUNT: usize = Outcome::ALL.len();
+
+    /// Counter index.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Served => "served",
+            Outcome::SlowRequest => "slow_request",
+            Outcome::BadRequest => "bad_request",
+            Outcome::NonHttp => "non_http",
+            Outcome::Http2Preface => "http2_preface",
+            Outcome::IdleTimeout => "idle_timeout",
+            Outcome::Midstream => "midstream",
+            Outcome::UnsolicitedSynAck => "unsolicited_syn_ack",
+            Outcome::Refused => "refused",
+            Outcome::ServerSilent => "server_silent",
+            Outcome::SynAckUnanswered => "syn_ack_unanswered",
+            Outcome::ResetAfterSynAck => "reset_after_syn_ack",
+            Outcome::LoneSyn => "lone_syn",
+            Outcome::RetriedSyn => "retried_syn",
+            Outcome::Attempt => "attempt",
+            Outcome::LogEnded => "log_ended",
+            Outcome::ClosedAtOnce => "closed_at_once",
+            Outcome::ClosedIdle => "closed_idle",
+            Outcome::OpenIdle => "open_idle",
+            Outcome::DataNoRequest => "data_no_request",
+            Outcome::Completed => "completed",
+        }
+    }
+
+    /// True for an attempt that never became a connection as far as the input shows: these
+    /// are what a flood is made of.
+    pub const fn never_completed(self) -> bool {
+        matches!(
+            self,
+            Outcome::SynAckUnanswered
+                | Outcome::ResetAfterSynAck
+                | Outcome::LoneSyn
+                | Outcome::ServerSilent
+                | Outcome::RetriedSyn
+        )
+    }
+
+    /// True when the outcome itself proves the handshake did not complete.
+    pub const fn proven_half_open(self) -> bool {
+        matches!(
+            self,
+            Outcome::SynAckUnanswered | Outcome::ResetAfterSynAck | Outcome::LoneSyn
+        )
+    }
+
+    /// True for an outcome decided by a logged request (or the error log).
+    pub const fn from_web_log(self) -> bool {
+        matches!(
+            self,
+            Outcome::Served
+                | Outcome::SlowRequest
+                | Outcome::BadRequest
+                | Outcome::NonHttp
+                | Outcome::Http2Preface
+                | Outcome::IdleTimeout
+        )
+    }
+
+    /// In words (one connection).
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Outcome::Served => "carried a request the server completed",
+            Outcome::SlowRequest => "held an unfinished request until the server timed out",
+            Outcome::BadRequest => {
+                "sent a request the server rejected as malformed or cut off (400)"
+            }
+            Outcome::NonHttp => "sent bytes that are not HTTP",
+            Outcome::Http2Preface => "sent an HTTP/2 preface to an HTTP/1-only server",
+            Outcome::IdleTimeout => "sent nothing until the server gave up",
+            Outcome::Midstream => {
+                "no SYN seen: the connection was already open when the input began"
+            }
+            Outcome::UnsolicitedSynAck => {
+                "a SYN-ACK without a SYN (backscatter or reflection: someone spoofed this address)"
+            }
+            Outcome::Refused => "the server refused the SYN with an RST (nothing listens)",
+            Outcome::ServerSilent => "the server never answered the SYN",
+            Outcome::SynAckUnanswered => {
+                "the server's SYN-ACK was never acknowledged and never reset"
+            }
+            Outcome::ResetAfterSynAck => {
+                "the client's host answered the server's SYN-ACK with an RST (a real address; a \
+                 raw-socket SYN tool)"
+            }
+            Outcome::LoneSyn => "a single SYN, no retransmission, and nothing more from the client",
+            Outcome::RetriedSyn => {
+                "the SYN was retransmitted (a real TCP stack retrying) and nothing more came"
+            }
+            Outcome::Attempt => "a connection attempt whose outcome the input does not show",
+            Outcome::LogEnded => "the input ended within the SYN timeout: outcome not known",
+            Outcome::ClosedAtOnce => "handshake, no data, the client closed within a second",
+            Outcome::ClosedIdle => "handshake, no data, the client closed later",
+            Outcome::OpenIdle => "handshake, no data, still open when the input ended",
+            Outcome::DataNoRequest => "the client sent data but no request was logged for it",
+            Outcome::Completed => "the handshake completed; nothing more is visible",
+        }
+    }
+}
+
+/// Largest lifetime of a connection the client closes "at once" (connect scans close within
+/// milliseconds; browsers keep an unused connection 10 s and more).
+pub const AT_ONCE_MS: u64 = 500;
+
+/// What one connection's evidence shows, from the web logs first, then the packets its input
+/// shows.
+///
+/// ```
+/// use halfopen::evidence::Shows;
+/// use halfopen::facts::ConnFacts;
+/// use halfopen::infer::{outcome, Outcome};
+/// let mut c = ConnFacts::new("192.0.2.1:50000".parse().unwrap(), "198.51.100.1:80".parse().unwrap(), 0, Shows::EveryPacket);
+/// c.history = "Sh".into();
+/// c.syn_count = 1;
+/// assert_eq!(outcome(&c), Outcome::SynAckUnanswered);
+/// c.shows = Shows::SynOnly;
+/// c.history = "S".into();
+/// assert_eq!(outcome(&c), Outcome::Attempt);
+/// ```
+pub fn outcome(c: &ConnFacts) -> Outcome {
+    if let Some(o) = from_web_logs(c) {
+        return o;
+    }
+    match (c.shows, c.flags) {
+        (Shows::EveryPacket, true) => every_packet(c),
+        (Shows::Inbound, true) => inbound(c),
+        (Shows::EveryPacket, false) => every_packet_flagless(c),
+        (Shows::Inbound, false) => inbound_flagless(c),
+        (Shows::SynOnly | Shows::FirstPacket, _) => {
+            if !c.syn_seen() {
+                Outcome::Midstream
+            } else {
+                Outcome::Attempt
+            }
+        }
+    }
+}
+
+fn from_web_logs(c: &ConnFacts) -> Option<Outcome> {
+    let r = &c.requests;
+    if r.completed() > 0 {
+        return Some(Outcome::Served);
+    }
+    if r.count(RequestKind::TimeoutPartial) > 0 {
+        return Some(Outcome::SlowRequest);
+    }
+    if r.count(RequestKind::BadRequest) > 0 {
+        return Some(Outcome::BadRequest);
+    }
+    if r.count(RequestKind::NonHttp) > 0 {
+        return Some(Outcome::NonHttp);
+    }
+    if r.count(RequestKind::Http2Preface) > 0 {
+        return Some(Outcome::Http2Preface);
+    }
+    if r.count(RequestKind::TimeoutEmpty) > 0 {
+        return Some(Outcome::IdleTimeout);
+    }
+    if r.read_timeout {
+        return Some(if c.sent_data() == Some(true) {
+            Outcome::SlowRequest
+        } else {
+            Outcome::IdleTimeout
+        });
+    }
+    None
+}
+
+/// Outcomes of a connection that never got past the SYN, when the log ended before its
+/// outcome could be known.
+fn cut_off(c: &ConnFacts) -> Option<Outcome> {
+    c.log_ended.map(|_| Outcome::LogEnded)
+}
+
+fn every_packet(c: &ConnFacts) -> Outcome {
+    if !c.syn_seen() {
+        return if c.has('h') && !c.has('A') && !c.has('D') {
+            Outcome::UnsolicitedSynAck
+        } else {
+            Outcome::Midstream
+        };
+    }
+    if !c.handshake_completed {
+        let synack = c.has('h');
+        if c.has('r') && !synack {
+            return Outcome::Refused;
+        }
+        if synack && c.has('R') {
+            return Outcome::ResetAfterSynAck;
+        }
+        if c.reply_seen_by_orig {
+            // The client acknowledged a SYN-ACK the capture missed.
+            return established(c);
+        }
+        if let Some(o) = cut_off(c) {
+            return o;
+        }
+        if synack {
+            return Outcome::SynAckUnanswered;
+        }
+        return if c.syn_count > 1 {
+            Outcome::RetriedSyn
+        } else {
+            Outcome::ServerSilent
+        };
+    }
+    established(c)
+}
+
+fn inbound(c: &ConnFacts) -> Outcome {
+    if !c.syn_seen() {
+        return Outcome::Midstream;
+    }
+    if c.reply_seen_by_orig {
+        return established(c);
+    }
+    if c.has('R') {
+        return Outcome::ResetAfterSynAck;
+    }
+    if let Some(o) = cut_off(c) {
+        return o;
+    }
+    if c.syn_count > 1 {
+        Outcome::RetriedSyn
+    } else {
+        Outcome::LoneSyn
+    }
+}
+
+/// A completed handshake: what the client did next.
+fn established(c: &ConnFacts) -> Outcome {
+    if c.sent_data() == Some(true) {
+        return Outcome::DataNoRequest;
+    }
+    match c.first_close() {
+        Some((true, _)) if c.duration_ms() <= AT_ONCE_MS => Outcome::ClosedAtOnce,
+        Some((true, _)) => Outcome::ClosedIdle,
+        Some((false, _)) => Outcome::IdleTimeout,
+        None if c.sent_data().is_none() => Outcome::Completed,
+        None => Outcome::OpenIdle,
+    }
+}
+
+/// Every packet, no flags (ipfw logging both directions): packet counts per 4-tuple.
+fn every_packet_flagless(c: &ConnFacts) -> Outcome {
+    if !c.syn_seen() {
+        return Outcome::Midstream;
+    }
+    match c.orig_pkts {
+        0 | 1 => {
+            if let Some(o) = cut_off(c) {
+                return o;
+            }
+            if c.resp_pkts > 0 {
+                Outcome::SynAckUnanswered
+            } else {
+                Outcome::ServerSilent
+            }
+        }
+        _ => Outcome::Completed,
+    }
+}
+
+/// Every inbound packet, no flags: a second line within a second of the first is the
+/// handshake's ACK; lines a second or more apart may be SYN retransmissions.
+fn inbound_flagless(c: &ConnFacts) -> Outcome {
+    if !c.syn_seen() {
+        return Outcome::Midstream;
+    }
+    if c.orig_pkts >= 3 || (c.orig_pkts == 2 && c.duration_ms() < 1_000) {
+        return Outcome::Completed;
+    }
+    if let Some(o) = cut_off(c) {
+        return o;
+    }
+    if c.orig_pkts >= 2 {
+        Outcome::RetriedSyn
+    } else {
+        Outcome::LoneSyn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::RequestExample;
+
+    fn conn(shows: Shows, history: &str) -> ConnFacts {
+        let mut c = ConnFacts::new(
+            "192.0.2.7:40000".parse().unwrap(),
+            "198.51.100.1:80".parse().unwrap(),
+            1_000_000,
+            shows,
+        );
+        c.history = history.to_owned();
+        c.handshake_completed = history.contains('A') && history.contains('h');
+        c.reply_seen_by_orig = history.contains('A') || history.contains('D');
+        c.syn_count = 1;
+        c.orig_pkts = 1;
+        c
+    }
+
+    #[test]
+    fn every_packet_table() {
+        let e = Shows::EveryPacket;
+        assert_eq!(outcome(&conn(e, "Sh")), Outcome::SynAckUnanswered);
+        assert_eq!(outcome(&conn(e, "ShR")), Outcome::ResetAfterSynAck);
+        assert_eq!(outcome(&conn(e, "Sr")), Outcome::Refused);
+        assert_eq!(outcome(&conn(e, "S")), Outcome::ServerSilent);
+        let mut c = conn(e, "S");
+        c.syn_count = 3;
+        assert_eq!(outcome(&c), Outcome::RetriedSyn);
+        assert_eq!(outcome(&conn(e, "^hR")), Outcome::UnsolicitedSynAck);
+        assert_eq!(outcome(&conn(e, "^DdA")), Outcome::Midstream);
+        let mut c = conn(e, "ShAR");
+        c.end_us = c.start_us + 2_000;
+        assert_eq!(outcome(&c), Outcome::ClosedAtOnce);
+        c.history = "ShAFf".into();
+        c.end_us = c.start_us + 10_000_000;
+        assert_eq!(outcome(&c), Outcome::ClosedIdle);
+        c.history = "ShAfF".into();
+        assert_eq!(outcome(&c), Outcome::IdleTimeout);
+        c.history = "ShADFf".into();
+        assert_eq!(outcome(&c), Outcome::DataNoRequest);
+        c.requests.add(
+            RequestExample::new(0, Some(200), Some(b"GET / HTTP/1.1")),
+            true,
+        );
+        assert_eq!(outcome(&c), Outcome::Served);
+        let mut c = conn(e, "Sh");
+        c.log_ended = Some((5, 63));
+        assert_eq!(outcome(&c), Outcome::LogEnded);
+    }
+
+    #[test]
+    fn inbound_table() {
+        let i = Shows::Inbound;
+        assert_eq!(outcome(&conn(i, "S")), Outcome::LoneSyn);
+        assert_eq!(outcome(&conn(i, "SR")), Outcome::ResetAfterSynAck);
+        let mut c = conn(i, "SADF");
+        c.end_us = c.start_us + 5_000_000;
+        assert_eq!(outcome(&c), Outcome::DataNoRequest);
+        let mut c = conn(i, "SAF");
+        c.end_us = c.start_us + 5_000_000;
+        assert_eq!(outcome(&c), Outcome::ClosedIdle);
+        assert_eq!(outcome(&conn(i, "A")), Outcome::Midstream);
+    }
+
+    #[test]
+    fn weak_forms_show_attempts_only() {
+        for s in [Shows::SynOnly, Shows::FirstPacket] {
+            let mut c = conn(s, "S");
+            c.flags = s == Shows::SynOnly;
+            c.syn_count = 3;
+            assert_eq!(outcome(&c), Outcome::Attempt);
+        }
+        let mut c = conn(Shows::FirstPacket, "");
+        c.flags = false;
+        c.requests
+            .add(RequestExample::new(0, Some(408), Some(b"-")), false);
+        assert_eq!(outcome(&c), Outcome::IdleTimeout);
+    }
+
+    #[test]
+    fn flagless_counts() {
+        let mut c = conn(Shows::Inbound, "");
+        c.flags = false;
+        assert_eq!(outcome(&c), Outcome::LoneSyn);
+        c.orig_pkts = 2;
+        c.end_us = c.start_us + 1_000;
+        assert_eq!(outcome(&c), Outcome::Completed);
+        c.end_us = c.start_us + 3_000_000;
+        assert_eq!(outcome(&c), Outcome::RetriedSyn);
+        let mut c = conn(Shows::EveryPacket, "");
+        c.flags = false;
+        c.resp_pkts = 2;
+        assert_eq!(outcome(&c), Outcome::SynAckUnanswered);
+    }
+}

@@ -1,0 +1,1345 @@
+//! Verdicts from the rollups: each source by what it did across all its connections, the
+//! networks whose addresses flood together, and each server port under a flood.
+//!
+//! The rules, first match wins for a source (docs/halfopen.md says them in words):
+//!
+//! 1. slow requests: connections held with unfinished requests until the server's timeout,
+//!    and not outnumbered by served ones (a handful of successful checks does not make a slow
+//!    attacker legitimate);
+//! 2. scan: probes (refused, reset after the SYN-ACK, closed at once, unanswered) to three or
+//!    more ports, or a single probe;
+//! 3. served: a completed request makes the source legitimate, whatever its other
+//!    connections did (speculative, idle, closed without data, refused once, retried);
+//! 4. not HTTP (TLS, an HTTP/2 preface): not hostile;
+//! 5. flood: at least `min_flood_attempts` SYNs to one port that never completed, whatever
+//!    the sender's stack did with the SYN-ACK; where the input does not show completion, the
+//!    attempts of an address with no request while the access log covers them;
+//! 6. idle until the server's timeout; 7. idle; else unknown, saying what is missing.
+//!
+//! Then networks (/24 up to /16, IPv6 /64 up to /48) whose addresses each sent a few
+//! unanswered SYNs, and server ports with many unanswered SYNs from many addresses
+//! (random-source floods).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::connections::{KernelNote, KernelNoteKind};
+use crate::escape::thousands;
+use crate::evidence::{Platform, Shows};
+use crate::facts::RequestKind;
+use crate::infer::Outcome;
+use crate::rollup::{PortPattern, Rollup, ServerSummary, SourceSummary};
+use crate::verdict::{Confidence, Evidence, Verdict};
+
+/// Thresholds of the verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rules {
+    /// SYNs to one port that never completed from which one address is a `syn_flood`.
+    pub min_flood_attempts: u64,
+    /// Addresses of one network that each sent only unanswered SYNs from which the network
+    /// floods as one.
+    pub min_flood_sources: u64,
+    /// Unanswered SYNs on one server port from which the port is under a flood.
+    pub server_flood_attempts: u64,
+    /// Addresses those SYNs must come from.
+    pub server_flood_sources: u64,
+    /// Slow connections (408 with a request line, read timeouts after data) from which a
+    /// source that was also served is a slow attacker.
+    pub slow_min: u64,
+    /// Distinct ports probed from which a source is a scanner.
+    pub scan_min_ports: usize,
+}
+
+/// Default of [`Rules::min_flood_attempts`].
+pub const DEFAULT_MIN_FLOOD_ATTEMPTS: u64 = 10;
+/// Default of [`Rules::min_flood_sources`].
+pub const DEFAULT_MIN_FLOOD_SOURCES: u64 = 8;
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            min_flood_attempts: DEFAULT_MIN_FLOOD_ATTEMPTS,
+            min_flood_sources: DEFAULT_MIN_FLOOD_SOURCES,
+            server_flood_attempts: 100,
+            server_flood_sources: 20,
+            slow_min: 3,
+            scan_min_ports: 3,
+        }
+    }
+}
+
+/// What the judge knows besides the rollups.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Thresholds.
+    pub rules: Rules,
+    /// Whether an access log was given.
+    pub access_log: bool,
+    /// The time span the access logs cover (firewall clock), µs.
+    pub access_span: Option<(i64, i64)>,
+    /// The server's platform, and why it was assumed.
+    pub platform: Option<(Platform, String)>,
+    /// Kernel messages about SYN floods.
+    pub kernel: Vec<KernelNote>,
+    /// The listen backlog of each port, from a socket snapshot.
+    pub backlog: BTreeMap<u16, u64>,
+}
+
+/// A source's verdict with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    /// The address.
+    pub addr: IpAddr,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// How sure.
+    pub confidence: Confidence,
+    /// Why.
+    pub evidence: Vec<Evidence>,
+    /// What would raise the confidence.
+    pub raise: Option<String>,
+    /// The verdict rests on "no request was logged" (where the input cannot show whether a
+    /// handshake completed).
+    pub rests_on_absent_request: bool,
+    /// Part of a random-source flood: blocking the address does little.
+    pub random_flood_member: bool,
+    /// Successful (2xx/3xx) requests it made.
+    pub successes: u64,
+    /// Its connections.
+    pub connections: u64,
+}
+
+/// A network whose addresses flood together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkFlood {
+    /// The network.
+    pub network: IpNet,
+    /// Addresses in it that sent only unanswered SYNs.
+    pub sources: u64,
+    /// Their SYNs.
+    pub syns: u64,
+    /// The sources look spoofed.
+    pub likely_spoofed: bool,
+    /// Why they look spoofed (or real).
+    pub indicators: Vec<String>,
+}
+
+/// A server port under a SYN flood from many addresses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerFlood {
+    /// The server address and port.
+    pub server: SocketAddr,
+    /// SYNs that never completed (or attempts never followed by a request).
+    pub unanswered: u64,
+    /// Addresses they came from.
+    pub addresses: u64,
+    /// /24 (IPv6 /64) networks those addresses are in.
+    pub networks: u64,
+    /// /16 (IPv6 /32) networks.
+    pub wide_networks: u64,
+    /// First and last SYN, µs.
+    pub span: (i64, i64),
+    /// The busiest 10 s, in SYNs per second.
+    pub peak_per_second: f64,
+    /// Unanswered SYN-ACKs the server sent once and never retransmitted (syncookies).
+    pub single_syn_ack: u64,
+    /// Unanswered SYN-ACKs it retransmitted.
+    pub retransmitted_syn_ack: u64,
+    /// The sources look spoofed.
+    pub likely_spoofed: bool,
+    /// Why they look spoofed (or real).
+    pub indicators: Vec<String>,
+    /// Kernel messages for this port.
+    pub kernel_messages: u64,
+    /// The rate compared with the backlog.
+    pub backlog_note: Option<String>,
+    /// How sure.
+    pub confidence: Confidence,
+    /// The finding in words.
+    pub sentence: String,
+}
+
+/// Everything judged.
+#[derive(Debug, Clone, Default)]
+pub struct Judgement {
+    /// Sources, in the rollup's order.
+    pub sources: Vec<Judged>,
+    /// Networks flooding together.
+    pub networks: Vec<NetworkFlood>,
+    /// Server ports under a flood.
+    pub servers: Vec<ServerFlood>,
+}
+
+/// Judges every source, network and server port.
+pub fn judge(r: &Rollup, cx: &Context) -> Judgement {
+    let mut sources: Vec<Judged> = r.sources.values().map(|s| judge_source(s, cx)).collect();
+    let networks = network_floods(r, cx, &mut sources);
+    let servers = server_floods(r, cx, &networks, &mut sources);
+    Judgement {
+        sources,
+        networks,
+        servers,
+    }
+}
+
+/// Connections that probe a port: refused, reset after the SYN-ACK, closed at once, or a lone
+/// unanswered SYN.
+fn probes(s: &SourceSummary) -> u64 {
+    s.outcomes.sum(|o| {
+        matches!(
+            o,
+            Outcome::Refused
+                | Outcome::ResetAfterSynAck
+                | Outcome::ClosedAtOnce
+                | Outcome::LoneSyn
+                | Outcome::ServerSilent
+                | Outcome::SynAckUnanswered
+        )
+    })
+}
+
+/// SYNs that never became a connection and were not retried like a real stack retries.
+fn flood_like(s: &SourceSummary) -> u64 {
+    s.outcomes.sum(|o| {
+        matches!(
+            o,
+            Outcome::SynAckUnanswered
+                | Outcome::ResetAfterSynAck
+                | Outcome::LoneSyn
+                | Outcome::ServerSilent
+        )
+    })
+}
+
+fn covered(s: &SourceSummary, cx: &Context) -> bool {
+    cx.access_span.is_some_and(|(a, b)| {
+        s.first_seen_us >= a.saturating_sub(60_000_000)
+            && s.first_seen_us <= b.saturating_add(60_000_000)
+    })
+}
+
+struct Draft {
+    verdict: Verdict,
+    confidence: Confidence,
+    evidence: Vec<Evidence>,
+    raise: Option<String>,
+    absent: bool,
+}
+
+impl Draft {
+    fn new(verdict: Verdict, confidence: Confidence) -> Draft {
+        Draft {
+            verdict,
+            confidence,
+            evidence: Vec::new(),
+            raise: None,
+            absent: false,
+        }
+    }
+    fn with(mut self, e: Evidence) -> Draft {
+        self.evidence.push(e);
+        self
+    }
+    fn raise(mut self, what: &str) -> Draft {
+        self.raise = Some(what.to_owned());
+        self
+    }
+}
+
+fn judge_source(s: &SourceSummary, cx: &Context) -> Judged {
+    let d = slow_attack(s, cx)
+        .or_else(|| scan(s, cx))
+        .or_else(|| served(s, cx))
+        .or_else(|| non_http(s))
+        .or_else(|| flood(s, cx))
+        .or_else(|| idle(s))
+        .unwrap_or_else(|| undecided(s, cx));
+    let mut evidence = d.evidence;
+    evidence.extend(aggregates(s, d.verdict));
+    Judged {
+        addr: s.addr,
+        verdict: d.verdict,
+        confidence: d.confidence,
+        evidence,
+        raise: d.raise,
+        rests_on_absent_request: d.absent,
+        random_flood_member: false,
+        successes: u64::from(s.requests.get(RequestKind::Success)),
+        connections: s.connections,
+    }
+}
+
+fn count(s: &SourceSummary, o: Outcome) -> u64 {
+    u64::from(s.outcomes.get(o))
+}
+
+fn slow_attack(s: &SourceSummary, cx: &Context) -> Option<Draft> {
+    let slow = count(s, Outcome::SlowRequest);
+    let served = count(s, Outcome::Served);
+    let bad = count(s, Outcome::BadRequest);
+    let held = slow + bad;
+    let attacker = slow > 0 && (served == 0 || (slow >= cx.rules.slow_min && held >= served));
+    if !attacker {
+        return None;
+    }
+    let partial = u64::from(s.requests.get(RequestKind::TimeoutPartial));
+    let mut d = Draft::new(
+        Verdict::SlowRequest,
+        if partial > 0 {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        },
+    );
+    if let Some(e) = s
+        .request_example
+        .as_ref()
+        .filter(|e| e.kind == RequestKind::TimeoutPartial)
+    {
+        d = d.with(Evidence::Timeout408Partial {
+            request: e.request.clone(),
+        });
+    }
+    if s.read_timeouts > 0 {
+        d = d.with(Evidence::HeaderReadTimeout);
+    }
+    d = d.with(Evidence::Aggregate {
+        text: format!(
+            "{} connection(s) held unfinished requests until the server's timeout, {} cut off \
+             (400), {} served",
+            thousands(slow),
+            thousands(bad),
+            thousands(served)
+        ),
+    });
+    if partial == 0 {
+        d = d.raise("the access log's 408 lines with the unfinished request line would confirm it");
+    }
+    Some(d)
+}
+
+fn scan(s: &SourceSummary, cx: &Context) -> Option<Draft> {
+    let ports = s.dst_ports.len();
+    let probes = probes(s);
+    let served = count(s, Outcome::Served);
+    let attempts = s.attempts();
+    let weak = s.forms.max.is_some_and(|f| !f.client_after_syn());
+    if ports >= cx.rules.scan_min_ports && probes >= 2 && probes >= served * 2 {
+        let connect = count(s, Outcome::ClosedAtOnce) > 0 || served > 0;
+        let v = if connect {
+            Verdict::ConnectScan
+        } else {
+            Verdict::SynScan
+        };
+        let mut d = Draft::new(v, Confidence::High).with(Evidence::Aggregate {
+            text: format!(
+                "probed {}{} distinct ports: {}",
+                ports,
+                if s.dst_ports.truncated { "+" } else { "" },
+                outcome_list(s)
+            ),
+        });
+        if s.forms.max == Some(Shows::Inbound) {
+            d.confidence = Confidence::Medium;
+            d = d.raise("a log of both directions or a capture would show the server's answers");
+        }
+        return Some(d);
+    }
+    if weak && ports >= cx.rules.scan_min_ports && attempts >= 2 && s.requests.total() == 0 {
+        return Some(
+            Draft::new(Verdict::SynScan, Confidence::Medium)
+                .with(Evidence::Aggregate {
+                    text: format!(
+                        "{} attempts to {}{} distinct ports and not one logged request",
+                        thousands(attempts),
+                        ports,
+                        if s.dst_ports.truncated { "+" } else { "" }
+                    ),
+                })
+                .with(Evidence::Form {
+                    shows: weakest(s).as_str().to_owned(),
+                    what: "a SYN scan and a connect scan look the same here".to_owned(),
+                })
+                .raise("a log of every packet with TCP flags or a capture would tell a SYN scan from a connect scan"),
+        );
+    }
+    // Single probes: a SYN reset after the SYN-ACK (nmap -sS), a connection closed at once
+    // without a byte (nmap -sT), nothing else.
+    let at_once = count(s, Outcome::ClosedAtOnce);
+    let resets = count(s, Outcome::ResetAfterSynAck);
+    let single = at_once + resets + count(s, Outcome::Refused);
+    if s.requests.total() == 0 && single == s.connections && s.connections <= SINGLE_PROBES {
+        let (v, e) = if at_once > 0 {
+            let reset = s.examples.first().is_some_and(|e| e.history.contains('R'));
+            let ms = s.examples.first().map_or(0, |e| e.duration_ms);
+            (
+                Verdict::ConnectScan,
+                Evidence::ClosedWithoutData {
+                    reset,
+                    duration_ms: ms,
+                },
+            )
+        } else if resets > 0 {
+            (Verdict::SynScan, Evidence::ResetAfterSynAck)
+        } else {
+            return None;
+        };
+        return Some(
+            Draft::new(v, Confidence::Medium)
+                .with(e)
+                .raise("more probes from this address (other ports or hosts) would confirm a scan"),
+        );
+    }
+    None
+}
+
+/// A source's connections by outcome, in words (`2 closed at once, 13 retried syn`).
+fn outcome_list(s: &SourceSummary) -> String {
+    s.outcomes
+        .iter()
+        .map(|(o, n)| {
+            format!(
+                "{} {}",
+                thousands(u64::from(n)),
+                o.as_str().replace('_', " ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Connections of a source that are all single probes (connect-and-close, reset after the
+/// SYN-ACK) up to which it is a scanner; more to one port look like health checks.
+const SINGLE_PROBES: u64 = 3;
+
+fn served(s: &SourceSummary, cx: &Context) -> Option<Draft> {
+    let served = count(s, Outcome::Served);
+    if served == 0 {
+        return None;
+    }
+    let flood = flood_like(s);
+    if flood >= cx.rules.min_flood_attempts.max(served * 10) {
+        let mut d = Draft::new(Verdict::SynFlood, Confidence::Medium).with(Evidence::Aggregate {
+            text: format!(
+                "{} SYNs that never completed against {} served connection(s)",
+                thousands(flood),
+                thousands(served)
+            ),
+        });
+        let ok = u64::from(s.requests.get(RequestKind::Success));
+        if ok > 0 {
+            d = d.with(Evidence::AlsoServed { requests: ok });
+        }
+        return Some(d);
+    }
+    let completed = u64::from(s.requests.completed());
+    let mut d = Draft::new(Verdict::Legitimate, Confidence::High).with(Evidence::RequestsLogged {
+        count: u32::try_from(completed).unwrap_or(u32::MAX),
+    });
+    let others = s.connections.saturating_sub(served);
+    if others > 0 {
+        let parts: Vec<String> = s
+            .outcomes
+            .iter()
+            .filter(|(o, _)| *o != Outcome::Served)
+            .map(|(o, n)| {
+                format!(
+                    "{} {}",
+                    thousands(u64::from(n)),
+                    o.as_str().replace('_', " ")
+                )
+            })
+            .collect();
+        d = d.with(Evidence::Aggregate {
+            text: format!(
+                "its other {} connection(s) ({}) are what clients do: speculative, idle or \
+                 retried connections",
+                thousands(others),
+                parts.join(", ")
+            ),
+        });
+    }
+    Some(d)
+}
+
+fn non_http(s: &SourceSummary) -> Option<Draft> {
+    let h2 = count(s, Outcome::Http2Preface);
+    let other = count(s, Outcome::NonHttp);
+    if h2 + other == 0 {
+        return None;
+    }
+    let request = s
+        .request_example
+        .as_ref()
+        .map(|e| e.request.clone())
+        .unwrap_or_default();
+    let looks_like = if h2 > 0 {
+        "an HTTP/2 preface on an HTTP/1-only server (a client speaking HTTP/2 with prior \
+         knowledge, not an attack)"
+    } else {
+        crate::facts::non_http_kind(request.as_bytes()).unwrap_or("binary or non-HTTP bytes")
+    };
+    Some(
+        Draft::new(Verdict::NonHttp, Confidence::High).with(Evidence::NonHttpRequest {
+            request,
+            looks_like: looks_like.to_owned(),
+        }),
+    )
+}
+
+fn weakest(s: &SourceSummary) -> Shows {
+    s.forms.min.unwrap_or(Shows::FirstPacket)
+}
+
+fn flood(s: &SourceSummary, cx: &Context) -> Option<Draft> {
+    let ports = s.dst_ports.len();
+    if ports >= cx.rules.scan_min_ports {
+        return None;
+    }
+    let flood = flood_like(s);
+    let min = cx.rules.min_flood_attempts;
+    if flood >= min {
+        let answered_by_server =
+            count(s, Outcome::SynAckUnanswered) + count(s, Outcome::ResetAfterSynAck);
+        let resets = count(s, Outcome::ResetAfterSynAck);
+        let mut d = Draft::new(
+            Verdict::SynFlood,
+            if answered_by_server * 2 >= flood {
+                Confidence::High
+            } else {
+                Confidence::Medium
+            },
+        )
+        .with(Evidence::HandshakeNeverCompleted {
+            syns: u32::try_from(flood).unwrap_or(u32::MAX),
+        });
+        if resets * 2 >= flood {
+            d = d.with(Evidence::RealAddress { proofs: resets });
+        } else if count(s, Outcome::SynAckUnanswered) * 2 >= flood {
+            d = d.with(Evidence::SynAckUnanswered);
+        }
+        if d.confidence == Confidence::Medium {
+            d = d.raise("a log of both directions or a capture would show whether the SYN-ACKs were answered");
+        }
+        return Some(d);
+    }
+    let attempts = s.attempts();
+    if attempts >= min && s.requests.total() == 0 {
+        let form = Evidence::Form {
+            shows: weakest(s).as_str().to_owned(),
+            what: "whether a handshake completed is not visible".to_owned(),
+        };
+        if !cx.access_log {
+            return Some(
+                Draft::new(Verdict::Unknown, Confidence::Low)
+                    .with(form)
+                    .with(Evidence::Missing {
+                        what: format!(
+                            "{} attempts to {} and no access log to tell a flood from a busy \
+                             client: give the access log (--access)",
+                            thousands(attempts),
+                            ports_text(s)
+                        ),
+                    }),
+            );
+        }
+        if !covered(s, cx) {
+            return Some(
+                Draft::new(Verdict::Unknown, Confidence::Low)
+                    .with(form)
+                    .with(Evidence::Missing {
+                        what: "its attempts fall outside the time the access log covers".to_owned(),
+                    }),
+            );
+        }
+        let mut d = Draft::new(Verdict::SynFlood, Confidence::Medium)
+            .with(Evidence::NoRequestLogged { attempts })
+            .with(form)
+            .raise(
+                "a log of both directions with TCP flags or a capture (tcpdump -w) would show \
+                 whether the SYN-ACKs were answered; a netstat/ss snapshot during the event \
+                 (--netstat) would show half-open sockets",
+            );
+        if let Some((p, _)) = cx
+            .platform
+            .as_ref()
+            .filter(|(p, _)| *p == Platform::FreeBsd)
+        {
+            d = d.with(Evidence::Platform {
+                platform: p.as_str().to_owned(),
+                means: p.no_log_line_means().to_owned(),
+            });
+        }
+        d.absent = true;
+        return Some(d);
+    }
+    None
+}
+
+fn idle(s: &SourceSummary) -> Option<Draft> {
+    let timeouts = count(s, Outcome::IdleTimeout);
+    if timeouts > 0 {
+        let mut d = Draft::new(Verdict::IdleTimeout, Confidence::High);
+        if u64::from(s.requests.get(RequestKind::TimeoutEmpty)) > 0 {
+            d = d.with(Evidence::Timeout408Empty);
+        } else {
+            d.confidence = Confidence::Medium;
+            d = d.with(Evidence::ServerClosedIdle);
+        }
+        if s.read_timeouts > 0 {
+            d = d.with(Evidence::HeaderReadTimeout);
+        }
+        return Some(d);
+    }
+    let quiet = count(s, Outcome::ClosedIdle)
+        + count(s, Outcome::ClosedAtOnce)
+        + count(s, Outcome::OpenIdle);
+    if quiet > 0
+        && quiet
+            + count(s, Outcome::Refused)
+            + count(s, Outcome::RetriedSyn)
+            + count(s, Outcome::LogEnded)
+            + count(s, Outcome::Midstream)
+            >= s.connections
+    {
+        let reset = s.examples.first().is_some_and(|e| e.history.contains('R'));
+        let ms = s.examples.first().map_or(0, |e| e.duration_ms);
+        let mut d = Draft::new(Verdict::Idle, Confidence::High).with(Evidence::ClosedWithoutData {
+            reset,
+            duration_ms: ms,
+        });
+        if s.forms.max == Some(Shows::Inbound) {
+            d.confidence = Confidence::Medium;
+        }
+        return Some(d);
+    }
+    None
+}
+
+fn undecided(s: &SourceSummary, cx: &Context) -> Draft {
+    let mut d = Draft::new(Verdict::Unknown, Confidence::Low);
+    let flood = flood_like(s) + s.attempts();
+    if flood > 0 && s.requests.total() == 0 {
+        d = d.with(Evidence::TooFewAttempts {
+            half_open: flood,
+            needed: cx.rules.min_flood_attempts,
+        });
+    }
+    let main = s.outcomes.iter().max_by_key(|(_, n)| *n).map(|(o, _)| o);
+    match main {
+        Some(Outcome::Refused) => d.with(Evidence::PortClosed),
+        Some(Outcome::RetriedSyn) => d.with(Evidence::Aggregate {
+            text: "its SYNs were retransmitted like a real TCP stack retries an unanswered SYN: \
+                   a client, not a flood"
+                .to_owned(),
+        }),
+        Some(Outcome::LogEnded) => d.with(Evidence::Missing {
+            what: "the input ended before the outcome of its attempts was known".to_owned(),
+        }),
+        Some(Outcome::Midstream) => d.with(Evidence::Missing {
+            what: "its connections were already open when the input began (no SYN seen): not \
+                   attempts"
+                .to_owned(),
+        }),
+        Some(Outcome::UnsolicitedSynAck) => d.with(Evidence::Aggregate {
+            text: "SYN-ACKs without a SYN (backscatter or reflection)".to_owned(),
+        }),
+        Some(Outcome::DataNoRequest) => {
+            d.with(Evidence::DataWithoutRequest { bytes: None })
+                .with(Evidence::Missing {
+                    what:
+                        "no access-log line matched its data (was the access log of this port and \
+                       time given?)"
+                            .to_owned(),
+                })
+        }
+        Some(Outcome::Completed) => d.with(Evidence::Missing {
+            what: "the handshake completed but the firewall log carries no TCP flags: enable \
+                   flag logging (or give a capture) to tell a scan, a preconnect and a slow \
+                   client apart"
+                .to_owned(),
+        }),
+        Some(Outcome::Attempt) => d.with(Evidence::Form {
+            shows: weakest(s).as_str().to_owned(),
+            what: "log every packet with its TCP flags (or give a capture) to tell a flood, a \
+                   scan and a preconnect apart"
+                .to_owned(),
+        }),
+        Some(o) => d.with(Evidence::Aggregate {
+            text: o.sentence().to_owned(),
+        }),
+        None => d,
+    }
+}
+
+fn ports_text(s: &SourceSummary) -> String {
+    let ports: Vec<String> = s
+        .dst_ports
+        .ports
+        .iter()
+        .take(5)
+        .map(u16::to_string)
+        .collect();
+    let more = s.dst_ports.len() > 5 || s.dst_ports.truncated;
+    format!(
+        "{} {}{}",
+        if s.dst_ports.len() == 1 {
+            "port"
+        } else {
+            "ports"
+        },
+        ports.join(", "),
+        if more { ", ..." } else { "" }
+    )
+}
+
+/// Source-level aggregates for the evidence: rate, retransmissions, port pattern, TTLs.
+fn aggregates(s: &SourceSummary, v: Verdict) -> Vec<Evidence> {
+    let mut ev = Vec::new();
+    if !matches!(v, Verdict::SynFlood | Verdict::SynScan | Verdict::Unknown) || s.syns < 2 {
+        return ev;
+    }
+    let secs = s.duration_secs();
+    if secs > 0.0 {
+        ev.push(Evidence::Aggregate {
+            text: format!(
+                "{} SYNs to {} over {:.0} s ({:.2}/s), {} retransmission(s)",
+                thousands(s.syns),
+                ports_text(s),
+                secs,
+                s.syns as f64 / secs,
+                s.syn_retransmissions
+            ),
+        });
+    }
+    if let Some(p) = s.src_ports.pattern() {
+        let what = match p {
+            PortPattern::Random => "random",
+            PortPattern::Sequential => "sequential (each the previous + 1..8)",
+            PortPattern::Fixed => "one fixed port (a raw-socket tool)",
+        };
+        ev.push(Evidence::Aggregate {
+            text: format!("source ports {what}"),
+        });
+    }
+    if s.crafted_syns > 0 {
+        let w = match (s.window.min, s.window.max) {
+            (Some(a), Some(b)) if a == b => format!(", window {a}"),
+            _ => String::new(),
+        };
+        ev.push(Evidence::Aggregate {
+            text: format!(
+                "{} SYN(s) without any TCP option{w}: crafted by a raw-packet tool (hping3 and \
+                 flood tools send these; no operating system does)",
+                thousands(s.crafted_syns)
+            ),
+        });
+    }
+    ev
+}
+
+/// The network of `a` with `len` bits.
+fn net(a: IpAddr, len: u8) -> IpNet {
+    IpNet::new(a, len)
+        .map(|n| n.trunc())
+        .unwrap_or_else(|_| IpNet::from(a))
+}
+
+/// Prefix lengths tried for a network flood, narrowest first.
+const NET_LENS_V4: [u8; 3] = [24, 20, 16];
+const NET_LENS_V6: [u8; 3] = [64, 56, 48];
+
+/// Networks whose addresses each sent only unanswered SYNs, densely enough not to be the
+/// background of a random-source flood; their members become `syn_flood`.
+fn network_floods(r: &Rollup, cx: &Context, judged: &mut [Judged]) -> Vec<NetworkFlood> {
+    let min = cx.rules.min_flood_sources.max(2);
+    let candidate = |s: &SourceSummary, j: &Judged| {
+        s.only_unanswered()
+            && matches!(j.verdict, Verdict::SynFlood | Verdict::Unknown)
+            && (s.attempts() == 0 || (cx.access_log && covered(s, cx)))
+    };
+    let members: Vec<usize> = r
+        .sources
+        .values()
+        .zip(judged.iter())
+        .enumerate()
+        .filter(|(_, (s, j))| candidate(s, j))
+        .map(|(i, _)| i)
+        .collect();
+    let total_v4 = members
+        .iter()
+        .filter(|&&i| judged.get(i).is_some_and(|j| j.addr.is_ipv4()))
+        .count() as f64;
+    let total_v6 = members.len() as f64 - total_v4;
+    let mut grouped: Vec<bool> = vec![false; judged.len()];
+    let mut out = Vec::new();
+    let summaries: Vec<&SourceSummary> = r.sources.values().collect();
+    for level in 0..3 {
+        let mut by_net: BTreeMap<IpNet, Vec<usize>> = BTreeMap::new();
+        for &i in &members {
+            if grouped.get(i).copied().unwrap_or(true) {
+                continue;
+            }
+            let Some(j) = judged.get(i) else { continue };
+            let len = if j.addr.is_ipv4() {
+                NET_LENS_V4.get(level)
+            } else {
+                NET_LENS_V6.get(level)
+            };
+            let Some(&len) = len else { continue };
+            by_net.entry(net(j.addr, len)).or_default().push(i);
+        }
+        for (wide, idx) in by_net {
+            // A random-source flood spreads its addresses evenly: a network must hold many
+            // more than its share of them.
+            let (bits, total) = if wide.addr().is_ipv4() {
+                (32u32, total_v4)
+            } else {
+                (128, total_v6)
+            };
+            let share = total * 2f64.powi(-(i32::from(wide.prefix_len()).min(bits as i32)));
+            if (idx.len() as u64) < min || (idx.len() as f64) < share * 20.0 {
+                continue;
+            }
+            // The flood's own network: the narrowest one inside that holds nearly all of them
+            // (the spoofed /26, not its neighbours that scanned or browsed).
+            let addrs: Vec<IpAddr> = idx
+                .iter()
+                .filter_map(|&i| judged.get(i))
+                .map(|j| j.addr)
+                .collect();
+            let network = densest(wide, &addrs);
+            let idx: Vec<usize> = idx
+                .into_iter()
+                .filter(|&i| judged.get(i).is_some_and(|j| network.contains(&j.addr)))
+                .collect();
+            let n = idx.len() as u64;
+            if n < min {
+                continue;
+            }
+            let syns: u64 = idx
+                .iter()
+                .filter_map(|&i| summaries.get(i))
+                .map(|s| s.syns)
+                .sum();
+            for &i in &idx {
+                if let Some(g) = grouped.get_mut(i) {
+                    *g = true;
+                }
+                if let Some(j) = judged.get_mut(i) {
+                    if j.verdict != Verdict::SynFlood {
+                        j.verdict = Verdict::SynFlood;
+                        j.confidence = Confidence::Medium;
+                        j.evidence
+                            .retain(|e| !matches!(e, Evidence::TooFewAttempts { .. }));
+                    }
+                    j.evidence.insert(
+                        0,
+                        Evidence::NetworkFlood {
+                            network: network.to_string(),
+                            sources: n,
+                        },
+                    );
+                }
+            }
+            let members: Vec<&SourceSummary> = idx
+                .iter()
+                .filter_map(|&i| summaries.get(i).copied())
+                .collect();
+            let (likely_spoofed, indicators) = spoofing(&members);
+            out.push(NetworkFlood {
+                network,
+                sources: n,
+                syns,
+                likely_spoofed,
+                indicators,
+            });
+        }
+    }
+    out
+}
+
+/// The narrowest network inside `wide` that holds at least 90 % of `addrs`.
+fn densest(wide: IpNet, addrs: &[IpAddr]) -> IpNet {
+    let full: u8 = if wide.addr().is_ipv4() { 32 } else { 128 };
+    let need = (addrs.len() * 9).div_ceil(10);
+    let mut best = wide;
+    for len in wide.prefix_len().saturating_add(1)..full {
+        let mut counts: BTreeMap<IpNet, usize> = BTreeMap::new();
+        for a in addrs {
+            *counts.entry(net(*a, len)).or_insert(0) += 1;
+        }
+        match counts.into_iter().max_by_key(|(_, n)| *n) {
+            Some((n, c)) if c >= need && c >= 2 => best = n,
+            _ => break,
+        }
+    }
+    best
+}
+
+/// What helps against a flood from spoofed addresses.
+pub const SPOOFED_FLOOD_ADVICE: &str = "blocking spoofed source addresses does little (a flood \
+tool picks new ones, and the real owners of the addresses get blocked); what helps: SYN cookies \
+(Linux: sysctl net.ipv4.tcp_syncookies=1; FreeBSD: sysctl net.inet.tcp.syncookies=1), a larger \
+SYN backlog (Linux: net.ipv4.tcp_max_syn_backlog and the listen backlog, net.core.somaxconn; \
+FreeBSD: kern.ipc.soacceptqueue), and filtering upstream (ask the provider to filter or \
+rate-limit SYNs to this address)";
+
+/// How long a half-open connection waits for its ACK (Linux: 5 SYN-ACK retransmissions).
+const SYN_RECV_LIFETIME_S: f64 = 63.0;
+/// Apache's default listen backlog.
+const DEFAULT_BACKLOG: u64 = 511;
+
+/// Server ports with many unanswered SYNs from many addresses (or the kernel's own word).
+fn server_floods(
+    r: &Rollup,
+    cx: &Context,
+    networks: &[NetworkFlood],
+    judged: &mut [Judged],
+) -> Vec<ServerFlood> {
+    // Flood-like sources by destination port (sources with one port only).
+    let mut by_port: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
+    for (i, s) in r.sources.values().enumerate() {
+        let weak_ok = s.attempts() == 0 || (cx.access_log && covered(s, cx));
+        let undecided = judged
+            .get(i)
+            .is_some_and(|j| matches!(j.verdict, Verdict::SynFlood | Verdict::Unknown));
+        if s.only_unanswered()
+            && s.dst_ports.len() == 1
+            && weak_ok
+            && undecided
+            && let Some(&p) = s.dst_ports.ports.first()
+        {
+            by_port.entry(p).or_default().push(i);
+        }
+    }
+    let summaries: Vec<&SourceSummary> = r.sources.values().collect();
+    let mut out = Vec::new();
+    for (server, sum) in &r.servers {
+        let port = server.port();
+        let idx = by_port.get(&port).cloned().unwrap_or_default();
+        let addresses = idx.len() as u64;
+        let unanswered: u64 = idx
+            .iter()
+            .filter_map(|&i| summaries.get(i))
+            .map(|s| flood_like(s) + s.attempts())
+            .sum();
+        let kernel = cx
+            .kernel
+            .iter()
+            .filter(|k| match k.what {
+                KernelNoteKind::SynFlooding { port: p, addr, .. } => {
+                    p == port && addr.is_none_or(|a| a.is_unspecified() || a == server.ip())
+                }
+                KernelNoteKind::ListenQueueOverflow { local, .. } => {
+                    local.is_none_or(|l| l.port() == port)
+                }
+            })
+            .count() as u64;
+        let many = unanswered >= cx.rules.server_flood_attempts
+            && addresses >= cx.rules.server_flood_sources;
+        let kernel_says = kernel > 0 && addresses >= 2;
+        if !(many || kernel_says) {
+            continue;
+        }
+        let mut f = describe_server_flood(*server, sum, &idx, &summaries, cx, kernel);
+        f.unanswered = unanswered;
+        f.addresses = addresses;
+        f.sentence = server_sentence(&f);
+        for &i in &idx {
+            // A single attempt whose outcome the input does not show is counted in the flood
+            // but not named a flood member on its own.
+            let own = summaries
+                .get(i)
+                .is_some_and(|s| flood_like(s) > 0 || s.crafted_syns > 0);
+            if let Some(j) = judged.get_mut(i) {
+                let in_network = networks.iter().any(|n| n.network.contains(&j.addr));
+                j.random_flood_member = f.likely_spoofed && !in_network;
+                if j.verdict != Verdict::SynFlood && own {
+                    j.verdict = Verdict::SynFlood;
+                    j.confidence = Confidence::Medium;
+                    j.evidence
+                        .retain(|e| !matches!(e, Evidence::TooFewAttempts { .. }));
+                }
+                j.evidence.insert(
+                    0,
+                    Evidence::ServerFlood {
+                        server: server.to_string(),
+                        addresses,
+                    },
+                );
+            }
+        }
+        out.push(f);
+    }
+    out
+}
+
+fn describe_server_flood(
+    server: SocketAddr,
+    sum: &ServerSummary,
+    idx: &[usize],
+    summaries: &[&SourceSummary],
+    cx: &Context,
+    kernel: u64,
+) -> ServerFlood {
+    let members: Vec<&SourceSummary> = idx
+        .iter()
+        .filter_map(|&i| summaries.get(i).copied())
+        .collect();
+    let mut nets24: Vec<IpNet> = members
+        .iter()
+        .map(|s| net(s.addr, if s.addr.is_ipv4() { 24 } else { 64 }))
+        .collect();
+    nets24.sort();
+    nets24.dedup();
+    let mut nets16: Vec<IpNet> = members
+        .iter()
+        .map(|s| net(s.addr, if s.addr.is_ipv4() { 16 } else { 32 }))
+        .collect();
+    nets16.sort();
+    nets16.dedup();
+    let (likely_spoofed, indicators) = spoofing(&members);
+    let span = (sum.span.min.unwrap_or(0), sum.span.max.unwrap_or(0));
+    let peak = sum.never_completed.peak_per_second();
+    let backlog = cx.backlog.get(&server.port()).copied();
+    let backlog_note = (peak > 0.0).then(|| {
+        let b = backlog.unwrap_or(DEFAULT_BACKLOG);
+        let at_once = peak * SYN_RECV_LIFETIME_S;
+        format!(
+            "{peak:.1} unanswered SYNs per second at the peak: with a half-open connection kept \
+             {SYN_RECV_LIFETIME_S:.0} s (Linux), about {} at once against a backlog of {b}{}: {}",
+            thousands(at_once as u64),
+            if backlog.is_none() {
+                " (Apache's default; --netstat gives the real one)"
+            } else {
+                ""
+            },
+            if at_once >= b as f64 {
+                "the backlog overflows: legitimate clients get no answer unless SYN cookies are on"
+            } else {
+                "below the backlog"
+            }
+        )
+    });
+    let confidence = if kernel > 0 || sum.single_syn_ack + sum.retransmitted_syn_ack > 0 {
+        Confidence::High
+    } else {
+        Confidence::Medium
+    };
+    ServerFlood {
+        server,
+        unanswered: 0,
+        addresses: 0,
+        networks: nets24.len() as u64,
+        wide_networks: nets16.len() as u64,
+        span,
+        peak_per_second: peak,
+        single_syn_ack: sum.single_syn_ack,
+        retransmitted_syn_ack: sum.retransmitted_syn_ack,
+        likely_spoofed,
+        indicators,
+        kernel_messages: kernel,
+        backlog_note,
+        confidence,
+        sentence: String::new(),
+    }
+}
+
+/// Whether a group of flood sources looks spoofed, and the indicators either way: most send
+/// one or two SYNs, none resets a SYN-ACK (a real host resets one it did not ask for), SYNs
+/// without options, TTLs spread wide across the group.
+fn spoofing(members: &[&SourceSummary]) -> (bool, Vec<String>) {
+    let few = members.iter().filter(|s| s.syns <= 2).count();
+    let resets: u64 = members
+        .iter()
+        .map(|s| count(s, Outcome::ResetAfterSynAck))
+        .sum();
+    let unanswered_acks: u64 = members
+        .iter()
+        .map(|s| count(s, Outcome::SynAckUnanswered))
+        .sum();
+    let crafted = members.iter().filter(|s| s.crafted_syns > 0).count();
+    let mut wide: Vec<IpNet> = members
+        .iter()
+        .map(|s| net(s.addr, if s.addr.is_ipv4() { 16 } else { 32 }))
+        .collect();
+    wide.sort();
+    wide.dedup();
+    let mut indicators = Vec::new();
+    let n = members.len().max(1);
+    if few * 2 >= n {
+        indicators.push(format!(
+            "{} of {} addresses sent at most 2 SYNs each",
+            thousands(few as u64),
+            thousands(members.len() as u64)
+        ));
+    }
+    if wide.len() >= 16 {
+        indicators.push(format!(
+            "spread over {} /16 networks",
+            thousands(wide.len() as u64)
+        ));
+    }
+    if unanswered_acks > 0 && resets == 0 {
+        indicators.push(format!(
+            "none of the {} SYN-ACKs was answered, not even with an RST (a real host resets a \
+             SYN-ACK it did not ask for)",
+            thousands(unanswered_acks)
+        ));
+    }
+    if crafted * 2 >= n {
+        indicators.push(format!(
+            "{} addresses sent SYNs without TCP options (a raw-packet tool)",
+            thousands(crafted as u64)
+        ));
+    }
+    let ttl_min = members.iter().filter_map(|m| m.ttl.min).min();
+    let ttl_max = members.iter().filter_map(|m| m.ttl.max).max();
+    if let (Some(a), Some(z)) = (ttl_min, ttl_max)
+        && z.saturating_sub(a) > 16
+    {
+        indicators.push(format!("TTLs from {a} to {z}"));
+    }
+    let spoofed = members.len() >= 8
+        && resets == 0
+        && ((few * 2 >= n && members.len() >= 16) || unanswered_acks > 0 || crafted * 2 >= n);
+    if resets > 0 {
+        indicators.push(format!(
+            "{} SYN-ACK(s) were answered with an RST: those addresses are real",
+            thousands(resets)
+        ));
+    }
+    if indicators.is_empty() {
+        indicators.push(
+            "nothing in the input shows whether the addresses are real (the server's SYN-ACKs \
+             and the answers to them are not logged)"
+                .to_owned(),
+        );
+    }
+    (spoofed, indicators)
+}
+
+fn server_sentence(f: &ServerFlood) -> String {
+    let mut s = format!(
+        "SYN flood on {}: {} unanswered SYNs from {} addresses in {} network(s){}",
+        f.server,
+        thousands(f.unanswered),
+        thousands(f.addresses),
+        thousands(f.networks),
+        if f.likely_spoofed {
+            ", likely spoofed"
+        } else {
+            ""
+        }
+    );
+    if f.kernel_messages > 0 {
+        s.push_str(&format!(
+            "; the kernel logged \"Possible SYN flooding\" {} time(s)",
+            f.kernel_messages
+        ));
+    }
+    if f.single_syn_ack > 0 && f.retransmitted_syn_ack == 0 {
+        s.push_str(&format!(
+            "; the server answered {} of them with one SYN-ACK and no retransmission (SYN \
+             cookies in use)",
+            thousands(f.single_syn_ack)
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{ConnFacts, RequestExample};
+
+    fn conn(addr: &str, port: u16, start_s: i64, shows: Shows, history: &str) -> ConnFacts {
+        let mut c = ConnFacts::new(
+            format!("{addr}:{port}").parse().unwrap(),
+            "192.0.2.10:80".parse().unwrap(),
+            start_s * 1_000_000,
+            shows,
+        );
+        c.history = history.to_owned();
+        c.flags = shows != Shows::FirstPacket;
+        c.handshake_completed = history.contains('A') && history.contains('h');
+        c.reply_seen_by_orig = history.contains('A');
+        c.syn_count = 1;
+        c.orig_pkts = 1;
+        c.end_us = c.start_us + 1_000;
+        c
+    }
+
+    fn verdicts(conns: &[ConnFacts], cx: &Context) -> BTreeMap<IpAddr, Verdict> {
+        let mut r = Rollup::default();
+        for c in conns {
+            r.add(c);
+        }
+        judge(&r, cx)
+            .sources
+            .into_iter()
+            .map(|j| (j.addr, j.verdict))
+            .collect()
+    }
+
+    #[test]
+    fn hping3_from_a_real_address_is_a_flood_not_a_scan() {
+        let conns: Vec<ConnFacts> = (0..180)
+            .map(|i| {
+                conn(
+                    "198.51.100.30",
+                    3000 + i,
+                    i64::from(i) / 2,
+                    Shows::EveryPacket,
+                    "ShR",
+                )
+            })
+            .collect();
+        let v = verdicts(&conns, &Context::default());
+        assert_eq!(v.values().next(), Some(&Verdict::SynFlood));
+    }
+
+    #[test]
+    fn the_story_on_one_line_per_connection() {
+        let mut conns: Vec<ConnFacts> = (0..1200)
+            .map(|i| {
+                conn(
+                    "45.76.87.206",
+                    40000 + (i * 7919 % 20000) as u16,
+                    5 + i / 2,
+                    Shows::FirstPacket,
+                    "",
+                )
+            })
+            .collect();
+        let mut browser = conn("45.76.86.23", 50000, 100, Shows::FirstPacket, "");
+        browser.requests.add(
+            RequestExample::new(100, Some(200), Some(b"GET / HTTP/1.1")),
+            false,
+        );
+        conns.push(browser);
+        let cx = Context {
+            access_log: true,
+            access_span: Some((0, 700_000_000)),
+            ..Context::default()
+        };
+        let v = verdicts(&conns, &cx);
+        assert_eq!(
+            v[&"45.76.87.206".parse::<IpAddr>().unwrap()],
+            Verdict::SynFlood
+        );
+        assert_eq!(
+            v[&"45.76.86.23".parse::<IpAddr>().unwrap()],
+            Verdict::Legitimate
+        );
+        // Without an access log, attempts alone are not a flood.
+        let v = verdicts(&conns, &Context::default());
+        assert_eq!(
+            v[&"45.76.87.206".parse::<IpAddr>().unwrap()],
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn clients_are_not_floods_or_scans() {
+        let cx = Context::default();
+        // Refused once, then served.
+        let mut served = conn("203.0.113.50", 40001, 2, Shows::EveryPacket, "ShADadFf");
+        served.requests.add(
+            RequestExample::new(2, Some(200), Some(b"GET / HTTP/1.1")),
+            true,
+        );
+        let conns = vec![
+            conn("203.0.113.50", 40000, 1, Shows::EveryPacket, "Sr"),
+            served,
+        ];
+        assert_eq!(
+            verdicts(&conns, &cx).values().next(),
+            Some(&Verdict::Legitimate)
+        );
+        // One refused connection only.
+        let conns = vec![conn("203.0.113.51", 40000, 1, Shows::EveryPacket, "Sr")];
+        assert_eq!(
+            verdicts(&conns, &cx).values().next(),
+            Some(&Verdict::Unknown)
+        );
+        // A retransmitted SYN.
+        let mut c = conn("203.0.113.52", 40000, 1, Shows::EveryPacket, "S");
+        c.syn_count = 3;
+        assert_eq!(verdicts(&[c], &cx).values().next(), Some(&Verdict::Unknown));
+        // A capture starting mid-stream.
+        let conns: Vec<ConnFacts> = (0..20)
+            .map(|i| conn("203.0.113.53", 40000 + i, 1, Shows::EveryPacket, "^DdA"))
+            .collect();
+        assert_eq!(
+            verdicts(&conns, &cx).values().next(),
+            Some(&Verdict::Unknown)
+        );
+    }
+
+    #[test]
+    fn slow_attackers_with_a_few_successes_are_slow() {
+        let mut conns = Vec::new();
+        for i in 0..60u16 {
+            let mut c = conn("198.51.100.40", 30000 + i, 1, Shows::EveryPacket, "ShADafF");
+            c.requests.add(
+                RequestExample::new(10, Some(408), Some(b"GET / HTTP/1.1")),
+                false,
+            );
+            conns.push(c);
+        }
+        for i in 0..12u16 {
+            let mut c = conn(
+                "198.51.100.40",
+                31000 + i,
+                1,
+                Shows::EveryPacket,
+                "ShADadFf",
+            );
+            c.requests.add(
+                RequestExample::new(10, Some(200), Some(b"GET / HTTP/1.1")),
+                false,
+            );
+            conns.push(c);
+        }
+        assert_eq!(
+            verdicts(&conns, &Context::default()).values().next(),
+            Some(&Verdict::SlowRequest)
+        );
+    }
+
+    #[test]
+    fn random_source_flood_is_a_server_finding() {
+        let conns: Vec<ConnFacts> = (0..2000u32)
+            .map(|i| {
+                let a = std::net::Ipv4Addr::from(
+                    0x0b00_0000u32.wrapping_add(i.wrapping_mul(2_654_435_761)),
+                );
+                conn(
+                    &a.to_string(),
+                    1024 + (i % 50000) as u16,
+                    i64::from(i / 50),
+                    Shows::EveryPacket,
+                    "Sh",
+                )
+            })
+            .collect();
+        let mut r = Rollup::default();
+        for c in &conns {
+            r.add(c);
+        }
+        let j = judge(&r, &Context::default());
+        assert_eq!(j.servers.len(), 1);
+        assert!(j.servers[0].likely_spoofed, "{:?}", j.servers[0]);
+        assert!(
+            j.sources
+                .iter()
+                .all(|s| s.verdict == Verdict::SynFlood && s.random_flood_member)
+        );
+        assert!(j.networks.is_empty(), "{:?}", j.networks);
+    }
+}

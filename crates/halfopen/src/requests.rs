@@ -1,0 +1,251 @@
+//! Access and error logs -> requests, read timeouts and what the server said about itself.
+//!
+//! Apache's own requests (`"OPTIONS * HTTP/1.0" 200 ... "(internal dummy connection)"`, sent by
+//! prefork and worker to wake idle children, over loopback from the server's own address) are
+//! not client requests: they are counted apart and never matched or blocked.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use halfopen_weblog::error_log::{ErrorRecord, Known};
+use halfopen_weblog::{AccessParser, LogFormat};
+
+use crate::facts::{RequestExample, RequestKind};
+
+/// One request read from an access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// When the request was received (access-log clock), µs: the `%t` start, or the end time
+    /// moved back by the logged duration.
+    pub ts_us: i64,
+    /// Client address.
+    pub client: IpAddr,
+    /// Client port, when the format logs it.
+    pub client_port: Option<u16>,
+    /// Server port, when the format logs it (`%p`, `vhost_combined`'s `%v:%p`).
+    pub server_port: Option<u16>,
+    /// The request as an example (status, escaped line, kind).
+    pub example: RequestExample,
+}
+
+impl LoggedRequest {
+    /// A request from raw parts.
+    ///
+    /// ```
+    /// use halfopen::requests::LoggedRequest;
+    /// use halfopen::facts::RequestKind;
+    /// let r = LoggedRequest::new(0, "192.0.2.1".parse().unwrap(), None, Some(200), Some(b"GET / HTTP/1.1"));
+    /// assert_eq!(r.kind(), RequestKind::Success);
+    /// ```
+    pub fn new(
+        ts_us: i64,
+        client: IpAddr,
+        client_port: Option<u16>,
+        status: Option<u16>,
+        raw: Option<&[u8]>,
+    ) -> LoggedRequest {
+        LoggedRequest {
+            ts_us,
+            client,
+            client_port,
+            server_port: None,
+            example: RequestExample::new(ts_us, status, raw),
+        }
+    }
+
+    /// What the line says about its connection.
+    pub fn kind(&self) -> RequestKind {
+        self.example.kind
+    }
+}
+
+/// A read timeout (mod_reqtimeout AH01382) from the error log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeoutNote {
+    /// When it was logged, µs.
+    pub ts_us: i64,
+    /// Client address.
+    pub client: IpAddr,
+    /// Client port, when logged (Apache 2.4 logs it).
+    pub client_port: Option<u16>,
+    /// True for "Request body read timeout", false for the header.
+    pub body: bool,
+}
+
+/// What the web server said about itself in its error log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ServerNote {
+    /// AH00161 (prefork) / AH00484 (worker, event): every worker busy; new connections wait
+    /// in the listen queue.
+    WorkersExhausted {
+        /// When, µs.
+        ts_us: i64,
+    },
+    /// AH00075 / AH02572: the accept filter (accf_http, TCP_DEFER_ACCEPT) is not in effect.
+    AcceptFilterMissing {
+        /// When, µs.
+        ts_us: i64,
+    },
+}
+
+/// What one web-log line gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebItem {
+    /// A client request.
+    Request(LoggedRequest),
+    /// Apache's own request to wake an idle child.
+    Internal,
+    /// A read timeout.
+    Timeout(TimeoutNote),
+    /// A note about the server.
+    Server(ServerNote),
+    /// A line with nothing about connections.
+    Nothing,
+}
+
+/// Common layouts beyond the weblog presets (client port logged for exact matching).
+pub const EXTRA_ACCESS_FORMATS: [&str; 4] = [
+    r#"%h %{remote}p %l %u %t "%r" %>s %b %D "%{Referer}i" "%{User-Agent}i""#,
+    r#"%h %{remote}p %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i""#,
+    r#"%a %{c}p %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i""#,
+    r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %D"#,
+];
+
+/// Detects an access log's format from its first lines: the weblog presets and the layouts
+/// of [`EXTRA_ACCESS_FORMATS`], whichever parses most lines.
+pub fn detect_access(sample: &[&[u8]]) -> Result<LogFormat, String> {
+    let preset = halfopen_weblog::detect_access_format(sample);
+    let score = |f: &LogFormat| sample.iter().filter(|l| f.parse(l).is_ok()).count();
+    let mut best = preset.as_ref().ok().map(|f| (score(f), f.clone()));
+    for fmt in EXTRA_ACCESS_FORMATS {
+        if let Ok(f) = LogFormat::compile(fmt) {
+            let n = score(&f);
+            if n > 0 && best.as_ref().is_none_or(|(m, _)| n > *m) {
+                best = Some((n, f));
+            }
+        }
+    }
+    match best {
+        Some((_, f)) => Ok(f),
+        None => Err(match preset {
+            Err(e) => {
+                format!("{e} (and the common layouts with %{{remote}}p); use --access-format")
+            }
+            Ok(_) => "no line parsed; use --access-format".to_owned(),
+        }),
+    }
+}
+
+/// True for Apache's request to wake an idle child (`OPTIONS *` with the user agent
+/// `... (internal dummy connection)`).
+pub fn is_internal_dummy(raw: Option<&[u8]>, user_agent: Option<&[u8]>) -> bool {
+    let ua = user_agent.unwrap_or_default();
+    raw.is_some_and(|r| r.starts_with(b"OPTIONS * HTTP/1."))
+        && memchr::memmem::find(ua, b"(internal dummy connection)").is_some()
+}
+
+/// One access-log line (the time moved back by the duration when the line carries the
+/// request's end).
+pub fn access_item(p: &mut AccessParser<'_>, b: &[u8]) -> Result<WebItem, String> {
+    let r = p.parse(b).map_err(|e| e.to_string())?;
+    let raw = r.request.as_ref().map(|q| q.raw);
+    if is_internal_dummy(raw, r.user_agent) {
+        return Ok(WebItem::Internal);
+    }
+    let Some(ip) = r.client.as_ref().and_then(|c| c.ip()) else {
+        return Err("no client address (host names are not resolved)".into());
+    };
+    let Some(t) = r.time else {
+        return Err("no request time".into());
+    };
+    let ts = if t.at_end {
+        t.ts_us.saturating_sub(
+            r.duration_us
+                .and_then(|d| i64::try_from(d).ok())
+                .unwrap_or(0),
+        )
+    } else {
+        t.ts_us
+    };
+    let mut lr = LoggedRequest::new(ts, ip, r.client_port, r.status, raw);
+    lr.server_port = r.server_port;
+    Ok(WebItem::Request(lr))
+}
+
+/// One error-log line: a read timeout, a note about the server, or nothing.
+pub fn error_item(b: &[u8], utc_offset_secs: i32) -> Result<WebItem, String> {
+    let r =
+        halfopen_weblog::error_log::parse_with(b, utc_offset_secs).map_err(|e| e.to_string())?;
+    Ok(classify_error(&r))
+}
+
+fn classify_error(r: &ErrorRecord<'_>) -> WebItem {
+    let ts = r.time.map(|t| t.ts_us);
+    if r.known() == Some(Known::RequestHeaderReadTimeout)
+        && let (Some(client), Some(ts_us)) = (r.client, ts)
+    {
+        return WebItem::Timeout(TimeoutNote {
+            ts_us,
+            client,
+            client_port: r.client_port,
+            body: memchr::memmem::find(r.message, b"body").is_some(),
+        });
+    }
+    let Some(ts_us) = ts else {
+        return WebItem::Nothing;
+    };
+    let code = r.code.map(|c| c.0);
+    let says = |s: &[u8]| memchr::memmem::find(r.message, s).is_some();
+    if matches!(code, Some(161 | 484))
+        || says(b"reached MaxRequestWorkers")
+        || says(b"reached MaxClients")
+    {
+        return WebItem::Server(ServerNote::WorkersExhausted { ts_us });
+    }
+    if matches!(code, Some(75 | 2572)) || says(b"Accept Filter") || says(b"TCP_DEFER_ACCEPT") {
+        return WebItem::Server(ServerNote::AcceptFilterMissing { ts_us });
+    }
+    WebItem::Nothing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_dummy_connections_are_apart() {
+        let f =
+            LogFormat::compile(r#"%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i""#)
+                .unwrap();
+        let mut p = f.parser();
+        let line = br#"testbed.example:80 ::1 - - [24/Nov/2026:21:36:47 +0000] "OPTIONS * HTTP/1.0" 200 126 "-" "Apache/2.4.71 (Debian) (internal dummy connection)""#;
+        assert_eq!(access_item(&mut p, line), Ok(WebItem::Internal));
+        let line = br#"testbed.example:80 203.0.113.5 - - [24/Nov/2026:21:36:47 +0000] "GET / HTTP/1.1" 200 126 "-" "curl/7.88.1""#;
+        let Ok(WebItem::Request(r)) = access_item(&mut p, line) else {
+            panic!("a request")
+        };
+        assert_eq!((r.server_port, r.kind()), (Some(80), RequestKind::Success));
+    }
+
+    #[test]
+    fn error_lines() {
+        let t = error_item(b"[Tue Nov 24 21:36:57.256757 2026] [reqtimeout:info] [pid 3148:tid 3161] [client 198.51.100.21:43777] AH01382: Request header read timeout", 0).unwrap();
+        assert!(matches!(
+            t,
+            WebItem::Timeout(TimeoutNote {
+                client_port: Some(43777),
+                body: false,
+                ..
+            })
+        ));
+        let w = error_item(b"[Tue Nov 24 21:36:57.256757 2026] [mpm_prefork:error] [pid 3148] AH00161: server reached MaxRequestWorkers setting, consider raising the MaxRequestWorkers setting", 0).unwrap();
+        assert!(matches!(
+            w,
+            WebItem::Server(ServerNote::WorkersExhausted { .. })
+        ));
+        let n = error_item(b"[Tue Nov 24 21:36:47.739060 2026] [core:info] [pid 3146:tid 3186] [client 203.0.113.5:45444] AH00128: File does not exist: /srv/x", 0).unwrap();
+        assert_eq!(n, WebItem::Nothing);
+    }
+}

@@ -1,0 +1,645 @@
+//! Rollups: what each source, each network and each server port saw, summarised from the
+//! correlated connections and mergeable (the summary of two halves merged is the summary of
+//! the whole).
+//!
+//! A source summary is a fixed-size record (outcome and request counters, ranges, a capped
+//! port set, one example connection): no per-connection state is kept.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::Shows;
+use crate::facts::{ConnFacts, ConnRequests, RequestExample, RequestKind, SynFingerprint};
+use crate::infer::{Outcome, outcome};
+
+/// Counters per outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OutcomeCounts(pub [u32; Outcome::COUNT]);
+
+impl OutcomeCounts {
+    /// Adds `n`.
+    pub fn add(&mut self, o: Outcome, n: u32) {
+        if let Some(c) = self.0.get_mut(o.index()) {
+            *c = c.saturating_add(n);
+        }
+    }
+    /// The count of one outcome.
+    pub fn get(&self, o: Outcome) -> u32 {
+        self.0.get(o.index()).copied().unwrap_or(0)
+    }
+    /// The sum over outcomes for which `f` holds.
+    pub fn sum(&self, f: impl Fn(Outcome) -> bool) -> u64 {
+        Outcome::ALL
+            .iter()
+            .filter(|o| f(**o))
+            .map(|o| u64::from(self.get(*o)))
+            .sum()
+    }
+    /// Adds every counter of `o`.
+    pub fn merge(&mut self, o: &OutcomeCounts) {
+        for x in Outcome::ALL {
+            self.add(x, o.get(x));
+        }
+    }
+    /// Non-zero counters.
+    pub fn iter(&self) -> impl Iterator<Item = (Outcome, u32)> + '_ {
+        Outcome::ALL
+            .into_iter()
+            .map(|o| (o, self.get(o)))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+/// Counters per request kind (as in [`ConnRequests::KINDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RequestCounts(pub [u32; 7]);
+
+impl RequestCounts {
+    /// The count of one kind.
+    pub fn get(&self, k: RequestKind) -> u32 {
+        ConnRequests::KINDS
+            .iter()
+            .position(|x| *x == k)
+            .and_then(|i| self.0.get(i))
+            .copied()
+            .unwrap_or(0)
+    }
+    /// Adds the requests of one connection.
+    pub fn add(&mut self, r: &ConnRequests) {
+        for (a, b) in self.0.iter_mut().zip(r.counts) {
+            *a = a.saturating_add(b);
+        }
+    }
+    /// Adds every counter of `o`.
+    pub fn merge(&mut self, o: &RequestCounts) {
+        for (a, b) in self.0.iter_mut().zip(o.0) {
+            *a = a.saturating_add(b);
+        }
+    }
+    /// Complete requests (any status but timeouts, 400 and non-HTTP).
+    pub fn completed(&self) -> u32 {
+        self.get(RequestKind::Success)
+            .saturating_add(self.get(RequestKind::Other))
+    }
+    /// All requests.
+    pub fn total(&self) -> u32 {
+        self.0.iter().fold(0u32, |a, b| a.saturating_add(*b))
+    }
+}
+
+/// Most distinct destination ports a [`PortSet`] keeps.
+pub const PORT_SET_CAP: usize = 32;
+
+/// A capped set of ports: the first [`PORT_SET_CAP`] distinct ones, then a flag.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PortSet {
+    /// Ports, sorted.
+    pub ports: Vec<u16>,
+    /// More distinct ports were seen than kept.
+    pub truncated: bool,
+}
+
+impl PortSet {
+    /// Adds a port.
+    pub fn insert(&mut self, p: u16) {
+        match self.ports.binary_search(&p) {
+            Ok(_) => {}
+            Err(_) if self.ports.len() >= PORT_SET_CAP => self.truncated = true,
+            Err(i) => self.ports.insert(i, p),
+        }
+    }
+    /// Union.
+    pub fn merge(&mut self, other: &PortSet) {
+        for &p in &other.ports {
+            self.insert(p);
+        }
+        self.truncated |= other.truncated;
+    }
+    /// Distinct ports (at least).
+    pub fn len(&self) -> usize {
+        self.ports.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.ports.is_empty()
+    }
+}
+
+/// Minimum and maximum of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Range<T> {
+    /// Smallest seen.
+    pub min: Option<T>,
+    /// Largest seen.
+    pub max: Option<T>,
+}
+
+impl<T> Default for Range<T> {
+    fn default() -> Self {
+        Range {
+            min: None,
+            max: None,
+        }
+    }
+}
+
+impl<T: Copy + Ord> Range<T> {
+    /// Adds a value.
+    pub fn add(&mut self, v: T) {
+        self.min = Some(self.min.map_or(v, |m| m.min(v)));
+        self.max = Some(self.max.map_or(v, |m| m.max(v)));
+    }
+    /// Union.
+    pub fn merge(&mut self, o: &Range<T>) {
+        if let Some(v) = o.min {
+            self.add(v);
+        }
+        if let Some(v) = o.max {
+            self.add(v);
+        }
+    }
+}
+
+/// The pattern of a source's source ports, in the order its connections began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SourcePorts {
+    /// Ports seen.
+    pub count: u64,
+    /// Consecutive connections whose port was the previous one + 1..=+8 (a sequential
+    /// allocator, hping3's +1).
+    pub sequential_steps: u64,
+    /// Consecutive connections on the same port.
+    pub repeats: u64,
+    /// First port.
+    pub first: Option<u16>,
+    /// Last port.
+    pub last: Option<u16>,
+}
+
+/// What a source's source ports look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortPattern {
+    /// One port for every connection (a raw-socket tool with a fixed source port: nmap).
+    Fixed,
+    /// Each port a small step after the previous one (an OS allocator, hping3's +1).
+    Sequential,
+    /// No order.
+    Random,
+}
+
+impl SourcePorts {
+    fn step(a: u16, b: u16) -> (bool, bool) {
+        (b > a && b - a <= 8, a == b)
+    }
+    /// Adds the next port.
+    pub fn add(&mut self, p: u16) {
+        if let Some(l) = self.last {
+            let (seq, rep) = Self::step(l, p);
+            self.sequential_steps += u64::from(seq);
+            self.repeats += u64::from(rep);
+        }
+        self.first.get_or_insert(p);
+        self.last = Some(p);
+        self.count += 1;
+    }
+    /// Appends `later` (which came after `self`).
+    pub fn merge(&mut self, later: &SourcePorts) {
+        if let (Some(l), Some(f)) = (self.last, later.first) {
+            let (seq, rep) = Self::step(l, f);
+            self.sequential_steps += u64::from(seq);
+            self.repeats += u64::from(rep);
+        }
+        self.sequential_steps += later.sequential_steps;
+        self.repeats += later.repeats;
+        if self.first.is_none() {
+            self.first = later.first;
+        }
+        if later.last.is_some() {
+            self.last = later.last;
+        }
+        self.count += later.count;
+    }
+    /// The pattern, given at least 10 ports.
+    pub fn pattern(&self) -> Option<PortPattern> {
+        let steps = self.count.checked_sub(1).filter(|_| self.count >= 10)?;
+        Some(if self.repeats * 2 > steps {
+            PortPattern::Fixed
+        } else if self.sequential_steps * 2 >= steps {
+            PortPattern::Sequential
+        } else {
+            PortPattern::Random
+        })
+    }
+}
+
+/// One connection kept as an example (for the evidence).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnExample {
+    /// Client end.
+    pub orig: SocketAddr,
+    /// Server end.
+    pub resp: SocketAddr,
+    /// Start, µs.
+    pub start_us: i64,
+    /// Lifetime, ms.
+    pub duration_ms: u64,
+    /// Zeek history.
+    pub history: String,
+    /// What happened.
+    pub outcome: Outcome,
+    /// SYNs.
+    pub syns: u32,
+}
+
+impl ConnExample {
+    fn of(c: &ConnFacts, o: Outcome) -> ConnExample {
+        ConnExample {
+            orig: c.orig,
+            resp: c.resp,
+            start_us: c.start_us,
+            duration_ms: c.duration_ms(),
+            history: c.history.chars().take(24).collect(),
+            outcome: o,
+            syns: c.syn_count,
+        }
+    }
+}
+
+/// Lifetime from which a connection without a completed request counts as held open.
+pub const HELD_MS: u64 = 5_000;
+
+/// What one source address did, across all its connections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceSummary {
+    /// The client address.
+    pub addr: IpAddr,
+    /// Connections per outcome.
+    pub outcomes: OutcomeCounts,
+    /// Requests per kind.
+    pub requests: RequestCounts,
+    /// Read timeouts (AH01382) matched to its connections.
+    pub read_timeouts: u32,
+    /// Requests matched by the client port or as the only candidate.
+    pub certain_matches: u32,
+    /// Requests matched by choosing among several connections.
+    pub matches_by_elimination: u32,
+    /// Connections.
+    pub connections: u64,
+    /// SYNs seen (retransmissions included).
+    pub syns: u64,
+    /// SYN retransmissions.
+    pub syn_retransmissions: u64,
+    /// Connections without a completed request held open for [`HELD_MS`] or more.
+    pub held_open: u64,
+    /// SYN-ACKs the server sent once and never retransmitted, on unanswered connections
+    /// (the server answered with a SYN cookie).
+    pub single_syn_ack: u64,
+    /// First connection start, µs.
+    pub first_seen_us: i64,
+    /// Last connection end, µs.
+    pub last_seen_us: i64,
+    /// Destination ports.
+    pub dst_ports: PortSet,
+    /// Source-port pattern.
+    pub src_ports: SourcePorts,
+    /// TTL of the first SYNs.
+    pub ttl: Range<u8>,
+    /// TCP window of the first SYNs.
+    pub window: Range<u16>,
+    /// SYNs without any TCP option (no OS sends those: a raw-packet tool).
+    pub crafted_syns: u64,
+    /// The weakest and the richest form its connections came from.
+    pub forms: Range<Shows>,
+    /// The first connection, and the first one that never completed, as examples.
+    pub examples: Vec<ConnExample>,
+    /// The strongest request seen, as an example.
+    pub request_example: Option<RequestExample>,
+}
+
+impl SourceSummary {
+    /// An empty summary.
+    pub fn new(addr: IpAddr) -> SourceSummary {
+        SourceSummary {
+            addr,
+            outcomes: OutcomeCounts::default(),
+            requests: RequestCounts::default(),
+            read_timeouts: 0,
+            certain_matches: 0,
+            matches_by_elimination: 0,
+            connections: 0,
+            syns: 0,
+            syn_retransmissions: 0,
+            held_open: 0,
+            single_syn_ack: 0,
+            first_seen_us: i64::MAX,
+            last_seen_us: i64::MIN,
+            dst_ports: PortSet::default(),
+            src_ports: SourcePorts::default(),
+            ttl: Range::default(),
+            window: Range::default(),
+            crafted_syns: 0,
+            forms: Range::default(),
+            examples: Vec::new(),
+            request_example: None,
+        }
+    }
+
+    /// Adds one connection (whose outcome is `o`).
+    pub fn add(&mut self, c: &ConnFacts, o: Outcome) {
+        self.outcomes.add(o, 1);
+        self.requests.add(&c.requests);
+        self.read_timeouts += u32::from(c.requests.read_timeout);
+        self.certain_matches = self.certain_matches.saturating_add(c.requests.certain);
+        self.matches_by_elimination = self
+            .matches_by_elimination
+            .saturating_add(c.requests.by_elimination);
+        self.connections += 1;
+        let syns = u64::from(c.syn_count.max(u32::from(c.syn_seen())));
+        self.syns = self.syns.saturating_add(syns);
+        self.syn_retransmissions += syns.saturating_sub(1);
+        if c.requests.completed() == 0 && c.duration_ms() >= HELD_MS && c.reply_seen_by_orig {
+            self.held_open += 1;
+        }
+        if o == Outcome::SynAckUnanswered && c.resp_pkts == 1 && c.flags {
+            self.single_syn_ack += 1;
+        }
+        self.first_seen_us = self.first_seen_us.min(c.start_us);
+        self.last_seen_us = self.last_seen_us.max(c.end_us.max(c.start_us));
+        self.dst_ports.insert(c.resp.port());
+        if c.syn_seen() {
+            self.src_ports.add(c.orig.port());
+        }
+        if let Some(s) = c.syn {
+            self.add_syn(&s);
+        }
+        self.forms.add(c.shows);
+        let first_of_kind = self.examples.is_empty()
+            || (o.never_completed() && !self.examples.iter().any(|e| e.outcome.never_completed()));
+        if first_of_kind && self.examples.len() < 2 {
+            self.examples.push(ConnExample::of(c, o));
+        }
+        if let Some(e) = &c.requests.example {
+            let better = self
+                .request_example
+                .as_ref()
+                .is_none_or(|x| kind_rank(e.kind) > kind_rank(x.kind));
+            if better {
+                self.request_example = Some(e.clone());
+            }
+        }
+    }
+
+    fn add_syn(&mut self, s: &SynFingerprint) {
+        if let Some(t) = s.ttl {
+            self.ttl.add(t);
+        }
+        if let Some(w) = s.window {
+            self.window.add(w);
+        }
+        if s.looks_crafted() {
+            self.crafted_syns += 1;
+        }
+    }
+
+    /// Appends `later` (connections that came after this summary's).
+    pub fn merge(&mut self, later: &SourceSummary) {
+        self.outcomes.merge(&later.outcomes);
+        self.requests.merge(&later.requests);
+        self.read_timeouts = self.read_timeouts.saturating_add(later.read_timeouts);
+        self.certain_matches = self.certain_matches.saturating_add(later.certain_matches);
+        self.matches_by_elimination = self
+            .matches_by_elimination
+            .saturating_add(later.matches_by_elimination);
+        self.connections += later.connections;
+        self.syns = self.syns.saturating_add(later.syns);
+        self.syn_retransmissions = self
+            .syn_retransmissions
+            .saturating_add(later.syn_retransmissions);
+        self.held_open += later.held_open;
+        self.single_syn_ack += later.single_syn_ack;
+        self.first_seen_us = self.first_seen_us.min(later.first_seen_us);
+        self.last_seen_us = self.last_seen_us.max(later.last_seen_us);
+        self.dst_ports.merge(&later.dst_ports);
+        self.src_ports.merge(&later.src_ports);
+        self.ttl.merge(&later.ttl);
+        self.window.merge(&later.window);
+        self.crafted_syns += later.crafted_syns;
+        self.forms.merge(&later.forms);
+        for e in &later.examples {
+            let first_of_kind = self.examples.is_empty()
+                || (e.outcome.never_completed()
+                    && !self.examples.iter().any(|x| x.outcome.never_completed()));
+            if first_of_kind && self.examples.len() < 2 {
+                self.examples.push(e.clone());
+            }
+        }
+        if let Some(e) = &later.request_example {
+            let better = self
+                .request_example
+                .as_ref()
+                .is_none_or(|x| kind_rank(e.kind) > kind_rank(x.kind));
+            if better {
+                self.request_example = Some(e.clone());
+            }
+        }
+    }
+
+    /// Seconds between first and last sight.
+    pub fn duration_secs(&self) -> f64 {
+        if self.last_seen_us < self.first_seen_us {
+            return 0.0;
+        }
+        (self.last_seen_us.saturating_sub(self.first_seen_us)) as f64 / 1e6
+    }
+
+    /// Connections that never completed, as far as the input shows (proven or retried).
+    pub fn never_completed(&self) -> u64 {
+        self.outcomes.sum(Outcome::never_completed)
+    }
+
+    /// Attempts whose outcome the input does not show (SYN-only, one line per connection).
+    pub fn attempts(&self) -> u64 {
+        u64::from(self.outcomes.get(Outcome::Attempt))
+    }
+
+    /// True when every connection is an attempt that never became a request (a flood member
+    /// as far as the input shows).
+    pub fn only_unanswered(&self) -> bool {
+        self.connections > 0
+            && self.requests.total() == 0
+            && self.never_completed() + self.attempts() == self.connections
+    }
+}
+
+fn kind_rank(k: RequestKind) -> u8 {
+    match k {
+        RequestKind::Success => 7,
+        RequestKind::TimeoutPartial => 6,
+        RequestKind::Other => 5,
+        RequestKind::BadRequest => 4,
+        RequestKind::NonHttp => 3,
+        RequestKind::Http2Preface => 2,
+        RequestKind::TimeoutEmpty => 1,
+    }
+}
+
+/// Width of a timeline bucket, µs.
+pub const BUCKET_US: i64 = 10_000_000;
+
+/// Connection attempts per 10-second bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Bucket start (µs, multiple of [`BUCKET_US`]) -> attempts.
+    pub buckets: BTreeMap<i64, u64>,
+}
+
+impl Timeline {
+    /// Counts one attempt at `ts_us`.
+    pub fn add(&mut self, ts_us: i64) {
+        let b = ts_us.div_euclid(BUCKET_US).saturating_mul(BUCKET_US);
+        *self.buckets.entry(b).or_insert(0) += 1;
+    }
+    /// Adds every bucket of `other`.
+    pub fn merge(&mut self, other: &Timeline) {
+        for (b, n) in &other.buckets {
+            *self.buckets.entry(*b).or_insert(0) += n;
+        }
+    }
+    /// The largest bucket, as attempts per second.
+    pub fn peak_per_second(&self) -> f64 {
+        self.buckets.values().copied().max().unwrap_or(0) as f64 / (BUCKET_US as f64 / 1e6)
+    }
+}
+
+/// What one server port saw.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ServerSummary {
+    /// Connections per outcome.
+    pub outcomes: OutcomeCounts,
+    /// Distinct sources (exact up to [`ServerSummary::SOURCES_CAP`], then a lower bound).
+    pub sources: u64,
+    /// Unanswered SYN-ACKs sent once and never retransmitted (syncookies).
+    pub single_syn_ack: u64,
+    /// Unanswered SYN-ACKs retransmitted.
+    pub retransmitted_syn_ack: u64,
+    /// Attempts that never completed, per bucket.
+    pub never_completed: Timeline,
+    /// All attempts, per bucket.
+    pub attempts: Timeline,
+    /// First and last connection start.
+    pub span: Range<i64>,
+}
+
+impl ServerSummary {
+    /// Distinct sources counted exactly.
+    pub const SOURCES_CAP: u64 = 1 << 20;
+}
+
+/// The network (/24, IPv6 /64) a source is grouped in.
+pub fn network_of(a: IpAddr) -> IpNet {
+    let len = if a.is_ipv4() { 24 } else { 64 };
+    IpNet::new(a, len)
+        .map(|n| n.trunc())
+        .unwrap_or_else(|_| IpNet::from(a))
+}
+
+/// Everything counted over the correlated connections.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Rollup {
+    /// Per source.
+    pub sources: BTreeMap<IpAddr, SourceSummary>,
+    /// Per server address and port.
+    pub servers: BTreeMap<SocketAddr, ServerSummary>,
+    /// Connections per outcome.
+    pub outcomes: OutcomeCounts,
+    /// Connections by Zeek state name.
+    pub states: BTreeMap<String, u64>,
+    /// Attempts over time.
+    pub timeline: Timeline,
+    /// Connections.
+    pub connections: u64,
+}
+
+impl Rollup {
+    /// Adds one correlated connection.
+    pub fn add(&mut self, c: &ConnFacts) -> Outcome {
+        let o = outcome(c);
+        self.connections += 1;
+        self.outcomes.add(o, 1);
+        if !c.state.is_empty() {
+            *self.states.entry(c.state.clone()).or_insert(0) += 1;
+        }
+        self.timeline.add(c.start_us);
+        let fresh = !self.sources.contains_key(&c.orig.ip());
+        self.sources
+            .entry(c.orig.ip())
+            .or_insert_with(|| SourceSummary::new(c.orig.ip()))
+            .add(c, o);
+        let s = self.servers.entry(c.resp).or_default();
+        s.outcomes.add(o, 1);
+        if fresh && s.sources < ServerSummary::SOURCES_CAP {
+            s.sources += 1;
+        }
+        if o == Outcome::SynAckUnanswered && c.flags {
+            if c.resp_pkts <= 1 {
+                s.single_syn_ack += 1;
+            } else {
+                s.retransmitted_syn_ack += 1;
+            }
+        }
+        s.attempts.add(c.start_us);
+        if o.never_completed() || o == Outcome::Attempt {
+            s.never_completed.add(c.start_us);
+        }
+        s.span.add(c.start_us);
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_ports_merge_is_append() {
+        let ports = [1000u16, 1001, 1002, 5000, 5001, 77, 77];
+        let mut whole = SourcePorts::default();
+        ports.iter().for_each(|p| whole.add(*p));
+        for cut in 0..=ports.len() {
+            let mut a = SourcePorts::default();
+            let mut b = SourcePorts::default();
+            ports[..cut].iter().for_each(|p| a.add(*p));
+            ports[cut..].iter().for_each(|p| b.add(*p));
+            a.merge(&b);
+            assert_eq!(a, whole, "cut {cut}");
+        }
+        assert_eq!((whole.sequential_steps, whole.repeats), (3, 1));
+    }
+
+    #[test]
+    fn port_patterns() {
+        let mut seq = SourcePorts::default();
+        (40000..40020u16).for_each(|p| seq.add(p));
+        assert_eq!(seq.pattern(), Some(PortPattern::Sequential));
+        let mut fixed = SourcePorts::default();
+        (0..20).for_each(|_| fixed.add(61_000));
+        assert_eq!(fixed.pattern(), Some(PortPattern::Fixed));
+        let mut random = SourcePorts::default();
+        (0..20u16).for_each(|i| random.add(i.wrapping_mul(7919).wrapping_add(1024)));
+        assert_eq!(random.pattern(), Some(PortPattern::Random));
+    }
+
+    #[test]
+    fn port_set_is_capped() {
+        let mut s = PortSet::default();
+        for p in (0..100u16).rev() {
+            s.insert(p);
+        }
+        assert_eq!(s.len(), PORT_SET_CAP);
+        assert!(s.truncated);
+    }
+}
