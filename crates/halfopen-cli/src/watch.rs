@@ -205,17 +205,7 @@ fn network_item(block: &halfopen::network::Block, members: &[&SourceReport]) -> 
         .max()?
         .to_owned();
     let connections: u64 = members.iter().map(|m| m.connections).sum();
-    // The network's own evidence rather than "one of N addresses in ...".
-    let evidence = members
-        .iter()
-        .find(|m| m.verdict == verdict)
-        .map(|m| m.evidence.as_slice())
-        .unwrap_or_default();
-    let first = evidence
-        .iter()
-        .find(|e| !matches!(e.evidence, Evidence::NetworkFlood { .. }))
-        .or(evidence.first())
-        .map_or("", |e| e.sentence.as_str());
+    let first = shared_sentence(members, verdict);
     let mut what = format!("{} addresses", members.len());
     if counts.len() > 1 {
         let mix: Vec<String> = counts
@@ -236,6 +226,28 @@ fn network_item(block: &halfopen::network::Block, members: &[&SourceReport]) -> 
         ),
         last_seen,
     })
+}
+
+/// The first evidence sentence of a member with the network's verdict that at least half of
+/// the members share (as the text report's network summary), else that member's first one.
+fn shared_sentence<'a>(members: &[&'a SourceReport], verdict: Verdict) -> &'a str {
+    let Some(lead) = members.iter().find(|m| m.verdict == verdict) else {
+        return "";
+    };
+    let shared_by_half = |sentence: &str| {
+        let n = members
+            .iter()
+            .filter(|m| m.evidence.iter().any(|e| e.sentence == sentence))
+            .count();
+        n * 2 >= members.len()
+    };
+    lead.evidence
+        .iter()
+        .filter(|e| !matches!(e.evidence, Evidence::NetworkFlood { .. }))
+        .map(|e| e.sentence.as_str())
+        .find(|s| shared_by_half(s))
+        .or_else(|| lead.evidence.first().map(|e| e.sentence.as_str()))
+        .unwrap_or("")
 }
 
 /// The lines the report gives: networks first claim the sources their block groups.
