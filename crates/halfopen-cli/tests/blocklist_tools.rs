@@ -189,9 +189,19 @@ struct Testbed {
 }
 
 impl Testbed {
-    fn new() -> Testbed {
+    /// The testbed, or why namespaces cannot be made here (a container without the right).
+    fn new() -> Result<Testbed, String> {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}{n}", std::process::id() % 100_000);
+        let probe = format!("hobl{id}p");
+        let out = run(&["ip", "netns", "add", &probe]);
+        if !out.status.success() {
+            return Err(format!(
+                "cannot make a network namespace: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let _ = run(&["ip", "netns", "del", &probe]);
         let mut bed = Testbed {
             server: format!("hobl{id}s"),
             client: format!("hobl{id}c"),
@@ -199,7 +209,7 @@ impl Testbed {
             listener: None,
         };
         bed.build();
-        bed
+        Ok(bed)
     }
 
     fn build(&mut self) {
@@ -384,7 +394,13 @@ fn nft_output_applies_twice_and_drops_only_the_blocked_sources() {
     let file = write_temp("block.nft", &blocklist("nft", Allow::Nothing));
     let shorter = write_temp("shorter.nft", &blocklist("nft", Allow::Flood));
     let empty = write_temp("empty.nft", &blocklist("nft", Allow::All));
-    let bed = Testbed::new();
+    let bed = match Testbed::new() {
+        Ok(bed) => bed,
+        Err(why) => {
+            eprintln!("SKIP nft_output_applies_twice_and_drops_only_the_blocked_sources: {why}");
+            return;
+        }
+    };
     bed.assert_reachability(false);
     let path = file.display().to_string();
     bed.in_server(&["nft", "-f", &path]);
@@ -435,7 +451,15 @@ fn iptables_output_applies_twice_and_drops_only_the_blocked_sources() {
     let file = write_temp("block.sh", &blocklist("iptables", Allow::Nothing));
     let shorter = write_temp("shorter.sh", &blocklist("iptables", Allow::Flood));
     let empty = write_temp("empty.sh", &blocklist("iptables", Allow::All));
-    let bed = Testbed::new();
+    let bed = match Testbed::new() {
+        Ok(bed) => bed,
+        Err(why) => {
+            eprintln!(
+                "SKIP iptables_output_applies_twice_and_drops_only_the_blocked_sources: {why}"
+            );
+            return;
+        }
+    };
     bed.assert_reachability(false);
     let path = file.display().to_string();
     bed.in_server(&["sh", &path]);
