@@ -372,11 +372,26 @@ impl Drop for Testbed {
     }
 }
 
-fn write_temp(name: &str, text: &str) -> PathBuf {
+/// A temporary file, removed on drop (also when a test fails).
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn arg(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn write_temp(name: &str, text: &str) -> TempFile {
     let n = NEXT.fetch_add(1, Ordering::SeqCst);
     let path = std::env::temp_dir().join(format!("halfopen-{}-{n}-{name}", std::process::id()));
     std::fs::write(&path, text).expect("write");
-    path
+    TempFile(path)
 }
 
 fn count(text: &str, needle: &str) -> usize {
@@ -402,7 +417,7 @@ fn nft_output_applies_twice_and_drops_only_the_blocked_sources() {
         }
     };
     bed.assert_reachability(false);
-    let path = file.display().to_string();
+    let path = file.arg();
     bed.in_server(&["nft", "-f", &path]);
     bed.in_server(&["nft", "-f", &path]);
     let rules = bed.in_server(&["nft", "list", "ruleset"]);
@@ -416,7 +431,7 @@ fn nft_output_applies_twice_and_drops_only_the_blocked_sources() {
     assert!(rules.contains("hook input"), "inbound only: {rules}");
     bed.assert_reachability(true);
     // The list without the flood's network: the set holds that list only.
-    bed.in_server(&["nft", "-f", &shorter.display().to_string()]);
+    bed.in_server(&["nft", "-f", &shorter.arg()]);
     let rules = bed.in_server(&["nft", "list", "ruleset"]);
     assert_eq!(count(&rules, "ip saddr @v4 drop"), 1, "{rules}");
     assert!(
@@ -425,16 +440,13 @@ fn nft_output_applies_twice_and_drops_only_the_blocked_sources() {
     );
     assert!(!bed.connects(BLOCKED6));
     // Nothing to block: an empty table, applied twice, blocks nothing.
-    let path = empty.display().to_string();
+    let path = empty.arg();
     bed.in_server(&["nft", "-f", &path]);
     bed.in_server(&["nft", "-f", &path]);
     let rules = bed.in_server(&["nft", "list", "ruleset"]);
     assert_eq!(count(&rules, "ip saddr @v4 drop"), 1, "{rules}");
     assert!(!rules.contains("elements"), "{rules}");
     bed.assert_reachability(false);
-    for f in [file, shorter, empty] {
-        let _ = std::fs::remove_file(f);
-    }
 }
 
 #[test]
@@ -461,7 +473,7 @@ fn iptables_output_applies_twice_and_drops_only_the_blocked_sources() {
         }
     };
     bed.assert_reachability(false);
-    let path = file.display().to_string();
+    let path = file.arg();
     bed.in_server(&["sh", &path]);
     bed.in_server(&["sh", &path]);
     let v4 = bed.in_server(&["iptables-save"]);
@@ -485,14 +497,14 @@ fn iptables_output_applies_twice_and_drops_only_the_blocked_sources() {
         "{members}"
     );
     bed.assert_reachability(true);
-    bed.in_server(&["sh", &shorter.display().to_string()]);
+    bed.in_server(&["sh", &shorter.arg()]);
     assert!(
         bed.connects(BLOCKED4),
         "left the list, so no longer blocked"
     );
     assert!(!bed.connects(BLOCKED6));
     assert_eq!(count(&bed.in_server(&["iptables-save"]), &rule("v4")), 1);
-    let path = empty.display().to_string();
+    let path = empty.arg();
     bed.in_server(&["sh", &path]);
     bed.in_server(&["sh", &path]);
     assert_eq!(count(&bed.in_server(&["iptables-save"]), &rule("v4")), 1);
@@ -500,7 +512,4 @@ fn iptables_output_applies_twice_and_drops_only_the_blocked_sources() {
     let members = bed.in_server(&["ipset", "list", "halfopen_block_v6"]);
     assert!(members.contains("Number of entries: 0"), "{members}");
     bed.assert_reachability(false);
-    for f in [file, shorter, empty] {
-        let _ = std::fs::remove_file(f);
-    }
 }
