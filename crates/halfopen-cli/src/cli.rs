@@ -1,24 +1,37 @@
 //! Command-line options and the `analyze` command.
 
-use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use halfopen::blocklist::{BlocklistFormat, render};
+use halfopen::blocklist::BlocklistFormat;
 use halfopen::clock::Zone;
 use halfopen::policy::BlockPolicy;
-use halfopen::{Analyzer, Options, Report, Source};
+use halfopen::{Options, Report, Source};
+
+pub use crate::inputs::{Loaded, load};
+use crate::output::{Printed, RuleArgs, diagnostic, print_analysis};
 
 /// Exit code: analysis done, nothing hostile found.
 pub const EXIT_OK: u8 = 0;
-/// Exit code: analysis done, hostile sources found (the block list is not empty).
+/// Exit code: analysis done, hostile traffic found (hostile sources or a server-level flood).
 pub const EXIT_FINDINGS: u8 = 1;
 /// Exit code: bad usage (clap's own code).
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code: an input could not be opened or read, or its format was not recognised.
+/// Exit code: an input could not be opened or read, or its format was not recognised; or the
+/// output could not be written.
 pub const EXIT_INPUT: u8 = 3;
+
+/// The exit codes, for `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  analysis done, no hostile traffic found
+  1  analysis done, hostile traffic found (hostile sources or a server-level flood; the block
+     list may still be empty, e.g. for a random-source flood)
+  2  usage error (bad option or value, no firewall input, stdin named twice)
+  3  an input was given but gave nothing usable (unreadable, unrecognised, most lines
+     skipped, an unsupported capture link type), or the output could not be written";
 
 /// Errors of the command.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +42,9 @@ pub enum CliError {
     /// Input problem.
     #[error("{0}")]
     Input(String),
+    /// The output could not be written.
+    #[error("{0}")]
+    Output(String),
 }
 
 impl CliError {
@@ -36,14 +52,14 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) => EXIT_USAGE,
-            CliError::Input(_) => EXIT_INPUT,
+            CliError::Input(_) | CliError::Output(_) => EXIT_INPUT,
         }
     }
 }
 
 /// Find the TCP connections your firewall saw that your web server never logged.
 #[derive(Debug, Parser)]
-#[command(name = "halfopen", version, about, long_about = None)]
+#[command(name = "halfopen", version, about, long_about = None, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -54,8 +70,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Analyse logs once and print the report.
+    #[command(after_help = EXIT_CODES_HELP)]
     Analyze(AnalyzeArgs),
     /// Follow growing/rotating logs and print verdicts as they form.
+    #[command(after_help = crate::watch::EXIT_CODES_HELP)]
     Watch(crate::watch::WatchArgs),
 }
 
@@ -179,6 +197,9 @@ pub struct AnalyzeArgs {
     /// Print the block list in this syntax on stdout (the report's headline goes to stderr).
     #[arg(long, value_enum)]
     pub blocklist: Option<BlocklistArg>,
+    /// Block-list rules.
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 impl InputArgs {
@@ -238,42 +259,6 @@ impl InputArgs {
     }
 }
 
-/// Opens every input into an analyzer (with a progress bar for large inputs).
-pub fn load(args: &InputArgs) -> Result<Analyzer, CliError> {
-    if args.firewall.is_empty() && args.pcap.is_empty() {
-        return Err(CliError::Usage(
-            "give at least one --firewall FILE or --pcap FILE".to_owned(),
-        ));
-    }
-    let mut analyzer = Analyzer::new(args.options()?);
-    let inputs = args.all();
-    let total: u64 = inputs
-        .iter()
-        .filter_map(|(_, p)| std::fs::metadata(p).ok().map(|m| m.len()))
-        .sum();
-    let bar = crate::progress::bar(total);
-    for (kind, path) in inputs {
-        let name = path.display().to_string();
-        let (reader, mtime): (Box<dyn Read + Send>, _) = if path.as_os_str() == "-" {
-            (Box::new(std::io::stdin()), None)
-        } else {
-            let f = std::fs::File::open(path)
-                .map_err(|e| CliError::Input(format!("{name}: cannot open: {e}")))?;
-            let mtime = f
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .map(chrono::DateTime::<chrono::Utc>::from);
-            (
-                Box::new(crate::progress::Counting::new(f, bar.clone())),
-                mtime,
-            )
-        };
-        analyzer.add_reader(kind, &name, reader, mtime);
-    }
-    Ok(analyzer)
-}
-
 /// The inputs the report says could not be used.
 pub fn unusable_inputs(r: &Report) -> Vec<String> {
     r.unusable_inputs.clone()
@@ -281,29 +266,26 @@ pub fn unusable_inputs(r: &Report) -> Vec<String> {
 
 /// Runs `analyze`.
 pub fn run_analyze(a: &AnalyzeArgs) -> Result<u8, CliError> {
-    let report = load(&a.input)?.finish();
-    let mut out = anstream::stdout();
-    let mut err = anstream::stderr();
-    match (a.blocklist, a.format) {
-        (Some(b), _) => {
-            let nets: Vec<ipnet::IpNet> = report.networks.iter().map(|n| n.cidr).collect();
-            let _ = out.write_all(render(&nets, b.into()).as_bytes());
-            for h in &report.headline {
-                let _ = writeln!(err, "{h}");
-            }
-        }
-        (None, OutputFormat::Json) => {
-            let _ = writeln!(out, "{}", report.to_json());
-        }
-        (None, OutputFormat::Text) => {
-            let _ = out.write_all(report.to_text(true).as_bytes());
-        }
+    let Loaded {
+        mut analyzer,
+        duplicates,
+    } = load(&a.input)?;
+    for d in &duplicates {
+        diagnostic(&format!("note: {}", d.note()));
+        analyzer.note(d.note());
     }
-    let _ = out.flush();
+    let report = analyzer.finish();
+    let printed = match (a.blocklist, a.format) {
+        (Some(b), _) => Printed::Blocklist(b.into(), a.rules.render_options()),
+        (None, OutputFormat::Json) => Printed::Json,
+        (None, OutputFormat::Text) => Printed::Text,
+    };
+    // A closed pipe stops the output quietly; the exit code stays the analysis's own.
+    print_analysis(&report, &printed)?;
     let bad = unusable_inputs(&report);
     if !bad.is_empty() {
         for b in &bad {
-            let _ = writeln!(err, "halfopen: {b}");
+            diagnostic(b);
         }
         return Ok(EXIT_INPUT);
     }

@@ -4,10 +4,12 @@
 #![deny(missing_docs)]
 
 mod cli;
+mod follow;
+mod inputs;
+mod output;
 mod progress;
 mod watch;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,8 +23,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let mut err = anstream::stderr();
-            let _ = writeln!(err, "halfopen: {e}");
+            output::diagnostic(&e.to_string());
             ExitCode::from(e.exit_code())
         }
     }

@@ -64,9 +64,9 @@ fn json_has_documented_keys() {
 fn blocklist_formats() {
     for (fmt, needle) in [
         ("pf", "table <halfopen_block> persist { 45.76.87.206/32 }"),
-        ("ipfw", "ipfw table halfopen_block add 45.76.87.206/32"),
-        ("nft", "elements = { 45.76.87.206/32 }"),
-        ("iptables", "ipset add halfopen_block_v4 45.76.87.206/32"),
+        ("ipfw", "ipfw -q table halfopen_block add 45.76.87.206/32"),
+        ("nft", "elements = {\n\t\t\t45.76.87.206/32\n\t\t}"),
+        ("iptables", "add halfopen_block_v4_new 45.76.87.206/32"),
         ("plain", "45.76.87.206/32"),
     ] {
         let out = run(&[
