@@ -133,10 +133,10 @@ fn help_lists_the_exit_codes() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Exit codes:"), "{args:?}: {text}");
         for code in [
-            "0  analysis done, nothing to block",
-            "1  analysis done, hostile sources found",
+            "0  analysis done, no hostile traffic found",
+            "1  analysis done, hostile traffic found",
             "2  usage error",
-            "3  an input could not be opened, read or recognised, or the output could not be written",
+            "3  an input was given but gave nothing usable",
         ] {
             assert!(text.contains(code), "{args:?}: {code}\n{text}");
         }

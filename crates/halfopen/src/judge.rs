@@ -955,9 +955,14 @@ fn server_floods(
             let own = summaries
                 .get(i)
                 .is_some_and(|s| flood_like(s) > 0 || s.crafted_syns > 0);
+            // An address that floods on its own is blocked on its own (it stops what it sends);
+            // the many addresses of a random-source flood are not.
+            let alone = summaries
+                .get(i)
+                .is_some_and(|s| flood_like(s) + s.attempts() >= cx.rules.min_flood_attempts);
             if let Some(j) = judged.get_mut(i) {
                 let in_network = networks.iter().any(|n| n.network.contains(&j.addr));
-                j.random_flood_member = f.likely_spoofed && !in_network;
+                j.random_flood_member = f.likely_spoofed && !in_network && !alone;
                 if j.verdict != Verdict::SynFlood && own {
                     j.verdict = Verdict::SynFlood;
                     j.confidence = Confidence::Medium;
