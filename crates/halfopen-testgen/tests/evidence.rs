@@ -523,10 +523,10 @@ fn syn_only_and_ipfw_setup_are_derive_py_applied_to_netfilter_all() {
 
 #[test]
 fn ipfw_setup_lines_have_the_fields_of_run1_ipfw_log() {
+    let ep = regex::Regex::new(r"^(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]):\d+$").unwrap();
     let shape = |l: &str| -> Vec<String> {
         let t: Vec<&str> = l.split(' ').filter(|t| !t.is_empty()).collect();
         assert_eq!(t.len(), 14, "{l}");
-        let ep = regex::Regex::new(r"^(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]):\d+$").unwrap();
         assert!(ep.is_match(t[9]) && ep.is_match(t[10]), "{l}");
         t[4..9]
             .iter()
