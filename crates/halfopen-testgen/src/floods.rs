@@ -80,7 +80,11 @@ pub fn is_special_v4(a: Ipv4Addr) -> bool {
         .any(|&(net, len)| n & (u32::MAX << (32 - len)) == net)
 }
 
-/// Random public IPv4 addresses, at most `per_24` from any /24.
+/// How many /24s [`PublicV4`] remembers (about a third of the public ones).
+const MAX_TRACKED_24S: usize = 4_000_000;
+
+/// Random public IPv4 addresses, at most `per_24` from any /24 (among the last
+/// 4 million /24s used).
 pub struct PublicV4 {
     per_24: u8,
     used: HashMap<u32, u8>,
@@ -97,6 +101,10 @@ impl PublicV4 {
 
     /// The next address.
     pub fn next(&mut self, rng: &mut Rng) -> Ipv4Addr {
+        // Bounded memory, and never stuck: past this many /24s, start counting afresh.
+        if self.used.len() >= MAX_TRACKED_24S {
+            self.used.clear();
+        }
         loop {
             let a = Ipv4Addr::from(rng.next_u32());
             if is_special_v4(a) || u32::from(a) & 0xff == 0 || u32::from(a) & 0xff == 255 {

@@ -41,7 +41,8 @@ pub struct Packet {
     pub flags: u8,
     /// Sequence number.
     pub seq: u32,
-    /// Acknowledgement number (0 when the ACK flag is clear).
+    /// Acknowledgement field (0 when the ACK flag is clear, except for tools such as hping3 that
+    /// leave random bits there).
     pub ack: u32,
     /// Window field as sent (unscaled).
     pub window: u16,

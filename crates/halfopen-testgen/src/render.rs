@@ -243,6 +243,18 @@ pub fn netfilter_line(p: &Packet, rule: NfRule, boot_us: i64, tz_us: i64, out: &
 /// options, socket owner). `owner`: the `UID=`/`GID=` of the socket early demux attached to the
 /// segment, if a process holds it (Apache, between accepting and closing the socket). Lab run2
 /// `kern-nft.log`.
+///
+/// ```
+/// use halfopen_testgen::{Behavior, Scenario};
+/// let r = Scenario::default()
+///     .with("192.0.2.5".parse().unwrap(), 0, Behavior::Browser { connections: 1, requests_per_conn: 2 })
+///     .render();
+/// let first = r.nft_log.lines().next().unwrap();
+/// assert!(first.contains(" kernel: [") && first.contains("] web-in: IN=eth0 OUT= MACSRC="));
+/// assert!(first.contains(" MACPROTO=0800 SRC=192.0.2.5 ") && first.contains(" SYN URGP=0 OPT ("));
+/// // Once Apache has accepted the connection, its socket owner (www-data) shows.
+/// assert!(r.nft_log.contains(" UID=33 GID=33 \n"));
+/// ```
 pub fn nft_line(p: &Packet, boot_us: i64, tz_us: i64, owner: Option<(u32, u32)>, out: &mut String) {
     syslog_head(p, Some(boot_us), tz_us, out);
     out.push_str(NFT_PREFIX);
