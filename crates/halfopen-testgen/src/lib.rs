@@ -3,8 +3,10 @@
 //! A [`Scenario`] lists actors (clients, scanners, flooders) and what each one *does*
 //! ([`Behavior`]). [`Scenario::render`] simulates every TCP connection at both ends (the client's
 //! stack and a Linux server running Apache httpd 2.4 with Debian's defaults) and renders the same
-//! traffic as a pcap, firewall logs (netfilter, ipfw) and the access and error logs Apache would
-//! have written. The ground truth ([`TruthRow`]) is each actor's behaviour, never a verdict.
+//! traffic in every evidence form an admin may have ([`Form`]: a pcap; netfilter LOG on every
+//! packet, on inbound packets, on inbound SYNs; nftables `log flags all`; ipfw on every packet and
+//! on inbound SYNs) and as the access and error logs Apache would have written. The ground truth
+//! ([`TruthRow`]) is each actor's behaviour, never a verdict.
 //!
 //! ```
 //! use halfopen_testgen::{Actor, Behavior, Scenario};
