@@ -103,6 +103,26 @@ pub const PAGES: &[(&str, &str, u64)] = &[
     ("/robots.txt", "text/plain", 0),
 ];
 
+/// The sub-resources of the home page a real browser fetches in parallel (a stylesheet, a
+/// script, images, the favicon that is missing): (path, content type, size; 0 = 404).
+pub const ASSETS: &[(&str, &str, u64)] = &[
+    ("/css/site.css", "text/css", 1_830),
+    ("/js/app.js", "application/javascript", 5_974),
+    ("/img/logo.png", "image/png", 2_352),
+    ("/img/photo-1.jpg", "image/jpeg", 14_220),
+    ("/img/photo-2.jpg", "image/jpeg", 9_877),
+    ("/img/photo-3.jpg", "image/jpeg", 11_406),
+    ("/img/photo-4.jpg", "image/jpeg", 8_192),
+    ("/img/icon-rss.svg", "image/svg+xml", 731),
+    ("/img/icon-mail.svg", "image/svg+xml", 652),
+    ("/js/menu.js", "application/javascript", 1_204),
+    ("/css/print.css", "text/css", 412),
+    ("/favicon.ico", "image/x-icon", 0),
+];
+
+/// Chromium's User-Agent (Linux).
+pub const CHROME_LINUX_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/133.0.0.0 Safari/537.36";
+
 /// Browser User-Agents.
 pub const USER_AGENTS_LINUX: &[&str] = &[
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/133.0.0.0 Safari/537.36",

@@ -42,17 +42,35 @@ struct Visit {
 
 /// Normal browser traffic.
 pub fn browser(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, connections: u32, requests: u32) {
+    let (mut peer, ua) = browser_peer(cx, addr);
+    browse(cx, &mut peer, ua, t0, connections, requests);
+}
+
+/// A browser host: its stack (Linux or Windows), path and User-Agent.
+pub fn browser_peer(cx: &mut Ctx<'_>, addr: IpAddr) -> (Peer, &'static str) {
     let stack = browser_stack(&mut cx.rng);
-    let mut peer = Peer::new(addr, stack, &mut cx.rng);
+    let peer = Peer::new(addr, stack, &mut cx.rng);
     let ua = if stack == Stack::Windows {
         *cx.rng.pick(apache::USER_AGENTS_WINDOWS)
     } else {
         *cx.rng.pick(apache::USER_AGENTS_LINUX)
     };
+    (peer, ua)
+}
+
+/// One visit of `connections` keep-alive connections with `requests` requests each.
+pub fn browse(
+    cx: &mut Ctx<'_>,
+    peer: &mut Peer,
+    ua: &str,
+    t0: i64,
+    connections: u32,
+    requests: u32,
+) {
     let mut t = t0;
     let mut visit = Visit::default();
     for _ in 0..connections {
-        let end = browser_conn(cx, &mut peer, t, requests.max(1), ua, &mut visit);
+        let end = browser_conn(cx, peer, t, requests.max(1), ua, &mut visit);
         // Browsers open their next connection while or after the previous one is used.
         t = if cx.rng.chance(500) {
             t + cx.rng.range_i64(20_000, 600_000)
@@ -74,6 +92,32 @@ fn browser_conn(
     let mut c = Conn::new(peer, port, &mut cx.rng);
     cx.connections += 1;
     let (_, t_est) = sim::handshake(&mut c, cx.sim, &mut cx.rng, t0);
+    browse_on(cx, peer, &mut c, t_est, requests, ua, visit)
+}
+
+/// A browser's requests on an established connection `c`, then the keep-alive close; returns
+/// when the connection ended.
+pub fn browse_established(
+    cx: &mut Ctx<'_>,
+    peer: &mut Peer,
+    mut c: Conn,
+    t_est: i64,
+    requests: u32,
+    ua: &str,
+) -> i64 {
+    let mut visit = Visit::default();
+    browse_on(cx, peer, &mut c, t_est, requests, ua, &mut visit)
+}
+
+fn browse_on(
+    cx: &mut Ctx<'_>,
+    peer: &mut Peer,
+    c: &mut Conn,
+    t_est: i64,
+    requests: u32,
+    ua: &str,
+    visit: &mut Visit,
+) -> i64 {
     let mut t = t_est + cx.rng.range_i64(40, 400);
     let mut last_write = t;
     for _ in 0..requests {
@@ -93,56 +137,11 @@ fn browser_conn(
             visit.fetched.push(i);
             apache::PAGES[i]
         };
-        let referer = &mut visit.referer;
-        let (path, ctype, size) = page;
-        let req = apache::request(path, cx.host, ua, referer.as_deref());
-        let t_req = c.c_data(cx.sim, &mut cx.rng, t, &req);
-        let (status, len, ctype) = if size == 0 {
-            (404u16, BODY_404, "text/html; charset=iso-8859-1")
-        } else {
-            (200, size, ctype)
-        };
-        let t_resp = t_req + cx.rng.range_i64(150, 2_500);
-        let resp = apache::response(status, len, t_resp, true, ctype);
-        let t_last = c.s_data(cx.sim, t_resp, &resp);
-        let write = t_last + cx.rng.range_i64(5, 40);
-        if status == 404 {
-            let msg = format!(
-                "AH00128: File does not exist: {}{}{}",
-                apache::DOCROOT,
-                path,
-                referer
-                    .as_deref()
-                    .map(|r| format!(", referer: {r}"))
-                    .unwrap_or_default()
-            );
-            cx.sim.error(
-                &mut cx.rng,
-                write - 3,
-                "core:info",
-                "",
-                (c.c_addr, c.c_port),
-                &msg,
-            );
-        }
-        cx.sim.access.push(sim::AccessEntry {
-            write_us: write,
-            recv_us: t_req,
-            client: c.c_addr,
-            port: c.c_port,
-            request: apache::escape_logitem(format!("GET {path} HTTP/1.1").as_bytes()),
-            status,
-            bytes: Some(len),
-            referer: referer.clone(),
-            user_agent: Some(ua.to_string()),
-            actor: cx.actor,
-        });
+        let (write, t_ack) = exchange(cx, c, t, page, ua, visit.referer.as_deref());
         last_write = write;
-        // The client's (delayed) ACK for the response.
-        let t_ack = t_last + c.rtt + cx.rng.range_i64(0, 40_000);
-        c.c_seg(cx.sim, &mut cx.rng, t_ack, flag::ACK, &[]);
+        let path = page.0;
         if path.ends_with('/') || path.ends_with(".html") {
-            *referer = Some(format!("http://{}{path}", cx.host));
+            visit.referer = Some(format!("http://{}{path}", cx.host));
         }
         t = t_ack + cx.rng.range_i64(30_000, 1_500_000);
     }
@@ -151,12 +150,71 @@ fn browser_conn(
     let end = if cx.rng.chance(300) {
         let t_close =
             (last_write + c.rtt + cx.rng.range_i64(100_000, 4_000_000)).min(ka_close - 1_000);
-        sim::client_close(&mut c, cx.sim, &mut cx.rng, t_close)
+        sim::client_close(c, cx.sim, &mut cx.rng, t_close)
     } else {
-        sim::server_close(&mut c, cx.sim, &mut cx.rng, ka_close)
+        sim::server_close(c, cx.sim, &mut cx.rng, ka_close)
     };
     c.done(peer);
     end
+}
+
+/// One GET of `page` at `t` and Apache's keep-alive response (200, or 404 with AH00128 for a
+/// page of size 0), the access-log line, and the client's delayed ACK. Returns (when Apache
+/// wrote the access line, when the client's ACK arrived).
+pub fn exchange(
+    cx: &mut Ctx<'_>,
+    c: &mut Conn,
+    t: i64,
+    page: (&str, &str, u64),
+    ua: &str,
+    referer: Option<&str>,
+) -> (i64, i64) {
+    let (path, ctype, size) = page;
+    let req = apache::request(path, cx.host, ua, referer);
+    let t_req = c.c_data(cx.sim, &mut cx.rng, t, &req);
+    let (status, len, ctype) = if size == 0 {
+        (404u16, BODY_404, "text/html; charset=iso-8859-1")
+    } else {
+        (200, size, ctype)
+    };
+    let t_resp = t_req + cx.rng.range_i64(150, 2_500);
+    let resp = apache::response(status, len, t_resp, true, ctype);
+    let t_last = c.s_data(cx.sim, t_resp, &resp);
+    let write = t_last + cx.rng.range_i64(5, 40);
+    if status == 404 {
+        let msg = format!(
+            "AH00128: File does not exist: {}{}{}",
+            apache::DOCROOT,
+            path,
+            referer
+                .map(|r| format!(", referer: {r}"))
+                .unwrap_or_default()
+        );
+        cx.sim.error(
+            &mut cx.rng,
+            write - 3,
+            "core:info",
+            "",
+            (c.c_addr, c.c_port),
+            &msg,
+        );
+    }
+    cx.sim.access.push(sim::AccessEntry {
+        write_us: write,
+        recv_us: t_req,
+        client: c.c_addr,
+        port: c.c_port,
+        request: apache::escape_logitem(format!("GET {path} HTTP/1.1").as_bytes()),
+        status,
+        bytes: Some(len),
+        referer: referer.map(str::to_string),
+        user_agent: Some(ua.to_string()),
+        actor: cx.actor,
+    });
+    // The client's (delayed) ACK for the response.
+    let t_ack = t_last + c.rtt + cx.rng.range_i64(0, 40_000);
+    c.c_seg(cx.sim, &mut cx.rng, t_ack, flag::ACK, &[]);
+    (write, t_ack)
 }
 
 /// Handshake, then silence. `client_fin_after_us`: the client closes that long after its ACK
@@ -178,6 +236,7 @@ fn idle_conn(cx: &mut Ctx<'_>, peer: &mut Peer, t0: i64, client_fin_after_us: Op
     c.s_synack(cx.sim, t_retx);
     let t_acc = t_retx + c.rtt + cx.rng.range_i64(0, 200);
     c.c_seg(cx.sim, &mut cx.rng, t_acc, flag::ACK, &[]);
+    c.accepted_us = Some(t_acc);
     let deadline = t_acc + HEADER_TIMEOUT_US + cx.rng.range_i64(2_000, 25_000);
     if let Some(f) = fin_at.filter(|&f| f < deadline) {
         // Accepted, then EOF before any byte: Apache logs nothing.
@@ -185,7 +244,15 @@ fn idle_conn(cx: &mut Ctx<'_>, peer: &mut Peer, t0: i64, client_fin_after_us: Op
         c.done(peer);
         return end;
     }
-    // mod_reqtimeout fires: AH01382, `"-" 408` with no response body, then close.
+    log_header_timeout(cx, &c, deadline);
+    let end = sim::server_close(&mut c, cx.sim, &mut cx.rng, deadline + 60);
+    c.done(peer);
+    end
+}
+
+/// mod_reqtimeout fires on a connection that sent nothing: AH01382 and `"-" 408` with no
+/// response body (lab idle_no_data).
+pub fn log_header_timeout(cx: &mut Ctx<'_>, c: &Conn, deadline: i64) {
     cx.sim.error(
         &mut cx.rng,
         deadline,
@@ -206,9 +273,6 @@ fn idle_conn(cx: &mut Ctx<'_>, peer: &mut Peer, t0: i64, client_fin_after_us: Op
         user_agent: None,
         actor: cx.actor,
     });
-    let end = sim::server_close(&mut c, cx.sim, &mut cx.rng, deadline + 60);
-    c.done(peer);
-    end
 }
 
 /// Browser preconnects that are never used.
@@ -366,6 +430,7 @@ pub fn slowloris(cx: &mut Ctx<'_>, addr: IpAddr, t0: i64, connections: u32, inte
             actor: cx.actor,
         });
         c.s_seg(cx.sim, t_last + 100, flag::FIN | flag::ACK, &[]);
+        c.apache_closed(cx.sim, t_last + 100);
         // slowloris does not read: its kernel ACKs the response and the FIN...
         c.c_seg(cx.sim, &mut cx.rng, t_last + 100 + c.rtt, flag::ACK, &[]);
         // ...and its next header hits a closed socket: the server answers with a RST.
@@ -469,7 +534,7 @@ pub fn parse_v4_cidr(s: &str) -> Option<(u32, u8)> {
 /// (+1, +3, +7, +15, +31 s); the request is dropped at about +63 s without another packet.
 /// If the SYN queue is full at that moment, [`sim::apply_syncookies`] later removes the
 /// retransmissions (a syncookie SYN-ACK keeps no state).
-fn unanswered_synack(c: &mut Conn, sim: &mut Sim, t_syn: i64) {
+pub fn unanswered_synack(c: &mut Conn, sim: &mut Sim, t_syn: i64) {
     let t_sa = t_syn + KERNEL_US;
     c.s_synack(sim, t_sa);
     let first = sim.pkts.len();

@@ -1,6 +1,8 @@
 //! Regenerates the sample and test data:
-//! `halfopen-testgen <dir> [--scenario story|mixed|large] [--seed N] [--lines N] [--gzip-over BYTES]`
-//! (`--lines`: about how many packets the `large` scenario makes).
+//! `halfopen-testgen <dir> [--scenario story|mixed|large|neighbourhood|short-flood|mid-stream|matrix]
+//! [--seed N] [--lines N] [--gzip-over BYTES]`
+//! (`--lines`: about how many packets the `large` scenario makes; `matrix` writes every
+//! evidence-matrix scenario into its own sub-directory of `<dir>`).
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,19 +36,27 @@ fn main() -> ExitCode {
     let Some(dir) = dir else {
         return usage("missing output directory");
     };
-    let s = match scenario.as_str() {
-        "story" => halfopen_testgen::scenarios::story(),
-        "mixed" => halfopen_testgen::scenarios::mixed(seed),
-        "large" => halfopen_testgen::scenarios::large(seed, lines),
+    use halfopen_testgen::scenarios;
+    let runs: Vec<(PathBuf, halfopen_testgen::Scenario)> = match scenario.as_str() {
+        "story" => vec![(dir, scenarios::story())],
+        "mixed" => vec![(dir, scenarios::mixed(seed))],
+        "large" => vec![(dir, scenarios::large(seed, lines))],
+        "neighbourhood" => vec![(dir, scenarios::attacker_neighbourhood())],
+        "short-flood" => vec![(dir, scenarios::short_flood())],
+        "mid-stream" => vec![(dir, scenarios::mid_stream_capture())],
+        "matrix" => scenarios::evidence_matrix()
+            .into_iter()
+            .map(|(name, s)| (dir.join(name), s))
+            .collect(),
         other => return usage(&format!("unknown scenario {other:?}")),
     };
-    match s.render().write_to_with(&dir, gzip_over) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    for (dir, s) in runs {
+        if let Err(e) = s.render().write_to_with(&dir, gzip_over) {
             eprintln!("halfopen-testgen: writing {}: {e}", dir.display());
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
     }
+    ExitCode::SUCCESS
 }
 
 fn usage(msg: &str) -> ExitCode {
@@ -54,7 +64,7 @@ fn usage(msg: &str) -> ExitCode {
         eprintln!("halfopen-testgen: {msg}");
     }
     eprintln!(
-        "usage: halfopen-testgen <dir> [--scenario story|mixed|large] [--seed N] [--lines N] [--gzip-over BYTES]"
+        "usage: halfopen-testgen <dir> [--scenario story|mixed|large|neighbourhood|short-flood|mid-stream|matrix] [--seed N] [--lines N] [--gzip-over BYTES]"
     );
     if msg.is_empty() {
         ExitCode::SUCCESS

@@ -14,6 +14,12 @@ pub mod flag {
     pub const PSH: u8 = 0x08;
     /// ACK
     pub const ACK: u8 = 0x10;
+    /// URG
+    pub const URG: u8 = 0x20;
+    /// ECE (ECN-Echo; on a SYN: the sender asks for ECN)
+    pub const ECE: u8 = 0x40;
+    /// CWR (Congestion Window Reduced; on a SYN with ECE: an ECN-setup SYN)
+    pub const CWR: u8 = 0x80;
 }
 
 /// A segment seen at the server's interface (the firewall's point of view).
@@ -35,7 +41,8 @@ pub struct Packet {
     pub flags: u8,
     /// Sequence number.
     pub seq: u32,
-    /// Acknowledgement number (0 when the ACK flag is clear).
+    /// Acknowledgement field (0 when the ACK flag is clear, except for tools such as hping3 that
+    /// leave random bits there).
     pub ack: u32,
     /// Window field as sent (unscaled).
     pub window: u16,
@@ -49,6 +56,8 @@ pub struct Packet {
     pub options: Vec<u8>,
     /// TCP payload.
     pub payload: Vec<u8>,
+    /// Index of the actor whose traffic this is (for the truth table, never rendered).
+    pub actor: usize,
 }
 
 impl Packet {

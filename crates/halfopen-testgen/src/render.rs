@@ -22,6 +22,9 @@ pub fn frame(p: &Packet) -> Vec<u8> {
     tcp.rst = p.flags & flag::RST != 0;
     tcp.psh = p.flags & flag::PSH != 0;
     tcp.ack = p.flags & flag::ACK != 0;
+    tcp.urg = p.flags & flag::URG != 0;
+    tcp.ece = p.flags & flag::ECE != 0;
+    tcp.cwr = p.flags & flag::CWR != 0;
     tcp.acknowledgment_number = p.ack;
     // Options are built by this crate, never longer than 40 bytes.
     let _ = tcp.set_options_raw(&p.options);
@@ -115,27 +118,54 @@ pub enum NfRule {
     SynOnly,
 }
 
-/// One kern.log line as the kernel's nf_log_syslog writes it (with its trailing space).
-/// `tz_us`: the host's UTC offset (syslog stamps are local time).
-pub fn netfilter_line(p: &Packet, rule: NfRule, boot_us: i64, tz_us: i64, out: &mut String) {
+/// The prefix of an nftables `log prefix "web-in: " flags all` rule.
+pub const NFT_PREFIX: &str = "web-in: ";
+/// Apache's socket owner as nf_log prints it (`UID=33 GID=33`: Debian's www-data).
+pub const APACHE_UID_GID: (u32, u32) = (33, 33);
+
+/// The syslog stamp, host and tag, and (for the forms that have it) the kernel's uptime stamp.
+fn syslog_head(p: &Packet, uptime: Option<i64>, tz_us: i64, out: &mut String) {
     let _ = write!(
         out,
         "{} {HOSTNAME} kernel: ",
         clock::syslog(p.ts_us + tz_us)
     );
-    if rule == NfRule::All {
+    if let Some(boot_us) = uptime {
         let up = p.ts_us.saturating_sub(boot_us).max(0);
         let _ = write!(out, "[{:>5}.{:06}] ", up / 1_000_000, up % 1_000_000);
-        out.push_str(if p.inbound { "[INPUT] " } else { "[OUTPUT] " });
     }
-    if p.inbound {
-        out.push_str("IN=eth0 OUT= MAC=");
+}
+
+/// nf_log's `IN=`/`OUT=` and MAC part: `MAC=dst:src:type` for LOG, or decoded
+/// (`MACSRC= MACDST= MACPROTO=`) for `flags all` (NF_LOG_MACDECODE), inbound only.
+fn interfaces(p: &Packet, mac_decode: bool, out: &mut String) {
+    if !p.inbound {
+        out.push_str("IN= OUT=eth0 ");
+        return;
+    }
+    out.push_str("IN=eth0 OUT= ");
+    let proto = if p.src.is_ipv4() { "0800" } else { "86dd" };
+    if mac_decode {
+        out.push_str("MACSRC=");
+        mac(&GATEWAY_MAC, out);
+        out.pop();
+        out.push_str(" MACDST=");
+        mac(&SERVER_MAC, out);
+        out.pop();
+        let _ = write!(out, " MACPROTO={proto} ");
+    } else {
+        out.push_str("MAC=");
         mac(&SERVER_MAC, out);
         mac(&GATEWAY_MAC, out);
-        out.push_str(if p.src.is_ipv4() { "08:00 " } else { "86:dd " });
-    } else {
-        out.push_str("IN= OUT=eth0 ");
+        out.push_str(&proto[..2]);
+        out.push(':');
+        out.push_str(&proto[2..]);
+        out.push(' ');
     }
+}
+
+/// nf_log's IPv4 or IPv6 header fields.
+fn ip_fields(p: &Packet, out: &mut String) {
     match (p.src, p.dst) {
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let _ = write!(
@@ -160,12 +190,20 @@ pub fn netfilter_line(p: &Packet, rule: NfRule, boot_us: i64, tz_us: i64, out: &
             }
         }
     }
+}
+
+/// nf_log's TCP header fields (`seq`: NF_LOG_TCPSEQ, `opts`: NF_LOG_TCPOPT), flags in the
+/// kernel's order (CWR ECE URG ACK PSH RST SYN FIN).
+fn tcp_fields(p: &Packet, seq: bool, opts: bool, out: &mut String) {
     let _ = write!(out, "PROTO=TCP SPT={} DPT={} ", p.sport, p.dport);
-    if rule == NfRule::All {
+    if seq {
         let _ = write!(out, "SEQ={} ACK={} ", p.seq, p.ack);
     }
     let _ = write!(out, "WINDOW={} RES=0x00 ", p.window);
     for (bit, name) in [
+        (flag::CWR, "CWR "),
+        (flag::ECE, "ECE "),
+        (flag::URG, "URG "),
         (flag::ACK, "ACK "),
         (flag::PSH, "PSH "),
         (flag::RST, "RST "),
@@ -177,12 +215,54 @@ pub fn netfilter_line(p: &Packet, rule: NfRule, boot_us: i64, tz_us: i64, out: &
         }
     }
     out.push_str("URGP=0 ");
-    if rule == NfRule::All && !p.options.is_empty() {
+    if opts && !p.options.is_empty() {
         out.push_str("OPT (");
         for b in &p.options {
             let _ = write!(out, "{b:02X}");
         }
         out.push_str(") ");
+    }
+}
+
+/// One kern.log line as the kernel's nf_log_syslog writes it (with its trailing space).
+/// `tz_us`: the host's UTC offset (syslog stamps are local time).
+pub fn netfilter_line(p: &Packet, rule: NfRule, boot_us: i64, tz_us: i64, out: &mut String) {
+    let all = rule == NfRule::All;
+    syslog_head(p, all.then_some(boot_us), tz_us, out);
+    if all {
+        out.push_str(if p.inbound { "[INPUT] " } else { "[OUTPUT] " });
+    }
+    interfaces(p, false, out);
+    ip_fields(p, out);
+    tcp_fields(p, all, all, out);
+    out.push('\n');
+}
+
+/// One kern.log line of an nftables `log prefix "web-in: " flags all` rule in an `inet` table's
+/// input chain (kernel nf_log_syslog with NF_LOG_MASK: decoded MAC, sequence numbers, TCP and IP
+/// options, socket owner). `owner`: the `UID=`/`GID=` of the socket early demux attached to the
+/// segment, if a process holds it (Apache, between accepting and closing the socket). Lab run2
+/// `kern-nft.log`.
+///
+/// ```
+/// use halfopen_testgen::{Behavior, Scenario};
+/// let r = Scenario::default()
+///     .with("192.0.2.5".parse().unwrap(), 0, Behavior::Browser { connections: 1, requests_per_conn: 2 })
+///     .render();
+/// let first = r.nft_log.lines().next().unwrap();
+/// assert!(first.contains(" kernel: [") && first.contains("] web-in: IN=eth0 OUT= MACSRC="));
+/// assert!(first.contains(" MACPROTO=0800 SRC=192.0.2.5 ") && first.contains(" SYN URGP=0 OPT ("));
+/// // Once Apache has accepted the connection, its socket owner (www-data) shows.
+/// assert!(r.nft_log.contains(" UID=33 GID=33 \n"));
+/// ```
+pub fn nft_line(p: &Packet, boot_us: i64, tz_us: i64, owner: Option<(u32, u32)>, out: &mut String) {
+    syslog_head(p, Some(boot_us), tz_us, out);
+    out.push_str(NFT_PREFIX);
+    interfaces(p, true, out);
+    ip_fields(p, out);
+    tcp_fields(p, true, true, out);
+    if let Some((uid, gid)) = owner {
+        let _ = write!(out, "UID={uid} GID={gid} ");
     }
     out.push('\n');
 }

@@ -78,7 +78,37 @@ pub struct Sim {
     pub half_open: Vec<HalfOpen>,
     /// Listen backlog of the web port; 0 disables syncookies.
     pub syn_backlog: usize,
+    /// The actor whose traffic is being simulated (stamped on every packet).
+    pub actor: usize,
+    /// When Apache owned each accepted socket (for the `UID=`/`GID=` of nftables' `flags all`).
+    pub owned: Vec<Owned>,
 }
+
+/// While Apache holds an accepted socket, the kernel's early demux attaches it to every inbound
+/// segment, and nf_log's `NF_LOG_UID` prints its owner (`UID=33 GID=33`, www-data): strictly
+/// after the segment that made the socket acceptable, up to and including the segment that
+/// arrived before Apache's `close()` (lab run2 `kern-nft.log`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owned {
+    /// Client address and port.
+    pub client: (IpAddr, u16),
+    /// Arrival of the segment that woke Apache (data, FIN, or the ACK of the deferred-accept
+    /// SYN-ACK retransmission); later segments are owned.
+    pub from_us: i64,
+    /// Apache's `close()`; segments arriving up to this time are owned.
+    pub until_us: i64,
+}
+
+impl Owned {
+    /// Whether an inbound segment from `client` at `ts_us` carries the socket owner.
+    pub fn covers(&self, client: (IpAddr, u16), ts_us: i64) -> bool {
+        self.client == client && ts_us > self.from_us && ts_us <= self.until_us
+    }
+}
+
+/// Apache's lingering close (event MPM): after its FIN it keeps reading for up to 2 s, or until
+/// the client's FIN, before `close()`.
+pub const LINGER_US: i64 = 2_000_000;
 
 /// A request socket that will never complete: its SYN time and its SYN-ACK retransmissions.
 #[derive(Debug, Clone)]
@@ -265,6 +295,10 @@ pub struct Conn {
     pub c_mss: usize,
     /// Server's largest segment.
     pub s_mss: usize,
+    /// When the segment arrived that made Apache accept this connection (None: never accepted).
+    pub accepted_us: Option<i64>,
+    /// The server's SYN-ACK options and window, when they differ from IPv4 Linux (IPv6).
+    pub synack_override: Option<(Vec<u8>, u16)>,
 }
 
 fn tsval(off: u32, t: i64) -> u32 {
@@ -305,6 +339,19 @@ impl Conn {
             rtt: peer.rtt_us,
             c_mss: mss,
             s_mss: mss,
+            accepted_us: None,
+            synack_override: None,
+        }
+    }
+
+    /// Apache closed its socket at `until_us`: records when it owned the socket (if it did).
+    pub fn apache_closed(&self, sim: &mut Sim, until_us: i64) {
+        if let Some(from_us) = self.accepted_us {
+            sim.owned.push(Owned {
+                client: (self.c_addr, self.c_port),
+                from_us,
+                until_us,
+            });
         }
     }
 
@@ -341,6 +388,7 @@ impl Conn {
             df: !matches!(self.stack, Stack::NmapRaw | Stack::Hping | Stack::RawTool),
             options: Vec::new(),
             payload: Vec::new(),
+            actor: sim.actor,
         }
     }
 
@@ -361,6 +409,7 @@ impl Conn {
             df: true,
             options: Vec::new(),
             payload: Vec::new(),
+            actor: sim.actor,
         }
     }
 
@@ -396,7 +445,10 @@ impl Conn {
         p.ack = self.c_isn.wrapping_add(1);
         let tv = tsval(self.s_ts_off, t);
         self.last_s_tsval = tv;
-        let (opts, win) = linux_synack(&self.syn_opts, tv, self.last_c_tsval);
+        let (opts, win) = match &self.synack_override {
+            Some((o, w)) => (o.clone(), *w),
+            None => linux_synack(&self.syn_opts, tv, self.last_c_tsval),
+        };
         p.options = opts;
         p.window = win;
         self.s_nxt = self.s_isn.wrapping_add(1);
@@ -478,8 +530,12 @@ impl Conn {
         t
     }
 
-    /// Client data in MSS-sized segments; returns the time of the last one.
+    /// Client data in MSS-sized segments; returns the time of the last one. The first data
+    /// segment to the web port wakes Apache (TCP_DEFER_ACCEPT): the socket is accepted.
     pub fn c_data(&mut self, sim: &mut Sim, rng: &mut Rng, t: i64, data: &[u8]) -> i64 {
+        if self.accepted_us.is_none() && self.s_port == sim.server_port && !data.is_empty() {
+            self.accepted_us = Some(t);
+        }
         let mut t = t;
         let chunks: Vec<&[u8]> = data.chunks(self.c_mss.max(1)).collect();
         let n = chunks.len();
@@ -516,6 +572,100 @@ impl Conn {
     }
 }
 
+/// The header of a SYN crafted by a tool rather than a stack (hping3, raw flooders).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SynShape {
+    /// TCP window.
+    pub window: u16,
+    /// Raw TCP options (none for hping3).
+    pub options: Vec<u8>,
+    /// TTL / hop limit as seen at the server.
+    pub ttl: u8,
+    /// IPv4 identification.
+    pub ip_id: u16,
+    /// IPv4 don't-fragment bit.
+    pub df: bool,
+    /// The acknowledgement field, which hping3 fills with random bits although ACK is clear.
+    pub ack_field: u32,
+    /// ECE and CWR set (an ECN-setup SYN; hping3 `-X -Y`).
+    pub ecn: bool,
+}
+
+impl Conn {
+    /// A tool's SYN with exactly this header (first or retransmitted: same ISN).
+    pub fn c_syn_shaped(&mut self, sim: &mut Sim, t: i64, shape: &SynShape) {
+        let mut p = self.client_pkt(sim, t);
+        p.flags = flag::SYN;
+        if shape.ecn {
+            p.flags |= flag::ECE | flag::CWR;
+        }
+        p.seq = self.c_isn;
+        p.ack = shape.ack_field;
+        p.window = shape.window;
+        p.options = shape.options.clone();
+        p.ttl = shape.ttl;
+        p.ip_id = shape.ip_id;
+        p.df = shape.df;
+        self.syn_opts = shape.options.clone();
+        self.c_nxt = self.c_isn.wrapping_add(1);
+        sim.pkts.push(p);
+    }
+
+    /// A SYN-ACK the server never asked for (the "client" here is a reflector answering a SYN
+    /// spoofed with the server's address): Linux's answer to a bare SYN, window 64240, MSS
+    /// 1460 only, IP ID 0, DF (lab run1's SYN-ACKs to synflood.py's SYNs). `ack`: the spoofed
+    /// SYN's ISN + 1.
+    pub fn c_synack_unsolicited(&mut self, sim: &mut Sim, t: i64, ack: u32) {
+        let mut p = self.client_pkt(sim, t);
+        p.flags = flag::SYN | flag::ACK;
+        p.seq = self.c_isn;
+        p.ack = ack;
+        p.window = 64240;
+        p.options = vec![2, 4, 0x05, 0xb4];
+        p.df = true;
+        self.c_nxt = self.c_isn.wrapping_add(1);
+        sim.pkts.push(p);
+    }
+
+    /// The server kernel's RST for a segment with ACK set that no socket expects (an unsolicited
+    /// SYN-ACK): seq = its ack field, no ACK, window 0, IP ID 0, DF (lab run2).
+    pub fn s_rst_for_ack(&mut self, sim: &mut Sim, t: i64, their_ack: u32) {
+        let mut p = self.server_pkt(sim, t);
+        p.flags = flag::RST;
+        p.seq = their_ack;
+        sim.pkts.push(p);
+    }
+
+    /// A TCP keep-alive probe: a bare ACK one byte behind (seq = next - 1), with timestamps
+    /// (Chromium enables SO_KEEPALIVE with a 45 s idle time).
+    pub fn c_keepalive_probe(&mut self, sim: &mut Sim, rng: &mut Rng, t: i64) {
+        let nxt = self.c_nxt;
+        self.c_nxt = nxt.wrapping_sub(1);
+        self.c_seg(sim, rng, t, flag::ACK, &[]);
+        self.c_nxt = nxt;
+    }
+
+    /// Apache closes a kept-alive connection the client no longer uses: server FIN at `t_fin`,
+    /// the client's delayed ACK; Apache's lingering close ends 2 s later; the client sends its
+    /// FIN only at `t_client_fin` (when the browser notices), and the server's orphan ACKs it.
+    pub fn server_close_client_later(
+        &mut self,
+        sim: &mut Sim,
+        rng: &mut Rng,
+        t_fin: i64,
+        t_client_fin: i64,
+    ) -> i64 {
+        self.s_seg(sim, t_fin, flag::FIN | flag::ACK, &[]);
+        let ta = t_fin + self.rtt + rng.range_i64(35_000, 45_000);
+        self.c_seg(sim, rng, ta, flag::ACK, &[]);
+        let tf = t_client_fin.max(ta + 1_000);
+        self.apache_closed(sim, tf.min(t_fin + LINGER_US));
+        self.c_seg(sim, rng, tf, flag::FIN | flag::ACK, &[]);
+        self.s_seg(sim, tf + KERNEL_US, flag::ACK, &[]);
+        tf + KERNEL_US
+    }
+}
+
 /// Three-way handshake; returns (time of the first SYN-ACK, time the client's ACK arrives).
 /// With probability `sim.loss_permille` the SYN-ACK is lost on the way to the client: the client
 /// retransmits its SYN after its 1 s RTO and the server answers it with a second SYN-ACK.
@@ -543,14 +693,22 @@ pub fn server_close(c: &mut Conn, sim: &mut Sim, rng: &mut Rng, t: i64) -> i64 {
     let tf = ta + rng.range_i64(50, 3_000);
     c.c_seg(sim, rng, tf, flag::FIN | flag::ACK, &[]);
     c.s_seg(sim, tf + KERNEL_US, flag::ACK, &[]);
+    // Lingering close: Apache reads until the client's FIN (or 2 s), then closes.
+    c.apache_closed(sim, tf.min(t + LINGER_US));
     tf + KERNEL_US
 }
 
 /// The client closes (FIN); Apache reads EOF and closes; the client ACKs the server's FIN.
 pub fn client_close(c: &mut Conn, sim: &mut Sim, rng: &mut Rng, t: i64) -> i64 {
     c.c_seg(sim, rng, t, flag::FIN | flag::ACK, &[]);
+    if c.accepted_us.is_none() && c.s_port == sim.server_port {
+        // A FIN wakes a deferred accept too (lab: the FIN itself carries no owner).
+        c.accepted_us = Some(t);
+    }
     let ts = t + rng.range_i64(80, 600);
     c.s_seg(sim, ts, flag::FIN | flag::ACK, &[]);
+    // Apache read EOF, sent its FIN and closed.
+    c.apache_closed(sim, ts);
     let ta = ts + c.rtt + rng.range_i64(0, 300);
     c.c_seg(sim, rng, ta, flag::ACK, &[]);
     ta

@@ -601,6 +601,25 @@ fn arb_behavior() -> impl Strategy<Value = Behavior> {
             count: c,
             interval_ms: i
         }),
+        new_behavior(),
+    ]
+}
+
+/// The behaviours added for the evidence matrix whose TCP streams are plain (no keep-alive
+/// probe, no unsolicited SYN-ACK): every check of the proptest applies to them too.
+fn new_behavior() -> impl Strategy<Value = Behavior> {
+    prop_oneof![
+        (1u32..15, 1u32..1000).prop_map(|(c, i)| Behavior::Hping3RealSource {
+            count: c,
+            interval_ms: i
+        }),
+        (1u32..40, 1u32..200).prop_map(|(c, r)| Behavior::RandomSourceFlood {
+            count: c,
+            per_second: r
+        }),
+        Just(Behavior::RefusedOnce),
+        (0u32..9).prop_map(|r| Behavior::RetriedSyn { retries: r }),
+        Just(Behavior::ChromiumLike { pages: 1 }),
     ]
 }
 
