@@ -42,7 +42,7 @@ enum Allow {
 
 /// `halfopen analyze` on the real evidence, printing the block list in `format`.
 fn blocklist(format: &str, allow: Allow) -> String {
-    let lab = data().join("lab-run1");
+    let lab = data().join("../../../halfopen/tests/data/lab/run1");
     let mut args: Vec<String> = vec!["analyze".into(), "--firewall".into()];
     args.push(lab.join("kern.log.gz").display().to_string());
     args.push(

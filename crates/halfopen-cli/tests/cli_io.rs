@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn lab() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/lab-run1")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../halfopen/tests/data/lab/run1")
 }
 
 fn lab_file(name: &str) -> String {
@@ -108,7 +108,7 @@ fn one_file_named_twice_is_read_once() {
     let link = std::env::temp_dir().join(format!("halfopen-twice-{}.log.gz", std::process::id()));
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(lab().join("kern.log.gz"), &link).expect("symlink");
-    let other_spelling = lab().join("..").join("lab-run1").join("kern.log.gz");
+    let other_spelling = lab().join("..").join("run1").join("kern.log.gz");
     let (thrice, err) = json(&[
         lab_file("kern.log.gz"),
         other_spelling.display().to_string(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 fn lab() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/lab-run1")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../halfopen/tests/data/lab/run1")
 }
 
 fn kern_log() -> String {

@@ -32,7 +32,7 @@ fn text(rel: &str) -> String {
 
 fn run1_kern_in() -> &'static str {
     static S: OnceLock<String> = OnceLock::new();
-    S.get_or_init(|| text("run1/kern-in.log.gz"))
+    S.get_or_init(|| text("../../../halfopen/tests/data/lab/run1/kern-in.log.gz"))
 }
 
 fn run2_kern() -> &'static str {
@@ -470,7 +470,7 @@ fn derive_ipfw(l: &NfLine, host: &str) -> String {
 #[test]
 fn derive_py_rules_agree_with_run1() {
     // Our reading of derive.py reproduces run1's kern-syn.log and ipfw.log from kern-in.log.
-    let syn_real = text("run1/kern-syn.log.gz");
+    let syn_real = text("../../../halfopen/tests/data/lab/run1/kern-syn.log.gz");
     let derived: String = run1_kern_in()
         .lines()
         .filter(|l| derive_syn(l))
@@ -481,7 +481,7 @@ fn derive_py_rules_agree_with_run1() {
         .lines()
         .map(|l| format!("{}\n", derive_ipfw(&parse_nf(l), "testbed")))
         .collect();
-    assert_eq!(ipfw, text("run1/ipfw.log"));
+    assert_eq!(ipfw, text("../../../halfopen/tests/data/lab/run1/ipfw.log"));
     // And run2's ipfw.log (derive.py run on it) the same way, IPv6 included.
     let run2_syn: Vec<String> = run2_kern()
         .lines()
@@ -534,7 +534,10 @@ fn ipfw_setup_lines_have_the_fields_of_run1_ipfw_log() {
             .map(|s| s.to_string())
             .collect()
     };
-    let real: BTreeSet<Vec<String>> = text("run1/ipfw.log").lines().map(shape).collect();
+    let real: BTreeSet<Vec<String>> = text("../../../halfopen/tests/data/lab/run1/ipfw.log")
+        .lines()
+        .map(shape)
+        .collect();
     assert_eq!(real.len(), 1, "{real:?}");
     for (name, r) in matrix() {
         for l in r.ipfw_setup.lines() {

@@ -404,7 +404,15 @@ impl Pipeline {
                 }
             }
         }
-        let backscatter = take_server_side(&mut conns, &server_addrs);
+        let mut own = 0u64;
+        let backscatter = take_server_side(&mut conns, &server_addrs, &mut own);
+        if own > 0 {
+            self.notes.push(format!(
+                "{} connection(s) from the server's own addresses or loopback (its own traffic, \
+                 Apache's internal dummy connections) are left out: they are not clients",
+                thousands(own)
+            ));
+        }
         // 4. Correlation.
         if !has_access {
             self.notes
@@ -439,6 +447,7 @@ impl Pipeline {
             platform: platform.clone(),
             kernel: kernel.clone(),
             backlog,
+            successes: web_read.successes.clone(),
         };
         let judgement = judge(&rollup, &cx);
         // 6. Block-list policy.
@@ -775,16 +784,19 @@ fn unusable_reason(r: &InputRead) -> Option<String> {
 /// Removes the connections whose originator is one of the server's own addresses (its own
 /// outbound traffic, or SYN-ACKs it received for connections it never opened): they are not
 /// clients. Returns the backscatter seen among them: (SYN-ACKs, addresses).
-fn take_server_side(conns: &mut Vec<ConnFacts>, servers: &[IpAddr]) -> Option<(u64, u64)> {
-    if servers.is_empty() {
-        return None;
-    }
+fn take_server_side(
+    conns: &mut Vec<ConnFacts>,
+    servers: &[IpAddr],
+    own_count: &mut u64,
+) -> Option<(u64, u64)> {
     let mut syn_acks = 0u64;
     let mut from: BTreeSet<IpAddr> = BTreeSet::new();
     conns.retain(|c| {
-        if !servers.contains(&c.orig.ip()) || servers.contains(&c.resp.ip()) {
+        let own = servers.contains(&c.orig.ip()) || c.orig.ip().is_loopback();
+        if !own {
             return true;
         }
+        *own_count += 1;
         if outcome(c) == Outcome::UnsolicitedSynAck {
             syn_acks += 1;
             from.insert(c.resp.ip());

@@ -318,6 +318,9 @@ pub fn correlate(
             let mut e = r.example.clone();
             e.ts_us = t;
             c.requests.add(e, matches!(m, Match::Certain(_)));
+            if let Some(tool) = r.tool {
+                c.requests.add_tool(tool);
+            }
             out.matched += 1;
             match m {
                 Match::Certain(_) => out.certain += 1,

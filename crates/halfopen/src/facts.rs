@@ -182,9 +182,21 @@ pub struct ConnRequests {
     pub certain: u32,
     /// Requests matched by choosing among several open connections of the address.
     pub by_elimination: u32,
+    /// Requests that name a scanning tool (User-Agent, probe path).
+    pub tool_requests: u32,
+    /// The tool they name.
+    pub tool: Option<String>,
 }
 
 impl ConnRequests {
+    /// Counts a request that names a scanning tool.
+    pub fn add_tool(&mut self, tool: &str) {
+        self.tool_requests = self.tool_requests.saturating_add(1);
+        if self.tool.is_none() {
+            self.tool = Some(tool.to_owned());
+        }
+    }
+
     /// The kinds, in counter order.
     pub const KINDS: [RequestKind; 7] = [
         RequestKind::Success,

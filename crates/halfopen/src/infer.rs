@@ -40,8 +40,9 @@ pub enum Outcome {
     IdleTimeout,
     /// No SYN from the client: the connection was open before the input began.
     Midstream,
-    /// The "server" sent a SYN-ACK nobody asked for (no SYN seen): backscatter of a flood that
-    /// spoofed this address, or a reflection.
+    /// SYN-ACKs with no SYN in the input: a handshake begun before the input began (the
+    /// server retransmitting to a flood's spoofed source), or backscatter when the server's
+    /// own address is the one that never sent the SYN.
     UnsolicitedSynAck,
     /// The server answered the SYN with an RST: nothing listens (refused).
     Refused,
@@ -184,7 +185,8 @@ impl Outcome {
                 "no SYN seen: the connection was already open when the input began"
             }
             Outcome::UnsolicitedSynAck => {
-                "a SYN-ACK without a SYN (backscatter or reflection: someone spoofed this address)"
+                "SYN-ACKs without a SYN in the input (a handshake begun before the input began, or \
+                 backscatter)"
             }
             Outcome::Refused => "the server refused the SYN with an RST (nothing listens)",
             Outcome::ServerSilent => "the server never answered the SYN",

@@ -86,6 +86,8 @@ pub struct Context {
     pub kernel: Vec<KernelNote>,
     /// The listen backlog of each port, from a socket snapshot.
     pub backlog: BTreeMap<u16, u64>,
+    /// Successful (2xx/3xx) requests per client address in the access logs, matched or not.
+    pub successes: BTreeMap<IpAddr, u64>,
 }
 
 /// A source's verdict with its evidence.
@@ -255,6 +257,7 @@ fn judge_source(s: &SourceSummary, cx: &Context) -> Judged {
         .or_else(|| served(s, cx))
         .or_else(|| non_http(s))
         .or_else(|| flood(s, cx))
+        .or_else(|| served_elsewhere(s, cx))
         .or_else(|| idle(s))
         .unwrap_or_else(|| undecided(s, cx));
     let mut evidence = d.evidence;
@@ -322,6 +325,18 @@ fn slow_attack(s: &SourceSummary, cx: &Context) -> Option<Draft> {
 }
 
 fn scan(s: &SourceSummary, cx: &Context) -> Option<Draft> {
+    if s.tool_requests > 0 {
+        let tool = s.tool.as_deref().unwrap_or("a scanner");
+        return Some(Draft::new(Verdict::ConnectScan, Confidence::High).with(
+            Evidence::Aggregate {
+                text: format!(
+                    "{} request(s) name a scanning tool in their User-Agent or path ({tool}); {}",
+                    thousands(u64::from(s.tool_requests)),
+                    outcome_list(s)
+                ),
+            },
+        ));
+    }
     let ports = s.dst_ports.len();
     let probes = probes(s);
     let served = count(s, Outcome::Served);
@@ -463,6 +478,32 @@ fn served(s: &SourceSummary, cx: &Context) -> Option<Draft> {
         });
     }
     Some(d)
+}
+
+/// A source whose connections here carried no request, but which made successful requests
+/// the access log holds outside them (before a capture began, on connections the input does
+/// not show): a client.
+fn served_elsewhere(s: &SourceSummary, cx: &Context) -> Option<Draft> {
+    let ok = cx.successes.get(&s.addr).copied().unwrap_or(0);
+    if ok == 0 {
+        return None;
+    }
+    Some(
+        Draft::new(Verdict::Legitimate, Confidence::Medium)
+            .with(Evidence::Aggregate {
+                text: format!(
+                    "{} successful request(s) from this address are in the access log, on \
+                     connections the firewall input does not show (before it began, or not \
+                     logged); its {} connection(s) here: {}",
+                    thousands(ok),
+                    thousands(s.connections),
+                    outcome_list(s)
+                ),
+            })
+            .raise(
+                "a firewall input covering the access log's whole time would match its requests",
+            ),
+    )
 }
 
 fn non_http(s: &SourceSummary) -> Option<Draft> {
@@ -792,16 +833,25 @@ fn network_floods(r: &Rollup, cx: &Context, judged: &mut [Judged]) -> Vec<Networ
             let Some(&len) = len else { continue };
             by_net.entry(net(j.addr, len)).or_default().push(i);
         }
+        // A random-source flood spreads its addresses over many networks: a network floods as
+        // one only when it holds many more of them than the other networks do (and than its
+        // share of the address space).
+        let occupied = by_net.len().max(1) as f64;
+        let all: usize = by_net.values().map(Vec::len).sum();
         for (wide, idx) in by_net {
-            // A random-source flood spreads its addresses evenly: a network must hold many
-            // more than its share of them.
             let (bits, total) = if wide.addr().is_ipv4() {
                 (32u32, total_v4)
             } else {
                 (128, total_v6)
             };
             let share = total * 2f64.powi(-(i32::from(wide.prefix_len()).min(bits as i32)));
-            if (idx.len() as u64) < min || (idx.len() as f64) < share * 20.0 {
+            let here = idx.len() as f64;
+            let background = if occupied > 1.0 {
+                (all as f64 - here) / (occupied - 1.0)
+            } else {
+                0.0
+            };
+            if (idx.len() as u64) < min || here < share * 20.0 || here < background * 10.0 {
                 continue;
             }
             // The flood's own network: the narrowest one inside that holds nearly all of them
@@ -901,7 +951,8 @@ fn server_floods(
     judged: &mut [Judged],
 ) -> Vec<ServerFlood> {
     // Flood-like sources by destination port (sources with one port only).
-    let mut by_port: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
+    // Keyed by family and port: a source's address family is its server's.
+    let mut by_port: BTreeMap<(bool, u16), Vec<usize>> = BTreeMap::new();
     for (i, s) in r.sources.values().enumerate() {
         let weak_ok = s.attempts() == 0 || (cx.access_log && covered(s, cx));
         let undecided = judged
@@ -913,19 +964,22 @@ fn server_floods(
             && undecided
             && let Some(&p) = s.dst_ports.ports.first()
         {
-            by_port.entry(p).or_default().push(i);
+            by_port.entry((s.addr.is_ipv4(), p)).or_default().push(i);
         }
     }
     let summaries: Vec<&SourceSummary> = r.sources.values().collect();
     let mut out = Vec::new();
     for (server, sum) in &r.servers {
         let port = server.port();
-        let idx = by_port.get(&port).cloned().unwrap_or_default();
+        let idx = by_port
+            .get(&(server.ip().is_ipv4(), port))
+            .cloned()
+            .unwrap_or_default();
         let addresses = idx.len() as u64;
         let unanswered: u64 = idx
             .iter()
             .filter_map(|&i| summaries.get(i))
-            .map(|s| flood_like(s) + s.attempts())
+            .map(|s| flood_like(s) + s.attempts() + count(s, Outcome::LogEnded))
             .sum();
         let kernel = cx
             .kernel
@@ -994,6 +1048,7 @@ fn describe_server_flood(
     let members: Vec<&SourceSummary> = idx
         .iter()
         .filter_map(|&i| summaries.get(i).copied())
+        .filter(|s| flood_like(s) + s.attempts() < cx.rules.min_flood_attempts)
         .collect();
     let mut nets24: Vec<IpNet> = members
         .iter()

@@ -318,6 +318,10 @@ pub struct SourceSummary {
     pub examples: Vec<ConnExample>,
     /// The strongest request seen, as an example.
     pub request_example: Option<RequestExample>,
+    /// Requests that name a scanning tool.
+    pub tool_requests: u32,
+    /// The tool they name.
+    pub tool: Option<String>,
 }
 
 impl SourceSummary {
@@ -345,12 +349,18 @@ impl SourceSummary {
             forms: Range::default(),
             examples: Vec::new(),
             request_example: None,
+            tool_requests: 0,
+            tool: None,
         }
     }
 
     /// Adds one connection (whose outcome is `o`).
     pub fn add(&mut self, c: &ConnFacts, o: Outcome) {
         self.outcomes.add(o, 1);
+        self.tool_requests = self.tool_requests.saturating_add(c.requests.tool_requests);
+        if self.tool.is_none() {
+            self.tool.clone_from(&c.requests.tool);
+        }
         self.requests.add(&c.requests);
         self.read_timeouts += u32::from(c.requests.read_timeout);
         self.certain_matches = self.certain_matches.saturating_add(c.requests.certain);
@@ -408,6 +418,10 @@ impl SourceSummary {
     /// Appends `later` (connections that came after this summary's).
     pub fn merge(&mut self, later: &SourceSummary) {
         self.outcomes.merge(&later.outcomes);
+        self.tool_requests = self.tool_requests.saturating_add(later.tool_requests);
+        if self.tool.is_none() {
+            self.tool.clone_from(&later.tool);
+        }
         self.requests.merge(&later.requests);
         self.read_timeouts = self.read_timeouts.saturating_add(later.read_timeouts);
         self.certain_matches = self.certain_matches.saturating_add(later.certain_matches);
@@ -467,11 +481,14 @@ impl SourceSummary {
     }
 
     /// True when every connection is an attempt that never became a request (a flood member
-    /// as far as the input shows).
+    /// as far as the input shows; attempts cut off by the end of the input count too).
     pub fn only_unanswered(&self) -> bool {
         self.connections > 0
             && self.requests.total() == 0
-            && self.never_completed() + self.attempts() == self.connections
+            && self.never_completed()
+                + self.attempts()
+                + u64::from(self.outcomes.get(Outcome::LogEnded))
+                == self.connections
     }
 }
 
