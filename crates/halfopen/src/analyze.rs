@@ -892,7 +892,10 @@ fn read_web(jobs: Vec<WebJob>, err_offset: i32, cap: usize) -> WebRead {
         info.ignored = counts.ignored;
         let judged = counts.records + counts.skipped;
         let why = match read_error {
-            Some(e) if counts.records == 0 || job.format.is_some() => Some(e),
+            // A read error (a truncated .gz) ends the input early: what follows is missing.
+            Some(e) => Some(format!(
+                "{e} (the input ends there: what follows it is missing)"
+            )),
             _ if job.kind == Source::Access
                 && counts.records == 0
                 && counts.ignored == 0

@@ -276,6 +276,14 @@ fn read_capture(
             Err(e) => {
                 read.counts.skipped += 1;
                 out.skipped.push(&p.name, n, 0, e.to_string());
+                // An I/O error (a truncated .gz) ends the capture early: what follows is
+                // missing. A last record cut short is what a killed tcpdump leaves: counted.
+                if matches!(e, halfopen_tcp::Error::Io(_)) {
+                    read.unusable = Some(format!(
+                        "read error at packet {n}: {e} (the input ends there: what follows it is missing)"
+                    ));
+                    break;
+                }
                 consecutive_errors += 1;
                 if consecutive_errors > 100 {
                     break;
@@ -396,8 +404,11 @@ fn read_firewall(
             read.other_format = st.other_format;
             read.span = st.span;
             read.inferred_year = st.resolver.first_inferred_year();
-            if let Some(e) = read_error.filter(|_| counts.records == 0) {
-                read.unusable = Some(e);
+            // A read error (a truncated .gz) ends the input early: what follows is missing.
+            if let Some(e) = read_error {
+                read.unusable = Some(format!(
+                    "{e} (the input ends there: what follows it is missing)"
+                ));
             }
         }
         Err(_) => read.unusable = Some("the parser thread failed".to_owned()),

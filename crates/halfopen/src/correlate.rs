@@ -8,8 +8,9 @@
 //! start, one-second resolution; kernel stamps may be a second off), and not closed before
 //! `t` minus the tolerance, or, where the input does not show the end, started at most
 //! [`CorrelateOptions::open_window_us`] before. Among several such connections: one on the
-//! logged port, else one that sent data, else one without a request yet, else the most recent
-//! (keep-alive: several requests per connection). A match with a single candidate is certain;
+//! logged port, else one that sent data, else the oldest without a request yet (a busy server
+//! accepts queued connections in order), else the most recent (keep-alive: several requests
+//! per connection). A match with a single candidate is certain;
 //! one chosen among several is "by elimination" and counted so.
 //!
 //! The clock offset between the access log and the firewall input is estimated first from the
@@ -92,9 +93,20 @@ fn data_hint(c: &ConnFacts) -> bool {
     c.sent_data() == Some(true) || (!c.flags && c.orig_pkts >= 3)
 }
 
-/// Connection indices per client address, sorted by start.
+/// Connection indices per client address, sorted by the earliest time they may have
+/// started ([`earliest_start`]).
 struct ByAddr {
-    map: HashMap<IpAddr, Vec<usize>, foldhash::fast::RandomState>,
+    map: HashMap<IpAddr, Vec<(i64, usize)>, foldhash::fast::RandomState>,
+}
+
+/// The earliest a connection may have started: its first packet, or, when no SYN was seen
+/// (the input began while it was open), up to [`CorrelateOptions::open_window_us`] before.
+fn earliest_start(c: &ConnFacts, opts: &CorrelateOptions) -> i64 {
+    if c.syn_seen() {
+        c.start_us
+    } else {
+        c.start_us.saturating_sub(opts.open_window_us)
+    }
 }
 
 /// How a request was matched.
@@ -113,15 +125,18 @@ impl Match {
 }
 
 impl ByAddr {
-    fn new(conns: &[ConnFacts]) -> ByAddr {
-        let mut map: HashMap<IpAddr, Vec<usize>, foldhash::fast::RandomState> = HashMap::default();
+    fn new(conns: &[ConnFacts], opts: &CorrelateOptions) -> ByAddr {
+        let mut map: HashMap<IpAddr, Vec<(i64, usize)>, foldhash::fast::RandomState> =
+            HashMap::default();
         for (i, c) in conns.iter().enumerate() {
             if can_carry(c) {
-                map.entry(c.orig.ip()).or_default().push(i);
+                map.entry(c.orig.ip())
+                    .or_default()
+                    .push((earliest_start(c, opts), i));
             }
         }
         for v in map.values_mut() {
-            v.sort_by_key(|&i| conns.get(i).map_or(0, |c| c.start_us));
+            v.sort_unstable();
         }
         ByAddr { map }
     }
@@ -145,14 +160,10 @@ impl ByAddr {
         opts: &CorrelateOptions,
     ) -> Option<Match> {
         let list = self.map.get(&ip)?;
-        let pp = list.partition_point(|&i| {
-            conns
-                .get(i)
-                .is_some_and(|c| c.start_us <= t.saturating_add(opts.tolerance_us))
-        });
+        let pp = list.partition_point(|&(s, _)| s <= t.saturating_add(opts.tolerance_us));
         let mut best: Option<((bool, bool, i64), usize)> = None;
         let mut candidates = 0u32;
-        for &i in list.get(..pp)?.iter().rev().take(512) {
+        for &(_, i) in list.get(..pp)?.iter().rev().take(512) {
             let Some(c) = conns.get(i) else { continue };
             if !Self::open_at(c, t, opts) {
                 continue;
@@ -164,8 +175,12 @@ impl ByAddr {
                 continue;
             }
             candidates += 1;
+            // A busy server accepts queued connections in order: a new request goes to the
+            // oldest connection without one; a further request on a kept-alive connection to
+            // the most recent.
             let free = load.get(i).copied().unwrap_or(0) == 0;
-            let score = (data_hint(c), free, c.start_us);
+            let order = if free { -c.start_us } else { c.start_us };
+            let score = (data_hint(c), free, order);
             if best.is_none_or(|(s, _)| score > s) {
                 best = Some((score, i));
             }
@@ -280,7 +295,7 @@ pub fn correlate(
     timeouts: &[TimeoutNote],
     opts: &CorrelateOptions,
 ) -> Correlation {
-    let idx = ByAddr::new(conns);
+    let idx = ByAddr::new(conns, opts);
     let (estimate, pairs) = match opts.fixed_offset_us {
         Some(o) => (Some(o), 0),
         None => estimate_offset(conns, requests, opts),
@@ -317,6 +332,11 @@ pub fn correlate(
         if let Some(c) = conns.get_mut(i) {
             let mut e = r.example.clone();
             e.ts_us = t;
+            if r.kind().completed() && c.syn_seen() {
+                let wait = t.saturating_sub(c.start_us).max(0);
+                c.requests.first_wait_us =
+                    Some(c.requests.first_wait_us.map_or(wait, |w| w.min(wait)));
+            }
             c.requests.add(e, matches!(m, Match::Certain(_)));
             if let Some(tool) = r.tool {
                 c.requests.add_tool(tool);

@@ -383,7 +383,7 @@ pub struct ConnTally {
     pub fast_follow_ups: u64,
     /// Connections with two or more originator lines.
     pub multi_line: u64,
-    /// Answerers of handshakes (SYN-ACK senders).
+    /// Answerers of handshakes (SYN-ACK senders after a SYN).
     pub answerers: AddrCounts,
 }
 
@@ -401,7 +401,9 @@ impl ConnTally {
                 self.reply_seen_and_shown += 1;
             }
         }
-        if h.contains(&b'h') || c.handshake_completed {
+        // The server answers SYNs: a SYN-ACK with no SYN before it (backscatter, a
+        // reflection) does not make its sender a server.
+        if (h.contains(&b'S') && h.contains(&b'h')) || c.handshake_completed {
             self.answerers.add(c.resp.ip(), 1);
         }
         if c.orig_pkts >= 2 {

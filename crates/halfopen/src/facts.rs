@@ -182,6 +182,9 @@ pub struct ConnRequests {
     pub certain: u32,
     /// Requests matched by choosing among several open connections of the address.
     pub by_elimination: u32,
+    /// How long after the connection's first packet its first completed request was read
+    /// (a busy server keeps new connections waiting in the listen queue), µs.
+    pub first_wait_us: Option<i64>,
     /// Requests that name a scanning tool (User-Agent, probe path).
     pub tool_requests: u32,
     /// The tool they name.

@@ -212,6 +212,10 @@ impl Outcome {
     }
 }
 
+/// Client packets of a silent connection the server timed out: SYN, ACK, then the ACK and FIN
+/// answering the server's close (and one retransmission).
+pub const TRICKLE_PACKETS: u64 = 5;
+
 /// Largest lifetime of a connection the client closes "at once" (connect scans close within
 /// milliseconds; browsers keep an unused connection 10 s and more).
 pub const AT_ONCE_MS: u64 = 500;
@@ -271,7 +275,10 @@ fn from_web_logs(c: &ConnFacts) -> Option<Outcome> {
         return Some(Outcome::IdleTimeout);
     }
     if r.read_timeout {
-        return Some(if c.sent_data() == Some(true) {
+        // Flag-less lines show no payload, but a slow client's trickle shows as packets: more
+        // than the SYN, the handshake's ACK and the closing ACK and FIN of a silent client.
+        let trickled = !c.flags && c.shows.client_after_syn() && c.orig_pkts > TRICKLE_PACKETS;
+        return Some(if c.sent_data() == Some(true) || trickled {
             Outcome::SlowRequest
         } else {
             Outcome::IdleTimeout

@@ -247,7 +247,7 @@ const WIDER_V6: [u8; 4] = [64, 56, 48, 32];
 /// Plans the blocks.
 ///
 /// ```
-/// use halfopen::network::{plan, BlockPolicy, SourceRow};
+/// use halfopen::policy::{plan, BlockPolicy, SourceRow};
 /// let rows = [
 ///     SourceRow { addr: "45.76.87.206".parse().unwrap(), hostile: true, requests: 0, connections: 1200 },
 ///     SourceRow { addr: "45.76.86.10".parse().unwrap(), hostile: false, requests: 70, connections: 9 },
@@ -681,6 +681,121 @@ mod tests {
         let view = plan(&rows, &BlockPolicy::default());
         assert_eq!(view.cidrs(), ["192.0.2.1/32", "192.0.2.2/32"]);
         assert!(view.not_blocked[0].reason.contains("special-purpose"));
+    }
+
+    fn judged(
+        addr: IpAddr,
+        verdict: crate::Verdict,
+        successes: u64,
+        random: bool,
+        absent: bool,
+    ) -> crate::judge::Judged {
+        crate::judge::Judged {
+            addr,
+            verdict,
+            confidence: crate::Confidence::Medium,
+            evidence: Vec::new(),
+            raise: None,
+            rests_on_absent_request: absent,
+            random_flood_member: random,
+            successes,
+            connections: 1,
+        }
+    }
+
+    fn arb_addr() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            4 => (0u8..3, any::<u8>(), any::<u8>()).prop_map(|(a, b, c)| IpAddr::from(Ipv4Addr::new(198, 18 + a, b, c))),
+            1 => prop::sample::select(vec![
+                "127.0.0.1", "169.254.1.1", "224.0.0.5", "0.0.0.0", "::1", "fe80::1", "ff02::1", "2001:db8::7", "2001:db8::8",
+            ]).prop_map(|a| a.parse::<IpAddr>().unwrap()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// The invariants hold whatever the verdicts, the correlation and the limits say:
+        /// no block holds an address with successful requests (unless the address itself was
+        /// opted in), the server, a special-purpose address; none is broader than the limits;
+        /// none rests on "no request was logged" when the logs do not overlap.
+        #[test]
+        fn invariants_hold_whatever_the_verdicts(
+            sources in prop::collection::vec(
+                (arb_addr(), prop::sample::select(crate::Verdict::ALL.to_vec()), 0u64..3, any::<bool>(), any::<bool>()),
+                1..80,
+            ),
+            extra_clients in prop::collection::vec(arb_addr(), 0..10),
+            servers in prop::collection::vec(arb_addr(), 0..3),
+            v4 in 8u8..=32,
+            v6 in 16u8..=128,
+            min_sources in 1u64..10,
+            overlap in any::<bool>(),
+            opt_in in any::<bool>(),
+        ) {
+            // One judgement per address, as the judge gives.
+            let mut seen = BTreeSet::new();
+            let js: Vec<crate::judge::Judged> = sources
+                .iter()
+                .filter(|(a, ..)| seen.insert(*a))
+                .map(|(a, v, ok, random, absent)| judged(*a, *v, *ok, *random, *absent))
+                .collect();
+            let mut protect = Protect { absent_requests_count: overlap, ..Protect::default() };
+            for j in &js {
+                if j.successes > 0 {
+                    protect.successful_clients.insert(j.addr);
+                    *protect.success_counts.entry(j.addr).or_insert(0) += j.successes;
+                }
+            }
+            for c in &extra_clients {
+                protect.successful_clients.insert(*c);
+                *protect.success_counts.entry(*c).or_insert(0) += 1;
+            }
+            let policy = BlockPolicy {
+                max_prefix_v4: v4,
+                max_prefix_v6: v6,
+                server_addrs: servers.clone(),
+                min_block_sources: min_sources,
+                block_hostile_clients: opt_in,
+                ..BlockPolicy::default()
+            };
+            let view = decide(&js, &protect, &policy);
+            let special: Vec<IpNet> = SPECIAL.iter().map(|s| s.parse().unwrap()).collect();
+            for b in &view.blocks {
+                let n = b.cidr;
+                let limit = if n.addr().is_ipv4() { v4 } else { v6 };
+                prop_assert!(n.prefix_len() >= limit, "{n} broader than /{limit}");
+                for s in &servers {
+                    prop_assert!(!n.contains(s), "{n} holds the server {s}");
+                }
+                for sp in &special {
+                    prop_assert!(!sp.contains(&n) && !n.contains(sp), "{n} overlaps {sp}");
+                }
+                for c in &protect.successful_clients {
+                    let own_opt_in = opt_in
+                        && n.prefix_len() == if c.is_ipv4() { 32 } else { 128 }
+                        && js.iter().any(|j| j.addr == *c && j.verdict.is_hostile());
+                    prop_assert!(!n.contains(c) || own_opt_in, "{n} holds the client {c}");
+                }
+                // Everything inside rests on more than "no request was logged", or the logs
+                // overlap.
+                if !overlap {
+                    for j in js.iter().filter(|j| n.contains(&j.addr) && j.verdict.is_hostile()) {
+                        prop_assert!(!j.rests_on_absent_request || !policy_blocks(&view, j.addr), "{n} blocks {} on absent requests", j.addr);
+                    }
+                }
+                // No random-flood member is blocked on its own.
+                for j in js.iter().filter(|j| j.random_flood_member) {
+                    prop_assert!(n.prefix_len() < if j.addr.is_ipv4() { 32 } else { 128 } || n.addr() != j.addr, "{n} blocks the random member {}", j.addr);
+                }
+            }
+        }
+    }
+
+    /// Whether a hostile address counted in a block made it into the block (the planner only
+    /// covers blockable sources; a non-blockable one inside a block is collateral, which the
+    /// planner never allows either).
+    fn policy_blocks(view: &NetworkView, a: IpAddr) -> bool {
+        view.blocks.iter().any(|b| b.cidr.contains(&a))
     }
 
     proptest! {

@@ -329,6 +329,8 @@ pub enum ServerFinding {
         to: String,
         /// Messages.
         messages: u64,
+        /// The longest a legitimate client waited from its SYN to its request, seconds.
+        longest_wait_seconds: Option<f64>,
         /// The finding in words.
         sentence: String,
     },
@@ -534,7 +536,8 @@ impl Report {
             .cloned()
             .map(ServerFinding::SynFlood)
             .collect();
-        if let Some(w) = workers_finding(&f.server_notes) {
+        let waits = legitimate_waits(rollup, judgement);
+        if let Some(w) = workers_finding(&f.server_notes, waits) {
             server_findings.push(w);
         }
         if let Some((syn_acks, addresses)) = f.backscatter {
@@ -640,7 +643,28 @@ fn source_report(s: &SourceSummary, j: &Judged, verdicts: VerdictCounts) -> Sour
     }
 }
 
-fn workers_finding(notes: &[ServerNote]) -> Option<ServerFinding> {
+/// The longest wait of a legitimate client from its SYN to its request, and the span of the
+/// connections that waited: (longest, first, last), µs.
+fn legitimate_waits(r: &Rollup, j: &Judgement) -> Option<(i64, i64, i64)> {
+    let mut out: Option<(i64, i64, i64)> = None;
+    for (s, v) in r.sources.values().zip(&j.sources) {
+        if v.verdict != Verdict::Legitimate {
+            continue;
+        }
+        let (Some(a), Some(b)) = (s.waited.min, s.waited.max) else {
+            continue;
+        };
+        out = Some(match out {
+            None => (s.max_wait_us, a, b),
+            Some((w, x, y)) => (w.max(s.max_wait_us), x.min(a), y.max(b)),
+        });
+    }
+    out
+}
+
+/// Worker exhaustion (the error log's AH00161/AH00484), or legitimate clients kept waiting
+/// (the firewall's SYN long before the access log's request), or both.
+fn workers_finding(notes: &[ServerNote], waits: Option<(i64, i64, i64)>) -> Option<ServerFinding> {
     let times: Vec<i64> = notes
         .iter()
         .filter_map(|n| match n {
@@ -648,21 +672,44 @@ fn workers_finding(notes: &[ServerNote]) -> Option<ServerFinding> {
             ServerNote::AcceptFilterMissing { .. } => None,
         })
         .collect();
-    let (first, last) = (times.iter().min()?, times.iter().max()?);
-    Some(ServerFinding::WorkersExhausted {
-        from: rfc3339(*first),
-        to: rfc3339(*last),
-        messages: times.len() as u64,
-        sentence: format!(
-            "the web server ran out of workers (AH00161/AH00484 \"server reached \
-             MaxRequestWorkers\") at {}{}: new connections waited in the listen queue",
-            rfc3339(*first),
-            if last > first {
-                format!(" and again until {}", rfc3339(*last))
+    let first = times.iter().min().copied();
+    let last = times.iter().max().copied();
+    let waited = waits.map(|(w, a, b)| {
+        format!(
+            "legitimate requests waited up to {:.0} s from their SYN to their request line ({})",
+            w as f64 / 1e6,
+            if a == b {
+                format!("a connection opened at {}", rfc3339(a))
             } else {
-                String::new()
+                format!("connections opened from {} to {}", rfc3339(a), rfc3339(b))
             }
+        )
+    });
+    let sentence = match (first, &waited) {
+        (Some(f), Some(w)) => format!(
+            "the web server ran out of workers (AH00161/AH00484 \"server reached \
+             MaxRequestWorkers\" at {}): new connections waited in the listen queue; {w}",
+            rfc3339(f)
         ),
+        (Some(f), None) => format!(
+            "the web server ran out of workers (AH00161/AH00484 \"server reached \
+             MaxRequestWorkers\" at {}): new connections waited in the listen queue",
+            rfc3339(f)
+        ),
+        (None, Some(w)) => format!("the web server was saturated: {w}"),
+        (None, None) => return None,
+    };
+    let (from, to) = match (waits, first, last) {
+        (Some((_, a, b)), _, _) => (a.min(first.unwrap_or(a)), b.max(last.unwrap_or(b))),
+        (None, Some(f), Some(l)) => (f, l),
+        _ => return None,
+    };
+    Some(ServerFinding::WorkersExhausted {
+        from: rfc3339(from),
+        to: rfc3339(to),
+        messages: times.len() as u64,
+        longest_wait_seconds: waits.map(|(w, _, _)| w as f64 / 1e6),
+        sentence,
     })
 }
 
@@ -874,11 +921,13 @@ fn source_headline(s: &SourceReport, no_access_log: bool) -> String {
             s.dst_ports.len()
         ),
         Verdict::ConnectScan => format!(
-            "{addr} opened {n} connection(s) to {} and closed them at once without a request",
-            ports_text(&s.dst_ports)
+            "{addr} scanned {} with full connections ({n} connection(s); {})",
+            ports_text(&s.dst_ports),
+            s.evidence.first().map_or("", |e| e.sentence.as_str())
         ),
         Verdict::SlowRequest => format!(
-            "{addr} held {n} connection(s) to {} with unfinished requests until the server timed out",
+            "{addr} held {} of its {n} connection(s) to {} with unfinished requests until the server timed out",
+            thousands(s.verdicts.get(Verdict::SlowRequest)),
             ports_text(&s.dst_ports)
         ),
         _ => format!("{addr}: {n} connection(s)"),

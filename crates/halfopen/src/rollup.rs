@@ -322,7 +322,14 @@ pub struct SourceSummary {
     pub tool_requests: u32,
     /// The tool they name.
     pub tool: Option<String>,
+    /// The longest wait from a connection's first packet to its first completed request, µs.
+    pub max_wait_us: i64,
+    /// Starts of the connections whose first request waited [`LONG_WAIT_US`] or more.
+    pub waited: Range<i64>,
 }
+
+/// A wait from SYN to request from which a client was kept waiting (a saturated server).
+pub const LONG_WAIT_US: i64 = 5_000_000;
 
 impl SourceSummary {
     /// An empty summary.
@@ -351,6 +358,8 @@ impl SourceSummary {
             request_example: None,
             tool_requests: 0,
             tool: None,
+            max_wait_us: 0,
+            waited: Range::default(),
         }
     }
 
@@ -360,6 +369,12 @@ impl SourceSummary {
         self.tool_requests = self.tool_requests.saturating_add(c.requests.tool_requests);
         if self.tool.is_none() {
             self.tool.clone_from(&c.requests.tool);
+        }
+        if let Some(w) = c.requests.first_wait_us {
+            self.max_wait_us = self.max_wait_us.max(w);
+            if w >= LONG_WAIT_US {
+                self.waited.add(c.start_us);
+            }
         }
         self.requests.add(&c.requests);
         self.read_timeouts += u32::from(c.requests.read_timeout);
@@ -422,6 +437,8 @@ impl SourceSummary {
         if self.tool.is_none() {
             self.tool.clone_from(&later.tool);
         }
+        self.max_wait_us = self.max_wait_us.max(later.max_wait_us);
+        self.waited.merge(&later.waited);
         self.requests.merge(&later.requests);
         self.read_timeouts = self.read_timeouts.saturating_add(later.read_timeouts);
         self.certain_matches = self.certain_matches.saturating_add(later.certain_matches);
