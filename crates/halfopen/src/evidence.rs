@@ -255,8 +255,64 @@ impl AddrCounts {
     }
 }
 
+/// A bounded memory of recently seen 4-tuples (direct-mapped: a new tuple may push out an
+/// old one), with the time each was last seen and whether a SYN came from its lower end.
+#[derive(Debug, Clone, Default)]
+pub struct RecentTuples {
+    slots: Vec<(u64, i64, u8)>,
+}
+
+/// Slots of [`RecentTuples`] (about 1.5 MB).
+const RECENT_SLOTS: usize = 1 << 16;
+
+impl RecentTuples {
+    /// The slot of a 4-tuple (either orientation), its tag, and whether `src` is the lower end.
+    fn slot(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> (usize, u64, bool) {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let a = (src, sport);
+        let b = (dst, dport);
+        let lower = a <= b;
+        let (x, y) = if lower { (a, b) } else { (b, a) };
+        let mut h = foldhash::fast::FixedState::with_seed(0x6861_6c66_6f70_656e).build_hasher();
+        x.hash(&mut h);
+        y.hash(&mut h);
+        let v = h.finish();
+        ((v as usize) & (RECENT_SLOTS - 1), v | 1, lower)
+    }
+
+    /// Records a packet; returns how long ago the same tuple was seen, if it was.
+    fn see(
+        &mut self,
+        src: IpAddr,
+        sport: u16,
+        dst: IpAddr,
+        dport: u16,
+        ts: i64,
+        syn_from_src: bool,
+    ) -> (Option<i64>, bool) {
+        if self.slots.is_empty() {
+            self.slots = vec![(0, 0, 0); RECENT_SLOTS];
+        }
+        let (i, tag, lower) = Self::slot(src, sport, dst, dport);
+        let Some(slot) = self.slots.get_mut(i) else {
+            return (None, false);
+        };
+        let seen = (slot.0 == tag).then(|| ts.saturating_sub(slot.1));
+        // Bit 0: a SYN came from the lower end; bit 1: from the upper end.
+        let syn_bit = if lower { 1 } else { 2 };
+        let other_bit = if lower { 2 } else { 1 };
+        let other_sent_syn = slot.0 == tag && slot.2 & other_bit != 0;
+        let flags = if slot.0 == tag { slot.2 } else { 0 };
+        *slot = (tag, ts, flags | if syn_from_src { syn_bit } else { 0 });
+        (seen, other_sent_syn)
+    }
+}
+
+/// Lines (or packets) after which an input's form is decided.
+pub const FORM_LINES: u64 = 20_000;
+
 /// Counts over the TCP lines of one firewall input, made while it is read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct FormTally {
     /// TCP lines.
     pub tcp: u64,
@@ -286,9 +342,73 @@ pub struct FormTally {
     pub smallest_rule: Option<u32>,
     /// The log format.
     pub format: Option<Format>,
+    /// Inbound lines of a 4-tuple seen shortly before.
+    pub repeats: u64,
+    /// Of those, within one second (a handshake ACK or data; a SYN retransmission comes a
+    /// second or more after its SYN).
+    pub fast_repeats: u64,
+    /// Answerers of SYNs (a SYN-ACK after a SYN on the same 4-tuple).
+    pub answerers: AddrCounts,
+    /// Recently seen 4-tuples.
+    pub recent: RecentTuples,
 }
 
 impl FormTally {
+    /// Counts one record at time `ts`.
+    pub fn add_at(&mut self, r: &Record<'_>, ts: i64) {
+        if r.protocol != halfopen_fwlog::Protocol::Tcp {
+            return;
+        }
+        if let (Some(sp), Some(dp)) = (r.src_port, r.dst_port) {
+            let syn = r.tcp_flags.is_some_and(|f| {
+                f.contains(halfopen_fwlog::TcpFlags::SYN)
+                    && !f.contains(halfopen_fwlog::TcpFlags::ACK)
+            });
+            let syn_ack = r.tcp_flags.is_some_and(|f| {
+                f.contains(halfopen_fwlog::TcpFlags::SYN)
+                    && f.contains(halfopen_fwlog::TcpFlags::ACK)
+            });
+            let (since, answered) = self.recent.see(r.src, sp, r.dst, dp, ts, syn);
+            if syn_ack && answered {
+                self.answerers.add(r.src, 1);
+            }
+            if r.direction != Some(Direction::Out) && !syn_ack {
+                if let Some(d) = since {
+                    self.repeats += 1;
+                    if d < 1_000_000 {
+                        self.fast_repeats += 1;
+                    }
+                }
+            }
+        }
+        self.add(r);
+    }
+
+    /// Counts one captured packet (a capture shows both directions; no direction is marked).
+    pub fn add_event(&mut self, ev: &halfopen_tcp::Event) {
+        self.tcp += 1;
+        let Some(f) = ev.flags else { return };
+        self.flagged += 1;
+        let syn = f.contains(halfopen_tcp::TcpFlags::SYN);
+        let ack = f.contains(halfopen_tcp::TcpFlags::ACK);
+        let (_, answered) = self.recent.see(
+            ev.src,
+            ev.src_port,
+            ev.dst,
+            ev.dst_port,
+            ev.ts_us,
+            syn && !ack,
+        );
+        if syn && ack {
+            self.syn_acks += 1;
+            if answered {
+                self.answerers.add(ev.src, 1);
+            }
+        } else if syn {
+            self.bare_syns += 1;
+        }
+    }
+
     /// Counts one record.
     pub fn add(&mut self, r: &Record<'_>) {
         if r.protocol != halfopen_fwlog::Protocol::Tcp {
@@ -364,6 +484,9 @@ impl FormTally {
         if self.format.is_none() {
             self.format = o.format;
         }
+        self.repeats += o.repeats;
+        self.fast_repeats += o.fast_repeats;
+        self.answerers.merge(&o.answerers);
     }
 }
 
@@ -432,28 +555,28 @@ const SERVER_SHARE: f64 = 0.05;
 /// Decides what a firewall input shows from its tallies (`given`: the user's word).
 ///
 /// ```
-/// use halfopen::evidence::{decide, ConnTally, FormTally, Shows};
+/// use halfopen::evidence::{decide, FormTally, Shows};
 /// let line = b"Mar  1 18:49:05 web kernel: ipfw: 100 Accept TCP 45.76.87.206:58896 116.58.172.107:80 in via em0";
 /// let mut t = FormTally::default();
 /// t.add(&halfopen_fwlog::formats::ipfw::parse(line).unwrap());
-/// let form = decide(&t, &ConnTally::default(), None);
+/// let form = decide(&t, None);
 /// assert_eq!(form.shows, Shows::FirstPacket);
 /// assert!(!form.flags);
 /// assert_eq!(form.server_addrs, ["116.58.172.107".parse::<std::net::IpAddr>().unwrap()]);
 /// ```
-pub fn decide(t: &FormTally, c: &ConnTally, given: Option<Shows>) -> InputForm {
+pub fn decide(t: &FormTally, given: Option<Shows>) -> InputForm {
     let flags = t.flagged * 2 > t.tcp;
     let (shows, reason) = match given {
         Some(s) => (s, format!("given with --firewall-shows {}", s.as_str())),
-        None if flags => decide_flagged(t, c),
-        None => decide_flagless(t, c),
+        None if flags => decide_flagged(t),
+        None => decide_flagless(t),
     };
     let mut server_addrs = t.inbound_dst.dominant(SERVER_SHARE);
     for a in t
         .outbound_src
         .dominant(SERVER_SHARE)
         .into_iter()
-        .chain(c.answerers.dominant(SERVER_SHARE))
+        .chain(t.answerers.dominant(SERVER_SHARE))
     {
         if !server_addrs.contains(&a) {
             server_addrs.push(a);
@@ -474,25 +597,37 @@ pub fn decide(t: &FormTally, c: &ConnTally, given: Option<Shows>) -> InputForm {
     }
 }
 
-fn decide_flagged(t: &FormTally, c: &ConnTally) -> (Shows, String) {
+/// The form of a capture (every packet, flags, payload), with the answerers of SYNs it shows
+/// as the server's addresses.
+pub fn decide_capture(t: &FormTally) -> InputForm {
+    let mut f = InputForm::capture();
+    f.server_addrs = t.answerers.dominant(SERVER_SHARE);
+    f
+}
+
+/// A warning when an input read as showing every packet misses the server's answers to many
+/// connections whose clients acknowledged them (a rule that logs only some packets).
+pub fn check_every_packet(form: &InputForm, c: &ConnTally) -> Option<String> {
+    let (seen, shown) = (c.reply_seen_by_orig, c.reply_seen_and_shown);
+    (form.shows == Shows::EveryPacket
+        && form.decided_by == DecidedBy::Data
+        && seen >= 10
+        && shown * 5 < seen * 4)
+        .then(|| {
+            format!(
+                "{} of {} connections whose client acknowledged a SYN-ACK show no packet from the \
+             server: the log misses some of the server's packets; if its rule logs only some \
+             packets, say what it shows with --firewall-shows inbound",
+                thousands(seen - shown),
+                thousands(seen)
+            )
+        })
+}
+
+fn decide_flagged(t: &FormTally) -> (Shows, String) {
     let n = thousands;
     let server_packets = t.outbound + t.syn_acks;
     if server_packets > 0 {
-        // Both directions are logged; check that the server's answers are really there.
-        let shown = c.reply_seen_and_shown;
-        let seen = c.reply_seen_by_orig;
-        if seen >= 10 && shown * 5 < seen * 4 {
-            return (
-                Shows::Inbound,
-                format!(
-                    "{} of {} connections whose client acknowledged a SYN-ACK show no packet \
-                     from the server: the server's side is only partly logged, so it is read as \
-                     inbound only",
-                    n(seen - shown),
-                    n(seen)
-                ),
-            );
-        }
         return (
             Shows::EveryPacket,
             format!(
@@ -523,7 +658,7 @@ fn decide_flagged(t: &FormTally, c: &ConnTally) -> (Shows, String) {
     )
 }
 
-fn decide_flagless(t: &FormTally, c: &ConnTally) -> (Shows, String) {
+fn decide_flagless(t: &FormTally) -> (Shows, String) {
     let n = thousands;
     if t.outbound > 0 {
         return (
@@ -538,27 +673,25 @@ fn decide_flagless(t: &FormTally, c: &ConnTally) -> (Shows, String) {
         );
     }
     // A handshake ACK or a request follows its SYN within milliseconds, a SYN retransmission
-    // only after a second: several lines within one second of a connection's first mark a log
-    // of every packet.
-    if c.fast_follow_ups >= 3 && c.fast_follow_ups * 20 >= c.multi_line {
+    // only after a second: repeated lines within one second mark a log of every packet.
+    if t.fast_repeats >= 3 && t.fast_repeats * 20 >= t.repeats {
         return (
             Shows::Inbound,
             format!(
-                "{} lines without TCP flags, no outbound line; {} connections have several \
-                 lines within one second (handshake ACKs and data): every inbound packet",
+                "{} lines without TCP flags, no outbound line; {} lines repeat a connection \
+                 within one second (handshake ACKs and data): every inbound packet",
                 n(t.tcp),
-                n(c.fast_follow_ups)
+                n(t.fast_repeats)
             ),
         );
     }
     (
         Shows::FirstPacket,
         format!(
-            "{} lines without TCP flags, no outbound line, {} of {} connections with a repeated \
-             line (SYN retransmissions, a second or more apart): one line per connection",
+            "{} lines without TCP flags, no outbound line, {} repeated lines (SYN \
+             retransmissions, a second or more apart): one line per connection",
             n(t.tcp),
-            n(c.multi_line),
-            n(c.connections)
+            n(t.repeats)
         ),
     )
 }
@@ -569,10 +702,10 @@ mod tests {
 
     fn tally(lines: &[&str]) -> FormTally {
         let mut t = FormTally::default();
-        for l in lines {
+        for (i, l) in lines.iter().enumerate() {
             let f = halfopen_fwlog::detect(&[l.as_bytes()]).unwrap_or(Format::Netfilter);
             if let Ok(r) = halfopen_fwlog::parse_line(f, l.as_bytes()) {
-                t.add(&r);
+                t.add_at(&r, i as i64 * 100_000);
             }
         }
         t
@@ -580,20 +713,18 @@ mod tests {
 
     const SYN: &str = "Nov 24 21:36:47 testbed kernel: [ 9015.588978] HO-IN: IN=vs3102 OUT= MAC=d2:b1:a0:4e:fe:e1:ee:71:05:ec:cb:7b:08:00 SRC=203.0.113.5 DST=192.0.2.10 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=13368 DF PROTO=TCP SPT=45442 DPT=80 SEQ=2191101959 ACK=0 WINDOW=64240 RES=0x00 SYN URGP=0";
     const ACK: &str = "Nov 24 21:36:47 testbed kernel: [ 9015.589016] HO-IN: IN=vs3102 OUT= MAC=d2:b1:a0:4e:fe:e1:ee:71:05:ec:cb:7b:08:00 SRC=203.0.113.5 DST=192.0.2.10 LEN=52 TOS=0x00 PREC=0x00 TTL=64 ID=13369 DF PROTO=TCP SPT=45442 DPT=80 SEQ=2191101960 ACK=2245829070 WINDOW=63 RES=0x00 ACK URGP=0";
+    const IPFW_IN: &str = "Mar  1 18:49:05 web kernel: ipfw: 100 Accept TCP 45.76.87.206:58896 116.58.172.107:80 in via em0";
+    const IPFW_OUT: &str = "Mar  1 18:49:05 web kernel: ipfw: 200 Accept TCP 116.58.172.107:80 45.76.87.206:58896 out via em0";
 
     #[test]
     fn flagged_forms() {
-        let t = tally(&[SYN]);
-        assert_eq!(
-            decide(&t, &ConnTally::default(), None).shows,
-            Shows::SynOnly
-        );
+        assert_eq!(decide(&tally(&[SYN]), None).shows, Shows::SynOnly);
         let t = tally(&[SYN, ACK]);
-        let f = decide(&t, &ConnTally::default(), None);
+        let f = decide(&t, None);
         assert_eq!(f.shows, Shows::Inbound);
         assert!(f.flags);
         assert_eq!(f.server_addrs, ["192.0.2.10".parse::<IpAddr>().unwrap()]);
-        let given = decide(&t, &ConnTally::default(), Some(Shows::EveryPacket));
+        let given = decide(&t, Some(Shows::EveryPacket));
         assert_eq!(
             (given.shows, given.decided_by),
             (Shows::EveryPacket, DecidedBy::User)
@@ -601,48 +732,73 @@ mod tests {
     }
 
     #[test]
-    fn partly_logged_server_side_is_inbound() {
-        let mut t = tally(&[SYN, ACK]);
-        t.outbound = 3;
+    fn a_partly_logged_server_side_is_said() {
+        let f = decide(&tally(&[SYN, ACK]), Some(Shows::EveryPacket));
         let c = ConnTally {
             reply_seen_by_orig: 100,
             reply_seen_and_shown: 3,
             ..ConnTally::default()
         };
-        assert_eq!(decide(&t, &c, None).shows, Shows::Inbound);
-        let c = ConnTally {
-            reply_seen_by_orig: 100,
-            reply_seen_and_shown: 97,
-            ..ConnTally::default()
+        assert!(check_every_packet(&f, &c).is_none(), "given by the user");
+        let f = InputForm {
+            decided_by: DecidedBy::Data,
+            ..f
         };
-        assert_eq!(decide(&t, &c, None).shows, Shows::EveryPacket);
+        assert!(check_every_packet(&f, &c).unwrap().contains("97 of 100"));
     }
 
     #[test]
     fn flagless_forms() {
-        let l = "Mar  1 18:49:05 web kernel: ipfw: 100 Accept TCP 45.76.87.206:58896 116.58.172.107:80 in via em0";
-        let t = tally(&[l]);
-        let c = ConnTally {
-            connections: 100,
-            multi_line: 50,
-            fast_follow_ups: 40,
-            ..ConnTally::default()
-        };
-        assert_eq!(decide(&t, &c, None).shows, Shows::Inbound);
-        let c = ConnTally {
-            connections: 100,
-            multi_line: 5,
-            fast_follow_ups: 0,
-            ..ConnTally::default()
-        };
-        assert_eq!(decide(&t, &c, None).shows, Shows::FirstPacket);
-        let out = "Mar  1 18:49:05 web kernel: ipfw: 200 Accept TCP 116.58.172.107:80 45.76.87.206:58896 out via em0";
-        let t = tally(&[l, out]);
-        let f = decide(&t, &ConnTally::default(), None);
+        // Repeats within a second: every inbound packet.
+        let t = tally(&[IPFW_IN, IPFW_IN, IPFW_IN, IPFW_IN, IPFW_IN]);
+        assert_eq!(decide(&t, None).shows, Shows::Inbound);
+        // One line per connection.
+        let t = tally(&[IPFW_IN]);
+        assert_eq!(decide(&t, None).shows, Shows::FirstPacket);
+        let t = tally(&[IPFW_IN, IPFW_OUT]);
+        let f = decide(&t, None);
         assert_eq!(f.shows, Shows::EveryPacket);
         assert_eq!(
             f.server_addrs,
             ["116.58.172.107".parse::<IpAddr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn a_syn_ack_without_a_syn_makes_no_server() {
+        let mut t = FormTally::default();
+        let syn_ack = |src: &str, dst: &str| {
+            let mut e =
+                halfopen_tcp::Event::new(0, src.parse().unwrap(), 80, dst.parse().unwrap(), 40000);
+            e.flags = Some(halfopen_tcp::TcpFlags::SYN | halfopen_tcp::TcpFlags::ACK);
+            e
+        };
+        // Reflection: SYN-ACKs nobody asked for.
+        for _ in 0..10 {
+            t.add_event(&syn_ack("198.18.0.1", "203.0.113.80"));
+        }
+        assert!(decide_capture(&t).server_addrs.is_empty());
+        let mut syn = halfopen_tcp::Event::new(
+            0,
+            "192.0.2.1".parse().unwrap(),
+            40001,
+            "203.0.113.80".parse().unwrap(),
+            80,
+        );
+        syn.flags = Some(halfopen_tcp::TcpFlags::SYN);
+        t.add_event(&syn);
+        let mut ans = halfopen_tcp::Event::new(
+            1,
+            "203.0.113.80".parse().unwrap(),
+            80,
+            "192.0.2.1".parse().unwrap(),
+            40001,
+        );
+        ans.flags = Some(halfopen_tcp::TcpFlags::SYN | halfopen_tcp::TcpFlags::ACK);
+        t.add_event(&ans);
+        assert_eq!(
+            decide_capture(&t).server_addrs,
+            ["203.0.113.80".parse::<IpAddr>().unwrap()]
         );
     }
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use halfopen_tcp::Connection;
+use halfopen_tcp::{ConnState, Connection, History};
 
 use crate::escape;
 use crate::evidence::Shows;
@@ -169,7 +169,7 @@ impl RequestExample {
 }
 
 /// The requests the web logs hold for one connection, counted by kind.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConnRequests {
     /// Requests by kind, indexed like [`ConnRequests::KINDS`].
     pub counts: [u32; 7],
@@ -188,16 +188,14 @@ pub struct ConnRequests {
     /// Requests that name a scanning tool (User-Agent, probe path).
     pub tool_requests: u32,
     /// The tool they name.
-    pub tool: Option<String>,
+    pub tool: Option<&'static str>,
 }
 
 impl ConnRequests {
     /// Counts a request that names a scanning tool.
-    pub fn add_tool(&mut self, tool: &str) {
+    pub fn add_tool(&mut self, tool: &'static str) {
         self.tool_requests = self.tool_requests.saturating_add(1);
-        if self.tool.is_none() {
-            self.tool = Some(tool.to_owned());
-        }
+        self.tool.get_or_insert(tool);
     }
 
     /// The kinds, in counter order.
@@ -267,8 +265,22 @@ fn rank(k: RequestKind) -> u8 {
     }
 }
 
-/// Everything the facade knows about one TCP connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A history from its letters (examples and tests).
+///
+/// ```
+/// assert_eq!(halfopen::facts::history_of("ShAD").to_string(), "ShAD");
+/// ```
+pub fn history_of(letters: &str) -> History {
+    let mut h = History::new();
+    for b in letters.bytes() {
+        h.push(b);
+    }
+    h
+}
+
+/// Everything the facade knows about one TCP connection. Fixed-size but for the request
+/// example (only connections that carried a request have one).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnFacts {
     /// The client (initiator).
     pub orig: SocketAddr,
@@ -284,10 +296,10 @@ pub struct ConnFacts {
     pub shows: Shows,
     /// Whether that input carries TCP flags.
     pub flags: bool,
-    /// Zeek `conn_state` name (`S0`, `SF`, `REJ`, ...).
-    pub state: String,
+    /// Zeek `conn_state` (`S0`, `SF`, `REJ`, ...), when tracked.
+    pub state: Option<ConnState>,
     /// Zeek history letters (upper case: client, lower case: server): S h A D F R ...
-    pub history: String,
+    pub history: History,
     /// Whether the whole handshake (SYN, SYN-ACK, ACK) was seen.
     pub handshake_completed: bool,
     /// Whether the client evidently got the SYN-ACK (ACK or data after its SYN).
@@ -323,8 +335,8 @@ impl ConnFacts {
             input: 0,
             shows,
             flags: shows != Shows::FirstPacket,
-            state: String::new(),
-            history: String::new(),
+            state: None,
+            history: History::new(),
             handshake_completed: false,
             reply_seen_by_orig: false,
             syn_count: 0,
@@ -344,8 +356,8 @@ impl ConnFacts {
         f.input = input;
         f.flags = flags;
         f.end_us = c.end_us;
-        f.state = c.state.as_str().to_owned();
-        f.history = c.history.to_string();
+        f.state = Some(c.state);
+        f.history = c.history;
         f.handshake_completed = c.handshake_completed;
         f.reply_seen_by_orig = c.reply_seen_by_orig();
         f.syn_count = c.syn_count;
@@ -359,7 +371,7 @@ impl ConnFacts {
 
     /// Whether the history has a letter.
     pub fn has(&self, letter: char) -> bool {
-        self.history.contains(letter)
+        u8::try_from(letter).is_ok_and(|b| self.history.contains(b))
     }
 
     /// True when a SYN from the client was seen: the connection began inside the input.
@@ -368,17 +380,17 @@ impl ConnFacts {
             true => self.has('S'),
             // Flag-less lines: the first line of a 4-tuple is taken as its SYN unless the
             // table turned the endpoints round (its first line came from the server).
-            false => !self.history.starts_with('^'),
+            false => self.history.as_bytes().first() != Some(&b'^'),
         }
     }
 
     /// Who closed first: `Some((true, reset))` the client, `Some((false, reset))` the server.
     pub fn first_close(&self) -> Option<(bool, bool)> {
-        self.history.chars().find_map(|c| match c {
-            'F' => Some((true, false)),
-            'R' => Some((true, true)),
-            'f' => Some((false, false)),
-            'r' => Some((false, true)),
+        self.history.as_bytes().iter().find_map(|c| match c {
+            b'F' => Some((true, false)),
+            b'R' => Some((true, true)),
+            b'f' => Some((false, false)),
+            b'r' => Some((false, true)),
             _ => None,
         })
     }

@@ -228,11 +228,11 @@ pub const AT_ONCE_MS: u64 = 500;
 /// use halfopen::facts::ConnFacts;
 /// use halfopen::infer::{outcome, Outcome};
 /// let mut c = ConnFacts::new("192.0.2.1:50000".parse().unwrap(), "198.51.100.1:80".parse().unwrap(), 0, Shows::EveryPacket);
-/// c.history = "Sh".into();
+/// c.history = halfopen::facts::history_of("Sh");
 /// c.syn_count = 1;
 /// assert_eq!(outcome(&c), Outcome::SynAckUnanswered);
 /// c.shows = Shows::SynOnly;
-/// c.history = "S".into();
+/// c.history = halfopen::facts::history_of("S");
 /// assert_eq!(outcome(&c), Outcome::Attempt);
 /// ```
 pub fn outcome(c: &ConnFacts) -> Outcome {
@@ -413,7 +413,7 @@ mod tests {
             1_000_000,
             shows,
         );
-        c.history = history.to_owned();
+        c.history = crate::facts::history_of(history);
         c.handshake_completed = history.contains('A') && history.contains('h');
         c.reply_seen_by_orig = history.contains('A') || history.contains('D');
         c.syn_count = 1;
@@ -436,12 +436,12 @@ mod tests {
         let mut c = conn(e, "ShAR");
         c.end_us = c.start_us + 2_000;
         assert_eq!(outcome(&c), Outcome::ClosedAtOnce);
-        c.history = "ShAFf".into();
+        c.history = crate::facts::history_of("ShAFf");
         c.end_us = c.start_us + 10_000_000;
         assert_eq!(outcome(&c), Outcome::ClosedIdle);
-        c.history = "ShAfF".into();
+        c.history = crate::facts::history_of("ShAfF");
         assert_eq!(outcome(&c), Outcome::IdleTimeout);
-        c.history = "ShADFf".into();
+        c.history = crate::facts::history_of("ShADFf");
         assert_eq!(outcome(&c), Outcome::DataNoRequest);
         c.requests.add(
             RequestExample::new(0, Some(200), Some(b"GET / HTTP/1.1")),

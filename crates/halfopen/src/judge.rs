@@ -388,7 +388,7 @@ fn scan(s: &SourceSummary, cx: &Context) -> Option<Draft> {
     let single = at_once + resets + count(s, Outcome::Refused);
     if s.requests.total() == 0 && single == s.connections && s.connections <= SINGLE_PROBES {
         let (v, e) = if at_once > 0 {
-            let reset = s.examples.first().is_some_and(|e| e.history.contains('R'));
+            let reset = s.examples.first().is_some_and(|e| e.history.contains(b'R'));
             let ms = s.examples.first().map_or(0, |e| e.duration_ms);
             (
                 Verdict::ConnectScan,
@@ -646,7 +646,7 @@ fn idle(s: &SourceSummary) -> Option<Draft> {
             + count(s, Outcome::Midstream)
             >= s.connections
     {
-        let reset = s.examples.first().is_some_and(|e| e.history.contains('R'));
+        let reset = s.examples.first().is_some_and(|e| e.history.contains(b'R'));
         let ms = s.examples.first().map_or(0, |e| e.duration_ms);
         let mut d = Draft::new(Verdict::Idle, Confidence::High).with(Evidence::ClosedWithoutData {
             reset,
@@ -1224,7 +1224,7 @@ mod tests {
             start_s * 1_000_000,
             shows,
         );
-        c.history = history.to_owned();
+        c.history = crate::facts::history_of(history);
         c.flags = shows != Shows::FirstPacket;
         c.handshake_completed = history.contains('A') && history.contains('h');
         c.reply_seen_by_orig = history.contains('A');

@@ -248,7 +248,8 @@ pub struct ConnExample {
     /// Lifetime, ms.
     pub duration_ms: u64,
     /// Zeek history.
-    pub history: String,
+    #[serde(with = "history_text")]
+    pub history: halfopen_tcp::History,
     /// What happened.
     pub outcome: Outcome,
     /// SYNs.
@@ -262,10 +263,24 @@ impl ConnExample {
             resp: c.resp,
             start_us: c.start_us,
             duration_ms: c.duration_ms(),
-            history: c.history.chars().take(24).collect(),
+            history: c.history,
             outcome: o,
             syns: c.syn_count,
         }
+    }
+}
+
+/// A history as its letters in serde.
+mod history_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(h: &halfopen_tcp::History, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(h.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<halfopen_tcp::History, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(crate::facts::history_of(&text))
     }
 }
 
@@ -368,7 +383,7 @@ impl SourceSummary {
         self.outcomes.add(o, 1);
         self.tool_requests = self.tool_requests.saturating_add(c.requests.tool_requests);
         if self.tool.is_none() {
-            self.tool.clone_from(&c.requests.tool);
+            self.tool = c.requests.tool.map(str::to_owned);
         }
         if let Some(w) = c.requests.first_wait_us {
             self.max_wait_us = self.max_wait_us.max(w);
@@ -604,8 +619,8 @@ impl Rollup {
         let o = outcome(c);
         self.connections += 1;
         self.outcomes.add(o, 1);
-        if !c.state.is_empty() {
-            *self.states.entry(c.state.clone()).or_insert(0) += 1;
+        if let Some(st) = c.state {
+            *self.states.entry(st.as_str().to_owned()).or_insert(0) += 1;
         }
         self.timeline.add(c.start_us);
         let fresh = !self.sources.contains_key(&c.orig.ip());

@@ -11,9 +11,9 @@
 //! 6. block-list policy ([`crate::policy`]), invariants enforced last;
 //! 7. report ([`crate::report`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+mod flow;
+
 use std::io::Read;
-use std::net::IpAddr;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -23,19 +23,18 @@ use halfopen_weblog::LogFormat;
 
 use crate::clock::Zone;
 use crate::connections::{self, InputRead, PacketInput, PacketsRead, ReadOptions};
-use crate::correlate::{CorrelateOptions, correlate};
+use crate::correlate::{CorrelateOptions, StreamLimits};
 use crate::error::{Error, Result};
 use crate::escape::{rfc3339, thousands};
-use crate::evidence::{InputForm, Platform, Shows, decide};
-use crate::facts::{ConnFacts, RequestKind};
-use crate::infer::{Outcome, outcome};
-use crate::input::{self, LineCounts, Skipped, Use};
+use crate::evidence::{InputForm, Platform, Shows, check_every_packet};
+use crate::input::{self, Skipped};
 use crate::judge::{Context, Rules, judge};
 use crate::netstat::NetstatSummary;
 use crate::policy::{BlockPolicy, Protect, decide as plan_blocks};
 use crate::report::{CorrelationReport, Findings, FormReport, InputInfo, Report, platform_report};
-use crate::requests::{self, LoggedRequest, ServerNote, TimeoutNote, WebItem};
-use crate::rollup::Rollup;
+use crate::requests::{self, ServerNote, WebDone, WebJob, WebStream};
+
+pub use flow::{AHEAD_US, WARM_CONNECTIONS, WARM_ITEMS, WARM_US};
 
 /// Largest netstat snapshot read, bytes.
 pub const MAX_NETSTAT_BYTES: u64 = 64 << 20;
@@ -58,6 +57,8 @@ pub struct Options {
     pub tcp: halfopen_tcp::Config,
     /// Correlation tuning.
     pub correlate: CorrelateOptions,
+    /// What the streaming correlation may hold.
+    pub stream: StreamLimits,
     /// Longest line read.
     pub max_line_len: usize,
     /// Skipped lines kept for the report (all are counted).
@@ -81,6 +82,7 @@ impl Default for Options {
             policy: BlockPolicy::default(),
             tcp: halfopen_tcp::Config::default(),
             correlate: CorrelateOptions::default(),
+            stream: StreamLimits::default(),
             max_line_len: input::DEFAULT_MAX_LINE_LEN,
             max_skipped_kept: 1000,
             access_format: None,
@@ -277,31 +279,6 @@ impl Analyzer {
     }
 }
 
-/// What the web logs gave.
-#[derive(Debug, Default)]
-struct WebRead {
-    requests: Vec<LoggedRequest>,
-    timeouts: Vec<TimeoutNote>,
-    server_notes: Vec<ServerNote>,
-    internal: u64,
-    /// Successful requests per client address (matched or not).
-    successes: BTreeMap<IpAddr, u64>,
-    /// Access-log time span, access clock, µs.
-    span: Option<(i64, i64)>,
-    infos: Vec<InputInfo>,
-    unusable: Vec<String>,
-    skipped: Skipped,
-}
-
-/// One web input after format detection.
-struct WebJob {
-    name: String,
-    kind: Source,
-    lines: LineReader,
-    sample: input::Sample,
-    format: Option<LogFormat>,
-}
-
 /// The stages, run in order.
 struct Pipeline {
     opts: Options,
@@ -357,8 +334,8 @@ impl Pipeline {
             zone,
             access_hint_us: hint.map(|h| h.0),
             now: self.opts.now,
+            firewall_shows: self.opts.firewall_shows,
         };
-        // 3. Connections and requests, on two threads.
         let packet_inputs: Vec<PacketInput> = packets
             .into_iter()
             .map(|p| PacketInput {
@@ -369,73 +346,76 @@ impl Pipeline {
             })
             .collect();
         let cap = self.opts.max_skipped_kept;
-        let (web_read, packets_read) = std::thread::scope(|s| {
-            let web = s.spawn(move || read_web(jobs, err_offset, cap));
-            let packets = connections::read(packet_inputs, &read_opts);
-            (web.join(), packets)
+        let jobs: Vec<WebJob> = jobs
+            .into_iter()
+            .map(|mut j| {
+                j.err_offset = err_offset;
+                j
+            })
+            .collect();
+        // 2-5. What each input shows, connections and requests (each input on its own
+        // thread), correlation and rollups, streamed.
+        let (packets_read, mut flow, corr, web_dones) = std::thread::scope(|s| {
+            let web = (!jobs.is_empty()).then(|| WebStream::start(s, jobs, cap));
+            let mut flow = flow::Flow::new(
+                web,
+                self.opts.correlate,
+                self.opts.stream,
+                self.opts.policy.server_addrs.clone(),
+            );
+            let packets = connections::read(packet_inputs, &read_opts, &mut flow);
+            let corr = flow.finish();
+            let web_dones = drain_web(flow.take_web());
+            (packets, flow, corr, web_dones)
         });
-        let web_read = web_read.unwrap_or_default();
-        // 2. What each input shows.
-        let forms = self.forms(&packets_read);
-        self.note_time_assumptions(&packets_read, zone, hint.is_some());
         let PacketsRead {
-            mut conns,
             inputs: reads,
+            forms,
             kernel,
             skipped,
+            merged,
             ..
         } = packets_read;
+        self.note_time_assumptions(&reads, zone, hint.is_some());
         self.skipped.merge(skipped);
         self.report_inputs(&reads, &forms);
-        self.report_web(&web_read);
-        connections::apply_forms(&mut conns, &forms);
-        let captures: Vec<bool> = reads.iter().map(|r| r.capture).collect();
-        let merged = connections::merge_same_connections(&mut conns, &captures);
+        self.report_web(web_dones);
         if merged > 0 {
             self.notes.push(format!(
                 "{merged} connection(s) were seen by two inputs (a capture and a firewall log of the same traffic): each is counted once, from the capture"
             ));
         }
-        let mut server_addrs: Vec<IpAddr> = self.opts.policy.server_addrs.clone();
-        for f in &forms {
-            for a in &f.server_addrs {
-                if !server_addrs.contains(a) {
-                    server_addrs.push(*a);
-                }
-            }
-        }
-        let mut own = 0u64;
-        let backscatter = take_server_side(&mut conns, &server_addrs, &mut own);
-        if own > 0 {
+        let side = &flow.side;
+        if side.own > 0 {
             self.notes.push(format!(
                 "{} connection(s) from the server's own addresses or loopback (its own traffic, \
                  Apache's internal dummy connections) are left out: they are not clients",
-                thousands(own)
+                thousands(side.own)
             ));
         }
-        // 4. Correlation.
+        let (early_conns, early_reqs) = flow.early();
+        if early_conns + early_reqs > 0 {
+            self.notes.push(format!(
+                "{} connection(s) and {} request(s) were matched before the other log had passed \
+                 them (the memory budget's caps): a later line could have changed their match",
+                thousands(early_conns),
+                thousands(early_reqs)
+            ));
+        }
         if !has_access {
             self.notes
                 .push("no access log given: connections cannot be matched to requests".to_owned());
         }
-        let corr = correlate(
-            &mut conns,
-            &web_read.requests,
-            &web_read.timeouts,
-            &self.opts.correlate,
-        );
-        let offset = corr.clock_offset_us.unwrap_or(0);
-        let fw_span = connections_span(&conns);
-        let access_span = web_read
+        let offset = flow.offset.0.unwrap_or(0);
+        let fw_span = side.fw_span;
+        let access_span = flow
+            .totals
             .span
             .map(|(a, b)| (a.saturating_sub(offset), b.saturating_sub(offset)));
         let overlap = self.check_overlap(has_access, fw_span, access_span);
-        // 5. Rollups and verdicts.
-        let mut rollup = Rollup::default();
-        for c in &conns {
-            rollup.add(c);
-        }
-        let platform = self.platform(&reads, &web_read.server_notes);
+        self.check_offset(flow.offset);
+        // 5. Verdicts.
+        let platform = self.platform(&reads, &flow.totals.server_notes);
         let backlog = netstat
             .as_ref()
             .map(|n| n.listen_backlog.clone())
@@ -447,28 +427,29 @@ impl Pipeline {
             platform: platform.clone(),
             kernel: kernel.clone(),
             backlog,
-            successes: web_read.successes.clone(),
+            successes: flow.totals.successes.clone(),
         };
+        let rollup = std::mem::take(&mut flow.side.rollup);
         let judgement = judge(&rollup, &cx);
         // 6. Block-list policy.
         let mut policy = self.opts.policy.clone();
-        policy.server_addrs = server_addrs;
+        policy.server_addrs = flow.side.servers.clone();
         let protect = Protect {
-            successful_clients: web_read.successes.keys().copied().collect(),
-            success_counts: web_read.successes.clone(),
+            successful_clients: flow.totals.successes.keys().copied().collect(),
+            success_counts: flow.totals.successes.clone(),
             absent_requests_count: overlap,
         };
         let view = plan_blocks(&judgement.sources, &protect, &policy);
         // 7. Report.
         let correlation = CorrelationReport {
-            requests: web_read.requests.len() as u64,
+            requests: flow.totals.requests,
             matched: corr.matched,
             certain: corr.certain,
             by_elimination: corr.by_elimination,
             unmatched: corr.unmatched,
             outside_span: corr.outside_span,
-            internal: web_read.internal,
-            timeouts: web_read.timeouts.len() as u64,
+            internal: flow.totals.internal,
+            timeouts: flow.totals.timeouts,
             timeouts_matched: corr.timeouts_matched,
         };
         if let Some((a, b)) = fw_span {
@@ -478,9 +459,18 @@ impl Pipeline {
                 rfc3339(b)
             ));
         }
+        for (r, f) in reads.iter().zip(&forms) {
+            if let Some(w) = check_every_packet(f, &r.conn_tally) {
+                self.warnings.push(format!("{}: {w}", r.name));
+            }
+        }
         for u in &self.unusable {
             self.warnings.insert(0, format!("unusable input: {u}"));
         }
+        let backscatter = (flow.side.backscatter > 0).then_some((
+            flow.side.backscatter,
+            flow.side.backscatter_from.len() as u64,
+        ));
         let findings = Findings {
             warnings: self.warnings,
             inputs: self.infos,
@@ -495,18 +485,14 @@ impl Pipeline {
             year_inferred: self.opts.year.is_none()
                 && reads.iter().any(|r| r.inferred_year.is_some()),
             zone_inferred: self.opts.zone.is_none(),
-            clock_offset_seconds: corr.clock_offset_us.map(|o| o as f64 / 1e6),
+            clock_offset_seconds: flow.offset.0.map(|o| o as f64 / 1e6),
             correlation,
             kernel,
-            server_notes: web_read.server_notes,
+            server_notes: std::mem::take(&mut flow.totals.server_notes),
             backscatter,
             netstat,
-            skipped_lines_total: self.skipped.total + web_read.skipped.total,
-            skipped_lines: {
-                let mut s = self.skipped;
-                s.merge(web_read.skipped);
-                s.kept
-            },
+            skipped_lines_total: self.skipped.total,
+            skipped_lines: self.skipped.kept,
             no_access_log: !has_access,
             unusable_inputs: self.unusable,
         };
@@ -600,28 +586,13 @@ impl Pipeline {
             };
             jobs.push(WebJob {
                 name: p.name,
-                kind: p.kind,
+                format,
                 lines,
                 sample,
-                format,
+                err_offset: 0,
             });
         }
         (jobs, hint)
-    }
-
-    fn forms(&self, read: &PacketsRead) -> Vec<InputForm> {
-        read.inputs
-            .iter()
-            .map(|r| {
-                if r.capture {
-                    let mut f = InputForm::capture();
-                    f.server_addrs = r.conn_tally.answerers.dominant(0.05);
-                    f
-                } else {
-                    decide(&r.tally, &r.conn_tally, self.opts.firewall_shows)
-                }
-            })
-            .collect()
     }
 
     fn report_inputs(&mut self, reads: &[InputRead], forms: &[InputForm]) {
@@ -655,13 +626,43 @@ impl Pipeline {
         }
     }
 
-    fn report_web(&mut self, w: &WebRead) {
-        self.infos.extend(w.infos.iter().cloned());
-        self.unusable.extend(w.unusable.iter().cloned());
+    fn report_web(&mut self, dones: Vec<WebDone>) {
+        for d in dones {
+            let kind = if d.access {
+                Source::Access
+            } else {
+                Source::ErrorLog
+            };
+            let mut info = info_for(&d.name, kind, d.format.clone());
+            info.lines = d.counts.lines;
+            info.records = d.counts.records;
+            info.skipped = d.counts.skipped;
+            info.ignored = d.counts.ignored;
+            if let Some(w) = &d.unusable {
+                let w = format!("{}: {w}", d.name);
+                info.unusable = Some(w.clone());
+                self.unusable.push(w);
+            }
+            self.skipped.merge(d.skipped);
+            self.infos.push(info);
+        }
     }
 
-    fn note_time_assumptions(&mut self, read: &PacketsRead, zone: Zone, access_hint: bool) {
-        let mut years: Vec<i32> = read.inputs.iter().filter_map(|r| r.inferred_year).collect();
+    /// A warning when the clock offset between the logs is large (a wrong --tz or --year
+    /// shows there) or could not be found although both logs have requests and connections.
+    fn check_offset(&mut self, (offset, pairs): (Option<i64>, u64)) {
+        if let Some(o) = offset.filter(|o| o.unsigned_abs() >= 300_000_000) {
+            self.warnings.push(format!(
+                "the access log's clock is {:+.0} s off the firewall's ({} request/connection \
+                 pairs agree): check --tz and the servers' clocks",
+                o as f64 / 1e6,
+                thousands(pairs)
+            ));
+        }
+    }
+
+    fn note_time_assumptions(&mut self, reads: &[InputRead], zone: Zone, access_hint: bool) {
+        let mut years: Vec<i32> = reads.iter().filter_map(|r| r.inferred_year).collect();
         years.sort_unstable();
         years.dedup();
         if self.opts.year.is_none() && !years.is_empty() {
@@ -676,7 +677,7 @@ impl Pipeline {
                 }
             ));
         }
-        let zoneless = read.inputs.iter().any(|r| {
+        let zoneless = reads.iter().any(|r| {
             !r.capture
                 && r.format
                     .is_some_and(|f| f != halfopen_fwlog::Format::WindowsFirewall)
@@ -781,35 +782,6 @@ fn unusable_reason(r: &InputRead) -> Option<String> {
     None
 }
 
-/// Removes the connections whose originator is one of the server's own addresses (its own
-/// outbound traffic, or SYN-ACKs it received for connections it never opened): they are not
-/// clients. Returns the backscatter seen among them: (SYN-ACKs, addresses).
-fn take_server_side(
-    conns: &mut Vec<ConnFacts>,
-    servers: &[IpAddr],
-    own_count: &mut u64,
-) -> Option<(u64, u64)> {
-    let mut syn_acks = 0u64;
-    let mut from: BTreeSet<IpAddr> = BTreeSet::new();
-    conns.retain(|c| {
-        let own = servers.contains(&c.orig.ip()) || c.orig.ip().is_loopback();
-        if !own {
-            return true;
-        }
-        *own_count += 1;
-        if outcome(c) == Outcome::UnsolicitedSynAck {
-            syn_acks += 1;
-            from.insert(c.resp.ip());
-        }
-        false
-    });
-    (syn_acks > 0).then_some((syn_acks, from.len() as u64))
-}
-
-fn connections_span(conns: &[ConnFacts]) -> Option<(i64, i64)> {
-    crate::correlate::span(conns)
-}
-
 fn info_for(name: &str, kind: Source, format: Option<String>) -> InputInfo {
     InputInfo {
         file: name.to_owned(),
@@ -820,104 +792,11 @@ fn info_for(name: &str, kind: Source, format: Option<String>) -> InputInfo {
     }
 }
 
-fn read_web(jobs: Vec<WebJob>, err_offset: i32, cap: usize) -> WebRead {
-    let mut out = WebRead {
-        skipped: Skipped::new(cap),
-        ..WebRead::default()
+/// Reads what is left of the web logs and returns what each gave.
+fn drain_web(web: Option<WebStream>) -> Vec<WebDone> {
+    let Some(mut web) = web else {
+        return Vec::new();
     };
-    for mut job in jobs {
-        let mut info = info_for(
-            &job.name,
-            job.kind,
-            Some(match &job.format {
-                Some(f) => f.name().unwrap_or("custom").to_owned(),
-                None => "apache/nginx error log".to_owned(),
-            }),
-        );
-        let mut counts = LineCounts::default();
-        let mut parser = job.format.as_ref().map(LogFormat::parser);
-        let WebRead {
-            requests,
-            timeouts,
-            server_notes,
-            internal,
-            successes,
-            span,
-            skipped,
-            ..
-        } = &mut out;
-        let read_error = input::for_each_line(
-            &job.name,
-            &job.sample,
-            &mut job.lines,
-            skipped,
-            &mut counts,
-            |_, _, b| {
-                let item = match &mut parser {
-                    Some(p) => requests::access_item(p, b),
-                    None => requests::error_item(b, err_offset),
-                };
-                match item {
-                    Ok(WebItem::Request(r)) => {
-                        if r.kind() == RequestKind::Success {
-                            *successes.entry(r.client).or_insert(0) += 1;
-                        }
-                        *span = Some(match *span {
-                            None => (r.ts_us, r.ts_us),
-                            Some((a, b)) => (a.min(r.ts_us), b.max(r.ts_us)),
-                        });
-                        requests.push(r);
-                        Use::Record
-                    }
-                    Ok(WebItem::Internal) => {
-                        *internal += 1;
-                        Use::Ignored
-                    }
-                    Ok(WebItem::Timeout(t)) => {
-                        timeouts.push(t);
-                        Use::Record
-                    }
-                    Ok(WebItem::Server(n)) => {
-                        server_notes.push(n);
-                        Use::Record
-                    }
-                    Ok(WebItem::Nothing) => Use::Ignored,
-                    Err(e) => Use::Bad(e),
-                }
-            },
-        );
-        info.lines = counts.lines;
-        info.records = counts.records;
-        info.skipped = counts.skipped;
-        info.ignored = counts.ignored;
-        let judged = counts.records + counts.skipped;
-        let why = match read_error {
-            // A read error (a truncated .gz) ends the input early: what follows is missing.
-            Some(e) => Some(format!(
-                "{e} (the input ends there: what follows it is missing)"
-            )),
-            _ if job.kind == Source::Access
-                && counts.records == 0
-                && counts.ignored == 0
-                && counts.lines > 0 =>
-            {
-                Some("no line could be read as an access-log line".to_owned())
-            }
-            _ if judged > 0 && counts.skipped as f64 > MAX_SKIP_SHARE * judged as f64 => {
-                Some(format!(
-                    "{} of {} lines skipped",
-                    thousands(counts.skipped),
-                    thousands(judged)
-                ))
-            }
-            _ => None,
-        };
-        if let Some(w) = why {
-            let w = format!("{}: {w}", job.name);
-            info.unusable = Some(w.clone());
-            out.unusable.push(w);
-        }
-        out.infos.push(info);
-    }
-    out
+    while web.next_batch().is_some() {}
+    web.finish()
 }

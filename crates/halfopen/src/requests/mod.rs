@@ -13,6 +13,9 @@ use halfopen_weblog::{AccessParser, LogFormat};
 
 use crate::facts::{RequestExample, RequestKind};
 
+mod stream;
+pub use stream::{LINES_PER_BATCH, WebBatch, WebDone, WebJob, WebStream};
+
 /// One request read from an access log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedRequest {
@@ -106,6 +109,19 @@ pub enum WebItem {
     Server(ServerNote),
     /// A line with nothing about connections.
     Nothing,
+}
+
+impl WebItem {
+    /// When it happened (the web log's clock), µs, if it says.
+    pub fn time(&self) -> Option<i64> {
+        match self {
+            WebItem::Request(r) => Some(r.ts_us),
+            WebItem::Timeout(t) => Some(t.ts_us),
+            WebItem::Server(ServerNote::WorkersExhausted { ts_us })
+            | WebItem::Server(ServerNote::AcceptFilterMissing { ts_us }) => Some(*ts_us),
+            WebItem::Internal | WebItem::Nothing => None,
+        }
+    }
 }
 
 /// Common layouts beyond the weblog presets (client port logged for exact matching).

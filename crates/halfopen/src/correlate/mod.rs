@@ -25,6 +25,9 @@ use crate::evidence::Shows;
 use crate::facts::{ConnFacts, RequestKind};
 use crate::requests::{LoggedRequest, TimeoutNote};
 
+mod stream;
+pub use stream::{Correlator, StreamLimits};
+
 /// Tuning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CorrelateOptions {
@@ -32,8 +35,8 @@ pub struct CorrelateOptions {
     /// truncated to seconds).
     pub tolerance_us: i64,
     /// Where an input does not show a connection's end (SYNs only, one line per connection):
-    /// how long after its SYN it may still carry a request, µs (default 10 min: queued by a
-    /// busy server, kept alive).
+    /// how long after its SYN it may still carry a request, µs (default 3 min: in the prefork
+    /// lab run the listen queue held connections for up to 136 s before Apache read them).
     pub open_window_us: i64,
     /// Largest clock offset considered, µs (default 15 min).
     pub max_offset_us: i64,
@@ -45,7 +48,7 @@ impl Default for CorrelateOptions {
     fn default() -> Self {
         CorrelateOptions {
             tolerance_us: 2_000_000,
-            open_window_us: 600_000_000,
+            open_window_us: 180_000_000,
             max_offset_us: 900_000_000,
             fixed_offset_us: None,
         }
@@ -141,57 +144,111 @@ impl ByAddr {
         ByAddr { map }
     }
 
-    fn open_at(c: &ConnFacts, t: i64, opts: &CorrelateOptions) -> bool {
-        if end_known(c) {
-            c.end_us.saturating_add(opts.tolerance_us) >= t
-        } else {
-            c.start_us.saturating_add(opts.open_window_us) >= t
-        }
-    }
-
-    /// The connection a request at firewall time `t` belongs to.
+    /// The connection a request (or a read timeout) belongs to.
     fn find(
         &self,
         conns: &[ConnFacts],
         load: &[u32],
-        ip: IpAddr,
-        port: Option<u16>,
-        t: i64,
+        ask: Ask,
         opts: &CorrelateOptions,
     ) -> Option<Match> {
-        let list = self.map.get(&ip)?;
-        let pp = list.partition_point(|&(s, _)| s <= t.saturating_add(opts.tolerance_us));
-        let mut best: Option<((bool, bool, i64), usize)> = None;
-        let mut candidates = 0u32;
-        for &(_, i) in list.get(..pp)?.iter().rev().take(512) {
-            let Some(c) = conns.get(i) else { continue };
-            if !Self::open_at(c, t, opts) {
-                continue;
-            }
-            if let Some(p) = port {
-                if p == c.orig.port() {
-                    return Some(Match::Certain(i));
-                }
-                continue;
-            }
-            candidates += 1;
-            // A busy server accepts queued connections in order: a new request goes to the
-            // oldest connection without one; a further request on a kept-alive connection to
-            // the most recent.
-            let free = load.get(i).copied().unwrap_or(0) == 0;
-            let order = if free { -c.start_us } else { c.start_us };
-            let score = (data_hint(c), free, order);
-            if best.is_none_or(|(s, _)| score > s) {
-                best = Some((score, i));
-            }
+        let list = self.map.get(&ask.ip)?;
+        let pp = list.partition_point(|&(s, _)| s <= ask.t.saturating_add(opts.tolerance_us));
+        let candidates = list
+            .get(..pp)?
+            .iter()
+            .rev()
+            .take(512)
+            .filter_map(|&(_, i)| {
+                let c = conns.get(i)?;
+                Some((i, c, load.get(i).copied().unwrap_or(0)))
+            });
+        pick(candidates, ask.port, ask.t, ask.timeout, opts)
+    }
+}
+
+/// What is matched: a request or a read timeout from `ip` (on `port` when logged) at firewall
+/// time `t`.
+#[derive(Debug, Clone, Copy)]
+struct Ask {
+    ip: IpAddr,
+    port: Option<u16>,
+    t: i64,
+    timeout: bool,
+}
+
+/// Whether a connection was open at `t` as far as its input shows.
+fn open_at(c: &ConnFacts, t: i64, opts: &CorrelateOptions) -> bool {
+    if earliest_start(c, opts) > t.saturating_add(opts.tolerance_us) {
+        return false;
+    }
+    if end_known(c) {
+        c.end_us.saturating_add(opts.tolerance_us) >= t
+    } else {
+        c.start_us.saturating_add(opts.open_window_us) >= t
+    }
+}
+
+/// The connection a request at `t` (from the candidates' address, on `port` when logged)
+/// belongs to, among candidates given as (id, connection, requests already matched to it).
+fn pick<'a>(
+    candidates: impl Iterator<Item = (usize, &'a ConnFacts, u32)>,
+    port: Option<u16>,
+    t: i64,
+    timeout: bool,
+    opts: &CorrelateOptions,
+) -> Option<Match> {
+    let mut best: Option<((bool, bool, bool, i64), usize)> = None;
+    let mut count = 0u32;
+    for (i, c, load) in candidates {
+        if !can_carry(c) || !open_at(c, t, opts) {
+            continue;
         }
-        best.map(|(_, i)| {
-            if candidates == 1 {
-                Match::Certain(i)
-            } else {
-                Match::ByElimination(i)
+        if let Some(p) = port {
+            if p == c.orig.port() {
+                return Some(Match::Certain(i));
             }
-        })
+            continue;
+        }
+        count += 1;
+        // A busy server accepts queued connections in order: a new request goes to the
+        // oldest connection without one; a further request on a kept-alive connection to
+        // the most recent.
+        let free = load == 0;
+        let order = if free { -c.start_us } else { c.start_us };
+        // A read timeout goes with the connection whose request timed out (its 408 line).
+        let awaits = timeout && awaits_timeout(c);
+        let score = (awaits, data_hint(c), free, order);
+        if best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, i));
+        }
+    }
+    best.map(|(_, i)| {
+        if count == 1 {
+            Match::Certain(i)
+        } else {
+            Match::ByElimination(i)
+        }
+    })
+}
+
+/// A connection whose request timed out (a 408 line) and has no read timeout yet.
+fn awaits_timeout(c: &ConnFacts) -> bool {
+    let r = &c.requests;
+    !r.read_timeout && r.count(RequestKind::TimeoutPartial) + r.count(RequestKind::TimeoutEmpty) > 0
+}
+
+/// Attaches a request (at firewall time `t`) to its connection.
+fn attach(c: &mut ConnFacts, r: &LoggedRequest, t: i64, certain: bool) {
+    let mut e = r.example.clone();
+    e.ts_us = t;
+    if r.kind().completed() && c.syn_seen() {
+        let wait = t.saturating_sub(c.start_us).max(0);
+        c.requests.first_wait_us = Some(c.requests.first_wait_us.map_or(wait, |w| w.min(wait)));
+    }
+    c.requests.add(e, certain);
+    if let Some(tool) = r.tool {
+        c.requests.add_tool(tool);
     }
 }
 
@@ -282,7 +339,7 @@ pub fn span(conns: &[ConnFacts]) -> Option<(i64, i64)> {
 /// use halfopen::facts::ConnFacts;
 /// use halfopen::requests::LoggedRequest;
 /// let mut c = ConnFacts::new("192.0.2.1:50000".parse().unwrap(), "198.51.100.1:80".parse().unwrap(), 10_000_000, Shows::SynOnly);
-/// c.history = "S".into();
+/// c.history = halfopen::facts::history_of("S");
 /// let mut conns = vec![c];
 /// let reqs = [LoggedRequest::new(10_000_000, "192.0.2.1".parse().unwrap(), None, Some(200), Some(b"GET / HTTP/1.1"))];
 /// let r = correlate(&mut conns, &reqs, &[], &CorrelateOptions::default());
@@ -313,7 +370,13 @@ pub fn correlate(
     for ri in order {
         let Some(r) = requests.get(ri) else { continue };
         let t = r.ts_us.saturating_sub(offset);
-        let found = idx.find(conns, &load, r.client, r.client_port, t, opts);
+        let ask = Ask {
+            ip: r.client,
+            port: r.client_port,
+            t,
+            timeout: false,
+        };
+        let found = idx.find(conns, &load, ask, opts);
         let Some(m) = found else {
             let inside = covered.is_some_and(|(a, b)| {
                 t >= a.saturating_sub(opts.tolerance_us) && t <= b.saturating_add(opts.tolerance_us)
@@ -330,17 +393,7 @@ pub fn correlate(
             *l = l.saturating_add(1);
         }
         if let Some(c) = conns.get_mut(i) {
-            let mut e = r.example.clone();
-            e.ts_us = t;
-            if r.kind().completed() && c.syn_seen() {
-                let wait = t.saturating_sub(c.start_us).max(0);
-                c.requests.first_wait_us =
-                    Some(c.requests.first_wait_us.map_or(wait, |w| w.min(wait)));
-            }
-            c.requests.add(e, matches!(m, Match::Certain(_)));
-            if let Some(tool) = r.tool {
-                c.requests.add_tool(tool);
-            }
+            attach(c, r, t, matches!(m, Match::Certain(_)));
             out.matched += 1;
             match m {
                 Match::Certain(_) => out.certain += 1,
@@ -352,7 +405,17 @@ pub fn correlate(
         let t = note.ts_us.saturating_sub(offset);
         // The note is written when the timeout fires, long after the connection started.
         let found = idx
-            .find(conns, &load, note.client, note.client_port, t, opts)
+            .find(
+                conns,
+                &load,
+                Ask {
+                    ip: note.client,
+                    port: note.client_port,
+                    t,
+                    timeout: true,
+                },
+                opts,
+            )
             .map(Match::index);
         if let Some(c) = found.and_then(|i| conns.get_mut(i)) {
             c.requests.read_timeout = true;
@@ -379,7 +442,7 @@ mod tests {
             Shows::EveryPacket,
         );
         c.end_us = end_s * 1_000_000;
-        c.history = hist.to_owned();
+        c.history = crate::facts::history_of(hist);
         c.handshake_completed = hist.contains('A');
         c.reply_seen_by_orig = hist.contains('A');
         c

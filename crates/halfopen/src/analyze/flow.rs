@@ -1,0 +1,305 @@
+//! The streaming middle of the pipeline: connections as they end and web-log items as they are
+//! read meet in the [`Correlator`]; what leaves it is rolled up and dropped.
+//!
+//! The web logs are read ahead of the firewall time by [`AHEAD_US`] (the correlator releases a
+//! connection only once they have passed it). Until the clock offset between the two logs is
+//! known, the first connections and requests are held (at most [`WARM_US`] of firewall time,
+//! [`WARM_CONNECTIONS`] connections, [`WARM_ITEMS`] web items) to estimate it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use crate::connections::ConnSink;
+use crate::correlate::{CorrelateOptions, Correlation, Correlator, StreamLimits, estimate_offset};
+use crate::evidence::InputForm;
+use crate::facts::{ConnFacts, RequestKind};
+use crate::infer::{Outcome, outcome};
+use crate::requests::{LoggedRequest, ServerNote, WebItem, WebStream};
+use crate::rollup::Rollup;
+
+/// How far ahead of the firewall time the web logs are read, µs.
+pub const AHEAD_US: i64 = 30_000_000;
+/// Firewall time held to estimate the clock offset, µs.
+pub const WARM_US: i64 = 60_000_000;
+/// Connections held to estimate the clock offset.
+pub const WARM_CONNECTIONS: usize = 50_000;
+/// Web-log items held to estimate the clock offset.
+pub const WARM_ITEMS: usize = 200_000;
+/// Server notes kept.
+const MAX_SERVER_NOTES: usize = 10_000;
+/// Addresses kept of the senders of SYN-ACKs nobody asked for.
+const MAX_BACKSCATTER_ADDRS: usize = 65_536;
+
+/// What the web logs gave, counted as they streamed by.
+#[derive(Debug, Default)]
+pub struct WebTotals {
+    /// Client requests.
+    pub requests: u64,
+    /// Apache's own requests.
+    pub internal: u64,
+    /// Read timeouts.
+    pub timeouts: u64,
+    /// What the server said about itself.
+    pub server_notes: Vec<ServerNote>,
+    /// Successful (2xx/3xx) requests per client address.
+    pub successes: BTreeMap<IpAddr, u64>,
+    /// The access logs' time span (their clock), µs.
+    pub span: Option<(i64, i64)>,
+}
+
+impl WebTotals {
+    fn count(&mut self, item: &WebItem) {
+        match item {
+            WebItem::Request(r) => {
+                self.requests += 1;
+                if r.kind() == RequestKind::Success {
+                    *self.successes.entry(r.client).or_insert(0) += 1;
+                }
+                self.span = Some(match self.span {
+                    None => (r.ts_us, r.ts_us),
+                    Some((a, b)) => (a.min(r.ts_us), b.max(r.ts_us)),
+                });
+            }
+            WebItem::Internal => self.internal += 1,
+            WebItem::Timeout(_) => self.timeouts += 1,
+            WebItem::Server(n) => {
+                if self.server_notes.len() < MAX_SERVER_NOTES {
+                    self.server_notes.push(*n);
+                }
+            }
+            WebItem::Nothing => {}
+        }
+    }
+}
+
+/// Where correlated connections go: the server's own are counted apart, the rest rolled up.
+#[derive(Debug, Default)]
+pub struct Side {
+    /// The rollup.
+    pub rollup: Rollup,
+    /// The server's addresses (given, and as each input's form says).
+    pub servers: Vec<IpAddr>,
+    /// Connections from the server's own addresses or loopback.
+    pub own: u64,
+    /// SYN-ACKs the server received for connections it never opened.
+    pub backscatter: u64,
+    /// Their senders (the first ones).
+    pub backscatter_from: BTreeSet<IpAddr>,
+    /// The firewall time span of the connections.
+    pub fw_span: Option<(i64, i64)>,
+}
+
+impl Side {
+    fn take(&mut self, c: &ConnFacts) {
+        let ip = c.orig.ip();
+        if self.servers.contains(&ip) || ip.is_loopback() {
+            self.own += 1;
+            if outcome(c) == Outcome::UnsolicitedSynAck {
+                self.backscatter += 1;
+                if self.backscatter_from.len() < MAX_BACKSCATTER_ADDRS {
+                    self.backscatter_from.insert(c.resp.ip());
+                }
+            }
+            return;
+        }
+        self.rollup.add(c);
+    }
+}
+
+/// The web logs read so far but not yet given to the correlator, while the offset is unknown.
+#[derive(Debug, Default)]
+struct Warm {
+    conns: Vec<ConnFacts>,
+    items: Vec<WebItem>,
+    first: Option<i64>,
+}
+
+/// The streaming middle: a [`ConnSink`] for the connection stage.
+pub struct Flow {
+    web: Option<WebStream>,
+    warm: Option<Warm>,
+    corr: Option<Correlator>,
+    opts: CorrelateOptions,
+    limits: StreamLimits,
+    /// The offset found (access minus firewall), µs, and the pairs it rests on.
+    pub offset: (Option<i64>, u64),
+    /// What the web logs gave.
+    pub totals: WebTotals,
+    /// What left the correlator.
+    pub side: Side,
+    fw_now: i64,
+}
+
+impl Flow {
+    /// A flow reading `web` (none: no web logs), with `servers` known from the start.
+    pub fn new(
+        web: Option<WebStream>,
+        opts: CorrelateOptions,
+        limits: StreamLimits,
+        servers: Vec<IpAddr>,
+    ) -> Flow {
+        Flow {
+            web,
+            warm: Some(Warm::default()),
+            corr: None,
+            opts,
+            limits,
+            offset: (None, 0),
+            totals: WebTotals::default(),
+            side: Side {
+                servers,
+                ..Side::default()
+            },
+            fw_now: i64::MIN,
+        }
+    }
+
+    /// Reads web-log items until the web logs are at least `target` (their clock) or ended.
+    fn pull(&mut self, target: i64) {
+        let Some(web) = self.web.as_mut() else { return };
+        while !web.is_done() && web.watermark() < target {
+            if self
+                .warm
+                .as_ref()
+                .is_some_and(|w| w.items.len() >= WARM_ITEMS)
+            {
+                break;
+            }
+            let Some(batch) = web.next_batch() else { break };
+            for (_, item) in batch {
+                self.totals.count(&item);
+                match (&mut self.warm, &mut self.corr) {
+                    (Some(w), _) => w.items.push(item),
+                    (None, Some(k)) => give(k, item),
+                    (None, None) => {}
+                }
+            }
+        }
+        let (mark, done) = (web.watermark(), web.is_done());
+        if let Some(k) = self.corr.as_mut() {
+            k.advance_access(mark);
+            if done {
+                k.access_done();
+            }
+        }
+    }
+
+    /// Ends the warm-up: estimates the offset and gives the correlator what was held.
+    fn start(&mut self) {
+        let Some(warm) = self.warm.take() else { return };
+        let requests: Vec<LoggedRequest> = warm
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                WebItem::Request(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        let (offset, pairs) = match self.opts.fixed_offset_us {
+            Some(o) => (Some(o), 0),
+            None => estimate_offset(&warm.conns, &requests, &self.opts),
+        };
+        self.offset = (offset, pairs);
+        let mut k = Correlator::new(self.opts, self.limits, offset.unwrap_or(0));
+        for item in warm.items {
+            give(&mut k, item);
+        }
+        match self.web.as_ref() {
+            Some(web) if !web.is_done() => k.advance_access(web.watermark()),
+            _ => k.access_done(),
+        }
+        let side = &mut self.side;
+        for c in warm.conns {
+            k.push_connection(c, &mut |c| side.take(&c));
+        }
+        k.tick(self.fw_now, &mut |c| side.take(&c));
+        self.corr = Some(k);
+    }
+
+    /// Everything left: the rest of the web logs, every held connection.
+    pub fn finish(&mut self) -> Correlation {
+        if self.warm.is_some() {
+            self.pull(i64::MAX);
+            self.start();
+        }
+        self.pull(i64::MAX);
+        let side = &mut self.side;
+        match self.corr.as_mut() {
+            Some(k) => {
+                k.finish(&mut |c| side.take(&c));
+                k.stats()
+            }
+            None => Correlation::default(),
+        }
+    }
+
+    /// The web logs' ends (call after [`Flow::finish`]).
+    pub fn take_web(&mut self) -> Option<WebStream> {
+        self.web.take()
+    }
+
+    /// Connections and requests the correlator let go before their time (its caps).
+    pub fn early(&self) -> (u64, u64) {
+        self.corr.as_ref().map_or((0, 0), Correlator::early)
+    }
+}
+
+fn give(k: &mut Correlator, item: WebItem) {
+    match item {
+        WebItem::Request(r) => k.push_request(r),
+        WebItem::Timeout(t) => k.push_timeout(t),
+        _ => {}
+    }
+}
+
+impl ConnSink for Flow {
+    fn form(&mut self, _input: usize, form: &InputForm) {
+        for a in &form.server_addrs {
+            if !self.side.servers.contains(a) {
+                self.side.servers.push(*a);
+            }
+        }
+    }
+
+    fn connection(&mut self, c: ConnFacts) {
+        let end = c.end_us.max(c.start_us);
+        self.side.fw_span = Some(match self.side.fw_span {
+            None => (c.start_us, end),
+            Some((a, b)) => (a.min(c.start_us), b.max(end)),
+        });
+        if let Some(w) = self.warm.as_mut() {
+            w.first.get_or_insert(c.start_us);
+            w.conns.push(c);
+            if w.conns.len() >= WARM_CONNECTIONS {
+                self.start();
+            }
+            return;
+        }
+        let side = &mut self.side;
+        if let Some(k) = self.corr.as_mut() {
+            k.push_connection(c, &mut |c| side.take(&c));
+        }
+    }
+
+    fn tick(&mut self, fw_now: i64) {
+        self.fw_now = self.fw_now.max(fw_now);
+        if self.warm.is_some() {
+            self.pull(fw_now.saturating_add(self.opts.max_offset_us));
+            let (first, held) = self
+                .warm
+                .as_ref()
+                .map_or((None, 0), |w| (w.first, w.conns.len()));
+            let waited = first.is_some_and(|f| fw_now.saturating_sub(f) >= WARM_US);
+            if waited || held >= WARM_CONNECTIONS {
+                self.start();
+            }
+            return;
+        }
+        let offset = self.offset.0.unwrap_or(0);
+        self.pull(fw_now.saturating_add(offset).saturating_add(AHEAD_US));
+        let side = &mut self.side;
+        if let Some(k) = self.corr.as_mut() {
+            k.tick(fw_now, &mut |c| side.take(&c));
+        }
+    }
+}
