@@ -140,12 +140,12 @@ pub struct InputArgs {
     /// Zone of zone-less firewall stamps: IANA name, UTC, or +hhmm (default: the access log's offset, else UTC).
     #[arg(long = "tz", value_name = "ZONE")]
     pub tz: Option<String>,
-    /// Networks never to block.
-    #[arg(long = "allow", value_name = "CIDR", num_args = 1..)]
+    /// Addresses or networks never to block (`192.0.2.7`, `192.0.2.0/24`, `2001:db8::/32`).
+    #[arg(long = "allow", value_name = "IP|CIDR", num_args = 1.., value_parser = parse_net)]
     pub allow: Vec<ipnet::IpNet>,
-    /// The server's own addresses (never blocked).
-    #[arg(long = "server-addr", value_name = "IP", num_args = 1..)]
-    pub server_addr: Vec<IpAddr>,
+    /// The server's own addresses or networks (never blocked, never clients).
+    #[arg(long = "server-addr", value_name = "IP|CIDR", num_args = 1.., value_parser = parse_net)]
+    pub server_addr: Vec<ipnet::IpNet>,
     /// Shortest IPv4 prefix ever suggested.
     #[arg(long = "max-prefix-v4", default_value_t = 16, value_parser = clap::value_parser!(u8).range(0..=32))]
     pub max_prefix_v4: u8,
@@ -173,6 +173,25 @@ pub struct InputArgs {
     /// availability checks succeeded).
     #[arg(long = "block-hostile-clients")]
     pub block_hostile_clients: bool,
+}
+
+/// An address (a /32 or /128) or a network; an IPv4-mapped IPv6 address is the IPv4 one.
+fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let net = match s.parse::<ipnet::IpNet>() {
+        Ok(n) => n,
+        Err(_) => s
+            .parse::<IpAddr>()
+            .map(ipnet::IpNet::from)
+            .map_err(|_| "an address (192.0.2.7) or a network (192.0.2.0/24)".to_owned())?,
+    };
+    Ok(match net.addr().to_canonical() {
+        IpAddr::V4(a) if net.addr().is_ipv6() => {
+            let len = net.prefix_len().saturating_sub(96);
+            ipnet::IpNet::new(IpAddr::V4(a), len).map_err(|e| e.to_string())?
+        }
+        _ => net,
+    }
+    .trunc())
 }
 
 fn parse_shows(s: &str) -> Result<halfopen::evidence::Shows, String> {
@@ -220,7 +239,18 @@ impl InputArgs {
                 max_prefix_v4: self.max_prefix_v4,
                 max_prefix_v6: self.max_prefix_v6,
                 allow: self.allow.clone(),
-                server_addrs: self.server_addr.clone(),
+                server_addrs: self
+                    .server_addr
+                    .iter()
+                    .filter(|n| n.prefix_len() == n.max_prefix_len())
+                    .map(ipnet::IpNet::addr)
+                    .collect(),
+                server_nets: self
+                    .server_addr
+                    .iter()
+                    .filter(|n| n.prefix_len() < n.max_prefix_len())
+                    .copied()
+                    .collect(),
                 min_block_sources: self.min_block_sources,
                 block_hostile_clients: self.block_hostile_clients,
             },

@@ -194,3 +194,68 @@ fn block_list_options_reach_the_rules() {
         assert_eq!(run(bad).0, Some(2), "{bad:?}");
     }
 }
+
+#[test]
+fn unusable_inputs_exit_3_with_the_report_and_a_warning_on_top() {
+    let dir = std::env::temp_dir().join(format!("halfopen-unusable-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A truncated .gz, an access format that parses no line, a socket snapshot with none.
+    let gz = std::fs::read(lab().join("kern.log.gz")).unwrap();
+    let cut = dir.join("kern.log.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    let ss = dir.join("ss.txt");
+    std::fs::write(&ss, "not a snapshot\n").unwrap();
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "analyze".into(),
+            "--firewall".into(),
+            cut.display().to_string(),
+        ],
+        analyze(&[
+            "--access-format",
+            "%h %{remote}p %l %u %t \"%r\" %>s %b %D %X",
+        ]),
+        analyze(&["--netstat", &ss.display().to_string()]),
+    ];
+    for args in cases {
+        let out = halfopen().args(&args).output().expect("run");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{args:?}\n{text}\n{}",
+            stderr(&out)
+        );
+        assert!(
+            text.starts_with("WARNING: unusable input"),
+            "{args:?}\n{text}"
+        );
+        assert!(
+            text.contains("What happened"),
+            "the analysis is still printed: {text}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn allow_and_server_addr_take_an_address_or_a_network() {
+    for extra in [
+        &["--allow", "198.51.100.200"][..],
+        &["--allow", "198.51.100.0/24"],
+        &["--server-addr", "::ffff:192.0.2.10"],
+        &["--server-addr", "192.0.2.0/24"],
+    ] {
+        let out = halfopen().args(analyze(extra)).output().expect("run");
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{extra:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = halfopen()
+        .args(analyze(&["--allow", "not-an-address"]))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -352,7 +352,10 @@ impl ConnFacts {
 
     /// The facts of a tracked connection from an input showing `shows`.
     pub fn from_connection(c: &Connection, input: u16, shows: Shows, flags: bool) -> ConnFacts {
-        let mut f = ConnFacts::new(c.orig, c.resp, c.start_us, shows);
+        // An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is the IPv4 address.
+        let canonical =
+            |a: std::net::SocketAddr| std::net::SocketAddr::new(a.ip().to_canonical(), a.port());
+        let mut f = ConnFacts::new(canonical(c.orig), canonical(c.resp), c.start_us, shows);
         f.input = input;
         f.flags = flags;
         f.end_us = c.end_us;

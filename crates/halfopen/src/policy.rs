@@ -28,6 +28,9 @@ pub struct BlockPolicy {
     pub allow: Vec<IpNet>,
     /// The server's own addresses (never blocked).
     pub server_addrs: Vec<IpAddr>,
+    /// The server's own networks (never blocked, nothing overlapping them either).
+    #[serde(default)]
+    pub server_nets: Vec<IpNet>,
     /// A block broader than one address needs at least this many hostile sources, unless
     /// they fill at least half of its addresses (default [`DEFAULT_MIN_BLOCK_SOURCES`]);
     /// otherwise each source gets its own /32 (/128).
@@ -53,6 +56,7 @@ impl Default for BlockPolicy {
             max_prefix_v6: 32,
             allow: Vec::new(),
             server_addrs: Vec::new(),
+            server_nets: Vec::new(),
             min_block_sources: DEFAULT_MIN_BLOCK_SOURCES,
             block_hostile_clients: false,
         }
@@ -214,6 +218,13 @@ fn refusal(n: &IpNet, policy: &BlockPolicy) -> Option<String> {
     }
     if let Some(s) = policy.server_addrs.iter().find(|s| n.contains(*s)) {
         return Some(format!("contains the server's address {s}"));
+    }
+    if let Some(s) = policy
+        .server_nets
+        .iter()
+        .find(|s| s.contains(n) || n.contains(*s))
+    {
+        return Some(format!("overlaps the server's network {s}"));
     }
     if let Some(a) = policy
         .allow

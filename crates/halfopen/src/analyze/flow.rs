@@ -79,6 +79,8 @@ pub struct Side {
     pub rollup: Rollup,
     /// The server's addresses (given, and as each input's form says).
     pub servers: Vec<IpAddr>,
+    /// The server's networks, as given.
+    pub server_nets: Vec<ipnet::IpNet>,
     /// Connections from the server's own addresses or loopback.
     pub own: u64,
     /// SYN-ACKs the server received for connections it never opened.
@@ -92,7 +94,8 @@ pub struct Side {
 impl Side {
     fn take(&mut self, c: &ConnFacts) {
         let ip = c.orig.ip();
-        if self.servers.contains(&ip) || ip.is_loopback() {
+        let own = self.servers.contains(&ip) || self.server_nets.iter().any(|n| n.contains(&ip));
+        if own || ip.is_loopback() {
             self.own += 1;
             if outcome(c) == Outcome::UnsolicitedSynAck {
                 self.backscatter += 1;
@@ -137,6 +140,7 @@ impl Flow {
         opts: CorrelateOptions,
         limits: StreamLimits,
         servers: Vec<IpAddr>,
+        server_nets: Vec<ipnet::IpNet>,
     ) -> Flow {
         Flow {
             web,
@@ -148,6 +152,7 @@ impl Flow {
             totals: WebTotals::default(),
             side: Side {
                 servers,
+                server_nets,
                 ..Side::default()
             },
             fw_now: i64::MIN,

@@ -362,6 +362,7 @@ impl Pipeline {
                 self.opts.correlate,
                 self.opts.stream,
                 self.opts.policy.server_addrs.clone(),
+                self.opts.policy.server_nets.clone(),
             );
             let packets = connections::read(packet_inputs, &read_opts, &mut flow);
             let corr = flow.finish();

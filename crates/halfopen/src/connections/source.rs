@@ -87,7 +87,13 @@ fn read_capture(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> Inp
             }
             Err(e) => {
                 read.counts.skipped += 1;
-                read.skipped.push(&p.name, n, 0, e.to_string());
+                let offset = match &e {
+                    halfopen_tcp::Error::Malformed { offset, .. }
+                    | halfopen_tcp::Error::Truncated { offset, .. }
+                    | halfopen_tcp::Error::NotACapture { offset, .. } => *offset,
+                    _ => 0,
+                };
+                read.skipped.push(&p.name, n, offset, e.to_string());
                 // An I/O error (a truncated .gz) ends the capture early: what follows is
                 // missing. A last record cut short is what a killed tcpdump leaves: counted.
                 if matches!(e, halfopen_tcp::Error::Io(_)) {
@@ -108,6 +114,8 @@ fn read_capture(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> Inp
     }
     send_batch(tx, &mut batch);
     let stats = *reader.stats();
+    // Every frame is counted, not only the TCP segments the reader hands over.
+    read.counts.lines = read.counts.lines.max(stats.frames);
     read.counts.ignored = stats.not_tcp + stats.unsupported + stats.fragments;
     read.capture_stats = Some(stats);
     read

@@ -243,7 +243,7 @@ fn classify_error(r: &ErrorRecord<'_>) -> WebItem {
     {
         return WebItem::Timeout(TimeoutNote {
             ts_us,
-            client,
+            client: client.to_canonical(),
             client_port: r.client_port,
             body: memchr::memmem::find(r.message, b"body").is_some(),
         });
