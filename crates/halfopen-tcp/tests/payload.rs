@@ -33,7 +33,11 @@ fn lending_reader_agrees_with_the_iterator() {
         let mut bytes = 0u64;
         while let Some(item) = lend.next_with_payload() {
             let item = item.map(|(p, payload)| {
-                assert_eq!(Some(payload.len() as u32), p.event.payload_captured, "{f:?}");
+                assert_eq!(
+                    Some(payload.len() as u32),
+                    p.event.payload_captured,
+                    "{f:?}"
+                );
                 bytes += payload.len() as u64;
                 p
             });
