@@ -1,12 +1,20 @@
 //! The capture path: a pcap read from memory through the flow table, as the facade runs it
 //! for `--pcap` (see `halfopen_benches::pcap`). Bytes are pcap bytes.
 //!
+//! Rows: `read` (the reader alone), `flow_table` (reader + table, the iterator), and with
+//! payloads (`PacketReader::next_with_payload`): `flow_table_payload_api` (no store),
+//! `flow_table_prefix` (a `PrefixStore` fed and each finished connection's entry taken),
+//! `flow_table_prefix_classify` (and classified). Then the store's memory per connection.
+//!
 //! `HALFOPEN_BENCH_EVENTS` (default 1 000 000) packets.
+#![allow(clippy::print_stderr)]
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use halfopen_benches::pcap::{capture_to_table, render_pcap_http};
+use halfopen_benches::pcap::{
+    Prefixes, capture_to_table, capture_with_prefixes, prefix_memory, render_pcap_http,
+};
 use halfopen_benches::tcp::connections;
 use halfopen_tcp::pcap::PacketReader;
 
@@ -32,7 +40,21 @@ fn bench(c: &mut Criterion) {
     g.bench_function("flow_table", |b| {
         b.iter(|| black_box(capture_to_table(pcap)));
     });
+    for (name, mode) in [
+        ("flow_table_payload_api", Prefixes::Off),
+        ("flow_table_prefix", Prefixes::Store),
+        ("flow_table_prefix_classify", Prefixes::Classify),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(capture_with_prefixes(pcap, mode)));
+        });
+    }
     g.finish();
+    let (bytes, entries) = prefix_memory(pcap);
+    eprintln!(
+        "prefix store, no limit, nothing taken: {entries} entries, {bytes} B = {} B per connection with payload",
+        bytes / entries.max(1)
+    );
 }
 
 criterion_group!(benches, bench);

@@ -7,6 +7,7 @@ use std::hint::black_box;
 use std::net::IpAddr;
 
 use halfopen_tcp::pcap::PacketReader;
+use halfopen_tcp::prefix::{PrefixConfig, PrefixStore, classify};
 use halfopen_tcp::{Event, FlowTable};
 
 /// Events between two `FlowTable::expire` calls in the capture loop (as in the facade).
@@ -107,4 +108,74 @@ pub fn capture_to_table(pcap: &'static [u8]) -> u64 {
         conns += 1;
     }
     conns
+}
+
+/// What the payload-aware capture loop does with the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefixes {
+    /// Read with `next_with_payload`, no store (the cost of the lending API alone).
+    Off,
+    /// Feed a [`PrefixStore`] and take each finished connection's entry.
+    Store,
+    /// The same, and classify each entry's client bytes and server line.
+    Classify,
+}
+
+/// The facade's capture loop with payloads: as [`capture_to_table`], reading with
+/// `PacketReader::next_with_payload`, and per `mode` feeding a default [`PrefixStore`]
+/// (after the table, as the facade does) and taking what ended. Returns the number of
+/// connections and of entries taken.
+pub fn capture_with_prefixes(pcap: &'static [u8], mode: Prefixes) -> (u64, u64) {
+    let mut reader = PacketReader::new(std::io::Cursor::new(pcap)).expect("a pcap");
+    let mut table = FlowTable::new(halfopen_tcp::Config::default());
+    let mut store = PrefixStore::new(PrefixConfig::default());
+    let mut events = 0u64;
+    let (mut conns, mut taken) = (0u64, 0u64);
+    let mut drain = |table: &mut FlowTable, store: &mut PrefixStore| {
+        while let Some(c) = table.pop_finished() {
+            conns += 1;
+            if mode == Prefixes::Off {
+                black_box(&c);
+                continue;
+            }
+            if let Some(p) = store.take(c.orig, c.resp) {
+                taken += 1;
+                if mode == Prefixes::Classify {
+                    black_box(classify::client(p.client.bytes()));
+                    black_box(classify::server(p.server.bytes()));
+                }
+            }
+        }
+    };
+    while let Some(item) = reader.next_with_payload() {
+        let Ok((p, payload)) = item else { break };
+        table.observe(&p.event);
+        events += 1;
+        if events.is_multiple_of(EXPIRE_EVERY) {
+            table.expire(p.event.ts_us);
+        }
+        drain(&mut table, &mut store);
+        if mode != Prefixes::Off {
+            store.observe(&p.event, payload);
+        }
+    }
+    table.finish();
+    drain(&mut table, &mut store);
+    (conns, taken)
+}
+
+/// A store fed every packet of `pcap` with no limit and nothing taken: its memory and
+/// entry count (memory per connection that carried payload).
+pub fn prefix_memory(pcap: &'static [u8]) -> (usize, usize) {
+    let mut reader = PacketReader::new(std::io::Cursor::new(pcap)).expect("a pcap");
+    let mut store = PrefixStore::new(PrefixConfig {
+        max_bytes: usize::MAX,
+        max_entries: usize::MAX,
+        ..PrefixConfig::default()
+    });
+    while let Some(item) = reader.next_with_payload() {
+        let Ok((p, payload)) = item else { break };
+        store.observe(&p.event, payload);
+    }
+    (store.memory_bytes(), store.len())
 }

@@ -84,38 +84,84 @@ fn header_buffer(len: usize) -> Vec<httparse::Header<'static>> {
     vec![httparse::EMPTY_HEADER; (len / 3 + 2).min(MAX_HEADERS)]
 }
 
+/// Header slots tried on the stack before a heap buffer sized for the input.
+const STACK_HEADERS: usize = 48;
+
+/// What one `httparse` pass over a request head found.
+struct Parsed<'a> {
+    status: httparse::Result<usize>,
+    method: Option<&'a str>,
+    target: Option<&'a str>,
+    version: Option<u8>,
+    headers: usize,
+    content_length: usize,
+}
+
+/// Parses `buf` as a request head with `headers` slots.
+fn parse_with<'a>(buf: &'a [u8], headers: &mut [httparse::Header<'a>]) -> Parsed<'a> {
+    let mut req = httparse::Request::new(headers);
+    let status = req.parse(buf);
+    let content_length = req
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    Parsed {
+        status,
+        method: req.method,
+        target: req.path,
+        version: req.version,
+        headers: req.headers.len(),
+        content_length: if matches!(status, Ok(Status::Complete(_))) {
+            content_length
+        } else {
+            0
+        },
+    }
+}
+
+/// Parses `buf` as a request head: first with header slots on the stack, then (too many
+/// headers) with a heap buffer large enough for any head that fits in `buf`.
+fn parse(buf: &[u8]) -> Parsed<'_> {
+    let mut small = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let p = parse_with(buf, &mut small);
+    if !matches!(p.status, Err(httparse::Error::TooManyHeaders)) {
+        return p;
+    }
+    let mut big = header_buffer(buf.len());
+    parse_with(buf, &mut big)
+}
+
 /// The request head at the start of `buf`, if it is one.
 pub(crate) fn request(buf: &[u8]) -> Option<HttpRequest<'_>> {
-    let mut headers = header_buffer(buf.len());
-    let mut req = httparse::Request::new(&mut headers);
-    let status = req.parse(buf);
-    let (method, target, version) = (req.method, req.path, req.version);
-    let header_count = req.headers.len();
-    let method = method?;
+    let p = parse(buf);
+    let method = p.method?;
     let line_end = buf
         .iter()
         .position(|&b| b == b'\n')
         .map_or(buf.len(), |i| i + 1);
-    match status {
+    match p.status {
         Ok(Status::Complete(len)) => Some(HttpRequest {
             method,
-            target,
-            version,
-            header_count,
+            target: p.target,
+            version: p.version,
+            header_count: p.headers,
             head_ended: true,
-            complete_heads: 1 + pipelined_after(buf, len, headers_content_length(buf, len)),
+            complete_heads: 1 + pipelined_after(buf, len.saturating_add(p.content_length)),
             malformed: false,
             header_lines: buf.get(line_end..len).unwrap_or(&[]),
         }),
         Ok(Status::Partial) => {
-            if version.is_none() && !METHODS.contains(&method) {
+            if p.version.is_none() && !METHODS.contains(&method) {
                 return None;
             }
-            let (count, malformed, lines) = partial_headers(buf, line_end, version.is_some());
+            let (count, malformed, lines) = partial_headers(buf, line_end, p.version.is_some());
             Some(HttpRequest {
                 method,
-                target,
-                version,
+                target: p.target,
+                version: p.version,
                 header_count: count,
                 head_ended: false,
                 complete_heads: 0,
@@ -138,10 +184,9 @@ fn partial_headers(buf: &[u8], line_end: usize, line_done: bool) -> (usize, bool
     let mut closed = Vec::with_capacity(last + 2);
     closed.extend_from_slice(buf.get(..last).unwrap_or(&[]));
     closed.extend_from_slice(b"\r\n");
-    let mut headers = header_buffer(closed.len());
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(&closed) {
-        Ok(Status::Complete(_)) => (req.headers.len(), false, lines),
+    let p = parse(&closed);
+    match p.status {
+        Ok(Status::Complete(_)) => (p.headers, false, lines),
         _ => {
             let n = lines.iter().filter(|&&b| b == b'\n').count();
             (n, true, lines)
@@ -149,39 +194,19 @@ fn partial_headers(buf: &[u8], line_end: usize, line_done: bool) -> (usize, bool
     }
 }
 
-/// The `Content-Length` of the head `buf[..len]` (0 when absent or unreadable).
-fn headers_content_length(buf: &[u8], len: usize) -> usize {
-    let head = buf.get(..len).unwrap_or(&[]);
-    let mut headers = header_buffer(head.len());
-    let mut req = httparse::Request::new(&mut headers);
-    if !matches!(req.parse(head), Ok(Status::Complete(_))) {
-        return 0;
-    }
-    req.headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-        .and_then(|h| std::str::from_utf8(h.value).ok())
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(0)
-}
-
-/// Complete heads following the first (which ends at `len`, with a body of `body` bytes).
-fn pipelined_after(buf: &[u8], len: usize, body: usize) -> usize {
-    let mut at = len.saturating_add(body);
+/// Complete heads from `at` on (after the first head and its body).
+fn pipelined_after(buf: &[u8], mut at: usize) -> usize {
     let mut n = 0;
     while n < MAX_PIPELINED {
         let Some(rest) = buf.get(at..).filter(|r| !r.is_empty()) else {
             break;
         };
-        let mut headers = header_buffer(rest.len());
-        let mut req = httparse::Request::new(&mut headers);
-        let Ok(Status::Complete(l)) = req.parse(rest) else {
+        let p = parse(rest);
+        let Ok(Status::Complete(l)) = p.status else {
             break;
         };
         n += 1;
-        at = at
-            .saturating_add(l)
-            .saturating_add(headers_content_length(rest, l));
+        at = at.saturating_add(l).saturating_add(p.content_length);
     }
     n
 }

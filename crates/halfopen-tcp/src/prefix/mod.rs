@@ -64,7 +64,8 @@ pub struct PrefixConfig {
 }
 
 /// 4096 bytes from the client, the server's first line up to 256 bytes, 32 MiB, 65 536
-/// entries, a 1 MiB SYN memo.
+/// entries, a 256 KiB SYN memo (16 384 slots: a SYN is remembered until 16 384 later
+/// SYNs have passed, e.g. 160 ms of a 100 000 SYN/s flood, far longer than a handshake).
 impl Default for PrefixConfig {
     fn default() -> PrefixConfig {
         PrefixConfig {
@@ -72,7 +73,7 @@ impl Default for PrefixConfig {
             server_line_bytes: 256,
             max_bytes: 32 << 20,
             max_entries: 65_536,
-            syn_memo_slots: 65_536,
+            syn_memo_slots: 16_384,
         }
     }
 }
@@ -160,8 +161,17 @@ impl Entry {
     }
 }
 
-/// Fixed bytes accounted per entry (the table slot and the eviction-queue item).
-const ENTRY_BYTES: usize = size_of::<Entry>() + size_of::<(Key, u64)>() + 1;
+/// A table slot: the key's hash and the boxed entry (the table stays small, growing it
+/// moves 16-byte slots, and an entry never moves until it is taken).
+#[derive(Debug, Clone)]
+struct Slot {
+    hash: u64,
+    entry: Box<Entry>,
+}
+
+/// Fixed bytes accounted per entry: the boxed entry, its table slot (with control byte)
+/// and its eviction-queue item.
+const ENTRY_BYTES: usize = size_of::<Entry>() + size_of::<Slot>() + 1 + size_of::<(u64, u64)>();
 
 /// The bounded per-connection store of first bytes (see the [module docs](self)).
 ///
@@ -189,11 +199,11 @@ const ENTRY_BYTES: usize = size_of::<Entry>() + size_of::<(Key, u64)>() + 1;
 pub struct PrefixStore {
     cfg: PrefixConfig,
     hasher: RandomState,
-    table: HashTable<Entry>,
+    table: HashTable<Slot>,
     memo: SynMemo,
-    /// Keys in insertion order (with their serial): the eviction order. Items of entries
-    /// already taken stay until they reach the front or the queue is compacted.
-    queue: VecDeque<(Key, u64)>,
+    /// Key hashes in insertion order (with the entry's serial): the eviction order. Items
+    /// of entries already taken stay until they reach the front or the queue is compacted.
+    queue: VecDeque<(u64, u64)>,
     serial: u64,
     /// Heap bytes of all entries' buffers.
     heap: usize,
@@ -238,8 +248,9 @@ impl PrefixStore {
     /// Heap and inline bytes held: table, eviction queue, SYN memo and buffers.
     pub fn memory_bytes(&self) -> usize {
         size_of::<PrefixStore>()
-            + self.table.capacity() * size_of::<Entry>()
-            + self.queue.capacity() * size_of::<(Key, u64)>()
+            + self.table.capacity() * (size_of::<Slot>() + 1)
+            + self.table.len() * size_of::<Entry>()
+            + self.queue.capacity() * size_of::<(u64, u64)>()
             + self.memo.memory_bytes()
             + self.heap
     }
@@ -279,27 +290,32 @@ impl PrefixStore {
                 return;
             }
         }
-        let entry = match self
-            .table
-            .entry(hash, |e| e.key == key, |e| self.hasher.hash_one(e.key))
-        {
-            hashbrown::hash_table::Entry::Occupied(o) => o.into_mut(),
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                let e = new_entry(
-                    &self.cfg,
-                    &self.memo,
-                    &mut self.stats,
-                    self.serial,
-                    hash,
-                    key,
-                    ev,
-                    src_is_a,
-                );
-                self.queue.push_back((key, self.serial));
-                self.serial += 1;
-                v.insert(e).into_mut()
-            }
-        };
+        let entry =
+            match self
+                .table
+                .entry(hash, |s| s.hash == hash && s.entry.key == key, |s| s.hash)
+            {
+                hashbrown::hash_table::Entry::Occupied(o) => &mut o.into_mut().entry,
+                hashbrown::hash_table::Entry::Vacant(v) => {
+                    let e = new_entry(
+                        &self.cfg,
+                        &self.memo,
+                        &mut self.stats,
+                        self.serial,
+                        hash,
+                        key,
+                        ev,
+                        src_is_a,
+                    );
+                    self.queue.push_back((hash, self.serial));
+                    self.serial += 1;
+                    let slot = Slot {
+                        hash,
+                        entry: Box::new(e),
+                    };
+                    &mut v.insert(slot).into_mut().entry
+                }
+            };
         let before = entry.heap_bytes();
         let side = if src_is_a == entry.orig_is_a {
             &mut entry.client
@@ -317,10 +333,13 @@ impl PrefixStore {
         if self.table.is_empty() {
             return;
         }
-        if let Ok(e) = self.table.find_entry(hash, |e| e.key == key) {
-            if e.get().orig_isn != Some(isn) {
+        if let Ok(e) = self
+            .table
+            .find_entry(hash, |s| s.hash == hash && s.entry.key == key)
+        {
+            if e.get().entry.orig_isn != Some(isn) {
                 let (old, _) = e.remove();
-                self.heap = self.heap.saturating_sub(old.heap_bytes());
+                self.heap = self.heap.saturating_sub(old.entry.heap_bytes());
                 self.stats.replaced += 1;
             }
         }
@@ -330,16 +349,15 @@ impl PrefixStore {
     fn enforce_limits(&mut self) {
         while self.table.len() > self.cfg.max_entries || self.accounted() > self.cfg.max_bytes {
             let over_entries = self.table.len() > self.cfg.max_entries;
-            let Some((key, serial)) = self.queue.pop_front() else {
+            let Some((hash, serial)) = self.queue.pop_front() else {
                 break;
             };
-            let hash = self.hasher.hash_one(key);
             if let Ok(e) = self
                 .table
-                .find_entry(hash, |e| e.key == key && e.serial == serial)
+                .find_entry(hash, |s| s.hash == hash && s.entry.serial == serial)
             {
                 let (old, _) = e.remove();
-                self.heap = self.heap.saturating_sub(old.heap_bytes());
+                self.heap = self.heap.saturating_sub(old.entry.heap_bytes());
                 if over_entries {
                     self.stats.evicted_for_entries += 1;
                 } else {
@@ -356,10 +374,10 @@ impl PrefixStore {
 
     /// Drops the queue items of entries no longer held.
     fn compact_queue(&mut self) {
-        let (table, hasher) = (&self.table, &self.hasher);
-        self.queue.retain(|&(key, serial)| {
+        let table = &self.table;
+        self.queue.retain(|&(hash, serial)| {
             table
-                .find(hasher.hash_one(key), |e| e.key == key && e.serial == serial)
+                .find(hash, |s| s.hash == hash && s.entry.serial == serial)
                 .is_some()
         });
         self.queue.shrink_to(self.table.len() * 2 + 1024);
@@ -374,7 +392,12 @@ impl PrefixStore {
         }
         let (key, orig_is_a) = Key::new(orig.ip(), orig.port(), resp.ip(), resp.port());
         let hash = self.hasher.hash_one(key);
-        let (e, _) = self.table.find_entry(hash, |e| e.key == key).ok()?.remove();
+        let (slot, _) = self
+            .table
+            .find_entry(hash, |s| s.hash == hash && s.entry.key == key)
+            .ok()?
+            .remove();
+        let e = *slot.entry;
         self.heap = self.heap.saturating_sub(e.heap_bytes());
         self.stats.taken += 1;
         let swapped = e.orig_is_a != orig_is_a;

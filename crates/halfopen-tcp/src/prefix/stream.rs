@@ -124,7 +124,13 @@ impl StreamPrefix {
         let mut placed = 0;
         if off < self.cap {
             let room = usize::try_from(self.cap - off).unwrap_or(usize::MAX);
-            let kept = data.get(..data.len().min(room)).unwrap_or(&[]);
+            let mut kept = data.get(..data.len().min(room)).unwrap_or(&[]);
+            if self.line_only {
+                // Nothing after the line end is kept: do not even copy it.
+                if let Some(i) = kept.iter().position(|&b| b == b'\n') {
+                    kept = kept.get(..=i).unwrap_or(kept);
+                }
+            }
             if !kept.is_empty() {
                 let before = self.contiguous;
                 placed = self.place(off as usize, kept);
@@ -278,9 +284,10 @@ impl StreamPrefix {
         if self.buf.capacity() >= len {
             return;
         }
+        let least = if self.line_only { len } else { 64 };
         let want = len
             .max(self.buf.capacity() * 2)
-            .max(64)
+            .max(least)
             .min((self.cap as usize).max(len));
         self.buf.reserve_exact(want - self.buf.len());
     }
@@ -294,7 +301,6 @@ impl StreamPrefix {
         if let Some(i) = tail.iter().position(|&b| b == b'\n') {
             let end = from + i + 1;
             self.buf.truncate(end);
-            self.buf.shrink_to_fit();
             self.contiguous = end as u32;
             self.cap = end as u32;
             self.filled = Vec::new();

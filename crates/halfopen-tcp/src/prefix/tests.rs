@@ -171,3 +171,11 @@ fn the_eviction_queue_is_compacted() {
     assert!(st.queue.len() <= 1024 + 2);
     assert_eq!(st.heap, 0);
 }
+
+#[test]
+fn entry_sizes() {
+    // An entry is boxed behind a 16-byte table slot; these sizes are in docs/performance.md.
+    assert_eq!(size_of::<Slot>(), 16);
+    assert!(size_of::<Entry>() <= 320, "{}", size_of::<Entry>());
+    assert!(ENTRY_BYTES <= 360);
+}
