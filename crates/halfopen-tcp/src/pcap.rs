@@ -83,11 +83,13 @@ pub struct PacketReader {
     lent: usize,
 }
 
-/// Where a packet's captured payload lies in its frame.
+/// Where a packet's captured payload lies: its offset in the frame, its length, and the
+/// address it had in the reader's buffer (compared as a number, never dereferenced).
 #[derive(Debug, Clone, Copy, Default)]
 struct Span {
     start: usize,
     len: usize,
+    addr: usize,
 }
 
 /// Where `inner` starts in `outer`, when it is a sub-slice of it.
@@ -183,9 +185,22 @@ impl PacketReader {
 }
 
 impl State {
-    fn frame(&mut self, iface: Iface, ts_us: i64, data: &[u8]) -> Option<(Packet, Span)> {
+    /// Decodes one frame; with `PAYLOAD`, also says where its payload is.
+    fn frame<const PAYLOAD: bool>(
+        &mut self,
+        iface: Iface,
+        ts_us: i64,
+        data: &[u8],
+    ) -> Option<(Packet, Span)> {
         self.stats.frames += 1;
-        match decode::decode_payload(iface.linktype, data, ts_us, self.verify) {
+        let r = if PAYLOAD {
+            decode::decode_payload(iface.linktype, data, ts_us, self.verify)
+        } else if self.verify {
+            decode::decode_verified(iface.linktype, data, ts_us).map(|d| (d, &[][..]))
+        } else {
+            decode::decode(iface.linktype, data, ts_us).map(|d| (d, &[][..]))
+        };
+        match r {
             Ok((d, payload)) => {
                 self.stats.tcp += 1;
                 if d.event.tcp_checksum_ok == Some(false) {
@@ -195,6 +210,7 @@ impl State {
                     Some(start) if !payload.is_empty() => Span {
                         start,
                         len: payload.len(),
+                        addr: payload.as_ptr().addr(),
                     },
                     _ => Span::default(),
                 };
@@ -219,7 +235,7 @@ impl State {
     }
 
     /// Handles one block; `Some` when it yields a TCP packet.
-    fn block(&mut self, block: &PcapBlockOwned<'_>) -> Option<(Packet, Span)> {
+    fn block<const PAYLOAD: bool>(&mut self, block: &PcapBlockOwned<'_>) -> Option<(Packet, Span)> {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
                 self.legacy = Some(Iface {
@@ -244,7 +260,7 @@ impl State {
                 let ts = i64::from(b.ts_sec)
                     .saturating_mul(1_000_000)
                     .saturating_add(sub_us);
-                self.frame(iface, ts, b.data)
+                self.frame::<PAYLOAD>(iface, ts, b.data)
             }
             PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                 self.ifaces.clear();
@@ -264,11 +280,11 @@ impl State {
                 let res = u128::from(iface.resolution);
                 let us = (u128::from(ts) * 1_000_000 / res).min(i64::MAX as u128) as i64;
                 let ts_us = us.saturating_add(iface.offset_s.saturating_mul(1_000_000));
-                self.frame(iface, ts_us, frame_bytes(block)?)
+                self.frame::<PAYLOAD>(iface, ts_us, frame_bytes(block)?)
             }
             PcapBlockOwned::NG(Block::SimplePacket(_)) => {
                 let iface = *self.ifaces.first()?;
-                self.frame(iface, 0, frame_bytes(block)?)
+                self.frame::<PAYLOAD>(iface, 0, frame_bytes(block)?)
             }
             PcapBlockOwned::NG(_) => None,
         }
@@ -297,7 +313,7 @@ impl PacketReader {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn next_with_payload(&mut self) -> Option<Result<(Packet, &[u8])>> {
-        let (p, span, n) = match self.next_packet()? {
+        let (p, span, n) = match self.next_packet::<true>()? {
             Ok(found) => found,
             Err(e) => return Some(Err(e)),
         };
@@ -305,9 +321,23 @@ impl PacketReader {
             self.consume(n);
             return Some(Ok((p, &[])));
         }
-        // The block is left in the buffer and parsed again: a borrow returned from inside
-        // the search loop would keep the reader borrowed for the whole loop.
+        // The block stays in the reader's buffer until the next call. (A borrow returned
+        // from inside the search loop would keep the reader borrowed for the whole loop, so
+        // the slice is found again here.) Nothing touched the buffer since the block was
+        // decoded: the payload is at the same address in it.
         self.lent = n;
+        let buffer = self.inner.data();
+        let at = span.addr.checked_sub(buffer.as_ptr().addr()).filter(|&at| {
+            at.checked_add(span.len)
+                .is_some_and(|end| end <= buffer.len())
+        });
+        if let Some(at) = at {
+            return Some(Ok((
+                p,
+                self.inner.data().get(at..at + span.len).unwrap_or(&[]),
+            )));
+        }
+        // Not where expected: parse the block again and cut the payload from its frame.
         let payload = match self.inner.next() {
             Ok((_, block)) => frame_bytes(&block)
                 .and_then(|f| f.get(span.start..span.start.checked_add(span.len)?))
@@ -323,7 +353,7 @@ impl PacketReader {
     }
 
     /// Finds the next TCP packet; its block (`n` bytes) is left unconsumed.
-    fn next_packet(&mut self) -> Option<Result<(Packet, Span, usize)>> {
+    fn next_packet<const PAYLOAD: bool>(&mut self) -> Option<Result<(Packet, Span, usize)>> {
         if self.lent > 0 {
             let n = std::mem::take(&mut self.lent);
             self.consume(n);
@@ -334,7 +364,7 @@ impl PacketReader {
                 Ok((n, block)) => {
                     stalled = false;
                     // The block borrows the reader's buffer: decode it before consuming.
-                    if let Some((p, span)) = self.st.block(&block) {
+                    if let Some((p, span)) = self.st.block::<PAYLOAD>(&block) {
                         return Some(Ok((p, span, n)));
                     }
                     self.consume(n);
@@ -371,7 +401,7 @@ impl Iterator for PacketReader {
     type Item = Result<Packet>;
 
     fn next(&mut self) -> Option<Result<Packet>> {
-        Some(self.next_packet()?.map(|(p, _, n)| {
+        Some(self.next_packet::<false>()?.map(|(p, _, n)| {
             self.consume(n);
             p
         }))
