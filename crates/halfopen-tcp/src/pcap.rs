@@ -326,25 +326,33 @@ impl PacketReader {
         // the slice is found again here.) Nothing touched the buffer since the block was
         // decoded: the payload is at the same address in it.
         self.lent = n;
-        let buffer = self.inner.data();
-        let at = span.addr.checked_sub(buffer.as_ptr().addr()).filter(|&at| {
-            at.checked_add(span.len)
-                .is_some_and(|end| end <= buffer.len())
-        });
-        if let Some(at) = at {
+        if let Some(at) = self.lent_offset(span) {
             return Some(Ok((
                 p,
                 self.inner.data().get(at..at + span.len).unwrap_or(&[]),
             )));
         }
-        // Not where expected: parse the block again and cut the payload from its frame.
-        let payload = match self.inner.next() {
+        Some(Ok((p, self.reparsed(span))))
+    }
+
+    /// Where the lent block's payload is in the reader's buffer: nothing touched the
+    /// buffer since the block was decoded, so it is at the address the decoder saw.
+    fn lent_offset(&self, span: Span) -> Option<usize> {
+        let buffer = self.inner.data();
+        span.addr.checked_sub(buffer.as_ptr().addr()).filter(|&at| {
+            at.checked_add(span.len)
+                .is_some_and(|end| end <= buffer.len())
+        })
+    }
+
+    /// The lent block's payload by parsing the block again and cutting its frame.
+    fn reparsed(&mut self, span: Span) -> &[u8] {
+        match self.inner.next() {
             Ok((_, block)) => frame_bytes(&block)
                 .and_then(|f| f.get(span.start..span.start.checked_add(span.len)?))
                 .unwrap_or(&[]),
             Err(_) => &[],
-        };
-        Some(Ok((p, payload)))
+        }
     }
 
     fn consume(&mut self, n: usize) {
@@ -405,5 +413,36 @@ impl Iterator for PacketReader {
             self.consume(n);
             p
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The payload found at its address is the one cut from the block parsed again, for
+    /// every packet with payload of the lab capture (pcap) and of a pcapng trace.
+    #[test]
+    fn payload_by_address_equals_payload_by_parsing() {
+        for path in [
+            "tests/data/lab-run1/server.pcap",
+            "tests/data/zeek/Traces/tcp/retransmit-timeout.pcapng",
+            "tests/data/zeek/Traces/ssh/ssh-on-port-80.pcap",
+        ] {
+            let f = std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/").to_owned() + path);
+            let mut r = PacketReader::new(f.unwrap()).unwrap();
+            let mut checked = 0;
+            while let Some(item) = r.next_packet::<true>() {
+                let (_, span, n) = item.unwrap();
+                r.lent = n;
+                if span.len > 0 {
+                    let at = r.lent_offset(span).expect("payload inside the buffer");
+                    let by_address = r.inner.data()[at..at + span.len].to_vec();
+                    assert_eq!(by_address, r.reparsed(span), "{path}");
+                    checked += 1;
+                }
+            }
+            assert!(checked >= 2, "{path}");
+        }
     }
 }
