@@ -4,5 +4,6 @@
 
 pub mod end_to_end;
 pub mod fwlog;
+pub mod pcap;
 pub mod tcp;
 pub mod weblog;

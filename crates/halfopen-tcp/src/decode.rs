@@ -53,6 +53,9 @@ pub enum Skip {
     BadChecksum,
 }
 
+/// A decoded segment and its captured payload (a slice of the frame).
+type Seg<'a> = (Event, &'a [u8]);
+
 /// One decoded TCP segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decoded {
@@ -92,7 +95,32 @@ fn arr<const N: usize>(d: &[u8], i: usize) -> Option<[u8; N]> {
 /// assert_eq!(d.event.payload_len, Some(0));
 /// ```
 pub fn decode(linktype: i32, frame: &[u8], ts_us: i64) -> Result<Decoded, Skip> {
-    decode_with(linktype, frame, ts_us, false)
+    decode_with(linktype, frame, ts_us, false).map(|(d, _)| d)
+}
+
+/// Like [`decode`], and also returns the segment's payload as captured: the bytes after
+/// the TCP header up to the IP length, cut where the snap length cut the frame
+/// (`event.payload_captured` bytes; `event.payload_len` says how many were sent). It
+/// borrows the frame: nothing is copied.
+///
+/// ```
+/// use halfopen_tcp::decode::{decode_payload, LINKTYPE_RAW};
+/// // IPv4 192.0.2.1 -> 198.51.100.7, TCP 40000 -> 80, PSH|ACK, payload "GET /"
+/// let mut p = vec![0x45, 0, 0, 45, 0, 1, 0x40, 0, 64, 6, 0, 0, 192, 0, 2, 1, 198, 51, 100, 7];
+/// p.extend_from_slice(&[0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+/// p.extend_from_slice(b"GET /");
+/// p.extend_from_slice(&[0; 6]); // Ethernet-style padding after the IP packet
+/// let (d, payload) = decode_payload(LINKTYPE_RAW, &p, 7, false).unwrap();
+/// assert_eq!(payload, b"GET /");
+/// assert_eq!(d.event.payload_len, Some(5));
+/// ```
+pub fn decode_payload(
+    linktype: i32,
+    frame: &[u8],
+    ts_us: i64,
+    verify_checksums: bool,
+) -> Result<(Decoded, &[u8]), Skip> {
+    decode_with(linktype, frame, ts_us, verify_checksums)
 }
 
 /// Like [`decode`], and also verifies checksums, as Zeek does unless run with `-C`: a bad
@@ -100,10 +128,10 @@ pub fn decode(linktype: i32, frame: &[u8], ts_us: i64) -> Result<Decoded, Skip> 
 /// goes into [`Event::tcp_checksum_ok`] (segments cut short by the snap length cannot be
 /// verified: `None`).
 pub fn decode_verified(linktype: i32, frame: &[u8], ts_us: i64) -> Result<Decoded, Skip> {
-    decode_with(linktype, frame, ts_us, true)
+    decode_with(linktype, frame, ts_us, true).map(|(d, _)| d)
 }
 
-fn decode_with(linktype: i32, frame: &[u8], ts_us: i64, v: bool) -> Result<Decoded, Skip> {
+fn decode_with(linktype: i32, frame: &[u8], ts_us: i64, v: bool) -> Result<(Decoded, &[u8]), Skip> {
     let mut pf = None;
     let r = match linktype {
         LINKTYPE_ETHERNET => ethernet(frame, 0, v),
@@ -149,17 +177,17 @@ fn decode_with(linktype: i32, frame: &[u8], ts_us: i64, v: bool) -> Result<Decod
         }
         _ => Err(Skip::Unsupported),
     };
-    let mut event = r?;
+    let (mut event, payload) = r?;
     event.ts_us = ts_us;
-    Ok(Decoded { event, pflog: pf })
+    Ok((Decoded { event, pflog: pf }, payload))
 }
 
-fn ethernet(frame: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
+fn ethernet(frame: &[u8], depth: usize, v: bool) -> Result<Seg<'_>, Skip> {
     let proto = be16(frame, 12).ok_or(Skip::Truncated)?;
     ethertype(proto, frame.get(14..).ok_or(Skip::Truncated)?, depth, v)
 }
 
-fn ethertype(proto: u16, body: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
+fn ethertype(proto: u16, body: &[u8], depth: usize, v: bool) -> Result<Seg<'_>, Skip> {
     if depth > MAX_DEPTH {
         return Err(Skip::Unsupported);
     }
@@ -189,7 +217,7 @@ fn ethertype(proto: u16, body: &[u8], depth: usize, v: bool) -> Result<Event, Sk
     }
 }
 
-fn ip_by_version(p: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
+fn ip_by_version(p: &[u8], depth: usize, v: bool) -> Result<Seg<'_>, Skip> {
     match p.first().map(|b| b >> 4) {
         Some(4) => ipv4(p, depth, v),
         Some(6) => ipv6(p, depth, v),
@@ -229,7 +257,7 @@ struct IpInfo {
     ip_len: u32,
 }
 
-fn ipv4(p: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
+fn ipv4(p: &[u8], depth: usize, v: bool) -> Result<Seg<'_>, Skip> {
     let b0 = *p.first().ok_or(Skip::Truncated)?;
     if b0 >> 4 != 4 {
         return Err(Skip::Malformed);
@@ -278,7 +306,7 @@ fn ipv4(p: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
     transport(proto, body, declared, &info, depth, v)
 }
 
-fn ipv6(p: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
+fn ipv6(p: &[u8], depth: usize, v: bool) -> Result<Seg<'_>, Skip> {
     let b0 = *p.first().ok_or(Skip::Truncated)?;
     if b0 >> 4 != 6 {
         return Err(Skip::Malformed);
@@ -325,14 +353,14 @@ fn ipv6(p: &[u8], depth: usize, v: bool) -> Result<Event, Skip> {
     transport(next, body, declared, &info, depth, v)
 }
 
-fn transport(
+fn transport<'a>(
     proto: u8,
-    body: &[u8],
+    body: &'a [u8],
     declared: usize,
     ip: &IpInfo,
     depth: usize,
     v: bool,
-) -> Result<Event, Skip> {
+) -> Result<Seg<'a>, Skip> {
     match proto {
         6 => tcp(body, declared, ip, v),
         4 if depth < MAX_DEPTH => ipv4(body, depth + 1, v),
@@ -370,7 +398,7 @@ fn transport(
     }
 }
 
-fn tcp(seg: &[u8], declared: usize, ip: &IpInfo, v: bool) -> Result<Event, Skip> {
+fn tcp<'a>(seg: &'a [u8], declared: usize, ip: &IpInfo, v: bool) -> Result<Seg<'a>, Skip> {
     let sp = be16(seg, 0).ok_or(Skip::Truncated)?;
     let dp = be16(seg, 2).ok_or(Skip::Truncated)?;
     let seq = be32(seg, 4).ok_or(Skip::Truncated)?;
@@ -405,5 +433,9 @@ fn tcp(seg: &[u8], declared: usize, ip: &IpInfo, v: bool) -> Result<Event, Skip>
     ev.ip_len = Some(ip.ip_len);
     ev.mss = o.mss;
     ev.options_fingerprint = Some(o.fingerprint);
-    Ok(ev)
+    let data = seg
+        .get(off..)
+        .and_then(|p| p.get(..captured))
+        .unwrap_or(&[]);
+    Ok((ev, data))
 }

@@ -48,6 +48,7 @@ pub mod from_fwlog;
 pub mod options;
 pub mod pcap;
 pub mod pflog;
+pub mod prefix;
 pub mod state;
 
 pub use connection::{ConnState, Connection, EndReason, Evidence, SynInfo};

@@ -78,6 +78,37 @@ pub struct PacketReader {
     st: State,
     offset: u64,
     done: bool,
+    /// Length of the block whose payload [`PacketReader::next_with_payload`] lent out:
+    /// consumed at the next call, once the borrow has ended.
+    lent: usize,
+}
+
+/// Where a packet's captured payload lies: its offset in the frame, its length, and the
+/// address it had in the reader's buffer (compared as a number, never dereferenced).
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: usize,
+    len: usize,
+    addr: usize,
+}
+
+/// Where `inner` starts in `outer`, when it is a sub-slice of it.
+fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
+    let start = inner.as_ptr().addr().checked_sub(outer.as_ptr().addr())?;
+    (start.checked_add(inner.len())? <= outer.len()).then_some(start)
+}
+
+/// The captured frame of a packet block (`None` for other blocks).
+fn frame_bytes<'a>(block: &PcapBlockOwned<'a>) -> Option<&'a [u8]> {
+    match block {
+        PcapBlockOwned::Legacy(b) => Some(b.data),
+        PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+            let len = usize::try_from(epb.caplen).unwrap_or(usize::MAX);
+            Some(epb.data.get(..len.min(epb.data.len())).unwrap_or(&[]))
+        }
+        PcapBlockOwned::NG(Block::SimplePacket(spb)) => Some(spb.data),
+        _ => None,
+    }
 }
 
 #[derive(Default)]
@@ -134,6 +165,7 @@ impl PacketReader {
             st: State::default(),
             offset: 0,
             done: false,
+            lent: 0,
         })
     }
 
@@ -153,23 +185,40 @@ impl PacketReader {
 }
 
 impl State {
-    fn frame(&mut self, iface: Iface, ts_us: i64, data: &[u8]) -> Option<Packet> {
+    /// Decodes one frame; with `PAYLOAD`, also says where its payload is.
+    fn frame<const PAYLOAD: bool>(
+        &mut self,
+        iface: Iface,
+        ts_us: i64,
+        data: &[u8],
+    ) -> Option<(Packet, Span)> {
         self.stats.frames += 1;
-        let r = if self.verify {
-            decode::decode_verified(iface.linktype, data, ts_us)
+        let r = if PAYLOAD {
+            decode::decode_payload(iface.linktype, data, ts_us, self.verify)
+        } else if self.verify {
+            decode::decode_verified(iface.linktype, data, ts_us).map(|d| (d, &[][..]))
         } else {
-            decode::decode(iface.linktype, data, ts_us)
+            decode::decode(iface.linktype, data, ts_us).map(|d| (d, &[][..]))
         };
         match r {
-            Ok(d) => {
+            Ok((d, payload)) => {
                 self.stats.tcp += 1;
                 if d.event.tcp_checksum_ok == Some(false) {
                     self.stats.bad_tcp_checksum += 1;
                 }
-                Some(Packet {
+                let span = match offset_in(data, payload) {
+                    Some(start) if !payload.is_empty() => Span {
+                        start,
+                        len: payload.len(),
+                        addr: payload.as_ptr().addr(),
+                    },
+                    _ => Span::default(),
+                };
+                let p = Packet {
                     event: d.event,
                     pflog: d.pflog,
-                })
+                };
+                Some((p, span))
             }
             Err(s) => {
                 match s {
@@ -186,7 +235,7 @@ impl State {
     }
 
     /// Handles one block; `Some` when it yields a TCP packet.
-    fn block(&mut self, block: PcapBlockOwned<'_>) -> Option<Packet> {
+    fn block<const PAYLOAD: bool>(&mut self, block: &PcapBlockOwned<'_>) -> Option<(Packet, Span)> {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
                 self.legacy = Some(Iface {
@@ -211,7 +260,7 @@ impl State {
                 let ts = i64::from(b.ts_sec)
                     .saturating_mul(1_000_000)
                     .saturating_add(sub_us);
-                self.frame(iface, ts, b.data)
+                self.frame::<PAYLOAD>(iface, ts, b.data)
             }
             PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                 self.ifaces.clear();
@@ -231,35 +280,102 @@ impl State {
                 let res = u128::from(iface.resolution);
                 let us = (u128::from(ts) * 1_000_000 / res).min(i64::MAX as u128) as i64;
                 let ts_us = us.saturating_add(iface.offset_s.saturating_mul(1_000_000));
-                let len = usize::try_from(epb.caplen).unwrap_or(usize::MAX);
-                let data = epb.data.get(..len.min(epb.data.len())).unwrap_or(&[]);
-                self.frame(iface, ts_us, data)
+                self.frame::<PAYLOAD>(iface, ts_us, frame_bytes(block)?)
             }
-            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+            PcapBlockOwned::NG(Block::SimplePacket(_)) => {
                 let iface = *self.ifaces.first()?;
-                self.frame(iface, 0, spb.data)
+                self.frame::<PAYLOAD>(iface, 0, frame_bytes(block)?)
             }
             PcapBlockOwned::NG(_) => None,
         }
     }
 }
 
-impl Iterator for PacketReader {
-    type Item = Result<Packet>;
+impl PacketReader {
+    /// Like [`Iterator::next`], and also lends the segment's captured payload (the bytes
+    /// after the TCP header, as far as the snap length kept them), straight from the
+    /// reader's buffer: no copy, no allocation. The slice is valid until the next call.
+    ///
+    /// ```
+    /// use halfopen_tcp::pcap::PacketReader;
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/lab-run1/server.pcap");
+    /// let mut r = PacketReader::new(std::fs::File::open(path)?)?;
+    /// let mut first = None;
+    /// while let Some(item) = r.next_with_payload() {
+    ///     let (p, payload) = item?;
+    ///     if !payload.is_empty() {
+    ///         first = Some((p.event.src_port, payload.to_vec()));
+    ///         break;
+    ///     }
+    /// }
+    /// let (_, bytes) = first.unwrap();
+    /// assert!(bytes.starts_with(b"GET / HTTP/1.1\r\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_with_payload(&mut self) -> Option<Result<(Packet, &[u8])>> {
+        let (p, span, n) = match self.next_packet::<true>()? {
+            Ok(found) => found,
+            Err(e) => return Some(Err(e)),
+        };
+        if span.len == 0 {
+            self.consume(n);
+            return Some(Ok((p, &[])));
+        }
+        // The block stays in the reader's buffer until the next call. (A borrow returned
+        // from inside the search loop would keep the reader borrowed for the whole loop, so
+        // the slice is found again here.) Nothing touched the buffer since the block was
+        // decoded: the payload is at the same address in it.
+        self.lent = n;
+        if let Some(at) = self.lent_offset(span) {
+            return Some(Ok((
+                p,
+                self.inner.data().get(at..at + span.len).unwrap_or(&[]),
+            )));
+        }
+        Some(Ok((p, self.reparsed(span))))
+    }
 
-    fn next(&mut self) -> Option<Result<Packet>> {
+    /// Where the lent block's payload is in the reader's buffer: nothing touched the
+    /// buffer since the block was decoded, so it is at the address the decoder saw.
+    fn lent_offset(&self, span: Span) -> Option<usize> {
+        let buffer = self.inner.data();
+        span.addr.checked_sub(buffer.as_ptr().addr()).filter(|&at| {
+            at.checked_add(span.len)
+                .is_some_and(|end| end <= buffer.len())
+        })
+    }
+
+    /// The lent block's payload by parsing the block again and cutting its frame.
+    fn reparsed(&mut self, span: Span) -> &[u8] {
+        match self.inner.next() {
+            Ok((_, block)) => frame_bytes(&block)
+                .and_then(|f| f.get(span.start..span.start.checked_add(span.len)?))
+                .unwrap_or(&[]),
+            Err(_) => &[],
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.offset = self.offset.saturating_add(n as u64);
+    }
+
+    /// Finds the next TCP packet; its block (`n` bytes) is left unconsumed.
+    fn next_packet<const PAYLOAD: bool>(&mut self) -> Option<Result<(Packet, Span, usize)>> {
+        if self.lent > 0 {
+            let n = std::mem::take(&mut self.lent);
+            self.consume(n);
+        }
         let mut stalled = false;
         while !self.done {
             match self.inner.next() {
                 Ok((n, block)) => {
                     stalled = false;
                     // The block borrows the reader's buffer: decode it before consuming.
-                    let out = self.st.block(block);
-                    self.inner.consume(n);
-                    self.offset = self.offset.saturating_add(n as u64);
-                    if let Some(p) = out {
-                        return Some(Ok(p));
+                    if let Some((p, span)) = self.st.block::<PAYLOAD>(&block) {
+                        return Some(Ok((p, span, n)));
                     }
+                    self.consume(n);
                 }
                 Err(PcapError::Eof) => {
                     self.done = true;
@@ -286,5 +402,47 @@ impl Iterator for PacketReader {
             }
         }
         None
+    }
+}
+
+impl Iterator for PacketReader {
+    type Item = Result<Packet>;
+
+    fn next(&mut self) -> Option<Result<Packet>> {
+        Some(self.next_packet::<false>()?.map(|(p, _, n)| {
+            self.consume(n);
+            p
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The payload found at its address is the one cut from the block parsed again, for
+    /// every packet with payload of the lab capture (pcap) and of a pcapng trace.
+    #[test]
+    fn payload_by_address_equals_payload_by_parsing() {
+        for path in [
+            "tests/data/lab-run1/server.pcap",
+            "tests/data/zeek/Traces/tcp/retransmit-timeout.pcapng",
+            "tests/data/zeek/Traces/ssh/ssh-on-port-80.pcap",
+        ] {
+            let f = std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/").to_owned() + path);
+            let mut r = PacketReader::new(f.unwrap()).unwrap();
+            let mut checked = 0;
+            while let Some(item) = r.next_packet::<true>() {
+                let (_, span, n) = item.unwrap();
+                r.lent = n;
+                if span.len > 0 {
+                    let at = r.lent_offset(span).expect("payload inside the buffer");
+                    let by_address = r.inner.data()[at..at + span.len].to_vec();
+                    assert_eq!(by_address, r.reparsed(span), "{path}");
+                    checked += 1;
+                }
+            }
+            assert!(checked >= 2, "{path}");
+        }
     }
 }
