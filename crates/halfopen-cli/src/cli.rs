@@ -306,7 +306,10 @@ pub fn run_analyze(a: &AnalyzeArgs) -> Result<u8, CliError> {
     }
     let report = analyzer.finish();
     let printed = match (a.blocklist, a.format) {
-        (Some(b), _) => Printed::Blocklist(b.into(), a.rules.render_options()),
+        (Some(b), _) => {
+            let smallest = report.forms.iter().filter_map(|f| f.smallest_rule).min();
+            Printed::Blocklist(b.into(), a.rules.render_options_before(smallest))
+        }
         (None, OutputFormat::Json) => Printed::Json,
         (None, OutputFormat::Text) => Printed::Text,
     };

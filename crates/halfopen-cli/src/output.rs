@@ -33,11 +33,17 @@ pub struct RuleArgs {
 }
 
 impl RuleArgs {
-    /// The renderer's options.
-    pub fn render_options(&self) -> RenderOptions {
+    /// The renderer's options; without `--ipfw-rule`, the deny rule goes just before the
+    /// smallest rule number the ipfw log shows (`smallest_rule`), so that it comes before the
+    /// allow rules that logged the traffic.
+    pub fn render_options_before(&self, smallest_rule: Option<u32>) -> RenderOptions {
+        let from_log = smallest_rule
+            .and_then(|r| r.checked_sub(1))
+            .and_then(|r| u16::try_from(r).ok())
+            .and_then(IpfwRule::new);
         RenderOptions {
             interface: self.interface.clone(),
-            ipfw_rule: self.ipfw_rule.unwrap_or_default(),
+            ipfw_rule: self.ipfw_rule.or(from_log).unwrap_or_default(),
             name: self.name.clone(),
         }
     }
@@ -198,6 +204,12 @@ mod tests {
         assert!(parse_ipfw_rule("65535").is_err());
         assert!(parse_name("web").is_ok());
         assert!(parse_name("web block").is_err());
-        assert_eq!(RuleArgs::default().render_options().ipfw_rule.get(), 50);
+        assert_eq!(
+            RuleArgs::default()
+                .render_options_before(None)
+                .ipfw_rule
+                .get(),
+            50
+        );
     }
 }

@@ -298,7 +298,7 @@ impl PacketReader {
     ///
     /// ```
     /// use halfopen_tcp::pcap::PacketReader;
-    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/lab-run1/server.pcap");
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../halfopen/tests/data/lab/run1/server.pcap");
     /// let mut r = PacketReader::new(std::fs::File::open(path)?)?;
     /// let mut first = None;
     /// while let Some(item) = r.next_with_payload() {
@@ -425,7 +425,7 @@ mod tests {
     #[test]
     fn payload_by_address_equals_payload_by_parsing() {
         for path in [
-            "tests/data/lab-run1/server.pcap",
+            "../halfopen/tests/data/lab/run1/server.pcap",
             "tests/data/zeek/Traces/tcp/retransmit-timeout.pcapng",
             "tests/data/zeek/Traces/ssh/ssh-on-port-80.pcap",
         ] {

@@ -185,7 +185,10 @@ fn zeek_ssh_on_port_80_is_an_ssh_banner_on_both_sides() {
 
 #[test]
 fn lab_run_slowloris_tls_curl_and_silent_connections() {
-    let (conns, store) = run("lab-run1/server.pcap", PrefixConfig::default());
+    let (conns, store) = run(
+        "../../../halfopen/tests/data/lab/run1/server.pcap",
+        PrefixConfig::default(),
+    );
 
     // 198.51.100.21: slowloris. "GET / HTTP/1.1\r\nHost: x\r\n", then "X-a: b\r\n" every
     // second (testbed.sh); Apache answered 408 and logged "GET / HTTP/1.1" 408.
@@ -235,7 +238,10 @@ fn lab_run_slowloris_tls_curl_and_silent_connections() {
         panic!()
     };
     assert_eq!((h.sni, h.complete), (Some(&b"x"[..]), true));
-    let access = std::fs::read_to_string(Path::new(DATA).join("lab-run1/access.log")).unwrap();
+    let access = std::fs::read_to_string(
+        Path::new(DATA).join("../../../halfopen/tests/data/lab/run1/access.log"),
+    )
+    .unwrap();
     let logged = access
         .lines()
         .find(|l| l.starts_with("198.51.100.22 "))
@@ -325,7 +331,7 @@ fn lab_run_within_a_tiny_budget_evicts_oldest_first_and_stays_bounded() {
         max_entries: 1,
         ..PrefixConfig::default()
     };
-    let (conns, store) = run("lab-run1/server.pcap", cfg);
+    let (conns, store) = run("../../../halfopen/tests/data/lab/run1/server.pcap", cfg);
     let st = store.stats();
     assert_eq!(st.peak_entries, 1);
     assert_eq!(
@@ -353,7 +359,7 @@ fn lab_run_within_a_tiny_budget_evicts_oldest_first_and_stays_bounded() {
         max_bytes: 1,
         ..PrefixConfig::default()
     };
-    let (conns, store) = run("lab-run1/server.pcap", cfg);
+    let (conns, store) = run("../../../halfopen/tests/data/lab/run1/server.pcap", cfg);
     // every entry goes as soon as its segment is placed: nothing is ever held
     assert_eq!(store.stats().evicted_for_bytes, store.stats().entries);
     assert_eq!((store.len(), store.stats().taken), (0, 0));

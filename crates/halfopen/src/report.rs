@@ -263,11 +263,15 @@ pub struct FormReport {
     pub meaning: String,
     /// The server's addresses it shows.
     pub server_addrs: Vec<IpAddr>,
+    /// The smallest firewall rule number its lines show (ipfw), where a deny rule must come
+    /// before.
+    #[serde(default)]
+    pub smallest_rule: Option<u32>,
 }
 
 impl FormReport {
     /// The report item of an input's form.
-    pub fn of(file: &str, f: &InputForm) -> FormReport {
+    pub fn of(file: &str, f: &InputForm, smallest_rule: Option<u32>) -> FormReport {
         FormReport {
             file: file.to_owned(),
             shows: f.shows,
@@ -276,6 +280,7 @@ impl FormReport {
             reason: f.reason.clone(),
             meaning: f.shows.sentence().to_owned(),
             server_addrs: f.server_addrs.clone(),
+            smallest_rule,
         }
     }
 }
@@ -822,18 +827,26 @@ fn headline(
             thousands(b.sources),
             thousands(b.connections)
         );
-        if let Some(w) = b
-            .wider
-            .iter()
-            .filter(|w| w.collateral.clients > 0)
-            .max_by_key(|w| w.collateral.clients)
-        {
-            line.push_str(&format!(
-                ". Do not block {}: it holds {} client(s) with {} successful request(s)",
-                w.cidr,
-                thousands(w.collateral.clients),
-                thousands(w.collateral.requests)
-            ));
+        // The wider blocks an admin reaches for (up to /22, IPv6 /48), each where it would cut
+        // off more clients than the narrower one.
+        let mut shown = 0u64;
+        let mut dont = Vec::new();
+        for w in b.wider.iter().filter(|w| {
+            let limit = if w.cidr.addr().is_ipv4() { 22 } else { 48 };
+            w.cidr.prefix_len() >= limit
+        }) {
+            if w.collateral.clients > shown {
+                shown = w.collateral.clients;
+                dont.push(format!(
+                    "{} (it holds {} client(s) with {} successful request(s))",
+                    w.cidr,
+                    thousands(w.collateral.clients),
+                    thousands(w.collateral.requests)
+                ));
+            }
+        }
+        if !dont.is_empty() {
+            line.push_str(&format!(". Do not block {}", dont.join(" or ")));
         }
         if b.likely_spoofed {
             line.push_str(" (the sources look spoofed: blocking them does little)");

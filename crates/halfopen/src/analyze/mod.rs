@@ -479,7 +479,7 @@ impl Pipeline {
                 .iter()
                 .zip(&forms)
                 .filter(|(r, _)| r.unusable.is_none())
-                .map(|(r, f)| FormReport::of(&r.name, f))
+                .map(|(r, f)| FormReport::of(&r.name, f, r.tally.smallest_rule))
                 .collect(),
             platform: platform.map(|(p, why)| platform_report(p, &why)),
             notes: self.notes,
