@@ -12,6 +12,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         syn_timeout_us: 50,
         established_idle_timeout_us: 500,
         closed_linger_us: 20,
+        half_closed_linger_us: 200,
         server_port_heuristic: data.first().is_some_and(|b| b & 1 == 1),
     });
     let mut ts = 0i64;

@@ -173,6 +173,15 @@ pub struct InputArgs {
     /// availability checks succeeded).
     #[arg(long = "block-hostile-clients")]
     pub block_hostile_clients: bool,
+    /// Bytes kept of each capture connection's client side to tell what it sent (HTTP, TLS,
+    /// SSH...; 0: none).
+    #[arg(long = "payload-bytes", value_name = "N", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(0..=65_536))]
+    pub payload_bytes: u32,
+    /// Quote the first bytes whole (escaped) in the evidence; by default only the method, the
+    /// path and the header names are shown (header values may hold cookies or passwords).
+    #[arg(long = "show-payload")]
+    pub show_payload: bool,
 }
 
 /// An address (a /32 or /128) or a network; an IPv4-mapped IPv6 address is the IPv4 one.
@@ -262,6 +271,8 @@ impl InputArgs {
             },
             firewall_shows: self.firewall_shows,
             server_os: self.server_os,
+            payload_bytes: self.payload_bytes as usize,
+            show_payload: self.show_payload,
             ..Options::default()
         };
         opts.validate()

@@ -103,6 +103,8 @@ pub(crate) const CLOSING_SCHEDULED: u16 = 256;
 /// The flow has no timer entry: its deadline is an idle timeout far away, and the table
 /// looks at it again on its periodic scan of parked flows.
 pub(crate) const PARKED: u16 = 512;
+/// A timer entry with the half-close deadline has been pushed.
+pub(crate) const HALF_CLOSED_SCHEDULED: u16 = 1024;
 
 /// The first SYN's fields, packed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -512,11 +514,22 @@ impl Flow {
         self.bits & FLAGGED == 0
     }
 
-    /// Both sides finished (FIN or RST), or one side reset.
+    /// Over: one side reset, both sent a FIN, or one sent a FIN and the other was never
+    /// seen (an input that shows one direction only).
     pub(crate) fn is_closing(&self) -> bool {
         let (o, r) = self.codes();
-        // Closed (5) or Reset (6) on either side.
-        o.max(r) >= EndpointState::Closed as u8
+        let closed = EndpointState::Closed as u8;
+        o.max(r) >= EndpointState::Reset as u8
+            || o.min(r) >= closed
+            || (o.max(r) == closed && o.min(r) == EndpointState::Inactive as u8)
+    }
+
+    /// Half-closed (RFC 9293 §3.6): one side sent a FIN, the other, seen, has not; it may
+    /// still send (a server answering a request it read late from its accept queue).
+    pub(crate) fn is_half_closed(&self) -> bool {
+        let (o, r) = self.codes();
+        let closed = EndpointState::Closed as u8;
+        o.max(r) == closed && o.min(r) != EndpointState::Inactive as u8 && o.min(r) < closed
     }
 
     pub(crate) fn any_reset(&self) -> bool {
@@ -1096,9 +1109,20 @@ mod tests {
                 !flagged || (matches!(os, SynSent | SynAckSent) && rs == Inactive),
                 "{msg}"
             );
+            let ended = |s: EndpointState| matches!(s, Closed | Reset);
             assert_eq!(
                 f.is_closing(),
-                [os, rs].iter().any(|s| matches!(s, Closed | Reset)),
+                os == Reset
+                    || rs == Reset
+                    || (ended(os) && ended(rs))
+                    || (ended(os) && rs == Inactive)
+                    || (ended(rs) && os == Inactive),
+                "{msg}"
+            );
+            assert_eq!(
+                f.is_half_closed(),
+                (os == Closed && !matches!(rs, Inactive | Closed | Reset))
+                    || (rs == Closed && !matches!(os, Inactive | Closed | Reset)),
                 "{msg}"
             );
             assert_eq!(f.any_reset(), os == Reset || rs == Reset, "{msg}");

@@ -18,7 +18,9 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use crate::finished::{Finished, compact_connection};
-use crate::flow::{CLOSING_SCHEDULED, CompactSyn, Flow, HAS_TIMER, ORIG_IS_A, PARKED};
+use crate::flow::{
+    CLOSING_SCHEDULED, CompactSyn, Flow, HALF_CLOSED_SCHEDULED, HAS_TIMER, ORIG_IS_A, PARKED,
+};
 use crate::flow_map::FlowMap;
 use crate::key::{FlowKey, V4Key, V6Key, likely_server_port};
 use crate::syn_cache::SynCache;
@@ -53,6 +55,15 @@ pub struct Config {
     /// it is reported. Default 10 s, Linux `nf_conntrack_tcp_timeout_close`
     /// (TIME_WAIT is 120 s).
     pub closed_linger_us: i64,
+    /// How long a half-closed connection (one side sent a FIN, the other, seen, has not)
+    /// stays after its last segment. Default 180 s: the other side may still send, e.g. a
+    /// saturated server that takes a connection from its accept queue minutes after the
+    /// client gave up (measured: 136 s in the lab's prefork run). Linux conntrack keeps
+    /// `CLOSE_WAIT` 60 s and `FIN_WAIT` 120 s; Zeek documents its 5-minute inactivity
+    /// timeout but splits them in its test traces ([`Config::zeek`] does as Zeek
+    /// does). A side never seen (one-direction input) does not hold the
+    /// connection: it is closed as if both had sent a FIN.
+    pub half_closed_linger_us: i64,
     /// When the first segment of a connection is not a SYN (a SYN-ACK, or midstream), make
     /// the side with a well-known port the responder, like Zeek's `likely_server_ports`
     /// heuristic. Default true.
@@ -66,6 +77,7 @@ impl Default for Config {
             syn_timeout_us: 63_000_000,
             established_idle_timeout_us: 432_000_000_000,
             closed_linger_us: 10_000_000,
+            half_closed_linger_us: 180_000_000,
             server_port_heuristic: true,
         }
     }
@@ -80,6 +92,9 @@ impl Config {
             syn_timeout_us: 5_000_000,
             established_idle_timeout_us: 300_000_000,
             closed_linger_us: 5_000_000,
+            // Zeek ends a connection a few seconds after one side's FIN even when the other
+            // side keeps sending (its Teredo test traces show the split).
+            half_closed_linger_us: 5_000_000,
             server_port_heuristic: true,
         }
     }
@@ -170,7 +185,7 @@ fn horizon(cfg: &Config) -> i64 {
 
 /// A flow whose deadline is its idle timeout (neither closing nor in its handshake).
 fn idles_out(f: &Flow) -> bool {
-    !f.is_closing() && !f.is_attempt() && !f.handshake_pending()
+    !f.is_closing() && !f.is_half_closed() && !f.is_attempt() && !f.handshake_pending()
 }
 
 /// Parks flow `f` (no timer entry) if its deadline `d` is an idle timeout more than a
@@ -199,6 +214,14 @@ fn deadline(f: &Flow, cfg: &Config) -> (i64, EndReason) {
             EndReason::Closed
         };
         (f.last_us().saturating_add(cfg.closed_linger_us), why)
+    } else if f.is_half_closed() {
+        (
+            f.last_us().saturating_add(
+                cfg.half_closed_linger_us
+                    .min(cfg.established_idle_timeout_us),
+            ),
+            EndReason::Closed,
+        )
     } else if f.is_attempt() || f.handshake_pending() {
         (
             f.last_us().saturating_add(cfg.syn_timeout_us),
@@ -262,7 +285,9 @@ fn schedule(f: &mut Flow, id: u32, timers: &mut TimerQueue, scan_due: &mut i64, 
     // The usual segment of a tracked connection changes nothing here (checked inline,
     // before the call: most segments stop here): its entry stands, or it is parked and
     // still idling out, so its deadline only moved later and the next scan looks again.
-    let stands = f.bits & HAS_TIMER != 0 && (f.bits & CLOSING_SCHEDULED != 0 || !f.is_closing());
+    let stands = f.bits & HAS_TIMER != 0
+        && (f.bits & CLOSING_SCHEDULED != 0
+            || (!f.is_closing() && (f.bits & HALF_CLOSED_SCHEDULED != 0 || !f.is_half_closed())));
     if stands || (f.bits & PARKED != 0 && idles_out(f)) {
         return;
     }
@@ -288,13 +313,21 @@ fn schedule_entry(
         f.bits = (f.bits | HAS_TIMER) & !PARKED;
         if f.is_closing() {
             f.bits |= CLOSING_SCHEDULED;
+        } else if f.is_half_closed() {
+            f.bits |= HALF_CLOSED_SCHEDULED;
         }
         ctx.due_at(d);
         timers.push(d, f.gen_, id);
-    } else if f.bits & HAS_TIMER != 0 && f.bits & CLOSING_SCHEDULED == 0 && f.is_closing() {
-        // The deadline got shorter (FIN/RST linger): add an entry for it; the old
-        // one is re-checked and dropped when it comes due.
-        f.bits |= CLOSING_SCHEDULED;
+    } else if f.bits & HAS_TIMER != 0 && f.bits & CLOSING_SCHEDULED == 0 {
+        // The deadline got shorter (a half-close, then the FIN/RST linger): add an entry
+        // for it; the old one is re-checked and dropped when it comes due.
+        if f.is_closing() {
+            f.bits |= CLOSING_SCHEDULED;
+        } else if f.is_half_closed() && f.bits & HALF_CLOSED_SCHEDULED == 0 {
+            f.bits |= HALF_CLOSED_SCHEDULED;
+        } else {
+            return;
+        }
         let (d, _) = deadline(f, &ctx.cfg);
         ctx.due_at(d);
         timers.push(d, f.gen_, id);
@@ -411,7 +444,11 @@ impl<K: FlowKey> Shard<K> {
         let mut created = true;
         let id = match found {
             Some(id) => {
-                let reuse = bare_syn && self.map.get(id).is_some_and(|f| f.is_closing());
+                let reuse = bare_syn
+                    && self
+                        .map
+                        .get(id)
+                        .is_some_and(|f| f.is_closing() || f.is_half_closed());
                 if reuse {
                     // A new SYN on the 4-tuple of a finished connection: port reuse.
                     if let Some((_, old)) = self.map.remove(id) {

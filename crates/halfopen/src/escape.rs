@@ -49,6 +49,29 @@ pub fn for_terminal(bytes: &[u8]) -> String {
     out
 }
 
+/// Keeps printable text (any script) but escapes control characters (C0, DEL, C1) as
+/// `\xNN`: for text already escaped byte by byte elsewhere that may carry an ellipsis.
+///
+/// ```
+/// assert_eq!(halfopen::escape::printable("GET /a…\u{1b}[2J"), "GET /a…\\x1b[2J");
+/// ```
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str("\\x");
+                out.push(hex_digit(b >> 4));
+                out.push(hex_digit(b & 0x0f));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Like [`for_terminal`], truncated to at most `max` input bytes (an ellipsis marks the cut).
 pub fn for_terminal_capped(bytes: &[u8], max: usize) -> String {
     match bytes.get(..max) {

@@ -322,6 +322,198 @@ pub struct ConnFacts {
     /// SYN, before its handshake completed: (seconds from the SYN to the end of the input,
     /// the SYN timeout in seconds). Its outcome is unknown.
     pub log_ended: Option<(u64, u64)>,
+    /// What its first bytes were, from a capture.
+    pub payload: Option<Box<Payload>>,
+}
+
+/// What a connection's first bytes were (a capture keeps them: `halfopen_tcp::prefix`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    /// What the client's bytes are.
+    pub class: PayloadClass,
+    /// Milliseconds from the client's first byte to its last new byte (a slowloris client
+    /// trickles its head over many seconds).
+    pub spread_ms: u64,
+    /// The evidence in words: the client's first bytes quoted (escaped, capped; by default only
+    /// the method, the path and the header names), how they came, and the server's first line.
+    pub evidence: String,
+    /// The server's HTTP status, when its first line is one (400, 408...).
+    pub server_status: Option<u16>,
+    /// The scanning tool the request names (User-Agent, probe path), when HTTP.
+    pub tool: Option<&'static str>,
+}
+
+/// What a client's first bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PayloadClass {
+    /// Nothing sent.
+    Empty,
+    /// One complete HTTP/1 request head, or several (pipelined).
+    HttpComplete,
+    /// An HTTP/1 request head that never ended, all its bytes seen (the client stopped
+    /// sending: slowloris, or a capture that ended first).
+    HttpPartial,
+    /// An HTTP/1 request head longer than the bytes kept, or cut by a hole in the capture.
+    HttpCut,
+    /// Bytes that do not start at the stream's start (the capture began mid-stream, no
+    /// SYN seen, or missed the first segment): not classified.
+    Midstream,
+    /// An HTTP/2 connection preface (prior knowledge).
+    Http2Preface,
+    /// Another protocol, by its stable name: `tls` (a ClientHello), `ssh`, `socks`, `rdp`,
+    /// `tpkt` (ISO transport, not RDP), `smb`, `proxy_protocol`, `text` (not HTTP), `binary`.
+    Other(&'static str),
+}
+
+impl Payload {
+    /// Classifies the first bytes a capture kept of a connection (`show_payload`: quote them
+    /// whole, escaped, instead of the method, the path and the header names only).
+    ///
+    /// ```
+    /// use halfopen::facts::{Payload, PayloadClass};
+    /// use halfopen_tcp::prefix::{PrefixConfig, PrefixStore};
+    /// use halfopen_tcp::{Event, TcpFlags};
+    /// let (c, s) = ("192.0.2.1:40000".parse().unwrap(), "198.51.100.1:80".parse().unwrap());
+    /// let mut store = PrefixStore::new(PrefixConfig::default());
+    /// let mut syn = Event::new(0, "192.0.2.1".parse().unwrap(), 40000, "198.51.100.1".parse().unwrap(), 80);
+    /// syn.flags = Some(TcpFlags::SYN);
+    /// syn.seq = Some(1000);
+    /// store.observe(&syn, b"");
+    /// let mut data = syn;
+    /// data.flags = Some(TcpFlags::ACK | TcpFlags::PSH);
+    /// data.seq = Some(1001);
+    /// data.payload_len = Some(20);
+    /// store.observe(&data, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03abcdefgh");
+    /// let p = Payload::of(&store.take(c, s).unwrap(), false);
+    /// assert_eq!(p.class, PayloadClass::Other("tls"));
+    /// ```
+    pub fn of(p: &halfopen_tcp::prefix::ConnPrefix, show_payload: bool) -> Payload {
+        use halfopen_tcp::prefix::classify::{self, ClientKind, HeadShape, ServerKind};
+        use halfopen_tcp::prefix::render;
+        let bytes = p.client.bytes();
+        let cut = p.client.full() || p.client.gap();
+        let class = match classify::client(bytes) {
+            _ if p.client.midstream() => PayloadClass::Midstream,
+            ClientKind::Empty if p.client.gap() => PayloadClass::Midstream,
+            ClientKind::Empty => PayloadClass::Empty,
+            ClientKind::Http(h) => match h.shape() {
+                HeadShape::Partial if cut => PayloadClass::HttpCut,
+                HeadShape::Partial => PayloadClass::HttpPartial,
+                _ => PayloadClass::HttpComplete,
+            },
+            ClientKind::Http2Preface => PayloadClass::Http2Preface,
+            ClientKind::TlsClientHello(_) => PayloadClass::Other("tls"),
+            ClientKind::Ssh(_) => PayloadClass::Other("ssh"),
+            ClientKind::Socks4 { .. } | ClientKind::Socks5 { .. } => PayloadClass::Other("socks"),
+            ClientKind::TpktConnect { rdp: true } => PayloadClass::Other("rdp"),
+            ClientKind::TpktConnect { rdp: false } => PayloadClass::Other("tpkt"),
+            ClientKind::Smb { .. } => PayloadClass::Other("smb"),
+            ClientKind::ProxyProtocol { .. } => PayloadClass::Other("proxy_protocol"),
+            ClientKind::Text => PayloadClass::Other("text"),
+            ClientKind::Binary => PayloadClass::Other("binary"),
+        };
+        let server_status = match classify::server(p.server.first_line()) {
+            ServerKind::HttpStatus(st) => Some(st.code),
+            _ => None,
+        };
+        let mut evidence = render::client(&p.client, show_payload).to_string();
+        if !p.server.first_line().is_empty() {
+            evidence.push_str("; the server answered ");
+            evidence.push_str(&render::server(&p.server).to_string());
+        }
+        let spread_us = match (p.client.first_payload_us(), p.client.last_payload_us()) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => 0,
+        };
+        let tool = match class {
+            PayloadClass::HttpComplete | PayloadClass::HttpPartial | PayloadClass::HttpCut => {
+                crate::tools::tool_in_head(bytes)
+            }
+            _ => None,
+        };
+        Payload {
+            class,
+            tool,
+            spread_ms: u64::try_from(spread_us / 1000).unwrap_or(0),
+            evidence: crate::escape::printable(&evidence),
+            server_status,
+        }
+    }
+}
+
+/// A source's most telling first bytes, kept as an example (escaped, capped).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FirstBytes {
+    /// The class's stable name ([`PayloadClass::name`]).
+    pub class: String,
+    /// What they are, in words.
+    pub protocol: String,
+    /// The bytes quoted and the server's answer ([`Payload::evidence`]).
+    pub evidence: String,
+    /// The server's HTTP status, when it answered with one.
+    pub server_status: Option<u16>,
+}
+
+impl FirstBytes {
+    /// The example of one connection's first bytes.
+    pub fn of(p: &Payload) -> FirstBytes {
+        FirstBytes {
+            class: p.class.name().to_owned(),
+            protocol: p.class.protocol().to_owned(),
+            evidence: p.evidence.clone(),
+            server_status: p.server_status,
+        }
+    }
+
+    /// How much the example tells: another protocol over an unfinished head over a whole
+    /// request over the rest.
+    pub fn rank(&self) -> u8 {
+        match self.class.as_str() {
+            "http_complete" => 2,
+            "http_partial" => 3,
+            "empty" | "http_cut" | "midstream" => 1,
+            _ => 4,
+        }
+    }
+}
+
+impl PayloadClass {
+    /// The protocol's name as the evidence says it.
+    pub fn protocol(self) -> &'static str {
+        match self {
+            PayloadClass::Empty => "nothing",
+            PayloadClass::HttpComplete => "an HTTP/1 request",
+            PayloadClass::HttpPartial => "an unfinished HTTP/1 request head",
+            PayloadClass::HttpCut => "an HTTP/1 request head longer than the bytes kept",
+            PayloadClass::Midstream => "bytes from the middle of the stream",
+            PayloadClass::Http2Preface => "an HTTP/2 preface",
+            PayloadClass::Other(name) => match name {
+                "tls" => "a TLS ClientHello",
+                "ssh" => "an SSH client banner",
+                "socks" => "a SOCKS request",
+                "rdp" => "an RDP connection request",
+                "tpkt" => "an ISO transport (TPKT) connection request",
+                "smb" => "an SMB negotiation",
+                "proxy_protocol" => "a PROXY protocol header",
+                "text" => "text that is not HTTP",
+                _ => "binary bytes",
+            },
+        }
+    }
+
+    /// The stable name (JSON): `empty`, `http_complete`, `http_partial`, `http_cut`,
+    /// `midstream`, `http2_preface`, or another protocol's name ([`PayloadClass::Other`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            PayloadClass::Empty => "empty",
+            PayloadClass::HttpComplete => "http_complete",
+            PayloadClass::HttpPartial => "http_partial",
+            PayloadClass::HttpCut => "http_cut",
+            PayloadClass::Midstream => "midstream",
+            PayloadClass::Http2Preface => "http2_preface",
+            PayloadClass::Other(name) => name,
+        }
+    }
 }
 
 impl ConnFacts {
@@ -347,6 +539,7 @@ impl ConnFacts {
             syn: None,
             requests: ConnRequests::default(),
             log_ended: None,
+            payload: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! | observation | every packet | inbound only | SYNs only / one line per connection |
 //! |---|---|---|---|
 //! | a logged request | decides (served, slow, non-HTTP, timed out) | decides | decides |
+//! | the client's first bytes (a capture), no logged request | a whole HTTP request: served (400/408 from the server: bad, slow); a head unfinished after 5 s: slow; another protocol: non-HTTP | — | — |
 //! | no SYN from the client | already open when the input began: not an attempt | same | — |
 //! | server RST to the SYN | refused (port closed) | not visible | not visible |
 //! | SYN-ACK, then client RST | a real host refused the connection (raw-socket SYN tool) | client RST after its SYN | not visible |
@@ -18,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::Shows;
-use crate::facts::{ConnFacts, RequestKind};
+use crate::facts::{ConnFacts, PayloadClass, RequestKind};
 
 /// What one connection's evidence shows happened, given its input's form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -239,6 +240,9 @@ pub fn outcome(c: &ConnFacts) -> Outcome {
     if let Some(o) = from_web_logs(c) {
         return o;
     }
+    if let Some(o) = from_first_bytes(c) {
+        return o;
+    }
     match (c.shows, c.flags) {
         (Shows::EveryPacket, true) => every_packet(c),
         (Shows::Inbound, true) => inbound(c),
@@ -285,6 +289,40 @@ fn from_web_logs(c: &ConnFacts) -> Option<Outcome> {
         });
     }
     None
+}
+
+/// How long an unfinished request head may take to arrive before it is a slow request, ms:
+/// a browser sends its head in one segment; a slowloris client trickles a header line every
+/// 10-15 s.
+pub const SLOW_HEAD_MS: u64 = 5_000;
+
+/// What the client's first bytes (kept from a capture) prove when no logged request did.
+/// The web logs, when they have the connection, are the server's word and come first.
+fn from_first_bytes(c: &ConnFacts) -> Option<Outcome> {
+    let p = c.payload.as_deref()?;
+    match p.class {
+        PayloadClass::HttpComplete => Some(match p.server_status {
+            Some(400) => Outcome::BadRequest,
+            Some(408) => Outcome::SlowRequest,
+            _ => Outcome::Served,
+        }),
+        PayloadClass::HttpPartial => {
+            let server_closed = matches!(c.first_close(), Some((false, _)));
+            let slow = p.server_status == Some(408)
+                || p.spread_ms >= SLOW_HEAD_MS
+                || (server_closed && c.duration_ms() >= SLOW_HEAD_MS);
+            if slow {
+                Some(Outcome::SlowRequest)
+            } else if p.server_status == Some(400) {
+                Some(Outcome::BadRequest)
+            } else {
+                None
+            }
+        }
+        PayloadClass::Http2Preface => Some(Outcome::Http2Preface),
+        PayloadClass::Other(_) => Some(Outcome::NonHttp),
+        PayloadClass::Empty | PayloadClass::HttpCut | PayloadClass::Midstream => None,
+    }
 }
 
 /// Outcomes of a connection that never got past the SYN, when the log ended before its

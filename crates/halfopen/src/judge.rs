@@ -309,6 +309,11 @@ fn slow_attack(s: &SourceSummary, cx: &Context) -> Option<Draft> {
     if s.read_timeouts > 0 {
         d = d.with(Evidence::HeaderReadTimeout);
     }
+    let seen = first_bytes(s, |class| class == "http_partial");
+    if let Some(e) = seen {
+        d = d.with(e);
+        d.confidence = Confidence::High;
+    }
     d = d.with(Evidence::Aggregate {
         text: format!(
             "{} connection(s) held unfinished requests until the server's timeout, {} cut off \
@@ -318,7 +323,7 @@ fn slow_attack(s: &SourceSummary, cx: &Context) -> Option<Draft> {
             thousands(served)
         ),
     });
-    if partial == 0 {
+    if partial == 0 && d.confidence != Confidence::High {
         d = d.raise("the access log's 408 lines with the unfinished request line would confirm it");
     }
     Some(d)
@@ -451,9 +456,15 @@ fn served(s: &SourceSummary, cx: &Context) -> Option<Draft> {
         return Some(d);
     }
     let completed = u64::from(s.requests.completed());
-    let mut d = Draft::new(Verdict::Legitimate, Confidence::High).with(Evidence::RequestsLogged {
-        count: u32::try_from(completed).unwrap_or(u32::MAX),
-    });
+    let mut d = Draft::new(Verdict::Legitimate, Confidence::High);
+    if completed > 0 {
+        d = d.with(Evidence::RequestsLogged {
+            count: u32::try_from(completed).unwrap_or(u32::MAX),
+        });
+    }
+    if let Some(e) = first_bytes(s, |class| class == "http_complete") {
+        d = d.with(e);
+    }
     let others = s.connections.saturating_sub(served);
     if others > 0 {
         let parts: Vec<String> = s
@@ -506,11 +517,35 @@ fn served_elsewhere(s: &SourceSummary, cx: &Context) -> Option<Draft> {
     )
 }
 
+/// The source's first-bytes example as evidence, when its class passes `wanted`.
+fn first_bytes(s: &SourceSummary, wanted: impl Fn(&str) -> bool) -> Option<Evidence> {
+    s.first_bytes
+        .as_ref()
+        .filter(|e| wanted(&e.class))
+        .map(|e| Evidence::FirstBytes {
+            protocol: e.protocol.clone(),
+            bytes: e.evidence.clone(),
+        })
+}
+
 fn non_http(s: &SourceSummary) -> Option<Draft> {
     let h2 = count(s, Outcome::Http2Preface);
     let other = count(s, Outcome::NonHttp);
     if h2 + other == 0 {
         return None;
+    }
+    let logged = s
+        .request_example
+        .as_ref()
+        .is_some_and(|e| matches!(e.kind, RequestKind::NonHttp | RequestKind::Http2Preface));
+    let seen = first_bytes(s, |class| {
+        !matches!(
+            class,
+            "http_complete" | "http_partial" | "empty" | "http_cut" | "midstream"
+        )
+    });
+    if let (false, Some(seen)) = (logged, seen) {
+        return Some(Draft::new(Verdict::NonHttp, Confidence::High).with(seen));
     }
     let request = s
         .request_example

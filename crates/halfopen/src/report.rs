@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +27,7 @@ use crate::verdict::{Confidence, Evidence, Verdict};
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// The top-level keys of the JSON document (docs/json-schema.md).
-pub const JSON_KEYS: [&str; 29] = [
+pub const JSON_KEYS: [&str; 30] = [
     "version",
     "warnings",
     "unusable_inputs",
@@ -48,6 +48,7 @@ pub const JSON_KEYS: [&str; 29] = [
     "states",
     "unmatched_requests",
     "correlation",
+    "first_bytes",
     "sources",
     "networks",
     "not_blocked",
@@ -320,6 +321,59 @@ pub struct CorrelationReport {
     pub timeouts_matched: u64,
 }
 
+/// What the first bytes a capture kept of each connection showed (`null` without a capture
+/// or with `--payload-bytes 0`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FirstBytesReport {
+    /// Connections whose client side sent bytes a capture kept.
+    pub connections: u64,
+    /// Connections per class (`http_complete`, `http_partial`, `tls`, ...).
+    pub classes: BTreeMap<String, u64>,
+    /// Connections with a whole HTTP request in the capture and no request in the web logs.
+    pub requests_not_logged: u64,
+    /// The first of them.
+    pub not_logged_example: Option<NotLoggedExample>,
+    /// Entries the store held at most.
+    pub peak_entries: u64,
+    /// Entries evicted before their connection ended (their classes are missing).
+    pub evicted: u64,
+}
+
+/// A whole request the capture saw and the web logs do not have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotLoggedExample {
+    /// Client end.
+    pub client: SocketAddr,
+    /// Server end.
+    pub server: SocketAddr,
+    /// The bytes quoted (escaped, capped).
+    pub bytes: String,
+}
+
+impl FirstBytesReport {
+    /// The report of a rollup's tally and the store's counters.
+    pub fn of(
+        t: &crate::rollup::FirstBytesTally,
+        store: &halfopen_tcp::prefix::PrefixStats,
+    ) -> FirstBytesReport {
+        FirstBytesReport {
+            connections: t.classes.values().sum(),
+            classes: t.classes.clone(),
+            requests_not_logged: t.requests_not_logged,
+            not_logged_example: t
+                .not_logged_example
+                .as_ref()
+                .map(|(c, s, b)| NotLoggedExample {
+                    client: *c,
+                    server: *s,
+                    bytes: b.clone(),
+                }),
+            peak_entries: store.peak_entries as u64,
+            evicted: store.evicted_for_bytes + store.evicted_for_entries,
+        }
+    }
+}
+
 /// A finding about a server port.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -407,6 +461,8 @@ pub struct Report {
     pub unmatched_requests: u64,
     /// How requests were matched.
     pub correlation: CorrelationReport,
+    /// What the capture's first bytes showed (`null` without a capture).
+    pub first_bytes: Option<FirstBytesReport>,
     /// Sources, hostile first, then by connections.
     pub sources: Vec<SourceReport>,
     /// Suggested blocks with their collateral.
@@ -448,6 +504,8 @@ pub struct Findings {
     pub clock_offset_seconds: Option<f64>,
     /// Correlation counts.
     pub correlation: CorrelationReport,
+    /// What the capture's first bytes showed.
+    pub first_bytes: Option<FirstBytesReport>,
     /// Kernel messages.
     pub kernel: Vec<KernelNote>,
     /// Server notes.
@@ -594,6 +652,7 @@ impl Report {
             states: rollup.states.clone(),
             unmatched_requests: f.correlation.unmatched,
             correlation: f.correlation,
+            first_bytes: f.first_bytes,
             sources: sources.into_iter().map(|(s, _)| s).collect(),
             blocklist: view.cidrs(),
             networks: view.blocks,
@@ -1074,6 +1133,19 @@ fn render_text(r: &Report, color: bool) -> String {
             } else {
                 String::new()
             }
+        );
+    }
+    if let Some(fb) = r.first_bytes.as_ref().filter(|f| f.connections > 0) {
+        let classes: Vec<String> = fb
+            .classes
+            .iter()
+            .map(|(c, n)| format!("{c} {}", thousands(*n)))
+            .collect();
+        let _ = writeln!(
+            o,
+            "  first bytes (capture): {} connection(s): {}",
+            thousands(fb.connections),
+            classes.join(", ")
         );
     }
     let _ = writeln!(o);

@@ -12,7 +12,9 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::Shows;
-use crate::facts::{ConnFacts, ConnRequests, RequestExample, RequestKind, SynFingerprint};
+use crate::facts::{
+    ConnFacts, ConnRequests, FirstBytes, PayloadClass, RequestExample, RequestKind, SynFingerprint,
+};
 use crate::infer::{Outcome, outcome};
 
 /// Counters per outcome.
@@ -254,6 +256,9 @@ pub struct ConnExample {
     pub outcome: Outcome,
     /// SYNs.
     pub syns: u32,
+    /// The client's first bytes (a capture), quoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_bytes: Option<String>,
 }
 
 impl ConnExample {
@@ -266,6 +271,7 @@ impl ConnExample {
             history: c.history,
             outcome: o,
             syns: c.syn_count,
+            first_bytes: c.payload.as_ref().map(|p| p.evidence.clone()),
         }
     }
 }
@@ -333,6 +339,10 @@ pub struct SourceSummary {
     pub examples: Vec<ConnExample>,
     /// The strongest request seen, as an example.
     pub request_example: Option<RequestExample>,
+    /// The most telling first bytes a capture kept of its connections.
+    pub first_bytes: Option<FirstBytes>,
+    /// Connections whose first bytes a capture kept (payload sent from the stream's start).
+    pub first_bytes_seen: u64,
     /// Requests that name a scanning tool.
     pub tool_requests: u32,
     /// The tool they name.
@@ -371,6 +381,8 @@ impl SourceSummary {
             forms: Range::default(),
             examples: Vec::new(),
             request_example: None,
+            first_bytes: None,
+            first_bytes_seen: 0,
             tool_requests: 0,
             tool: None,
             max_wait_us: 0,
@@ -422,6 +434,14 @@ impl SourceSummary {
         if first_of_kind && self.examples.len() < 2 {
             self.examples.push(ConnExample::of(c, o));
         }
+        if let Some(p) = c.payload.as_deref() {
+            if let (Some(tool), 0) = (p.tool, c.requests.tool_requests) {
+                self.tool_requests = self.tool_requests.saturating_add(1);
+                self.tool.get_or_insert_with(|| tool.to_owned());
+            }
+            self.first_bytes_seen += 1;
+            self.keep_first_bytes(FirstBytes::of(p));
+        }
         if let Some(e) = &c.requests.example {
             let better = self
                 .request_example
@@ -430,6 +450,16 @@ impl SourceSummary {
             if better {
                 self.request_example = Some(e.clone());
             }
+        }
+    }
+
+    fn keep_first_bytes(&mut self, e: FirstBytes) {
+        if self
+            .first_bytes
+            .as_ref()
+            .is_none_or(|x| e.rank() > x.rank())
+        {
+            self.first_bytes = Some(e);
         }
     }
 
@@ -482,6 +512,10 @@ impl SourceSummary {
             if first_of_kind && self.examples.len() < 2 {
                 self.examples.push(e.clone());
             }
+        }
+        self.first_bytes_seen += later.first_bytes_seen;
+        if let Some(e) = &later.first_bytes {
+            self.keep_first_bytes(e.clone());
         }
         if let Some(e) = &later.request_example {
             let better = self
@@ -611,6 +645,53 @@ pub struct Rollup {
     pub timeline: Timeline,
     /// Connections.
     pub connections: u64,
+    /// What the capture's first bytes showed.
+    pub first_bytes: FirstBytesTally,
+}
+
+/// Most client addresses kept whose whole HTTP requests a capture saw answered.
+pub const MAX_CAPTURE_CLIENTS: usize = 100_000;
+
+/// What the first bytes a capture kept showed, over all connections.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstBytesTally {
+    /// Connections per class ([`crate::facts::PayloadClass::name`]).
+    pub classes: BTreeMap<String, u64>,
+    /// Connections with a whole HTTP request in the capture and none in the web logs.
+    pub requests_not_logged: u64,
+    /// The first such connection: client, server, the bytes.
+    pub not_logged_example: Option<(SocketAddr, SocketAddr, String)>,
+    /// Whole requests the server answered with a 1xx-3xx status, per client address (at most
+    /// [`MAX_CAPTURE_CLIENTS`] addresses; protected like the access log's successes).
+    pub answered: BTreeMap<IpAddr, u64>,
+    /// Answered requests not counted per address once the cap was reached.
+    pub answered_not_kept: u64,
+}
+
+impl FirstBytesTally {
+    fn add(&mut self, c: &ConnFacts) {
+        let Some(p) = c.payload.as_deref() else {
+            return;
+        };
+        *self.classes.entry(p.class.name().to_owned()).or_insert(0) += 1;
+        if p.class != PayloadClass::HttpComplete || c.requests.total() > 0 {
+            return;
+        }
+        self.requests_not_logged += 1;
+        if self.not_logged_example.is_none() {
+            self.not_logged_example = Some((c.orig, c.resp, p.evidence.clone()));
+        }
+        if p.server_status.is_some_and(|s| (100..400).contains(&s)) {
+            let full = self.answered.len() >= MAX_CAPTURE_CLIENTS;
+            match self.answered.get_mut(&c.orig.ip()) {
+                Some(n) => *n += 1,
+                None if full => self.answered_not_kept += 1,
+                None => {
+                    self.answered.insert(c.orig.ip(), 1);
+                }
+            }
+        }
+    }
 }
 
 impl Rollup {
@@ -619,6 +700,7 @@ impl Rollup {
         let o = outcome(c);
         self.connections += 1;
         self.outcomes.add(o, 1);
+        self.first_bytes.add(c);
         if let Some(st) = c.state {
             *self.states.entry(st.as_str().to_owned()).or_insert(0) += 1;
         }

@@ -246,6 +246,13 @@ pub enum Evidence {
         /// The caveat in words.
         means: String,
     },
+    /// A capture kept the client's first bytes.
+    FirstBytes {
+        /// What they are, in words.
+        protocol: String,
+        /// The bytes quoted (escaped, capped) and the server's answer.
+        bytes: String,
+    },
     /// A hostile source that also made successful requests.
     AlsoServed {
         /// Its successful (2xx/3xx) requests.
@@ -338,6 +345,9 @@ impl Evidence {
                     .map_or_else(|| shows.clone(), |s| s.sentence().to_owned())
             ),
             Evidence::Platform { platform, means } => format!("assumed {platform}: {means}"),
+            Evidence::FirstBytes { protocol, bytes } => {
+                format!("the capture shows the client's first bytes, {protocol}: {bytes}")
+            }
             Evidence::AlsoServed { requests } => format!(
                 "it also made {requests} successful request(s), so it is not blocked \
                  (--block-hostile-clients to include it)"

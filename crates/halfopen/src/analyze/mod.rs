@@ -19,6 +19,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use halfopen_fwlog::reader::LineReader;
+use halfopen_tcp::prefix::PrefixConfig;
 use halfopen_weblog::LogFormat;
 
 use crate::clock::Zone;
@@ -31,7 +32,9 @@ use crate::input::{self, Skipped};
 use crate::judge::{Context, Rules, judge};
 use crate::netstat::NetstatSummary;
 use crate::policy::{BlockPolicy, Protect, decide as plan_blocks};
-use crate::report::{CorrelationReport, Findings, FormReport, InputInfo, Report, platform_report};
+use crate::report::{
+    CorrelationReport, Findings, FirstBytesReport, FormReport, InputInfo, Report, platform_report,
+};
 use crate::requests::{self, ServerNote, WebDone, WebJob, WebStream};
 
 pub use flow::{AHEAD_US, WARM_CONNECTIONS, WARM_ITEMS, WARM_US};
@@ -71,6 +74,12 @@ pub struct Options {
     pub firewall_shows: Option<Shows>,
     /// The server's platform, when the user says it.
     pub server_os: Option<Platform>,
+    /// Bytes of each capture connection's client side kept and classified (0: none; the
+    /// server's first line is kept too). Default 4096.
+    pub payload_bytes: usize,
+    /// Quote a connection's first bytes whole (escaped, capped) in the evidence, not only
+    /// the method, the path and the header names (they may hold cookies or credentials).
+    pub show_payload: bool,
 }
 
 impl Default for Options {
@@ -89,6 +98,8 @@ impl Default for Options {
             rules: Rules::default(),
             firewall_shows: None,
             server_os: None,
+            payload_bytes: PrefixConfig::default().client_bytes,
+            show_payload: false,
         }
     }
 }
@@ -134,12 +145,21 @@ impl Options {
         {
             return bad("year", format!("{y} is outside 1970..=9999"));
         }
+        if self.payload_bytes > MAX_PAYLOAD_BYTES {
+            return bad(
+                "payload_bytes",
+                format!("{} is above {MAX_PAYLOAD_BYTES}", self.payload_bytes),
+            );
+        }
         if self.rules.min_flood_attempts == 0 || self.rules.min_flood_sources == 0 {
             return bad("min_flood", "0 would make every attempt a flood".to_owned());
         }
         Ok(())
     }
 }
+
+/// Most client bytes kept per capture connection (the store's budget holds 32 MiB).
+pub const MAX_PAYLOAD_BYTES: usize = 65_536;
 
 /// Kind of an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -335,6 +355,11 @@ impl Pipeline {
             access_hint_us: hint.map(|h| h.0),
             now: self.opts.now,
             firewall_shows: self.opts.firewall_shows,
+            prefix: (self.opts.payload_bytes > 0).then(|| PrefixConfig {
+                client_bytes: self.opts.payload_bytes,
+                ..PrefixConfig::default()
+            }),
+            show_payload: self.opts.show_payload,
         };
         let packet_inputs: Vec<PacketInput> = packets
             .into_iter()
@@ -375,6 +400,7 @@ impl Pipeline {
             kernel,
             skipped,
             merged,
+            prefix,
             ..
         } = packets_read;
         self.note_time_assumptions(&reads, zone, hint.is_some());
@@ -421,6 +447,15 @@ impl Pipeline {
             .as_ref()
             .map(|n| n.listen_backlog.clone())
             .unwrap_or_default();
+        let first_bytes = prefix.map(|st| FirstBytesReport::of(&flow.side.rollup.first_bytes, &st));
+        if let Some(fb) = &first_bytes {
+            self.check_first_bytes(fb, has_access && overlap);
+        }
+        // Successes: the access log's, and whole requests a capture saw answered.
+        let mut successes = flow.totals.successes.clone();
+        for (ip, n) in &flow.side.rollup.first_bytes.answered {
+            *successes.entry(*ip).or_insert(0) += n;
+        }
         let cx = Context {
             rules: self.opts.rules,
             access_log: has_access,
@@ -428,7 +463,7 @@ impl Pipeline {
             platform: platform.clone(),
             kernel: kernel.clone(),
             backlog,
-            successes: flow.totals.successes.clone(),
+            successes: successes.clone(),
         };
         let rollup = std::mem::take(&mut flow.side.rollup);
         let judgement = judge(&rollup, &cx);
@@ -436,8 +471,8 @@ impl Pipeline {
         let mut policy = self.opts.policy.clone();
         policy.server_addrs = flow.side.servers.clone();
         let protect = Protect {
-            successful_clients: flow.totals.successes.keys().copied().collect(),
-            success_counts: flow.totals.successes.clone(),
+            successful_clients: successes.keys().copied().collect(),
+            success_counts: successes,
             absent_requests_count: overlap,
         };
         let view = plan_blocks(&judgement.sources, &protect, &policy);
@@ -488,6 +523,7 @@ impl Pipeline {
             zone_inferred: self.opts.zone.is_none(),
             clock_offset_seconds: flow.offset.0.map(|o| o as f64 / 1e6),
             correlation,
+            first_bytes,
             kernel,
             server_notes: std::mem::take(&mut flow.totals.server_notes),
             backscatter,
@@ -498,6 +534,30 @@ impl Pipeline {
             unusable_inputs: self.unusable,
         };
         Report::build(&rollup, &judgement, view, findings)
+    }
+
+    /// A capture that saw whole requests the access log does not have, or lost first bytes
+    /// to the store's caps, says so.
+    fn check_first_bytes(&mut self, fb: &FirstBytesReport, access_covers: bool) {
+        if access_covers && fb.requests_not_logged > 0 {
+            let example = fb
+                .not_logged_example
+                .as_ref()
+                .map(|e| format!(" (the first: {} -> {}: {})", e.client, e.server, e.bytes))
+                .unwrap_or_default();
+            self.warnings.push(format!(
+                "the capture shows {} whole HTTP request(s) the access log does not have{example}: \
+                 is every virtual host's access log given, and is it the same server?",
+                thousands(fb.requests_not_logged)
+            ));
+        }
+        if fb.evicted > 0 {
+            self.notes.push(format!(
+                "the first bytes of {} connection(s) were dropped before their connection ended \
+                 (the store's caps): their outcome rests on the TCP packets alone",
+                thousands(fb.evicted)
+            ));
+        }
     }
 
     fn read_snapshots(&mut self, snapshots: Vec<Pending>) -> Option<NetstatSummary> {

@@ -21,11 +21,12 @@ use chrono::{DateTime, Utc};
 
 use halfopen_fwlog::Format;
 use halfopen_fwlog::kernel::KernelEvent;
+use halfopen_tcp::prefix::{PrefixConfig, PrefixStore};
 use halfopen_tcp::{Connection, FlowTable};
 
 use crate::clock::Zone;
 use crate::evidence::{ConnTally, FormTally, InputForm, Shows};
-use crate::facts::ConnFacts;
+use crate::facts::{ConnFacts, Payload};
 use crate::input::{self, LineCounts, Sample, Skipped};
 
 pub use source::EVENT_BATCH;
@@ -153,6 +154,8 @@ pub struct PacketsRead {
     pub merged: u64,
     /// Peak memory of the flow tables, bytes.
     pub table_bytes: usize,
+    /// The first-bytes store's counters (captures, when kept).
+    pub prefix: Option<halfopen_tcp::prefix::PrefixStats>,
 }
 
 /// Where connections go as they end.
@@ -184,6 +187,10 @@ pub struct ReadOptions {
     pub now: Option<DateTime<Utc>>,
     /// What the firewall inputs show, when the user says it.
     pub firewall_shows: Option<Shows>,
+    /// Keep each capture connection's first bytes (`None`: do not).
+    pub prefix: Option<PrefixConfig>,
+    /// Quote the first bytes whole (escaped) rather than the method, path and header names.
+    pub show_payload: bool,
 }
 
 /// Detects the firewall format that parses most lines of a sample.
@@ -204,7 +211,7 @@ pub fn detect_firewall(sample: &Sample) -> Option<Format> {
 /// ended before its form was known.
 struct Reader {
     rx: Receiver<Msg>,
-    head: Option<Vec<halfopen_tcp::Event>>,
+    head: Option<source::Batch>,
     form: Option<InputForm>,
     pending: Vec<ConnFacts>,
     done: Option<Box<InputRead>>,
@@ -219,7 +226,7 @@ impl Reader {
     fn fill(&mut self) {
         while self.head.is_none() && self.done.is_none() {
             match self.rx.recv() {
-                Ok(Msg::Events(b)) if b.is_empty() => {}
+                Ok(Msg::Events(b)) if b.events.is_empty() => {}
                 Ok(Msg::Events(b)) => self.head = Some(b),
                 Ok(Msg::Form(f)) => self.form = Some(f),
                 Ok(Msg::Done(r)) => self.done = Some(r),
@@ -229,7 +236,10 @@ impl Reader {
     }
 
     fn head_time(&self) -> Option<i64> {
-        self.head.as_ref().and_then(|b| b.first()).map(|e| e.ts_us)
+        self.head
+            .as_ref()
+            .and_then(|b| b.events.first())
+            .map(|e| e.ts_us)
     }
 }
 
@@ -266,12 +276,15 @@ pub fn read(inputs: Vec<PacketInput>, opts: &ReadOptions, sink: &mut impl ConnSi
             dedup: Dedup::new(both),
             cfg: opts.tcp,
             peak_bytes: 0,
+            prefix: opts.prefix.map(PrefixStore::new),
+            show_payload: opts.show_payload,
         };
         tracker.run(&mut readers, &captures, sink);
         tracker.finish(&mut readers, &captures, sink);
         out.table = tracker.stats();
         out.table_bytes = tracker.peak_bytes;
         out.merged = tracker.dedup.merged;
+        out.prefix = tracker.prefix.as_ref().map(|p| *p.stats());
         for r in readers {
             let mut read = r.done.map(|b| *b).unwrap_or_default();
             read.conn_tally = r.conn_tally;
@@ -294,6 +307,9 @@ struct Tracker {
     dedup: Dedup,
     cfg: halfopen_tcp::Config,
     peak_bytes: usize,
+    /// The first bytes of capture connections.
+    prefix: Option<PrefixStore>,
+    show_payload: bool,
 }
 
 impl Tracker {
@@ -315,9 +331,14 @@ impl Tracker {
             let kind = usize::from(captures.get(i).copied().unwrap_or(false));
             let cfg = self.cfg;
             let table = self.tables[kind].get_or_insert_with(|| FlowTable::new(cfg));
-            table.observe_batch(&batch);
+            table.observe_batch(&batch.events);
             self.peak_bytes = self.peak_bytes.max(table.memory_bytes());
-            if let Some(t) = batch.iter().map(|e| e.ts_us).max() {
+            if let Some(store) = self.prefix.as_mut().filter(|_| kind == 1) {
+                for (n, ev) in batch.events.iter().enumerate() {
+                    store.observe(ev, batch.payload(n));
+                }
+            }
+            if let Some(t) = batch.events.iter().map(|e| e.ts_us).max() {
                 self.last[kind] = self.last[kind].max(t);
                 self.fw_now = self.fw_now.max(t);
             }
@@ -378,6 +399,13 @@ impl Tracker {
             Shows::EveryPacket,
             true,
         );
+        if r.capture {
+            if let Some(store) = self.prefix.as_mut() {
+                f.payload = store
+                    .take(c.orig, c.resp)
+                    .map(|p| Box::new(Payload::of(&p, self.show_payload)));
+            }
+        }
         if cut_off {
             mark_log_ended(
                 std::slice::from_mut(&mut f),

@@ -22,11 +22,55 @@ pub const EVENT_BATCH: usize = 4096;
 /// summarised by the count).
 const MAX_KERNEL_NOTES: usize = 10_000;
 
+/// Payload bytes a capture's batch carries beyond this are not copied (the store keeps the
+/// first 4 KiB of a client's bytes and a server's first line; a batch is sent early when its
+/// payload reaches this).
+const MAX_BATCH_PAYLOAD: usize = 4 << 20;
+
+/// Payload bytes copied per segment at most.
+const MAX_SEGMENT_PAYLOAD: usize = 4096;
+
+/// TCP events in the input's order; for a capture, each event's payload (or its first
+/// [`MAX_SEGMENT_PAYLOAD`] bytes) in `payload`, at `spans[i]`.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// The events.
+    pub events: Vec<halfopen_tcp::Event>,
+    /// The payload bytes, one after the other.
+    pub payload: Vec<u8>,
+    /// Each event's (start, length) in `payload` (empty for a firewall log).
+    pub spans: Vec<(u32, u32)>,
+}
+
+impl Batch {
+    fn with_capacity(n: usize) -> Batch {
+        Batch {
+            events: Vec::with_capacity(n),
+            ..Batch::default()
+        }
+    }
+
+    /// The payload of event `i`.
+    pub fn payload(&self, i: usize) -> &[u8] {
+        self.spans
+            .get(i)
+            .and_then(|&(a, n)| {
+                self.payload
+                    .get(a as usize..(a as usize).saturating_add(n as usize))
+            })
+            .unwrap_or_default()
+    }
+
+    fn full(&self) -> bool {
+        self.events.len() >= EVENT_BATCH || self.payload.len() >= MAX_BATCH_PAYLOAD
+    }
+}
+
 /// What a reading thread sends.
 #[derive(Debug)]
 pub enum Msg {
     /// TCP events, in the input's order.
-    Events(Vec<halfopen_tcp::Event>),
+    Events(Batch),
     /// What the input shows (sent once, before the events that follow its first lines).
     Form(InputForm),
     /// The input's counts (the last message).
@@ -63,25 +107,33 @@ fn read_capture(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> Inp
             return read;
         }
     };
-    let mut batch = Vec::with_capacity(EVENT_BATCH);
+    let mut batch = Batch::with_capacity(EVENT_BATCH);
     let mut form_sent = false;
     let mut consecutive_errors = 0;
     let mut n = 0u64;
-    for item in reader.by_ref() {
+    while let Some(item) = reader.next_with_payload() {
         n += 1;
         read.counts.lines += 1;
         match item {
-            Ok(pkt) => {
+            Ok((pkt, payload)) => {
                 consecutive_errors = 0;
                 read.counts.records += 1;
                 read.tally.add_event(&pkt.event);
                 widen(&mut read.span, pkt.event.ts_us);
-                batch.push(pkt.event);
+                let kept = payload
+                    .get(..payload.len().min(MAX_SEGMENT_PAYLOAD))
+                    .unwrap_or_default();
+                let start = u32::try_from(batch.payload.len()).unwrap_or(u32::MAX);
+                batch.payload.extend_from_slice(kept);
+                batch
+                    .spans
+                    .push((start, u32::try_from(kept.len()).unwrap_or(0)));
+                batch.events.push(pkt.event);
                 if !form_sent && read.tally.tcp >= FORM_LINES {
                     send_form(tx, decide_capture(&read.tally));
                     form_sent = true;
                 }
-                if batch.len() >= EVENT_BATCH && !send_batch(tx, &mut batch) {
+                if batch.full() && !send_batch(tx, &mut batch) {
                     return read;
                 }
             }
@@ -122,11 +174,11 @@ fn read_capture(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> Inp
 }
 
 /// Sends the events gathered so far; false when the receiver is gone.
-fn send_batch(tx: &SyncSender<Msg>, batch: &mut Vec<halfopen_tcp::Event>) -> bool {
-    if batch.is_empty() {
+fn send_batch(tx: &SyncSender<Msg>, batch: &mut Batch) -> bool {
+    if batch.events.is_empty() {
         return true;
     }
-    let full = std::mem::replace(batch, Vec::with_capacity(EVENT_BATCH));
+    let full = std::mem::replace(batch, Batch::with_capacity(EVENT_BATCH));
     tx.send(Msg::Events(full)).is_ok()
 }
 
@@ -176,7 +228,7 @@ fn read_firewall(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> In
     };
     let mut skipped = Skipped::new(opts.max_skipped_kept);
     let mut counts = LineCounts::default();
-    let mut batch = Vec::with_capacity(EVENT_BATCH);
+    let mut batch = Batch::with_capacity(EVENT_BATCH);
     let mut form_sent = false;
     let mut gone = false;
     let read_error = input::for_each_line(
@@ -188,7 +240,7 @@ fn read_firewall(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> In
         |n, _, b| {
             let used = match st.line(format, n, b) {
                 Ok(Parsed::Event(ev)) => {
-                    batch.push(ev);
+                    batch.events.push(ev);
                     Use::Record
                 }
                 Ok(Parsed::Kernel) => Use::Record,
@@ -199,7 +251,7 @@ fn read_firewall(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> In
                 send_form(tx, decide(&st.tally, opts.firewall_shows));
                 form_sent = true;
             }
-            if batch.len() >= EVENT_BATCH && !gone {
+            if batch.full() && !gone {
                 gone = !send_batch(tx, &mut batch);
             }
             used

@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::Shows;
-use crate::facts::{ConnFacts, RequestKind};
+use crate::facts::{ConnFacts, PayloadClass, RequestKind};
 use crate::requests::{LoggedRequest, TimeoutNote};
 
 mod stream;
@@ -163,7 +163,7 @@ impl ByAddr {
                 let c = conns.get(i)?;
                 Some((i, c, load.get(i).copied().unwrap_or(0)))
             });
-        pick(candidates, ask.port, ask.t, ask.timeout, opts)
+        pick(candidates, ask.port, ask.t, ask.what, opts)
     }
 }
 
@@ -174,7 +174,41 @@ struct Ask {
     ip: IpAddr,
     port: Option<u16>,
     t: i64,
-    timeout: bool,
+    what: Wanted,
+}
+
+/// What is being matched: a logged request of some kind, or a read timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wanted {
+    /// A request line (or its absence: `"-"`) in the access log.
+    Request(RequestKind),
+    /// A read timeout (AH01382) in the error log.
+    Timeout,
+}
+
+/// How well a connection's first bytes (a capture's) fit what is matched: 2 they show it,
+/// 1 nothing is known, 0 they contradict it (a 200 on a connection whose head never ended).
+fn fits(c: &ConnFacts, what: Wanted) -> u8 {
+    let Some(p) = c.payload.as_deref() else {
+        return 1;
+    };
+    let shows = match (what, p.class) {
+        (_, PayloadClass::Midstream | PayloadClass::HttpCut) => return 1,
+        (Wanted::Timeout, _) => return 1,
+        (Wanted::Request(k), class) => match k {
+            RequestKind::Success | RequestKind::Other => class == PayloadClass::HttpComplete,
+            RequestKind::TimeoutPartial | RequestKind::BadRequest => {
+                matches!(
+                    class,
+                    PayloadClass::HttpComplete | PayloadClass::HttpPartial
+                )
+            }
+            RequestKind::TimeoutEmpty => class == PayloadClass::Empty,
+            RequestKind::NonHttp => matches!(class, PayloadClass::Other(_)),
+            RequestKind::Http2Preface => class == PayloadClass::Http2Preface,
+        },
+    };
+    if shows { 2 } else { 0 }
 }
 
 /// Whether a connection was open at `t` as far as its input shows.
@@ -189,16 +223,20 @@ fn open_at(c: &ConnFacts, t: i64, opts: &CorrelateOptions) -> bool {
     }
 }
 
+/// How a candidate ranks (higher is better): its first bytes fit, it awaits a read timeout,
+/// it carried data, it carries no request yet, its start (oldest first when free).
+type Score = (u8, bool, bool, bool, i64);
+
 /// The connection a request at `t` (from the candidates' address, on `port` when logged)
 /// belongs to, among candidates given as (id, connection, requests already matched to it).
 fn pick<'a>(
     candidates: impl Iterator<Item = (usize, &'a ConnFacts, u32)>,
     port: Option<u16>,
     t: i64,
-    timeout: bool,
+    what: Wanted,
     opts: &CorrelateOptions,
 ) -> Option<Match> {
-    let mut best: Option<((bool, bool, bool, i64), usize)> = None;
+    let mut best: Option<(Score, usize)> = None;
     let mut count = 0u32;
     for (i, c, load) in candidates {
         if !can_carry(c) || !open_at(c, t, opts) {
@@ -217,8 +255,10 @@ fn pick<'a>(
         let free = load == 0;
         let order = if free { -c.start_us } else { c.start_us };
         // A read timeout goes with the connection whose request timed out (its 408 line).
-        let awaits = timeout && awaits_timeout(c);
-        let score = (awaits, data_hint(c), free, order);
+        let awaits = what == Wanted::Timeout && awaits_timeout(c);
+        // First bytes that show the request come first, then no knowledge, then bytes that
+        // contradict it.
+        let score = (fits(c, what), awaits, data_hint(c), free, order);
         if best.is_none_or(|(s, _)| score > s) {
             best = Some((score, i));
         }
@@ -374,7 +414,7 @@ pub fn correlate(
             ip: r.client,
             port: r.client_port,
             t,
-            timeout: false,
+            what: Wanted::Request(r.kind()),
         };
         let found = idx.find(conns, &load, ask, opts);
         let Some(m) = found else {
@@ -412,7 +452,7 @@ pub fn correlate(
                     ip: note.client,
                     port: note.client_port,
                     t,
-                    timeout: true,
+                    what: Wanted::Timeout,
                 },
                 opts,
             )

@@ -14,7 +14,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
 
-use super::{CorrelateOptions, Correlation, Match, attach, can_carry, end_known, pick};
+use super::{CorrelateOptions, Correlation, Match, Wanted, attach, can_carry, end_known, pick};
 use crate::facts::ConnFacts;
 use crate::requests::{LoggedRequest, TimeoutNote};
 
@@ -324,12 +324,12 @@ impl Correlator {
                 kept.push_back(w);
                 continue;
             }
-            let (port, timeout) = match &w.what {
-                Item::Request(r) => (r.client_port, false),
-                Item::Timeout(n) => (n.client_port, true),
+            let (port, wanted) = match &w.what {
+                Item::Request(r) => (r.client_port, Wanted::Request(r.kind())),
+                Item::Timeout(n) => (n.client_port, Wanted::Timeout),
             };
             let candidates = slot.held.iter().enumerate().map(|(i, h)| (i, &h.c, h.load));
-            match pick(candidates, port, w.t, timeout, &opts) {
+            match pick(candidates, port, w.t, wanted, &opts) {
                 Some(m) => {
                     let i = match m {
                         Match::Certain(i) | Match::ByElimination(i) => i,

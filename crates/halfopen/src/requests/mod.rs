@@ -157,48 +157,7 @@ pub fn detect_access(sample: &[&[u8]]) -> Result<LogFormat, String> {
     }
 }
 
-/// Scanners that name themselves in the User-Agent, and the probe paths that give one away.
-const TOOL_AGENTS: [(&[u8], &str); 9] = [
-    (b"Nmap Scripting Engine", "nmap"),
-    (b"masscan", "masscan"),
-    (b"zgrab", "zgrab"),
-    (b"Nikto", "Nikto"),
-    (b"sqlmap", "sqlmap"),
-    (b"Nuclei", "Nuclei"),
-    (b"WPScan", "WPScan"),
-    (b"dirbuster", "DirBuster"),
-    (b"gobuster", "gobuster"),
-];
-
-/// The scanning tool a request names, from its User-Agent or a probe path (nmap's
-/// `/nmaplowercheck...`), if any.
-///
-/// ```
-/// use halfopen::requests::scanning_tool;
-/// let ua = b"Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)";
-/// assert_eq!(scanning_tool(Some(b"GET /HNAP1 HTTP/1.1"), Some(ua)), Some("nmap"));
-/// assert_eq!(scanning_tool(Some(b"GET /nmaplowercheck1796555190 HTTP/1.1"), None), Some("nmap"));
-/// assert_eq!(scanning_tool(Some(b"GET / HTTP/1.1"), Some(b"curl/7.88.1")), None);
-/// ```
-pub fn scanning_tool(raw: Option<&[u8]>, user_agent: Option<&[u8]>) -> Option<&'static str> {
-    let ua = user_agent.unwrap_or_default();
-    if let Some((_, name)) = TOOL_AGENTS
-        .iter()
-        .find(|(needle, _)| memchr::memmem::find(ua, needle).is_some())
-    {
-        return Some(name);
-    }
-    raw.filter(|r| memchr::memmem::find(r, b"/nmaplowercheck").is_some())
-        .map(|_| "nmap")
-}
-
-/// True for Apache's request to wake an idle child (`OPTIONS *` with the user agent
-/// `... (internal dummy connection)`).
-pub fn is_internal_dummy(raw: Option<&[u8]>, user_agent: Option<&[u8]>) -> bool {
-    let ua = user_agent.unwrap_or_default();
-    raw.is_some_and(|r| r.starts_with(b"OPTIONS * HTTP/1."))
-        && memchr::memmem::find(ua, b"(internal dummy connection)").is_some()
-}
+pub use crate::tools::{is_internal_dummy, scanning_tool};
 
 /// One access-log line (the time moved back by the duration when the line carries the
 /// request's end).
