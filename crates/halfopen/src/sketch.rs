@@ -739,7 +739,12 @@ impl<V> Counted<V> {
 /// The largest capacity a [`TopK`] accepts (a summary file cannot ask for more).
 pub const MAX_TOPK_CAPACITY: usize = 1 << 24;
 
-type KeyMap<K, V> = HashMap<K, Counted<V>, foldhash::fast::RandomState>;
+/// A key's place in a [`TopK`]: its key and numbers.
+#[derive(Debug, Clone)]
+struct Slot<K, V> {
+    key: K,
+    counted: Counted<V>,
+}
 
 /// The heaviest keys of a weighted stream in `capacity` entries, each with a payload:
 /// Space-Saving (Metwally, Agrawal and El Abbadi, "Efficient computation of frequent and
@@ -758,10 +763,12 @@ type KeyMap<K, V> = HashMap<K, Counted<V>, foldhash::fast::RandomState>;
 /// keys stay; the guarantees then hold for the concatenated stream when both sides have the
 /// same capacity.
 ///
-/// The smallest count is found through a lazy min-heap: an increment touches only the hash
-/// map, and a heap entry whose count went stale is refreshed when it reaches the top. The
-/// hash map is randomly keyed (attacker-chosen keys cannot aim at one bucket); nothing that
-/// is reported depends on its order (ties are broken by the key's `Ord`).
+/// Layout: keys and their numbers live in a slot array; a hash map (randomly keyed, so
+/// attacker-chosen keys cannot aim at one bucket) maps a key to its slot; a lazy min-heap
+/// of `(count, slot)` finds the smallest count. An increment touches the map and the slot
+/// only; a heap entry whose count went stale is refreshed when it reaches the top; a new key
+/// takes over the slot of the key it replaces. Among equal smallest counts the lowest slot
+/// goes first: results depend on the order of the input only, never on hashing.
 ///
 /// ```
 /// use halfopen::sketch::TopK;
@@ -778,11 +785,15 @@ type KeyMap<K, V> = HashMap<K, Counted<V>, foldhash::fast::RandomState>;
 #[derive(Debug, Clone)]
 pub struct TopK<K, V> {
     capacity: usize,
-    map: KeyMap<K, V>,
-    heap: BinaryHeap<Reverse<(u64, K)>>,
+    index: HashMap<K, u32, foldhash::fast::RandomState>,
+    slots: Vec<Slot<K, V>>,
+    heap: BinaryHeap<Reverse<(u64, u32)>>,
     total: u64,
     floor: u64,
     evicted: u64,
+    /// Where a payload reference goes should the index and the slots ever disagree (they
+    /// cannot; this keeps `entry` total without a panic).
+    scratch: V,
 }
 
 impl<K, V> TopK<K, V>
@@ -794,11 +805,13 @@ where
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.clamp(1, MAX_TOPK_CAPACITY),
-            map: HashMap::default(),
+            index: HashMap::default(),
+            slots: Vec::new(),
             heap: BinaryHeap::new(),
             total: 0,
             floor: 0,
             evicted: 0,
+            scratch: V::default(),
         }
     }
 
@@ -811,49 +824,88 @@ where
     /// payload), if it replaced one.
     pub fn entry_evicting(&mut self, key: K, weight: u64) -> (&mut V, Option<(K, Counted<V>)>) {
         self.total = self.total.saturating_add(weight);
-        let mut replaced = None;
-        if self.map.len() >= self.capacity && !self.map.contains_key(&key) {
-            replaced = self.evict_min();
-        }
-        let floor = self.floor;
-        let heap = &mut self.heap;
-        let capacity = self.capacity;
-        let counted = match self.map.entry(key) {
+        let vacant = match self.index.entry(key) {
             Entry::Occupied(o) => {
-                let c = o.into_mut();
-                c.count = c.count.saturating_add(weight);
-                c
+                return match self.slots.get_mut(*o.get() as usize) {
+                    Some(slot) => {
+                        slot.counted.count = slot.counted.count.saturating_add(weight);
+                        (&mut slot.counted.payload, None)
+                    }
+                    None => (&mut self.scratch, None),
+                };
             }
-            Entry::Vacant(v) => {
-                let count = floor.saturating_add(weight);
-                reserve_bounded(heap, capacity);
-                heap.push(Reverse((count, v.key().clone())));
-                v.insert(Counted {
-                    count,
-                    error: floor,
-                    payload: V::default(),
-                })
-            }
+            Entry::Vacant(v) => v,
         };
-        (&mut counted.payload, replaced)
-    }
-
-    /// Removes the key with the smallest count (the smallest key among equal counts).
-    fn evict_min(&mut self) -> Option<(K, Counted<V>)> {
-        while let Some(Reverse((count, key))) = self.heap.pop() {
-            match self.map.get(&key).map(|c| c.count) {
-                None => continue,
-                Some(current) if current != count => self.heap.push(Reverse((current, key))),
-                Some(_) => {
-                    let counted = self.map.remove(&key)?;
-                    self.floor = self.floor.max(counted.count);
-                    self.evicted = self.evicted.saturating_add(1);
-                    return Some((key, counted));
-                }
-            }
+        // When full, the slot of the smallest count (the heap and the slots are not the
+        // map, so the vacant entry stays valid meanwhile).
+        let victim = if self.slots.len() >= self.capacity {
+            pop_fresh_min(&mut self.heap, &self.slots)
+        } else {
+            None
+        };
+        if let Some(old) = victim.and_then(|v| self.slots.get(v)) {
+            self.floor = self.floor.max(old.counted.count);
         }
-        None
+        let Ok(at) = u32::try_from(victim.unwrap_or(self.slots.len())) else {
+            return (&mut self.scratch, None);
+        };
+        let key = vacant.key().clone();
+        vacant.insert(at);
+        let count = self.floor.saturating_add(weight);
+        let fresh = Slot {
+            key,
+            counted: Counted {
+                count,
+                error: self.floor,
+                payload: V::default(),
+            },
+        };
+        if self.heap.len() >= self.heap.capacity() {
+            self.heap
+                .reserve_exact(bounded_growth(self.heap.len(), self.capacity));
+        }
+        self.heap.push(Reverse((count, at)));
+        if let Some(v) = victim.filter(|&v| v < self.slots.len()) {
+            let Some(slot) = self.slots.get_mut(v) else {
+                return (&mut self.scratch, None);
+            };
+            let old = std::mem::replace(slot, fresh);
+            self.index.remove(&old.key);
+            self.evicted = self.evicted.saturating_add(1);
+            return (&mut slot.counted.payload, Some((old.key, old.counted)));
+        }
+        if self.slots.len() >= self.slots.capacity() {
+            self.slots
+                .reserve_exact(bounded_growth(self.slots.len(), self.capacity));
+        }
+        self.slots.push(fresh);
+        match self.slots.last_mut() {
+            Some(slot) => (&mut slot.counted.payload, None),
+            None => (&mut self.scratch, None),
+        }
     }
+}
+
+/// Pops heap entries until one is current (its slot's count is the one recorded), pushing
+/// stale ones back with their current count; returns that slot: the smallest
+/// `(count, slot)` of all, since every heap entry is at most its slot's count.
+fn pop_fresh_min<K, V>(
+    heap: &mut BinaryHeap<Reverse<(u64, u32)>>,
+    slots: &[Slot<K, V>],
+) -> Option<usize> {
+    while let Some(Reverse((count, at))) = heap.pop() {
+        match slots.get(at as usize).map(|s| s.counted.count) {
+            None => continue,
+            Some(current) if current != count => heap.push(Reverse((current, at))),
+            Some(_) => return Some(at as usize),
+        }
+    }
+    None
+}
+
+/// How much a full buffer of `len` items grows: doubling, never past `max` items.
+fn bounded_growth(len: usize, max: usize) -> usize {
+    len.max(8).min(max.saturating_sub(len).max(1))
 }
 
 impl<K, V> TopK<K, V>
@@ -862,29 +914,32 @@ where
 {
     /// The entry of `key`, if present.
     pub fn get(&self, key: &K) -> Option<&Counted<V>> {
-        self.map.get(key)
+        self.index
+            .get(key)
+            .and_then(|&at| self.slots.get(at as usize))
+            .map(|s| &s.counted)
     }
 
-    /// The entries, in no particular order.
+    /// The entries, in the summary's own order (deterministic for a given input).
     pub fn iter(&self) -> impl Iterator<Item = (&K, &Counted<V>)> {
-        self.map.iter()
+        self.slots.iter().map(|s| (&s.key, &s.counted))
     }
 
     /// The entries, heaviest first (equal counts: smaller key first).
     pub fn sorted(&self) -> Vec<(&K, &Counted<V>)> {
-        let mut v: Vec<_> = self.map.iter().collect();
+        let mut v: Vec<_> = self.iter().collect();
         v.sort_unstable_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)));
         v
     }
 
     /// Number of keys held.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.slots.len()
     }
 
     /// Whether no key is held.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.slots.is_empty()
     }
 
     /// The most keys held.
@@ -913,14 +968,17 @@ where
         self.total / to_u64(self.capacity)
     }
 
-    fn rebuild_heap(&mut self) {
-        let mut entries: Vec<_> = self
-            .map
-            .iter()
-            .map(|(k, c)| Reverse((c.count, k.clone())))
-            .collect();
-        entries.shrink_to_fit();
-        self.heap = BinaryHeap::from(entries);
+    /// Rebuilds the key index and the heap from the slots.
+    fn reindex(&mut self) {
+        self.index = HashMap::default();
+        self.index.reserve(self.slots.len());
+        let mut heap = Vec::with_capacity(self.slots.len());
+        for (at, slot) in self.slots.iter().enumerate() {
+            let at = u32::try_from(at).unwrap_or(u32::MAX);
+            self.index.insert(slot.key.clone(), at);
+            heap.push(Reverse((slot.counted.count, at)));
+        }
+        self.heap = BinaryHeap::from(heap);
     }
 }
 
@@ -933,27 +991,28 @@ where
     /// [`Merge::heap_bytes`]).
     pub fn memory_bytes(&self) -> usize {
         size_of::<Self>()
-            + hash_map_bytes(self.map.capacity(), size_of::<(K, Counted<V>)>())
-            + self.heap.capacity() * size_of::<Reverse<(u64, K)>>()
+            + hash_map_bytes(self.index.capacity(), size_of::<(K, u32)>())
+            + self.slots.capacity() * size_of::<Slot<K, V>>()
+            + self.heap.capacity() * size_of::<Reverse<(u64, u32)>>()
             + self
-                .map
-                .values()
-                .map(|c| c.payload.heap_bytes())
+                .slots
+                .iter()
+                .map(|s| s.counted.payload.heap_bytes())
                 .sum::<usize>()
     }
 
     /// The most [`memory_bytes`](Self::memory_bytes) can be for `capacity`, however many
-    /// keys are added, plus whatever heap the payloads own: the hash map can double once
-    /// under churn (tombstones), the heap holds one entry per key. A merge needs up to twice
-    /// this while it runs.
+    /// keys are added, plus whatever heap the payloads own: the slots and the heap hold one
+    /// entry per key; the key index holds `capacity + 1` keys for a moment when a new key
+    /// replaces one, and can double once more under churn (its tombstones). A merge needs
+    /// up to about twice this while it runs.
     pub fn memory_bound(capacity: usize) -> usize {
         let capacity = capacity.clamp(1, MAX_TOPK_CAPACITY);
-        let buckets = 2 * buckets_for(capacity);
+        let buckets = 2 * buckets_for(capacity + 1);
         size_of::<Self>()
-            + buckets * size_of::<(K, Counted<V>)>()
-            + buckets
+            + buckets * (size_of::<(K, u32)>() + 1)
             + HASH_GROUP_WIDTH
-            + capacity * size_of::<Reverse<(u64, K)>>()
+            + capacity * (size_of::<Slot<K, V>>() + size_of::<Reverse<(u64, u32)>>())
     }
 }
 
@@ -967,8 +1026,9 @@ where
     pub fn merge(&mut self, other: &Self) {
         let ours = self.floor;
         let theirs = other.floor;
-        for (key, c) in &mut self.map {
-            match other.map.get(key) {
+        for slot in &mut self.slots {
+            let c = &mut slot.counted;
+            match other.get(&slot.key) {
                 Some(o) => {
                     c.count = c.count.saturating_add(o.count);
                     c.error = c.error.saturating_add(o.error);
@@ -980,66 +1040,71 @@ where
                 }
             }
         }
-        for (key, o) in &other.map {
-            if !self.map.contains_key(key) {
-                self.map.insert(
-                    key.clone(),
-                    Counted {
-                        count: o.count.saturating_add(ours),
-                        error: o.error.saturating_add(ours),
-                        payload: o.payload.clone(),
+        for o in &other.slots {
+            if !self.index.contains_key(&o.key) {
+                self.slots.push(Slot {
+                    key: o.key.clone(),
+                    counted: Counted {
+                        count: o.counted.count.saturating_add(ours),
+                        error: o.counted.error.saturating_add(ours),
+                        payload: o.counted.payload.clone(),
                     },
-                );
+                });
             }
         }
         self.total = self.total.saturating_add(other.total);
         self.evicted = self.evicted.saturating_add(other.evicted);
         self.floor = ours.saturating_add(theirs);
         self.cut_to_capacity();
-        self.rebuild_heap();
+        self.reindex();
     }
 
-    /// Drops the lightest keys beyond the capacity (smaller key first among equal counts,
-    /// as eviction does), raising the absent bound to the heaviest dropped count.
+    /// Drops the lightest keys beyond the capacity (smaller key first among equal counts),
+    /// raising the absent bound to the heaviest dropped count.
     fn cut_to_capacity(&mut self) {
-        let Some(excess) = self.map.len().checked_sub(self.capacity) else {
-            return;
-        };
+        let excess = self.slots.len().saturating_sub(self.capacity);
         if excess == 0 {
+            self.slots.shrink_to(self.capacity);
             return;
         }
-        let mut by_count: Vec<(u64, K)> =
-            self.map.iter().map(|(k, c)| (c.count, k.clone())).collect();
-        by_count.sort_unstable();
-        for (count, key) in by_count.into_iter().take(excess) {
-            self.map.remove(&key);
+        let mut by_weight: Vec<(u64, &K, usize)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(at, s)| (s.counted.count, &s.key, at))
+            .collect();
+        by_weight.sort_unstable();
+        let mut dropped = vec![false; self.slots.len()];
+        for &(count, _, at) in by_weight.iter().take(excess) {
+            if let Some(d) = dropped.get_mut(at) {
+                *d = true;
+            }
             self.floor = self.floor.max(count);
             self.evicted = self.evicted.saturating_add(1);
         }
-        self.map.shrink_to(self.capacity);
+        let mut at = 0;
+        self.slots.retain(|_| {
+            let keep = !dropped.get(at).copied().unwrap_or(false);
+            at += 1;
+            keep
+        });
+        self.slots.shrink_to(self.capacity);
     }
 }
 
 impl<K, V> PartialEq for TopK<K, V>
 where
-    K: Hash + Eq,
+    K: Hash + Eq + Ord + Clone,
     V: PartialEq,
 {
-    /// Same capacity, counters and entries (the heap's internal order is not compared).
+    /// Same capacity, counters, and keys with the same numbers (in whatever slots).
     fn eq(&self, other: &Self) -> bool {
         self.capacity == other.capacity
             && self.total == other.total
             && self.floor == other.floor
             && self.evicted == other.evicted
-            && self.map == other.map
-    }
-}
-
-/// Grows the heap's buffer by doubling but never past `capacity` entries.
-fn reserve_bounded<T: Ord>(heap: &mut BinaryHeap<T>, capacity: usize) {
-    if heap.len() == heap.capacity() {
-        let room = capacity.saturating_sub(heap.len()).max(1);
-        heap.reserve_exact(heap.len().max(8).min(room));
+            && self.len() == other.len()
+            && self.iter().all(|(k, c)| other.get(k) == Some(c))
     }
 }
 
@@ -1106,10 +1171,11 @@ struct EntryIn<K, V> {
 
 impl<K, V> Serialize for TopK<K, V>
 where
-    K: Hash + Eq + Ord + Clone + Serialize,
+    K: Serialize,
     V: Serialize,
 {
-    /// Entries heaviest first, so equal summaries serialise to equal bytes.
+    /// Entries in the summary's own order (deterministic for a given input), so that a
+    /// summary read back goes on exactly as the one written would have.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         TopKOut {
             capacity: self.capacity,
@@ -1117,13 +1183,13 @@ where
             absent_bound: self.floor,
             evicted: self.evicted,
             entries: self
-                .sorted()
-                .into_iter()
-                .map(|(key, c)| EntryOut {
-                    key,
-                    count: c.count,
-                    error: c.error,
-                    payload: &c.payload,
+                .slots
+                .iter()
+                .map(|s| EntryOut {
+                    key: &s.key,
+                    count: s.counted.count,
+                    error: s.counted.error,
+                    payload: &s.counted.payload,
                 })
                 .collect(),
         }
@@ -1134,7 +1200,7 @@ where
 impl<'de, K, V> Deserialize<'de> for TopK<K, V>
 where
     K: Hash + Eq + Ord + Clone + DeserializeOwned,
-    V: DeserializeOwned,
+    V: Default + DeserializeOwned,
 {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let repr = TopKIn::<K, V>::deserialize(deserializer)?;
@@ -1145,6 +1211,7 @@ where
 impl<K, V> TopK<K, V>
 where
     K: Hash + Eq + Ord + Clone,
+    V: Default,
 {
     fn from_repr(repr: TopKIn<K, V>) -> Result<Self, SketchError> {
         if !(1..=MAX_TOPK_CAPACITY).contains(&repr.capacity) {
@@ -1161,8 +1228,11 @@ where
                 repr.capacity
             )));
         }
-        let mut map: KeyMap<K, V> = HashMap::default();
-        map.reserve(repr.entries.len());
+        let mut top = Self::new(repr.capacity);
+        top.total = repr.total;
+        top.floor = repr.absent_bound;
+        top.evicted = repr.evicted;
+        top.slots.reserve_exact(repr.entries.len());
         for e in repr.entries {
             if e.error > e.count || e.count < repr.absent_bound {
                 return Err(SketchError::Invalid(format!(
@@ -1170,24 +1240,19 @@ where
                     e.count, e.error, repr.absent_bound
                 )));
             }
-            let counted = Counted {
-                count: e.count,
-                error: e.error,
-                payload: e.payload,
-            };
-            if map.insert(e.key, counted).is_some() {
-                return Err(SketchError::Invalid("a key twice in a top-k".into()));
-            }
+            top.slots.push(Slot {
+                key: e.key,
+                counted: Counted {
+                    count: e.count,
+                    error: e.error,
+                    payload: e.payload,
+                },
+            });
         }
-        let mut top = Self {
-            capacity: repr.capacity,
-            map,
-            heap: BinaryHeap::new(),
-            total: repr.total,
-            floor: repr.absent_bound,
-            evicted: repr.evicted,
-        };
-        top.rebuild_heap();
+        top.reindex();
+        if top.index.len() != top.slots.len() {
+            return Err(SketchError::Invalid("a key twice in a top-k".into()));
+        }
         Ok(top)
     }
 }
@@ -1206,8 +1271,8 @@ pub const V6_PREFIXES: [u8; 5] = [128, 64, 56, 48, 32];
 /// Upper estimate of the bytes one IPv4 address takes in the exact set (a B-tree node of
 /// 56 B, 64 B allocated, holds at least 5 addresses; internal nodes add a quarter).
 pub const V4_ENTRY_BYTES: usize = 21;
-/// Upper estimate of the bytes one IPv6 address takes in the exact set (192 B leaves of at
-/// least 5 addresses, plus internal nodes).
+/// Upper estimate of the bytes one IPv6 address takes in the exact set (192 B leaves, 16-byte
+/// aligned, of at least 5 addresses, plus internal nodes).
 pub const V6_ENTRY_BYTES: usize = 55;
 
 /// Largest exact cap a [`ClientSet`] accepts.
@@ -1314,8 +1379,10 @@ impl ClientSetConfig {
 #[derive(Debug, Clone)]
 pub struct ClientSet {
     config: ClientSetConfig,
-    v4: BTreeSet<Ipv4Addr>,
-    v6: BTreeSet<Ipv6Addr>,
+    /// IPv4 addresses as numbers (compared as integers, in address order).
+    v4: BTreeSet<u32>,
+    /// IPv6 addresses as numbers.
+    v6: BTreeSet<u128>,
     bloom: Option<NetBloom>,
     beyond_cap: u64,
 }
@@ -1454,8 +1521,8 @@ impl ClientSet {
         }
         if self.exact_len() < self.config.exact_cap {
             match addr {
-                IpAddr::V4(a) => self.v4.insert(a),
-                IpAddr::V6(a) => self.v6.insert(a),
+                IpAddr::V4(a) => self.v4.insert(u32::from(a)),
+                IpAddr::V6(a) => self.v6.insert(u128::from(a)),
             };
             return;
         }
@@ -1490,8 +1557,8 @@ impl ClientSet {
 
     fn contains_exact(&self, addr: IpAddr) -> bool {
         match addr {
-            IpAddr::V4(a) => self.v4.contains(&a),
-            IpAddr::V6(a) => self.v6.contains(&a),
+            IpAddr::V4(a) => self.v4.contains(&u32::from(a)),
+            IpAddr::V6(a) => self.v6.contains(&u128::from(a)),
         }
     }
 
@@ -1527,7 +1594,7 @@ impl ClientSet {
     fn contains_in_v4(&self, net: &Ipv4Net) -> bool {
         if self
             .v4
-            .range(net.network()..=net.broadcast())
+            .range(u32::from(net.network())..=u32::from(net.broadcast()))
             .next()
             .is_some()
         {
@@ -1553,7 +1620,7 @@ impl ClientSet {
         }
         if self
             .v6
-            .range(net.network()..=net.broadcast())
+            .range(u128::from(net.network())..=u128::from(net.broadcast()))
             .next()
             .is_some()
         {
@@ -1594,8 +1661,8 @@ impl ClientSet {
     pub fn exact_addrs(&self) -> impl Iterator<Item = IpAddr> + '_ {
         self.v4
             .iter()
-            .map(|a| IpAddr::V4(*a))
-            .chain(self.v6.iter().map(|a| IpAddr::V6(*a)))
+            .map(|&a| IpAddr::V4(Ipv4Addr::from(a)))
+            .chain(self.v6.iter().map(|&a| IpAddr::V6(Ipv6Addr::from(a))))
     }
 
     /// The filter's expected false-positive rate for a /32 or /128 lookup now (0 while exact),
@@ -1702,11 +1769,26 @@ fn bloom_fingerprint(config: &ClientSetConfig) -> u64 {
 #[derive(Serialize)]
 struct ClientSetOut<'a> {
     config: &'a ClientSetConfig,
-    v4: &'a BTreeSet<Ipv4Addr>,
-    v6: &'a BTreeSet<Ipv6Addr>,
+    v4: AddrSeq<'a, u32>,
+    v6: AddrSeq<'a, u128>,
     beyond_cap: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     bloom: Option<BloomOut<'a>>,
+}
+
+/// A set of addresses kept as numbers, written as addresses (`"192.0.2.1"` in JSON).
+struct AddrSeq<'a, T>(&'a BTreeSet<T>);
+
+impl Serialize for AddrSeq<'_, u32> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|&a| Ipv4Addr::from(a)))
+    }
+}
+
+impl Serialize for AddrSeq<'_, u128> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|&a| Ipv6Addr::from(a)))
+    }
 }
 
 #[derive(Serialize)]
@@ -1741,8 +1823,8 @@ impl Serialize for ClientSet {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         ClientSetOut {
             config: &self.config,
-            v4: &self.v4,
-            v6: &self.v6,
+            v4: AddrSeq(&self.v4),
+            v6: AddrSeq(&self.v6),
             beyond_cap: self.beyond_cap,
             bloom: self.bloom.as_ref().map(|b| BloomOut {
                 holds_v4: b.holds_v4,
@@ -1805,8 +1887,8 @@ impl TryFrom<ClientSetIn> for ClientSet {
         };
         Ok(Self {
             config,
-            v4: repr.v4,
-            v6: repr.v6,
+            v4: repr.v4.into_iter().map(u32::from).collect(),
+            v6: repr.v6.into_iter().map(u128::from).collect(),
             bloom,
             beyond_cap: repr.beyond_cap,
         })
@@ -2287,7 +2369,8 @@ mod tests {
         assert_eq!(returned, top.evicted());
         assert!(top.absent_bound() <= 100_000 / capacity as u64);
         assert!(top.memory_bytes() <= TopK::<u32, ()>::memory_bound(capacity));
-        assert_eq!(top.heap.len(), top.map.len());
+        assert_eq!(top.heap.len(), top.slots.len());
+        assert_eq!(top.index.len(), top.slots.len());
     }
 
     #[test]
