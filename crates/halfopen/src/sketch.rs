@@ -1731,7 +1731,9 @@ impl ClientSet {
     }
 
     /// The most [`memory_bytes`](Self::memory_bytes) can be with `config`, however many
-    /// addresses are added.
+    /// addresses are added. Writing or reading a summary whose filter is in use needs one
+    /// more filter's worth for a moment (the placement fingerprint is computed on an empty
+    /// filter of the same size).
     pub fn memory_bound(config: &ClientSetConfig) -> usize {
         size_of::<Self>()
             + config.exact_cap.min(MAX_EXACT_CAP) * V6_ENTRY_BYTES
