@@ -143,3 +143,15 @@ pub fn analyze(firewall: Vec<u8>, access: Vec<u8>) -> halfopen::Report {
     a.add_access("access.log", std::io::Cursor::new(access));
     a.finish()
 }
+
+/// A capture (one `n`-packet stream of connections with HTTP-looking payloads,
+/// [`crate::pcap::render_pcap_http`]) through `halfopen::Analyzer` with no web log;
+/// `payload_bytes` 0 keeps no first bytes (the capture path before issue 18).
+pub fn analyze_pcap(pcap: Vec<u8>, payload_bytes: usize) -> halfopen::Report {
+    let mut a = halfopen::Analyzer::new(halfopen::Options {
+        payload_bytes,
+        ..halfopen::Options::default()
+    });
+    a.add_pcap("capture.pcap", std::io::Cursor::new(pcap));
+    a.finish()
+}

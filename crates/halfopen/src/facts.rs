@@ -416,11 +416,23 @@ impl Payload {
             ServerKind::HttpStatus(st) => Some(st.code),
             _ => None,
         };
-        let mut evidence = render::client(&p.client, show_payload).to_string();
-        if !p.server.first_line().is_empty() {
-            evidence.push_str("; the server answered ");
-            evidence.push_str(&render::server(&p.server).to_string());
-        }
+        let answered = server_status.is_some_and(|s| (100..400).contains(&s));
+        let evidence = if class == PayloadClass::HttpComplete && answered && !show_payload {
+            // The usual case, a served request: its request line and the status are enough
+            // (and cheap: every client connection of a capture comes here).
+            format!(
+                "{}; the server answered {}",
+                render::quote(p.client.first_line(), crate::facts::EXAMPLE_REQUEST_CAP),
+                server_status.unwrap_or_default()
+            )
+        } else {
+            let mut e = render::client(&p.client, show_payload).to_string();
+            if !p.server.first_line().is_empty() {
+                e.push_str("; the server answered ");
+                e.push_str(&render::server(&p.server).to_string());
+            }
+            e
+        };
         let spread_us = match (p.client.first_payload_us(), p.client.last_payload_us()) {
             (Some(a), Some(b)) => b.saturating_sub(a),
             _ => 0,
@@ -468,7 +480,12 @@ impl FirstBytes {
     /// How much the example tells: another protocol over an unfinished head over a whole
     /// request over the rest.
     pub fn rank(&self) -> u8 {
-        match self.class.as_str() {
+        FirstBytes::rank_of(&self.class)
+    }
+
+    /// The rank of a class by its stable name ([`FirstBytes::rank`]).
+    pub fn rank_of(class: &str) -> u8 {
+        match class {
             "http_complete" => 2,
             "http_partial" => 3,
             "empty" | "http_cut" | "midstream" => 1,

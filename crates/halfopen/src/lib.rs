@@ -51,6 +51,7 @@ pub mod policy;
 pub mod report;
 pub mod requests;
 pub mod rollup;
+pub mod sketch;
 pub mod tools;
 pub mod verdict;
 

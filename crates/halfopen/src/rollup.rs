@@ -440,7 +440,13 @@ impl SourceSummary {
                 self.tool.get_or_insert_with(|| tool.to_owned());
             }
             self.first_bytes_seen += 1;
-            self.keep_first_bytes(FirstBytes::of(p));
+            let better = self
+                .first_bytes
+                .as_ref()
+                .is_none_or(|x| FirstBytes::rank_of(p.class.name()) > x.rank());
+            if better {
+                self.first_bytes = Some(FirstBytes::of(p));
+            }
         }
         if let Some(e) = &c.requests.example {
             let better = self
@@ -673,7 +679,12 @@ impl FirstBytesTally {
         let Some(p) = c.payload.as_deref() else {
             return;
         };
-        *self.classes.entry(p.class.name().to_owned()).or_insert(0) += 1;
+        match self.classes.get_mut(p.class.name()) {
+            Some(n) => *n += 1,
+            None => {
+                self.classes.insert(p.class.name().to_owned(), 1);
+            }
+        }
         if p.class != PayloadClass::HttpComplete || c.requests.total() > 0 {
             return;
         }

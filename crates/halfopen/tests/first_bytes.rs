@@ -82,7 +82,11 @@ fn ssh_on_port_80_is_non_http_from_the_capture_alone() {
 /// Zeek's ssl-to-http-server trace: a TLS ClientHello to a plain HTTP server, which answers 400.
 #[test]
 fn tls_to_an_http_server_is_non_http_with_its_sni_and_the_400() {
-    let r = run(&zeek("tls/ssl-to-http-server.pcap"), None, Options::default());
+    let r = run(
+        &zeek("tls/ssl-to-http-server.pcap"),
+        None,
+        Options::default(),
+    );
     assert_eq!(r.sources[0].verdict, Verdict::NonHttp);
     let said = first_bytes_sentence(&r, "192.168.1.108");
     assert!(said.contains("TLS ClientHello"), "{said}");
@@ -161,7 +165,10 @@ fn every_lab_capture_alone_agrees_with_the_web_logs() {
         let with_logs = run_pcap(&dir.join(pcap), Some(&dir));
         assert_eq!(verdicts(&alone), verdicts(&with_logs), "{run}");
         assert_eq!(
-            with_logs.first_bytes.as_ref().map(|f| f.requests_not_logged),
+            with_logs
+                .first_bytes
+                .as_ref()
+                .map(|f| f.requests_not_logged),
             Some(0),
             "{run}"
         );
@@ -232,7 +239,10 @@ fn midstream_bytes_are_not_classified() {
     let dir = lab("prefork");
     let r = run(&dir.join("server-midstream.pcap"), None, Options::default());
     let fb = r.first_bytes.as_ref().expect("first bytes");
-    assert!(fb.classes.get("midstream").copied().unwrap_or(0) > 0, "{fb:?}");
+    assert!(
+        fb.classes.get("midstream").copied().unwrap_or(0) > 0,
+        "{fb:?}"
+    );
     for s in &r.sources {
         assert_ne!(s.verdict, Verdict::NonHttp, "{}: {:?}", s.addr, s.evidence);
     }
