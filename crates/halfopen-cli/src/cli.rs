@@ -182,6 +182,15 @@ pub struct InputArgs {
     /// path and the header names are shown (header values may hold cookies or passwords).
     #[arg(long = "show-payload")]
     pub show_payload: bool,
+    /// Memory budget in MB shared by the flow table, the correlation, the first bytes and the
+    /// sources held one by one; past it the lightest sources are summed per network and port
+    /// and the report marks what is estimated.
+    #[arg(long = "memory", value_name = "MB", default_value_t = halfopen::analyze::DEFAULT_MEMORY_MB as u32,
+          value_parser = clap::value_parser!(u32).range(halfopen::analyze::MIN_MEMORY_MB as i64..))]
+    pub memory_mb: u32,
+    /// Sources listed in the report (hostile first); every source is still judged.
+    #[arg(long = "top", value_name = "N", default_value_t = halfopen::analyze::DEFAULT_TOP)]
+    pub top: usize,
 }
 
 /// An address (a /32 or /128) or a network; an IPv4-mapped IPv6 address is the IPv4 one.
@@ -273,6 +282,8 @@ impl InputArgs {
             server_os: self.server_os,
             payload_bytes: self.payload_bytes as usize,
             show_payload: self.show_payload,
+            memory_mb: self.memory_mb as usize,
+            top: self.top,
             ..Options::default()
         };
         opts.validate()

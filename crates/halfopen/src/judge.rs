@@ -20,7 +20,7 @@
 //! unanswered SYNs, and server ports with many unanswered SYNs from many addresses
 //! (random-source floods).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
@@ -31,7 +31,11 @@ use crate::escape::thousands;
 use crate::evidence::{Platform, Shows};
 use crate::facts::RequestKind;
 use crate::infer::Outcome;
-use crate::rollup::{PortPattern, Rollup, ServerSummary, SourceSummary};
+use crate::rollup::{
+    FloodPart, PortFlood, PortPattern, Rollup, ServerSummary, SourceSummary, Successes,
+    wide_network_of,
+};
+use crate::sketch::Merge;
 use crate::verdict::{Confidence, Evidence, Verdict};
 
 /// Thresholds of the verdicts.
@@ -86,8 +90,8 @@ pub struct Context {
     pub kernel: Vec<KernelNote>,
     /// The listen backlog of each port, from a socket snapshot.
     pub backlog: BTreeMap<u16, u64>,
-    /// Successful (2xx/3xx) requests per client address in the access logs, matched or not.
-    pub successes: BTreeMap<IpAddr, u64>,
+    /// The clients with successful (2xx/3xx) requests in the access logs, matched or not.
+    pub successes: Successes,
 }
 
 /// A source's verdict with its evidence.
@@ -177,9 +181,10 @@ pub struct Judgement {
 
 /// Judges every source, network and server port.
 pub fn judge(r: &Rollup, cx: &Context) -> Judgement {
-    let mut sources: Vec<Judged> = r.sources.values().map(|s| judge_source(s, cx)).collect();
-    let networks = network_floods(r, cx, &mut sources);
-    let servers = server_floods(r, cx, &networks, &mut sources);
+    let list = r.sources_sorted();
+    let mut sources: Vec<Judged> = list.iter().map(|s| judge_source(s, cx)).collect();
+    let networks = network_floods(r, &list, cx, &mut sources);
+    let servers = server_floods(r, &list, cx, &networks, &mut sources);
     Judgement {
         sources,
         networks,
@@ -205,22 +210,24 @@ fn probes(s: &SourceSummary) -> u64 {
 
 /// SYNs that never became a connection and were not retried like a real stack retries.
 fn flood_like(s: &SourceSummary) -> u64 {
-    s.outcomes.sum(|o| {
-        matches!(
-            o,
-            Outcome::SynAckUnanswered
-                | Outcome::ResetAfterSynAck
-                | Outcome::LoneSyn
-                | Outcome::ServerSilent
-        )
-    })
+    s.flood_like()
 }
 
 fn covered(s: &SourceSummary, cx: &Context) -> bool {
+    covers(cx, s.first_seen_us)
+}
+
+/// Whether the access logs cover the time `t` (a minute either side).
+fn covers(cx: &Context, t: i64) -> bool {
     cx.access_span.is_some_and(|(a, b)| {
-        s.first_seen_us >= a.saturating_sub(60_000_000)
-            && s.first_seen_us <= b.saturating_add(60_000_000)
+        t >= a.saturating_sub(60_000_000) && t <= b.saturating_add(60_000_000)
     })
+}
+
+/// Whether the folded flood sources of `p` count in a flood: they showed the outcome of
+/// their SYNs, or the access log covers their attempts.
+fn part_counts(p: &FloodPart, cx: &Context) -> bool {
+    p.attempt_addresses == 0 || (cx.access_log && p.span.min.is_some_and(|t| covers(cx, t)))
 }
 
 struct Draft {
@@ -495,7 +502,7 @@ fn served(s: &SourceSummary, cx: &Context) -> Option<Draft> {
 /// the access log holds outside them (before a capture began, on connections the input does
 /// not show): a client.
 fn served_elsewhere(s: &SourceSummary, cx: &Context) -> Option<Draft> {
-    let ok = cx.successes.get(&s.addr).copied().unwrap_or(0);
+    let ok = cx.successes.count(&s.addr);
     if ok == 0 {
         return None;
     }
@@ -830,86 +837,145 @@ const NET_LENS_V6: [u8; 3] = [64, 56, 48];
 
 /// Networks whose addresses each sent only unanswered SYNs, densely enough not to be the
 /// background of a random-source flood; their members become `syn_flood`.
-fn network_floods(r: &Rollup, cx: &Context, judged: &mut [Judged]) -> Vec<NetworkFlood> {
+fn network_floods(
+    r: &Rollup,
+    summaries: &[&SourceSummary],
+    cx: &Context,
+    judged: &mut [Judged],
+) -> Vec<NetworkFlood> {
     let min = cx.rules.min_flood_sources.max(2);
     let candidate = |s: &SourceSummary, j: &Judged| {
         s.only_unanswered()
             && matches!(j.verdict, Verdict::SynFlood | Verdict::Unknown)
             && (s.attempts() == 0 || (cx.access_log && covered(s, cx)))
     };
-    let members: Vec<usize> = r
-        .sources
-        .values()
+    let members: Vec<usize> = summaries
+        .iter()
         .zip(judged.iter())
         .enumerate()
         .filter(|(_, (s, j))| candidate(s, j))
         .map(|(i, _)| i)
         .collect();
+    // Flood-like sources folded per /24 (/64) when more sources came than are held.
+    let folded: Vec<(IpNet, &FloodPart)> = r
+        .folded
+        .networks
+        .iter()
+        .map(|(n, c)| (*n, &c.payload))
+        .filter(|(_, p)| part_counts(p, cx))
+        .collect();
+    let folded_v4: u64 = folded
+        .iter()
+        .filter(|(n, _)| n.addr().is_ipv4())
+        .map(|(_, p)| p.addresses)
+        .sum();
+    let folded_all: u64 = folded.iter().map(|(_, p)| p.addresses).sum();
     let total_v4 = members
         .iter()
         .filter(|&&i| judged.get(i).is_some_and(|j| j.addr.is_ipv4()))
-        .count() as f64;
-    let total_v6 = members.len() as f64 - total_v4;
+        .count() as f64
+        + folded_v4 as f64;
+    let total_v6 = (members.len() as u64 + folded_all) as f64 - total_v4;
     let mut grouped: Vec<bool> = vec![false; judged.len()];
+    let mut folded_grouped: Vec<bool> = vec![false; folded.len()];
     let mut out = Vec::new();
-    let summaries: Vec<&SourceSummary> = r.sources.values().collect();
     for level in 0..3 {
-        let mut by_net: BTreeMap<IpNet, Vec<usize>> = BTreeMap::new();
+        let lens = |a: IpAddr| {
+            if a.is_ipv4() {
+                NET_LENS_V4.get(level).copied()
+            } else {
+                NET_LENS_V6.get(level).copied()
+            }
+        };
+        // Per network: the held members and the folded parts in it.
+        let mut by_net: BTreeMap<IpNet, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
         for &i in &members {
             if grouped.get(i).copied().unwrap_or(true) {
                 continue;
             }
             let Some(j) = judged.get(i) else { continue };
-            let len = if j.addr.is_ipv4() {
-                NET_LENS_V4.get(level)
-            } else {
-                NET_LENS_V6.get(level)
-            };
-            let Some(&len) = len else { continue };
-            by_net.entry(net(j.addr, len)).or_default().push(i);
+            let Some(len) = lens(j.addr) else { continue };
+            by_net.entry(net(j.addr, len)).or_default().0.push(i);
         }
+        for (k, (n, _)) in folded.iter().enumerate() {
+            if folded_grouped.get(k).copied().unwrap_or(true) {
+                continue;
+            }
+            let Some(len) = lens(n.addr()) else { continue };
+            by_net.entry(net(n.addr(), len)).or_default().1.push(k);
+        }
+        let folded_in = |fidx: &[usize]| {
+            let mut part = FloodPart::default();
+            for &k in fidx {
+                if let Some((_, p)) = folded.get(k) {
+                    part.merge(p);
+                }
+            }
+            part
+        };
         // A random-source flood spreads its addresses over many networks: a network floods as
         // one only when it holds many more of them than the other networks do (and than its
         // share of the address space).
         let occupied = by_net.len().max(1) as f64;
-        let all: usize = by_net.values().map(Vec::len).sum();
-        for (wide, idx) in by_net {
+        let all: f64 = by_net
+            .values()
+            .map(|(idx, fidx)| idx.len() as f64 + folded_in(fidx).addresses as f64)
+            .sum();
+        for (wide, (idx, fidx)) in by_net {
+            let extra = folded_in(&fidx);
             let (bits, total) = if wide.addr().is_ipv4() {
                 (32u32, total_v4)
             } else {
                 (128, total_v6)
             };
             let share = total * 2f64.powi(-(i32::from(wide.prefix_len()).min(bits as i32)));
-            let here = idx.len() as f64;
+            let here = idx.len() as f64 + extra.addresses as f64;
             let background = if occupied > 1.0 {
-                (all as f64 - here) / (occupied - 1.0)
+                (all - here) / (occupied - 1.0)
             } else {
                 0.0
             };
-            if (idx.len() as u64) < min || here < share * 20.0 || here < background * 10.0 {
+            if (here as u64) < min || here < share * 20.0 || here < background * 10.0 {
                 continue;
             }
             // The flood's own network: the narrowest one inside that holds nearly all of them
-            // (the spoofed /26, not its neighbours that scanned or browsed).
+            // (the spoofed /26, not its neighbours that scanned or browsed); folded sources are
+            // known by their /24 (/64) only.
             let addrs: Vec<IpAddr> = idx
                 .iter()
                 .filter_map(|&i| judged.get(i))
                 .map(|j| j.addr)
                 .collect();
-            let network = densest(wide, &addrs);
+            let network = if fidx.is_empty() {
+                densest(wide, &addrs)
+            } else {
+                wide
+            };
             let idx: Vec<usize> = idx
                 .into_iter()
                 .filter(|&i| judged.get(i).is_some_and(|j| network.contains(&j.addr)))
                 .collect();
-            let n = idx.len() as u64;
+            let n = idx.len() as u64 + extra.addresses;
             if n < min {
                 continue;
             }
-            let syns: u64 = idx
+            let mut part = extra;
+            let mut wide16: BTreeSet<IpNet> = fidx
                 .iter()
-                .filter_map(|&i| summaries.get(i))
-                .map(|s| s.syns)
-                .sum();
+                .filter_map(|&k| folded.get(k))
+                .map(|(n, _)| wide_network_of(n.addr()))
+                .collect();
+            for &i in &idx {
+                if let Some(s) = summaries.get(i) {
+                    part.add(s);
+                    wide16.insert(wide_network_of(s.addr));
+                }
+            }
+            for &k in &fidx {
+                if let Some(g) = folded_grouped.get_mut(k) {
+                    *g = true;
+                }
+            }
             for &i in &idx {
                 if let Some(g) = grouped.get_mut(i) {
                     *g = true;
@@ -930,15 +996,11 @@ fn network_floods(r: &Rollup, cx: &Context, judged: &mut [Judged]) -> Vec<Networ
                     );
                 }
             }
-            let members: Vec<&SourceSummary> = idx
-                .iter()
-                .filter_map(|&i| summaries.get(i).copied())
-                .collect();
-            let (likely_spoofed, indicators) = spoofing(&members);
+            let (likely_spoofed, indicators) = spoofing(&part, wide16.len() as u64);
             out.push(NetworkFlood {
                 network,
                 sources: n,
-                syns,
+                syns: part.syns,
                 likely_spoofed,
                 indicators,
             });
@@ -981,6 +1043,7 @@ const DEFAULT_BACKLOG: u64 = 511;
 /// Server ports with many unanswered SYNs from many addresses (or the kernel's own word).
 fn server_floods(
     r: &Rollup,
+    summaries: &[&SourceSummary],
     cx: &Context,
     networks: &[NetworkFlood],
     judged: &mut [Judged],
@@ -988,7 +1051,7 @@ fn server_floods(
     // Flood-like sources by destination port (sources with one port only).
     // Keyed by family and port: a source's address family is its server's.
     let mut by_port: BTreeMap<(bool, u16), Vec<usize>> = BTreeMap::new();
-    for (i, s) in r.sources.values().enumerate() {
+    for (i, s) in summaries.iter().enumerate() {
         let weak_ok = s.attempts() == 0 || (cx.access_log && covered(s, cx));
         let undecided = judged
             .get(i)
@@ -1002,20 +1065,23 @@ fn server_floods(
             by_port.entry((s.addr.is_ipv4(), p)).or_default().push(i);
         }
     }
-    let summaries: Vec<&SourceSummary> = r.sources.values().collect();
     let mut out = Vec::new();
     for (server, sum) in &r.servers {
         let port = server.port();
-        let idx = by_port
-            .get(&(server.ip().is_ipv4(), port))
-            .cloned()
-            .unwrap_or_default();
-        let addresses = idx.len() as u64;
+        let key = (server.ip().is_ipv4(), port);
+        let idx = by_port.get(&key).cloned().unwrap_or_default();
+        let folded = r
+            .folded
+            .ports
+            .get(&key)
+            .filter(|p| part_counts(&p.part, cx));
+        let addresses = idx.len() as u64 + folded.map_or(0, |p| p.part.addresses);
         let unanswered: u64 = idx
             .iter()
             .filter_map(|&i| summaries.get(i))
             .map(|s| flood_like(s) + s.attempts() + count(s, Outcome::LogEnded))
-            .sum();
+            .sum::<u64>()
+            + folded.map_or(0, |p| p.part.unanswered);
         let kernel = cx
             .kernel
             .iter()
@@ -1034,7 +1100,7 @@ fn server_floods(
         if !(many || kernel_says) {
             continue;
         }
-        let mut f = describe_server_flood(*server, sum, &idx, &summaries, cx, kernel);
+        let mut f = describe_server_flood(*server, sum, &idx, summaries, folded, cx, kernel);
         f.unanswered = unanswered;
         f.addresses = addresses;
         f.sentence = server_sentence(&f);
@@ -1077,27 +1143,22 @@ fn describe_server_flood(
     sum: &ServerSummary,
     idx: &[usize],
     summaries: &[&SourceSummary],
+    folded: Option<&PortFlood>,
     cx: &Context,
     kernel: u64,
 ) -> ServerFlood {
-    let members: Vec<&SourceSummary> = idx
+    // The flood's many addresses, held and folded (not those that flood on their own).
+    let mut all = folded.cloned().unwrap_or_default();
+    for s in idx
         .iter()
         .filter_map(|&i| summaries.get(i).copied())
         .filter(|s| flood_like(s) + s.attempts() < cx.rules.min_flood_attempts)
-        .collect();
-    let mut nets24: Vec<IpNet> = members
-        .iter()
-        .map(|s| net(s.addr, if s.addr.is_ipv4() { 24 } else { 64 }))
-        .collect();
-    nets24.sort();
-    nets24.dedup();
-    let mut nets16: Vec<IpNet> = members
-        .iter()
-        .map(|s| net(s.addr, if s.addr.is_ipv4() { 16 } else { 32 }))
-        .collect();
-    nets16.sort();
-    nets16.dedup();
-    let (likely_spoofed, indicators) = spoofing(&members);
+    {
+        all.add(s);
+    }
+    let nets24 = all.nets24.count();
+    let nets16 = all.nets16.count();
+    let (likely_spoofed, indicators) = spoofing(&all.part, nets16);
     let span = (sum.span.min.unwrap_or(0), sum.span.max.unwrap_or(0));
     let peak = sum.never_completed.peak_per_second();
     let backlog = cx.backlog.get(&server.port()).copied();
@@ -1129,8 +1190,8 @@ fn describe_server_flood(
         server,
         unanswered: 0,
         addresses: 0,
-        networks: nets24.len() as u64,
-        wide_networks: nets16.len() as u64,
+        networks: nets24,
+        wide_networks: nets16,
         span,
         peak_per_second: peak,
         single_syn_ack: sum.single_syn_ack,
@@ -1146,38 +1207,24 @@ fn describe_server_flood(
 
 /// Whether a group of flood sources looks spoofed, and the indicators either way: most send
 /// one or two SYNs, none resets a SYN-ACK (a real host resets one it did not ask for), SYNs
-/// without options, TTLs spread wide across the group.
-fn spoofing(members: &[&SourceSummary]) -> (bool, Vec<String>) {
-    let few = members.iter().filter(|s| s.syns <= 2).count();
-    let resets: u64 = members
-        .iter()
-        .map(|s| count(s, Outcome::ResetAfterSynAck))
-        .sum();
-    let unanswered_acks: u64 = members
-        .iter()
-        .map(|s| count(s, Outcome::SynAckUnanswered))
-        .sum();
-    let crafted = members.iter().filter(|s| s.crafted_syns > 0).count();
-    let mut wide: Vec<IpNet> = members
-        .iter()
-        .map(|s| net(s.addr, if s.addr.is_ipv4() { 16 } else { 32 }))
-        .collect();
-    wide.sort();
-    wide.dedup();
+/// without options, TTLs spread wide across the group (`wide16`: the /16s they are in).
+fn spoofing(members: &FloodPart, wide16: u64) -> (bool, Vec<String>) {
+    let few = members.few;
+    let resets = members.resets;
+    let unanswered_acks = members.unanswered_acks;
+    let crafted = members.crafted;
     let mut indicators = Vec::new();
-    let n = members.len().max(1);
+    let total = members.addresses;
+    let n = total.max(1);
     if few * 2 >= n {
         indicators.push(format!(
             "{} of {} addresses sent at most 2 SYNs each",
-            thousands(few as u64),
-            thousands(members.len() as u64)
+            thousands(few),
+            thousands(total)
         ));
     }
-    if wide.len() >= 16 {
-        indicators.push(format!(
-            "spread over {} /16 networks",
-            thousands(wide.len() as u64)
-        ));
+    if wide16 >= 16 {
+        indicators.push(format!("spread over {} /16 networks", thousands(wide16)));
     }
     if unanswered_acks > 0 && resets == 0 {
         indicators.push(format!(
@@ -1189,19 +1236,17 @@ fn spoofing(members: &[&SourceSummary]) -> (bool, Vec<String>) {
     if crafted * 2 >= n {
         indicators.push(format!(
             "{} addresses sent SYNs without TCP options (a raw-packet tool)",
-            thousands(crafted as u64)
+            thousands(crafted)
         ));
     }
-    let ttl_min = members.iter().filter_map(|m| m.ttl.min).min();
-    let ttl_max = members.iter().filter_map(|m| m.ttl.max).max();
-    if let (Some(a), Some(z)) = (ttl_min, ttl_max)
+    if let (Some(a), Some(z)) = (members.ttl.min, members.ttl.max)
         && z.saturating_sub(a) > 16
     {
         indicators.push(format!("TTLs from {a} to {z}"));
     }
-    let spoofed = members.len() >= 8
+    let spoofed = total >= 8
         && resets == 0
-        && ((few * 2 >= n && members.len() >= 16) || unanswered_acks > 0 || crafted * 2 >= n);
+        && ((few * 2 >= n && total >= 16) || unanswered_acks > 0 || crafted * 2 >= n);
     if resets > 0 {
         indicators.push(format!(
             "{} SYN-ACK(s) were answered with an RST: those addresses are real",

@@ -426,10 +426,9 @@ pub struct Exclusion {
 /// What the policy needs to know besides the verdicts.
 #[derive(Debug, Clone, Default)]
 pub struct Protect {
-    /// Every address with a successful (2xx/3xx) request in the access logs, matched or not.
-    pub successful_clients: BTreeSet<IpAddr>,
-    /// Their successful requests, per address (for the collateral figures).
-    pub success_counts: std::collections::BTreeMap<IpAddr, u64>,
+    /// Every address with a successful (2xx/3xx) request in the access logs, matched or not
+    /// (a set that never answers "no" for one), with their counts (for the collateral).
+    pub successes: crate::rollup::Successes,
     /// False when the access log does not cover the firewall input's time: nothing that
     /// rests on "no request was logged" may be blocked.
     pub absent_requests_count: bool,
@@ -447,12 +446,7 @@ pub fn rows(
     let mut seen: BTreeSet<IpAddr> = BTreeSet::new();
     for j in judged {
         seen.insert(j.addr);
-        let successes = protect
-            .success_counts
-            .get(&j.addr)
-            .copied()
-            .unwrap_or(0)
-            .max(j.successes);
+        let successes = protect.successes.count(&j.addr).max(j.successes);
         let mut hostile = j.verdict.is_hostile();
         if hostile {
             let why = if j.random_flood_member {
@@ -481,7 +475,7 @@ pub fn rows(
             connections: j.connections,
         });
     }
-    for (a, n) in &protect.success_counts {
+    for (a, n) in &protect.successes.counts {
         if !seen.contains(a) {
             out.push(SourceRow {
                 addr: *a,
@@ -505,7 +499,7 @@ pub fn rows(
 /// };
 /// let view = NetworkView { blocks: vec![block("192.0.2.0/24"), block("198.51.100.7/32"), block("10.0.0.0/8")], not_blocked: vec![] };
 /// let mut protect = Protect::default();
-/// protect.successful_clients.insert("192.0.2.99".parse().unwrap());
+/// protect.successes.add("192.0.2.99".parse().unwrap(), 1);
 /// protect.absent_requests_count = true;
 /// let policy = BlockPolicy { server_addrs: vec!["198.51.100.7".parse().unwrap()], ..BlockPolicy::default() };
 /// let kept = enforce(view, &protect, &policy, &[]);
@@ -542,17 +536,17 @@ pub fn violation(
     if let Some(why) = refusal(n, policy) {
         return Some(why);
     }
-    let lo = n.network();
-    let hi = n.broadcast();
     let single = n.prefix_len() == full_len(n.addr());
-    if let Some(c) = protect
-        .successful_clients
-        .range(lo..=hi)
-        .find(|c| !(single && policy.block_hostile_clients && hostile_clients.contains(c)))
-    {
-        return Some(format!("it holds {c}, which made successful requests"));
+    if single && policy.block_hostile_clients && hostile_clients.contains(&n.addr()) {
+        return None;
     }
-    None
+    if !protect.successes.any_in(*n) {
+        return None;
+    }
+    Some(match protect.successes.known().find(|c| n.contains(c)) {
+        Some(c) => format!("it holds {c}, which made successful requests"),
+        None => "it holds addresses that made successful requests".to_owned(),
+    })
 }
 
 /// Plans the block list from the judged sources and enforces the invariants.
@@ -753,13 +747,11 @@ mod tests {
             let mut protect = Protect { absent_requests_count: overlap, ..Protect::default() };
             for j in &js {
                 if j.successes > 0 {
-                    protect.successful_clients.insert(j.addr);
-                    *protect.success_counts.entry(j.addr).or_insert(0) += j.successes;
+                    protect.successes.add(j.addr, j.successes);
                 }
             }
             for c in &extra_clients {
-                protect.successful_clients.insert(*c);
-                *protect.success_counts.entry(*c).or_insert(0) += 1;
+                protect.successes.add(*c, 1);
             }
             let policy = BlockPolicy {
                 max_prefix_v4: v4,
@@ -781,7 +773,7 @@ mod tests {
                 for sp in &special {
                     prop_assert!(!sp.contains(&n) && !n.contains(sp), "{n} overlaps {sp}");
                 }
-                for c in &protect.successful_clients {
+                for c in &protect.successes.known().collect::<Vec<_>>() {
                     let own_opt_in = opt_in
                         && n.prefix_len() == if c.is_ipv4() { 32 } else { 128 }
                         && js.iter().any(|j| j.addr == *c && j.verdict.is_hostile());

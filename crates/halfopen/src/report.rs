@@ -27,7 +27,7 @@ use crate::verdict::{Confidence, Evidence, Verdict};
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// The top-level keys of the JSON document (docs/json-schema.md).
-pub const JSON_KEYS: [&str; 30] = [
+pub const JSON_KEYS: [&str; 31] = [
     "version",
     "warnings",
     "unusable_inputs",
@@ -49,6 +49,7 @@ pub const JSON_KEYS: [&str; 30] = [
     "unmatched_requests",
     "correlation",
     "first_bytes",
+    "scale",
     "sources",
     "networks",
     "not_blocked",
@@ -321,6 +322,36 @@ pub struct CorrelationReport {
     pub timeouts_matched: u64,
 }
 
+/// How much of the input was held one by one and how much summarised (the memory budget), and
+/// which figures are therefore estimates.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScaleReport {
+    /// The memory budget, MB.
+    pub memory_mb: u64,
+    /// Distinct source addresses (exact up to 1024, then a HyperLogLog estimate).
+    pub distinct_sources: u64,
+    /// Whether `distinct_sources` is exact.
+    pub distinct_sources_exact: bool,
+    /// Its relative standard error (0 when exact).
+    pub distinct_sources_error: f64,
+    /// Sources held one by one (judged one by one).
+    pub sources_held: u64,
+    /// Sources listed in `sources` (`--top`).
+    pub sources_listed: u64,
+    /// Sources folded into their network's and server port's counters (the lightest, when
+    /// more came than the budget holds; an address folded twice counts twice).
+    pub sources_folded: u64,
+    /// Their connections.
+    pub connections_folded: u64,
+    /// Flows the flow table evicted at its cap (counted, their outcome unknown).
+    pub flows_evicted: u64,
+    /// Connections and requests matched before the other log had passed them (the
+    /// correlation's caps).
+    pub matched_early: u64,
+    /// What is estimated, in words (empty when everything is exact).
+    pub estimates: Vec<String>,
+}
+
 /// What the first bytes a capture kept of each connection showed (`null` without a capture
 /// or with `--payload-bytes 0`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -463,6 +494,8 @@ pub struct Report {
     pub correlation: CorrelationReport,
     /// What the capture's first bytes showed (`null` without a capture).
     pub first_bytes: Option<FirstBytesReport>,
+    /// What was held one by one and what summarised.
+    pub scale: ScaleReport,
     /// Sources, hostile first, then by connections.
     pub sources: Vec<SourceReport>,
     /// Suggested blocks with their collateral.
@@ -506,6 +539,10 @@ pub struct Findings {
     pub correlation: CorrelationReport,
     /// What the capture's first bytes showed.
     pub first_bytes: Option<FirstBytesReport>,
+    /// What was held one by one and what summarised (completed by the report).
+    pub scale: ScaleReport,
+    /// Sources listed at most.
+    pub top: usize,
     /// Kernel messages.
     pub kernel: Vec<KernelNote>,
     /// Server notes.
@@ -579,7 +616,7 @@ impl Report {
         mark_spoofed_blocks(&mut view, &judgement.networks);
         let mut connections = VerdictCounts::default();
         let mut sources: Vec<(SourceReport, bool)> = Vec::with_capacity(judgement.sources.len());
-        for (s, j) in rollup.sources.values().zip(&judgement.sources) {
+        for (s, j) in rollup.sources_sorted().into_iter().zip(&judgement.sources) {
             let verdicts = verdict_counts(s, j.verdict);
             for (v, n) in verdicts.iter() {
                 connections.add(v, n);
@@ -631,6 +668,16 @@ impl Report {
             &f,
         );
         let timeline = timeline(rollup);
+        let mut scale = f.scale;
+        scale.sources_held = sources.len() as u64;
+        sources.truncate(f.top);
+        scale.sources_listed = sources.len() as u64;
+        scale.distinct_sources = rollup.distinct_sources.count();
+        scale.distinct_sources_exact = rollup.distinct_sources.is_exact();
+        scale.distinct_sources_error = rollup.distinct_sources.relative_standard_error();
+        scale.sources_folded = rollup.folded.sources;
+        scale.connections_folded = rollup.folded.connections;
+        scale.estimates = estimates(&scale);
         Report {
             version: SCHEMA_VERSION,
             warnings: f.warnings,
@@ -653,6 +700,7 @@ impl Report {
             unmatched_requests: f.correlation.unmatched,
             correlation: f.correlation,
             first_bytes: f.first_bytes,
+            scale,
             sources: sources.into_iter().map(|(s, _)| s).collect(),
             blocklist: view.cidrs(),
             networks: view.blocks,
@@ -674,6 +722,43 @@ impl Report {
     pub fn to_text(&self, color: bool) -> String {
         render_text(self, color)
     }
+}
+
+/// What the scale figures make estimates of, in words.
+fn estimates(s: &ScaleReport) -> Vec<String> {
+    let mut out = Vec::new();
+    if !s.distinct_sources_exact {
+        out.push(format!(
+            "distinct sources: {} is an estimate (relative standard error {:.1} %)",
+            thousands(s.distinct_sources),
+            s.distinct_sources_error * 100.0
+        ));
+    }
+    if s.sources_folded > 0 {
+        out.push(format!(
+            "{} of the lightest sources ({} connections) were folded into their network's and \
+             server port's counters to stay within {} MB: they are judged together (network and \
+             server-level floods), not one by one; the sources held entered with an error of \
+             at most the lightest held count",
+            thousands(s.sources_folded),
+            thousands(s.connections_folded),
+            s.memory_mb
+        ));
+    }
+    if s.flows_evicted > 0 {
+        out.push(format!(
+            "{} flows were evicted from the flow table at its cap (the oldest unanswered \
+             attempts first): their outcome is unknown",
+            thousands(s.flows_evicted)
+        ));
+    }
+    if s.matched_early > 0 {
+        out.push(format!(
+            "{} connections and requests were matched before the other log had passed them",
+            thousands(s.matched_early)
+        ));
+    }
+    out
 }
 
 /// Marks the blocks of networks whose flood looks spoofed: suggested anyway (blocking the
@@ -711,7 +796,7 @@ fn source_report(s: &SourceSummary, j: &Judged, verdicts: VerdictCounts) -> Sour
 /// connections that waited: (longest, first, last), µs.
 fn legitimate_waits(r: &Rollup, j: &Judgement) -> Option<(i64, i64, i64)> {
     let mut out: Option<(i64, i64, i64)> = None;
-    for (s, v) in r.sources.values().zip(&j.sources) {
+    for (s, v) in r.sources_sorted().into_iter().zip(&j.sources) {
         if v.verdict != Verdict::Legitimate {
             continue;
         }
@@ -1105,6 +1190,17 @@ fn render_text(r: &Report, color: bool) -> String {
         }
         let _ = writeln!(o);
     }
+    if !r.scale.estimates.is_empty() {
+        let _ = writeln!(
+            o,
+            "{b}Estimates{e} (memory budget {} MB)",
+            r.scale.memory_mb
+        );
+        for n in &r.scale.estimates {
+            let _ = writeln!(o, "  - {n}");
+        }
+        let _ = writeln!(o);
+    }
     let _ = writeln!(
         o,
         "{b}Connections by verdict{e} ({} in total)",
@@ -1271,7 +1367,23 @@ fn render_sources(r: &Report, o: &mut String, b: &str, e: &str, color: bool) {
                 && flood_members.iter().any(|m| m.addr == s.addr))
         })
         .collect();
-    let _ = writeln!(o, "{b}Sources{e} ({})", thousands(r.sources.len() as u64));
+    let sc = &r.scale;
+    if sc.sources_held > sc.sources_listed || sc.sources_folded > 0 || !sc.distinct_sources_exact {
+        let _ = writeln!(
+            o,
+            "{b}Sources{e} ({} listed of {} judged one by one; {}{} distinct)",
+            thousands(sc.sources_listed),
+            thousands(sc.sources_held),
+            if sc.distinct_sources_exact {
+                ""
+            } else {
+                "about "
+            },
+            thousands(sc.distinct_sources)
+        );
+    } else {
+        let _ = writeln!(o, "{b}Sources{e} ({})", thousands(r.sources.len() as u64));
+    }
     for (g, members) in &groups {
         let Some(first) = members.first() else {
             continue;

@@ -6,16 +6,17 @@
 //! known, the first connections and requests are held (at most [`WARM_US`] of firewall time,
 //! [`WARM_CONNECTIONS`] connections, [`WARM_ITEMS`] web items) to estimate it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use super::budget::Budget;
 use crate::connections::ConnSink;
 use crate::correlate::{CorrelateOptions, Correlation, Correlator, StreamLimits, estimate_offset};
 use crate::evidence::InputForm;
 use crate::facts::{ConnFacts, RequestKind};
 use crate::infer::{Outcome, outcome};
 use crate::requests::{LoggedRequest, ServerNote, WebItem, WebStream};
-use crate::rollup::Rollup;
+use crate::rollup::{Rollup, Successes};
 
 /// How far ahead of the firewall time the web logs are read, µs.
 pub const AHEAD_US: i64 = 30_000_000;
@@ -41,8 +42,8 @@ pub struct WebTotals {
     pub timeouts: u64,
     /// What the server said about itself.
     pub server_notes: Vec<ServerNote>,
-    /// Successful (2xx/3xx) requests per client address.
-    pub successes: BTreeMap<IpAddr, u64>,
+    /// The clients with successful (2xx/3xx) requests.
+    pub successes: Successes,
     /// The access logs' time span (their clock), µs.
     pub span: Option<(i64, i64)>,
 }
@@ -53,7 +54,7 @@ impl WebTotals {
             WebItem::Request(r) => {
                 self.requests += 1;
                 if r.kind() == RequestKind::Success {
-                    *self.successes.entry(r.client).or_insert(0) += 1;
+                    self.successes.add(r.client, 1);
                 }
                 self.span = Some(match self.span {
                     None => (r.ts_us, r.ts_us),
@@ -141,32 +142,50 @@ impl Flow {
         limits: StreamLimits,
         servers: Vec<IpAddr>,
         server_nets: Vec<ipnet::IpNet>,
+        budget: &Budget,
     ) -> Flow {
         Flow {
             web,
             warm: Some(Warm::default()),
             corr: None,
             opts,
-            limits,
+            limits: budget.stream(limits),
             offset: (None, 0),
-            totals: WebTotals::default(),
+            totals: WebTotals {
+                successes: Successes::new(budget.clients()),
+                ..WebTotals::default()
+            },
             side: Side {
                 servers,
                 server_nets,
+                rollup: Rollup::new(budget.sources),
                 ..Side::default()
             },
             fw_now: i64::MIN,
         }
     }
 
+    /// Connections held to estimate the clock offset (half the correlation's own cap at most).
+    fn warm_connections(&self) -> usize {
+        WARM_CONNECTIONS
+            .min(self.limits.max_held_connections / 2)
+            .max(1)
+    }
+
+    /// Web items held to estimate the clock offset.
+    fn warm_items(&self) -> usize {
+        WARM_ITEMS.min(self.limits.max_held_requests).max(1)
+    }
+
     /// Reads web-log items until the web logs are at least `target` (their clock) or ended.
     fn pull(&mut self, target: i64) {
+        let warm_items = self.warm_items();
         let Some(web) = self.web.as_mut() else { return };
         while !web.is_done() && web.watermark() < target {
             if self
                 .warm
                 .as_ref()
-                .is_some_and(|w| w.items.len() >= WARM_ITEMS)
+                .is_some_and(|w| w.items.len() >= warm_items)
             {
                 break;
             }
@@ -272,10 +291,11 @@ impl ConnSink for Flow {
             None => (c.start_us, end),
             Some((a, b)) => (a.min(c.start_us), b.max(end)),
         });
+        let warm_conns = self.warm_connections();
         if let Some(w) = self.warm.as_mut() {
             w.first.get_or_insert(c.start_us);
             w.conns.push(c);
-            if w.conns.len() >= WARM_CONNECTIONS {
+            if w.conns.len() >= warm_conns {
                 self.start();
             }
             return;
@@ -295,7 +315,7 @@ impl ConnSink for Flow {
                 .as_ref()
                 .map_or((None, 0), |w| (w.first, w.conns.len()));
             let waited = first.is_some_and(|f| fw_now.saturating_sub(f) >= WARM_US);
-            if waited || held >= WARM_CONNECTIONS {
+            if waited || held >= self.warm_connections() {
                 self.start();
             }
             return;

@@ -11,7 +11,10 @@
 //! 6. block-list policy ([`crate::policy`]), invariants enforced last;
 //! 7. report ([`crate::report`]).
 
+mod budget;
 mod flow;
+
+pub use budget::{Budget, DEFAULT_MEMORY_MB, MIN_MEMORY_MB};
 
 use std::io::Read;
 use std::path::Path;
@@ -33,7 +36,8 @@ use crate::judge::{Context, Rules, judge};
 use crate::netstat::NetstatSummary;
 use crate::policy::{BlockPolicy, Protect, decide as plan_blocks};
 use crate::report::{
-    CorrelationReport, Findings, FirstBytesReport, FormReport, InputInfo, Report, platform_report,
+    CorrelationReport, Findings, FirstBytesReport, FormReport, InputInfo, Report, ScaleReport,
+    platform_report,
 };
 use crate::requests::{self, ServerNote, WebDone, WebJob, WebStream};
 
@@ -80,6 +84,13 @@ pub struct Options {
     /// Quote a connection's first bytes whole (escaped, capped) in the evidence, not only
     /// the method, the path and the header names (they may hold cookies or credentials).
     pub show_payload: bool,
+    /// The memory budget, MB (`--memory`; default 256): the flow table, the correlation's
+    /// queues, the first-bytes store, the sources held one by one and the client set share it
+    /// ([`Budget`]); past their caps they evict and count.
+    pub memory_mb: usize,
+    /// Sources listed in the report, hostile first (`--top`; default 1000); every source is
+    /// judged and counted.
+    pub top: usize,
 }
 
 impl Default for Options {
@@ -100,6 +111,8 @@ impl Default for Options {
             server_os: None,
             payload_bytes: PrefixConfig::default().client_bytes,
             show_payload: false,
+            memory_mb: DEFAULT_MEMORY_MB,
+            top: DEFAULT_TOP,
         }
     }
 }
@@ -145,6 +158,15 @@ impl Options {
         {
             return bad("year", format!("{y} is outside 1970..=9999"));
         }
+        if self.memory_mb < MIN_MEMORY_MB {
+            return bad(
+                "memory",
+                format!(
+                    "{} MB is below the {MIN_MEMORY_MB} MB minimum",
+                    self.memory_mb
+                ),
+            );
+        }
         if self.payload_bytes > MAX_PAYLOAD_BYTES {
             return bad(
                 "payload_bytes",
@@ -157,6 +179,9 @@ impl Options {
         Ok(())
     }
 }
+
+/// Sources listed in the report by default.
+pub const DEFAULT_TOP: usize = 1000;
 
 /// Most client bytes kept per capture connection (the store's budget holds 32 MiB).
 pub const MAX_PAYLOAD_BYTES: usize = 65_536;
@@ -346,8 +371,12 @@ impl Pipeline {
             Zone::Fixed(o) => o,
             Zone::Tz(_) => hint.map_or(0, |h| h.1),
         };
+        let budget = Budget::of(self.opts.memory_mb);
         let read_opts = ReadOptions {
-            tcp: self.opts.tcp,
+            tcp: halfopen_tcp::Config {
+                max_flows: self.opts.tcp.max_flows.min(budget.flows),
+                ..self.opts.tcp
+            },
             max_line_len: self.opts.max_line_len,
             max_skipped_kept: self.opts.max_skipped_kept,
             year: self.opts.year,
@@ -357,6 +386,10 @@ impl Pipeline {
             firewall_shows: self.opts.firewall_shows,
             prefix: (self.opts.payload_bytes > 0).then(|| PrefixConfig {
                 client_bytes: self.opts.payload_bytes,
+                max_bytes: PrefixConfig::default().max_bytes.min(budget.prefix_bytes),
+                max_entries: PrefixConfig::default()
+                    .max_entries
+                    .min(budget.prefix_entries),
                 ..PrefixConfig::default()
             }),
             show_payload: self.opts.show_payload,
@@ -388,6 +421,7 @@ impl Pipeline {
                 self.opts.stream,
                 self.opts.policy.server_addrs.clone(),
                 self.opts.policy.server_nets.clone(),
+                &budget,
             );
             let packets = connections::read(packet_inputs, &read_opts, &mut flow);
             let corr = flow.finish();
@@ -401,6 +435,7 @@ impl Pipeline {
             skipped,
             merged,
             prefix,
+            table,
             ..
         } = packets_read;
         self.note_time_assumptions(&reads, zone, hint.is_some());
@@ -452,18 +487,18 @@ impl Pipeline {
             self.check_first_bytes(fb, has_access && overlap);
         }
         // Successes: the access log's, and whole requests a capture saw answered.
-        let mut successes = flow.totals.successes.clone();
+        let mut successes = std::mem::take(&mut flow.totals.successes);
         for (ip, n) in &flow.side.rollup.first_bytes.answered {
-            *successes.entry(*ip).or_insert(0) += n;
+            successes.add(*ip, *n);
         }
-        let cx = Context {
+        let mut cx = Context {
             rules: self.opts.rules,
             access_log: has_access,
             access_span: if overlap { access_span } else { None },
             platform: platform.clone(),
             kernel: kernel.clone(),
             backlog,
-            successes: successes.clone(),
+            successes,
         };
         let rollup = std::mem::take(&mut flow.side.rollup);
         let judgement = judge(&rollup, &cx);
@@ -471,8 +506,7 @@ impl Pipeline {
         let mut policy = self.opts.policy.clone();
         policy.server_addrs = flow.side.servers.clone();
         let protect = Protect {
-            successful_clients: successes.keys().copied().collect(),
-            success_counts: successes,
+            successes: std::mem::take(&mut cx.successes),
             absent_requests_count: overlap,
         };
         let view = plan_blocks(&judgement.sources, &protect, &policy);
@@ -524,6 +558,13 @@ impl Pipeline {
             clock_offset_seconds: flow.offset.0.map(|o| o as f64 / 1e6),
             correlation,
             first_bytes,
+            scale: ScaleReport {
+                memory_mb: self.opts.memory_mb as u64,
+                flows_evicted: table.evicted_half_open + table.evicted_other,
+                matched_early: early_conns + early_reqs,
+                ..ScaleReport::default()
+            },
+            top: self.opts.top,
             kernel,
             server_notes: std::mem::take(&mut flow.totals.server_notes),
             backscatter,

@@ -3,7 +3,18 @@
 //! the whole).
 //!
 //! A source summary is a fixed-size record (outcome and request counters, ranges, a capped
-//! port set, one example connection): no per-connection state is kept.
+//! port set, one example connection): no per-connection state is kept. Sources are held one
+//! by one up to a capacity (the memory budget's share), the busiest staying (Space-Saving,
+//! [`crate::sketch::TopK`]); the lightest are folded into their network's and their server
+//! port's counters ([`Folded`]). Distinct sources are counted by a [`DistinctCount`].
+
+mod folded;
+mod timeline;
+
+pub use folded::{
+    DEFAULT_FOLDED_NETWORKS, FloodPart, Folded, MAX_FOLDED_PORTS, PortFlood, wide_network_of,
+};
+pub use timeline::{BUCKET_US, MAX_BUCKETS, Timeline};
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -16,6 +27,7 @@ use crate::facts::{
     ConnFacts, ConnRequests, FirstBytes, PayloadClass, RequestExample, RequestKind, SynFingerprint,
 };
 use crate::infer::{Outcome, outcome};
+use crate::sketch::{ClientSet, ClientSetConfig, DistinctCount, Merge, TopK};
 
 /// Counters per outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -542,6 +554,20 @@ impl SourceSummary {
         (self.last_seen_us.saturating_sub(self.first_seen_us)) as f64 / 1e6
     }
 
+    /// SYNs that never became a connection and were not retried like a real stack retries
+    /// (answered by nothing, by a SYN-ACK left unanswered, or by the client's RST).
+    pub fn flood_like(&self) -> u64 {
+        self.outcomes.sum(|o| {
+            matches!(
+                o,
+                Outcome::SynAckUnanswered
+                    | Outcome::ResetAfterSynAck
+                    | Outcome::LoneSyn
+                    | Outcome::ServerSilent
+            )
+        })
+    }
+
     /// Connections that never completed, as far as the input shows (proven or retried).
     pub fn never_completed(&self) -> u64 {
         self.outcomes.sum(Outcome::never_completed)
@@ -564,6 +590,40 @@ impl SourceSummary {
     }
 }
 
+impl Default for SourceSummary {
+    fn default() -> Self {
+        SourceSummary::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
+}
+
+/// Two summaries of one source combine (the held summary first).
+impl Merge for SourceSummary {
+    fn merge(&mut self, other: &Self) {
+        if self.connections == 0 {
+            self.addr = other.addr;
+        }
+        SourceSummary::merge(self, other);
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.dst_ports.ports.capacity() * 2
+            + self.examples.capacity() * size_of::<ConnExample>()
+            + self
+                .examples
+                .iter()
+                .map(|e| e.first_bytes.as_ref().map_or(0, String::capacity))
+                .sum::<usize>()
+            + self
+                .request_example
+                .as_ref()
+                .map_or(0, |e| e.request.capacity())
+            + self.first_bytes.as_ref().map_or(0, |f| {
+                f.class.capacity() + f.protocol.capacity() + f.evidence.capacity()
+            })
+            + self.tool.as_ref().map_or(0, String::capacity)
+    }
+}
+
 fn kind_rank(k: RequestKind) -> u8 {
     match k {
         RequestKind::Success => 7,
@@ -573,34 +633,6 @@ fn kind_rank(k: RequestKind) -> u8 {
         RequestKind::NonHttp => 3,
         RequestKind::Http2Preface => 2,
         RequestKind::TimeoutEmpty => 1,
-    }
-}
-
-/// Width of a timeline bucket, µs.
-pub const BUCKET_US: i64 = 10_000_000;
-
-/// Connection attempts per 10-second bucket.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Timeline {
-    /// Bucket start (µs, multiple of [`BUCKET_US`]) -> attempts.
-    pub buckets: BTreeMap<i64, u64>,
-}
-
-impl Timeline {
-    /// Counts one attempt at `ts_us`.
-    pub fn add(&mut self, ts_us: i64) {
-        let b = ts_us.div_euclid(BUCKET_US).saturating_mul(BUCKET_US);
-        *self.buckets.entry(b).or_insert(0) += 1;
-    }
-    /// Adds every bucket of `other`.
-    pub fn merge(&mut self, other: &Timeline) {
-        for (b, n) in &other.buckets {
-            *self.buckets.entry(*b).or_insert(0) += n;
-        }
-    }
-    /// The largest bucket, as attempts per second.
-    pub fn peak_per_second(&self) -> f64 {
-        self.buckets.values().copied().max().unwrap_or(0) as f64 / (BUCKET_US as f64 / 1e6)
     }
 }
 
@@ -626,6 +658,109 @@ pub struct ServerSummary {
 impl ServerSummary {
     /// Distinct sources counted exactly.
     pub const SOURCES_CAP: u64 = 1 << 20;
+
+    /// Adds what `o` summarised.
+    pub fn merge(&mut self, o: &ServerSummary) {
+        self.outcomes.merge(&o.outcomes);
+        self.sources = self
+            .sources
+            .saturating_add(o.sources)
+            .min(Self::SOURCES_CAP);
+        self.single_syn_ack += o.single_syn_ack;
+        self.retransmitted_syn_ack += o.retransmitted_syn_ack;
+        self.never_completed.merge(&o.never_completed);
+        self.attempts.merge(&o.attempts);
+        self.span.merge(&o.span);
+    }
+}
+
+/// Most addresses whose successful requests are counted one by one (for the collateral
+/// figures); every one is in the [`Successes::clients`] set regardless.
+pub const MAX_COUNTED_CLIENTS: usize = 100_000;
+
+/// The clients with successful (2xx/3xx) requests, from the access logs (and whole requests a
+/// capture saw answered): a set that never forgets one (exact to a cap, then a Bloom filter
+/// with no false negative: the block list must never hold one), and their request counts for
+/// the busiest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Successes {
+    /// Every address with a successful request.
+    pub clients: ClientSet,
+    /// Successful requests per address, for at most [`MAX_COUNTED_CLIENTS`] addresses.
+    pub counts: BTreeMap<IpAddr, u64>,
+    /// Successful requests of addresses past that cap.
+    pub not_counted: u64,
+}
+
+impl Default for Successes {
+    fn default() -> Self {
+        Successes::new(ClientSetConfig::default())
+    }
+}
+
+impl Successes {
+    /// Empty, the set made with `config` (an invalid one falls back to the default).
+    pub fn new(config: ClientSetConfig) -> Successes {
+        Successes {
+            clients: ClientSet::with_config(config).unwrap_or_default(),
+            counts: BTreeMap::new(),
+            not_counted: 0,
+        }
+    }
+
+    /// Counts `n` successful requests from `a`.
+    pub fn add(&mut self, a: IpAddr, n: u64) {
+        self.clients.insert(a);
+        let full = self.counts.len() >= MAX_COUNTED_CLIENTS;
+        match self.counts.get_mut(&a) {
+            Some(c) => *c += n,
+            None if full => self.not_counted += n,
+            None => {
+                self.counts.insert(a, n);
+            }
+        }
+    }
+
+    /// Successful requests of `a` as counted (at least 1 when the set holds it uncounted).
+    pub fn count(&self, a: &IpAddr) -> u64 {
+        self.counts
+            .get(a)
+            .copied()
+            .unwrap_or_else(|| u64::from(!self.clients.is_exact() && self.clients.contains(*a)))
+    }
+
+    /// Whether any address of `net` made a successful request (never a false "no").
+    pub fn any_in(&self, net: IpNet) -> bool {
+        self.clients.contains_in(net)
+    }
+
+    /// The addresses known one by one (all of them while the set is exact).
+    pub fn known(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.clients.exact_addrs()
+    }
+
+    /// Whether no success was counted.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty() && self.not_counted == 0 && self.clients.exact_len() == 0
+    }
+
+    /// Adds what `o` counted.
+    pub fn merge(&mut self, o: &Successes) {
+        // Sets made with the default parameters merge; a file from another configuration is
+        // refused by `halfopen merge` before this.
+        let _ = self.clients.merge(&o.clients);
+        for (a, n) in &o.counts {
+            let full = self.counts.len() >= MAX_COUNTED_CLIENTS;
+            match self.counts.get_mut(a) {
+                Some(c) => *c += n,
+                None if full => self.not_counted += n,
+                None => {
+                    self.counts.insert(*a, *n);
+                }
+            }
+        }
+        self.not_counted += o.not_counted;
+    }
 }
 
 /// The network (/24, IPv6 /64) a source is grouped in.
@@ -637,11 +772,16 @@ pub fn network_of(a: IpAddr) -> IpNet {
 }
 
 /// Everything counted over the correlated connections.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rollup {
-    /// Per source.
-    pub sources: BTreeMap<IpAddr, SourceSummary>,
-    /// Per server address and port.
+    /// Per source, the busiest held one by one (at most the capacity).
+    pub sources: TopK<IpAddr, SourceSummary>,
+    /// The sources that no longer fitted, summed.
+    pub folded: Folded,
+    /// Distinct sources (exact to 1024, then a HyperLogLog estimate).
+    pub distinct_sources: DistinctCount,
+    /// Per server address and port (at most [`MAX_SERVERS`]; more go to the unspecified
+    /// address of their port).
     pub servers: BTreeMap<SocketAddr, ServerSummary>,
     /// Connections per outcome.
     pub outcomes: OutcomeCounts,
@@ -675,6 +815,28 @@ pub struct FirstBytesTally {
 }
 
 impl FirstBytesTally {
+    /// Adds what `o` counted.
+    pub fn merge(&mut self, o: &FirstBytesTally) {
+        for (k, n) in &o.classes {
+            *self.classes.entry(k.clone()).or_insert(0) += n;
+        }
+        self.requests_not_logged += o.requests_not_logged;
+        if self.not_logged_example.is_none() {
+            self.not_logged_example.clone_from(&o.not_logged_example);
+        }
+        for (a, n) in &o.answered {
+            let full = self.answered.len() >= MAX_CAPTURE_CLIENTS;
+            match self.answered.get_mut(a) {
+                Some(c) => *c += n,
+                None if full => self.answered_not_kept += n,
+                None => {
+                    self.answered.insert(*a, *n);
+                }
+            }
+        }
+        self.answered_not_kept += o.answered_not_kept;
+    }
+
     fn add(&mut self, c: &ConnFacts) {
         let Some(p) = c.payload.as_deref() else {
             return;
@@ -705,7 +867,106 @@ impl FirstBytesTally {
     }
 }
 
+/// Server addresses and ports summarised apart; a firewall in front of more servers folds the
+/// rest per port.
+pub const MAX_SERVERS: usize = 4096;
+
+/// Sources held one by one by default (about 1 KB each).
+pub const DEFAULT_SOURCES: usize = 65_536;
+
+impl Default for Rollup {
+    fn default() -> Self {
+        Rollup::new(DEFAULT_SOURCES)
+    }
+}
+
 impl Rollup {
+    /// An empty rollup holding at most `sources` sources one by one (and a quarter as many
+    /// networks of folded ones, at least 1024).
+    pub fn new(sources: usize) -> Rollup {
+        Rollup {
+            sources: TopK::new(sources),
+            folded: Folded::new((sources / 4).max(1024)),
+            distinct_sources: DistinctCount::new(),
+            servers: BTreeMap::new(),
+            outcomes: OutcomeCounts::default(),
+            states: BTreeMap::new(),
+            timeline: Timeline::default(),
+            connections: 0,
+            first_bytes: FirstBytesTally::default(),
+        }
+    }
+
+    /// The sources held, by address.
+    pub fn sources_sorted(&self) -> Vec<&SourceSummary> {
+        let mut v: Vec<&SourceSummary> = self.sources.iter().map(|(_, c)| &c.payload).collect();
+        v.sort_unstable_by_key(|s| s.addr);
+        v
+    }
+
+    /// The held source `a`, if held.
+    pub fn source(&self, a: &IpAddr) -> Option<&SourceSummary> {
+        self.sources.get(a).map(|c| &c.payload)
+    }
+
+    /// Whether every source was held one by one (nothing folded).
+    pub fn exact(&self) -> bool {
+        self.folded.sources == 0
+    }
+
+    /// Adds what `o` summarised (the inputs that came after this rollup's).
+    pub fn merge(&mut self, o: &Rollup) {
+        for (_, c) in o.sources.iter() {
+            let s = &c.payload;
+            let (held, gone) = self.sources.entry_evicting(s.addr, s.connections);
+            Merge::merge(held, s);
+            if let Some((_, g)) = gone {
+                self.folded.fold(&g.payload);
+            }
+        }
+        self.folded.merge(&o.folded);
+        let _ = self.distinct_sources.merge(&o.distinct_sources);
+        for (k, v) in &o.servers {
+            self.server_entry(*k).merge(v);
+        }
+        self.outcomes.merge(&o.outcomes);
+        for (k, n) in &o.states {
+            *self.states.entry(k.clone()).or_insert(0) += n;
+        }
+        self.timeline.merge(&o.timeline);
+        self.connections += o.connections;
+        self.first_bytes.merge(&o.first_bytes);
+    }
+
+    fn server_entry(&mut self, k: SocketAddr) -> &mut ServerSummary {
+        let key = if self.servers.len() >= MAX_SERVERS && !self.servers.contains_key(&k) {
+            SocketAddr::new(
+                if k.is_ipv4() {
+                    IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+                } else {
+                    IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+                },
+                k.port(),
+            )
+        } else {
+            k
+        };
+        self.servers.entry(key).or_default()
+    }
+
+    /// Heap bytes held (about).
+    pub fn memory_bytes(&self) -> usize {
+        self.sources.memory_bytes()
+            + self.folded.memory_bytes()
+            + self.distinct_sources.memory_bytes()
+            + self.timeline.memory_bytes()
+            + self
+                .servers
+                .values()
+                .map(|s| 256 + s.never_completed.memory_bytes() + s.attempts.memory_bytes())
+                .sum::<usize>()
+    }
+
     /// Adds one correlated connection.
     pub fn add(&mut self, c: &ConnFacts) -> Outcome {
         let o = outcome(c);
@@ -716,12 +977,20 @@ impl Rollup {
             *self.states.entry(st.as_str().to_owned()).or_insert(0) += 1;
         }
         self.timeline.add(c.start_us);
-        let fresh = !self.sources.contains_key(&c.orig.ip());
-        self.sources
-            .entry(c.orig.ip())
-            .or_insert_with(|| SourceSummary::new(c.orig.ip()))
-            .add(c, o);
-        let s = self.servers.entry(c.resp).or_default();
+        let ip = c.orig.ip();
+        let fresh = self.sources.get(&ip).is_none();
+        if fresh {
+            self.distinct_sources.insert(&ip);
+        }
+        let (held, gone) = self.sources.entry_evicting(ip, 1);
+        if held.connections == 0 {
+            *held = SourceSummary::new(ip);
+        }
+        held.add(c, o);
+        if let Some((_, g)) = gone {
+            self.folded.fold(&g.payload);
+        }
+        let s = self.server_entry(c.resp);
         s.outcomes.add(o, 1);
         if fresh && s.sources < ServerSummary::SOURCES_CAP {
             s.sources += 1;
