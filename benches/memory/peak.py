@@ -319,10 +319,11 @@ def main():
     os.makedirs(work, exist_ok=True)
     df = subprocess.run(["df", "-h", work], capture_output=True, text=True).stdout.strip()
     free_disk = shutil.disk_usage(work).free
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+    # The analyzer's code: the last commit that changed a crate (the benches do not count).
+    rev = subprocess.run(["git", "log", "-1", "--format=%h", "--", "crates"], cwd=REPO,
                          capture_output=True, text=True).stdout.strip()
     header = [
-        f"halfopen at `{rev}`, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"halfopen code at `{rev}`, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start, "
         f"MemAvailable {mem_available_mb():,} MB",
         "",

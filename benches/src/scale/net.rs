@@ -55,8 +55,9 @@ fn permute24(x: u32, key: u32) -> u32 {
 }
 
 /// Spoofed sources as `hping3 --rand-source` would send them, but spread as evenly as
-/// possible: every /24 gets one address before any gets a second (so N sources put at most
-/// `ceil(N / 16.4 M)` in any /24, and any run of up to 16 M consecutive sources at most one).
+/// possible: in each round of 15.66 M sources every usable /24 gets exactly one address, in an
+/// order that changes from round to round (so N sources put at most `ceil(N / 15.66 M)` in any
+/// /24, and any run of up to 15.66 M consecutive sources at most two).
 #[derive(Debug, Clone)]
 pub struct Spread {
     next: u64,
