@@ -75,6 +75,33 @@ pub enum Command {
     /// Follow growing/rotating logs and print verdicts as they form.
     #[command(after_help = crate::watch::EXIT_CODES_HELP)]
     Watch(crate::watch::WatchArgs),
+    /// Combine the summaries of several analyses (`analyze --summary-out`: other days, other
+    /// servers) into one report.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Merge(MergeArgs),
+}
+
+/// `halfopen merge`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Summary files written by `analyze --summary-out`, oldest first.
+    #[arg(required = true, value_name = "SUMMARY")]
+    pub summaries: Vec<PathBuf>,
+    /// Verdict and block-list options (the inputs options are not used).
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Print the block list in this syntax on stdout (the report's headline goes to stderr).
+    #[arg(long, value_enum)]
+    pub blocklist: Option<BlocklistArg>,
+    /// Block-list rules.
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Write the merged summary too (to merge again later).
+    #[arg(long = "summary-out", value_name = "FILE")]
+    pub summary_out: Option<PathBuf>,
 }
 
 /// Report format.
@@ -237,6 +264,13 @@ pub struct AnalyzeArgs {
     /// Block-list rules.
     #[command(flatten)]
     pub rules: RuleArgs,
+    /// Also write the analysis's summary (bounded, mergeable) to FILE for `halfopen merge`.
+    #[arg(long = "summary-out", value_name = "FILE")]
+    pub summary_out: Option<PathBuf>,
+    /// Also write one JSON line per connection to FILE (docs/json-schema.md, "connection
+    /// records"); the report stays bounded either way.
+    #[arg(long = "connections", value_name = "FILE")]
+    pub connections: Option<PathBuf>,
 }
 
 impl InputArgs {
@@ -326,18 +360,136 @@ pub fn run_analyze(a: &AnalyzeArgs) -> Result<u8, CliError> {
         diagnostic(&format!("note: {}", d.note()));
         analyzer.note(d.note());
     }
-    let report = analyzer.finish();
-    let printed = match (a.blocklist, a.format) {
+    let records_failed = match &a.connections {
+        Some(path) => Some(records_to(&mut analyzer, path)?),
+        None => None,
+    };
+    let opts = a.input.options()?;
+    let summary = analyzer.finish_summary();
+    if let Some(path) = &a.summary_out {
+        write_file(path, summary.to_json().as_bytes())?;
+    }
+    let report = halfopen::analyze::conclude(summary, &opts);
+    if let Some(e) = records_failed.and_then(|f| f.lock().ok().and_then(|mut g| g.take())) {
+        diagnostic(&format!("--connections: {e}"));
+        print_report_then(&report, a.blocklist, a.format, &a.rules)?;
+        return Ok(EXIT_INPUT);
+    }
+    finish_analysis(&report, a.blocklist, a.format, &a.rules)
+}
+
+/// `halfopen merge`.
+pub fn run_merge(m: &MergeArgs) -> Result<u8, CliError> {
+    let i = &m.input;
+    if !(i.firewall.is_empty()
+        && i.pcap.is_empty()
+        && i.access.is_empty()
+        && i.error_log.is_empty())
+        || i.netstat.is_some()
+    {
+        return Err(CliError::Usage(
+            "merge reads summary files (analyze --summary-out), not logs".to_owned(),
+        ));
+    }
+    let opts = m.input.options()?;
+    let mut summaries = Vec::with_capacity(m.summaries.len());
+    for p in &m.summaries {
+        let name = p.display().to_string();
+        let bytes =
+            std::fs::read(p).map_err(|e| CliError::Input(format!("{name}: cannot read: {e}")))?;
+        summaries.push(
+            halfopen::analyze::Summary::from_json(&name, &bytes)
+                .map_err(|e| CliError::Input(e.to_string()))?,
+        );
+    }
+    let mut all = summaries.remove(0);
+    for s in &summaries {
+        all.merge(s);
+    }
+    if let Some(path) = &m.summary_out {
+        write_file(path, all.to_json().as_bytes())?;
+    }
+    let report = halfopen::analyze::conclude(all, &opts);
+    finish_analysis(&report, m.blocklist, m.format, &m.rules)
+}
+
+/// Writes `bytes` to the file `path` (created or truncated).
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    std::fs::write(path, bytes)
+        .map_err(|e| CliError::Output(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The first write error of the connection records, shared with the writer.
+type Failed = std::sync::Arc<std::sync::Mutex<Option<String>>>;
+
+/// A file writer that keeps its first error where the command can see it.
+struct Recorded {
+    file: std::fs::File,
+    failed: Failed,
+}
+
+impl std::io::Write for Recorded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf).inspect_err(|e| self.keep(e))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush().inspect_err(|e| self.keep(e))
+    }
+}
+
+impl Recorded {
+    fn keep(&self, e: &std::io::Error) {
+        if let Ok(mut g) = self.failed.lock()
+            && g.is_none()
+        {
+            *g = Some(e.to_string());
+        }
+    }
+}
+
+/// Sends the connection records to `path`.
+fn records_to(
+    analyzer: &mut halfopen::Analyzer,
+    path: &std::path::Path,
+) -> Result<Failed, CliError> {
+    let file = std::fs::File::create(path)
+        .map_err(|e| CliError::Output(format!("cannot write {}: {e}", path.display())))?;
+    let failed: Failed = Failed::default();
+    analyzer.write_connections(Box::new(Recorded {
+        file,
+        failed: failed.clone(),
+    }));
+    Ok(failed)
+}
+
+/// Prints the report and ignores its exit code (a later error decides it).
+fn print_report_then(
+    report: &Report,
+    blocklist: Option<BlocklistArg>,
+    format: OutputFormat,
+    rules: &RuleArgs,
+) -> Result<(), CliError> {
+    finish_analysis(report, blocklist, format, rules).map(|_| ())
+}
+
+/// Prints the report and gives the exit code it calls for.
+fn finish_analysis(
+    report: &Report,
+    blocklist: Option<BlocklistArg>,
+    format: OutputFormat,
+    rules: &RuleArgs,
+) -> Result<u8, CliError> {
+    let printed = match (blocklist, format) {
         (Some(b), _) => {
             let smallest = report.forms.iter().filter_map(|f| f.smallest_rule).min();
-            Printed::Blocklist(b.into(), a.rules.render_options_before(smallest))
+            Printed::Blocklist(b.into(), rules.render_options_before(smallest))
         }
         (None, OutputFormat::Json) => Printed::Json,
         (None, OutputFormat::Text) => Printed::Text,
     };
     // A closed pipe stops the output quietly; the exit code stays the analysis's own.
-    print_analysis(&report, &printed)?;
-    let bad = unusable_inputs(&report);
+    print_analysis(report, &printed)?;
+    let bad = unusable_inputs(report);
     if !bad.is_empty() {
         for b in &bad {
             diagnostic(b);

@@ -188,6 +188,7 @@ mod tests {
         match crate::cli::Cli::parse_from(full).command {
             crate::cli::Command::Analyze(a) => a.input,
             crate::cli::Command::Watch(w) => w.input,
+            crate::cli::Command::Merge(m) => m.input,
         }
     }
 

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Analyze(a) => cli::run_analyze(&a),
         cli::Command::Watch(w) => watch::run(&w),
+        cli::Command::Merge(m) => cli::run_merge(&m),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -28,6 +28,14 @@ pub enum Error {
         /// What went wrong.
         what: String,
     },
+    /// A summary file (`--summary-out`) that cannot be read or merged.
+    #[error("{name}: not a usable summary: {why}")]
+    Summary {
+        /// File name as given.
+        name: String,
+        /// Why.
+        why: String,
+    },
     /// An option value with no meaning.
     #[error("{option}: {why}")]
     InvalidOption {

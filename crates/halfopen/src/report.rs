@@ -385,7 +385,8 @@ impl FirstBytesReport {
     /// The report of a rollup's tally and the store's counters.
     pub fn of(
         t: &crate::rollup::FirstBytesTally,
-        store: &halfopen_tcp::prefix::PrefixStats,
+        peak_entries: u64,
+        evicted: u64,
     ) -> FirstBytesReport {
         FirstBytesReport {
             connections: t.classes.values().sum(),
@@ -399,8 +400,8 @@ impl FirstBytesReport {
                     server: *s,
                     bytes: b.clone(),
                 }),
-            peak_entries: store.peak_entries as u64,
-            evicted: store.evicted_for_bytes + store.evicted_for_entries,
+            peak_entries,
+            evicted,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use super::budget::Budget;
+use super::records::ConnWriter;
 use crate::connections::ConnSink;
 use crate::correlate::{CorrelateOptions, Correlation, Correlator, StreamLimits, estimate_offset};
 use crate::evidence::InputForm;
@@ -76,6 +77,8 @@ impl WebTotals {
 /// Where correlated connections go: the server's own are counted apart, the rest rolled up.
 #[derive(Debug, Default)]
 pub struct Side {
+    /// Where each connection's record goes (`--connections`).
+    pub records: Option<ConnWriter>,
     /// The rollup.
     pub rollup: Rollup,
     /// The server's addresses (given, and as each input's form says).
@@ -106,7 +109,10 @@ impl Side {
             }
             return;
         }
-        self.rollup.add(c);
+        let o = self.rollup.add(c);
+        if let Some(w) = self.records.as_mut() {
+            w.write(c, o);
+        }
     }
 }
 

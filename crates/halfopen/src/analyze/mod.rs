@@ -13,8 +13,12 @@
 
 mod budget;
 mod flow;
+mod records;
+mod summary;
 
 pub use budget::{Budget, DEFAULT_MEMORY_MB, MIN_MEMORY_MB};
+pub use records::{ConnRecord, ConnWriter};
+pub use summary::{SUMMARY_FORMAT, SUMMARY_VERSION, Summary, conclude, merge_summaries};
 
 use std::io::Read;
 use std::path::Path;
@@ -29,16 +33,13 @@ use crate::clock::Zone;
 use crate::connections::{self, InputRead, PacketInput, PacketsRead, ReadOptions};
 use crate::correlate::{CorrelateOptions, StreamLimits};
 use crate::error::{Error, Result};
-use crate::escape::{rfc3339, thousands};
+use crate::escape::thousands;
 use crate::evidence::{InputForm, Platform, Shows, check_every_packet};
 use crate::input::{self, Skipped};
-use crate::judge::{Context, Rules, judge};
+use crate::judge::Rules;
 use crate::netstat::NetstatSummary;
-use crate::policy::{BlockPolicy, Protect, decide as plan_blocks};
-use crate::report::{
-    CorrelationReport, Findings, FirstBytesReport, FormReport, InputInfo, Report, ScaleReport,
-    platform_report,
-};
+use crate::policy::BlockPolicy;
+use crate::report::{CorrelationReport, FormReport, InputInfo, Report};
 use crate::requests::{self, ServerNote, WebDone, WebJob, WebStream};
 
 pub use flow::{AHEAD_US, WARM_CONNECTIONS, WARM_ITEMS, WARM_US};
@@ -235,6 +236,7 @@ pub struct Analyzer {
     opts: Options,
     inputs: Vec<Pending>,
     notes: Vec<String>,
+    records: Option<ConnWriter>,
 }
 
 impl Analyzer {
@@ -244,7 +246,15 @@ impl Analyzer {
             opts,
             inputs: Vec::new(),
             notes: Vec::new(),
+            records: None,
         }
+    }
+
+    /// Writes one JSON line per connection to `out` as the analysis goes (`--connections`;
+    /// docs/json-schema.md, "connection records"). A write error stops the records and is
+    /// a warning in the report.
+    pub fn write_connections(&mut self, out: Box<dyn std::io::Write + Send>) {
+        self.records = Some(ConnWriter::new(out));
     }
 
     fn add(
@@ -315,12 +325,21 @@ impl Analyzer {
 
     /// Runs the analysis.
     pub fn finish(self) -> Report {
+        let opts = self.opts.clone();
+        conclude(self.finish_summary(), &opts)
+    }
+
+    /// Reads every input and returns the summary the last stages run on (what
+    /// `--summary-out` writes; [`conclude`] makes the report, [`merge_summaries`] merges
+    /// several first).
+    pub fn finish_summary(self) -> Summary {
         let Analyzer {
             opts,
             inputs,
             notes,
+            records,
         } = self;
-        Pipeline::new(opts, notes).run(inputs)
+        Pipeline::new(opts, notes).run(inputs, records)
     }
 }
 
@@ -347,7 +366,7 @@ impl Pipeline {
         }
     }
 
-    fn run(mut self, inputs: Vec<Pending>) -> Report {
+    fn run(mut self, inputs: Vec<Pending>, records: Option<ConnWriter>) -> Summary {
         // 1. Inputs, by kind.
         let mut packets = Vec::new();
         let mut web = Vec::new();
@@ -423,6 +442,7 @@ impl Pipeline {
                 self.opts.policy.server_nets.clone(),
                 &budget,
             );
+            flow.side.records = records;
             let packets = connections::read(packet_inputs, &read_opts, &mut flow);
             let corr = flow.finish();
             let web_dones = drain_web(flow.take_web());
@@ -446,6 +466,18 @@ impl Pipeline {
             self.notes.push(format!(
                 "{merged} connection(s) were seen by two inputs (a capture and a firewall log of the same traffic): each is counted once, from the capture"
             ));
+        }
+        if let Some(w) = flow.side.records.take() {
+            let (n, error) = w.finish();
+            match error {
+                Some(e) => self.warnings.push(format!(
+                    "writing the connection records failed after {} records: {e}",
+                    thousands(n)
+                )),
+                None => self
+                    .notes
+                    .push(format!("{} connection records written", thousands(n))),
+            }
         }
         let side = &flow.side;
         if side.own > 0 {
@@ -474,43 +506,13 @@ impl Pipeline {
             .totals
             .span
             .map(|(a, b)| (a.saturating_sub(offset), b.saturating_sub(offset)));
-        let overlap = self.check_overlap(has_access, fw_span, access_span);
         self.check_offset(flow.offset);
-        // 5. Verdicts.
         let platform = self.platform(&reads, &flow.totals.server_notes);
-        let backlog = netstat
-            .as_ref()
-            .map(|n| n.listen_backlog.clone())
-            .unwrap_or_default();
-        let first_bytes = prefix.map(|st| FirstBytesReport::of(&flow.side.rollup.first_bytes, &st));
-        if let Some(fb) = &first_bytes {
-            self.check_first_bytes(fb, has_access && overlap);
-        }
         // Successes: the access log's, and whole requests a capture saw answered.
         let mut successes = std::mem::take(&mut flow.totals.successes);
         for (ip, n) in &flow.side.rollup.first_bytes.answered {
             successes.add(*ip, *n);
         }
-        let mut cx = Context {
-            rules: self.opts.rules,
-            access_log: has_access,
-            access_span: if overlap { access_span } else { None },
-            platform: platform.clone(),
-            kernel: kernel.clone(),
-            backlog,
-            successes,
-        };
-        let rollup = std::mem::take(&mut flow.side.rollup);
-        let judgement = judge(&rollup, &cx);
-        // 6. Block-list policy.
-        let mut policy = self.opts.policy.clone();
-        policy.server_addrs = flow.side.servers.clone();
-        let protect = Protect {
-            successes: std::mem::take(&mut cx.successes),
-            absent_requests_count: overlap,
-        };
-        let view = plan_blocks(&judgement.sources, &protect, &policy);
-        // 7. Report.
         let correlation = CorrelationReport {
             requests: flow.totals.requests,
             matched: corr.matched,
@@ -522,82 +524,54 @@ impl Pipeline {
             timeouts: flow.totals.timeouts,
             timeouts_matched: corr.timeouts_matched,
         };
-        if let Some((a, b)) = fw_span {
-            self.notes.push(format!(
-                "firewall input covers {} .. {}",
-                rfc3339(a),
-                rfc3339(b)
-            ));
-        }
         for (r, f) in reads.iter().zip(&forms) {
             if let Some(w) = check_every_packet(f, &r.conn_tally) {
                 self.warnings.push(format!("{}: {w}", r.name));
             }
         }
-        for u in &self.unusable {
-            self.warnings.insert(0, format!("unusable input: {u}"));
-        }
-        let backscatter = (flow.side.backscatter > 0).then_some((
-            flow.side.backscatter,
-            flow.side.backscatter_from.len() as u64,
-        ));
-        let findings = Findings {
-            warnings: self.warnings,
-            inputs: self.infos,
+        Summary {
+            format: SUMMARY_FORMAT.to_owned(),
+            version: SUMMARY_VERSION,
+            rollup: std::mem::take(&mut flow.side.rollup),
+            successes,
+            has_access,
+            fw_span,
+            access_span,
+            server_addrs: flow.side.servers.clone(),
+            correlation,
+            kernel,
+            server_notes: std::mem::take(&mut flow.totals.server_notes),
+            backscatter: (
+                flow.side.backscatter,
+                flow.side.backscatter_from.len() as u64,
+            ),
+            platform,
             forms: reads
                 .iter()
                 .zip(&forms)
                 .filter(|(r, _)| r.unusable.is_none())
                 .map(|(r, f)| FormReport::of(&r.name, f, r.tally.smallest_rule))
                 .collect(),
-            platform: platform.map(|(p, why)| platform_report(p, &why)),
+            inputs: self.infos,
             notes: self.notes,
+            warnings: self.warnings,
+            unusable: self.unusable,
             year_inferred: self.opts.year.is_none()
                 && reads.iter().any(|r| r.inferred_year.is_some()),
             zone_inferred: self.opts.zone.is_none(),
             clock_offset_seconds: flow.offset.0.map(|o| o as f64 / 1e6),
-            correlation,
-            first_bytes,
-            scale: ScaleReport {
-                memory_mb: self.opts.memory_mb as u64,
-                flows_evicted: table.evicted_half_open + table.evicted_other,
-                matched_early: early_conns + early_reqs,
-                ..ScaleReport::default()
-            },
-            top: self.opts.top,
-            kernel,
-            server_notes: std::mem::take(&mut flow.totals.server_notes),
-            backscatter,
+            first_bytes_store: prefix.map(|st| {
+                (
+                    st.peak_entries as u64,
+                    st.evicted_for_bytes + st.evicted_for_entries,
+                )
+            }),
+            memory_mb: self.opts.memory_mb as u64,
+            flows_evicted: table.evicted_half_open + table.evicted_other,
+            matched_early: early_conns + early_reqs,
             netstat,
-            skipped_lines_total: self.skipped.total,
-            skipped_lines: self.skipped.kept,
-            no_access_log: !has_access,
-            unusable_inputs: self.unusable,
-        };
-        Report::build(&rollup, &judgement, view, findings)
-    }
-
-    /// A capture that saw whole requests the access log does not have, or lost first bytes
-    /// to the store's caps, says so.
-    fn check_first_bytes(&mut self, fb: &FirstBytesReport, access_covers: bool) {
-        if access_covers && fb.requests_not_logged > 0 {
-            let example = fb
-                .not_logged_example
-                .as_ref()
-                .map(|e| format!(" (the first: {} -> {}: {})", e.client, e.server, e.bytes))
-                .unwrap_or_default();
-            self.warnings.push(format!(
-                "the capture shows {} whole HTTP request(s) the access log does not have{example}: \
-                 is every virtual host's access log given, and is it the same server?",
-                thousands(fb.requests_not_logged)
-            ));
-        }
-        if fb.evicted > 0 {
-            self.notes.push(format!(
-                "the first bytes of {} connection(s) were dropped before their connection ended \
-                 (the store's caps): their outcome rests on the TCP packets alone",
-                thousands(fb.evicted)
-            ));
+            skipped_total: self.skipped.total,
+            skipped: self.skipped.kept,
         }
     }
 
@@ -794,36 +768,6 @@ impl Pipeline {
                 _ => "firewall timestamps carry no zone: assumed UTC; use --tz to override".to_owned(),
             });
         }
-    }
-
-    /// Whether the access log and the firewall input overlap in time; a warning when they do
-    /// not.
-    fn check_overlap(
-        &mut self,
-        has_access: bool,
-        fw: Option<(i64, i64)>,
-        access: Option<(i64, i64)>,
-    ) -> bool {
-        if !has_access {
-            return false;
-        }
-        let (Some((f0, f1)), Some((a0, a1))) = (fw, access) else {
-            return true;
-        };
-        const SLACK: i64 = 60_000_000;
-        if a1.saturating_add(SLACK) < f0 || f1.saturating_add(SLACK) < a0 {
-            self.warnings.push(format!(
-                "the firewall input ({} .. {}) and the access log ({} .. {}) do not overlap in \
-                 time: no verdict or block rests on \"no request was logged\" (check --year and \
-                 --tz)",
-                rfc3339(f0),
-                rfc3339(f1),
-                rfc3339(a0),
-                rfc3339(a1)
-            ));
-            return false;
-        }
-        true
     }
 
     /// The server's platform: `--server-os`, else the firewall format, else what the error log

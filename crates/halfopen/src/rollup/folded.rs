@@ -139,6 +139,7 @@ pub struct Folded {
     /// Flood-like sources of networks that left `networks`, summed.
     pub other_networks: FloodPart,
     /// Flood-like sources per (IPv4?, server port).
+    #[serde(with = "as_list")]
     pub ports: BTreeMap<(bool, u16), PortFlood>,
     /// Flood-like sources to ports past [`MAX_FOLDED_PORTS`].
     pub other_ports: FloodPart,
@@ -221,5 +222,28 @@ impl Folded {
                 .values()
                 .map(|p| 200 + p.nets24.memory_bytes() + p.nets16.memory_bytes())
                 .sum::<usize>()
+    }
+}
+
+/// A map with tuple keys as a list of pairs (JSON keys must be strings).
+mod as_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        m: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
     }
 }

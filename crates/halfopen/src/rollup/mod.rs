@@ -1014,6 +1014,92 @@ impl Rollup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::Shows;
+    use proptest::prelude::*;
+
+    /// A connection from one of a few clients, with one of a few histories.
+    fn conn(client: u8, port: u16, t: i64, kind: u8) -> ConnFacts {
+        let mut c = ConnFacts::new(
+            SocketAddr::new(IpAddr::from([198, 51, 100, client]), port),
+            "192.0.2.10:80".parse().unwrap(),
+            t,
+            Shows::EveryPacket,
+        );
+        let h = ["Sh", "ShADadFf", "S", "ShR", "ShAF"][usize::from(kind % 5)];
+        c.history = crate::facts::history_of(h);
+        c.handshake_completed = h.contains('A');
+        c.reply_seen_by_orig = h.contains('A');
+        c.syn_count = 1 + u32::from(kind / 5);
+        c.orig_pkts = h.len() as u64;
+        c.end_us = t + i64::from(kind) * 1000;
+        c
+    }
+
+    fn stream() -> impl Strategy<Value = Vec<ConnFacts>> {
+        proptest::collection::vec((0u8..40, 1024u16..65535, 0i64..5_000_000, 0u8..15), 1..300)
+            .prop_map(|mut v| {
+                v.sort_by_key(|x| x.2);
+                v.into_iter()
+                    .enumerate()
+                    .map(|(i, (c, p, dt, k))| conn(c, p, i as i64 * 1_000_000 + dt, k))
+                    .collect()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Under its capacity a rollup is exact, and the rollups of the two halves of a stream
+        /// merged are the rollup of the whole: every source summary, every counter.
+        #[test]
+        fn merge_of_halves_is_the_whole(conns in stream(), cut in 0usize..300) {
+            let cut = cut.min(conns.len());
+            let mut whole = Rollup::new(64);
+            conns.iter().for_each(|c| { whole.add(c); });
+            let (mut a, mut b) = (Rollup::new(64), Rollup::new(64));
+            conns[..cut].iter().for_each(|c| { a.add(c); });
+            conns[cut..].iter().for_each(|c| { b.add(c); });
+            a.merge(&b);
+            prop_assert!(whole.exact());
+            prop_assert_eq!(a.sources_sorted(), whole.sources_sorted());
+            prop_assert_eq!(a.outcomes, whole.outcomes);
+            prop_assert_eq!(&a.states, &whole.states);
+            prop_assert_eq!(a.connections, whole.connections);
+            prop_assert_eq!(a.distinct_sources.count(), whole.distinct_sources.count());
+            let w = a.timeline.width_us.max(whole.timeline.width_us);
+            prop_assert_eq!(a.timeline.at_width(w), whole.timeline.at_width(w));
+            prop_assert_eq!(a.servers.len(), whole.servers.len());
+        }
+
+        /// Past its capacity nothing is lost: every connection is in a held source or in the
+        /// folded counters, in one run and in a merge of halves alike.
+        #[test]
+        fn folding_loses_no_connection(conns in stream(), cut in 0usize..300) {
+            let cut = cut.min(conns.len());
+            let held = |r: &Rollup| r.sources.iter().map(|(_, c)| c.payload.connections).sum::<u64>();
+            let mut whole = Rollup::new(8);
+            conns.iter().for_each(|c| { whole.add(c); });
+            prop_assert_eq!(held(&whole) + whole.folded.connections, conns.len() as u64);
+            prop_assert!(whole.sources.len() <= 8);
+            let (mut a, mut b) = (Rollup::new(8), Rollup::new(8));
+            conns[..cut].iter().for_each(|c| { a.add(c); });
+            conns[cut..].iter().for_each(|c| { b.add(c); });
+            a.merge(&b);
+            prop_assert_eq!(held(&a) + a.folded.connections, conns.len() as u64);
+            prop_assert_eq!(a.connections, whole.connections);
+            prop_assert_eq!(a.outcomes, whole.outcomes);
+        }
+
+        /// A summary read back is the summary written.
+        #[test]
+        fn rollup_survives_serde(conns in stream()) {
+            let mut r = Rollup::new(16);
+            conns.iter().for_each(|c| { r.add(c); });
+            let text = serde_json::to_string(&r).unwrap();
+            let back: Rollup = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(back, r);
+        }
+    }
 
     #[test]
     fn source_ports_merge_is_append() {
