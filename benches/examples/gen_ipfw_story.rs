@@ -8,9 +8,9 @@
 //! halfopen analyze --firewall fw --access acc
 //! ```
 //!
-//! The outputs are opened on their own threads (a FIFO's open waits for its reader) and the
-//! access log's pending chunk is always written before the ipfw log's, so a reader that takes
-//! the start of the access log first does not wait. Ends with a one-line JSON summary on stderr.
+//! The outputs are opened on their own threads (a FIFO's open waits for its reader), written by
+//! their own copies of the generator (each at its reader's pace, as two files would be read).
+//! Ends with a one-line JSON summary on stderr.
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -71,11 +71,29 @@ fn main() -> ExitCode {
     let Some(fw) = writers.next() else {
         return ExitCode::FAILURE;
     };
-    let mut fw = Sink::new("firewall", fw);
-    let mut acc = writers
-        .next()
-        .map_or_else(|| Sink::off("access"), |w| Sink::new("access", w));
-    let result = story::run(&cfg, &mut fw, &mut acc);
+    // Each output is written by its own copy of the generator (the same seed draws the same
+    // story), so that each stream goes at its reader's pace, as two files would: one writer
+    // for both would block on the one its reader is not reading yet.
+    let access_out = writers.next();
+    let fw_cfg = cfg.clone();
+    let firewall = std::thread::spawn(move || {
+        let mut fw = Sink::new("firewall", fw);
+        let result = story::run(&fw_cfg, &mut fw, &mut Sink::off("access"));
+        (fw, result)
+    });
+    let (acc, acc_result) = match access_out {
+        Some(w) => {
+            let mut acc = Sink::new("access", w);
+            let mut discard = Sink::new("firewall", Box::new(std::io::sink()));
+            let r = story::run(&cfg, &mut discard, &mut acc);
+            (acc, r)
+        }
+        None => (Sink::off("access"), Ok(())),
+    };
+    let Ok((fw, fw_result)) = firewall.join() else {
+        return ExitCode::FAILURE;
+    };
+    let result = fw_result.and(acc_result);
     report("gen_ipfw_story", &[&fw, &acc], started, &result);
     if result.is_ok() {
         ExitCode::SUCCESS

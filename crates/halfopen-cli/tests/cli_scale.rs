@@ -163,13 +163,13 @@ fn memory_and_top_bound_the_work_and_the_report() {
         "--top",
         "3",
         "--memory",
-        "32",
+        "128",
     ]);
     let r = json(&out);
     assert_eq!(r["sources"].as_array().map(Vec::len), Some(3));
     assert_eq!(r["scale"]["sources_listed"], 3);
     assert!(r["scale"]["sources_held"].as_u64() > Some(3));
-    assert_eq!(r["scale"]["memory_mb"], 32);
+    assert_eq!(r["scale"]["memory_mb"], 128);
     // Hostile sources first.
     assert_ne!(r["sources"][0]["verdict"], "legitimate");
 }

@@ -311,6 +311,10 @@ impl RecentTuples {
 /// Lines (or packets) after which an input's form is decided.
 pub const FORM_LINES: u64 = 20_000;
 
+/// Past [`FORM_LINES`], one line in this many feeds the tallies that only name the server's
+/// addresses (the 4-tuple memory, the address counts).
+pub const LATE_SAMPLE: u64 = 16;
+
 /// Counts over the TCP lines of one firewall input, made while it is read.
 #[derive(Debug, Clone, Default)]
 pub struct FormTally {
@@ -354,9 +358,15 @@ pub struct FormTally {
 }
 
 impl FormTally {
-    /// Counts one record at time `ts`.
+    /// Counts one record at time `ts`. Past the first [`FORM_LINES`] lines (the form is
+    /// decided by then) the 4-tuple memory and the address counts see one line in
+    /// [`LATE_SAMPLE`]: they only name the server's addresses then.
     pub fn add_at(&mut self, r: &Record<'_>, ts: i64) {
         if r.protocol != halfopen_fwlog::Protocol::Tcp {
+            return;
+        }
+        if self.tcp >= FORM_LINES && self.tcp % LATE_SAMPLE != 0 {
+            self.count(r, false);
             return;
         }
         if let (Some(sp), Some(dp)) = (r.src_port, r.dst_port) {
@@ -411,6 +421,11 @@ impl FormTally {
 
     /// Counts one record.
     pub fn add(&mut self, r: &Record<'_>) {
+        self.count(r, true);
+    }
+
+    /// Counts one record; its addresses only when `addresses`.
+    fn count(&mut self, r: &Record<'_>, addresses: bool) {
         if r.protocol != halfopen_fwlog::Protocol::Tcp {
             return;
         }
@@ -432,10 +447,12 @@ impl FormTally {
             Some(Direction::Forward) => self.forwarded += 1,
             None => {}
         }
-        if dir == Some(Direction::Out) {
-            self.outbound_src.add(r.src, 1);
-        } else {
-            self.inbound_dst.add(r.dst, 1);
+        if addresses {
+            if dir == Some(Direction::Out) {
+                self.outbound_src.add(r.src, 1);
+            } else {
+                self.inbound_dst.add(r.dst, 1);
+            }
         }
         if let Some(rule) = r
             .rule

@@ -616,21 +616,33 @@ impl Report {
     ) -> Report {
         mark_spoofed_blocks(&mut view, &judgement.networks);
         let mut connections = VerdictCounts::default();
-        let mut sources: Vec<(SourceReport, bool)> = Vec::with_capacity(judgement.sources.len());
-        for (s, j) in rollup.sources_sorted().into_iter().zip(&judgement.sources) {
-            let verdicts = verdict_counts(s, j.verdict);
-            for (v, n) in verdicts.iter() {
+        let held = rollup.sources_sorted();
+        let mut order: Vec<(&SourceSummary, &Judged)> = Vec::with_capacity(held.len());
+        for (s, j) in held.into_iter().zip(&judgement.sources) {
+            for (v, n) in verdict_counts(s, j.verdict).iter() {
                 connections.add(v, n);
             }
-            sources.push((source_report(s, j, verdicts), j.random_flood_member));
+            order.push((s, j));
         }
-        sources.sort_by(|(a, _), (b, _)| {
-            (b.verdict.is_hostile(), b.connections, a.addr).cmp(&(
-                a.verdict.is_hostile(),
+        // Hostile first, then by connections; only the listed ones are written out (`top`).
+        order.sort_by(|(a, ja), (b, jb)| {
+            (jb.verdict.is_hostile(), b.connections, a.addr).cmp(&(
+                ja.verdict.is_hostile(),
                 a.connections,
                 b.addr,
             ))
         });
+        let sources_held = order.len() as u64;
+        let sources: Vec<(SourceReport, bool)> = order
+            .into_iter()
+            .take(f.top)
+            .map(|(s, j)| {
+                (
+                    source_report(s, j, verdict_counts(s, j.verdict)),
+                    j.random_flood_member,
+                )
+            })
+            .collect();
         let mut server_findings: Vec<ServerFinding> = judgement
             .servers
             .iter()
@@ -670,8 +682,7 @@ impl Report {
         );
         let timeline = timeline(rollup);
         let mut scale = f.scale;
-        scale.sources_held = sources.len() as u64;
-        sources.truncate(f.top);
+        scale.sources_held = sources_held;
         scale.sources_listed = sources.len() as u64;
         scale.distinct_sources = rollup.distinct_sources.count();
         scale.distinct_sources_exact = rollup.distinct_sources.is_exact();

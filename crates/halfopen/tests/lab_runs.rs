@@ -300,7 +300,7 @@ fn floods_every_form() {
     );
 }
 
-/// The floods run at the smallest memory budget (32 MB: 4,915 sources held one by one of its
+/// The floods run at the smallest memory budget (128 MB: 10,485 sources held one by one of its
 /// 21,000): most flood sources are folded into their network's and port's counters, and every
 /// form still gives the same server-level and network floods, the same block list, and no
 /// legitimate client is blocked; the report says what was folded.

@@ -4,21 +4,22 @@
 //!
 //! | stage | share | unit (measured or bounded) |
 //! |---|---|---|
-//! | flow table (`halfopen_tcp::Config::max_flows`) | 25 % | 128 B a flow (116 MB at 917,504 flows, docs/halfopen-tcp.md) |
-//! | connections held for correlation | 15 % | 400 B (a 304-byte `ConnFacts` in a queue, its first bytes) |
-//! | requests held for correlation | 8 % | 256 B (a 96-byte request, its 120-byte example line) |
-//! | first bytes of capture connections | 6 % | the store's own byte budget, 512 B an entry |
-//! | sources held one by one | 15 % | 1 KiB (a 504-byte summary, its examples, the top-K's index) |
-//! | clients with successful requests, exactly | 5 % | 24 B an address (then a Bloom filter: 3 %) |
-//! | the rest | 23 % | I/O buffers, batches between threads, the report at the end, allocator slack |
+//! | flow table (`halfopen_tcp::Config::max_flows`) | 20 % | 128 B a flow (116 MB at 917,504 flows, docs/halfopen-tcp.md) |
+//! | connections held for correlation | 12 % | 400 B (a 304-byte `ConnFacts` in a queue, its first bytes) |
+//! | requests held for correlation | 6 % | 256 B (a 96-byte request, its 120-byte example line) |
+//! | first bytes of capture connections | 5 % | the store's own byte budget, 512 B an entry |
+//! | sources held one by one | 8 % | 1 KiB (a 504-byte summary, its examples, the top-K's index) |
+//! | clients with successful requests, exactly | 4 % | 24 B an address (then a Bloom filter: 2 %) |
+//! | the rest | 43 % | the program, thread stacks, I/O buffers, batches between threads, the verdicts and the report at the end (about 50 MB with 20,000 sources held), allocator slack (measured: peak RSS = 0.6 x the budget + 50 MB on a random-source flood, docs/performance.md) |
 
 use crate::correlate::StreamLimits;
 use crate::sketch::ClientSetConfig;
 
 /// The default budget, MB.
 pub const DEFAULT_MEMORY_MB: usize = 256;
-/// The smallest budget accepted, MB.
-pub const MIN_MEMORY_MB: usize = 32;
+/// The smallest budget accepted, MB: below it the program itself (about 50 MB: code, threads,
+/// buffers, the verdicts at the end) would not fit.
+pub const MIN_MEMORY_MB: usize = 128;
 
 /// The caps a budget gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,21 +48,21 @@ impl Budget {
     /// ```
     /// use halfopen::analyze::Budget;
     /// let b = Budget::of(256);
-    /// assert!(b.sources > 30_000 && b.flows > 500_000);
+    /// assert!(b.sources > 20_000 && b.flows > 400_000);
     /// assert!(Budget::of(1024).flows > b.flows);
     /// ```
     pub fn of(mb: usize) -> Budget {
         let bytes = mb.max(MIN_MEMORY_MB).saturating_mul(1 << 20);
         let share = |percent: usize| bytes / 100 * percent;
         Budget {
-            flows: share(25) / 128,
-            held_connections: share(15) / 400,
-            held_requests: share(8) / 256,
-            prefix_bytes: share(6),
-            prefix_entries: (share(6) / 512).max(1024),
-            sources: share(15) / 1024,
-            clients_exact: share(5) / 24,
-            clients_bloom_bits: (share(3) as u64 * 8) / 64 * 64,
+            flows: share(20) / 128,
+            held_connections: share(12) / 400,
+            held_requests: share(6) / 256,
+            prefix_bytes: share(5),
+            prefix_entries: (share(5) / 512).max(1024),
+            sources: share(8) / 1024,
+            clients_exact: share(4) / 24,
+            clients_bloom_bits: (share(2) as u64 * 8) / 64 * 64,
         }
     }
 

@@ -60,11 +60,17 @@ impl Timeline {
 
     fn add_n(&mut self, ts_us: i64, n: u64) {
         let b = start_of(ts_us, self.width_us);
-        *self.buckets.entry(b).or_insert(0) += n;
-        if self.buckets.len() > MAX_BUCKETS {
-            self.widen();
+        // Connections come nearly in time order: most go to the latest bucket.
+        if !bump_last(&mut self.buckets, b, n) {
+            *self.buckets.entry(b).or_insert(0) += n;
+            if self.buckets.len() > MAX_BUCKETS {
+                self.widen();
+            }
         }
         let fine = start_of(ts_us, BUCKET_US);
+        if bump_last(&mut self.recent, fine, n) {
+            return;
+        }
         let oldest = self.recent.first_key_value().map(|(k, _)| *k);
         if self.recent.len() < PEAK_WINDOW || oldest.is_some_and(|o| fine >= o) {
             *self.recent.entry(fine).or_insert(0) += n;
@@ -133,6 +139,17 @@ impl Timeline {
     /// Heap bytes held (about).
     pub fn memory_bytes(&self) -> usize {
         (self.buckets.len() + self.recent.len()) * 48
+    }
+}
+
+/// Adds `n` to the last bucket if its start is `b`; false otherwise.
+fn bump_last(m: &mut BTreeMap<i64, u64>, b: i64, n: u64) -> bool {
+    match m.last_entry() {
+        Some(mut e) if *e.key() == b => {
+            *e.get_mut() += n;
+            true
+        }
+        _ => false,
     }
 }
 
