@@ -321,7 +321,7 @@ fn floods_at_the_smallest_budget_give_the_same_answer() {
         )
         .expect("the same form");
         assert!(
-            small.scale.sources_folded > 5_000,
+            small.scale.sources_folded > 3_000,
             "{form}: {:?}",
             small.scale
         );
