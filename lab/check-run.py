@@ -4,7 +4,7 @@
 Usage: check-run.py RUNDIR [HALFOPEN_BINARY]   (default: target/release/halfopen)
 For each form present in RUNDIR (kern.log, server.pcap, kern-in.log, kern-syn.log, ipfw.log,
 ipfw-all.log, server-midstream.pcap, kern-midstream.log; each may be .gz) runs
-`halfopen analyze --firewall|--pcap FORM --access access.log --error-log error.log --year Y --tz UTC
+`halfopen analyze --firewall|--pcap FORM --access access.log --error-log error.log --year Y --tz UTC --top 100000000
 --format json` and prints a Markdown table: one row per truth.txt row (each source goes to the
 narrowest row holding it), one column per form, each cell the verdicts of the sources in that row
 (with counts when several), `BLOCKED` when the block list covers a source that must never be
@@ -65,7 +65,7 @@ for form in FORMS:
         continue
     flag = "--pcap" if ".pcap" in form else "--firewall"
     cmd = [binary, "analyze", flag, path, "--access", os.path.join(run, "access.log"), "--error-log",
-           os.path.join(run, "error.log"), "--year", year_of(), "--tz", "UTC", "--format", "json"]
+           os.path.join(run, "error.log"), "--year", year_of(), "--tz", "UTC", "--format", "json", "--top", "100000000"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     try:
         doc = json.loads(res.stdout)

@@ -867,6 +867,20 @@ impl FirstBytesTally {
     }
 }
 
+/// Weight of a connection in the choice of the sources held one by one: a connection that
+/// carried a request weighs [`REQUEST_WEIGHT`] (a client is listed and judged on its own before
+/// the single SYNs of a random-source flood), any other 1.
+fn weight(c: &ConnFacts) -> u64 {
+    if c.requests.total() > 0 {
+        REQUEST_WEIGHT
+    } else {
+        1
+    }
+}
+
+/// See [`weight`].
+pub const REQUEST_WEIGHT: u64 = 16;
+
 /// Server addresses and ports summarised apart; a firewall in front of more servers folds the
 /// rest per port.
 pub const MAX_SERVERS: usize = 4096;
@@ -982,7 +996,7 @@ impl Rollup {
         if fresh {
             self.distinct_sources.insert(&ip);
         }
-        let (held, gone) = self.sources.entry_evicting(ip, 1);
+        let (held, gone) = self.sources.entry_evicting(ip, weight(c));
         if held.connections == 0 {
             *held = SourceSummary::new(ip);
         }
