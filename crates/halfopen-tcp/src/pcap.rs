@@ -144,9 +144,23 @@ fn map_err(e: &PcapError<&[u8]>, offset: u64) -> Error {
     }
 }
 
+/// Bytes enough to tell pcap from pcapng and to hold either file header.
+const HEAD: usize = 4096;
+
+/// Reads up to [`HEAD`] bytes, fewer only at the end of the input.
+fn read_head(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(HEAD);
+    r.by_ref().take(HEAD as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
 impl PacketReader {
     /// Opens a capture from any reader (pcap or pcapng, either byte order).
-    pub fn new(r: impl Read + Send + 'static) -> Result<PacketReader> {
+    pub fn new(mut r: impl Read + Send + 'static) -> Result<PacketReader> {
+        // pcap-parser decides the format from what one read returns; a pipe may return less
+        // than a file header, so the header is gathered first.
+        let head = read_head(&mut r).map_err(Error::Io)?;
+        let r = std::io::Cursor::new(head).chain(r);
         let inner = create_reader(BUFFER, r).map_err(|e| match e {
             PcapError::ReadError => Error::Io(std::io::Error::other("read failed")),
             PcapError::Eof | PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
@@ -366,11 +380,9 @@ impl PacketReader {
             let n = std::mem::take(&mut self.lent);
             self.consume(n);
         }
-        let mut stalled = false;
         while !self.done {
             match self.inner.next() {
                 Ok((n, block)) => {
-                    stalled = false;
                     // The block borrows the reader's buffer: decode it before consuming.
                     if let Some((p, span)) = self.st.block::<PAYLOAD>(&block) {
                         return Some(Ok((p, span, n)));
@@ -381,18 +393,21 @@ impl PacketReader {
                     self.done = true;
                 }
                 Err(PcapError::Incomplete(_)) => {
-                    if stalled {
-                        // A refill brought nothing new: the file ends inside a block.
-                        self.done = true;
-                        return Some(Err(Error::Truncated {
-                            offset: self.offset,
-                            expected: "the rest of the block",
-                        }));
-                    }
-                    stalled = true;
+                    // A pipe hands over what it has, which may still end inside the block:
+                    // read again until the block is whole or the input ends (a read of 0
+                    // bytes, which the next call reports as `UnexpectedEof`).
+                    let before = self.inner.data().len();
                     if let Err(e) = self.inner.refill() {
                         self.done = true;
                         return Some(Err(map_err(&e, self.offset)));
+                    }
+                    if self.inner.data().len() == before && !self.inner.reader_exhausted() {
+                        // No room left to read into: the block is larger than the buffer.
+                        self.done = true;
+                        return Some(Err(Error::Truncated {
+                            offset: self.offset,
+                            expected: "a block that fits the reader's buffer",
+                        }));
                     }
                 }
                 Err(e) => {

@@ -1,6 +1,10 @@
 //! Scanning tools and Apache's own requests, told by their request line and User-Agent (from an
 //! access-log line or from the first bytes a capture kept).
 
+use std::sync::OnceLock;
+
+use memchr::memmem::Finder;
+
 /// Scanners that name themselves in the User-Agent, and the probe paths that give one away.
 const TOOL_AGENTS: [(&[u8], &str); 9] = [
     (b"Nmap Scripting Engine", "nmap"),
@@ -25,15 +29,28 @@ const TOOL_AGENTS: [(&[u8], &str); 9] = [
 /// assert_eq!(scanning_tool(Some(b"GET / HTTP/1.1"), Some(b"curl/7.88.1")), None);
 /// ```
 pub fn scanning_tool(raw: Option<&[u8]>, user_agent: Option<&[u8]>) -> Option<&'static str> {
+    let (agents, probe) = finders();
     let ua = user_agent.unwrap_or_default();
-    if let Some((_, name)) = TOOL_AGENTS
-        .iter()
-        .find(|(needle, _)| memchr::memmem::find(ua, needle).is_some())
-    {
+    if let Some((_, name)) = agents.iter().find(|(f, _)| f.find(ua).is_some()) {
         return Some(name);
     }
-    raw.filter(|r| memchr::memmem::find(r, b"/nmaplowercheck").is_some())
-        .map(|_| "nmap")
+    raw.filter(|r| probe.find(r).is_some()).map(|_| "nmap")
+}
+
+/// The searchers of [`TOOL_AGENTS`] and of nmap's probe path, built once (every access-log
+/// line is searched).
+fn finders() -> &'static (Vec<(Finder<'static>, &'static str)>, Finder<'static>) {
+    static FINDERS: OnceLock<(Vec<(Finder<'static>, &'static str)>, Finder<'static>)> =
+        OnceLock::new();
+    FINDERS.get_or_init(|| {
+        (
+            TOOL_AGENTS
+                .iter()
+                .map(|(needle, name)| (Finder::new(*needle), *name))
+                .collect(),
+            Finder::new(b"/nmaplowercheck"),
+        )
+    })
 }
 
 /// True for Apache's request to wake an idle child (`OPTIONS *` with the user agent

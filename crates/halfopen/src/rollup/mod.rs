@@ -710,14 +710,16 @@ impl Successes {
 
     /// Counts `n` successful requests from `a`.
     pub fn add(&mut self, a: IpAddr, n: u64) {
+        if let Some(c) = self.counts.get_mut(&a) {
+            // Counted, so already in the set.
+            *c += n;
+            return;
+        }
         self.clients.insert(a);
-        let full = self.counts.len() >= MAX_COUNTED_CLIENTS;
-        match self.counts.get_mut(&a) {
-            Some(c) => *c += n,
-            None if full => self.not_counted += n,
-            None => {
-                self.counts.insert(a, n);
-            }
+        if self.counts.len() >= MAX_COUNTED_CLIENTS {
+            self.not_counted += n;
+        } else {
+            self.counts.insert(a, n);
         }
     }
 
