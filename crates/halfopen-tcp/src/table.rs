@@ -15,7 +15,7 @@
 //! nearest deadline. Finished connections queue in `finished.rs` until they are taken.
 
 use std::collections::VecDeque;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::finished::{Finished, compact_connection};
 use crate::flow::{
@@ -586,15 +586,13 @@ impl<K: FlowKey> Shard<K> {
         }
     }
 
-    fn drain(&mut self, ctx: &mut Ctx, into: &mut Vec<Connection>) {
-        let before = into.len();
-        for (k, f) in self.map.drain() {
-            into.push(connection(&k, &f, EndReason::EndOfInput));
-        }
-        ctx.stats.ended_at_finish += (into.len() - before) as u64;
+    /// Removes every flow, in their compact form.
+    fn take_all(&mut self) -> Vec<(K, Flow)> {
+        let all = self.map.drain();
         self.fifo.clear();
         self.timers.clear();
         self.scan_due = i64::MAX;
+        all
     }
 
     fn memory_bytes(&self) -> usize {
@@ -938,24 +936,47 @@ impl FlowTable {
     /// Ends every remaining connection (end of input, [`EndReason::EndOfInput`], ordered
     /// by start time); collect them with [`FlowTable::pop_finished`].
     pub fn finish(&mut self) {
+        let mut ended = Vec::new();
+        self.finish_with(|c| ended.push(c.clone()));
+        for c in ended {
+            self.ctx.out.push(c);
+        }
+    }
+
+    /// Ends every remaining connection as [`FlowTable::finish`] does and hands each to `f`
+    /// in the same order, after the connections already queued; returns how many were
+    /// handed over. Nothing is copied out whole: a full table ends with one 16-byte sort key
+    /// per flow, where `finish` queues every connection at its full size.
+    ///
+    /// ```
+    /// use halfopen_tcp::{Config, Event, FlowTable, TcpFlags};
+    /// let s = "198.51.100.7".parse().unwrap();
+    /// let mut t = FlowTable::new(Config::default());
+    /// for (i, c) in ["192.0.2.9", "192.0.2.1"].iter().enumerate() {
+    ///     let ev = Event::new(i as i64, c.parse().unwrap(), 40000, s, 80);
+    ///     t.observe(&ev.with_flags(TcpFlags::SYN));
+    /// }
+    /// let mut ended = Vec::new();
+    /// assert_eq!(t.finish_with(|c| ended.push(c.orig.ip().to_string())), 2);
+    /// assert_eq!(ended, ["192.0.2.9", "192.0.2.1"]);
+    /// assert!(t.is_empty());
+    /// ```
+    pub fn finish_with(&mut self, mut f: impl FnMut(&Connection)) -> usize {
+        let queued = self.drain_finished(&mut f);
         let mut cached = Vec::with_capacity(self.syn.len());
         self.syn.drain(&mut cached);
-        self.ctx.stats.ended_at_finish += cached.len() as u64;
-        let mut rest = Vec::with_capacity(self.len() + cached.len());
-        self.v4.drain(&mut self.ctx, &mut rest);
-        rest.extend(
-            cached
-                .iter()
-                .map(|(k, c)| compact_connection(k, c, EndReason::EndOfInput)),
-        );
-        let mut rest6 = Vec::new();
-        self.v6.drain(&mut self.ctx, &mut rest6);
-        rest.append(&mut rest6);
-        for i in end_of_input_order(&rest) {
-            if let Some(c) = rest.get(i as usize) {
-                self.ctx.out.push(c.clone());
-            }
+        let v4 = self.v4.take_all();
+        let v6 = self.v6.take_all();
+        self.ctx.stats.ended_at_finish += (cached.len() + v4.len() + v6.len()) as u64;
+        let left = Remaining {
+            v4: &v4,
+            cached: &cached,
+            v6: &v6,
+        };
+        for i in left.end_of_input_order() {
+            f(&left.connection(i));
         }
+        queued + left.len()
     }
 
     /// The counters.
@@ -1010,20 +1031,69 @@ impl FlowTable {
 /// (start, index) pairs rather than moving 192-byte connections around (most of
 /// `finish`'s time when many connections are left), and breaks the rare start-time ties
 /// by address.
-fn end_of_input_order(conns: &[Connection]) -> Vec<u32> {
-    let mut order: Vec<(i64, u32)> = conns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.start_us, i as u32))
-        .collect();
-    let addrs = |i: u32| conns.get(i as usize).map(|c| (c.orig, c.resp));
-    // Stable among equals: the index is the last key.
-    order.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| addrs(a.1).cmp(&addrs(b.1)))
-            .then(a.1.cmp(&b.1))
-    });
-    order.into_iter().map(|(_, k)| k).collect()
+/// The flows left at the end of the input, in their compact forms. Their order of record:
+/// the IPv4 flows, then the SYN cache's entries, then the IPv6 flows.
+struct Remaining<'a> {
+    v4: &'a [(V4Key, Flow)],
+    cached: &'a [(V4Key, CompactSyn)],
+    v6: &'a [(V6Key, Flow)],
+}
+
+impl Remaining<'_> {
+    fn len(&self) -> usize {
+        self.v4.len() + self.cached.len() + self.v6.len()
+    }
+
+    /// Start time and (originator, responder) of the `i`-th flow of record.
+    fn start_and_ends(&self, i: usize) -> (i64, (SocketAddr, SocketAddr)) {
+        let ends = |(a, b): (SocketAddr, SocketAddr), orig_is_a: bool| {
+            if orig_is_a { (a, b) } else { (b, a) }
+        };
+        let (n4, nc) = (self.v4.len(), self.cached.len());
+        if let Some((k, f)) = self.v4.get(i) {
+            (f.start_us(), ends(k.endpoints(), f.orig_is_a()))
+        } else if let Some((k, c)) = self.cached.get(i - n4) {
+            (c.start_us(), ends(k.endpoints(), c.orig_is_a()))
+        } else if let Some((k, f)) = self.v6.get(i - n4 - nc) {
+            (f.start_us(), ends(k.endpoints(), f.orig_is_a()))
+        } else {
+            (
+                i64::MAX,
+                (SocketAddr::from(([0; 4], 0)), SocketAddr::from(([0; 4], 0))),
+            )
+        }
+    }
+
+    /// The `i`-th flow of record as a connection ended by the end of the input.
+    fn connection(&self, i: usize) -> Connection {
+        let end = EndReason::EndOfInput;
+        let (n4, nc) = (self.v4.len(), self.cached.len());
+        if let Some((k, f)) = self.v4.get(i) {
+            connection(k, f, end)
+        } else if let Some((k, c)) = self.cached.get(i - n4) {
+            compact_connection(k, c, end)
+        } else {
+            let (k, f) = &self.v6[i - n4 - nc];
+            connection(k, f, end)
+        }
+    }
+
+    /// By start time, then originator and responder, then the order of record (sorting
+    /// 16-byte keys: the addresses are looked up only to break ties).
+    fn end_of_input_order(&self) -> Vec<usize> {
+        let mut order: Vec<(i64, u32)> = (0..self.len())
+            .map(|i| (self.start_and_ends(i).0, i as u32))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| {
+                    let ends = |i: u32| self.start_and_ends(i as usize).1;
+                    ends(a.1).cmp(&ends(b.1))
+                })
+                .then(a.1.cmp(&b.1))
+        });
+        order.into_iter().map(|(_, i)| i as usize).collect()
+    }
 }
 
 #[cfg(test)]
@@ -1032,32 +1102,36 @@ mod finish_order_tests {
 
     use proptest::prelude::*;
 
-    use super::end_of_input_order;
     use crate::{Config, Event, FlowTable, TcpFlags};
 
+    fn table(conns: &[(i64, u8, u16, bool)]) -> FlowTable {
+        let mut t = FlowTable::new(Config::default());
+        for (ts, host, port, syn) in conns {
+            let src = IpAddr::V4(Ipv4Addr::new(10, 0, 0, *host));
+            let dst = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+            let flags = if *syn { TcpFlags::SYN } else { TcpFlags::ACK };
+            t.observe(&Event::new(*ts, src, 1000 + port, dst, 80).with_flags(flags));
+        }
+        t
+    }
+
     proptest! {
-        /// The same order as a stable sort by (start, originator, responder).
+        /// Flows of the SYN cache and of the flow map alike end in the order of a sort by
+        /// (start, originator, responder), and `finish` queues what `finish_with` hands over.
         #[test]
-        fn is_the_stable_sort(
-            conns in proptest::collection::vec((0i64..4, 0u8..3, 0u16..3), 0..60),
-            keys in proptest::collection::vec(any::<u32>(), 60),
+        fn is_the_sort_by_start_and_addresses(
+            conns in proptest::collection::vec((0i64..4, 0u8..3, 0u16..3, any::<bool>()), 0..60),
         ) {
-            let mut t = FlowTable::new(Config::default());
-            for (ts, host, port) in &conns {
-                let src = IpAddr::V4(Ipv4Addr::new(10, 0, 0, *host));
-                let dst = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-                t.observe(&Event::new(*ts, src, 1000 + port, dst, 80).with_flags(TcpFlags::ACK));
-            }
-            let mut all = Vec::new();
+            let mut streamed = Vec::new();
+            let n = table(&conns).finish_with(|c| streamed.push(c.clone()));
+            prop_assert_eq!(n, streamed.len());
+            let key = |c: &crate::Connection| (c.start_us, c.orig, c.resp);
+            prop_assert!(streamed.windows(2).all(|w| key(&w[0]) < key(&w[1])));
+            let mut queued = Vec::new();
+            let mut t = table(&conns);
             t.finish();
-            t.drain_finished(|c| all.push(c.clone()));
-            // In an arbitrary order (as the maps hand them over).
-            let mut shuffled: Vec<_> = all.into_iter().zip(&keys).collect();
-            shuffled.sort_by_key(|p| *p.1);
-            let all: Vec<_> = shuffled.into_iter().map(|p| p.0).collect();
-            let mut want: Vec<u32> = (0..all.len() as u32).collect();
-            want.sort_by_key(|&i| (all[i as usize].start_us, all[i as usize].orig, all[i as usize].resp));
-            prop_assert_eq!(end_of_input_order(&all), want);
+            t.drain_finished(|c| queued.push(c.clone()));
+            prop_assert_eq!(queued, streamed);
         }
     }
 }

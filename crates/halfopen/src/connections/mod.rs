@@ -330,7 +330,9 @@ impl Tracker {
             };
             let kind = usize::from(captures.get(i).copied().unwrap_or(false));
             let cfg = self.cfg;
-            let table = self.tables[kind].get_or_insert_with(|| FlowTable::new(cfg));
+            let mut table = self.tables[kind]
+                .take()
+                .unwrap_or_else(|| FlowTable::new(cfg));
             table.observe_batch(&batch.events);
             self.peak_bytes = self.peak_bytes.max(table.memory_bytes());
             if let Some(store) = self.prefix.as_mut().filter(|_| kind == 1) {
@@ -343,11 +345,9 @@ impl Tracker {
                 self.fw_now = self.fw_now.max(t);
             }
             self.last_input[kind] = i;
-            let mut ended = Vec::new();
-            table.drain_finished(|c: &Connection| ended.push(c.clone()));
-            for c in &ended {
-                self.route(readers, captures, i, c, false, sink);
-            }
+            // The table is out of `self` while its connections are routed, one at a time.
+            table.drain_finished(|c: &Connection| self.route(readers, captures, i, c, false, sink));
+            self.tables[kind] = Some(table);
             self.flush_forms(readers, captures, sink);
             self.dedup.tick(self.fw_now, sink);
             sink.tick(self.fw_now);
@@ -357,18 +357,18 @@ impl Tracker {
     /// Ends every connection still open, table by table.
     fn finish(&mut self, readers: &mut [Reader], captures: &[bool], sink: &mut impl ConnSink) {
         for kind in 0..2 {
-            let Some(table) = self.tables.get_mut(kind).and_then(Option::as_mut) else {
+            let Some(mut table) = self.tables[kind].take() else {
                 continue;
             };
-            table.finish();
-            let mut ended = Vec::new();
-            table.drain_finished(|c: &Connection| ended.push(c.clone()));
             let last = self.last[kind];
             let i = self.last_input[kind];
-            for c in &ended {
+            // One connection at a time: a full table holds up to the budget's flow share, and
+            // a copy of it all at once would double that.
+            table.finish_with(|c: &Connection| {
                 let grace = last.saturating_sub(c.end_us) < LOG_END_GRACE_US;
                 self.route(readers, captures, i, c, grace, sink);
-            }
+            });
+            self.tables[kind] = Some(table);
         }
         for r in readers.iter_mut() {
             if r.form.is_none() {
