@@ -586,13 +586,12 @@ impl<K: FlowKey> Shard<K> {
         }
     }
 
-    /// Removes every flow, in their compact form.
-    fn take_all(&mut self) -> Vec<(K, Flow)> {
-        let all = self.map.drain();
+    /// Forgets every flow.
+    fn clear(&mut self) {
+        self.map.clear();
         self.fifo.clear();
         self.timers.clear();
         self.scan_due = i64::MAX;
-        all
     }
 
     fn memory_bytes(&self) -> usize {
@@ -965,18 +964,24 @@ impl FlowTable {
         let queued = self.drain_finished(&mut f);
         let mut cached = Vec::with_capacity(self.syn.len());
         self.syn.drain(&mut cached);
-        let v4 = self.v4.take_all();
-        let v6 = self.v6.take_all();
-        self.ctx.stats.ended_at_finish += (cached.len() + v4.len() + v6.len()) as u64;
         let left = Remaining {
-            v4: &v4,
+            v4: (&self.v4.map, self.v4.map.iter().map(|(id, _)| id).collect()),
             cached: &cached,
-            v6: &v6,
+            v6: (&self.v6.map, self.v6.map.iter().map(|(id, _)| id).collect()),
         };
-        for i in left.end_of_input_order() {
-            f(&left.connection(i));
+        let mut ended = 0;
+        for c in left
+            .end_of_input_order()
+            .into_iter()
+            .filter_map(|i| left.connection(i))
+        {
+            f(&c);
+            ended += 1;
         }
-        queued + left.len()
+        self.ctx.stats.ended_at_finish += ended as u64;
+        self.v4.clear();
+        self.v6.clear();
+        queued + ended
     }
 
     /// The counters.
@@ -1031,17 +1036,38 @@ impl FlowTable {
 /// (start, index) pairs rather than moving 192-byte connections around (most of
 /// `finish`'s time when many connections are left), and breaks the rare start-time ties
 /// by address.
-/// The flows left at the end of the input, in their compact forms. Their order of record:
-/// the IPv4 flows, then the SYN cache's entries, then the IPv6 flows.
+/// The flows left at the end of the input, read where they are (the maps with the ids of their
+/// live entries; the SYN cache's entries copied out). Their order of record: the IPv4 flows,
+/// then the SYN cache's entries, then the IPv6 flows.
 struct Remaining<'a> {
-    v4: &'a [(V4Key, Flow)],
+    v4: (&'a FlowMap<V4Key, Flow>, Vec<u32>),
     cached: &'a [(V4Key, CompactSyn)],
-    v6: &'a [(V6Key, Flow)],
+    v6: (&'a FlowMap<V6Key, Flow>, Vec<u32>),
+}
+
+/// One remaining flow, as it is stored.
+enum Stored<'a> {
+    V4(&'a (V4Key, Flow)),
+    Cached(&'a (V4Key, CompactSyn)),
+    V6(&'a (V6Key, Flow)),
 }
 
 impl Remaining<'_> {
     fn len(&self) -> usize {
-        self.v4.len() + self.cached.len() + self.v6.len()
+        self.v4.1.len() + self.cached.len() + self.v6.1.len()
+    }
+
+    /// The `i`-th flow of record.
+    fn stored(&self, i: usize) -> Option<Stored<'_>> {
+        let (n4, nc) = (self.v4.1.len(), self.cached.len());
+        if i < n4 {
+            self.v4.0.entry(self.v4.1[i]).map(Stored::V4)
+        } else if i < n4 + nc {
+            self.cached.get(i - n4).map(Stored::Cached)
+        } else {
+            let id = *self.v6.1.get(i - n4 - nc)?;
+            self.v6.0.entry(id).map(Stored::V6)
+        }
     }
 
     /// Start time and (originator, responder) of the `i`-th flow of record.
@@ -1049,33 +1075,25 @@ impl Remaining<'_> {
         let ends = |(a, b): (SocketAddr, SocketAddr), orig_is_a: bool| {
             if orig_is_a { (a, b) } else { (b, a) }
         };
-        let (n4, nc) = (self.v4.len(), self.cached.len());
-        if let Some((k, f)) = self.v4.get(i) {
-            (f.start_us(), ends(k.endpoints(), f.orig_is_a()))
-        } else if let Some((k, c)) = self.cached.get(i - n4) {
-            (c.start_us(), ends(k.endpoints(), c.orig_is_a()))
-        } else if let Some((k, f)) = self.v6.get(i - n4 - nc) {
-            (f.start_us(), ends(k.endpoints(), f.orig_is_a()))
-        } else {
-            (
-                i64::MAX,
-                (SocketAddr::from(([0; 4], 0)), SocketAddr::from(([0; 4], 0))),
-            )
+        match self.stored(i) {
+            Some(Stored::V4((k, f))) => (f.start_us(), ends(k.endpoints(), f.orig_is_a())),
+            Some(Stored::Cached((k, c))) => (c.start_us(), ends(k.endpoints(), c.orig_is_a())),
+            Some(Stored::V6((k, f))) => (f.start_us(), ends(k.endpoints(), f.orig_is_a())),
+            None => {
+                let none = SocketAddr::from(([0; 4], 0));
+                (i64::MAX, (none, none))
+            }
         }
     }
 
     /// The `i`-th flow of record as a connection ended by the end of the input.
-    fn connection(&self, i: usize) -> Connection {
+    fn connection(&self, i: usize) -> Option<Connection> {
         let end = EndReason::EndOfInput;
-        let (n4, nc) = (self.v4.len(), self.cached.len());
-        if let Some((k, f)) = self.v4.get(i) {
-            connection(k, f, end)
-        } else if let Some((k, c)) = self.cached.get(i - n4) {
-            compact_connection(k, c, end)
-        } else {
-            let (k, f) = &self.v6[i - n4 - nc];
-            connection(k, f, end)
-        }
+        Some(match self.stored(i)? {
+            Stored::V4((k, f)) => connection(k, f, end),
+            Stored::Cached((k, c)) => compact_connection(k, c, end),
+            Stored::V6((k, f)) => connection(k, f, end),
+        })
     }
 
     /// By start time, then originator and responder, then the order of record (sorting
