@@ -372,3 +372,28 @@ proptest! {
         }
     }
 }
+
+/// Regression (cargo-fuzz `fwlog_netfilter`, 2026-12-06): a log prefix that looks like a
+/// kernel uptime stamp but is written against `IN=` (`<6>[ 5739.482168]IN=`) was rendered
+/// with a space after it, which read back as an uptime stamp and rendered differently.
+#[test]
+fn a_prefix_that_looks_like_an_uptime_stamp_renders_stably() {
+    for line in [
+        &b"<6>[ 5739.482168]IN= OUT=ppp0 SRC=10.94.85.105 DST=121.14.125.26 LEN=60 TTL=64 ID=49871 DF PROTO=TCP SPT=51454 DPT=80"[..],
+        b"kernel: [DROP]IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.10 LEN=60 TTL=64 ID=1 PROTO=TCP SPT=40000 DPT=80",
+        include_bytes!("../../../fuzz/seeds/fwlog_netfilter/regression-prefix-like-uptime"),
+        include_bytes!("../../../fuzz/seeds/fwlog_netfilter/regression-bracket-prefix-then-space"),
+    ] {
+        let Ok(first) = netfilter::parse(line) else {
+            continue;
+        };
+        let mut a = Vec::new();
+        netfilter::render(&first, &mut a);
+        let again = netfilter::parse(&a).expect("a rendered line parses");
+        let mut b = Vec::new();
+        netfilter::render(&again, &mut b);
+        assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+        assert_eq!(first.uptime_us, again.uptime_us);
+        assert_eq!(first.prefix, again.prefix);
+    }
+}

@@ -621,7 +621,11 @@ fn kv(out: &mut Vec<u8>, key: &[u8], v: u64) {
 pub(crate) fn render_fields(r: &Record<'_>, out: &mut Vec<u8>) {
     if let Some(p) = r.prefix {
         out.extend_from_slice(p);
-        out.push(b' ');
+        // A bracketed prefix is written against what follows, as it can only have been read:
+        // with a space after it, a prefix `[ 5739.482168]` would read back as an uptime stamp.
+        if !(p.first() == Some(&b'[') && p.last() == Some(&b']')) {
+            out.push(b' ');
+        }
     }
     let lead = nflog_lead(r);
     if let Some((_, d)) = r.extra.iter().take(lead).find(|(k, _)| *k == b"DESCR") {
