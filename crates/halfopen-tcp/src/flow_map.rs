@@ -343,14 +343,6 @@ where
         Some(e)
     }
 
-    /// Every live entry in id order; leaves the map empty with its memory released.
-    pub(crate) fn drain(&mut self) -> Vec<(K, V)> {
-        let mut out = Vec::with_capacity(self.len());
-        out.extend(self.iter().map(|(_, e)| *e));
-        self.clear();
-        out
-    }
-
     /// Removes every entry and releases the slab, free list, bitset and index (the hash
     /// seeds are kept).
     pub(crate) fn clear(&mut self) {
@@ -530,7 +522,8 @@ mod tests {
         assert_eq!(lo, CHUNK as u32 + 95);
         let before: Vec<(u32, (K12, u32))> = m.iter().map(|(id, e)| (id, *e)).collect();
         assert!(before.windows(2).all(|w| w[0].0 < w[1].0));
-        let d = m.drain();
+        let d: Vec<(K12, u32)> = m.iter().map(|(_, e)| *e).collect();
+        m.clear();
         assert_eq!(d, before.iter().map(|&(_, e)| e).collect::<Vec<_>>());
         assert_eq!(d.len(), (CHUNK + 100) - (CHUNK + 100).div_ceil(3) + 2);
         assert!(m.is_empty());
@@ -689,7 +682,8 @@ mod tests {
             prop_assert_eq!(m.iter().count(), model.len());
             let mut expect: Vec<(u32, K12, u32)> = model.iter().map(|(&k, &(id, v))| (id, k, v)).collect();
             expect.sort_unstable_by_key(|e| e.0);
-            let drained = m.drain();
+            let drained: Vec<(K12, u32)> = m.iter().map(|(_, e)| *e).collect();
+            m.clear();
             prop_assert_eq!(drained, expect.into_iter().map(|(_, k, v)| (k, v)).collect::<Vec<_>>());
             prop_assert!(m.is_empty());
         }

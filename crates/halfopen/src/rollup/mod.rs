@@ -710,16 +710,15 @@ impl Successes {
 
     /// Counts `n` successful requests from `a`.
     pub fn add(&mut self, a: IpAddr, n: u64) {
-        if let Some(c) = self.counts.get_mut(&a) {
-            // Counted, so already in the set.
-            *c += n;
-            return;
-        }
-        self.clients.insert(a);
-        if self.counts.len() >= MAX_COUNTED_CLIENTS {
-            self.not_counted += n;
-        } else {
-            self.counts.insert(a, n);
+        // An address counted before is in the set already.
+        if !count_capped(
+            &mut self.counts,
+            MAX_COUNTED_CLIENTS,
+            a,
+            n,
+            &mut self.not_counted,
+        ) {
+            self.clients.insert(a);
         }
     }
 
@@ -752,17 +751,37 @@ impl Successes {
         // refused by `halfopen merge` before this.
         let _ = self.clients.merge(&o.clients);
         for (a, n) in &o.counts {
-            let full = self.counts.len() >= MAX_COUNTED_CLIENTS;
-            match self.counts.get_mut(a) {
-                Some(c) => *c += n,
-                None if full => self.not_counted += n,
-                None => {
-                    self.counts.insert(*a, *n);
-                }
-            }
+            count_capped(
+                &mut self.counts,
+                MAX_COUNTED_CLIENTS,
+                *a,
+                *n,
+                &mut self.not_counted,
+            );
         }
         self.not_counted += o.not_counted;
     }
+}
+
+/// Adds `n` for `a` to `counts`, which keeps at most `cap` addresses; what finds no room is
+/// added to `not_kept`. Returns whether `a` was counted already.
+fn count_capped(
+    counts: &mut BTreeMap<IpAddr, u64>,
+    cap: usize,
+    a: IpAddr,
+    n: u64,
+    not_kept: &mut u64,
+) -> bool {
+    if let Some(c) = counts.get_mut(&a) {
+        *c += n;
+        return true;
+    }
+    if counts.len() >= cap {
+        *not_kept += n;
+    } else {
+        counts.insert(a, n);
+    }
+    false
 }
 
 /// The network (/24, IPv6 /64) a source is grouped in.
@@ -827,14 +846,13 @@ impl FirstBytesTally {
             self.not_logged_example.clone_from(&o.not_logged_example);
         }
         for (a, n) in &o.answered {
-            let full = self.answered.len() >= MAX_CAPTURE_CLIENTS;
-            match self.answered.get_mut(a) {
-                Some(c) => *c += n,
-                None if full => self.answered_not_kept += n,
-                None => {
-                    self.answered.insert(*a, *n);
-                }
-            }
+            count_capped(
+                &mut self.answered,
+                MAX_CAPTURE_CLIENTS,
+                *a,
+                *n,
+                &mut self.answered_not_kept,
+            );
         }
         self.answered_not_kept += o.answered_not_kept;
     }
@@ -857,14 +875,13 @@ impl FirstBytesTally {
             self.not_logged_example = Some((c.orig, c.resp, p.evidence.clone()));
         }
         if p.server_status.is_some_and(|s| (100..400).contains(&s)) {
-            let full = self.answered.len() >= MAX_CAPTURE_CLIENTS;
-            match self.answered.get_mut(&c.orig.ip()) {
-                Some(n) => *n += 1,
-                None if full => self.answered_not_kept += 1,
-                None => {
-                    self.answered.insert(c.orig.ip(), 1);
-                }
-            }
+            count_capped(
+                &mut self.answered,
+                MAX_CAPTURE_CLIENTS,
+                c.orig.ip(),
+                1,
+                &mut self.answered_not_kept,
+            );
         }
     }
 }
