@@ -4,7 +4,6 @@
 //! and the capture loop the facade runs over it.
 
 use std::hint::black_box;
-use std::net::IpAddr;
 
 use halfopen_tcp::pcap::PacketReader;
 use halfopen_tcp::prefix::{PrefixConfig, PrefixStore, classify};
@@ -40,46 +39,19 @@ fn response(len: usize) -> Vec<u8> {
 /// checksums) like [`crate::tcp::render_pcap`], with HTTP-looking payloads: a segment to
 /// port 443 carries a request head, one from port 443 a response.
 pub fn render_pcap_http(events: &[Event]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24 + events.len() * 300);
-    out.extend_from_slice(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]);
-    out.extend_from_slice(&[0; 8]);
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&101u32.to_le_bytes());
     let mut n = 0u32;
-    for e in events {
-        let (IpAddr::V4(s), IpAddr::V4(d)) = (e.src, e.dst) else {
-            continue;
-        };
+    crate::tcp::render_pcap_with(events, 300, |e, payload| {
         let len = e.payload_len.unwrap_or(0) as usize;
-        let payload = if len == 0 {
-            Vec::new()
-        } else if e.dst_port == 443 {
+        if len == 0 {
+            return;
+        }
+        if e.dst_port == 443 {
             n = n.wrapping_add(1);
-            request(len, n)
+            payload.extend_from_slice(&request(len, n));
         } else {
-            response(len)
-        };
-        let total = 40 + payload.len();
-        let ts = e.ts_us.max(0) as u64;
-        out.extend_from_slice(&((ts / 1_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&((ts % 1_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&(total as u32).to_le_bytes());
-        out.extend_from_slice(&(total as u32).to_le_bytes());
-        out.extend_from_slice(&[0x45, 0]);
-        out.extend_from_slice(&(total as u16).to_be_bytes());
-        out.extend_from_slice(&[0, 1, 0x40, 0, e.ttl.unwrap_or(64), 6, 0, 0]);
-        out.extend_from_slice(&s.octets());
-        out.extend_from_slice(&d.octets());
-        out.extend_from_slice(&e.src_port.to_be_bytes());
-        out.extend_from_slice(&e.dst_port.to_be_bytes());
-        out.extend_from_slice(&e.seq.unwrap_or(0).to_be_bytes());
-        out.extend_from_slice(&e.ack.unwrap_or(0).to_be_bytes());
-        out.extend_from_slice(&[0x50, e.flags.map(|f| f.0).unwrap_or(0)]);
-        out.extend_from_slice(&e.window.unwrap_or(65535).to_be_bytes());
-        out.extend_from_slice(&[0, 0, 0, 0]);
-        out.extend_from_slice(&payload);
-    }
-    out
+            payload.extend_from_slice(&response(len));
+        }
+    })
 }
 
 /// The facade's capture loop without the payload: every packet into the flow table,

@@ -225,17 +225,32 @@ impl ConnectionStream {
 /// Renders events as a classic little-endian pcap (LINKTYPE_RAW, IPv4 only, zero
 /// checksums), for reader benchmarks.
 pub fn render_pcap(events: &[Event]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24 + events.len() * 56);
+    render_pcap_with(events, 56, |e, payload| {
+        payload.resize(e.payload_len.unwrap_or(0) as usize, 0x61);
+    })
+}
+
+/// [`render_pcap`] with each IPv4 segment's payload written by `payload` into an empty buffer
+/// (called in event order, for the IPv4 events only); `per_event` sizes the output's first
+/// allocation.
+pub fn render_pcap_with(
+    events: &[Event],
+    per_event: usize,
+    mut payload: impl FnMut(&Event, &mut Vec<u8>),
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + events.len() * per_event);
     out.extend_from_slice(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]);
     out.extend_from_slice(&[0; 8]);
     out.extend_from_slice(&65535u32.to_le_bytes());
     out.extend_from_slice(&101u32.to_le_bytes());
+    let mut body = Vec::new();
     for e in events {
         let (IpAddr::V4(s), IpAddr::V4(d)) = (e.src, e.dst) else {
             continue;
         };
-        let len = e.payload_len.unwrap_or(0) as usize;
-        let total = 40 + len;
+        body.clear();
+        payload(e, &mut body);
+        let total = 40 + body.len();
         let ts = e.ts_us.max(0) as u64;
         out.extend_from_slice(&((ts / 1_000_000) as u32).to_le_bytes());
         out.extend_from_slice(&((ts % 1_000_000) as u32).to_le_bytes());
@@ -253,7 +268,7 @@ pub fn render_pcap(events: &[Event]) -> Vec<u8> {
         out.extend_from_slice(&[0x50, e.flags.map(|f| f.0).unwrap_or(0)]);
         out.extend_from_slice(&e.window.unwrap_or(65535).to_be_bytes());
         out.extend_from_slice(&[0, 0, 0, 0]);
-        out.resize(out.len() + len, 0x61);
+        out.extend_from_slice(&body);
     }
     out
 }

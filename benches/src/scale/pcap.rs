@@ -18,7 +18,7 @@ use etherparse::{IpNumber, Ipv4Header, TcpHeader};
 use halfopen_testgen::apache::{self, ASSETS, BODY_404, PAGES, USER_AGENTS_LINUX};
 use halfopen_testgen::clock;
 use halfopen_testgen::packet::{Stack, flag, linux_synack};
-use halfopen_testgen::render::{GATEWAY_MAC, SERVER_MAC};
+use halfopen_testgen::render::{self, GATEWAY_MAC, SERVER_MAC};
 use halfopen_testgen::rng::Rng;
 
 use super::later::Later;
@@ -75,7 +75,7 @@ impl Default for PcapConfig {
 /// ```
 pub fn run(cfg: &PcapConfig, out: &mut Sink) -> io::Result<()> {
     let mut g = Capture::new(cfg);
-    global_header(&mut out.buf);
+    render::pcap_header(&mut out.buf);
     let total = u64::from(cfg.rate) + u64::from(cfg.flood_rate);
     let max_gap = (2_000_000 / total.max(1)).max(1) as i64;
     let mut t = g.start_us;
@@ -98,17 +98,6 @@ pub fn run(cfg: &PcapConfig, out: &mut Sink) -> io::Result<()> {
         }
     }
     out.finish()
-}
-
-/// The pcap global header: magic `a1b2c3d4` (µs), version 2.4, snaplen 65535, Ethernet.
-fn global_header(out: &mut Vec<u8>) {
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&65_535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
 }
 
 /// TCP options of one segment (at most 20 bytes here).

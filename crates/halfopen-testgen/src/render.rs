@@ -72,9 +72,16 @@ pub fn frame(p: &Packet) -> Vec<u8> {
     out
 }
 
-/// A classic pcap (µs, LINKTYPE_ETHERNET) of the packets, in the given order.
-pub fn pcap(pkts: &[Packet]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24 + pkts.len() * 120);
+/// The 24-byte header of the classic pcap [`pcap`] writes: magic `a1b2c3d4` (µs,
+/// little-endian), version 2.4, snap length 65 535, LINKTYPE_ETHERNET.
+///
+/// ```
+/// let mut out = Vec::new();
+/// halfopen_testgen::render::pcap_header(&mut out);
+/// assert_eq!(out.len(), 24);
+/// assert_eq!(out[..4], [0xd4, 0xc3, 0xb2, 0xa1]);
+/// ```
+pub fn pcap_header(out: &mut Vec<u8>) {
     out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     out.extend_from_slice(&2u16.to_le_bytes());
     out.extend_from_slice(&4u16.to_le_bytes());
@@ -82,6 +89,12 @@ pub fn pcap(pkts: &[Packet]) -> Vec<u8> {
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&65_535u32.to_le_bytes());
     out.extend_from_slice(&1u32.to_le_bytes());
+}
+
+/// A classic pcap (µs, LINKTYPE_ETHERNET) of the packets, in the given order.
+pub fn pcap(pkts: &[Packet]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + pkts.len() * 120);
+    pcap_header(&mut out);
     for p in pkts {
         let f = frame(p);
         let secs = p.ts_us.div_euclid(1_000_000) as u32;
