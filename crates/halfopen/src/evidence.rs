@@ -395,12 +395,24 @@ impl FormTally {
     }
 
     /// Counts one captured packet (a capture shows both directions; no direction is marked).
+    /// Past the first [`FORM_LINES`] packets the 4-tuple memory sees the connections whose
+    /// two ports' XOR is a multiple of [`LATE_SAMPLE`]: both directions of one connection
+    /// or none, so a sampled SYN still meets its SYN-ACK.
     pub fn add_event(&mut self, ev: &halfopen_tcp::Event) {
         self.tcp += 1;
         let Some(f) = ev.flags else { return };
         self.flagged += 1;
         let syn = f.contains(halfopen_tcp::TcpFlags::SYN);
         let ack = f.contains(halfopen_tcp::TcpFlags::ACK);
+        if syn && ack {
+            self.syn_acks += 1;
+        } else if syn {
+            self.bare_syns += 1;
+        }
+        let late = self.tcp > FORM_LINES;
+        if late && u64::from(ev.src_port ^ ev.dst_port) % LATE_SAMPLE != 0 {
+            return;
+        }
         let (_, answered) = self.recent.see(
             ev.src,
             ev.src_port,
@@ -409,13 +421,8 @@ impl FormTally {
             ev.ts_us,
             syn && !ack,
         );
-        if syn && ack {
-            self.syn_acks += 1;
-            if answered {
-                self.answerers.add(ev.src, 1);
-            }
-        } else if syn {
-            self.bare_syns += 1;
+        if syn && ack && answered {
+            self.answerers.add(ev.src, 1);
         }
     }
 

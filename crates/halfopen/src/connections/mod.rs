@@ -15,7 +15,7 @@ mod source;
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use chrono::{DateTime, Utc};
 
@@ -211,6 +211,8 @@ pub fn detect_firewall(sample: &Sample) -> Option<Format> {
 /// ended before its form was known.
 struct Reader {
     rx: Receiver<Msg>,
+    /// Used batches back to the reading thread, to be filled again.
+    spare: SyncSender<source::Batch>,
     head: Option<source::Batch>,
     form: Option<InputForm>,
     pending: Vec<ConnFacts>,
@@ -243,6 +245,10 @@ impl Reader {
     }
 }
 
+/// Used batches kept per input for its reading thread to fill again: the 4 in the message
+/// channel, the one being filled, the one being tracked, and one more.
+const SPARE_BATCHES: usize = 4;
+
 /// Reads every input, handing each connection to `sink` as it ends.
 pub fn read(inputs: Vec<PacketInput>, opts: &ReadOptions, sink: &mut impl ConnSink) -> PacketsRead {
     let captures: Vec<bool> = inputs.iter().map(|p| p.capture).collect();
@@ -255,10 +261,21 @@ pub fn read(inputs: Vec<PacketInput>, opts: &ReadOptions, sink: &mut impl ConnSi
         let mut readers: Vec<Reader> = Vec::with_capacity(inputs.len());
         for p in inputs {
             let (tx, rx) = sync_channel::<Msg>(4);
+            let (spare, spare_rx) = sync_channel::<source::Batch>(SPARE_BATCHES);
             let capture = p.capture;
-            s.spawn(move || source::read(p, opts, &tx));
+            s.spawn(move || {
+                source::read(
+                    p,
+                    opts,
+                    &source::Link {
+                        tx,
+                        spare: spare_rx,
+                    },
+                )
+            });
             readers.push(Reader {
                 rx,
+                spare,
                 head: None,
                 form: None,
                 pending: Vec::new(),
@@ -348,6 +365,10 @@ impl Tracker {
             // The table is out of `self` while its connections are routed, one at a time.
             table.drain_finished(|c: &Connection| self.route(readers, captures, i, c, false, sink));
             self.tables[kind] = Some(table);
+            if let Some(r) = readers.get(i) {
+                // A full return channel (or a reader gone) drops the batch.
+                let _ = r.spare.try_send(batch);
+            }
             self.flush_forms(readers, captures, sink);
             self.dedup.tick(self.fw_now, sink);
             sink.tick(self.fw_now);

@@ -2,7 +2,7 @@
 //! decided after its first [`FORM_LINES`] lines ([`Msg::Form`]), its counts and kernel
 //! messages handed over at its end ([`Msg::Done`]).
 
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use chrono::{DateTime, Utc};
 
@@ -64,6 +64,50 @@ impl Batch {
     fn full(&self) -> bool {
         self.events.len() >= EVENT_BATCH || self.payload.len() >= MAX_BATCH_PAYLOAD
     }
+
+    /// Empties the batch, keeping its buffers for the next one.
+    pub fn clear(&mut self) {
+        self.events.clear();
+        self.payload.clear();
+        self.spans.clear();
+    }
+}
+
+/// A reading thread's ends of its two channels: messages to the tracking thread, and the
+/// batches it has used coming back to be filled again (a fresh 0.5-4 MB batch per send
+/// costs page faults on every one: the allocator hands such blocks back to the kernel).
+#[derive(Debug)]
+pub struct Link {
+    /// Messages to the tracking thread.
+    pub tx: SyncSender<Msg>,
+    /// Used batches, emptied, to fill again.
+    pub spare: Receiver<Batch>,
+}
+
+impl Link {
+    /// An empty batch: a used one when one has come back, else a new one.
+    fn empty_batch(&self) -> Batch {
+        match self.spare.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            Err(_) => Batch::with_capacity(EVENT_BATCH),
+        }
+    }
+
+    /// Sends the events gathered so far; false when the receiver is gone.
+    fn send_batch(&self, batch: &mut Batch) -> bool {
+        if batch.events.is_empty() {
+            return true;
+        }
+        let full = std::mem::replace(batch, self.empty_batch());
+        self.tx.send(Msg::Events(full)).is_ok()
+    }
+
+    fn send_form(&self, f: InputForm) {
+        let _ = self.tx.send(Msg::Form(f));
+    }
 }
 
 /// What a reading thread sends.
@@ -78,16 +122,16 @@ pub enum Msg {
 }
 
 /// Reads one input to its end, sending batches (a closed receiver stops it).
-pub fn read(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) {
+pub fn read(p: PacketInput, opts: &ReadOptions, link: &Link) {
     let read = if p.capture {
-        read_capture(p, opts, tx)
+        read_capture(p, opts, link)
     } else {
-        read_firewall(p, opts, tx)
+        read_firewall(p, opts, link)
     };
-    let _ = tx.send(Msg::Done(Box::new(read)));
+    let _ = link.tx.send(Msg::Done(Box::new(read)));
 }
 
-fn read_capture(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> InputRead {
+fn read_capture(p: PacketInput, opts: &ReadOptions, link: &Link) -> InputRead {
     let mut read = InputRead {
         name: p.name.clone(),
         capture: true,
@@ -103,11 +147,11 @@ fn read_capture(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> Inp
         Err(e) => {
             read.skipped.push(&p.name, 0, 0, e.clone());
             read.unusable = Some(e);
-            let _ = tx.send(Msg::Form(decide_capture(&read.tally)));
+            link.send_form(decide_capture(&read.tally));
             return read;
         }
     };
-    let mut batch = Batch::with_capacity(EVENT_BATCH);
+    let mut batch = link.empty_batch();
     let mut form_sent = false;
     let mut consecutive_errors = 0;
     let mut n = 0u64;
@@ -130,10 +174,10 @@ fn read_capture(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> Inp
                     .push((start, u32::try_from(kept.len()).unwrap_or(0)));
                 batch.events.push(pkt.event);
                 if !form_sent && read.tally.tcp >= FORM_LINES {
-                    send_form(tx, decide_capture(&read.tally));
+                    link.send_form(decide_capture(&read.tally));
                     form_sent = true;
                 }
-                if batch.full() && !send_batch(tx, &mut batch) {
+                if batch.full() && !link.send_batch(&mut batch) {
                     return read;
                 }
             }
@@ -162,9 +206,9 @@ fn read_capture(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> Inp
         }
     }
     if !form_sent {
-        send_form(tx, decide_capture(&read.tally));
+        link.send_form(decide_capture(&read.tally));
     }
-    send_batch(tx, &mut batch);
+    link.send_batch(&mut batch);
     let stats = *reader.stats();
     // Every frame is counted, not only the TCP segments the reader hands over.
     read.counts.lines = read.counts.lines.max(stats.frames);
@@ -173,20 +217,7 @@ fn read_capture(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> Inp
     read
 }
 
-/// Sends the events gathered so far; false when the receiver is gone.
-fn send_batch(tx: &SyncSender<Msg>, batch: &mut Batch) -> bool {
-    if batch.events.is_empty() {
-        return true;
-    }
-    let full = std::mem::replace(batch, Batch::with_capacity(EVENT_BATCH));
-    tx.send(Msg::Events(full)).is_ok()
-}
-
-fn send_form(tx: &SyncSender<Msg>, f: InputForm) {
-    let _ = tx.send(Msg::Form(f));
-}
-
-fn read_firewall(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> InputRead {
+fn read_firewall(p: PacketInput, opts: &ReadOptions, link: &Link) -> InputRead {
     let mut read = InputRead {
         name: p.name.clone(),
         skipped: Skipped::new(opts.max_skipped_kept),
@@ -203,7 +234,7 @@ fn read_firewall(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> In
         read.counts.lines = input::sample_lines(&sample).count() as u64;
         read.skipped.push(&p.name, 0, 0, e.clone());
         read.unusable = Some(e);
-        send_form(tx, decide(&read.tally, opts.firewall_shows));
+        link.send_form(decide(&read.tally, opts.firewall_shows));
         return read;
     };
     read.format = Some(format);
@@ -228,7 +259,7 @@ fn read_firewall(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> In
     };
     let mut skipped = Skipped::new(opts.max_skipped_kept);
     let mut counts = LineCounts::default();
-    let mut batch = Batch::with_capacity(EVENT_BATCH);
+    let mut batch = link.empty_batch();
     let mut form_sent = false;
     let mut gone = false;
     let read_error = input::for_each_line(
@@ -248,19 +279,19 @@ fn read_firewall(p: PacketInput, opts: &ReadOptions, tx: &SyncSender<Msg>) -> In
                 Err(e) => Use::Bad(e),
             };
             if !form_sent && st.tally.tcp >= FORM_LINES {
-                send_form(tx, decide(&st.tally, opts.firewall_shows));
+                link.send_form(decide(&st.tally, opts.firewall_shows));
                 form_sent = true;
             }
             if batch.full() && !gone {
-                gone = !send_batch(tx, &mut batch);
+                gone = !link.send_batch(&mut batch);
             }
             used
         },
     );
     if !form_sent {
-        send_form(tx, decide(&st.tally, opts.firewall_shows));
+        link.send_form(decide(&st.tally, opts.firewall_shows));
     }
-    send_batch(tx, &mut batch);
+    link.send_batch(&mut batch);
     read.skipped.merge(skipped);
     read.counts = counts;
     read.other_format = st.other_format;
