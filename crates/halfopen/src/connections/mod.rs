@@ -263,16 +263,11 @@ pub fn read(inputs: Vec<PacketInput>, opts: &ReadOptions, sink: &mut impl ConnSi
             let (tx, rx) = sync_channel::<Msg>(4);
             let (spare, spare_rx) = sync_channel::<source::Batch>(SPARE_BATCHES);
             let capture = p.capture;
-            s.spawn(move || {
-                source::read(
-                    p,
-                    opts,
-                    &source::Link {
-                        tx,
-                        spare: spare_rx,
-                    },
-                )
-            });
+            let link = source::Link {
+                tx,
+                spare: spare_rx,
+            };
+            s.spawn(move || source::read(p, opts, &link));
             readers.push(Reader {
                 rx,
                 spare,
