@@ -198,7 +198,7 @@ fn skip_spaces(line: &[u8], mut pos: usize) -> usize {
 /// The space-delimited token at `pos`: (token, position after it).
 fn token(line: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     let rest = line.get(pos..)?;
-    let len = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+    let len = crate::scan::find_byte(b' ', rest).unwrap_or(rest.len());
     if len == 0 {
         return None;
     }

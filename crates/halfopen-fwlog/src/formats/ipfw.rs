@@ -228,10 +228,10 @@ fn endpoint(b: &[u8], ported: bool) -> Option<(IpAddr, Option<u16>)> {
         return ported.then_some((addr, Some(port)));
     }
     if ported {
-        if let Some(colon) = memchr::memrchr(b':', b) {
-            if memchr::memchr(b':', b.get(..colon)?).is_none() {
-                return Some((ip(b.get(..colon)?)?, Some(dec_u16(b.get(colon + 1..)?)?)));
-            }
+        // `a.b.c.d:port`: one colon (an unbracketed IPv6 address has several).
+        let mut colons = b.iter().enumerate().filter(|(_, c)| **c == b':');
+        if let (Some((colon, _)), None) = (colons.next(), colons.next()) {
+            return Some((ip(b.get(..colon)?)?, Some(dec_u16(b.get(colon + 1..)?)?)));
         }
     }
     // Fragments print the address without a port.
