@@ -370,3 +370,41 @@ impl<'a> Record<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEYS: [&[u8]; MAX_EXTRA_FIELDS + 1] = [
+        b"k0", b"k1", b"k2", b"k3", b"k4", b"k5", b"k6", b"k7", b"k8", b"k9", b"k10", b"k11",
+        b"k12", b"k13", b"k14", b"k15", b"k16", b"k17", b"k18", b"k19", b"k20", b"k21", b"k22",
+        b"k23", b"k24", b"k25", b"k26", b"k27", b"k28", b"k29", b"k30", b"k31", b"k32",
+    ];
+
+    #[test]
+    fn fields_past_the_inline_ones_keep_their_order_up_to_the_cap() {
+        let mut e = Extra::new();
+        for (i, k) in KEYS.iter().enumerate().take(MAX_EXTRA_FIELDS) {
+            assert!(e.push(k, b"v"), "field {i}");
+            assert_eq!(e.len(), i + 1);
+        }
+        assert!(!e.push(KEYS[MAX_EXTRA_FIELDS], b"v"), "one past the cap");
+        assert_eq!(e.len(), MAX_EXTRA_FIELDS);
+        let keys: Vec<&[u8]> = e.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, KEYS[..MAX_EXTRA_FIELDS].to_vec());
+        assert_eq!(e.get(b"k31"), Some(&b"v"[..]));
+        assert_eq!(e.get(b"k32"), None);
+        // Equality is by the fields, wherever they are stored.
+        let mut f = Extra::new();
+        for k in &KEYS[..MAX_EXTRA_FIELDS] {
+            f.push(k, b"v");
+        }
+        assert_eq!(e, f);
+        assert!(Extra::new().is_empty());
+    }
+
+    #[test]
+    fn a_record_stays_small_to_build_and_move() {
+        assert!(std::mem::size_of::<Record<'_>>() <= 700);
+    }
+}
