@@ -226,7 +226,7 @@ impl Correlator {
             None => (c.start_us, end),
             Some((a, b)) => (a.min(c.start_us), b.max(end)),
         });
-        if !can_carry(&c) {
+        if !can_carry(&c) || self.nothing_can_match(c.orig.ip()) {
             out(c);
             return;
         }
@@ -248,6 +248,13 @@ impl Correlator {
         self.ready.push(Reverse((ready_at, seq, ip)));
         self.held += 1;
         self.release(out);
+    }
+
+    /// No request can ever be matched to a connection of `ip`: the web logs are done (or
+    /// there are none: a capture alone) and none of their requests from `ip` waits. Such a
+    /// connection is handed on at once instead of held for its window.
+    fn nothing_can_match(&self, ip: IpAddr) -> bool {
+        self.access_done && self.slots.get(&ip).is_none_or(|s| s.waiting.is_empty())
     }
 
     /// Releases the connections the access log has passed, and the requests the firewall
@@ -504,6 +511,29 @@ mod tests {
         };
         let (out, _) = stream(&conns, &[], limits);
         assert_eq!(out.len(), 50);
+    }
+
+    #[test]
+    fn without_requests_to_come_a_connection_is_not_held() {
+        let mut k = Correlator::new(CorrelateOptions::default(), StreamLimits::default(), 0);
+        k.access_done();
+        let mut out = Vec::new();
+        // A capture alone: nothing can be matched, each connection is handed on at once.
+        k.push_connection(
+            conn(1, 1000, 100, 2, Shows::EveryPacket, "ShADadFf"),
+            &mut |c| out.push(c),
+        );
+        assert_eq!(out.len(), 1);
+        // A request of host 2 still waits: host 2's connection waits for its window.
+        k.push_request(req(2, 301, 200));
+        k.push_connection(
+            conn(2, 1001, 300, 2, Shows::EveryPacket, "ShADadFf"),
+            &mut |c| out.push(c),
+        );
+        assert_eq!(out.len(), 1);
+        k.finish(&mut |c| out.push(c));
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].requests.total(), 1);
     }
 
     fn arb_case() -> impl Strategy<Value = (Vec<ConnFacts>, Vec<LoggedRequest>)> {
