@@ -193,9 +193,9 @@ type Field<'a> = (&'a [u8], &'a [u8]);
 ///
 /// The first few are stored inline; more (up to [`MAX_EXTRA_FIELDS`]) in a vector. A record
 /// stays small to build and to move: with all 32 inline it was 1.3 KB, written in full for
-/// every line and copied as it was returned (0.7 KB now). Keys may
-/// repeat (netfilter prints `ID=` for the outer and an embedded packet, for example). A field
-/// with no key (a bare word) has an empty key.
+/// every line and copied as it was returned (0.7 KB now). Keys may repeat (netfilter prints
+/// `ID=` for the outer and an embedded packet, for example). A field with no key (a bare
+/// word) has an empty key.
 #[derive(Clone)]
 pub struct Extra<'a> {
     inline: [Field<'a>; INLINE_EXTRA_FIELDS],

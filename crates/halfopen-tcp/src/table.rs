@@ -936,7 +936,7 @@ impl FlowTable {
     /// by start time); collect them with [`FlowTable::pop_finished`].
     pub fn finish(&mut self) {
         let mut ended = Vec::new();
-        self.finish_with(|c| ended.push(c.clone()));
+        self.end_remaining(|c| ended.push(c.clone()));
         for c in ended {
             self.ctx.out.push(c);
         }
@@ -961,7 +961,12 @@ impl FlowTable {
     /// assert!(t.is_empty());
     /// ```
     pub fn finish_with(&mut self, mut f: impl FnMut(&Connection)) -> usize {
-        let queued = self.drain_finished(&mut f);
+        self.drain_finished(&mut f) + self.end_remaining(f)
+    }
+
+    /// Ends every flow still in the table, handing each to `f` in the end-of-input order
+    /// (by start time, then originator and responder); returns how many.
+    fn end_remaining(&mut self, mut f: impl FnMut(&Connection)) -> usize {
         let mut cached = Vec::with_capacity(self.syn.len());
         self.syn.drain(&mut cached);
         let left = Remaining {
@@ -981,7 +986,7 @@ impl FlowTable {
         self.ctx.stats.ended_at_finish += ended as u64;
         self.v4.clear();
         self.v6.clear();
-        queued + ended
+        ended
     }
 
     /// The counters.
@@ -1031,11 +1036,6 @@ impl FlowTable {
     }
 }
 
-/// The order [`FlowTable::finish`] reports connections in: by start time, then by
-/// originator and responder (a stable sort of the connections by that key). Sorts 16-byte
-/// (start, index) pairs rather than moving 192-byte connections around (most of
-/// `finish`'s time when many connections are left), and breaks the rare start-time ties
-/// by address.
 /// The flows left at the end of the input, read where they are (the maps with the ids of their
 /// live entries; the SYN cache's entries copied out). Their order of record: the IPv4 flows,
 /// then the SYN cache's entries, then the IPv6 flows.

@@ -245,8 +245,8 @@ impl Reader {
     }
 }
 
-/// Used batches kept per input for its reading thread to fill again: the 4 in the message
-/// channel, the one being filled, the one being tracked, and one more.
+/// Used batches that may wait for their reading thread to fill them again. It takes one back
+/// for each batch it sends, so a few are enough; one that finds the channel full is dropped.
 const SPARE_BATCHES: usize = 4;
 
 /// Reads every input, handing each connection to `sink` as it ends.
