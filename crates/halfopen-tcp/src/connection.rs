@@ -61,6 +61,38 @@ impl ConnState {
     }
 }
 
+impl ConnState {
+    /// Every state.
+    pub const ALL: [ConnState; 14] = [
+        ConnState::S0,
+        ConnState::S1,
+        ConnState::SF,
+        ConnState::REJ,
+        ConnState::S2,
+        ConnState::S3,
+        ConnState::RSTO,
+        ConnState::RSTR,
+        ConnState::RSTOS0,
+        ConnState::RSTRH,
+        ConnState::SH,
+        ConnState::SHR,
+        ConnState::OTH,
+        ConnState::AttemptUnknown,
+    ];
+
+    /// The state [`ConnState::as_str`] names.
+    ///
+    /// ```
+    /// use halfopen_tcp::ConnState;
+    /// assert_eq!(ConnState::from_name("REJ"), Some(ConnState::REJ));
+    /// assert_eq!(ConnState::from_name("attempt"), Some(ConnState::AttemptUnknown));
+    /// assert_eq!(ConnState::from_name("S9"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<ConnState> {
+        ConnState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
 impl fmt::Display for ConnState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

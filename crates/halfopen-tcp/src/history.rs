@@ -114,6 +114,38 @@ impl History {
     pub fn contains(&self, letter: u8) -> bool {
         self.as_bytes().contains(&letter)
     }
+
+    /// Appends the letters of a later piece of the same connection (seen by another run over
+    /// the input that came next: a day cut in two), as Zeek would have recorded them in one
+    /// piece: `A D I Q` only when not yet in this history, `^` never (the earlier piece set
+    /// the originator). `flipped`: the later piece took the other side as originator, so its
+    /// letters change case.
+    ///
+    /// ```
+    /// use halfopen_tcp::History;
+    /// let (mut a, mut b) = (History::new(), History::new());
+    /// for c in *b"ShAD" { a.push(c); }
+    /// for c in *b"^dADFf" { b.push(c); }
+    /// a.append(&b, false);
+    /// assert_eq!(a.to_string(), "ShADdFf");
+    /// ```
+    pub fn append(&mut self, later: &History, flipped: bool) {
+        for &c in later.as_bytes() {
+            let c = match flipped {
+                true if c.is_ascii_uppercase() => c.to_ascii_lowercase(),
+                true => c.to_ascii_uppercase(),
+                false => c,
+            };
+            let once = b"ADIQ".contains(&c.to_ascii_uppercase());
+            if c == b'^' || (once && self.contains(c)) {
+                continue;
+            }
+            self.push(c);
+        }
+        if later.truncated() {
+            self.len |= 0x80;
+        }
+    }
 }
 
 impl fmt::Display for History {

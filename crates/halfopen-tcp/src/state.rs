@@ -243,6 +243,35 @@ pub fn conn_state(
     }
 }
 
+/// The `conn_state` of a connection known only by its history letters (for example two
+/// pieces of one connection seen by runs over consecutive days, joined with
+/// [`crate::History::append`]): the letters replayed through [`transition`] as the segments
+/// they stand for. `no_bytes`: neither side sent payload.
+///
+/// ```
+/// use halfopen_tcp::{ConnState, state::state_of_history};
+/// assert_eq!(state_of_history(b"S", true), ConnState::S0);
+/// assert_eq!(state_of_history(b"ShADadFf", false), ConnState::SF);
+/// assert_eq!(state_of_history(b"Sr", true), ConnState::REJ);
+/// ```
+pub fn state_of_history(history: &[u8], no_bytes: bool) -> ConnState {
+    let (mut o, mut r) = (Endpoint::default(), Endpoint::default());
+    for &c in history {
+        let flags = match c.to_ascii_uppercase() {
+            b'S' => TcpFlags::SYN,
+            b'H' => TcpFlags::SYN | TcpFlags::ACK,
+            b'A' | b'D' => TcpFlags::ACK,
+            b'F' => TcpFlags::FIN | TcpFlags::ACK,
+            b'R' => TcpFlags::RST,
+            b'I' => TcpFlags::FIN | TcpFlags::RST,
+            _ => continue,
+        };
+        let payload = u32::from(c.eq_ignore_ascii_case(&b'D'));
+        transition(&mut o, &mut r, c.is_ascii_uppercase(), flags, payload);
+    }
+    conn_state(o.state, r.state, no_bytes, history)
+}
+
 /// Zeek's `/^\^?S[^HAFGIQ]*R.*$/`: the originator sent a SYN, then a RST, and nothing that
 /// shows a handshake or a close in between.
 fn syn_then_rst(history: &[u8]) -> bool {
@@ -291,6 +320,73 @@ mod tests {
         assert!(syn_then_rst(b"^SdR"));
         assert!(!syn_then_rst(b"SaFR"));
         assert!(!syn_then_rst(b"R"));
+    }
+
+    /// Replaying a connection's history gives the state the flow table gave it, for the
+    /// shapes a web server's connections take (the same letters, one segment each).
+    #[test]
+    fn history_replay_agrees_with_the_table() {
+        use crate::{Config, Event, FlowTable};
+        const S: TcpFlags = TcpFlags::SYN;
+        const A: TcpFlags = TcpFlags::ACK;
+        const F: TcpFlags = TcpFlags::FIN;
+        const R: TcpFlags = TcpFlags::RST;
+        let shapes: [&[(bool, TcpFlags, u32)]; 10] = [
+            &[(true, S, 0)],
+            &[(true, S, 0), (false, S | A, 0)],
+            &[(true, S, 0), (false, R | A, 0)],
+            &[(true, S, 0), (false, S | A, 0), (true, R, 0)],
+            &[
+                (true, S, 0),
+                (false, S | A, 0),
+                (true, A, 0),
+                (true, A, 100),
+            ],
+            &[
+                (true, S, 0),
+                (false, S | A, 0),
+                (true, A, 0),
+                (true, A, 100),
+                (false, A, 500),
+                (true, F | A, 0),
+                (false, F | A, 0),
+            ],
+            &[
+                (true, S, 0),
+                (false, S | A, 0),
+                (true, A, 0),
+                (false, F | A, 0),
+            ],
+            &[(false, S | A, 0), (false, S | A, 0)],
+            &[(true, A, 100), (false, A, 0)],
+            &[(true, S, 0), (true, F, 0)],
+        ];
+        let (c, srv) = (
+            "192.0.2.1".parse().unwrap(),
+            "198.51.100.7".parse().unwrap(),
+        );
+        for shape in shapes {
+            let mut t = FlowTable::new(Config::default());
+            for (i, (from_client, flags, len)) in shape.iter().enumerate() {
+                let ts = i as i64 * 1000;
+                let mut e = match from_client {
+                    true => Event::new(ts, c, 40000, srv, 80),
+                    false => Event::new(ts, srv, 80, c, 40000),
+                }
+                .with_flags(*flags);
+                e.payload_len = Some(*len);
+                t.observe(&e);
+            }
+            t.finish();
+            let conn = t.pop_finished().expect("one connection");
+            let no_bytes = conn.orig_bytes.unwrap_or(0) + conn.resp_bytes.unwrap_or(0) == 0;
+            assert_eq!(
+                state_of_history(conn.history.as_bytes(), no_bytes),
+                conn.state,
+                "{}",
+                conn.history
+            );
+        }
     }
 
     #[test]

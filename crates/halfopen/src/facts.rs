@@ -169,7 +169,7 @@ impl RequestExample {
 }
 
 /// The requests the web logs hold for one connection, counted by kind.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ConnRequests {
     /// Requests by kind, indexed like [`ConnRequests::KINDS`].
     pub counts: [u32; 7],
@@ -188,14 +188,40 @@ pub struct ConnRequests {
     /// Requests that name a scanning tool (User-Agent, probe path).
     pub tool_requests: u32,
     /// The tool they name.
-    pub tool: Option<&'static str>,
+    #[serde(with = "tool_name")]
+    pub tool: Tool,
 }
+
+/// A scanning tool's name, when one was named. (An alias, so that serde's derive does not
+/// take the `'static` for a borrow from the input.)
+pub type Tool = Option<&'static str>;
 
 impl ConnRequests {
     /// Counts a request that names a scanning tool.
     pub fn add_tool(&mut self, tool: &'static str) {
         self.tool_requests = self.tool_requests.saturating_add(1);
         self.tool.get_or_insert(tool);
+    }
+
+    /// Adds the requests of another piece of the same connection (the day after).
+    pub fn merge(&mut self, o: &ConnRequests) {
+        for (a, b) in self.counts.iter_mut().zip(o.counts) {
+            *a = a.saturating_add(b);
+        }
+        self.read_timeout |= o.read_timeout;
+        if let Some(e) = &o.example
+            && self
+                .example
+                .as_ref()
+                .is_none_or(|x| rank(e.kind) > rank(x.kind))
+        {
+            self.example = Some(e.clone());
+        }
+        self.certain = self.certain.saturating_add(o.certain);
+        self.by_elimination = self.by_elimination.saturating_add(o.by_elimination);
+        self.first_wait_us = self.first_wait_us.or(o.first_wait_us);
+        self.tool_requests = self.tool_requests.saturating_add(o.tool_requests);
+        self.tool = self.tool.or(o.tool);
     }
 
     /// The kinds, in counter order.
@@ -279,8 +305,9 @@ pub fn history_of(letters: &str) -> History {
 }
 
 /// Everything the facade knows about one TCP connection. Fixed-size but for the request
-/// example (only connections that carried a request have one).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// example (only connections that carried a request have one). Serialisable without its first
+/// bytes (a summary carries the connections at its input's edges: [`crate::edges`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnFacts {
     /// The client (initiator).
     pub orig: SocketAddr,
@@ -297,8 +324,10 @@ pub struct ConnFacts {
     /// Whether that input carries TCP flags.
     pub flags: bool,
     /// Zeek `conn_state` (`S0`, `SF`, `REJ`, ...), when tracked.
+    #[serde(with = "state_name")]
     pub state: Option<ConnState>,
     /// Zeek history letters (upper case: client, lower case: server): S h A D F R ...
+    #[serde(with = "history_letters")]
     pub history: History,
     /// Whether the whole handshake (SYN, SYN-ACK, ACK) was seen.
     pub handshake_completed: bool,
@@ -322,7 +351,11 @@ pub struct ConnFacts {
     /// SYN, before its handshake completed: (seconds from the SYN to the end of the input,
     /// the SYN timeout in seconds). Its outcome is unknown.
     pub log_ended: Option<(u64, u64)>,
-    /// What its first bytes were, from a capture.
+    /// Still open when its input ended (the flow table's end of input): the next day's input
+    /// may hold the rest of it.
+    pub open_at_end: bool,
+    /// What its first bytes were, from a capture (not serialised).
+    #[serde(skip)]
     pub payload: Option<Box<Payload>>,
 }
 
@@ -556,6 +589,7 @@ impl ConnFacts {
             syn: None,
             requests: ConnRequests::default(),
             log_ended: None,
+            open_at_end: false,
             payload: None,
         }
     }
@@ -579,6 +613,7 @@ impl ConnFacts {
         f.orig_bytes = c.orig_bytes;
         f.orig_sent_payload = c.orig_sent_payload;
         f.syn = SynFingerprint::of(c);
+        f.open_at_end = c.end == halfopen_tcp::EndReason::EndOfInput;
         f
     }
 
@@ -620,6 +655,74 @@ impl ConnFacts {
         }
         self.orig_sent_payload
             .or_else(|| self.orig_bytes.map(|b| b > 0))
+    }
+}
+
+/// A scanning tool's name, written as a string and read back as the same `&'static str`
+/// ([`crate::tools::named`]).
+mod tool_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        t: &Option<&'static str>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(name) => s.serialize_some(name),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<&'static str>, D::Error> {
+        let name: Option<String> = Option::deserialize(d)?;
+        Ok(name.and_then(|n| crate::tools::named(&n)))
+    }
+}
+
+/// A `conn_state` as Zeek names it.
+mod state_name {
+    use halfopen_tcp::ConnState;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(t: &Option<ConnState>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(st) => s.serialize_some(st.as_str()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<ConnState>, D::Error> {
+        let name: Option<String> = Option::deserialize(d)?;
+        name.map(|n| {
+            ConnState::from_name(&n).ok_or_else(|| D::Error::custom(format!("no conn_state {n:?}")))
+        })
+        .transpose()
+    }
+}
+
+/// A history as its letters.
+mod history_letters {
+    use halfopen_tcp::{HISTORY_CAP, History};
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(h: &History, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(h.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<History, D::Error> {
+        let letters = String::deserialize(d)?;
+        if letters.len() > HISTORY_CAP
+            || !letters
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || b == b'^')
+        {
+            return Err(D::Error::custom(format!("not a history: {letters:?}")));
+        }
+        Ok(super::history_of(&letters))
     }
 }
 

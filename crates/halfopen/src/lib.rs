@@ -39,6 +39,7 @@ pub mod blocklist;
 pub mod clock;
 pub mod connections;
 pub mod correlate;
+pub mod edges;
 pub mod error;
 pub mod escape;
 pub mod evidence;

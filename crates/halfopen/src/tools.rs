@@ -37,6 +37,17 @@ pub fn scanning_tool(raw: Option<&[u8]>, user_agent: Option<&[u8]>) -> Option<&'
     raw.filter(|r| probe.find(r).is_some()).map(|_| "nmap")
 }
 
+/// The tool of that name, as [`scanning_tool`] names it (for a name read back from a summary).
+///
+/// ```
+/// use halfopen::tools::named;
+/// assert_eq!(named("masscan"), Some("masscan"));
+/// assert_eq!(named("curl"), None);
+/// ```
+pub fn named(name: &str) -> Option<&'static str> {
+    TOOL_AGENTS.iter().map(|(_, n)| *n).find(|n| *n == name)
+}
+
 /// The searchers of [`TOOL_AGENTS`] and of nmap's probe path, built once (every access-log
 /// line is searched).
 fn finders() -> &'static (Vec<(Finder<'static>, &'static str)>, Finder<'static>) {

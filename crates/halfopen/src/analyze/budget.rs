@@ -10,7 +10,8 @@
 //! | first bytes of capture connections | 5 % | the store's own byte budget, 512 B an entry |
 //! | sources held one by one | 8 % | 1 KiB (a 504-byte summary, its examples, the top-K's index) |
 //! | clients with successful requests, exactly | 4 % | 24 B an address (then a Bloom filter: 2 %) |
-//! | the rest | 43 % | the program, thread stacks, I/O buffers, batches between threads, the verdicts and the report at the end (about 50 MB with 20,000 sources held), allocator slack (measured: peak RSS = 0.6 x the budget + 50 MB on a random-source flood, docs/performance.md) |
+//! | connections at the inputs' edges, for a merge (`crate::edges`) | 8 % | 400 B (a 304-byte `ConnFacts`, a request example) |
+//! | the rest | 35 % | the program, thread stacks, I/O buffers, batches between threads, the verdicts and the report at the end (about 50 MB with 20,000 sources held), allocator slack (measured: peak RSS = 0.6 x the budget + 50 MB on a random-source flood, docs/performance.md) |
 
 use crate::correlate::StreamLimits;
 use crate::sketch::ClientSetConfig;
@@ -40,6 +41,8 @@ pub struct Budget {
     pub clients_exact: usize,
     /// Bits of the Bloom filter past that (a multiple of 64).
     pub clients_bloom_bits: u64,
+    /// Connections held at the inputs' edges (never more than [`crate::edges::MAX_EDGES`]).
+    pub edges: usize,
 }
 
 impl Budget {
@@ -63,6 +66,7 @@ impl Budget {
             sources: share(8) / 1024,
             clients_exact: share(4) / 24,
             clients_bloom_bits: (share(2) as u64 * 8) / 64 * 64,
+            edges: (share(8) / 400).min(crate::edges::MAX_EDGES),
         }
     }
 

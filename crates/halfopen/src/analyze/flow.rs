@@ -13,6 +13,7 @@ use super::budget::Budget;
 use super::records::ConnWriter;
 use crate::connections::ConnSink;
 use crate::correlate::{CorrelateOptions, Correlation, Correlator, StreamLimits, estimate_offset};
+use crate::edges::Edges;
 use crate::evidence::InputForm;
 use crate::facts::{ConnFacts, RequestKind};
 use crate::infer::{Outcome, outcome};
@@ -93,6 +94,10 @@ pub struct Side {
     pub backscatter_from: BTreeSet<IpAddr>,
     /// The firewall time span of the connections.
     pub fw_span: Option<(i64, i64)>,
+    /// The connections at the edges of that span, held back from the rollup.
+    pub edges: Edges,
+    /// How many of them the budget allows.
+    pub edge_cap: usize,
 }
 
 impl Side {
@@ -109,7 +114,11 @@ impl Side {
             }
             return;
         }
-        let o = self.rollup.add(c);
+        let start = self.fw_span.map_or(c.start_us, |s| s.0);
+        let o = match self.edges.hold(c, start, self.edge_cap) {
+            true => outcome(c),
+            false => self.rollup.add(c),
+        };
         if let Some(w) = self.records.as_mut() {
             w.write(c, o);
         }
@@ -165,6 +174,7 @@ impl Flow {
                 servers,
                 server_nets,
                 rollup: Rollup::new(budget.sources),
+                edge_cap: budget.edges,
                 ..Side::default()
             },
             fw_now: i64::MIN,
@@ -254,13 +264,19 @@ impl Flow {
         }
         self.pull(i64::MAX);
         let side = &mut self.side;
-        match self.corr.as_mut() {
+        let stats = match self.corr.as_mut() {
             Some(k) => {
                 k.finish(&mut |c| side.take(&c));
                 k.stats()
             }
             None => Correlation::default(),
+        };
+        if let Some((start, _)) = side.fw_span {
+            for c in side.edges.settle(start) {
+                side.rollup.add(&c);
+            }
         }
+        stats
     }
 
     /// The web logs' ends (call after [`Flow::finish`]).

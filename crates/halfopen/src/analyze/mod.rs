@@ -533,6 +533,7 @@ impl Pipeline {
             format: SUMMARY_FORMAT.to_owned(),
             version: SUMMARY_VERSION,
             rollup: std::mem::take(&mut flow.side.rollup),
+            edges: std::mem::take(&mut flow.side.edges),
             successes,
             has_access,
             fw_span,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Options;
 use crate::connections::KernelNote;
+use crate::edges::Edges;
 use crate::error::{Error, Result};
 use crate::escape::{rfc3339, thousands};
 use crate::evidence::Platform;
@@ -27,7 +28,7 @@ use crate::rollup::{Rollup, Successes};
 /// What a summary file says it is.
 pub const SUMMARY_FORMAT: &str = "halfopen-summary";
 /// The summary layout's version.
-pub const SUMMARY_VERSION: u32 = 1;
+pub const SUMMARY_VERSION: u32 = 2;
 
 /// Kernel and server notes kept in a summary (all counted).
 const MAX_NOTES: usize = 10_000;
@@ -43,6 +44,9 @@ pub struct Summary {
     pub version: u32,
     /// The rollups.
     pub rollup: Rollup,
+    /// The connections at the edges of the firewall inputs' time span, not rolled up yet (a
+    /// merge joins the pieces of a connection that a cut split).
+    pub edges: Edges,
     /// The clients with successful requests (the access logs', and whole requests a capture
     /// saw answered).
     pub successes: Successes,
@@ -122,6 +126,7 @@ impl Summary {
     /// server). Exact parts add up; the sketches merge within their error bounds.
     pub fn merge(&mut self, o: &Summary) {
         self.rollup.merge(&o.rollup);
+        self.merge_edges(o);
         self.successes.merge(&o.successes);
         self.has_access |= o.has_access;
         self.fw_span = union(self.fw_span, o.fw_span);
@@ -171,6 +176,37 @@ impl Summary {
         }
         self.skipped_total += o.skipped_total;
         extend_capped(&mut self.skipped, &o.skipped, MAX_SKIPPED);
+    }
+}
+
+impl Summary {
+    /// Joins the edges of two summaries (call before the spans are merged): when one's inputs
+    /// end before the other's begin, the pieces of a connection the cut split become one, and
+    /// what is no longer at an edge is rolled up. Summaries that overlap in time (two servers)
+    /// keep their edges side by side.
+    fn merge_edges(&mut self, o: &Summary) {
+        let Some(start) = union(self.fw_span, o.fw_span).map(|s| s.0) else {
+            self.edges.beside(&o.edges);
+            return;
+        };
+        let mine = std::mem::take(&mut self.edges);
+        let (edges, inside) = match (self.fw_span, o.fw_span) {
+            (Some((_, my_end)), Some((their_start, _))) if my_end <= their_start => {
+                Edges::join(mine, o.edges.clone(), start)
+            }
+            (Some((my_start, _)), Some((_, their_end))) if their_end <= my_start => {
+                Edges::join(o.edges.clone(), mine, start)
+            }
+            _ => {
+                let mut e = mine;
+                e.beside(&o.edges);
+                (e, Vec::new())
+            }
+        };
+        self.edges = edges;
+        for c in &inside {
+            self.rollup.add(c);
+        }
     }
 }
 
@@ -225,6 +261,11 @@ pub fn merge_summaries(summaries: Vec<Summary>, opts: &Options) -> Result<Report
 
 /// The last stages on a summary: verdicts, the block-list policy, the report.
 pub fn conclude(mut s: Summary, opts: &Options) -> Report {
+    // 4b. The connections at the inputs' edges, as they are: nothing is left to join.
+    for c in s.edges.take_all() {
+        s.rollup.add(&c);
+    }
+    note_edges(&mut s);
     let overlap = check_overlap(&mut s);
     if let Some((a, b)) = s.fw_span {
         s.notes.push(format!(
@@ -300,6 +341,26 @@ pub fn conclude(mut s: Summary, opts: &Options) -> Report {
         unusable_inputs: s.unusable,
     };
     Report::build(&s.rollup, &judgement, view, findings)
+}
+
+/// What the merge of summaries did at the cuts between them.
+fn note_edges(s: &mut Summary) {
+    if s.edges.joined > 0 {
+        s.notes.push(format!(
+            "{} connection(s) open across a cut between two summaries (one's input ended, the \
+             next one's began) were joined into one each",
+            thousands(s.edges.joined)
+        ));
+    }
+    if s.edges.merges > 0 && s.edges.not_held > 0 {
+        s.notes.push(format!(
+            "{} connection(s) at an input's start or end were rolled up as they were, not \
+             kept for a merge to join (more than {} were at the edges): a merge may count them \
+             twice",
+            thousands(s.edges.not_held),
+            thousands(crate::edges::MAX_EDGES as u64)
+        ));
+    }
 }
 
 /// Whether the access log and the firewall input overlap in time; a warning when they do not.
