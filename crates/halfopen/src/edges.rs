@@ -7,16 +7,17 @@
 //! twice, each piece with too little evidence (the SYN at 23:59:59 "the input ended", the
 //! server's SYN-ACK retransmissions at 00:00:01 "a handshake begun before the input"). So the
 //! rollup stage holds them back ([`Edges::hold`]); a summary carries them; `halfopen merge`
-//! joins the pieces that meet at a cut ([`Edges::join`], [`join_pieces`]) and rolls up what is
+//! joins the pieces that meet at a cut ([`Edges::merge`], [`join_pieces`]) and rolls up what is
 //! no longer at an edge; the last stages roll up the rest as they are.
 //!
 //! Held: connections still open when the input ended (the flow table's end of input), and
 //! connections first seen within [`HEAD_WINDOW_US`] of the input's start without their SYN,
-//! from inputs with TCP flags. Not held (rolled up at once): connections with first bytes from
+//! from inputs with TCP flags (without flags, where a line cannot show a SYN: any connection
+//! within the SYN timeout, from inputs that show more than each connection's first packet). Not held (rolled up at once): connections with first bytes from
 //! a capture (not serialised), and any past [`MAX_EDGES`] (counted).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
@@ -86,69 +87,65 @@ impl Edges {
         std::mem::take(&mut self.held)
     }
 
-    /// The edges of two inputs, `earlier` ending before `later` begins, merged into the edges
-    /// of both (which begin at `start`): a connection open at `earlier`'s end and one
-    /// `later` picked up without its SYN are joined when they are pieces of one
-    /// ([`join_pieces`]). Returns the merged edges and the connections no longer at an edge,
-    /// to roll up. A connection open at `earlier`'s end that `later` does not continue timed
-    /// out in between: it is no longer "open when the input ended".
-    pub fn join(earlier: Edges, later: Edges, start: i64) -> (Edges, Vec<ConnFacts>) {
+    /// The edges of two summaries merged: a connection open at one's end and one the other
+    /// picked up without its SYN are joined when they are pieces of one ([`join_pieces`]).
+    /// Returns the merged edges and the connections no longer at an edge, to roll up. A
+    /// connection open at one's end that the other does not continue, though it goes on past
+    /// that end on the same server, timed out in between: it is no longer "open when the
+    /// input ended". Summaries of other servers (not naming the connection's server) leave it
+    /// open, for a later merge.
+    pub fn merge(x: Part<'_>, y: Part<'_>) -> (Edges, Vec<ConnFacts>) {
+        let start = match (x.span, y.span) {
+            (Some(a), Some(b)) => a.0.min(b.0),
+            (a, b) => a.or(b).map_or(i64::MIN, |s| s.0),
+        };
         let mut merged = Edges {
             held: Vec::new(),
-            not_held: earlier.not_held + later.not_held,
-            joined: earlier.joined + later.joined,
-            merges: earlier.merges + later.merges + 1,
+            not_held: x.edges.not_held + y.edges.not_held,
+            joined: x.edges.joined + y.edges.joined,
+            merges: x.edges.merges + y.edges.merges + 1,
         };
+        let mut all: Vec<(bool, Option<ConnFacts>)> = Vec::new();
+        let (mut x, mut y) = (x, y);
+        all.extend(x.edges.take_all().into_iter().map(|c| (true, Some(c))));
+        all.extend(y.edges.take_all().into_iter().map(|c| (false, Some(c))));
         let mut ends: HashMap<(SocketAddr, SocketAddr), Vec<usize>> = HashMap::new();
-        for (i, a) in earlier.held.iter().enumerate() {
-            if a.open_at_end {
-                ends.entry(pair(a)).or_default().push(i);
+        for (i, (_, c)) in all.iter().enumerate() {
+            if let Some(c) = c.as_ref().filter(|c| c.open_at_end) {
+                ends.entry(pair(c)).or_default().push(i);
             }
         }
-        let mut used = vec![false; earlier.held.len()];
         let mut out = Vec::new();
-        for b in later.held {
-            let found = ends.get(&pair(&b)).and_then(|is| {
-                is.iter().find_map(|&i| {
-                    let a = earlier
-                        .held
-                        .get(i)
-                        .filter(|_| !used.get(i).copied().unwrap_or(true))?;
-                    join_pieces(a, &b).map(|j| (i, j))
+        for i in 0..all.len() {
+            let Some((side, Some(b))) = all.get(i).map(|(s, c)| (*s, c.as_ref())) else {
+                continue;
+            };
+            let found = ends.get(&pair(b)).and_then(|is| {
+                is.iter().find_map(|&k| match all.get(k) {
+                    Some((s, Some(a))) if *s != side => join_pieces(a, b).map(|j| (k, j)),
+                    _ => None,
                 })
             });
-            let c = match found {
-                Some((i, j)) => {
-                    if let Some(u) = used.get_mut(i) {
-                        *u = true;
+            if let Some((k, j)) = found {
+                for n in [i, k] {
+                    if let Some(slot) = all.get_mut(n) {
+                        slot.1 = None;
                     }
-                    merged.joined += 1;
-                    j
                 }
-                None => b,
-            };
+                merged.joined += 1;
+                merged.place(j, start, &mut out);
+            }
+        }
+        for (side, c) in all {
+            let Some(mut c) = c else { continue };
+            let other = if side { &y } else { &x };
+            if c.open_at_end && other.continues_past(&c) {
+                c.open_at_end = false;
+                c.log_ended = None;
+            }
             merged.place(c, start, &mut out);
         }
-        for (a, u) in earlier.held.into_iter().zip(used) {
-            if u {
-                continue;
-            }
-            let mut a = a;
-            if a.open_at_end {
-                a.open_at_end = false;
-                a.log_ended = None;
-            }
-            merged.place(a, start, &mut out);
-        }
         (merged, out)
-    }
-
-    /// The edges of two inputs that overlap in time (two servers): kept side by side.
-    pub fn beside(&mut self, other: &Edges) {
-        self.held.extend(other.held.iter().cloned());
-        self.not_held += other.not_held;
-        self.joined += other.joined;
-        self.merges += other.merges + 1;
     }
 
     fn place(&mut self, c: ConnFacts, start: i64, out: &mut Vec<ConnFacts>) {
@@ -163,10 +160,43 @@ impl Edges {
     }
 }
 
-/// Open at the input's end, or picked up without its SYN near its start (flags known).
+/// One summary's side of a merge ([`Edges::merge`]).
+#[derive(Debug)]
+pub struct Part<'a> {
+    /// Its edges.
+    pub edges: Edges,
+    /// Its connections' time span (firewall clock), µs.
+    pub span: Option<(i64, i64)>,
+    /// The servers it covers (none named: any).
+    pub servers: &'a [IpAddr],
+}
+
+impl Part<'_> {
+    /// Whether this summary's input goes on past `c`'s end on `c`'s server: had `c` been open
+    /// there, this input would have shown it.
+    fn continues_past(&self, c: &ConnFacts) -> bool {
+        let server = c.resp.ip();
+        self.span.is_some_and(|(_, end)| end > c.end_us)
+            && (self.servers.is_empty() || self.servers.contains(&server))
+    }
+}
+
+/// Open at the input's end, or possibly the rest of a connection open before its start: with
+/// TCP flags, picked up without its SYN within [`HEAD_WINDOW_US`]; without (ipfw logging every
+/// packet), any connection of an input that shows more than first packets, within the SYN
+/// timeout (the flow table's idle limit for flag-less flows).
 fn at_edge(c: &ConnFacts, span_start: i64) -> bool {
+    let since = c.start_us.saturating_sub(span_start);
     c.open_at_end
-        || (c.flags && !c.syn_seen() && c.start_us.saturating_sub(span_start) <= HEAD_WINDOW_US)
+        || match c.flags {
+            true => !c.syn_seen() && since <= HEAD_WINDOW_US,
+            false => c.shows.client_after_syn() && since <= syn_timeout(),
+        }
+}
+
+/// The flow table's SYN timeout (its default), µs.
+fn syn_timeout() -> i64 {
+    halfopen_tcp::Config::default().syn_timeout_us
 }
 
 /// A connection's endpoints, in an order that does not depend on who was taken as originator.
@@ -178,10 +208,10 @@ fn pair(c: &ConnFacts) -> (SocketAddr, SocketAddr) {
     }
 }
 
-/// `a` (open when its input ended) and `b` (picked up without its SYN by the next input) as
-/// one connection, when they are pieces of one: the same endpoints, both with TCP flags, `b`
-/// starting after `a` within the flow table's timeout for `a`'s state (the SYN timeout before
-/// a handshake, [`HEAD_WINDOW_US`] after). The joined connection is what one run over both
+/// `a` (open when its input ended) and `b` (picked up without its SYN by the next input, or any
+/// flag-less piece) as one connection, when they are pieces of one: the same endpoints, both
+/// with TCP flags or both without, `b` starting after `a` within the flow table's timeout for
+/// `a`'s state (the SYN timeout before a handshake or without flags, [`HEAD_WINDOW_US`] after). The joined connection is what one run over both
 /// inputs would have reported: `a`'s start, SYN and first packets, `b`'s end, the histories
 /// appended (a letter Zeek records once per direction is not repeated; a SYN, SYN-ACK, FIN or
 /// RST the earlier piece already has is taken as its retransmission), the packets and
@@ -210,7 +240,12 @@ fn pair(c: &ConnFacts) -> (SocketAddr, SocketAddr) {
 /// assert_eq!(joined.history.to_string(), "Sh");
 /// ```
 pub fn join_pieces(a: &ConnFacts, b: &ConnFacts) -> Option<ConnFacts> {
-    if !a.open_at_end || !a.flags || !b.flags || b.syn_seen() || b.start_us < a.end_us {
+    let continues = match b.flags {
+        true => !b.syn_seen(),
+        // A flag-less line cannot show a SYN: the first of a 4-tuple is taken as one.
+        false => b.shows.client_after_syn(),
+    };
+    if !a.open_at_end || a.flags != b.flags || !continues || b.start_us < a.end_us {
         return None;
     }
     let flipped = match (
@@ -221,10 +256,10 @@ pub fn join_pieces(a: &ConnFacts, b: &ConnFacts) -> Option<ConnFacts> {
         (_, true) => true,
         _ => return None,
     };
-    let established = a.handshake_completed || a.reply_seen_by_orig;
+    let established = a.flags && (a.handshake_completed || a.reply_seen_by_orig);
     let limit = match established {
         true => HEAD_WINDOW_US,
-        false => halfopen_tcp::Config::default().syn_timeout_us,
+        false => syn_timeout(),
     };
     if b.start_us - a.end_us > limit {
         return None;
@@ -437,7 +472,7 @@ mod tests {
         assert!(later.hold(&b, 86_400_000_000, MAX_EDGES));
         let mut earlier = Edges::default();
         assert!(earlier.hold(&a, 0, MAX_EDGES));
-        let (merged, inside) = Edges::join(earlier, later, 0);
+        let (merged, inside) = Edges::merge(part(earlier, 0, 86_399), part(later, 86_401, 90_000));
         assert_eq!((merged.joined, merged.merges), (1, 1));
         assert!(merged.held.is_empty());
         let [j] = &inside[..] else {
@@ -462,7 +497,7 @@ mod tests {
         b.resp_pkts = 2;
         let mut later = Edges::default();
         assert!(later.hold(&b, 150_000_000, MAX_EDGES));
-        let (merged, inside) = Edges::join(earlier, later, 0);
+        let (merged, inside) = Edges::merge(part(earlier, 0, 100), part(later, 150, 300));
         assert_eq!(merged.joined, 0);
         // The SYN-ACKs are still near the merged start (within the head window): held.
         assert_eq!(merged.held.len(), 1);
@@ -471,6 +506,32 @@ mod tests {
         };
         assert_eq!(outcome(lone), Outcome::ServerSilent);
         assert!(!lone.open_at_end && lone.log_ended.is_none());
+    }
+
+    fn part(edges: Edges, from_s: i64, to_s: i64) -> Part<'static> {
+        Part {
+            edges,
+            span: Some((from_s * 1_000_000, to_s * 1_000_000)),
+            servers: &[],
+        }
+    }
+
+    #[test]
+    fn another_servers_summary_leaves_a_connection_open() {
+        let mut a = piece(100, 100, "S");
+        a.open_at_end = true;
+        a.log_ended = Some((1, 3));
+        let mut mine = Edges::default();
+        assert!(mine.hold(&a, 0, MAX_EDGES));
+        let other_server: &[IpAddr] = &["198.51.100.8".parse().unwrap()];
+        let theirs = Part {
+            edges: Edges::default(),
+            span: Some((0, 200_000_000)),
+            servers: other_server,
+        };
+        let (merged, inside) = Edges::merge(part(mine, 0, 100), theirs);
+        assert!(inside.is_empty());
+        assert_eq!(merged.held, vec![a]);
     }
 
     #[test]

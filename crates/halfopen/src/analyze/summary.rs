@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Options;
 use crate::connections::KernelNote;
-use crate::edges::Edges;
+use crate::edges::{Edges, Part};
 use crate::error::{Error, Result};
 use crate::escape::{rfc3339, thousands};
 use crate::evidence::Platform;
@@ -180,29 +180,23 @@ impl Summary {
 }
 
 impl Summary {
-    /// Joins the edges of two summaries (call before the spans are merged): when one's inputs
-    /// end before the other's begin, the pieces of a connection the cut split become one, and
-    /// what is no longer at an edge is rolled up. Summaries that overlap in time (two servers)
-    /// keep their edges side by side.
+    /// Joins the edges of two summaries (call before the spans and servers are merged): the
+    /// pieces of a connection a cut between them split become one, and what is no longer at
+    /// an edge is rolled up ([`Edges::merge`]).
     fn merge_edges(&mut self, o: &Summary) {
-        let Some(start) = union(self.fw_span, o.fw_span).map(|s| s.0) else {
-            self.edges.beside(&o.edges);
-            return;
-        };
         let mine = std::mem::take(&mut self.edges);
-        let (edges, inside) = match (self.fw_span, o.fw_span) {
-            (Some((_, my_end)), Some((their_start, _))) if my_end <= their_start => {
-                Edges::join(mine, o.edges.clone(), start)
-            }
-            (Some((my_start, _)), Some((_, their_end))) if their_end <= my_start => {
-                Edges::join(o.edges.clone(), mine, start)
-            }
-            _ => {
-                let mut e = mine;
-                e.beside(&o.edges);
-                (e, Vec::new())
-            }
-        };
+        let (edges, inside) = Edges::merge(
+            Part {
+                edges: mine,
+                span: self.fw_span,
+                servers: &self.server_addrs,
+            },
+            Part {
+                edges: o.edges.clone(),
+                span: o.fw_span,
+                servers: &o.server_addrs,
+            },
+        );
         self.edges = edges;
         for c in &inside {
             self.rollup.add(c);
