@@ -136,7 +136,15 @@ fn days_merged_give_the_whole_run_of(form: &str) {
             .windows(2)
             .map(|w| summary(between(&kern, w[0], w[1]), between(&access, w[0], w[1])))
             .collect();
+        // The days in any order: newest first gives the same.
+        let newest_first = summaries.iter().rev().cloned().collect();
         let merged = merge_summaries(summaries, &opts()).expect("merge");
+        let reversed = merge_summaries(newest_first, &opts()).expect("merge");
+        assert_eq!(
+            per_source(&reversed, true),
+            per_source(&merged, true),
+            "{form}, {parts} parts, newest first"
+        );
         assert_eq!(merged.blocklist, whole.blocklist, "{form}, {parts} parts");
         assert_eq!(
             merged
