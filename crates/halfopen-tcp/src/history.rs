@@ -117,27 +117,27 @@ impl History {
 
     /// Appends the letters of a later piece of the same connection (seen by another run over
     /// the input that came next: a day cut in two), as Zeek would have recorded them in one
-    /// piece: `A D I Q` only when not yet in this history, `^` never (the earlier piece set
-    /// the originator). `flipped`: the later piece took the other side as originator, so its
-    /// letters change case.
+    /// piece: `A D I Q` only when not yet in this history; `S H F R` not when this history has
+    /// the letter already (Zeek repeats them only for a new sequence number, which the pieces
+    /// do not carry: taken as a retransmission); `^` never (the earlier piece set the
+    /// originator). A later piece that took the other side as originator is
+    /// [`History::turned_round`] first.
     ///
     /// ```
     /// use halfopen_tcp::History;
     /// let (mut a, mut b) = (History::new(), History::new());
     /// for c in *b"ShAD" { a.push(c); }
-    /// for c in *b"^dADFf" { b.push(c); }
-    /// a.append(&b, false);
+    /// for c in *b"^hdADFf" { b.push(c); }
+    /// a.append(&b);
     /// assert_eq!(a.to_string(), "ShADdFf");
     /// ```
-    pub fn append(&mut self, later: &History, flipped: bool) {
+    pub fn append(&mut self, later: &History) {
+        let earlier = *self;
         for &c in later.as_bytes() {
-            let c = match flipped {
-                true if c.is_ascii_uppercase() => c.to_ascii_lowercase(),
-                true => c.to_ascii_uppercase(),
-                false => c,
-            };
-            let once = b"ADIQ".contains(&c.to_ascii_uppercase());
-            if c == b'^' || (once && self.contains(c)) {
+            let letter = c.to_ascii_uppercase();
+            let retransmitted = b"SHFR".contains(&letter) && earlier.contains(c);
+            let once_seen = b"ADIQ".contains(&letter) && self.contains(c);
+            if c == b'^' || retransmitted || once_seen {
                 continue;
             }
             self.push(c);
@@ -145,6 +145,27 @@ impl History {
         if later.truncated() {
             self.len |= 0x80;
         }
+    }
+
+    /// The same letters with originator and responder swapped (upper case and lower case
+    /// exchanged), for a piece of a connection that took the other side as originator.
+    ///
+    /// ```
+    /// use halfopen_tcp::History;
+    /// let mut h = History::new();
+    /// for c in *b"^DFaf" { h.push(c); }
+    /// assert_eq!(h.turned_round().to_string(), "^dfAF");
+    /// ```
+    pub fn turned_round(&self) -> History {
+        let mut t = *self;
+        for c in t.letters.iter_mut() {
+            *c = if c.is_ascii_uppercase() {
+                c.to_ascii_lowercase()
+            } else {
+                c.to_ascii_uppercase()
+            };
+        }
+        t
     }
 }
 

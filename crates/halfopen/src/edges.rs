@@ -13,8 +13,9 @@
 //! Held: connections still open when the input ended (the flow table's end of input), and
 //! connections first seen within [`HEAD_WINDOW_US`] of the input's start without their SYN,
 //! from inputs with TCP flags (without flags, where a line cannot show a SYN: any connection
-//! within the SYN timeout, from inputs that show more than each connection's first packet). Not held (rolled up at once): connections with first bytes from
-//! a capture (not serialised), and any past [`MAX_EDGES`] (counted).
+//! within the SYN timeout, from inputs that show more than each connection's first packet).
+//! Not held (rolled up at once): connections with first bytes from a capture (not
+//! serialised), and any past the memory budget's cap (at most [`MAX_EDGES`]; counted).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -37,7 +38,7 @@ pub const MAX_EDGES: usize = 65_536;
 pub struct Edges {
     /// Open at the end of the input, or first seen without a SYN near its start.
     pub held: Vec<ConnFacts>,
-    /// Edge connections rolled up at once because [`MAX_EDGES`] were held.
+    /// Edge connections rolled up at once because the cap ([`Edges::hold`]) was reached.
     pub not_held: u64,
     /// Pieces of one connection joined by merges.
     pub joined: u64,
@@ -94,7 +95,7 @@ impl Edges {
     /// that end on the same server, timed out in between: it is no longer "open when the
     /// input ended". Summaries of other servers (not naming the connection's server) leave it
     /// open, for a later merge.
-    pub fn merge(x: Part<'_>, y: Part<'_>) -> (Edges, Vec<ConnFacts>) {
+    pub fn merge(mut x: Part<'_>, mut y: Part<'_>) -> (Edges, Vec<ConnFacts>) {
         let start = match (x.span, y.span) {
             (Some(a), Some(b)) => a.0.min(b.0),
             (a, b) => a.or(b).map_or(i64::MIN, |s| s.0),
@@ -106,7 +107,6 @@ impl Edges {
             merges: x.edges.merges + y.edges.merges + 1,
         };
         let mut all: Vec<(bool, Option<ConnFacts>)> = Vec::new();
-        let (mut x, mut y) = (x, y);
         all.extend(x.edges.take_all().into_iter().map(|c| (true, Some(c))));
         all.extend(y.edges.take_all().into_iter().map(|c| (false, Some(c))));
         let mut ends: HashMap<(SocketAddr, SocketAddr), Vec<usize>> = HashMap::new();
@@ -211,11 +211,10 @@ fn pair(c: &ConnFacts) -> (SocketAddr, SocketAddr) {
 /// `a` (open when its input ended) and `b` (picked up without its SYN by the next input, or any
 /// flag-less piece) as one connection, when they are pieces of one: the same endpoints, both
 /// with TCP flags or both without, `b` starting after `a` within the flow table's timeout for
-/// `a`'s state (the SYN timeout before a handshake or without flags, [`HEAD_WINDOW_US`] after). The joined connection is what one run over both
-/// inputs would have reported: `a`'s start, SYN and first packets, `b`'s end, the histories
-/// appended (a letter Zeek records once per direction is not repeated; a SYN, SYN-ACK, FIN or
-/// RST the earlier piece already has is taken as its retransmission), the packets and
-/// requests added, the state replayed from the history.
+/// `a`'s state (the SYN timeout before a handshake or without flags, [`HEAD_WINDOW_US`] after).
+/// The joined connection is what one run over both inputs would have reported: `a`'s start,
+/// SYN and first packets, `b`'s end, the histories appended ([`halfopen_tcp::History::append`]),
+/// the packets and requests added, the state replayed from the history.
 ///
 /// ```
 /// use halfopen::evidence::Shows;
@@ -264,9 +263,14 @@ pub fn join_pieces(a: &ConnFacts, b: &ConnFacts) -> Option<ConnFacts> {
     if b.start_us - a.end_us > limit {
         return None;
     }
+    // `b`'s letters as `a`'s originator would have them.
+    let later = match flipped {
+        true => b.history.turned_round(),
+        false => b.history,
+    };
     let mut j = a.clone();
     j.end_us = b.end_us.max(a.end_us);
-    j.history = appended(a, b, flipped);
+    j.history.append(&later);
     let (b_orig, b_resp) = match flipped {
         false => (b.orig_pkts, b.resp_pkts),
         true => (b.resp_pkts, b.orig_pkts),
@@ -283,8 +287,8 @@ pub fn join_pieces(a: &ConnFacts, b: &ConnFacts) -> Option<ConnFacts> {
             (x, y) => x.or(y),
         };
     }
-    let later = turned(b, flipped);
-    j.handshake_completed = a.handshake_completed || b.handshake_completed || completes(a, &later);
+    let later = later.as_bytes();
+    j.handshake_completed = a.handshake_completed || b.handshake_completed || completes(a, later);
     j.reply_seen_by_orig = j.handshake_completed
         || a.reply_seen_by_orig
         || (a.has('S') && later.iter().any(|&x| x == b'A' || x == b'D'));
@@ -299,34 +303,6 @@ pub fn join_pieces(a: &ConnFacts, b: &ConnFacts) -> Option<ConnFacts> {
         false => None,
     };
     Some(j)
-}
-
-/// `a`'s history with `b`'s letters after it (see [`join_pieces`]).
-fn appended(a: &ConnFacts, b: &ConnFacts, flipped: bool) -> halfopen_tcp::History {
-    let mut later = halfopen_tcp::History::new();
-    for (&c, t) in b.history.as_bytes().iter().zip(turned(b, flipped)) {
-        // A retransmission of a SYN, SYN-ACK, FIN or RST the earlier piece already has.
-        if b"SHFRshfr".contains(&t) && a.history.contains(t) {
-            continue;
-        }
-        later.push(c);
-    }
-    let mut h = a.history;
-    h.append(&later, flipped);
-    h
-}
-
-/// `b`'s letters as `a`'s originator would have them.
-fn turned(b: &ConnFacts, flipped: bool) -> Vec<u8> {
-    b.history
-        .as_bytes()
-        .iter()
-        .map(|&c| match flipped {
-            true if c.is_ascii_uppercase() => c.to_ascii_lowercase(),
-            true => c.to_ascii_uppercase(),
-            false => c,
-        })
-        .collect()
 }
 
 /// The handshake `a` began (its SYN) completes in the later piece's letters: the server's

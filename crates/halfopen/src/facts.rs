@@ -661,16 +661,13 @@ impl ConnFacts {
 /// A scanning tool's name, written as a string and read back as the same `&'static str`
 /// ([`crate::tools::named`]).
 mod tool_name {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub(super) fn serialize<S: Serializer>(
         t: &Option<&'static str>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(name) => s.serialize_some(name),
-            None => s.serialize_none(),
-        }
+        t.serialize(s)
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
@@ -684,13 +681,10 @@ mod tool_name {
 /// A `conn_state` as Zeek names it.
 mod state_name {
     use halfopen_tcp::ConnState;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
 
     pub(super) fn serialize<S: Serializer>(t: &Option<ConnState>, s: S) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(st) => s.serialize_some(st.as_str()),
-            None => s.serialize_none(),
-        }
+        t.map(|st| st.as_str()).serialize(s)
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(

@@ -177,9 +177,7 @@ impl Summary {
         self.skipped_total += o.skipped_total;
         extend_capped(&mut self.skipped, &o.skipped, MAX_SKIPPED);
     }
-}
 
-impl Summary {
     /// Joins the edges of two summaries (call before the spans and servers are merged): the
     /// pieces of a connection a cut between them split become one, and what is no longer at
     /// an edge is rolled up ([`Edges::merge`]).
@@ -349,10 +347,9 @@ fn note_edges(s: &mut Summary) {
     if s.edges.merges > 0 && s.edges.not_held > 0 {
         s.notes.push(format!(
             "{} connection(s) at an input's start or end were rolled up as they were, not \
-             kept for a merge to join (more than {} were at the edges): a merge may count them \
-             twice",
-            thousands(s.edges.not_held),
-            thousands(crate::edges::MAX_EDGES as u64)
+             kept for a merge to join (the memory budget's share for them was full): a merge \
+             may count them twice",
+            thousands(s.edges.not_held)
         ));
     }
 }
