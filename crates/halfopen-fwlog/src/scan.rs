@@ -66,10 +66,19 @@ pub fn dec_u32(b: &[u8]) -> Option<u32> {
 
 /// Unsigned decimal that fits in `u16`.
 pub fn dec_u16(b: &[u8]) -> Option<u16> {
-    if b.len() > 5 {
+    // Two per firewall line (the ports): five digits at most fit a u32 without checks.
+    if b.is_empty() || b.len() > 5 {
         return None;
     }
-    dec_u64(b).and_then(|v| u16::try_from(v).ok())
+    let mut v: u32 = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u32::from(d);
+    }
+    u16::try_from(v).ok()
 }
 
 /// Unsigned decimal that fits in `u8`.
@@ -104,6 +113,14 @@ pub fn ipv4(b: &[u8]) -> Option<Ipv4Addr> {
     if b.len() < 7 || b.len() > 15 {
         return None;
     }
+    ipv4_prefix(b)
+        .filter(|(_, used)| *used == b.len())
+        .map(|(a, _)| a)
+}
+
+/// The dotted quad at the start of `b` (read as [`ipv4`] reads a whole field) and the bytes
+/// it used; what follows it is the caller's to check (`192.0.2.1:80` gives the address and 9).
+pub fn ipv4_prefix(b: &[u8]) -> Option<(Ipv4Addr, usize)> {
     let digit = |i: usize| b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|d| *d <= 9);
     let mut parts = [0u8; 4];
     let mut i = 0;
@@ -127,7 +144,7 @@ pub fn ipv4(b: &[u8]) -> Option<Ipv4Addr> {
         }
         *part = u8::try_from(v).ok()?;
     }
-    (i == b.len()).then_some(Ipv4Addr::from(parts))
+    Some((Ipv4Addr::from(parts), i))
 }
 
 /// The position of the first `needle` in `b`: a plain loop over the first 32 bytes (the
@@ -244,6 +261,28 @@ mod tests {
         #[test]
         fn ipv4_reads_what_std_reads(s in "[0-9.]{0,16}") {
             prop_assert_eq!(ipv4(s.as_bytes()), s.parse::<Ipv4Addr>().ok());
+        }
+        #[test]
+        fn ipv4_prefix_reads_the_address_a_field_starts_with(s in "[0-9.]{0,16}", tail in "[:0-9a-z]{0,6}") {
+            let field = format!("{s}{tail}");
+            if let Some((a, used)) = ipv4_prefix(field.as_bytes()) {
+                // What it used is an address std reads, and the next byte cannot extend it.
+                prop_assert_eq!(field.get(..used).and_then(|p| p.parse::<Ipv4Addr>().ok()), Some(a));
+            }
+            if let Some(a) = ipv4(s.as_bytes()) {
+                prop_assert_eq!(ipv4_prefix(s.as_bytes()), Some((a, s.len())));
+            }
+        }
+        #[test]
+        fn dec_u16_reads_what_std_reads(s in "[0-9]{0,7}") {
+            // Up to five digits, as std reads them; more are refused (`000080` is no port).
+            let std = s.parse::<u16>().ok().filter(|_| s.len() <= 5);
+            prop_assert_eq!(dec_u16(s.as_bytes()), std);
+        }
+        #[test]
+        fn dec_u16_agrees_with_dec_u64(b in proptest::collection::vec(any::<u8>(), 0..7)) {
+            let wide = if b.len() > 5 { None } else { dec_u64(&b).and_then(|v| u16::try_from(v).ok()) };
+            prop_assert_eq!(dec_u16(&b), wide);
         }
         #[test]
         fn find_byte_agrees_with_memchr(b in proptest::collection::vec(any::<u8>(), 0..100), needle: u8) {

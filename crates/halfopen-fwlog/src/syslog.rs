@@ -206,8 +206,21 @@ fn token(line: &[u8], pos: usize) -> Option<(&[u8], usize)> {
 }
 
 fn is_tag_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/' | b'@')
+    TAG_BYTES.get(usize::from(c)).copied().unwrap_or(false)
 }
+
+/// The bytes a syslog tag is made of (letters, digits, `_-./@`), one lookup per byte: two
+/// tags are tried on every line (the host, then the tag).
+const TAG_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b'@');
+        c += 1;
+    }
+    t
+};
 
 /// `TAG:` or `TAG[PID]:` followed by a space or the end: (tag, pid, message position).
 fn tag_at(line: &[u8], pos: usize) -> Option<(&[u8], Option<u32>, usize)> {
@@ -250,7 +263,8 @@ fn skip_facility(line: &[u8], pos: usize) -> usize {
         .strip_prefix(b"<")
         .and_then(|t| t.strip_suffix(b">"))
         .unwrap_or(tok);
-    let Some(dot) = memchr::memchr(b'.', inner) else {
+    // A short word: a plain loop, not memchr's vector set-up.
+    let Some(dot) = inner.iter().position(|c| *c == b'.') else {
         return pos;
     };
     let level = inner.get(dot + 1..).unwrap_or_default();

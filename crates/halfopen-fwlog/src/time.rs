@@ -53,25 +53,30 @@ pub struct Timestamp<'a> {
 // Timestamp layouts
 // ---------------------------------------------------------------------------
 
-/// English month abbreviations as syslog writes them.
-const MONTHS: [&[u8; 3]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-];
-
 /// Most fraction digits accepted after the seconds (nanosecond precision).
 pub const MAX_FRACTION_DIGITS: usize = 9;
 
 /// The month number (1–12) of an English three-letter abbreviation (case-insensitive).
 pub fn month_from_abbrev(b: &[u8]) -> Option<u8> {
-    let b: &[u8; 3] = b.try_into().ok()?;
-    let mut n = 0u8;
-    for m in MONTHS {
-        n += 1;
-        if m.eq_ignore_ascii_case(b) {
-            return Some(n);
-        }
-    }
-    None
+    let &[x, y, z] = b else { return None };
+    // Setting bit 5 lowers an ASCII capital and leaves a lowercase letter as it is; the
+    // only other byte it turns into a given lowercase letter is that letter's capital, so
+    // this matches exactly what a case-insensitive comparison matches.
+    Some(match [x | 0x20, y | 0x20, z | 0x20] {
+        [b'j', b'a', b'n'] => 1,
+        [b'f', b'e', b'b'] => 2,
+        [b'm', b'a', b'r'] => 3,
+        [b'a', b'p', b'r'] => 4,
+        [b'm', b'a', b'y'] => 5,
+        [b'j', b'u', b'n'] => 6,
+        [b'j', b'u', b'l'] => 7,
+        [b'a', b'u', b'g'] => 8,
+        [b's', b'e', b'p'] => 9,
+        [b'o', b'c', b't'] => 10,
+        [b'n', b'o', b'v'] => 11,
+        [b'd', b'e', b'c'] => 12,
+        _ => return None,
+    })
 }
 
 /// The English three-letter abbreviation of month 1–12 (`"Jan"` for anything out of range).
@@ -781,6 +786,20 @@ mod layout_props {
             let got = r.resolve(&ts).unwrap();
             prop_assert_eq!(got.ts_us, secs * 1_000_000 + i64::from(micros));
             prop_assert_eq!(got.utc_offset_secs, off_q * 900);
+        }
+
+        /// The byte-folding match agrees with a case-insensitive comparison against the
+        /// abbreviations, on any three bytes.
+        #[test]
+        fn month_abbrev_matches_case_insensitively(b in prop::array::uniform3(any::<u8>()), m in 1u8..=12, case in any::<[bool; 3]>()) {
+            let names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+            let plain = names.iter().position(|n| n.as_bytes().eq_ignore_ascii_case(&b)).map(|i| i as u8 + 1);
+            prop_assert_eq!(month_from_abbrev(&b), plain);
+            let mut name: Vec<u8> = names[usize::from(m - 1)].bytes().collect();
+            for (c, up) in name.iter_mut().zip(case) {
+                *c = if up { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() };
+            }
+            prop_assert_eq!(month_from_abbrev(&name), Some(m));
         }
 
         #[test]
