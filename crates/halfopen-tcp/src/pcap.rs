@@ -370,7 +370,10 @@ impl PacketReader {
     }
 
     fn consume(&mut self, n: usize) {
-        self.inner.consume(n);
+        // Without the shift: `consume` moves the unread half of the buffer to its start each
+        // time half of it has been read (a byte moved for every two read); `refill` moves
+        // only what is left, less than one packet, when it needs the room.
+        self.inner.consume_noshift(n);
         self.offset = self.offset.saturating_add(n as u64);
     }
 

@@ -56,6 +56,10 @@ pub fn for_terminal(bytes: &[u8]) -> String {
 /// assert_eq!(halfopen::escape::printable("GET /a…\u{1b}[2J"), "GET /a…\\x1b[2J");
 /// ```
 pub fn printable(s: &str) -> String {
+    // Nearly always nothing to escape (every capture connection's evidence comes here).
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return s.to_owned();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control() {
@@ -109,6 +113,14 @@ mod tests {
         fn never_emits_control_chars(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let s = for_terminal(&bytes);
             prop_assert!(s.chars().all(|c| (' '..='~').contains(&c)));
+        }
+
+        #[test]
+        fn printable_keeps_text_and_escapes_every_control(s in "(\\PC|\\p{Cc}|[ -~]){0,40}") {
+            let out = printable(&s);
+            prop_assert!(!out.chars().any(char::is_control));
+            let unchanged = !s.chars().any(char::is_control);
+            prop_assert_eq!(out == s, unchanged);
         }
     }
 }

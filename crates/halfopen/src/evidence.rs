@@ -461,11 +461,7 @@ impl FormTally {
                 self.inbound_dst.add(r.dst, 1);
             }
         }
-        if let Some(rule) = r
-            .rule
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .and_then(|s| s.parse::<u32>().ok())
-        {
+        if let Some(rule) = r.rule.and_then(rule_number) {
             self.smallest_rule = Some(self.smallest_rule.map_or(rule, |m| m.min(rule)));
         }
         let Some(f) = r.tcp_flags else { return };
@@ -512,6 +508,15 @@ impl FormTally {
         self.fast_repeats += o.fast_repeats;
         self.answerers.merge(&o.answerers);
     }
+}
+
+/// A rule's number, as `str::parse::<u32>` reads it; a few digits (every ipfw line's rule)
+/// without the UTF-8 check and the general parser.
+fn rule_number(b: &[u8]) -> Option<u32> {
+    if !b.is_empty() && b.len() <= 9 && b.iter().all(u8::is_ascii_digit) {
+        return Some(b.iter().fold(0, |v, c| v * 10 + u32::from(c - b'0')));
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
 }
 
 /// Counts over the connections one input made.
@@ -723,6 +728,13 @@ fn decide_flagless(t: &FormTally) -> (Shows, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn rule_number_reads_what_std_reads(s in "[+0-9a]{0,12}") {
+            proptest::prop_assert_eq!(rule_number(s.as_bytes()), s.parse::<u32>().ok());
+        }
+    }
 
     fn tally(lines: &[&str]) -> FormTally {
         let mut t = FormTally::default();

@@ -82,14 +82,77 @@ pub fn is_internal_dummy(raw: Option<&[u8]>, user_agent: Option<&[u8]>) -> bool 
 /// assert_eq!(tool_in_head(b"GET / HTTP/1.1\r\nUser-Agent: curl/8\r\n\r\n"), None);
 /// ```
 pub fn tool_in_head(head: &[u8]) -> Option<&'static str> {
-    let mut lines = head.split(|&b| b == b'\n');
+    // Lines found with memchr: a capture's heads carry long headers (cookies, padding),
+    // and every client connection of a capture comes here.
+    let mut lines = head_lines(head);
     let request_line = lines.next()?;
     let user_agent = lines
         .take_while(|l| !l.is_empty() && *l != b"\r")
         .find_map(|l| {
-            let (name, value) = l.split_at(l.iter().position(|&b| b == b':')?);
-            name.eq_ignore_ascii_case(b"user-agent")
-                .then(|| value.get(1..).unwrap_or_default())
+            let name = l.get(..USER_AGENT.len())?;
+            (name.eq_ignore_ascii_case(USER_AGENT) && l.get(USER_AGENT.len()) == Some(&b':'))
+                .then(|| l.get(USER_AGENT.len() + 1..).unwrap_or_default())
         });
     scanning_tool(Some(request_line), user_agent)
+}
+
+const USER_AGENT: &[u8] = b"user-agent";
+
+/// The lines of `head` split at `\n` (the last one without it, possibly empty), as
+/// `split(|b| b == b'\n')` gives them.
+fn head_lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(head);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr(b'\n', r) {
+            Some(i) => {
+                rest = r.get(i + 1..);
+                r.get(..i)
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The plain reading: split at every `\n`, the header name up to the first colon.
+    fn tool_in_head_plain(head: &[u8]) -> Option<&'static str> {
+        let mut lines = head.split(|&b| b == b'\n');
+        let request_line = lines.next()?;
+        let user_agent = lines
+            .take_while(|l| !l.is_empty() && *l != b"\r")
+            .find_map(|l| {
+                let (name, value) = l.split_at(l.iter().position(|&b| b == b':')?);
+                name.eq_ignore_ascii_case(b"user-agent")
+                    .then(|| value.get(1..).unwrap_or_default())
+            });
+        scanning_tool(Some(request_line), user_agent)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn tool_in_head_reads_as_the_plain_split(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just(&b"GET / HTTP/1.1"[..]), Just(&b"GET /nmaplowercheck1 HTTP/1.1"[..]),
+                    Just(&b"\r\n"[..]), Just(&b"\n"[..]), Just(&b"User-Agent: "[..]),
+                    Just(&b"user-agent:"[..]), Just(&b"USER-AGENT :"[..]), Just(&b"Host: x"[..]),
+                    Just(&b"masscan/1.3"[..]), Just(&b"Nmap Scripting Engine"[..]), Just(&b"curl/8"[..]),
+                    Just(&b":"[..]), Just(&b"\r"[..]),
+                ],
+                0..12,
+            )
+        ) {
+            let head = parts.concat();
+            prop_assert_eq!(tool_in_head(&head), tool_in_head_plain(&head));
+        }
+    }
 }

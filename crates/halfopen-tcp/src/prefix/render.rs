@@ -37,18 +37,34 @@ const PAYLOAD_CAP: usize = 4096;
 /// Writes `bytes` escaped: printable ASCII as is (`"` and `\` backslashed), `\r` `\n`
 /// `\t` as those two characters, every other byte as `\xNN`.
 fn escape_into(f: &mut impl Write, bytes: &[u8]) -> fmt::Result {
-    for &b in bytes {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // A run of bytes shown as they are goes out in one write.
+        let plain = rest
+            .iter()
+            .position(|b| !shown_as_is(*b))
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(plain);
+        f.write_str(std::str::from_utf8(run).unwrap_or_default())?;
+        let Some((&b, after)) = tail.split_first() else {
+            break;
+        };
         match b {
             b'"' => f.write_str("\\\"")?,
             b'\\' => f.write_str("\\\\")?,
             b'\r' => f.write_str("\\r")?,
             b'\n' => f.write_str("\\n")?,
             b'\t' => f.write_str("\\t")?,
-            0x20..=0x7e => f.write_char(char::from(b))?,
             _ => write!(f, "\\x{b:02x}")?,
         }
+        rest = after;
     }
     Ok(())
+}
+
+/// Printable ASCII but the quote and the backslash: written unescaped.
+fn shown_as_is(b: u8) -> bool {
+    (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'
 }
 
 /// Escaped, double-quoted bytes, cut after `max` bytes (then followed by `…`).
@@ -343,5 +359,40 @@ impl Display for ServerEvidence<'_> {
             ServerKind::Other(l) => write!(f, "first line {}", quote(l, LINE_CAP))?,
         }
         notes(f, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Byte by byte, as the escaping is specified.
+    fn escape_plain(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        for &b in bytes {
+            match b {
+                b'"' => out.push_str("\\\""),
+                b'\\' => out.push_str("\\\\"),
+                b'\r' => out.push_str("\\r"),
+                b'\n' => out.push_str("\\n"),
+                b'\t' => out.push_str("\\t"),
+                0x20..=0x7e => out.push(char::from(b)),
+                _ => out.push_str(&format!("\\x{b:02x}")),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn runs_escape_as_bytes_do(bytes in proptest::collection::vec(any::<u8>(), 0..64), plain in "[ -~]{0,40}") {
+            for input in [bytes.clone(), plain.clone().into_bytes(), [plain.as_bytes(), &bytes].concat()] {
+                let mut out = String::new();
+                escape_into(&mut out, &input).unwrap();
+                prop_assert_eq!(out, escape_plain(&input));
+            }
+        }
     }
 }

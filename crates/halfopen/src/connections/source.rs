@@ -327,13 +327,15 @@ struct ParseState {
 
 impl ParseState {
     fn line(&mut self, format: Format, n: u64, b: &[u8]) -> Result<Parsed, String> {
-        let rec = match halfopen_fwlog::parse_line(format, b) {
+        // Read in place: moving the 688-byte record out of the result copied it per line.
+        let parsed = halfopen_fwlog::parse_line(format, b);
+        let rec = match &parsed {
             Ok(r) => r,
-            Err(e) => return self.not_a_record(format, n, b, &e),
+            Err(e) => return self.not_a_record(format, n, b, e),
         };
-        let ts = self.time(&rec, n)?;
-        self.tally.add_at(&rec, ts);
-        let Some(ev) = halfopen_tcp::from_fwlog::event(&rec, ts) else {
+        let ts = self.time(rec, n)?;
+        self.tally.add_at(rec, ts);
+        let Some(ev) = halfopen_tcp::from_fwlog::event(rec, ts) else {
             return Ok(Parsed::Irrelevant);
         };
         widen(&mut self.span, ts);

@@ -772,16 +772,22 @@ fn count_capped(
     n: u64,
     not_kept: &mut u64,
 ) -> bool {
-    if let Some(c) = counts.get_mut(&a) {
-        *c += n;
-        return true;
+    let full = counts.len() >= cap;
+    // One search: a map of 100,000 addresses is four levels deep.
+    match counts.entry(a) {
+        std::collections::btree_map::Entry::Occupied(mut c) => {
+            *c.get_mut() += n;
+            true
+        }
+        std::collections::btree_map::Entry::Vacant(_) if full => {
+            *not_kept += n;
+            false
+        }
+        std::collections::btree_map::Entry::Vacant(v) => {
+            v.insert(n);
+            false
+        }
     }
-    if counts.len() >= cap {
-        *not_kept += n;
-    } else {
-        counts.insert(a, n);
-    }
-    false
 }
 
 /// The network (/24, IPv6 /64) a source is grouped in.
