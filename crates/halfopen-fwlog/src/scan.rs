@@ -119,7 +119,16 @@ pub fn ipv4(b: &[u8]) -> Option<Ipv4Addr> {
 }
 
 /// The dotted quad at the start of `b` (read as [`ipv4`] reads a whole field) and the bytes
-/// it used; what follows it is the caller's to check (`192.0.2.1:80` gives the address and 9).
+/// it used; what follows it is the caller's to check.
+///
+/// ```
+/// use halfopen_fwlog::scan::ipv4_prefix;
+/// use std::net::Ipv4Addr;
+/// assert_eq!(ipv4_prefix(b"192.0.2.1:80"), Some((Ipv4Addr::new(192, 0, 2, 1), 9)));
+/// assert_eq!(ipv4_prefix(b"192.0.2.256"), None);
+/// // A part with a leading zero is that zero alone: what follows is left to the caller.
+/// assert_eq!(ipv4_prefix(b"10.0.0.01"), Some((Ipv4Addr::new(10, 0, 0, 0), 8)));
+/// ```
 pub fn ipv4_prefix(b: &[u8]) -> Option<(Ipv4Addr, usize)> {
     let digit = |i: usize| b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|d| *d <= 9);
     let mut parts = [0u8; 4];
