@@ -3,6 +3,7 @@
 
 use std::sync::OnceLock;
 
+use aho_corasick::AhoCorasick;
 use memchr::memmem::Finder;
 
 /// Scanners that name themselves in the User-Agent, and the probe paths that give one away.
@@ -31,7 +32,12 @@ const TOOL_AGENTS: [(&[u8], &str); 9] = [
 pub fn scanning_tool(raw: Option<&[u8]>, user_agent: Option<&[u8]>) -> Option<&'static str> {
     let (agents, probe) = finders();
     let ua = user_agent.unwrap_or_default();
-    if let Some((_, name)) = agents.iter().find(|(f, _)| f.find(ua).is_some()) {
+    // Every name the User-Agent holds, in one pass; the first in TOOL_AGENTS's order wins.
+    let first = agents
+        .find_overlapping_iter(ua)
+        .map(|m| m.pattern().as_usize())
+        .min();
+    if let Some((_, name)) = first.and_then(|i| TOOL_AGENTS.get(i)) {
         return Some(name);
     }
     raw.filter(|r| probe.find(r).is_some()).map(|_| "nmap")
@@ -48,17 +54,15 @@ pub fn named(name: &str) -> Option<&'static str> {
     TOOL_AGENTS.iter().map(|(_, n)| *n).find(|n| *n == name)
 }
 
-/// The searchers of [`TOOL_AGENTS`] and of nmap's probe path, built once (every access-log
-/// line is searched).
-fn finders() -> &'static (Vec<(Finder<'static>, &'static str)>, Finder<'static>) {
-    static FINDERS: OnceLock<(Vec<(Finder<'static>, &'static str)>, Finder<'static>)> =
-        OnceLock::new();
+/// The searchers of [`TOOL_AGENTS`] (one automaton for all of them) and of nmap's probe path,
+/// built once (every access-log line and every captured request head is searched).
+fn finders() -> &'static (AhoCorasick, Finder<'static>) {
+    static FINDERS: OnceLock<(AhoCorasick, Finder<'static>)> = OnceLock::new();
     FINDERS.get_or_init(|| {
         (
-            TOOL_AGENTS
-                .iter()
-                .map(|(needle, name)| (Finder::new(*needle), *name))
-                .collect(),
+            // Nine fixed ASCII needles: building cannot fail.
+            AhoCorasick::new(TOOL_AGENTS.iter().map(|(needle, _)| *needle))
+                .unwrap_or_else(|_| unreachable!("fixed needles")),
             Finder::new(b"/nmaplowercheck"),
         )
     })
@@ -136,8 +140,32 @@ mod tests {
         scanning_tool(Some(request_line), user_agent)
     }
 
+    /// The plain reading: each name searched in turn, the first in the list that occurs wins.
+    fn agent_plain(ua: &[u8]) -> Option<&'static str> {
+        TOOL_AGENTS
+            .iter()
+            .find(|(needle, _)| memchr::memmem::find(ua, needle).is_some())
+            .map(|(_, name)| *name)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn one_pass_names_the_tool_the_list_order_names(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just(&b"Mozilla/5.0 "[..]), Just(&b"masscan/1.3"[..]), Just(&b"Nmap Scripting Engine"[..]),
+                    Just(&b"zgrab/0.x"[..]), Just(&b"sqlmap/1.7"[..]), Just(&b"Nikto"[..]), Just(&b"Nuclei"[..]),
+                    Just(&b"WPScan"[..]), Just(&b"dirbuster"[..]), Just(&b"gobuster"[..]), Just(&b"gobus"[..]),
+                    Just(&b"Nmap"[..]), Just(&b"mass"[..]), Just(&b"(compatible; "[..]),
+                ],
+                0..6,
+            )
+        ) {
+            let ua = parts.concat();
+            prop_assert_eq!(scanning_tool(None, Some(&ua)), agent_plain(&ua));
+        }
+
         #[test]
         fn tool_in_head_reads_as_the_plain_split(
             parts in proptest::collection::vec(
