@@ -66,8 +66,18 @@ pub fn dec_u32(b: &[u8]) -> Option<u32> {
 
 /// Unsigned decimal that fits in `u16`.
 pub fn dec_u16(b: &[u8]) -> Option<u16> {
-    // Two per firewall line (the ports): five digits at most fit a u32 without checks.
-    if b.is_empty() || b.len() > 5 {
+    // Two per firewall line (the ports).
+    short_dec(b, 5).and_then(|v| u16::try_from(v).ok())
+}
+
+/// Unsigned decimal that fits in `u8`.
+pub fn dec_u8(b: &[u8]) -> Option<u8> {
+    short_dec(b, 3).and_then(|v| u8::try_from(v).ok())
+}
+
+/// 1 to `max_digits` (at most 9) decimal digits: they fit a `u32`, so no overflow checks.
+fn short_dec(b: &[u8], max_digits: usize) -> Option<u32> {
+    if b.is_empty() || b.len() > max_digits.min(9) {
         return None;
     }
     let mut v: u32 = 0;
@@ -78,15 +88,7 @@ pub fn dec_u16(b: &[u8]) -> Option<u16> {
         }
         v = v * 10 + u32::from(d);
     }
-    u16::try_from(v).ok()
-}
-
-/// Unsigned decimal that fits in `u8`.
-pub fn dec_u8(b: &[u8]) -> Option<u8> {
-    if b.len() > 3 {
-        return None;
-    }
-    dec_u64(b).and_then(|v| u8::try_from(v).ok())
+    Some(v)
 }
 
 /// Hexadecimal (optional `0x`/`0X` prefix) that fits in `u32`.
@@ -292,6 +294,11 @@ mod tests {
         fn dec_u16_agrees_with_dec_u64(b in proptest::collection::vec(any::<u8>(), 0..7)) {
             let wide = if b.len() > 5 { None } else { dec_u64(&b).and_then(|v| u16::try_from(v).ok()) };
             prop_assert_eq!(dec_u16(&b), wide);
+        }
+        #[test]
+        fn dec_u8_agrees_with_dec_u64(b in proptest::collection::vec(b'0'..=b':', 0..5)) {
+            let wide = if b.len() > 3 { None } else { dec_u64(&b).and_then(|v| u8::try_from(v).ok()) };
+            prop_assert_eq!(dec_u8(&b), wide);
         }
         #[test]
         fn find_byte_agrees_with_memchr(b in proptest::collection::vec(any::<u8>(), 0..100), needle: u8) {

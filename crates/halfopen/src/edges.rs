@@ -148,13 +148,14 @@ impl Edges {
         (merged, out)
     }
 
+    /// Holds `c` if it is still at an edge and there is room (counted when there is not);
+    /// else hands it to `out`, to roll up.
     fn place(&mut self, c: ConnFacts, start: i64, out: &mut Vec<ConnFacts>) {
-        if at_edge(&c, start) && self.held.len() < MAX_EDGES {
+        let edge = at_edge(&c, start);
+        if edge && self.held.len() < MAX_EDGES {
             self.held.push(c);
         } else {
-            if at_edge(&c, start) {
-                self.not_held += 1;
-            }
+            self.not_held += u64::from(edge);
             out.push(c);
         }
     }

@@ -510,13 +510,10 @@ impl FormTally {
     }
 }
 
-/// A rule's number, as `str::parse::<u32>` reads it; a few digits (every ipfw line's rule)
-/// without the UTF-8 check and the general parser.
+/// A rule's number, as `str::parse::<u32>` reads it: plain digits (every ipfw line's rule)
+/// by the byte reader, anything else (a `+` sign) by `str::parse`.
 fn rule_number(b: &[u8]) -> Option<u32> {
-    if !b.is_empty() && b.len() <= 9 && b.iter().all(u8::is_ascii_digit) {
-        return Some(b.iter().fold(0, |v, c| v * 10 + u32::from(c - b'0')));
-    }
-    std::str::from_utf8(b).ok()?.parse().ok()
+    halfopen_fwlog::scan::dec_u32(b).or_else(|| std::str::from_utf8(b).ok()?.parse().ok())
 }
 
 /// Counts over the connections one input made.

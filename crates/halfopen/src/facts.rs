@@ -210,10 +210,7 @@ impl ConnRequests {
         }
         self.read_timeout |= o.read_timeout;
         if let Some(e) = &o.example
-            && self
-                .example
-                .as_ref()
-                .is_none_or(|x| rank(e.kind) > rank(x.kind))
+            && self.tells_more(e)
         {
             self.example = Some(e.clone());
         }
@@ -257,13 +254,16 @@ impl ConnRequests {
         } else {
             self.by_elimination = self.by_elimination.saturating_add(1);
         }
-        let better = match &self.example {
-            None => true,
-            Some(x) => rank(e.kind) > rank(x.kind),
-        };
-        if better {
+        if self.tells_more(&e) {
             self.example = Some(e);
         }
+    }
+
+    /// Whether `e` would be a better example than the one kept (none kept: yes).
+    fn tells_more(&self, e: &RequestExample) -> bool {
+        self.example
+            .as_ref()
+            .is_none_or(|x| rank(e.kind) > rank(x.kind))
     }
 
     /// All requests.

@@ -17,6 +17,7 @@ pub use folded::{
 pub use timeline::{BUCKET_US, MAX_BUCKETS, Timeline};
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
@@ -775,15 +776,15 @@ fn count_capped(
     let full = counts.len() >= cap;
     // One search: a map of 100,000 addresses is four levels deep.
     match counts.entry(a) {
-        std::collections::btree_map::Entry::Occupied(mut c) => {
+        Entry::Occupied(mut c) => {
             *c.get_mut() += n;
             true
         }
-        std::collections::btree_map::Entry::Vacant(_) if full => {
+        Entry::Vacant(_) if full => {
             *not_kept += n;
             false
         }
-        std::collections::btree_map::Entry::Vacant(v) => {
+        Entry::Vacant(v) => {
             v.insert(n);
             false
         }
