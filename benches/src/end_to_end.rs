@@ -135,8 +135,19 @@ pub fn generate(bytes: usize, seed: u64) -> Inputs {
 /// The whole analysis the `end_to_end` bench times: the generated firewall and access
 /// logs through `halfopen::Analyzer` (year 2026, defaults otherwise).
 pub fn analyze(firewall: Vec<u8>, access: Vec<u8>) -> halfopen::Report {
+    analyze_with_threads(firewall, access, None)
+}
+
+/// [`analyze`] with [`halfopen::Options::threads`] set (`None`: the default, two when the
+/// process may run on two cores).
+pub fn analyze_with_threads(
+    firewall: Vec<u8>,
+    access: Vec<u8>,
+    threads: Option<usize>,
+) -> halfopen::Report {
     let mut a = halfopen::Analyzer::new(halfopen::Options {
         year: Some(2026),
+        threads,
         ..halfopen::Options::default()
     });
     a.add_firewall("ipfw.log", std::io::Cursor::new(firewall));

@@ -218,6 +218,12 @@ pub struct InputArgs {
     /// Sources listed in the report (hostile first); every source is still judged.
     #[arg(long = "top", value_name = "N", default_value_t = halfopen::analyze::DEFAULT_TOP)]
     pub top: usize,
+    /// Threads beyond each input's own and the tracking thread: correlation on its own
+    /// thread, a firewall log's lines parsed on N threads (default: 2 when the process may use
+    /// two cores or more, else 0). The report is the same for every N.
+    #[arg(long = "threads", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=halfopen::analyze::MAX_THREADS as i64))]
+    pub threads: Option<u32>,
 }
 
 /// An address (a /32 or /128) or a network; an IPv4-mapped IPv6 address is the IPv4 one.
@@ -318,6 +324,7 @@ impl InputArgs {
             show_payload: self.show_payload,
             memory_mb: self.memory_mb as usize,
             top: self.top,
+            threads: self.threads.map(|n| n as usize),
             ..Options::default()
         };
         opts.validate()

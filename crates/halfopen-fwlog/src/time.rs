@@ -487,8 +487,32 @@ pub struct Resolver {
     zone: Zone,
     /// Year and month of the previous stamp without a year.
     current: Option<(i32, u8)>,
-    /// The year given to the first stamp without a year.
-    first_year: Option<i32>,
+    /// The year and month of the first stamp without a year.
+    first: Option<(i32, u8)>,
+}
+
+/// What the year rollover rule carries from one year-less stamp to the next: the year and
+/// month of the previous one (`None` before the first).
+pub type YearState = Option<(i32, u8)>;
+
+/// The year the rollover rule gives a year-less stamp of `month` after a year-less stamp
+/// of `previous` (year, month): the same year, or the next when `month` is more than six
+/// months before the previous stamp's (a January line after December lines). `None` past
+/// the last representable year.
+///
+/// ```
+/// use halfopen_fwlog::time::rollover_year;
+/// assert_eq!(rollover_year((2025, 12), 1), Some(2026));
+/// assert_eq!(rollover_year((2025, 3), 4), Some(2025));
+/// assert_eq!(rollover_year((2025, 7), 1), Some(2025));
+/// ```
+pub fn rollover_year(previous: (i32, u8), month: u8) -> Option<i32> {
+    let (year, last_month) = previous;
+    if u32::from(month) + 6 < u32::from(last_month) {
+        year.checked_add(1)
+    } else {
+        Some(year)
+    }
 }
 
 impl Resolver {
@@ -498,14 +522,77 @@ impl Resolver {
             year_ref,
             zone,
             current: None,
-            first_year: None,
+            first: None,
+        }
+    }
+
+    /// The same resolver resumed after the year-less stamps that left `state` (see
+    /// [`Resolver::year_state`]): a part of a log read on its own resolves as it would have
+    /// after the part before it. The first inferred year is this resolver's own.
+    ///
+    /// ```
+    /// use halfopen_fwlog::time::{parse_rfc3164, Resolver, YearRef, Zone};
+    /// let mut whole = Resolver::new(YearRef::Explicit(2025), Zone::Utc);
+    /// let (dec, _) = parse_rfc3164(b"Dec 31 23:59:59").unwrap();
+    /// let (jan, _) = parse_rfc3164(b"Jan  1 00:00:01").unwrap();
+    /// whole.resolve(&dec).unwrap();
+    /// let mut rest = Resolver::new(YearRef::Explicit(2025), Zone::Utc).resumed(whole.year_state());
+    /// assert_eq!(rest.resolve(&jan).unwrap(), whole.resolve(&jan).unwrap());
+    /// assert_eq!(rest.first_inferred_stamp(), Some((2026, 1)));
+    /// ```
+    pub fn resumed(mut self, state: YearState) -> Resolver {
+        self.current = state;
+        self
+    }
+
+    /// The year and month of the last year-less stamp resolved (what the rollover rule
+    /// carries to the next one).
+    pub fn year_state(&self) -> YearState {
+        self.current
+    }
+
+    /// Whether this resolver, resumed from `assumed` to read a part of a log, gave the part's
+    /// stamps the instants it would have given resumed from `actual` (the state the part
+    /// before really left): the states are the same, or the part's first year-less stamp
+    /// gets the same year from both (only that stamp's year depends on the state before it).
+    ///
+    /// ```
+    /// use halfopen_fwlog::time::{parse_rfc3164, Resolver, YearRef, Zone};
+    /// let (jan, _) = parse_rfc3164(b"Jan  1 00:00:01").unwrap();
+    /// let mut part = Resolver::new(YearRef::Explicit(2025), Zone::Utc).resumed(Some((2025, 11)));
+    /// part.resolve(&jan).unwrap();
+    /// // December came in between: January still follows in 2026.
+    /// assert!(part.resumed_alike(Some((2025, 11)), Some((2025, 12))));
+    /// // From June, January would stay in 2025.
+    /// assert!(!part.resumed_alike(Some((2025, 11)), Some((2025, 6))));
+    /// ```
+    pub fn resumed_alike(&self, assumed: YearState, actual: YearState) -> bool {
+        assumed == actual
+            || matches!((actual, self.first), (Some(previous), Some((year, month)))
+                if rollover_year(previous, month) == Some(year))
+    }
+
+    /// Takes over what `later` left: a resolver of the next part of the same log, resumed
+    /// from this one's [`Resolver::year_state`]. Its year state, when it resolved a year-less
+    /// stamp; its first inferred stamp, when this one had none.
+    pub fn follow(&mut self, later: &Resolver) {
+        if later.first.is_some() {
+            self.current = later.current;
+        }
+        if self.first.is_none() {
+            self.first = later.first;
         }
     }
 
     /// The year inferred for the first stamp without a year (`None` until there was one):
     /// what a report says it assumed.
     pub fn first_inferred_year(&self) -> Option<i32> {
-        self.first_year
+        self.first.map(|(y, _)| y)
+    }
+
+    /// The year inferred for the first stamp without a year, and that stamp's month.
+    pub fn first_inferred_stamp(&self) -> YearState {
+        self.first
     }
 
     /// The zone used for stamps without an offset.
@@ -552,16 +639,10 @@ impl Resolver {
 
     fn infer_year(&mut self, ts: &Timestamp<'_>) -> Result<i32> {
         let year = match self.current {
-            Some((y, last_month)) => {
-                if u32::from(ts.month) + 6 < u32::from(last_month) {
-                    y.checked_add(1).ok_or(Error::InvalidTime {
-                        line: 0,
-                        what: "year out of range",
-                    })?
-                } else {
-                    y
-                }
-            }
+            Some(previous) => rollover_year(previous, ts.month).ok_or(Error::InvalidTime {
+                line: 0,
+                what: "year out of range",
+            })?,
             None => match self.year_ref {
                 YearRef::Explicit(y) => y,
                 YearRef::Reference(r) => {
@@ -578,7 +659,7 @@ impl Resolver {
             },
         };
         self.current = Some((year, ts.month));
-        self.first_year.get_or_insert(year);
+        self.first.get_or_insert((year, ts.month));
         Ok(year)
     }
 

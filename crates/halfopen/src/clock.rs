@@ -4,7 +4,7 @@
 
 use halfopen_fwlog::Timestamp;
 
-pub use halfopen_fwlog::time::{Resolved, Resolver, YearRef, Zone};
+pub use halfopen_fwlog::time::{Resolved, Resolver, YearRef, YearState, Zone};
 
 /// The parts of a stamp that decide its instant.
 type StampKey = (Option<i32>, [u8; 5], u32, Option<i32>);
@@ -58,6 +58,35 @@ impl CachedResolver {
     /// The year inferred for the first year-less stamp, if there was one.
     pub fn first_inferred_year(&self) -> Option<i32> {
         self.inner.first_inferred_year()
+    }
+
+    /// The same resolver resumed after the year-less stamps that left `state`
+    /// ([`Resolver::resumed`]).
+    pub fn resumed(self, state: YearState) -> CachedResolver {
+        CachedResolver {
+            inner: self.inner.resumed(state),
+            last: None,
+        }
+    }
+
+    /// What the year rollover carries to the next stamp ([`Resolver::year_state`]).
+    pub fn year_state(&self) -> YearState {
+        self.inner.year_state()
+    }
+
+    /// The first year-less stamp's year and month ([`Resolver::first_inferred_stamp`]).
+    pub fn first_inferred_stamp(&self) -> YearState {
+        self.inner.first_inferred_stamp()
+    }
+
+    /// See [`Resolver::resumed_alike`].
+    pub fn resumed_alike(&self, assumed: YearState, actual: YearState) -> bool {
+        self.inner.resumed_alike(assumed, actual)
+    }
+
+    /// See [`Resolver::follow`].
+    pub fn follow(&mut self, later: &CachedResolver) {
+        self.inner.follow(&later.inner);
     }
 }
 

@@ -311,8 +311,8 @@ impl RecentTuples {
 /// Lines (or packets) after which an input's form is decided.
 pub const FORM_LINES: u64 = 20_000;
 
-/// Past [`FORM_LINES`], one line in this many feeds the tallies that only name the server's
-/// addresses (the 4-tuple memory, the address counts).
+/// Past [`FORM_LINES`] of a capture, the connections one in this many feeds the 4-tuple
+/// memory (see [`FormTally::add_event`]).
 pub const LATE_SAMPLE: u64 = 16;
 
 /// Counts over the TCP lines of one firewall input, made while it is read.
@@ -358,15 +358,16 @@ pub struct FormTally {
 }
 
 impl FormTally {
-    /// Counts one record at time `ts`. Past the first [`FORM_LINES`] lines (the form is
-    /// decided by then) the 4-tuple memory and the address counts see one line in
-    /// [`LATE_SAMPLE`]: they only name the server's addresses then.
+    /// Counts one record at time `ts`. Past the first [`FORM_LINES`] TCP lines the form is
+    /// decided, and nothing reads the 4-tuple memory or the address counts again: the line
+    /// is only counted ([`FormTally::add_counts`]), which does not depend on the lines before
+    /// it, so the rest of a log can be counted in parts and the parts added.
     pub fn add_at(&mut self, r: &Record<'_>, ts: i64) {
         if r.protocol != halfopen_fwlog::Protocol::Tcp {
             return;
         }
-        if self.tcp >= FORM_LINES && self.tcp % LATE_SAMPLE != 0 {
-            self.count(r, false);
+        if self.tcp >= FORM_LINES {
+            self.add_counts(r);
             return;
         }
         if let (Some(sp), Some(dp)) = (r.src_port, r.dst_port) {
@@ -429,6 +430,13 @@ impl FormTally {
     /// Counts one record.
     pub fn add(&mut self, r: &Record<'_>) {
         self.count(r, true);
+    }
+
+    /// Counts one record past the form's decision: the line counts, the flags and the
+    /// smallest rule, not the addresses. Counting parts of a log this way and adding them
+    /// ([`FormTally::merge`]) gives the counts of counting it whole.
+    pub fn add_counts(&mut self, r: &Record<'_>) {
+        self.count(r, false);
     }
 
     /// Counts one record; its addresses only when `addresses`.

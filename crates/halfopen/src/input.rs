@@ -149,6 +149,16 @@ pub struct LineCounts {
     pub ignored: u64,
 }
 
+impl LineCounts {
+    /// Adds the counts of `o` (another part of the same input).
+    pub fn add(&mut self, o: &LineCounts) {
+        self.lines += o.lines;
+        self.records += o.records;
+        self.skipped += o.skipped;
+        self.ignored += o.ignored;
+    }
+}
+
 /// The first lines of an input (format detection), replayed by [`for_each_line`].
 pub type Sample = Vec<Item<Vec<u8>>>;
 
@@ -188,8 +198,48 @@ pub enum Use {
     Bad(String),
 }
 
+/// Counts one item of an input and hands a line to `f(number, offset, bytes)`: a line is
+/// counted as used, ignored or skipped by what `f` made of it (an empty line only as read),
+/// an over-long line as skipped. Returns the error of a read error, which ends the input.
+pub fn count_item(
+    name: &str,
+    item: Item<&[u8]>,
+    skipped: &mut Skipped,
+    counts: &mut LineCounts,
+    mut f: impl FnMut(u64, u64, &[u8]) -> Use,
+) -> Option<String> {
+    match item {
+        Item::Line(n, o, b) => {
+            counts.lines += 1;
+            if b.is_empty() {
+                return None;
+            }
+            match f(n, o, b) {
+                Use::Record => counts.records += 1,
+                Use::Ignored => counts.ignored += 1,
+                Use::Bad(e) => {
+                    counts.skipped += 1;
+                    skipped.push(name, n, o, e);
+                }
+            }
+        }
+        Item::TooLong(n, o, e) => {
+            counts.lines += 1;
+            counts.skipped += 1;
+            skipped.push(name, n, o, e);
+        }
+        Item::ReadError(n, e) => {
+            let e = format!("read error: {e}");
+            skipped.push(name, n, 0, e.clone());
+            return Some(e);
+        }
+    }
+    None
+}
+
 /// Calls `f(number, offset, bytes)` for the sample lines then the rest, counting lines and
-/// skipped ones. Returns the read error that ended the input early, if one did.
+/// skipped ones ([`count_item`]). Returns the read error that ended the input early, if one
+/// did.
 pub fn for_each_line(
     name: &str,
     sample: &Sample,
@@ -198,42 +248,13 @@ pub fn for_each_line(
     counts: &mut LineCounts,
     mut f: impl FnMut(u64, u64, &[u8]) -> Use,
 ) -> Option<String> {
-    let mut handle = |item: Item<&[u8]>, skipped: &mut Skipped, counts: &mut LineCounts| {
-        match item {
-            Item::Line(n, o, b) => {
-                counts.lines += 1;
-                if b.is_empty() {
-                    return None;
-                }
-                match f(n, o, b) {
-                    Use::Record => counts.records += 1,
-                    Use::Ignored => counts.ignored += 1,
-                    Use::Bad(e) => {
-                        counts.skipped += 1;
-                        skipped.push(name, n, o, e);
-                    }
-                }
-            }
-            Item::TooLong(n, o, e) => {
-                counts.lines += 1;
-                counts.skipped += 1;
-                skipped.push(name, n, o, e);
-            }
-            Item::ReadError(n, e) => {
-                let e = format!("read error: {e}");
-                skipped.push(name, n, 0, e.clone());
-                return Some(e);
-            }
-        }
-        None
-    };
     for item in sample {
-        if let Some(e) = handle(item.as_ref(), skipped, counts) {
+        if let Some(e) = count_item(name, item.as_ref(), skipped, counts, &mut f) {
             return Some(e);
         }
     }
     while let Some(item) = next(lines) {
-        if let Some(e) = handle(item, skipped, counts) {
+        if let Some(e) = count_item(name, item, skipped, counts, &mut f) {
             return Some(e);
         }
     }

@@ -13,6 +13,7 @@
 
 mod budget;
 mod flow;
+mod handoff;
 mod records;
 mod summary;
 
@@ -30,7 +31,7 @@ use halfopen_tcp::prefix::PrefixConfig;
 use halfopen_weblog::LogFormat;
 
 use crate::clock::Zone;
-use crate::connections::{self, InputRead, PacketInput, PacketsRead, ReadOptions};
+use crate::connections::{self, InputRead, PacketInput, PacketsRead, ReadOptions, Workers};
 use crate::correlate::{CorrelateOptions, StreamLimits};
 use crate::error::{Error, Result};
 use crate::escape::thousands;
@@ -92,6 +93,13 @@ pub struct Options {
     /// Sources listed in the report, hostile first (`--top`; default 1000); every source is
     /// judged and counted.
     pub top: usize,
+    /// Threads beyond each input's reading thread and the tracking thread (default: two when
+    /// the process may run on two cores or more, else none). With some, correlation and
+    /// rollups run on a thread of their own, and a firewall log's lines past its form's
+    /// decision are parsed on that many threads. The report is the same either way.
+    pub threads: Option<usize>,
+    /// Lines a parsing thread takes at a time (default [`DEFAULT_PART_LINES`]).
+    pub parse_part_lines: usize,
 }
 
 impl Default for Options {
@@ -114,6 +122,8 @@ impl Default for Options {
             show_payload: false,
             memory_mb: DEFAULT_MEMORY_MB,
             top: DEFAULT_TOP,
+            threads: None,
+            parse_part_lines: DEFAULT_PART_LINES,
         }
     }
 }
@@ -177,12 +187,33 @@ impl Options {
         if self.rules.min_flood_attempts == 0 || self.rules.min_flood_sources == 0 {
             return bad("min_flood", "0 would make every attempt a flood".to_owned());
         }
+        if self.parse_part_lines == 0 {
+            return bad("parse_part_lines", "0 lines is no part".to_owned());
+        }
+        if self.threads.is_some_and(|w| w > MAX_THREADS) {
+            return bad("threads", format!("more than {MAX_THREADS}"));
+        }
         Ok(())
     }
 }
 
 /// Sources listed in the report by default.
 pub const DEFAULT_TOP: usize = 1000;
+
+/// Lines a parsing thread takes at a time by default.
+pub const DEFAULT_PART_LINES: usize = 2048;
+
+/// Most threads [`Options::threads`] accepts.
+pub const MAX_THREADS: usize = 64;
+
+/// Two threads when the process may run on two cores or more (its CPU affinity counts:
+/// `taskset -c 0` gives none), else none.
+fn default_threads() -> usize {
+    match std::thread::available_parallelism() {
+        Ok(n) if n.get() >= 2 => 2,
+        _ => 0,
+    }
+}
 
 /// Most client bytes kept per capture connection (the store's budget holds 32 MiB).
 pub const MAX_PAYLOAD_BYTES: usize = 65_536;
@@ -391,6 +422,7 @@ impl Pipeline {
             Zone::Tz(_) => hint.map_or(0, |h| h.1),
         };
         let budget = Budget::of(self.opts.memory_mb);
+        let threads = self.opts.threads.unwrap_or_else(default_threads);
         let read_opts = ReadOptions {
             tcp: halfopen_tcp::Config {
                 max_flows: self.opts.tcp.max_flows.min(budget.flows),
@@ -412,6 +444,10 @@ impl Pipeline {
                 ..PrefixConfig::default()
             }),
             show_payload: self.opts.show_payload,
+            workers: Workers {
+                threads,
+                part_lines: self.opts.parse_part_lines,
+            },
         };
         let packet_inputs: Vec<PacketInput> = packets
             .into_iter()
@@ -443,7 +479,23 @@ impl Pipeline {
                 &budget,
             );
             flow.side.records = records;
-            let packets = connections::read(packet_inputs, &read_opts, &mut flow);
+            let (packets, mut flow) = if threads > 0 {
+                // Correlation and rollups on their own thread, fed in the tracker's order.
+                let (mut to_flow, calls) = handoff::channel();
+                let replaying = s.spawn(move || {
+                    handoff::replay(calls, &mut flow);
+                    flow
+                });
+                let packets = connections::read(packet_inputs, &read_opts, &mut to_flow);
+                to_flow.finish();
+                let flow = replaying
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (packets, flow)
+            } else {
+                let packets = connections::read(packet_inputs, &read_opts, &mut flow);
+                (packets, flow)
+            };
             let corr = flow.finish();
             let web_dones = drain_web(flow.take_web());
             (packets, flow, corr, web_dones)

@@ -2,124 +2,18 @@
 //! decided after its first [`FORM_LINES`] lines ([`Msg::Form`]), its counts and kernel
 //! messages handed over at its end ([`Msg::Done`]).
 
-use std::sync::mpsc::{Receiver, SyncSender};
-
 use chrono::{DateTime, Utc};
 
-use halfopen_fwlog::kernel;
+use halfopen_fwlog::Format;
 use halfopen_fwlog::reader::LineReader;
-use halfopen_fwlog::{Format, Record};
 
-use super::{InputRead, KernelNote, PacketInput, ReadOptions, detect_firewall, widen};
+use super::channel::{Link, MAX_SEGMENT_PAYLOAD, Msg, Outbox};
+use super::line::ParseState;
+use super::parallel::{self, Rest};
+use super::{InputRead, PacketInput, ReadOptions, detect_firewall, widen};
 use crate::clock::{CachedResolver, YearRef};
-use crate::evidence::{FORM_LINES, FormTally, InputForm, decide, decide_capture};
-use crate::input::{self, LineCounts, Skipped, Use};
-
-/// Events handed from a reading thread to the tracking thread at a time.
-pub const EVENT_BATCH: usize = 4096;
-
-/// Kernel messages kept per input (they are rate-limited by the kernel; a log with more is
-/// summarised by the count).
-const MAX_KERNEL_NOTES: usize = 10_000;
-
-/// Payload bytes a capture's batch carries beyond this are not copied (the store keeps the
-/// first 4 KiB of a client's bytes and a server's first line; a batch is sent early when its
-/// payload reaches this).
-const MAX_BATCH_PAYLOAD: usize = 4 << 20;
-
-/// Payload bytes copied per segment at most.
-const MAX_SEGMENT_PAYLOAD: usize = 4096;
-
-/// TCP events in the input's order; for a capture, each event's payload (or its first
-/// [`MAX_SEGMENT_PAYLOAD`] bytes) in `payload`, at `spans[i]`.
-#[derive(Debug, Default)]
-pub struct Batch {
-    /// The events.
-    pub events: Vec<halfopen_tcp::Event>,
-    /// The payload bytes, one after the other.
-    pub payload: Vec<u8>,
-    /// Each event's (start, length) in `payload` (empty for a firewall log).
-    pub spans: Vec<(u32, u32)>,
-}
-
-impl Batch {
-    fn with_capacity(n: usize) -> Batch {
-        Batch {
-            events: Vec::with_capacity(n),
-            ..Batch::default()
-        }
-    }
-
-    /// The payload of event `i`.
-    pub fn payload(&self, i: usize) -> &[u8] {
-        self.spans
-            .get(i)
-            .and_then(|&(a, n)| {
-                self.payload
-                    .get(a as usize..(a as usize).saturating_add(n as usize))
-            })
-            .unwrap_or_default()
-    }
-
-    fn full(&self) -> bool {
-        self.events.len() >= EVENT_BATCH || self.payload.len() >= MAX_BATCH_PAYLOAD
-    }
-
-    /// Empties the batch, keeping its buffers for the next one.
-    pub fn clear(&mut self) {
-        self.events.clear();
-        self.payload.clear();
-        self.spans.clear();
-    }
-}
-
-/// A reading thread's ends of its two channels: messages to the tracking thread, and the
-/// batches it has used coming back to be filled again (a fresh 0.5-4 MB batch per send
-/// costs page faults on every one: the allocator hands such blocks back to the kernel).
-#[derive(Debug)]
-pub struct Link {
-    /// Messages to the tracking thread.
-    pub tx: SyncSender<Msg>,
-    /// Used batches, emptied, to fill again.
-    pub spare: Receiver<Batch>,
-}
-
-impl Link {
-    /// An empty batch: a used one when one has come back, else a new one.
-    fn empty_batch(&self) -> Batch {
-        match self.spare.try_recv() {
-            Ok(mut b) => {
-                b.clear();
-                b
-            }
-            Err(_) => Batch::with_capacity(EVENT_BATCH),
-        }
-    }
-
-    /// Sends the events gathered so far; false when the receiver is gone.
-    fn send_batch(&self, batch: &mut Batch) -> bool {
-        if batch.events.is_empty() {
-            return true;
-        }
-        let full = std::mem::replace(batch, self.empty_batch());
-        self.tx.send(Msg::Events(full)).is_ok()
-    }
-
-    fn send_form(&self, f: InputForm) {
-        let _ = self.tx.send(Msg::Form(f));
-    }
-}
-
-/// What a reading thread sends.
-#[derive(Debug)]
-pub enum Msg {
-    /// TCP events, in the input's order.
-    Events(Batch),
-    /// What the input shows (sent once, before the events that follow its first lines).
-    Form(InputForm),
-    /// The input's counts (the last message).
-    Done(Box<InputRead>),
-}
+use crate::evidence::{FORM_LINES, Shows, decide, decide_capture};
+use crate::input::{self, Item, LineCounts, Skipped};
 
 /// Reads one input to its end, sending batches (a closed receiver stops it).
 pub fn read(p: PacketInput, opts: &ReadOptions, link: &Link) {
@@ -249,49 +143,58 @@ fn read_firewall(p: PacketInput, opts: &ReadOptions, link: &Link) -> InputRead {
                 .unwrap_or_else(Utc::now),
         ),
     };
-    let mut st = ParseState {
-        resolver: CachedResolver::new(year_ref, opts.zone),
-        tally: FormTally::default(),
-        kernel: Vec::new(),
-        kernel_total: 0,
-        other_format: 0,
-        span: None,
-    };
+    let resolver = CachedResolver::new(year_ref, opts.zone);
     let mut skipped = Skipped::new(opts.max_skipped_kept);
     let mut counts = LineCounts::default();
-    let mut batch = link.empty_batch();
-    let mut form_sent = false;
-    let mut gone = false;
-    let read_error = input::for_each_line(
-        &p.name,
-        &sample,
-        &mut lines,
-        &mut skipped,
-        &mut counts,
-        |n, _, b| {
-            let used = match st.line(format, n, b) {
-                Ok(Parsed::Event(ev)) => {
-                    batch.events.push(ev);
-                    Use::Record
-                }
-                Ok(Parsed::Kernel) => Use::Record,
-                Ok(Parsed::Irrelevant) => Use::Ignored,
-                Err(e) => Use::Bad(e),
-            };
-            if !form_sent && st.tally.tcp >= FORM_LINES {
-                link.send_form(decide(&st.tally, opts.firewall_shows));
-                form_sent = true;
-            }
-            if batch.full() && !gone {
-                gone = !link.send_batch(&mut batch);
-            }
-            used
-        },
-    );
-    if !form_sent {
-        link.send_form(decide(&st.tally, opts.firewall_shows));
+    let name = p.name.as_str();
+    // The lines up to the form's decision on this thread; the rest on the workers, if any.
+    let mut head = Head {
+        st: ParseState::new(resolver.clone(), false),
+        out: Outbox::new(link),
+        form_sent: false,
+        format,
+        name,
+        shows: opts.firewall_shows,
+    };
+    let mut read_error = sample
+        .iter()
+        .find_map(|item| head.item(item.as_ref(), &mut skipped, &mut counts));
+    let parallel = opts.workers.parallel();
+    while read_error.is_none() && !(head.form_sent && parallel) {
+        let Some(item) = input::next(&mut lines) else {
+            break;
+        };
+        read_error = head.item(item, &mut skipped, &mut counts);
     }
-    link.send_batch(&mut batch);
+    let Head {
+        mut st,
+        mut out,
+        form_sent,
+        ..
+    } = head;
+    if read_error.is_none() && form_sent && parallel {
+        let rest = Rest {
+            format,
+            name,
+            st: &mut st,
+            skipped: &mut skipped,
+            counts: &mut counts,
+            out: &mut out,
+        };
+        let end = parallel::read_rest(
+            &mut lines,
+            rest,
+            resolver,
+            opts.max_skipped_kept,
+            opts.workers,
+        );
+        read_error = end.read_error;
+        read.parsed_again = end.parsed_again;
+    }
+    if !form_sent {
+        out.send_form(decide(&st.tally, opts.firewall_shows));
+    }
+    out.flush();
     read.skipped.merge(skipped);
     read.counts = counts;
     read.other_format = st.other_format;
@@ -309,89 +212,36 @@ fn read_firewall(p: PacketInput, opts: &ReadOptions, link: &Link) -> InputRead {
     read
 }
 
-/// A parsed firewall line: an event, a kernel message (kept), nothing relevant.
-enum Parsed {
-    Event(halfopen_tcp::Event),
-    Kernel,
-    Irrelevant,
+/// A firewall log's lines up to its form's decision, read on its reading thread.
+struct Head<'a, 'o> {
+    st: ParseState,
+    out: Outbox<'o>,
+    form_sent: bool,
+    format: Format,
+    name: &'a str,
+    shows: Option<Shows>,
 }
 
-struct ParseState {
-    resolver: CachedResolver,
-    tally: FormTally,
-    kernel: Vec<KernelNote>,
-    kernel_total: u64,
-    other_format: u64,
-    span: Option<(i64, i64)>,
-}
-
-impl ParseState {
-    fn line(&mut self, format: Format, n: u64, b: &[u8]) -> Result<Parsed, String> {
-        // Read in place: moving the 688-byte record out of the result copied it per line.
-        let parsed = halfopen_fwlog::parse_line(format, b);
-        let rec = match &parsed {
-            Ok(r) => r,
-            Err(e) => return self.not_a_record(format, n, b, e),
-        };
-        let ts = self.time(rec, n)?;
-        self.tally.add_at(rec, ts);
-        let Some(ev) = halfopen_tcp::from_fwlog::event(rec, ts) else {
-            return Ok(Parsed::Irrelevant);
-        };
-        widen(&mut self.span, ts);
-        Ok(Parsed::Event(ev))
-    }
-
-    fn time(&mut self, rec: &Record<'_>, n: u64) -> Result<i64, String> {
-        match (&rec.timestamp, rec.uptime_us) {
-            (Some(t), _) => self
-                .resolver
-                .resolve(t)
-                .map_err(|e| e.at_line(n).to_string()),
-            (None, Some(u)) => Ok(i64::try_from(u).unwrap_or(i64::MAX)),
-            (None, None) => Err("no timestamp".to_owned()),
-        }
-    }
-
-    /// A line the input's format rejects: a kernel message about a SYN flood (evidence), a
-    /// line of another firewall format (counted: mixed formats), or a bad line.
-    fn not_a_record(
+impl Head<'_, '_> {
+    /// Counts and uses one item; the form is sent once its lines are read, before the batch
+    /// holding the line that decided it.
+    fn item(
         &mut self,
-        format: Format,
-        n: u64,
-        b: &[u8],
-        e: &halfopen_fwlog::Error,
-    ) -> Result<Parsed, String> {
-        if let Some(m) = kernel::parse(b) {
-            let ts = match (&m.timestamp, m.uptime_us) {
-                (Some(t), _) => self.resolver.resolve(t).ok(),
-                (None, Some(u)) => i64::try_from(u).ok(),
-                (None, None) => None,
-            };
-            let Some(ts_us) = ts else {
-                return Ok(Parsed::Irrelevant);
-            };
-            self.kernel_total += 1;
-            if self.kernel.len() < MAX_KERNEL_NOTES {
-                self.kernel.push(KernelNote {
-                    ts_us,
-                    what: m.event.into(),
-                });
+        item: Item<&[u8]>,
+        skipped: &mut Skipped,
+        counts: &mut LineCounts,
+    ) -> Option<String> {
+        input::count_item(self.name, item, skipped, counts, |n, _, b| {
+            let out = &mut self.out;
+            let used = self
+                .st
+                .use_line(self.format, n, b, |ev| out.batch.events.push(ev));
+            if !self.form_sent && self.st.tally.tcp >= FORM_LINES {
+                out.send_form(decide(&self.st.tally, self.shows));
+                self.form_sent = true;
             }
-            return Ok(Parsed::Kernel);
-        }
-        if let Some(other) = Format::ALL
-            .into_iter()
-            .find(|f| *f != format && halfopen_fwlog::parse_line(*f, b).is_ok())
-        {
-            self.other_format += 1;
-            return Err(format!(
-                "{} (the line is {} but the input was detected as {})",
-                e.clone().at_line(n),
-                other.name(),
-                format.name()
-            ));
-        }
-        Err(e.clone().at_line(n).to_string())
+            out.send_if_full();
+            used
+        })
     }
 }
