@@ -220,7 +220,8 @@ pub struct InputArgs {
     pub top: usize,
     /// Threads beyond each input's own and the tracking thread: correlation on its own
     /// thread, a firewall log's lines parsed on N threads (default: 2 when the process may use
-    /// two cores or more, else 0). The report is the same for every N.
+    /// four cores or more, else 0: on two cores they cost more than they give). The report is
+    /// the same for every N.
     #[arg(long = "threads", value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=halfopen::analyze::MAX_THREADS as i64))]
     pub threads: Option<u32>,

@@ -15,6 +15,7 @@ use crate::format::{LogFormat, PRESETS};
 /// ```
 pub fn detect_access_format(sample: &[&[u8]]) -> Result<LogFormat> {
     let mut best: Option<(usize, LogFormat)> = None;
+    let lines = sample.iter().filter(|l| !l.is_empty()).count();
     let names = PRESETS
         .iter()
         .map(|(n, _)| *n)
@@ -31,6 +32,10 @@ pub fn detect_access_format(sample: &[&[u8]]) -> Result<LogFormat> {
             .count();
         if ok > 0 && best.as_ref().is_none_or(|(n, _)| ok > *n) {
             best = Some((ok, f));
+            if ok == lines {
+                // Every line parsed: no later preset can parse more (a tie keeps the first).
+                break;
+            }
         }
     }
     best.map(|(_, f)| f).ok_or_else(|| Error::UnknownFormat {

@@ -397,3 +397,43 @@ fn fast_path_agrees_with_general_matcher_on_every_corpus_line() {
     // Every line the format matches exactly takes the fast path.
     assert!(fast * 100 >= accepted * 99, "{fast} of {accepted}");
 }
+
+/// Detection stops at the first preset that parses every line of the sample; on every corpus
+/// file (the first 200 lines, as the analyzer samples) it picks the format trying every preset
+/// picks: the most lines parsed, the first of equals.
+#[test]
+fn detection_stopping_at_a_full_parse_picks_what_trying_all_picks() {
+    let mut files = Vec::new();
+    for dir in ["access", "access-custom", "nginx-access"] {
+        for e in std::fs::read_dir(format!("{DATA}/{dir}")).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            files.push(format!("{dir}/{name}"));
+        }
+    }
+    assert!(files.len() >= 20, "{} files", files.len());
+    for rel in files {
+        let data = read(&rel);
+        let sample: Vec<&[u8]> = data.split(|c| *c == b'\n').take(200).collect();
+        let mut all: Option<(usize, String)> = None;
+        let names = halfopen_weblog::format::PRESETS
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| !matches!(*n, "referer" | "agent"))
+            .chain(std::iter::once("nginx_combined"));
+        for name in names {
+            let f = preset(name);
+            let ok = sample
+                .iter()
+                .filter(|l| !l.is_empty())
+                .filter(|l| f.parse(l).is_ok_and(|r| r.trailing.is_empty()))
+                .count();
+            if ok > 0 && all.as_ref().is_none_or(|(n, _)| ok > *n) {
+                all = Some((ok, name.to_owned()));
+            }
+        }
+        let detected = halfopen_weblog::detect_access_format(&sample)
+            .ok()
+            .and_then(|f| f.name().map(str::to_owned));
+        assert_eq!(detected, all.map(|(_, n)| n), "{rel}");
+    }
+}

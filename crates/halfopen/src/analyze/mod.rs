@@ -94,7 +94,7 @@ pub struct Options {
     /// judged and counted.
     pub top: usize,
     /// Threads beyond each input's reading thread and the tracking thread (default: two when
-    /// the process may run on two cores or more, else none). With some, correlation and
+    /// the process may run on four cores or more, else none). With some, correlation and
     /// rollups run on a thread of their own, and a firewall log's lines past its form's
     /// decision are parsed on that many threads. The report is the same either way.
     pub threads: Option<usize>,
@@ -206,11 +206,13 @@ pub const DEFAULT_PART_LINES: usize = 2048;
 /// Most threads [`Options::threads`] accepts.
 pub const MAX_THREADS: usize = 64;
 
-/// Two threads when the process may run on two cores or more (its CPU affinity counts:
-/// `taskset -c 0` gives none), else none.
+/// Two threads when the process may run on four cores or more (its CPU affinity counts),
+/// else none. On two cores the extra threads cost more than they give: the work is then
+/// bound by the CPU time of all threads together, and handing lines, events and connections
+/// between cores adds to it (docs/performance.md, "The two-core round").
 fn default_threads() -> usize {
     match std::thread::available_parallelism() {
-        Ok(n) if n.get() >= 2 => 2,
+        Ok(n) if n.get() >= 4 => 2,
         _ => 0,
     }
 }

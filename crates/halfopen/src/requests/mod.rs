@@ -139,6 +139,10 @@ pub fn detect_access(sample: &[&[u8]]) -> Result<LogFormat, String> {
     let score = |f: &LogFormat| sample.iter().filter(|l| f.parse(l).is_ok()).count();
     let mut best = preset.as_ref().ok().map(|f| (score(f), f.clone()));
     for fmt in EXTRA_ACCESS_FORMATS {
+        if best.as_ref().is_some_and(|(m, _)| *m == sample.len()) {
+            // Every line parsed: no layout can parse more (a tie keeps the first).
+            break;
+        }
         if let Ok(f) = LogFormat::compile(fmt) {
             let n = score(&f);
             if n > 0 && best.as_ref().is_none_or(|(m, _)| n > *m) {
