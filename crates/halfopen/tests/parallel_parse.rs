@@ -39,10 +39,6 @@ fn report(firewall: &[u8], access: &[u8], workers: usize, part_lines: usize) -> 
         // The year is inferred (the rollover is what the restamped case tests).
         now: Some(Utc.with_ymd_and_hms(2027, 6, 1, 0, 0, 0).unwrap()),
         zone: Some(halfopen::clock::Zone::Utc),
-        // Room for every source one by one (the floods run has 21,000): past the budget's
-        // cap the lightest are folded per network, and which of several equally light ones
-        // stays depends on hash order, a run-to-run difference of its own.
-        memory_mb: 1024,
         threads: Some(workers),
         parse_part_lines: part_lines,
         ..Options::default()

@@ -302,6 +302,7 @@ pub fn read(inputs: Vec<PacketInput>, opts: &ReadOptions, sink: &mut impl ConnSi
             peak_bytes: 0,
             prefix: opts.prefix.map(PrefixStore::new),
             show_payload: opts.show_payload,
+            ended: (Vec::new(), Vec::new()),
         };
         tracker.run(&mut readers, &captures, sink);
         tracker.finish(&mut readers, &captures, sink);
@@ -334,6 +335,39 @@ struct Tracker {
     /// The first bytes of capture connections.
     prefix: Option<PrefixStore>,
     show_payload: bool,
+    /// The connections that ended in one batch, and the order they are routed in.
+    ended: (Vec<Connection>, Vec<(i64, i64, u32)>),
+}
+
+/// The order to route the connections that ended in one batch: by end, start and endpoints.
+/// The table hands them in timer order, whose ties fall to slot numbers, which depend on the
+/// table's random hash seeds; this order depends on the connections only. The times are
+/// compared as integers, the endpoints only between connections of the same end and start.
+fn ended_order(ended: &[Connection], order: &mut Vec<(i64, i64, u32)>) {
+    order.clear();
+    order.extend(
+        ended
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.end_us, c.start_us, u32::try_from(i).unwrap_or(u32::MAX))),
+    );
+    order.sort_unstable();
+    let endpoints = |i: u32| ended.get(i as usize).map(|c| (c.orig, c.resp));
+    let mut from = 0;
+    while from < order.len() {
+        let times = order.get(from).map(|k| (k.0, k.1));
+        let to = from
+            + order
+                .get(from..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|k| Some((k.0, k.1)) == times)
+                .count();
+        if let Some(tied) = order.get_mut(from..to).filter(|t| t.len() > 1) {
+            tied.sort_unstable_by_key(|k| endpoints(k.2));
+        }
+        from = to.max(from + 1);
+    }
 }
 
 impl Tracker {
@@ -369,8 +403,17 @@ impl Tracker {
                 self.fw_now = self.fw_now.max(t);
             }
             self.last_input[kind] = i;
-            // The table is out of `self` while its connections are routed, one at a time.
-            table.drain_finished(|c: &Connection| self.route(readers, captures, i, c, false, sink));
+            // The table is out of `self` while its connections are routed.
+            let (mut ended, mut order) = std::mem::take(&mut self.ended);
+            table.drain_finished(|c: &Connection| ended.push(c.clone()));
+            ended_order(&ended, &mut order);
+            for &(_, _, k) in &order {
+                if let Some(c) = ended.get(k as usize) {
+                    self.route(readers, captures, i, c, false, sink);
+                }
+            }
+            ended.clear();
+            self.ended = (ended, order);
             self.tables[kind] = Some(table);
             if let Some(r) = readers.get(i) {
                 // A full return channel (or a reader gone) drops the batch.
