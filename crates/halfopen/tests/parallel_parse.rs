@@ -6,31 +6,13 @@
 //! where a worker parses a part from a year state the parts before it then change (the
 //! reading thread parses that part again).
 
-use std::io::{Cursor, Read};
-use std::path::Path;
+mod common;
+
+use std::io::Cursor;
 
 use chrono::{TimeZone, Utc};
+use common::lab;
 use halfopen::{Analyzer, Options};
-
-fn lab(run: &str, file: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/lab")
-        .join(run)
-        .join(file);
-    let mut raw = Vec::new();
-    std::fs::File::open(&path)
-        .and_then(|mut f| f.read_to_end(&mut raw))
-        .expect("lab file");
-    if file.ends_with(".gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .expect("gzip");
-        out
-    } else {
-        raw
-    }
-}
 
 /// The JSON report of `firewall` with `access`, its lines parsed by `workers` threads in
 /// parts of `part_lines` (0 workers: the reading thread parses every line).

@@ -6,25 +6,12 @@
 //! The connections that end in one batch are now routed in an order of their own (end,
 //! start, endpoints).
 
-use std::io::{Cursor, Read};
-use std::path::Path;
+mod common;
 
+use std::io::Cursor;
+
+use common::lab;
 use halfopen::{Analyzer, Options};
-
-fn lab(file: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/lab/floods")
-        .join(file);
-    let mut raw = Vec::new();
-    std::fs::File::open(&path)
-        .and_then(|mut f| f.read_to_end(&mut raw))
-        .expect("lab file");
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(&raw[..])
-        .read_to_end(&mut out)
-        .expect("gzip");
-    out
-}
 
 fn report(firewall: &[u8], access: &[u8]) -> String {
     let mut a = Analyzer::new(Options {
@@ -41,13 +28,9 @@ fn report(firewall: &[u8], access: &[u8]) -> String {
 
 #[test]
 fn three_runs_one_report_with_the_source_summary_full() {
-    let access = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/lab/floods/access.log"
-    ))
-    .expect("access log");
+    let access = lab("floods", "access.log");
     for form in ["kern-in.log.gz", "kern-syn.log.gz"] {
-        let firewall = lab(form);
+        let firewall = lab("floods", form);
         let first = report(&firewall, &access);
         assert!(
             first.contains("\"sources_folded\": ") && !first.contains("\"sources_folded\": 0,"),

@@ -4,33 +4,16 @@
 //! summaries written and read back, merged, and compared with the whole run: the same block
 //! list, floods, verdicts and counts, the connections a cut split joined again.
 
-use std::collections::BTreeMap;
-use std::io::{Cursor, Read};
-use std::net::IpAddr;
-use std::path::Path;
+mod common;
 
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::net::IpAddr;
+
+use common::lab;
 use halfopen::analyze::{Summary, conclude, merge_summaries};
 use halfopen::report::ServerFinding;
 use halfopen::{Analyzer, Options, Report};
-
-fn lab(file: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/lab/floods")
-        .join(file);
-    let mut raw = Vec::new();
-    std::fs::File::open(&path)
-        .and_then(|mut f| f.read_to_end(&mut raw))
-        .expect("lab file");
-    if file.ends_with(".gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .expect("gzip");
-        out
-    } else {
-        raw
-    }
-}
 
 fn opts() -> Options {
     Options {
@@ -119,8 +102,8 @@ fn days_merged_give_the_whole_run() {
 
 /// The run read through one evidence form, cut into days.
 fn days_merged_give_the_whole_run_of(form: &str) {
-    let kern = String::from_utf8(lab(form)).expect("text");
-    let access = String::from_utf8(lab("access.log")).expect("text");
+    let kern = String::from_utf8(lab("floods", form)).expect("text");
+    let access = String::from_utf8(lab("floods", "access.log")).expect("text");
     let lines: Vec<&str> = kern.lines().collect();
     let whole = conclude(
         summary(kern.clone().into_bytes(), access.clone().into_bytes()),
