@@ -227,7 +227,6 @@ pub fn read_rest(
     };
     let threads = workers.threads.max(1);
     let max_lines = workers.part_lines.max(1);
-    let in_flight = IN_FLIGHT_PER_WORKER * threads;
     std::thread::scope(|s| {
         let mut links = Vec::with_capacity(threads);
         for _ in 0..threads {
@@ -244,35 +243,7 @@ pub fn read_rest(
             spare_events: Vec::new(),
             parsed_again: 0,
         };
-        let (mut sent, mut taken) = (0usize, 0usize);
-        let end = loop {
-            let mut part = order.spare.pop().unwrap_or_default();
-            part.clear();
-            let filled = part.fill(lines, max_lines);
-            if !part.items.is_empty() {
-                let events = order.spare_events.pop().unwrap_or_default();
-                let assumed = order.rest.st.resolver.year_state();
-                let Some(link) = links.get(sent % threads) else {
-                    break filled;
-                };
-                if link.to.send((part, assumed, events)).is_err() {
-                    break filled;
-                }
-                sent += 1;
-            }
-            let last = !matches!(filled, Filled::Full);
-            while taken < sent && (sent - taken >= in_flight || last) {
-                let Some(parsed) = links.get(taken % threads).and_then(|l| l.from.recv().ok())
-                else {
-                    break;
-                };
-                order.take(parsed);
-                taken += 1;
-            }
-            if last {
-                break filled;
-            }
-        };
+        let end = order.pump(lines, &links, max_lines);
         drop(links);
         let parsed_again = order.parsed_again;
         let read_error = match end {
@@ -318,6 +289,42 @@ struct Order<'r, 'a, 'o> {
 }
 
 impl Order<'_, '_, '_> {
+    /// Sends the log's parts to the workers in turn and takes them back in order, up to
+    /// [`IN_FLIGHT_PER_WORKER`] parts per worker out at a time, until the log ends.
+    fn pump(&mut self, lines: &mut LineReader, links: &[WorkerLink], max_lines: usize) -> Filled {
+        let threads = links.len().max(1);
+        let in_flight = IN_FLIGHT_PER_WORKER * threads;
+        let (mut sent, mut taken) = (0usize, 0usize);
+        loop {
+            let mut part = self.spare.pop().unwrap_or_default();
+            part.clear();
+            let filled = part.fill(lines, max_lines);
+            if !part.items.is_empty() {
+                let events = self.spare_events.pop().unwrap_or_default();
+                let assumed = self.rest.st.resolver.year_state();
+                let Some(link) = links.get(sent % threads) else {
+                    return filled;
+                };
+                if link.to.send((part, assumed, events)).is_err() {
+                    return filled;
+                }
+                sent += 1;
+            }
+            let last = !matches!(filled, Filled::Full);
+            while taken < sent && (sent - taken >= in_flight || last) {
+                let Some(parsed) = links.get(taken % threads).and_then(|l| l.from.recv().ok())
+                else {
+                    break;
+                };
+                self.take(parsed);
+                taken += 1;
+            }
+            if last {
+                return filled;
+            }
+        }
+    }
+
     /// Adds the next part: parsed again from the actual year state when it was parsed from
     /// another one that gives a year-less stamp of it another year.
     fn take(&mut self, parsed: Parsed) {

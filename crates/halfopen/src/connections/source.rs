@@ -132,18 +132,7 @@ fn read_firewall(p: PacketInput, opts: &ReadOptions, link: &Link) -> InputRead {
         return read;
     };
     read.format = Some(format);
-    let year_ref = match opts.year {
-        Some(y) => YearRef::Explicit(y),
-        None => YearRef::Reference(
-            opts.access_hint_us
-                .and_then(DateTime::<Utc>::from_timestamp_micros)
-                .and_then(|t| t.checked_add_signed(chrono::Duration::days(30)))
-                .or(p.mtime)
-                .or(opts.now)
-                .unwrap_or_else(Utc::now),
-        ),
-    };
-    let resolver = CachedResolver::new(year_ref, opts.zone);
+    let resolver = CachedResolver::new(year_reference(opts, p.mtime), opts.zone);
     let mut skipped = Skipped::new(opts.max_skipped_kept);
     let mut counts = LineCounts::default();
     let name = p.name.as_str();
@@ -197,12 +186,7 @@ fn read_firewall(p: PacketInput, opts: &ReadOptions, link: &Link) -> InputRead {
     out.flush();
     read.skipped.merge(skipped);
     read.counts = counts;
-    read.other_format = st.other_format;
-    read.span = st.span;
-    read.inferred_year = st.resolver.first_inferred_year();
-    read.kernel = st.kernel;
-    read.kernel_total = st.kernel_total;
-    read.tally = st.tally;
+    keep_state(&mut read, st);
     // A read error (a truncated .gz) ends the input early: what follows is missing.
     if let Some(e) = read_error {
         read.unusable = Some(format!(
@@ -210,6 +194,32 @@ fn read_firewall(p: PacketInput, opts: &ReadOptions, link: &Link) -> InputRead {
         ));
     }
     read
+}
+
+/// Where the year of year-less stamps comes from: `--year`, else 30 days after the access
+/// log's first time, the file's modification time, the reference time given, or now.
+fn year_reference(opts: &ReadOptions, mtime: Option<DateTime<Utc>>) -> YearRef {
+    match opts.year {
+        Some(y) => YearRef::Explicit(y),
+        None => YearRef::Reference(
+            opts.access_hint_us
+                .and_then(DateTime::<Utc>::from_timestamp_micros)
+                .and_then(|t| t.checked_add_signed(chrono::Duration::days(30)))
+                .or(mtime)
+                .or(opts.now)
+                .unwrap_or_else(Utc::now),
+        ),
+    }
+}
+
+/// What reading the lines left, kept with the input's counts.
+fn keep_state(read: &mut InputRead, st: ParseState) {
+    read.other_format = st.other_format;
+    read.span = st.span;
+    read.inferred_year = st.resolver.first_inferred_year();
+    read.kernel = st.kernel;
+    read.kernel_total = st.kernel_total;
+    read.tally = st.tally;
 }
 
 /// A firewall log's lines up to its form's decision, read on its reading thread.
