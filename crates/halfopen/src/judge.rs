@@ -1103,6 +1103,7 @@ fn server_floods(
         let mut f = describe_server_flood(*server, sum, &idx, summaries, folded, cx, kernel);
         f.unanswered = unanswered;
         f.addresses = addresses;
+        (f.networks, f.wide_networks) = networks_within(addresses, f.networks, f.wide_networks);
         f.sentence = server_sentence(&f);
         for &i in &idx {
             // A single attempt whose outcome the input does not show is counted in the flood
@@ -1261,6 +1262,15 @@ fn spoofing(members: &FloodPart, wide16: u64) -> (bool, Vec<String>) {
         );
     }
     (spoofed, indicators)
+}
+
+/// The /24 and /16 network counts of a flood's addresses, kept within what they can be: no
+/// more networks than addresses, no more /16s than /24s. The network counts are estimates
+/// (distinct-count sketches, 1.6 % standard error): on a 3 M-address random-source flood the
+/// /24 count came out 2.4 % above the address count.
+fn networks_within(addresses: u64, nets24: u64, nets16: u64) -> (u64, u64) {
+    let nets24 = nets24.min(addresses);
+    (nets24, nets16.min(nets24))
 }
 
 fn server_sentence(f: &ServerFlood) -> String {
@@ -1481,5 +1491,22 @@ mod tests {
                 .all(|s| s.verdict == Verdict::SynFlood && s.random_flood_member)
         );
         assert!(j.networks.is_empty(), "{:?}", j.networks);
+    }
+
+    proptest::proptest! {
+        /// A flood's network counts never exceed its address count, the /16s never the
+        /// /24s, and counts that already hold are kept.
+        #[test]
+        fn network_counts_stay_within_the_addresses(
+            addresses in 0u64..10_000_000,
+            nets24 in 0u64..10_000_000,
+            nets16 in 0u64..10_000_000,
+        ) {
+            let (n24, n16) = networks_within(addresses, nets24, nets16);
+            proptest::prop_assert!(n24 <= addresses && n16 <= n24);
+            if nets24 <= addresses && nets16 <= nets24 {
+                proptest::prop_assert_eq!((n24, n16), (nets24, nets16));
+            }
+        }
     }
 }
