@@ -397,3 +397,22 @@ fn a_prefix_that_looks_like_an_uptime_stamp_renders_stably() {
         assert_eq!(first.prefix, again.prefix);
     }
 }
+
+/// Regression (cargo-fuzz `fwlog_filterlog`, 2026-12-07): an RFC 5424 host name holding
+/// `sequenceId="` was read as OPNsense's sequence id (the first one in the header, not the one
+/// in the structured data), and each render moved what followed it into the id.
+#[test]
+fn a_sequence_id_in_the_host_name_is_not_the_structured_datas() {
+    use halfopen_fwlog::formats::filterlog;
+    let line =
+        include_bytes!("../../../fuzz/seeds/fwlog_filterlog/regression-sequenceid-in-hostname");
+    let first = filterlog::parse(line).expect("the fuzzer's line parses");
+    assert_eq!(first.extra.get(b"sequenceId"), Some(&b"2633353"[..]));
+    let mut a = Vec::new();
+    filterlog::render(&first, &mut a);
+    let again = filterlog::parse(&a).expect("a rendered line parses");
+    let mut b = Vec::new();
+    filterlog::render(&again, &mut b);
+    assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+    assert_eq!(again.extra.get(b"sequenceId"), Some(&b"2633353"[..]));
+}

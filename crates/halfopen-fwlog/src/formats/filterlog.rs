@@ -370,7 +370,6 @@ pub(crate) fn push_header_extras<'a>(
             .take_while(|&&b| b == b' ')
             .count(),
     );
-    let head = line.get(..line.len().saturating_sub(msg.len()))?;
     let rfc5424 = line.get(p..)?.starts_with(b"1 ")
         && line
             .get(p.saturating_add(2))
@@ -390,13 +389,28 @@ pub(crate) fn push_header_extras<'a>(
         }
     }
     if rfc5424 {
-        if let Some(i) = memchr::memmem::find(head, b"sequenceId=\"") {
-            let v = head.get(i.saturating_add(12)..)?;
+        let sd = structured_data(h.after_timestamp, msg);
+        if let Some(i) = memchr::memmem::find(sd, b"sequenceId=\"") {
+            let v = sd.get(i.saturating_add(12)..)?;
             let end = memchr::memchr(b'"', v)?;
             extra.push(b"sequenceId", v.get(..end)?).then_some(())?;
         }
     }
     Some(())
+}
+
+/// The structured data of an RFC 5424 header: what follows HOSTNAME, APP-NAME, PROCID and
+/// MSGID (one space before each) up to the message. `after_timestamp` starts at HOSTNAME and
+/// ends with the message. A host name may hold `sequenceId="` too (the fuzzer's
+/// `regression-sequenceid-in-hostname`): only the structured data says OPNsense's sequence.
+fn structured_data<'a>(after_timestamp: &'a [u8], msg: &[u8]) -> &'a [u8] {
+    let end = after_timestamp.len().saturating_sub(msg.len());
+    let mut rest = after_timestamp.get(..end).unwrap_or_default();
+    for _ in 0..4 {
+        let next = memchr::memchr(b' ', rest).map_or(rest.len(), |i| i.saturating_add(1));
+        rest = rest.get(next..).unwrap_or_default();
+    }
+    rest
 }
 
 /// Writes the syslog header [`push_header_extras`] recorded (nothing when there was none).
