@@ -41,6 +41,9 @@ pub struct SyslogHeader<'a> {
     pub pid: Option<u32>,
     /// Kernel uptime stamp `[ 5739.482168]` in microseconds.
     pub uptime_us: Option<u64>,
+    /// RFC 5424 STRUCTURED-DATA as written (`[meta sequenceId="1"]`); `None` for `-` and
+    /// for other headers.
+    pub structured_data: Option<&'a [u8]>,
     /// Everything after the timestamp (and its following spaces); everything after the
     /// `<PRI>` when there is no timestamp. Lets a format re-read the host/tag when the header guess does
     /// not fit it (a bare `Mar 1 18:49:05 TCP a:p b:p in` ipfw line has no host).
@@ -400,9 +403,14 @@ fn rfc5424<'a>(
     h.host = host;
     h.tag = app;
     h.pid = procid.and_then(parse_u32);
-    let (r, _) = run(line, r, char(' '), "structured data after MSGID")?;
-    let r = match alt((value((), char('-')), structured_data())).parse(r) {
-        Ok((r, ())) => r,
+    let (sd, _) = run(line, r, char(' '), "structured data after MSGID")?;
+    let r = match alt((value(false, char('-')), value(true, structured_data()))).parse(sd) {
+        Ok((r, written)) => {
+            h.structured_data = written
+                .then(|| sd.get(..sd.len().saturating_sub(r.len())))
+                .flatten();
+            r
+        }
         Err(nom::Err::Failure(e)) => {
             return Err(Error::syntax(
                 offset_in(line, e.input),
@@ -411,7 +419,7 @@ fn rfc5424<'a>(
         }
         Err(_) => {
             return Err(Error::syntax(
-                offset_in(line, r),
+                offset_in(line, sd),
                 "structured data ('-' or '[')",
             ));
         }
@@ -544,12 +552,15 @@ mod tests {
         assert_eq!(h.host, Some(&b"OPNsense.example.com"[..]));
         assert_eq!((h.tag, h.pid), (Some(&b"filterlog"[..]), Some(76404)));
         assert_eq!(m, b"124,,,fae5");
+        assert_eq!(h.structured_data, Some(&b"[meta sequenceId=\"1\"]"[..]));
         let (h, m) = split(b"1 2021-08-04T06:59:07.691848+04:00 BBFW01.posoiden.local filterlog 48906 - - 98,,,1627710987").unwrap();
+        assert_eq!(h.structured_data, None);
         assert_eq!(h.pri, None);
         assert_eq!(h.timestamp.unwrap().utc_offset, Some(4 * 3600));
         assert_eq!(m, b"98,,,1627710987");
         let (h, m) = split(b"<14>1 - - - - - [a x=\"q\\]\"][b] msg").unwrap();
         assert_eq!((h.timestamp, h.host, h.tag), (None, None, None));
+        assert_eq!(h.structured_data, Some(&b"[a x=\"q\\]\"][b]"[..]));
         assert_eq!(m, b"msg");
         assert!(matches!(
             split(b"<134>1 2022-06-09T14:44:11Z host app"),

@@ -74,11 +74,6 @@ impl CachedResolver {
         self.inner.year_state()
     }
 
-    /// The first year-less stamp's year and month ([`Resolver::first_inferred_stamp`]).
-    pub fn first_inferred_stamp(&self) -> YearState {
-        self.inner.first_inferred_stamp()
-    }
-
     /// See [`Resolver::resumed_alike`].
     pub fn resumed_alike(&self, assumed: YearState, actual: YearState) -> bool {
         self.inner.resumed_alike(assumed, actual)

@@ -128,7 +128,7 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
     if let Some(h) = &header {
         rec.timestamp = h.timestamp;
         rec.host = h.host;
-        push_header_extras(line, h, body, &mut rec.extra).ok_or(too_many(0))?;
+        push_header_extras(line, h, &mut rec.extra).ok_or(too_many(0))?;
     }
     rec.rule = Some(get(0));
     let mut ex = Pusher {
@@ -353,7 +353,6 @@ fn offset_in(line: &[u8], sub: &[u8]) -> usize {
 pub(crate) fn push_header_extras<'a>(
     line: &'a [u8],
     h: &SyslogHeader<'a>,
-    msg: &'a [u8],
     extra: &mut Extra<'a>,
 ) -> Option<()> {
     let mut p = 0usize;
@@ -389,7 +388,9 @@ pub(crate) fn push_header_extras<'a>(
         }
     }
     if rfc5424 {
-        let sd = structured_data(h.after_timestamp, msg);
+        // The structured data only: a host name may hold `sequenceId="` too (the fuzzer's
+        // `regression-sequenceid-in-hostname`).
+        let sd = h.structured_data.unwrap_or_default();
         if let Some(i) = memchr::memmem::find(sd, b"sequenceId=\"") {
             let v = sd.get(i.saturating_add(12)..)?;
             let end = memchr::memchr(b'"', v)?;
@@ -397,20 +398,6 @@ pub(crate) fn push_header_extras<'a>(
         }
     }
     Some(())
-}
-
-/// The structured data of an RFC 5424 header: what follows HOSTNAME, APP-NAME, PROCID and
-/// MSGID (one space before each) up to the message. `after_timestamp` starts at HOSTNAME and
-/// ends with the message. A host name may hold `sequenceId="` too (the fuzzer's
-/// `regression-sequenceid-in-hostname`): only the structured data says OPNsense's sequence.
-fn structured_data<'a>(after_timestamp: &'a [u8], msg: &[u8]) -> &'a [u8] {
-    let end = after_timestamp.len().saturating_sub(msg.len());
-    let mut rest = after_timestamp.get(..end).unwrap_or_default();
-    for _ in 0..4 {
-        let next = memchr::memchr(b' ', rest).map_or(rest.len(), |i| i.saturating_add(1));
-        rest = rest.get(next..).unwrap_or_default();
-    }
-    rest
 }
 
 /// Writes the syslog header [`push_header_extras`] recorded (nothing when there was none).

@@ -155,7 +155,7 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
         }
         timestamp = h.timestamp;
         host = h.host;
-        push_header_extras(line, &h, msg, &mut extra).ok_or(full(0))?;
+        push_header_extras(line, &h, &mut extra).ok_or(full(0))?;
         let mut pos = line.len().saturating_sub(msg.len());
         if msg.starts_with(b"[ID ") {
             let close = memchr::memchr(b']', msg)

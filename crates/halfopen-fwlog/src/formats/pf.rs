@@ -222,7 +222,7 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
                 ));
             }
             host = h.host;
-            push_header_extras(line, &h, msg, &mut cx.extra).ok_or(Error::TooManyFields {
+            push_header_extras(line, &h, &mut cx.extra).ok_or(Error::TooManyFields {
                 line: 0,
                 offset: 0,
                 limit: crate::record::MAX_EXTRA_FIELDS,

@@ -12,15 +12,12 @@ use crate::input::Use;
 
 /// Kernel messages kept per input (they are rate-limited by the kernel; a log with more is
 /// summarised by the count).
-pub const MAX_KERNEL_NOTES: usize = 10_000;
+const MAX_KERNEL_NOTES: usize = 10_000;
 
 /// A parsed firewall line: an event, a kernel message (kept), nothing relevant.
-pub enum Parsed {
-    /// A TCP event.
+enum Parsed {
     Event(halfopen_tcp::Event),
-    /// A kernel message about a SYN flood.
     Kernel,
-    /// Nothing the analysis uses.
     Irrelevant,
 }
 
@@ -95,7 +92,7 @@ impl ParseState {
     }
 
     /// One line.
-    pub fn line(&mut self, format: Format, n: u64, b: &[u8]) -> Result<Parsed, String> {
+    fn line(&mut self, format: Format, n: u64, b: &[u8]) -> Result<Parsed, String> {
         // Read in place: moving the 688-byte record out of the result copied it per line.
         let parsed = halfopen_fwlog::parse_line(format, b);
         let rec = match &parsed {

@@ -351,23 +351,12 @@ fn ended_order(ended: &[Connection], order: &mut Vec<(i64, i64, u32)>) {
             .enumerate()
             .map(|(i, c)| (c.end_us, c.start_us, u32::try_from(i).unwrap_or(u32::MAX))),
     );
-    order.sort_unstable();
     let endpoints = |i: u32| ended.get(i as usize).map(|c| (c.orig, c.resp));
-    let mut from = 0;
-    while from < order.len() {
-        let times = order.get(from).map(|k| (k.0, k.1));
-        let to = from
-            + order
-                .get(from..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|k| Some((k.0, k.1)) == times)
-                .count();
-        if let Some(tied) = order.get_mut(from..to).filter(|t| t.len() > 1) {
-            tied.sort_unstable_by_key(|k| endpoints(k.2));
-        }
-        from = to.max(from + 1);
-    }
+    order.sort_unstable_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| endpoints(a.2).cmp(&endpoints(b.2)))
+    });
 }
 
 impl Tracker {

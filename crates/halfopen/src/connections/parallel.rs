@@ -16,6 +16,7 @@
 //! [`FORM_LINES`]: crate::evidence::FORM_LINES
 //! [`FormTally::add_counts`]: crate::evidence::FormTally::add_counts
 
+use std::ops::Range;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use halfopen_fwlog::Format;
@@ -35,7 +36,7 @@ const IN_FLIGHT_PER_WORKER: usize = 4;
 /// How the rest of a firewall log is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Workers {
-    /// Worker threads (fewer than two: the reading thread parses every line).
+    /// Worker threads (none: the reading thread parses every line).
     pub threads: usize,
     /// Lines per part (at least one).
     pub part_lines: usize,
@@ -48,28 +49,11 @@ impl Workers {
     }
 }
 
-/// One item of a part: a line (its bytes at `start..end` of the part's bytes) or an
-/// over-long line.
-#[derive(Debug)]
-enum PartItem {
-    Line {
-        number: u64,
-        offset: u64,
-        start: usize,
-        end: usize,
-    },
-    TooLong {
-        number: u64,
-        offset: u64,
-        error: String,
-    },
-}
-
-/// Whole lines of the log, in order.
+/// Whole lines of the log, in order: each line's bytes at its range of `bytes`.
 #[derive(Debug, Default)]
 struct Part {
     bytes: Vec<u8>,
-    items: Vec<PartItem>,
+    items: Vec<Item<Range<usize>>>,
 }
 
 /// How filling a part ended.
@@ -96,19 +80,11 @@ impl Part {
                 Some(Item::Line(number, offset, b)) => {
                     let start = self.bytes.len();
                     self.bytes.extend_from_slice(b);
-                    self.items.push(PartItem::Line {
-                        number,
-                        offset,
-                        start,
-                        end: self.bytes.len(),
-                    });
+                    self.items
+                        .push(Item::Line(number, offset, start..self.bytes.len()));
                 }
                 Some(Item::TooLong(number, offset, error)) => {
-                    self.items.push(PartItem::TooLong {
-                        number,
-                        offset,
-                        error,
-                    });
+                    self.items.push(Item::TooLong(number, offset, error));
                 }
                 Some(Item::ReadError(n, e)) => return Filled::ReadError(n, e),
             }
@@ -149,21 +125,15 @@ impl PartReader<'_> {
         let mut skipped = Skipped::new(self.skipped_cap);
         for item in &part.items {
             let item = match item {
-                PartItem::Line {
-                    number,
-                    offset,
-                    start,
-                    end,
-                } => Item::Line(
+                Item::Line(number, offset, range) => Item::Line(
                     *number,
                     *offset,
-                    part.bytes.get(*start..*end).unwrap_or_default(),
+                    part.bytes.get(range.clone()).unwrap_or_default(),
                 ),
-                PartItem::TooLong {
-                    number,
-                    offset,
-                    error,
-                } => Item::TooLong(*number, *offset, error.clone()),
+                Item::TooLong(number, offset, error) => {
+                    Item::TooLong(*number, *offset, error.clone())
+                }
+                Item::ReadError(number, error) => Item::ReadError(*number, error.clone()),
             };
             input::count_item(self.name, item, &mut skipped, &mut counts, |n, _, b| {
                 st.use_line(self.format, n, b, |ev| events.push(ev))
