@@ -495,6 +495,37 @@ mod tests {
         assert_eq!(t.len(), 500);
     }
 
+    /// Expiry stays exact over many expiry groups: sweeps at several times end exactly the
+    /// attempts due by then, and only those.
+    #[test]
+    fn expiry_is_exact_across_groups() {
+        let mut t = FlowTable::new(Config {
+            max_flows: 1 << 20,
+            ..Config::default()
+        });
+        let n = 200_000u32;
+        // Distinct sources 10 µs apart: the cache grows to 2^16 buckets, 1,024 groups.
+        for i in 0..n {
+            t.observe(&syn(i.wrapping_mul(2_654_435_761), i64::from(i) * 10));
+        }
+        assert!(t.syn_cache_capacity() / WAYS >= super::GROUP_BUCKETS * 1024);
+        let mut ended = 0i64;
+        for upto in [0i64, 1, 17_345, 17_346, 123_457, i64::from(n) - 1] {
+            // Attempt i is due at i * 10 µs + 63 s.
+            t.expire(upto * 10 + 63_000_000);
+            let mut starts = Vec::new();
+            while let Some(c) = t.pop_finished() {
+                assert_eq!(c.end, EndReason::Timeout);
+                starts.push(c.start_us);
+            }
+            starts.sort_unstable();
+            let want: Vec<i64> = (ended..=upto).map(|i| i * 10).collect();
+            assert_eq!(starts, want, "ended by attempt {upto}");
+            ended = upto + 1;
+            assert_eq!(t.len() as i64, i64::from(n) - ended);
+        }
+    }
+
     /// The straightforward version of `scan`, for reference.
     fn scan_reference(stamps: &[u32; WAYS], now: u32) -> (Option<usize>, Option<usize>) {
         let (mut free, mut oldest, mut age) = (None, None, 0u32);

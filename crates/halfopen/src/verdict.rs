@@ -261,14 +261,19 @@ pub enum Evidence {
 }
 
 impl Evidence {
-    /// The evidence as one English sentence (no trailing period).
+    /// The evidence as one English sentence (no trailing period); counts are written with
+    /// thousands separators, as everywhere in the report.
     pub fn sentence(&self) -> String {
+        let n = |v: u64| crate::escape::thousands(v);
         match self {
             Evidence::RequestsLogged { count } => {
-                format!("{count} request(s) in the access log")
+                format!("{} request(s) in the access log", n(u64::from(*count)))
             }
             Evidence::HandshakeNeverCompleted { syns } => {
-                format!("{syns} SYN(s), the handshake never completed")
+                format!(
+                    "{} SYN(s), the handshake never completed",
+                    n(u64::from(*syns))
+                )
             }
             Evidence::NoSynRetransmission => {
                 "a single SYN with no retransmission (a real TCP stack retries an unanswered SYN)"
@@ -287,7 +292,7 @@ impl Evidence {
             Evidence::ClosedWithoutData { reset, duration_ms } => format!(
                 "handshake completed, the client closed with {} after {} ms without sending data",
                 if *reset { "an RST" } else { "a FIN" },
-                duration_ms
+                n(*duration_ms)
             ),
             Evidence::ServerClosedIdle => {
                 "the server closed the connection; the client had sent nothing".to_owned()
@@ -304,40 +309,53 @@ impl Evidence {
                 looks_like,
             } => format!("the access log has a 400 for \"{request}\" ({looks_like})"),
             Evidence::DataWithoutRequest { bytes } => match bytes {
-                Some(b) => format!("the client sent {b} byte(s) but no request was logged"),
+                Some(b) => format!(
+                    "the client sent {} byte(s) but no request was logged",
+                    n(*b)
+                ),
                 None => "the client sent data but no request was logged".to_owned(),
             },
             Evidence::InboundPacketCount { packets, meaning } => {
-                format!("the firewall log shows {packets} inbound packet(s): {meaning}")
+                format!(
+                    "the firewall log shows {} inbound packet(s): {meaning}",
+                    n(*packets)
+                )
             }
             Evidence::Missing { what } => format!("missing: {what}"),
             Evidence::LogEnded {
                 seconds_before_end,
                 syn_timeout_seconds,
             } => format!(
-                "outcome unknown: the input ended {seconds_before_end} s after its last packet, \
-                 sooner than the {syn_timeout_seconds} s a real client needs to retry or answer"
+                "outcome unknown: the input ended {} s after its last packet, sooner than the \
+                 {syn_timeout_seconds} s a real client needs to retry or answer",
+                n(*seconds_before_end)
             ),
             Evidence::TooFewAttempts { half_open, needed } => format!(
-                "only {half_open} unanswered SYN(s): too few to call a flood (at least {needed} \
-                 from one address, or many such addresses in one network)"
+                "only {} unanswered SYN(s): too few to call a flood (at least {} from one \
+                 address, or many such addresses in one network)",
+                n(*half_open),
+                n(*needed)
             ),
             Evidence::NetworkFlood { network, sources } => format!(
-                "one of {sources} addresses in {network} that sent only unanswered SYNs: a \
-                 distributed flood"
+                "one of {} addresses in {network} that sent only unanswered SYNs: a \
+                 distributed flood",
+                n(*sources)
             ),
             Evidence::Aggregate { text } => text.clone(),
             Evidence::RealAddress { proofs } => format!(
-                "the address is real: its host answered {proofs} SYN-ACK(s) with an RST or \
-                 completed a handshake, so blocking it stops it"
+                "the address is real: its host answered {} SYN-ACK(s) with an RST or \
+                 completed a handshake, so blocking it stops it",
+                n(*proofs)
             ),
             Evidence::NoRequestLogged { attempts } => format!(
                 "no request from this address is in the access log, which covers the time of \
-                 its {attempts} attempt(s)"
+                 its {} attempt(s)",
+                n(*attempts)
             ),
             Evidence::ServerFlood { server, addresses } => format!(
-                "one of {addresses} addresses in the SYN flood on {server} (random, likely \
-                 spoofed sources: blocking them does little)"
+                "one of {} addresses in the SYN flood on {server} (random, likely \
+                 spoofed sources: blocking them does little)",
+                n(*addresses)
             ),
             Evidence::Form { shows, what } => format!(
                 "the firewall input shows {}: {what}",
@@ -349,8 +367,9 @@ impl Evidence {
                 format!("the capture shows the client's first bytes, {protocol}: {bytes}")
             }
             Evidence::AlsoServed { requests } => format!(
-                "it also made {requests} successful request(s), so it is not blocked \
-                 (--block-hostile-clients to include it)"
+                "it also made {} successful request(s), so it is not blocked \
+                 (--block-hostile-clients to include it)",
+                n(*requests)
             ),
         }
     }
@@ -402,5 +421,32 @@ mod tests {
         assert_eq!(e.sentence(), "3 SYN(s), the handshake never completed");
         let back: Evidence = serde_json::from_str(&j).unwrap();
         assert_eq!(back, e);
+    }
+
+    /// Counts in sentences carry thousands separators, as the report's own figures do (the
+    /// README story said "1194 SYN(s)" beside "1,200 SYNs").
+    #[test]
+    fn sentence_counts_have_separators() {
+        let cases = [
+            (
+                Evidence::HandshakeNeverCompleted { syns: 1194 },
+                "1,194 SYN(s), the handshake never completed",
+            ),
+            (
+                Evidence::RequestsLogged { count: 12_345 },
+                "12,345 request(s) in the access log",
+            ),
+            (
+                Evidence::ServerFlood {
+                    server: "192.0.2.10:80".to_owned(),
+                    addresses: 2_996_393,
+                },
+                "one of 2,996,393 addresses in the SYN flood on 192.0.2.10:80 (random, likely \
+                 spoofed sources: blocking them does little)",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.sentence(), want);
+        }
     }
 }
