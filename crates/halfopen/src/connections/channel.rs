@@ -145,10 +145,17 @@ impl<'a> Outbox<'a> {
         events.clear();
     }
 
-    /// Sends the batch if it is full.
+    /// Sends the batch if it is full (drops its events once the tracking thread is gone, so
+    /// the batch never grows past its size).
     pub fn send_if_full(&mut self) {
-        if self.batch.full() && !self.gone {
+        if !self.batch.full() {
+            return;
+        }
+        if !self.gone {
             self.gone = !self.link.send_batch(&mut self.batch);
+        }
+        if self.gone {
+            self.batch.clear();
         }
     }
 
@@ -162,5 +169,38 @@ impl<'a> Outbox<'a> {
     /// Tells the tracking thread what the input shows.
     pub fn send_form(&self, f: InputForm) {
         self.link.send_form(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::mpsc::sync_channel;
+
+    use super::{EVENT_BATCH, Link, Outbox};
+
+    /// Once the tracking thread is gone, the reading thread goes on counting lines but keeps
+    /// no events: its batch stays within its size however long the input.
+    #[test]
+    fn a_gone_receiver_keeps_the_batch_bounded() {
+        let (tx, rx) = sync_channel(1);
+        let (_spare_tx, spare) = sync_channel(1);
+        drop(rx);
+        let link = Link { tx, spare };
+        let mut out = Outbox::new(&link);
+        let a = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let b = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+        for round in 0..10 {
+            let mut events: Vec<halfopen_tcp::Event> = (0..EVENT_BATCH * 3)
+                .map(|i| halfopen_tcp::Event::new(i as i64, a, 40000, b, 80))
+                .collect();
+            out.extend(&mut events);
+            assert!(events.is_empty());
+            assert!(
+                out.batch.events.len() <= EVENT_BATCH,
+                "round {round}: {} events held",
+                out.batch.events.len()
+            );
+        }
     }
 }
