@@ -616,9 +616,8 @@ impl Report {
     ) -> Report {
         mark_spoofed_blocks(&mut view, &judgement.networks);
         let mut connections = VerdictCounts::default();
-        let held = rollup.sources_sorted();
-        let mut order: Vec<(&SourceSummary, &Judged)> = Vec::with_capacity(held.len());
-        for (s, j) in held.into_iter().zip(&judgement.sources) {
+        let mut order: Vec<(&SourceSummary, &Judged)> = Vec::with_capacity(judgement.sources.len());
+        for (s, j) in judged_sources(rollup, judgement) {
             for (v, n) in verdict_counts(s, j.verdict).iter() {
                 connections.add(v, n);
             }
@@ -804,11 +803,22 @@ fn source_report(s: &SourceSummary, j: &Judged, verdicts: VerdictCounts) -> Sour
     }
 }
 
+/// Each judged source with its summary (looked up by address: the judgement holds the held
+/// sources, in its own order).
+fn judged_sources<'a>(
+    r: &'a Rollup,
+    j: &'a Judgement,
+) -> impl Iterator<Item = (&'a SourceSummary, &'a Judged)> {
+    j.sources
+        .iter()
+        .filter_map(|v| r.source(&v.addr).map(|s| (s, v)))
+}
+
 /// The longest wait of a legitimate client from its SYN to its request, and the span of the
 /// connections that waited: (longest, first, last), µs.
 fn legitimate_waits(r: &Rollup, j: &Judgement) -> Option<(i64, i64, i64)> {
     let mut out: Option<(i64, i64, i64)> = None;
-    for (s, v) in r.sources_sorted().into_iter().zip(&j.sources) {
+    for (s, v) in judged_sources(r, j) {
         if v.verdict != Verdict::Legitimate {
             continue;
         }
