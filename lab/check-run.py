@@ -2,7 +2,7 @@
 """Read a lab run through every evidence form with the halfopen CLI and tabulate its verdicts.
 
 Usage: check-run.py RUNDIR [HALFOPEN_BINARY]   (default: target/release/halfopen)
-For each form present in RUNDIR (kern.log, server.pcap, kern-in.log, kern-syn.log, ipfw.log,
+For each form present in RUNDIR (kern.log, server.pcap, server-in.pcap, kern-in.log, kern-syn.log, ipfw.log,
 ipfw-all.log, server-midstream.pcap, kern-midstream.log; each may be .gz) runs
 `halfopen analyze --firewall|--pcap FORM --access access.log --error-log error.log --year Y --tz UTC --top 100000000
 --format json` and prints a Markdown table: one row per truth.txt row (each source goes to the
@@ -24,7 +24,7 @@ EXPECT = {
 }
 NEVER_BLOCK = {"legit", "fast-client", "nat-client", "browser", "server-internal", "refused-once",
                "syn-retransmit", "h2-prior-knowledge"}
-FORMS = ["kern.log", "server.pcap", "kern-in.log", "kern-syn.log", "ipfw.log", "ipfw-all.log",
+FORMS = ["kern.log", "server.pcap", "server-in.pcap", "kern-in.log", "kern-syn.log", "ipfw.log", "ipfw-all.log",
          "server-midstream.pcap", "kern-midstream.log"]
 
 run = sys.argv[1]

@@ -15,9 +15,19 @@ pub struct TcpOptions {
     pub fingerprint: u32,
 }
 
+/// The [`fingerprint`] of a segment without options (FNV-1a's offset basis): what a raw-packet
+/// tool's SYN has, and no operating system's.
+///
+/// ```
+/// use halfopen_tcp::options::{NO_OPTIONS, fingerprint};
+/// assert_eq!(fingerprint(&[]), NO_OPTIONS);
+/// assert_ne!(fingerprint(&[2, 4, 5, 180]), NO_OPTIONS);
+/// ```
+pub const NO_OPTIONS: u32 = 0x811c_9dc5;
+
 /// FNV-1a over the option kinds in the order they appear (NOP included, stopping at EOL
 /// or at a malformed option): equal for segments built by the same stack or tool.
-/// The empty option list hashes to `0x811c9dc5`.
+/// The empty option list hashes to [`NO_OPTIONS`].
 ///
 /// ```
 /// use halfopen_tcp::options::{fingerprint, parse};
@@ -36,7 +46,7 @@ pub fn fingerprint(options: &[u8]) -> u32 {
 /// Never panics; stops at EOL or at the first malformed option.
 pub fn parse(options: &[u8]) -> TcpOptions {
     let mut out = TcpOptions::default();
-    let mut h: u32 = 0x811c_9dc5;
+    let mut h: u32 = NO_OPTIONS;
     let mut i = 0usize;
     while let Some(&kind) = options.get(i) {
         if kind == 0 {

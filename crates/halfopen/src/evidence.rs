@@ -353,6 +353,9 @@ pub struct FormTally {
     pub fast_repeats: u64,
     /// Answerers of SYNs (a SYN-ACK after a SYN on the same 4-tuple).
     pub answerers: AddrCounts,
+    /// Captures: packets on a 4-tuple whose other end sent a SYN (the servers' answers:
+    /// SYN-ACKs, RSTs, data), among the packets before the form's decision.
+    pub replies: u64,
     /// Recently seen 4-tuples.
     pub recent: RecentTuples,
 }
@@ -424,6 +427,17 @@ impl FormTally {
         );
         if syn && ack && answered {
             self.answerers.add(ev.src, 1);
+        }
+        if late {
+            return;
+        }
+        // Which way the packets go, for a capture of one direction only.
+        if answered {
+            self.replies += 1;
+        } else if syn && !ack {
+            self.inbound_dst.add(ev.dst, 1);
+        } else if !syn {
+            self.inbound_non_syn += 1;
         }
     }
 
@@ -515,6 +529,7 @@ impl FormTally {
         self.repeats += o.repeats;
         self.fast_repeats += o.fast_repeats;
         self.answerers.merge(&o.answerers);
+        self.replies += o.replies;
     }
 }
 
@@ -631,11 +646,45 @@ pub fn decide(t: &FormTally, given: Option<Shows>) -> InputForm {
     }
 }
 
-/// The form of a capture (every packet, flags, payload), with the answerers of SYNs it shows
-/// as the server's addresses.
+/// SYNs a capture must hold, none of them answered by anything, before it is read as a
+/// capture of one direction.
+pub const MIN_ONE_WAY_SYNS: u64 = 20;
+
+/// The form of a capture (flags, payload), with the answerers of SYNs it shows as the
+/// server's addresses. Every packet in both directions, unless nothing at all came back from
+/// where at least [`MIN_ONE_WAY_SYNS`] SYNs went (no SYN-ACK, RST or data on their 4-tuples):
+/// then it is a capture of one direction (an ingress mirror port, `tcpdump -Q in`, a DDoS
+/// sample), read as every inbound packet or as SYNs only, the SYNs' destinations as the
+/// servers. A server that answered nothing at all looks the same in a capture, and then
+/// "not visible" is the honest reading too.
 pub fn decide_capture(t: &FormTally) -> InputForm {
     let mut f = InputForm::capture();
     f.server_addrs = t.answerers.dominant(SERVER_SHARE);
+    if t.bare_syns >= MIN_ONE_WAY_SYNS && t.replies == 0 && t.syn_acks == 0 {
+        let n = thousands;
+        (f.shows, f.reason) = if t.inbound_non_syn == 0 {
+            (
+                Shows::SynOnly,
+                format!(
+                    "all {} TCP packets are SYNs and nothing came back from where they went: a \
+                     capture of one direction",
+                    n(t.tcp)
+                ),
+            )
+        } else {
+            (
+                Shows::Inbound,
+                format!(
+                    "{} TCP packets ({} SYNs, {} ACK/data/FIN/RST from the clients) and nothing \
+                     back from where the SYNs went: a capture of one direction",
+                    n(t.tcp),
+                    n(t.bare_syns),
+                    n(t.inbound_non_syn)
+                ),
+            )
+        };
+        f.server_addrs = t.inbound_dst.dominant(SERVER_SHARE);
+    }
     f
 }
 
@@ -841,6 +890,75 @@ mod tests {
             decide_capture(&t).server_addrs,
             ["203.0.113.80".parse::<IpAddr>().unwrap()]
         );
+    }
+
+    /// A packet of a capture, `flags` set, from `src:sport` to `dst:dport` at `ts` µs.
+    fn packet(
+        ts: i64,
+        (src, sport): (&str, u16),
+        (dst, dport): (&str, u16),
+        flags: halfopen_tcp::TcpFlags,
+    ) -> halfopen_tcp::Event {
+        let mut e =
+            halfopen_tcp::Event::new(ts, src.parse().unwrap(), sport, dst.parse().unwrap(), dport);
+        e.flags = Some(flags);
+        e
+    }
+
+    /// A capture in which nothing came back from where its SYNs went is read as one direction:
+    /// SYNs only, or every inbound packet when the clients sent more; the SYNs' destination is
+    /// the server. Any answer (a SYN-ACK, a RST) or too few SYNs keep "every packet".
+    #[test]
+    fn a_capture_of_one_direction() {
+        use halfopen_tcp::TcpFlags;
+        let server = ("192.0.2.10", 80);
+        let client = |i: u16| {
+            (
+                if i % 2 == 0 {
+                    "203.0.113.5"
+                } else {
+                    "198.51.100.7"
+                },
+                40000 + i,
+            )
+        };
+        let syns = |n: u16| {
+            let mut t = FormTally::default();
+            for i in 0..n {
+                t.add_event(&packet(i64::from(i), client(i), server, TcpFlags::SYN));
+            }
+            t
+        };
+        let t = syns(MIN_ONE_WAY_SYNS as u16);
+        let f = decide_capture(&t);
+        assert_eq!(f.shows, Shows::SynOnly, "{}", f.reason);
+        assert!(f.flags && f.payload);
+        assert_eq!(f.server_addrs, ["192.0.2.10".parse::<IpAddr>().unwrap()]);
+        assert!(
+            f.reason.contains("a capture of one direction"),
+            "{}",
+            f.reason
+        );
+        // The clients' handshake ACKs and data, and still nothing back: every inbound packet.
+        let mut t = syns(30);
+        for i in 0..30 {
+            t.add_event(&packet(
+                100 + i64::from(i),
+                client(i),
+                server,
+                TcpFlags::ACK,
+            ));
+        }
+        assert_eq!(decide_capture(&t).shows, Shows::Inbound);
+        // One answer (a SYN-ACK or the server's RST) and the capture shows both ways.
+        for answer in [TcpFlags::SYN | TcpFlags::ACK, TcpFlags::RST | TcpFlags::ACK] {
+            let mut t = syns(30);
+            t.add_event(&packet(200, server, client(3), answer));
+            assert_eq!(decide_capture(&t).shows, Shows::EveryPacket, "{answer:?}");
+        }
+        // Too few SYNs to tell a capture of one direction from a server that is down.
+        let t = syns(MIN_ONE_WAY_SYNS as u16 - 1);
+        assert_eq!(decide_capture(&t).shows, Shows::EveryPacket);
     }
 
     #[test]

@@ -38,7 +38,8 @@ impl SynFingerprint {
         let header = if c.orig.is_ipv4() { 40 } else { 60 };
         let has_options = match (s.mss, s.options_fingerprint, s.ip_len) {
             (Some(_), _, _) => Some(true),
-            (None, Some(fp), _) => Some(fp != 0),
+            // A capture always has a fingerprint; an empty option list's is `NO_OPTIONS`.
+            (None, Some(fp), _) => Some(fp != halfopen_tcp::options::NO_OPTIONS),
             (None, None, Some(len)) => Some(len > header),
             (None, None, None) => None,
         };
@@ -723,6 +724,42 @@ mod history_letters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fingerprint of a SYN a capture held: no TCP options is crafted (the options'
+    /// fingerprint of an empty list, not 0, which the capture path never gives); MSS and the
+    /// usual options are an operating system's.
+    #[test]
+    fn a_captured_syn_without_options_looks_crafted() {
+        use halfopen_tcp::options::{NO_OPTIONS, fingerprint};
+        let first_syn = |options_fingerprint: u32, mss: Option<u16>| {
+            let mut ev = halfopen_tcp::Event::new(
+                0,
+                "198.51.100.9".parse().unwrap(),
+                4000,
+                "192.0.2.10".parse().unwrap(),
+                80,
+            )
+            .with_flags(halfopen_tcp::TcpFlags::SYN);
+            ev.seq = Some(1);
+            ev.payload_len = Some(0);
+            ev.window = Some(512);
+            ev.ip_len = Some(40);
+            ev.options_fingerprint = Some(options_fingerprint);
+            ev.mss = mss;
+            let mut t = halfopen_tcp::FlowTable::new(halfopen_tcp::Config::default());
+            t.observe(&ev);
+            t.finish();
+            let c = t.pop_finished().expect("the attempt");
+            SynFingerprint::of(&c).expect("a SYN")
+        };
+        assert!(first_syn(NO_OPTIONS, None).looks_crafted());
+        let linux = [
+            2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        assert!(!first_syn(fingerprint(&linux), Some(1460)).looks_crafted());
+        // An option list without MSS is still options (not crafted by this rule).
+        assert!(!first_syn(fingerprint(&[1, 1, 4, 2]), None).looks_crafted());
+    }
 
     #[test]
     fn request_kinds_follow_the_lab() {

@@ -301,11 +301,16 @@ pub const SLOW_HEAD_MS: u64 = 5_000;
 fn from_first_bytes(c: &ConnFacts) -> Option<Outcome> {
     let p = c.payload.as_deref()?;
     match p.class {
-        PayloadClass::HttpComplete => Some(match p.server_status {
-            Some(400) => Outcome::BadRequest,
-            Some(408) => Outcome::SlowRequest,
-            _ => Outcome::Served,
-        }),
+        PayloadClass::HttpComplete => match p.server_status {
+            Some(400) => Some(Outcome::BadRequest),
+            Some(408) => Some(Outcome::SlowRequest),
+            Some(_) => Some(Outcome::Served),
+            // No status line kept: served only if the capture shows the server sending data.
+            // A capture of one direction never does, and a whole head alone proves nothing:
+            // a slow-body attack sends its head whole and trickles the body.
+            None if c.has('d') => Some(Outcome::Served),
+            None => None,
+        },
         PayloadClass::HttpPartial => {
             let server_closed = matches!(c.first_close(), Some((false, _)));
             let slow = p.server_status == Some(408)

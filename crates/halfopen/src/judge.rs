@@ -217,6 +217,14 @@ fn covered(s: &SourceSummary, cx: &Context) -> bool {
     covers(cx, s.first_seen_us)
 }
 
+/// Whether a source's attempts (SYNs whose outcome the input does not show: SYN-only, one
+/// line per connection) may count in a flood: it has none; each was a crafted SYN (no TCP
+/// options: no operating system sends one, so no client whose handshake went on to complete
+/// sent it); or the access log covers their time (no request came of them).
+fn attempts_count(s: &SourceSummary, cx: &Context) -> bool {
+    s.attempts() <= s.crafted_syns || (cx.access_log && covered(s, cx))
+}
+
 /// Whether the access logs cover the time `t` (a minute either side).
 fn covers(cx: &Context, t: i64) -> bool {
     cx.access_span.is_some_and(|(a, b)| {
@@ -225,9 +233,10 @@ fn covers(cx: &Context, t: i64) -> bool {
 }
 
 /// Whether the folded flood sources of `p` count in a flood: they showed the outcome of
-/// their SYNs, or the access log covers their attempts.
+/// their SYNs, every address with attempts sent a crafted SYN, or the access log covers
+/// their attempts (as [`attempts_count`] for a source held).
 fn part_counts(p: &FloodPart, cx: &Context) -> bool {
-    p.attempt_addresses == 0 || (cx.access_log && p.span.min.is_some_and(|t| covers(cx, t)))
+    p.attempt_addresses <= p.crafted || (cx.access_log && p.span.min.is_some_and(|t| covers(cx, t)))
 }
 
 struct Draft {
@@ -847,7 +856,7 @@ fn network_floods(
     let candidate = |s: &SourceSummary, j: &Judged| {
         s.only_unanswered()
             && matches!(j.verdict, Verdict::SynFlood | Verdict::Unknown)
-            && (s.attempts() == 0 || (cx.access_log && covered(s, cx)))
+            && attempts_count(s, cx)
     };
     let members: Vec<usize> = summaries
         .iter()
@@ -1052,7 +1061,7 @@ fn server_floods(
     // Keyed by family and port: a source's address family is its server's.
     let mut by_port: BTreeMap<(bool, u16), Vec<usize>> = BTreeMap::new();
     for (i, s) in summaries.iter().enumerate() {
-        let weak_ok = s.attempts() == 0 || (cx.access_log && covered(s, cx));
+        let weak_ok = attempts_count(s, cx);
         let undecided = judged
             .get(i)
             .is_some_and(|j| matches!(j.verdict, Verdict::SynFlood | Verdict::Unknown));

@@ -1,0 +1,67 @@
+//! Public captures of real attacks, with their stated origin (tests/data/public/PROVENANCE.md).
+
+use std::path::Path;
+
+use halfopen::evidence::Shows;
+use halfopen::report::ServerFinding;
+use halfopen::{Analyzer, Options, Source, Verdict};
+
+fn data(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/public")
+        .join(path)
+}
+
+/// A real spoofed SYN flood captured at its target, incoming packets only, no web log: the
+/// capture is read as one direction (SYNs only), the flood on the target's port is found from
+/// the SYNs alone (each without TCP options: a raw-packet tool, no client whose handshake
+/// could have completed), its addresses are called spoofed and nothing is blocked.
+#[test]
+fn a_real_spoofed_syn_flood_capture_of_one_direction() {
+    let mut a = Analyzer::new(Options::default());
+    a.add_path(
+        Source::Pcap,
+        &data("stopddos/pkt.TCP.synflood.spoofed.pcap.gz"),
+    )
+    .expect("the capture");
+    let r = a.finish();
+    assert!(r.unusable_inputs.is_empty(), "{:?}", r.unusable_inputs);
+    let form = &r.forms[0];
+    assert_eq!(form.shows, Shows::SynOnly, "{form:?}");
+    assert!(
+        form.reason.contains("a capture of one direction"),
+        "{}",
+        form.reason
+    );
+    let flood = r
+        .server_findings
+        .iter()
+        .find_map(|f| match f {
+            ServerFinding::SynFlood(x) if x.server.to_string() == "10.10.10.10:25565" => {
+                Some(x.clone())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no flood found: {:?}", r.headline));
+    assert!(flood.likely_spoofed, "{flood:?}");
+    assert!(flood.addresses > 35_000, "{flood:?}");
+    assert!(flood.unanswered > 35_000, "{flood:?}");
+    // Spoofed addresses are not blocked, one by one or by network.
+    assert!(r.blocklist.is_empty(), "{:?}", r.blocklist);
+    assert!(
+        r.sources.iter().all(|s| s.verdict == Verdict::SynFlood),
+        "{:?}",
+        r.sources
+            .iter()
+            .filter(|s| s.verdict != Verdict::SynFlood)
+            .map(|s| (s.addr, s.verdict))
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        r.headline[0].contains("SYN flood on 10.10.10.10:25565")
+            && r.headline[0].contains("without TCP options"),
+        "{:?}",
+        r.headline
+    );
+}
