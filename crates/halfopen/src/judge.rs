@@ -217,6 +217,19 @@ fn covered(s: &SourceSummary, cx: &Context) -> bool {
     covers(cx, s.first_seen_us)
 }
 
+/// A single SYN reset after the server's SYN-ACK (or reset by its sender, where the server's
+/// packets are not shown), judged a SYN-scan probe on its own (nmap -sS). During a flood from
+/// random, likely spoofed addresses on the same port it is far more likely the spoofed
+/// address's real owner answering the server's SYN-ACK for a SYN it never sent (the StopDDoS
+/// capture: each such address's SYN came with TTL 242-244 and no DF, its RST with TTL 55 and
+/// DF, a tenth of a second later): a member of the flood, never blocked on its own.
+fn single_reset_probe(s: &SourceSummary, j: &Judged) -> bool {
+    j.verdict == Verdict::SynScan
+        && s.dst_ports.len() == 1
+        && s.connections <= SINGLE_PROBES
+        && s.requests.total() == 0
+}
+
 /// Whether a source's attempts (SYNs whose outcome the input does not show: SYN-only, one
 /// line per connection) may count in a flood: it has none; each was a crafted SYN (no TCP
 /// options: no operating system sends one, so no client whose handshake went on to complete
@@ -1143,9 +1156,43 @@ fn server_floods(
                 );
             }
         }
+        if f.likely_spoofed {
+            spoofed_owners(summaries, judged, key, &f);
+        }
         out.push(f);
     }
     out
+}
+
+/// The single reset probes to a port under a likely spoofed flood ([`single_reset_probe`]):
+/// not blocked; a flood member when their SYN was crafted (the flood tool's, not a scanner's
+/// stack). They are left out of the flood's counts and its spoofing evidence.
+fn spoofed_owners(
+    summaries: &[&SourceSummary],
+    judged: &mut [Judged],
+    (v4, port): (bool, u16),
+    f: &ServerFlood,
+) {
+    for (s, j) in summaries.iter().zip(judged.iter_mut()) {
+        if s.addr.is_ipv4() != v4
+            || s.dst_ports.ports.first() != Some(&port)
+            || !single_reset_probe(s, j)
+        {
+            continue;
+        }
+        j.random_flood_member = true;
+        if s.crafted_syns > 0 {
+            j.verdict = Verdict::SynFlood;
+            j.confidence = Confidence::Medium;
+        }
+        j.evidence.insert(
+            0,
+            Evidence::ServerFlood {
+                server: f.server.to_string(),
+                addresses: f.addresses,
+            },
+        );
+    }
 }
 
 fn describe_server_flood(

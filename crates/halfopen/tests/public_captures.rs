@@ -65,3 +65,48 @@ fn a_real_spoofed_syn_flood_capture_of_one_direction() {
         r.headline
     );
 }
+
+/// A real spoofed SYN flood in which the real owners of 172 of the spoofed addresses answered
+/// the target's SYN-ACK with an RST (TTL 55 and DF against the SYNs' 242-244 without DF): each
+/// such address looks like a single SYN-scan probe (nmap -sS) on its own. They are the flood's
+/// victims, not its senders: none is blocked (before, 172 /32s were proposed as `syn_scan`),
+/// and the flood is still called spoofed.
+#[test]
+fn owners_of_spoofed_addresses_answering_with_rst_are_not_blocked() {
+    let mut a = Analyzer::new(Options {
+        top: usize::MAX,
+        ..Options::default()
+    });
+    a.add_path(
+        Source::Pcap,
+        &data("stopddos/pkt.TCP.DOMINATE.syn.ecn.cwr.pcapng.gz"),
+    )
+    .expect("the capture");
+    let r = a.finish();
+    assert_eq!(r.forms[0].shows, Shows::Inbound, "{:?}", r.forms[0]);
+    let flood = r
+        .server_findings
+        .iter()
+        .find_map(|f| match f {
+            ServerFinding::SynFlood(x) if x.server.to_string() == "10.10.10.10:30120" => {
+                Some(x.clone())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no flood found: {:?}", r.headline));
+    assert!(flood.likely_spoofed, "{flood:?}");
+    assert!(r.blocklist.is_empty(), "{:?}", r.blocklist);
+    let owner = r
+        .sources
+        .iter()
+        .find(|s| s.addr.to_string() == "2.49.212.128")
+        .expect("a spoofed address whose owner reset");
+    assert_eq!(owner.verdict, Verdict::SynFlood, "{:?}", owner.evidence);
+    assert!(
+        r.not_blocked
+            .iter()
+            .any(|n| n.addr == owner.addr && n.reason.contains("random-source flood")),
+        "{:?}",
+        r.not_blocked.iter().take(3).collect::<Vec<_>>()
+    );
+}
