@@ -199,6 +199,21 @@ fn check_run(run: &str) -> BTreeMap<&'static str, Report> {
     out
 }
 
+/// The floods run's block list holds the hping3 address and the two flooding networks.
+fn assert_blocks_the_floods(r: &Report, form: &str) {
+    for want in [
+        "198.51.100.50/32",
+        "203.0.113.128/26",
+        "2001:db8:bad:1::/64",
+    ] {
+        assert!(
+            r.blocklist.iter().any(|b| b == want),
+            "{form}: {want} not in {:?}",
+            r.blocklist
+        );
+    }
+}
+
 fn flood_on(r: &Report, server: &str) -> Option<halfopen::judge::ServerFlood> {
     r.server_findings.iter().find_map(|f| match f {
         ServerFinding::SynFlood(x) if x.server.to_string() == server => Some(x.clone()),
@@ -238,17 +253,7 @@ fn syn_only_evidence_without_an_access_log_finds_the_floods() {
             .unwrap_or_else(|| panic!("floods/{form}: {:?}", r.headline));
         assert!(f.addresses > 10_000 && f.likely_spoofed, "{form}: {f:?}");
         assert!(flood_on(&r, "[2001:db8::10]:80").is_some(), "{form}");
-        for want in [
-            "198.51.100.50/32",
-            "203.0.113.128/26",
-            "2001:db8:bad:1::/64",
-        ] {
-            assert!(
-                r.blocklist.iter().any(|b| b == want),
-                "{form}: {want} not in {:?}",
-                r.blocklist
-            );
-        }
+        assert_blocks_the_floods(&r, form);
     }
     for run in ["run1", "prefork", "floods"] {
         let t = truth(run);
@@ -374,17 +379,7 @@ fn floods_every_form() {
         assert!(f.likely_spoofed, "{form}: {f:?}");
         // Not thousands of /32s: the random sources are left out of the block list.
         assert!(r.blocklist.len() <= 5, "{form}: {:?}", r.blocklist);
-        for want in [
-            "198.51.100.50/32",
-            "203.0.113.128/26",
-            "2001:db8:bad:1::/64",
-        ] {
-            assert!(
-                r.blocklist.iter().any(|b| b == want),
-                "{form}: {want} not in {:?}",
-                r.blocklist
-            );
-        }
+        assert_blocks_the_floods(r, form);
     }
     // The kernel's own word is in the full kern.log.
     let k = flood_on(&reports["kern.log"], "192.0.2.10:80").unwrap();

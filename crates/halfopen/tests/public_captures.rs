@@ -4,12 +4,23 @@ use std::path::Path;
 
 use halfopen::evidence::Shows;
 use halfopen::report::ServerFinding;
-use halfopen::{Analyzer, Options, Source, Verdict};
+use halfopen::{Analyzer, Options, Report, Source, Verdict};
 
 fn data(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/public")
         .join(path)
+}
+
+/// The SYN flood the report finds on `server`.
+fn flood_on(r: &Report, server: &str) -> halfopen::judge::ServerFlood {
+    r.server_findings
+        .iter()
+        .find_map(|f| match f {
+            ServerFinding::SynFlood(x) if x.server.to_string() == server => Some(x.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no flood on {server}: {:?}", r.headline))
 }
 
 /// A real spoofed SYN flood captured at its target, incoming packets only, no web log: the
@@ -33,16 +44,7 @@ fn a_real_spoofed_syn_flood_capture_of_one_direction() {
         "{}",
         form.reason
     );
-    let flood = r
-        .server_findings
-        .iter()
-        .find_map(|f| match f {
-            ServerFinding::SynFlood(x) if x.server.to_string() == "10.10.10.10:25565" => {
-                Some(x.clone())
-            }
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no flood found: {:?}", r.headline));
+    let flood = flood_on(&r, "10.10.10.10:25565");
     assert!(flood.likely_spoofed, "{flood:?}");
     assert!(flood.addresses > 35_000, "{flood:?}");
     assert!(flood.unanswered > 35_000, "{flood:?}");
@@ -84,16 +86,7 @@ fn owners_of_spoofed_addresses_answering_with_rst_are_not_blocked() {
     .expect("the capture");
     let r = a.finish();
     assert_eq!(r.forms[0].shows, Shows::Inbound, "{:?}", r.forms[0]);
-    let flood = r
-        .server_findings
-        .iter()
-        .find_map(|f| match f {
-            ServerFinding::SynFlood(x) if x.server.to_string() == "10.10.10.10:30120" => {
-                Some(x.clone())
-            }
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no flood found: {:?}", r.headline));
+    let flood = flood_on(&r, "10.10.10.10:30120");
     assert!(flood.likely_spoofed, "{flood:?}");
     assert!(r.blocklist.is_empty(), "{:?}", r.blocklist);
     let owner = r
