@@ -1140,20 +1140,7 @@ fn server_floods(
                 .is_some_and(|s| flood_like(s) + s.attempts() >= cx.rules.min_flood_attempts);
             if let Some(j) = judged.get_mut(i) {
                 let in_network = networks.iter().any(|n| n.network.contains(&j.addr));
-                j.random_flood_member = f.likely_spoofed && !in_network && !alone;
-                if j.verdict != Verdict::SynFlood && own {
-                    j.verdict = Verdict::SynFlood;
-                    j.confidence = Confidence::Medium;
-                    j.evidence
-                        .retain(|e| !matches!(e, Evidence::TooFewAttempts { .. }));
-                }
-                j.evidence.insert(
-                    0,
-                    Evidence::ServerFlood {
-                        server: server.to_string(),
-                        addresses,
-                    },
-                );
+                join_flood(j, &f, own, f.likely_spoofed && !in_network && !alone);
             }
         }
         if f.likely_spoofed {
@@ -1180,19 +1167,28 @@ fn spoofed_owners(
         {
             continue;
         }
-        j.random_flood_member = true;
-        if s.crafted_syns > 0 {
-            j.verdict = Verdict::SynFlood;
-            j.confidence = Confidence::Medium;
-        }
-        j.evidence.insert(
-            0,
-            Evidence::ServerFlood {
-                server: f.server.to_string(),
-                addresses: f.addresses,
-            },
-        );
+        join_flood(j, f, s.crafted_syns > 0, true);
     }
+}
+
+/// Makes `j` one of flood `f`'s addresses: `random` when it is one of a random-source
+/// flood's (never blocked on its own); `own` when its SYNs show it flooding, which makes it a
+/// `syn_flood` (medium) where it was not.
+fn join_flood(j: &mut Judged, f: &ServerFlood, own: bool, random: bool) {
+    j.random_flood_member = random;
+    if j.verdict != Verdict::SynFlood && own {
+        j.verdict = Verdict::SynFlood;
+        j.confidence = Confidence::Medium;
+        j.evidence
+            .retain(|e| !matches!(e, Evidence::TooFewAttempts { .. }));
+    }
+    j.evidence.insert(
+        0,
+        Evidence::ServerFlood {
+            server: f.server.to_string(),
+            addresses: f.addresses,
+        },
+    );
 }
 
 fn describe_server_flood(
