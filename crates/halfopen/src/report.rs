@@ -3,7 +3,7 @@
 //! Every string that came from a log is escaped before it is stored (see [`crate::escape`]),
 //! so neither rendering can carry control characters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
@@ -1231,6 +1231,15 @@ fn render_text(r: &Report, color: bool) -> String {
     for (v, n) in r.connections.iter() {
         let _ = writeln!(o, "  {:<14} {:>10}", v.as_str(), thousands(n));
     }
+    if r.scale.connections_folded > 0 {
+        let _ = writeln!(
+            o,
+            "  {:<14} {:>10}  (of sources folded into their network's and server port's counters: \
+             judged together there, not one by one)",
+            "folded",
+            thousands(r.scale.connections_folded)
+        );
+    }
     let c = &r.correlation;
     if c.requests > 0 {
         let _ = writeln!(
@@ -1521,17 +1530,73 @@ fn render_blocks(r: &Report, o: &mut String, b: &str, e: &str) {
             );
         }
     }
-    for nb in r.not_blocked.iter().take(20) {
-        let _ = writeln!(o, "  not blocked: {} ({})", nb.addr, nb.reason);
+    let groups = not_blocked_by_reason(&r.not_blocked);
+    for g in groups.iter().take(NOT_BLOCKED_LINES) {
+        match g.addrs.as_slice() {
+            [one] => {
+                let _ = writeln!(o, "  not blocked: {one} ({})", g.reason);
+            }
+            many => {
+                let examples: Vec<String> = many
+                    .iter()
+                    .take(NOT_BLOCKED_EXAMPLES)
+                    .map(ToString::to_string)
+                    .collect();
+                let _ = writeln!(
+                    o,
+                    "  not blocked: {} addresses ({}), e.g. {}",
+                    thousands(many.len() as u64),
+                    g.reason,
+                    examples.join(", ")
+                );
+            }
+        }
     }
-    if r.not_blocked.len() > 20 {
+    let hidden: usize = groups
+        .iter()
+        .skip(NOT_BLOCKED_LINES)
+        .map(|g| g.addrs.len())
+        .sum();
+    if hidden > 0 {
         let _ = writeln!(
             o,
             "  ... and {} more not blocked (see --format json)",
-            r.not_blocked.len() - 20
+            thousands(hidden as u64)
         );
     }
     let _ = writeln!(o);
+}
+
+/// Lines of "not blocked" the text report shows (each one reason).
+const NOT_BLOCKED_LINES: usize = 20;
+
+/// Addresses a "not blocked" line shared by several names.
+const NOT_BLOCKED_EXAMPLES: usize = 3;
+
+/// Addresses not blocked for one and the same reason.
+struct NotBlockedGroup<'a> {
+    reason: &'a str,
+    addrs: Vec<IpAddr>,
+}
+
+/// The not-blocked entries grouped by their reason, in the order each reason first appears
+/// (a random-source flood's thousands of addresses share one reason: one line, not a page).
+fn not_blocked_by_reason(entries: &[NotBlocked]) -> Vec<NotBlockedGroup<'_>> {
+    let mut groups: Vec<NotBlockedGroup<'_>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for nb in entries {
+        let at = *index.entry(nb.reason.as_str()).or_insert_with(|| {
+            groups.push(NotBlockedGroup {
+                reason: nb.reason.as_str(),
+                addrs: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        if let Some(g) = groups.get_mut(at) {
+            g.addrs.push(nb.addr);
+        }
+    }
+    groups
 }
 
 fn render_inputs(r: &Report, o: &mut String, b: &str, e: &str) {

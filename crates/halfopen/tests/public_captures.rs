@@ -103,3 +103,51 @@ fn owners_of_spoofed_addresses_answering_with_rst_are_not_blocked() {
         r.not_blocked.iter().take(3).collect::<Vec<_>>()
     );
 }
+
+/// The real spoofed flood is more sources than the default budget holds one by one. The text
+/// report still accounts for every connection (the verdict rows plus the folded sources'
+/// connections make the total), and its 20,000-odd not-blocked flood addresses, all for one
+/// reason, are one line, not twenty lines of random addresses and a "more".
+#[test]
+fn a_folded_flood_adds_up_and_is_not_blocked_in_one_line() {
+    let mut a = Analyzer::new(Options::default());
+    a.add_path(
+        Source::Pcap,
+        &data("stopddos/pkt.TCP.synflood.spoofed.pcap.gz"),
+    )
+    .expect("the capture");
+    let r = a.finish();
+    assert!(r.scale.connections_folded > 0, "{:?}", r.scale);
+    assert_eq!(
+        r.connections.total() + r.scale.connections_folded,
+        r.connections_total
+    );
+    let text = r.to_text(false);
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Connections by verdict"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let folded = table
+        .iter()
+        .find(|l| l.trim_start().starts_with("folded"))
+        .expect("a folded row");
+    assert!(
+        folded.contains(&halfopen::escape::thousands(r.scale.connections_folded)),
+        "{folded}"
+    );
+    let not_blocked: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  not blocked"))
+        .collect();
+    assert_eq!(not_blocked.len(), 1, "{not_blocked:#?}");
+    assert!(
+        not_blocked[0].contains(&format!(
+            "not blocked: {} addresses (one address of a random-source flood",
+            halfopen::escape::thousands(r.not_blocked.len() as u64)
+        )),
+        "{}",
+        not_blocked[0]
+    );
+}
