@@ -241,6 +241,16 @@ impl AddrCounts {
         }
     }
 
+    /// Whether `a` was counted (and not dropped since).
+    pub fn contains(&self, a: IpAddr) -> bool {
+        self.counts.contains_key(&a)
+    }
+
+    /// The count of `a` (0 when not counted or dropped).
+    pub fn get(&self, a: IpAddr) -> u64 {
+        self.counts.get(&a).copied().unwrap_or(0)
+    }
+
     /// The addresses that hold at least `share` of the total, most seen first.
     pub fn dominant(&self, share: f64) -> Vec<IpAddr> {
         let total: u64 = self.counts.values().sum();
@@ -356,6 +366,18 @@ pub struct FormTally {
     /// Captures: packets on a 4-tuple whose other end sent a SYN (the servers' answers:
     /// SYN-ACKs, RSTs, data), among the packets before the form's decision.
     pub replies: u64,
+    /// Captures: SYN-ACKs on a 4-tuple where no SYN was seen (backscatter, a reflection, or
+    /// the SYN-ACK receiver's own connections whose SYNs the capture does not show), among the
+    /// packets before the form's decision.
+    pub unsolicited_syn_acks: u64,
+    /// Their destinations.
+    pub syn_ack_targets: AddrCounts,
+    /// Captures: packets sent by an address that had received such a SYN-ACK before.
+    pub sent_by_syn_ack_targets: u64,
+    /// Captures: the destinations of the packets before the form's decision.
+    pub destinations: AddrCounts,
+    /// Captures: the packets counted in `destinations`.
+    pub destined: u64,
     /// Recently seen 4-tuples.
     pub recent: RecentTuples,
 }
@@ -432,6 +454,15 @@ impl FormTally {
             return;
         }
         // Which way the packets go, for a capture of one direction only.
+        self.destinations.add(ev.dst, 1);
+        self.destined += 1;
+        if self.syn_ack_targets.contains(ev.src) {
+            self.sent_by_syn_ack_targets += 1;
+        }
+        if syn && ack && !answered {
+            self.unsolicited_syn_acks += 1;
+            self.syn_ack_targets.add(ev.dst, 1);
+        }
         if answered {
             self.replies += 1;
         } else if syn && !ack {
@@ -530,6 +561,11 @@ impl FormTally {
         self.fast_repeats += o.fast_repeats;
         self.answerers.merge(&o.answerers);
         self.replies += o.replies;
+        self.unsolicited_syn_acks += o.unsolicited_syn_acks;
+        self.syn_ack_targets.merge(&o.syn_ack_targets);
+        self.sent_by_syn_ack_targets += o.sent_by_syn_ack_targets;
+        self.destinations.merge(&o.destinations);
+        self.destined += o.destined;
     }
 }
 
@@ -685,7 +721,56 @@ pub fn decide_capture(t: &FormTally) -> InputForm {
         };
         f.server_addrs = t.inbound_dst.dominant(SERVER_SHARE);
     }
+    let targets = syn_ack_targets(t);
+    if f.shows == Shows::EveryPacket && !targets.is_empty() {
+        f.shows = Shows::Inbound;
+        f.reason = format!(
+            "{} SYN-ACKs answer no SYN in the capture, and where they went ({}) sent nothing \
+             at all: a capture of one direction, toward {}",
+            thousands(t.unsolicited_syn_acks),
+            list_addrs(&targets),
+            if targets.len() == 1 { "it" } else { "them" }
+        );
+    }
+    for a in targets {
+        if !f.server_addrs.contains(&a) {
+            f.server_addrs.push(a);
+        }
+    }
     f
+}
+
+/// The hosts a capture of one direction was taken for, as the SYN-ACKs that answer no SYN
+/// in it show: at least [`MIN_ONE_WAY_SYNS`] such SYN-ACKs; the addresses that received a
+/// share of them; nothing at all sent by them; and nearly every packet of the capture
+/// ([`ONE_WAY_SHARE`]) going to them. Backscatter or a reflection arrives at the address the
+/// attacker spoofed: the server itself, never a client to judge or block. In a capture of
+/// both directions a SYN-ACK also "answers no SYN" when the SYN came before the capture
+/// began: its receiver, a flood's spoofed address, sends nothing either, but gets a sliver
+/// of the packets, so none is taken there.
+fn syn_ack_targets(t: &FormTally) -> Vec<IpAddr> {
+    if t.unsolicited_syn_acks < MIN_ONE_WAY_SYNS || t.sent_by_syn_ack_targets > 0 {
+        return Vec::new();
+    }
+    let targets = t.syn_ack_targets.dominant(SERVER_SHARE);
+    let to_targets: u64 = targets.iter().map(|a| t.destinations.get(*a)).sum();
+    if (to_targets as f64) < ONE_WAY_SHARE * t.destined as f64 {
+        return Vec::new();
+    }
+    targets
+}
+
+/// Share of a capture's packets that must go to the receivers of its unanswered SYN-ACKs
+/// before it is read as a capture of one direction toward them.
+const ONE_WAY_SHARE: f64 = 0.9;
+
+/// Addresses in words (the first three, then a count).
+fn list_addrs(addrs: &[IpAddr]) -> String {
+    let shown: Vec<String> = addrs.iter().take(3).map(ToString::to_string).collect();
+    match addrs.len() {
+        0..=3 => shown.join(", "),
+        n => format!("{} and {} more", shown.join(", "), n - 3),
+    }
 }
 
 /// A warning when an input read as showing every packet misses the server's answers to many
@@ -903,6 +988,68 @@ mod tests {
             halfopen_tcp::Event::new(ts, src.parse().unwrap(), sport, dst.parse().unwrap(), dport);
         e.flags = Some(flags);
         e
+    }
+
+    /// SYN-ACKs answering no SYN, from many reflectors to one host that sends nothing and
+    /// gets nearly every packet: a capture of one direction toward that host, the server. If
+    /// the host answers (a RST, as a kernel does), or gets a sliver of the packets (a flood's
+    /// spoofed address in a capture of both directions begun after its SYN), it is no server.
+    #[test]
+    fn unanswered_syn_acks_make_their_receiver_the_server_of_a_one_way_capture() {
+        use halfopen_tcp::TcpFlags;
+        let target = "192.0.2.10";
+        let reflected = |i: u16| {
+            packet(
+                i64::from(i),
+                (
+                    ["198.18.0.1", "198.18.0.2", "198.18.0.3"][usize::from(i % 3)],
+                    80,
+                ),
+                (target, 30000 + i),
+                TcpFlags::SYN | TcpFlags::ACK,
+            )
+        };
+        let mut t = FormTally::default();
+        for i in 0..MIN_ONE_WAY_SYNS as u16 {
+            t.add_event(&reflected(i));
+        }
+        let f = decide_capture(&t);
+        assert_eq!(f.shows, Shows::Inbound, "{f:?}");
+        assert_eq!(f.server_addrs, [target.parse::<IpAddr>().unwrap()]);
+        assert!(f.reason.contains("toward it"), "{}", f.reason);
+        // The host resets one of them: both directions are in the capture.
+        let mut answered = t.clone();
+        answered.add_event(&packet(
+            99,
+            (target, 30000),
+            ("198.18.0.1", 80),
+            TcpFlags::RST,
+        ));
+        let f = decide_capture(&answered);
+        assert_eq!(f.shows, Shows::EveryPacket, "{f:?}");
+        assert!(f.server_addrs.is_empty(), "{:?}", f.server_addrs);
+        // A sliver of the packets: most go elsewhere (a flood's SYNs to another server).
+        let mut sliver = t.clone();
+        for i in 0..(MIN_ONE_WAY_SYNS as u16 * 10) {
+            sliver.add_event(&packet(
+                100 + i64::from(i),
+                ("203.0.113.5", 40000 + i),
+                ("198.51.100.80", 80),
+                TcpFlags::SYN,
+            ));
+            sliver.add_event(&packet(
+                100 + i64::from(i),
+                ("198.51.100.80", 80),
+                ("203.0.113.5", 40000 + i),
+                TcpFlags::SYN | TcpFlags::ACK,
+            ));
+        }
+        let f = decide_capture(&sliver);
+        assert!(
+            !f.server_addrs.contains(&target.parse::<IpAddr>().unwrap()),
+            "{:?}",
+            f.server_addrs
+        );
     }
 
     /// A capture in which nothing came back from where its SYNs went is read as one direction:

@@ -615,7 +615,23 @@ impl ConnFacts {
         f.orig_sent_payload = c.orig_sent_payload;
         f.syn = SynFingerprint::of(c);
         f.open_at_end = c.end == halfopen_tcp::EndReason::EndOfInput;
+        if syn_acks_only_from_orig(c) {
+            f.turn_round();
+        }
         f
+    }
+
+    /// The same connection seen from its other end: what the tracker took for the
+    /// originator's packets are the responder's. Used only for a connection of SYN-ACKs
+    /// alone, which carries no client bytes, SYN or request.
+    fn turn_round(&mut self) {
+        std::mem::swap(&mut self.orig, &mut self.resp);
+        std::mem::swap(&mut self.orig_pkts, &mut self.resp_pkts);
+        self.history = self.history.turned_round();
+        self.syn_count = 0;
+        self.syn = None;
+        self.orig_bytes = None;
+        self.orig_sent_payload = None;
     }
 
     /// Whether the history has a letter.
@@ -657,6 +673,17 @@ impl ConnFacts {
         self.orig_sent_payload
             .or_else(|| self.orig_bytes.map(|b| b > 0))
     }
+}
+
+/// A connection of SYN-ACKs from the side the tracker took for its originator, and nothing
+/// else from either side. A SYN-ACK answers a SYN: its receiver is the client, whoever sent
+/// the SYN (a reflection spoofs it). The tracker keeps Zeek's rule for a first segment
+/// between two well-known ports (no flip for a SYN-ACK, "to avoid confusing stealth scans"),
+/// so an FTP server's reflected SYN-ACKs from port 21 to port 21 arrive turned round, and
+/// so does a SYN-ACK from a port no list knows.
+fn syn_acks_only_from_orig(c: &Connection) -> bool {
+    let h = c.history.as_bytes();
+    c.resp_pkts == 0 && !h.is_empty() && h.iter().all(|b| *b == b'H')
 }
 
 /// A scanning tool's name, written as a string and read back as the same `&'static str`

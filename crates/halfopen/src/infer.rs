@@ -338,11 +338,7 @@ fn cut_off(c: &ConnFacts) -> Option<Outcome> {
 
 fn every_packet(c: &ConnFacts) -> Outcome {
     if !c.syn_seen() {
-        return if c.has('h') && !c.has('A') && !c.has('D') {
-            Outcome::UnsolicitedSynAck
-        } else {
-            Outcome::Midstream
-        };
+        return without_syn(c);
     }
     if !c.handshake_completed {
         let synack = c.has('h');
@@ -373,7 +369,7 @@ fn every_packet(c: &ConnFacts) -> Outcome {
 
 fn inbound(c: &ConnFacts) -> Outcome {
     if !c.syn_seen() {
-        return Outcome::Midstream;
+        return without_syn(c);
     }
     if c.reply_seen_by_orig {
         return established(c);
@@ -388,6 +384,17 @@ fn inbound(c: &ConnFacts) -> Outcome {
         Outcome::RetriedSyn
     } else {
         Outcome::LoneSyn
+    }
+}
+
+/// A connection whose SYN the input does not show: SYN-ACKs and nothing from the receiving
+/// end (backscatter, a reflection; in an input of one direction, also the receiver's own
+/// connection, whose SYN and ACK went the other way), else one already open.
+fn without_syn(c: &ConnFacts) -> Outcome {
+    if c.has('h') && !c.has('A') && !c.has('D') {
+        Outcome::UnsolicitedSynAck
+    } else {
+        Outcome::Midstream
     }
 }
 

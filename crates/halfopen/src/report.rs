@@ -653,16 +653,11 @@ impl Report {
             server_findings.push(w);
         }
         if let Some((syn_acks, addresses)) = f.backscatter {
+            let one_way = f.forms.iter().any(|x| x.shows == Shows::Inbound);
             server_findings.push(ServerFinding::Backscatter {
                 syn_acks,
                 addresses,
-                sentence: format!(
-                    "{} SYN-ACK(s) from {} address(es) arrived for connections this server never \
-                     opened: backscatter of a flood that spoofed this server's address (or a \
-                     reflection); those addresses are victims too, not attackers",
-                    thousands(syn_acks),
-                    thousands(addresses)
-                ),
+                sentence: backscatter_sentence(syn_acks, addresses, one_way),
             });
         }
         let hostile_found = sources.iter().any(|(s, _)| s.verdict.is_hostile())
@@ -1182,6 +1177,27 @@ const GROUP_TOP: usize = 5;
 
 /// Sources shown one by one in the text report.
 const TEXT_SOURCES: usize = 25;
+
+/// What unsolicited SYN-ACKs to the server mean, and what helps. `one_way`: an input shows
+/// only what came in, so the server's own SYNs would not show either.
+fn backscatter_sentence(syn_acks: u64, addresses: u64, one_way: bool) -> String {
+    let (arrived, unless) = if one_way {
+        (
+            "arrived with no SYN from this server in the input (it shows only what came in)",
+            "unless this server opened that many connections itself, ",
+        )
+    } else {
+        ("arrived for connections this server never opened", "")
+    };
+    format!(
+        "{} SYN-ACK(s) from {} address(es) {arrived}: {unless}backscatter of a flood that \
+         spoofed this server's address (or a reflection); those addresses are victims too, not \
+         attackers: do not block them (a stateful firewall already drops SYN-ACKs that match no \
+         connection of its own; if they fill the link, ask the provider to filter upstream)",
+        thousands(syn_acks),
+        thousands(addresses)
+    )
+}
 
 fn render_text(r: &Report, color: bool) -> String {
     let (b, e) = if color {

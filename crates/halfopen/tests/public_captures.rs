@@ -151,3 +151,82 @@ fn a_folded_flood_adds_up_and_is_not_blocked_in_one_line() {
         not_blocked[0]
     );
 }
+
+/// The backscatter finding of a report: (SYN-ACKs, their senders).
+fn backscatter(r: &Report) -> (u64, u64) {
+    r.server_findings
+        .iter()
+        .find_map(|f| match f {
+            ServerFinding::Backscatter {
+                syn_acks,
+                addresses,
+                ..
+            } => Some((*syn_acks, *addresses)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no backscatter finding: {:?}", r.headline))
+}
+
+fn analyze_capture(path: &str) -> Report {
+    let mut a = Analyzer::new(Options {
+        top: usize::MAX,
+        ..Options::default()
+    });
+    a.add_path(Source::Pcap, &data(path)).expect("the capture");
+    a.finish()
+}
+
+/// A real SYN-ACK reflection captured at its target, incoming packets only: 6,651 SYN-ACKs
+/// from 6,035 web servers (tcpdump's count) to 10.10.10.10, which sent nothing. The capture
+/// is read as one direction toward 10.10.10.10, which is the server: the backscatter finding
+/// counts every SYN-ACK and every sender, says not to block them, and the target is no
+/// source (before: "no hostile traffic found", 10.10.10.10 a source of 7,556 connections).
+#[test]
+fn a_real_reflection_is_backscatter_at_the_capture_s_host() {
+    let r = analyze_capture("stopddos/amp.TCP.reflection.SYNACK.pcap.gz");
+    let target: std::net::IpAddr = "10.10.10.10".parse().unwrap();
+    assert_eq!(r.forms[0].shows, Shows::Inbound, "{:?}", r.forms[0]);
+    assert!(
+        r.forms[0].server_addrs.contains(&target),
+        "{:?}",
+        r.forms[0]
+    );
+    assert_eq!(backscatter(&r), (6_651, 6_035));
+    assert!(
+        r.headline[0].contains("do not block them"),
+        "{:?}",
+        r.headline
+    );
+    assert!(r.sources.iter().all(|s| s.addr != target));
+    assert!(r.blocklist.is_empty(), "{:?}", r.blocklist);
+    assert!(
+        r.sources.iter().all(|s| !s.verdict.is_hostile()),
+        "{:?}",
+        r.sources
+            .iter()
+            .filter(|s| s.verdict.is_hostile())
+            .map(|s| (s.addr, s.verdict))
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+}
+
+/// A real reflection off FTP servers: SYN-ACKs from port 21 to the target's port 21, each
+/// retransmitted about every 2 s for a minute (396 from 75.136.225.254, 136 from
+/// 93.114.150.139), and 10 from port 443. Between two well-known ports the tracker keeps
+/// Zeek's rule and takes the SYN-ACK's sender for the originator; the facade turns such a
+/// connection round. All 542 SYN-ACKs from the 7 addresses are backscatter at the target, and
+/// neither FTP server is a source (before: both "unknown, already open", 13 connections each).
+#[test]
+fn reflected_syn_acks_between_well_known_ports_are_backscatter() {
+    let r = analyze_capture("stopddos/amp.TCP.syn.optionallyACK.optionallysamePort.pcapng.gz");
+    assert_eq!(r.forms[0].shows, Shows::Inbound, "{:?}", r.forms[0]);
+    assert_eq!(backscatter(&r), (542, 7));
+    for ftp in ["75.136.225.254", "93.114.150.139"] {
+        assert!(
+            r.sources.iter().all(|s| s.addr.to_string() != ftp),
+            "{ftp} listed as a source"
+        );
+        assert!(r.blocklist.iter().all(|b| !b.starts_with(ftp)), "{ftp}");
+    }
+}

@@ -107,7 +107,9 @@ impl Side {
         if own || ip.is_loopback() {
             self.own += 1;
             if outcome(c) == Outcome::UnsolicitedSynAck {
-                self.backscatter += 1;
+                // Every SYN-ACK counts: a reflector retransmits its SYN-ACK (an FTP
+                // server's, 30 times in a minute).
+                self.backscatter += c.resp_pkts.max(1);
                 if self.backscatter_from.len() < MAX_BACKSCATTER_ADDRS {
                     self.backscatter_from.insert(c.resp.ip());
                 }
