@@ -14,6 +14,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         closed_linger_us: 20,
         half_closed_linger_us: 200,
         server_port_heuristic: data.first().is_some_and(|b| b & 1 == 1),
+        follow_one_way_activity: data.first().is_some_and(|b| b & 2 == 2),
     });
     let mut ts = 0i64;
     let mut events = 0u64;

@@ -519,17 +519,18 @@ impl Flow {
     pub(crate) fn is_closing(&self) -> bool {
         let (o, r) = self.codes();
         let closed = EndpointState::Closed as u8;
-        o.max(r) >= EndpointState::Reset as u8
-            || o.min(r) >= closed
-            || (o.max(r) == closed && o.min(r) == EndpointState::Inactive as u8)
+        o.max(r) >= EndpointState::Reset as u8 || o.min(r) >= closed
     }
 
-    /// Half-closed (RFC 9293 §3.6): one side sent a FIN, the other, seen, has not; it may
-    /// still send (a server answering a request it read late from its accept queue).
+    /// Half-closed (RFC 9293 §3.6): one side sent a FIN, the other has not; it may still send
+    /// (a server answering a request it read late from its accept queue). The other side
+    /// may never be seen at all (an input of one direction): the FIN's sender still answers
+    /// it, an RST to the server's late answer 90 s after its FIN in the lab's prefork run,
+    /// and that RST belongs to this connection, not to a new one begun mid-stream.
     pub(crate) fn is_half_closed(&self) -> bool {
         let (o, r) = self.codes();
         let closed = EndpointState::Closed as u8;
-        o.max(r) == closed && o.min(r) != EndpointState::Inactive as u8 && o.min(r) < closed
+        o.max(r) == closed && o.min(r) < closed
     }
 
     pub(crate) fn any_reset(&self) -> bool {
@@ -1112,17 +1113,12 @@ mod tests {
             let ended = |s: EndpointState| matches!(s, Closed | Reset);
             assert_eq!(
                 f.is_closing(),
-                os == Reset
-                    || rs == Reset
-                    || (ended(os) && ended(rs))
-                    || (ended(os) && rs == Inactive)
-                    || (ended(rs) && os == Inactive),
+                os == Reset || rs == Reset || (ended(os) && ended(rs)),
                 "{msg}"
             );
             assert_eq!(
                 f.is_half_closed(),
-                (os == Closed && !matches!(rs, Inactive | Closed | Reset))
-                    || (rs == Closed && !matches!(os, Inactive | Closed | Reset)),
+                (os == Closed && !ended(rs)) || (rs == Closed && !ended(os)),
                 "{msg}"
             );
             assert_eq!(f.any_reset(), os == Reset || rs == Reset, "{msg}");

@@ -306,10 +306,57 @@ fn a_capture_of_one_direction_reads_as_the_inbound_log() {
         assert!(differ.is_empty(), "{run}: capture, log: {differ:?}");
         assert_eq!(c.len(), l.len(), "{run}");
         assert_eq!(capture.blocklist, log.blocklist, "{run}");
+        // One direction counts the connections both directions count: a client's FIN
+        // leaves its connection open for the server's late answer (and the client's RST to
+        // it), and a slow client's trickle, a segment every 10 s, stays one connection
+        // past the SYN timeout. Before, prefork's were 2,094 (capture) and 2,095 (log)
+        // against 1,902, the slow-body attacker's 114 split into 225.
+        let both = analyze(run, "kern.log").expect("kern.log");
+        let per_source = |r: &Report| -> BTreeMap<IpAddr, u64> {
+            r.sources.iter().map(|s| (s.addr, s.connections)).collect()
+        };
+        for one_way in [&capture, &log] {
+            assert_eq!(one_way.connections_total, both.connections_total, "{run}");
+            if run != "floods" {
+                assert_eq!(per_source(one_way), per_source(&both), "{run}");
+            }
+        }
     }
     // Both ways, the same capture is every packet.
     let both = analyze("run1", "server.pcap").expect("server.pcap");
     assert_eq!(both.forms[0].shows, halfopen::evidence::Shows::EveryPacket);
+}
+
+/// The prefork run's slow-body attacker (slowhttptest -B) seen in a capture of one direction
+/// with the access log and no error log: its slow requests are found from the access log's
+/// 408s and 400s, each matched to its own connection. Before, each connection split at the
+/// SYN timeout into a piece with the request head and a piece begun mid-stream; the logged
+/// requests piled onto four long connections and the attacker was `legitimate`.
+#[test]
+fn a_slow_body_attack_in_a_one_way_capture_without_the_error_log() {
+    let mut a = Analyzer::new(Options {
+        year: Some(2026),
+        zone: Some(halfopen::clock::Zone::Utc),
+        top: usize::MAX,
+        ..Options::default()
+    });
+    let capture = form_path("prefork", "server-in.pcap").expect("server-in.pcap");
+    a.add_path(Source::Pcap, &capture).expect("capture");
+    a.add_path(Source::Access, &run_dir("prefork").join("access.log"))
+        .expect("access log");
+    let r = a.finish();
+    let attacker = r
+        .sources
+        .iter()
+        .find(|s| s.addr.to_string() == "198.51.100.32")
+        .expect("the slow-body attacker");
+    assert_eq!(
+        attacker.verdict,
+        Verdict::SlowRequest,
+        "{:?}",
+        attacker.evidence
+    );
+    assert_eq!(attacker.connections, 114);
 }
 
 #[test]
