@@ -546,15 +546,22 @@ pub fn mark_log_ended(open_at_end: &mut [ConnFacts], last_ts: i64) {
 /// one-second resolution).
 const SAME_CONNECTION_US: i64 = 2_000_000;
 
-/// How long a connection waits for its twin from the other kind of input.
-const DEDUP_HOLD_US: i64 = 30_000_000;
+/// How long a connection waits for its twin from the other kind of input: the tracker's
+/// half-closed linger (180 s, `halfopen_tcp::Config`) and 30 s more. A log of both directions
+/// ends a connection 10 s after both FINs; a capture of one direction (or an inbound log)
+/// sees only the client's FIN and holds it 180 s for the server's late answer, so the twin
+/// comes up to 170 s later (the floods lab run with `server-in.pcap`: 43 connections counted
+/// twice with a 30 s wait).
+const DEDUP_HOLD_US: i64 = 210_000_000;
 
 /// Connections held by [`Dedup`] at most.
 const DEDUP_CAP: usize = 200_000;
 
 /// The same connection given twice, by a capture and a firewall log of the same traffic: a
 /// connection waits [`DEDUP_HOLD_US`] (firewall time) for its twin from the other kind of input;
-/// the capture's observation is kept. Off (no delay) when only one kind of input is given.
+/// the observation of the input that shows more is kept ([`shows_more`]: a log of both
+/// directions over a capture of one), with the capture's first bytes and SYN fingerprint
+/// when it kept none. Off (no delay) when only one kind of input is given.
 #[derive(Debug, Default)]
 pub struct Dedup {
     on: bool,
@@ -588,8 +595,11 @@ impl Dedup {
         if let Some((_, twin)) = twins.iter_mut().find(|(_, t)| {
             is_capture(t) != is_capture(&c) && (t.start_us - c.start_us).abs() <= SAME_CONNECTION_US
         }) {
-            if is_capture(&c) {
-                *twin = c;
+            if shows_more(&c, is_capture(&c), twin, is_capture(twin)) {
+                let other = std::mem::replace(twin, c);
+                add_what_only_the_other_shows(twin, other);
+            } else {
+                add_what_only_the_other_shows(twin, c);
             }
             self.merged += 1;
             return;
@@ -635,6 +645,24 @@ impl Dedup {
     }
 }
 
+/// Whether observation `a` shows its connection better than its twin `b`: the input that
+/// shows more packets ([`Shows`], every packet over inbound ones over SYNs), and at equal
+/// forms the capture (TCP options, first bytes).
+fn shows_more(a: &ConnFacts, a_capture: bool, b: &ConnFacts, b_capture: bool) -> bool {
+    (a.shows, a_capture) > (b.shows, b_capture)
+}
+
+/// Gives `kept` what only its twin `other` shows: the first bytes and SYN fingerprint a
+/// capture keeps.
+fn add_what_only_the_other_shows(kept: &mut ConnFacts, other: ConnFacts) {
+    if kept.payload.is_none() {
+        kept.payload = other.payload;
+    }
+    if kept.syn.is_none() {
+        kept.syn = other.syn;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,13 +705,39 @@ mod tests {
         assert!(out.0.iter().all(|c| c.input == 1));
     }
 
+    /// A capture of one direction shows less than a log of both: the log's observation is
+    /// kept, with the capture's SYN fingerprint; however late the capture's twin comes within
+    /// the wait (a one-way input holds a connection 180 s after the client's FIN).
+    #[test]
+    fn the_twin_that_shows_more_is_kept() {
+        let captures = [false, true];
+        let mut d = Dedup::new(true);
+        let mut out = Collect::default();
+        let log = conn(40000, 10, 0);
+        let mut one_way = conn(40000, 10, 1);
+        one_way.shows = Shows::Inbound;
+        one_way.syn = Some(crate::facts::SynFingerprint {
+            ttl: Some(64),
+            window: Some(64240),
+            mss: Some(1460),
+            has_options: Some(true),
+        });
+        d.push(log, &captures, 20_000_000, &mut out);
+        d.push(one_way, &captures, 20_000_000 + 175_000_000, &mut out);
+        d.finish(&mut out);
+        assert_eq!((d.merged, out.0.len()), (1, 1));
+        assert_eq!(out.0[0].input, 0);
+        assert_eq!(out.0[0].shows, Shows::EveryPacket);
+        assert_eq!(out.0[0].syn.and_then(|s| s.mss), Some(1460));
+    }
+
     #[test]
     fn port_reuse_in_one_input_and_distant_starts_are_kept() {
         let captures = [true, false];
         let mut d = Dedup::new(true);
         let mut out = Collect::default();
         for c in [conn(40000, 10, 0), conn(40000, 11, 0), conn(40000, 100, 1)] {
-            d.push(c, &captures, 200_000_000, &mut out);
+            d.push(c, &captures, 300_000_000, &mut out);
         }
         d.finish(&mut out);
         assert_eq!((d.merged, out.0.len()), (0, 3));
