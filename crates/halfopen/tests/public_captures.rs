@@ -12,6 +12,24 @@ fn data(path: &str) -> std::path::PathBuf {
         .join(path)
 }
 
+/// The report on one public capture alone, every source listed.
+fn analyze_capture(path: &str) -> Report {
+    analyze_capture_with(
+        path,
+        Options {
+            top: usize::MAX,
+            ..Options::default()
+        },
+    )
+}
+
+/// The report on one public capture alone, with `opts`.
+fn analyze_capture_with(path: &str, opts: Options) -> Report {
+    let mut a = Analyzer::new(opts);
+    a.add_path(Source::Pcap, &data(path)).expect("the capture");
+    a.finish()
+}
+
 /// The SYN flood the report finds on `server`.
 fn flood_on(r: &Report, server: &str) -> halfopen::judge::ServerFlood {
     r.server_findings
@@ -29,13 +47,10 @@ fn flood_on(r: &Report, server: &str) -> halfopen::judge::ServerFlood {
 /// could have completed), its addresses are called spoofed and nothing is blocked.
 #[test]
 fn a_real_spoofed_syn_flood_capture_of_one_direction() {
-    let mut a = Analyzer::new(Options::default());
-    a.add_path(
-        Source::Pcap,
-        &data("stopddos/pkt.TCP.synflood.spoofed.pcap.gz"),
-    )
-    .expect("the capture");
-    let r = a.finish();
+    let r = analyze_capture_with(
+        "stopddos/pkt.TCP.synflood.spoofed.pcap.gz",
+        Options::default(),
+    );
     assert!(r.unusable_inputs.is_empty(), "{:?}", r.unusable_inputs);
     let form = &r.forms[0];
     assert_eq!(form.shows, Shows::SynOnly, "{form:?}");
@@ -75,16 +90,7 @@ fn a_real_spoofed_syn_flood_capture_of_one_direction() {
 /// and the flood is still called spoofed.
 #[test]
 fn owners_of_spoofed_addresses_answering_with_rst_are_not_blocked() {
-    let mut a = Analyzer::new(Options {
-        top: usize::MAX,
-        ..Options::default()
-    });
-    a.add_path(
-        Source::Pcap,
-        &data("stopddos/pkt.TCP.DOMINATE.syn.ecn.cwr.pcapng.gz"),
-    )
-    .expect("the capture");
-    let r = a.finish();
+    let r = analyze_capture("stopddos/pkt.TCP.DOMINATE.syn.ecn.cwr.pcapng.gz");
     assert_eq!(r.forms[0].shows, Shows::Inbound, "{:?}", r.forms[0]);
     let flood = flood_on(&r, "10.10.10.10:30120");
     assert!(flood.likely_spoofed, "{flood:?}");
@@ -110,13 +116,10 @@ fn owners_of_spoofed_addresses_answering_with_rst_are_not_blocked() {
 /// reason, are one line, not twenty lines of random addresses and a "more".
 #[test]
 fn a_folded_flood_adds_up_and_is_not_blocked_in_one_line() {
-    let mut a = Analyzer::new(Options::default());
-    a.add_path(
-        Source::Pcap,
-        &data("stopddos/pkt.TCP.synflood.spoofed.pcap.gz"),
-    )
-    .expect("the capture");
-    let r = a.finish();
+    let r = analyze_capture_with(
+        "stopddos/pkt.TCP.synflood.spoofed.pcap.gz",
+        Options::default(),
+    );
     assert!(r.scale.connections_folded > 0, "{:?}", r.scale);
     assert_eq!(
         r.connections.total() + r.scale.connections_folded,
@@ -165,15 +168,6 @@ fn backscatter(r: &Report) -> (u64, u64) {
             _ => None,
         })
         .unwrap_or_else(|| panic!("no backscatter finding: {:?}", r.headline))
-}
-
-fn analyze_capture(path: &str) -> Report {
-    let mut a = Analyzer::new(Options {
-        top: usize::MAX,
-        ..Options::default()
-    });
-    a.add_path(Source::Pcap, &data(path)).expect("the capture");
-    a.finish()
 }
 
 /// A real SYN-ACK reflection captured at its target, incoming packets only: 6,651 SYN-ACKs
