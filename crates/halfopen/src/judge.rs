@@ -436,10 +436,17 @@ fn scan(s: &SourceSummary, cx: &Context) -> Option<Draft> {
         } else {
             return None;
         };
+        let mut d = Draft::new(v, Confidence::Medium).with(e);
+        if resets > 0 && s.forms.max == Some(Shows::Inbound) {
+            d = d.with(Evidence::Form {
+                shows: Shows::Inbound.as_str().to_owned(),
+                what: "the server's SYN-ACK is not in it; the client's RST right after its SYN \
+                       says one came"
+                    .to_owned(),
+            });
+        }
         return Some(
-            Draft::new(v, Confidence::Medium)
-                .with(e)
-                .raise("more probes from this address (other ports or hosts) would confirm a scan"),
+            d.raise("more probes from this address (other ports or hosts) would confirm a scan"),
         );
     }
     None

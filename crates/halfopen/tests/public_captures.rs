@@ -101,6 +101,15 @@ fn owners_of_spoofed_addresses_answering_with_rst_are_not_blocked() {
         .find(|s| s.addr.to_string() == "2.49.212.128")
         .expect("a spoofed address whose owner reset");
     assert_eq!(owner.verdict, Verdict::SynFlood, "{:?}", owner.evidence);
+    // The capture holds no SYN-ACK: the evidence says the RST is what shows one came.
+    assert!(
+        owner.evidence.iter().any(|e| matches!(
+            &e.evidence,
+            halfopen::Evidence::Form { what, .. } if what.contains("SYN-ACK is not in it")
+        )),
+        "{:?}",
+        owner.evidence
+    );
     assert!(
         r.not_blocked
             .iter()
