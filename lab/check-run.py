@@ -21,9 +21,10 @@ EXPECT = {
     "slow-headers": {"slow_request"}, "slow-body": {"slow_request"},
     "connect-scan": {"connect_scan"}, "hping3-real": {"syn_scan", "syn_flood"},
     "rand-source-flood": {"syn_flood"}, "v6-prefix-flood": {"syn_flood"}, "short-flood": {"syn_flood"},
+    "refused-retry": {"unknown"},
 }
 NEVER_BLOCK = {"legit", "fast-client", "nat-client", "browser", "server-internal", "refused-once",
-               "syn-retransmit", "h2-prior-knowledge"}
+               "syn-retransmit", "h2-prior-knowledge", "refused-retry"}
 FORMS = ["kern.log", "server.pcap", "server-in.pcap", "kern-in.log", "kern-syn.log", "ipfw.log", "ipfw-all.log",
          "server-midstream.pcap", "kern-midstream.log"]
 
