@@ -127,6 +127,40 @@ apache_start() {
 }
 
 truth() { echo "$1 $2" >> "$OUT/truth.txt"; }
+# mark WORDS: a line of the run's timeline, stamped (UTC, to the second)
+mark() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$OUT/timeline.txt"; }
+# lab_begin OUTDIR: the run's output directory (OUT, absolute), its empty truth and timeline,
+# the clean-up at exit, and the network (lab_net).
+lab_begin() {
+  OUT=$1; mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
+  trap lab_cleanup EXIT
+  : > "$OUT/truth.txt"; : > "$OUT/timeline.txt"
+  lab_net
+}
+# event_site_conf: what an mpm_event run's httpd.conf holds after its Listen lines (Debian's
+# modules, mod_reqtimeout at its defaults, the site in $OUT/www, the combined access log).
+event_site_conf() {
+  local M=/usr/lib/apache2/modules
+  cat <<CONF
+LoadModule mpm_event_module $M/mod_mpm_event.so
+LoadModule authz_core_module $M/mod_authz_core.so
+LoadModule dir_module $M/mod_dir.so
+LoadModule mime_module $M/mod_mime.so
+LoadModule reqtimeout_module $M/mod_reqtimeout.so
+User www-data
+Group www-data
+ServerName testbed.example
+DocumentRoot "$OUT/www"
+TypesConfig /etc/mime.types
+LogFormat "%h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"" combined
+CustomLog "$OUT/access.log" combined
+ErrorLog "$OUT/error.log"
+LogLevel info
+<Directory "$OUT/www">
+  Require all granted
+</Directory>
+CONF
+}
 # stop_ns NS: end every process running in a client namespace (all started by this script)
 stop_ns() { ip netns pids "$1" | xargs -r kill 2>/dev/null || true; }
 # on NS CMD...: run a command in a client namespace

@@ -5,11 +5,7 @@
 # Usage: run-floods.sh OUTDIR   (root; Debian: apache2 hping3 tcpdump iptables curl python3
 #        wireshark-common for the midstream cut). About 2.5 minutes. Then summarize.py OUTDIR.
 source "$(dirname "$0")/lib.sh"
-OUT=${1:?outdir}; mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
-trap lab_cleanup EXIT
-: > "$OUT/truth.txt"; : > "$OUT/timeline.txt"
-mark() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$OUT/timeline.txt"; }
-lab_net
+lab_begin "${1:?outdir}"
 
 client -; FLOOD=$CNS                       # spoofed sources (raw sockets); 192.0.2.99 itself sends nothing to :80
 client 198.51.100.50; HPING=$CNS
@@ -30,7 +26,6 @@ truth 203.0.113.30 refused-once
 truth 203.0.113.40 syn-retransmit
 
 python3 "$LAB/www.py" "$OUT/www"
-M=/usr/lib/apache2/modules
 cat > "$OUT/httpd.conf" <<CONF
 # Run B: Debian's Apache 2.4, mpm_event (Debian's default MPM) at its defaults, IPv4 and IPv6
 # listeners with a small listen backlog (64: the SYN queue limit, so the floods make the kernel send
@@ -40,24 +35,8 @@ PidFile "$OUT/httpd.pid"
 Listen $SRV:80
 Listen [$SRV6]:80
 ListenBacklog 64
-LoadModule mpm_event_module $M/mod_mpm_event.so
-LoadModule authz_core_module $M/mod_authz_core.so
-LoadModule dir_module $M/mod_dir.so
-LoadModule mime_module $M/mod_mime.so
-LoadModule reqtimeout_module $M/mod_reqtimeout.so
-User www-data
-Group www-data
-ServerName testbed.example
-DocumentRoot "$OUT/www"
-TypesConfig /etc/mime.types
-LogFormat "%h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"" combined
-CustomLog "$OUT/access.log" combined
-ErrorLog "$OUT/error.log"
-LogLevel info
-<Directory "$OUT/www">
-  Require all granted
-</Directory>
 CONF
+event_site_conf >> "$OUT/httpd.conf"
 
 lab_capture
 C="curl -s -o /dev/null -m 30"

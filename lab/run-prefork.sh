@@ -5,11 +5,7 @@
 # Usage: run-prefork.sh OUTDIR   (root; Debian: apache2 apache2-utils slowhttptest nmap tcpdump
 #        iptables chromium curl python3). About 4 minutes. Then summarize.py OUTDIR.
 source "$(dirname "$0")/lib.sh"
-OUT=${1:?outdir}; mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
-trap lab_cleanup EXIT
-: > "$OUT/truth.txt"; : > "$OUT/timeline.txt"
-mark() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$OUT/timeline.txt"; }
-lab_net
+lab_begin "${1:?outdir}"
 
 # One namespace (one kernel, one address) per source.
 client 203.0.113.5; LEGIT1=$CNS

@@ -7,11 +7,7 @@
 # Usage: run-retry.sh OUTDIR   (root; Debian: apache2 tcpdump iptables curl python3
 #        wireshark-common). About 1.5 minutes. Then summarize.py OUTDIR.
 source "$(dirname "$0")/lib.sh"
-OUT=${1:?outdir}; mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
-trap lab_cleanup EXIT
-: > "$OUT/truth.txt"; : > "$OUT/timeline.txt"
-mark() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$OUT/timeline.txt"; }
-lab_net
+lab_begin "${1:?outdir}"
 
 client 203.0.113.90; RETRY=$CNS
 client 203.0.113.5; LEGIT1=$CNS
@@ -21,30 +17,13 @@ truth 203.0.113.5 legit
 truth 203.0.113.6 legit
 
 python3 "$LAB/www.py" "$OUT/www"
-M=/usr/lib/apache2/modules
 cat > "$OUT/httpd.conf" <<CONF
 # Run C: Debian's Apache 2.4, mpm_event at its defaults; combined access log.
 ServerRoot "$OUT"
 PidFile "$OUT/httpd.pid"
 Listen $SRV:80
-LoadModule mpm_event_module $M/mod_mpm_event.so
-LoadModule authz_core_module $M/mod_authz_core.so
-LoadModule dir_module $M/mod_dir.so
-LoadModule mime_module $M/mod_mime.so
-LoadModule reqtimeout_module $M/mod_reqtimeout.so
-User www-data
-Group www-data
-ServerName testbed.example
-DocumentRoot "$OUT/www"
-TypesConfig /etc/mime.types
-LogFormat "%h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"" combined
-CustomLog "$OUT/access.log" combined
-ErrorLog "$OUT/error.log"
-LogLevel info
-<Directory "$OUT/www">
-  Require all granted
-</Directory>
 CONF
+event_site_conf >> "$OUT/httpd.conf"
 
 lab_capture
 C="curl -s -o /dev/null -m 5"
