@@ -1032,14 +1032,9 @@ fn network_floods(
                     *g = true;
                 }
                 if let Some(j) = judged.get_mut(i) {
-                    if j.verdict != Verdict::SynFlood {
-                        j.verdict = Verdict::SynFlood;
-                        j.confidence = Confidence::Medium;
-                        j.evidence
-                            .retain(|e| !matches!(e, Evidence::TooFewAttempts { .. }));
-                    }
-                    j.evidence.insert(
-                        0,
+                    join_as_member(
+                        j,
+                        true,
                         Evidence::NetworkFlood {
                             network: network.to_string(),
                             sources: n,
@@ -1205,19 +1200,27 @@ fn spoofed_owners(
 /// `syn_flood` (medium) where it was not.
 fn join_flood(j: &mut Judged, f: &ServerFlood, own: bool, random: bool) {
     j.random_flood_member = random;
-    if j.verdict != Verdict::SynFlood && own {
-        j.verdict = Verdict::SynFlood;
-        j.confidence = Confidence::Medium;
-        j.evidence
-            .retain(|e| !matches!(e, Evidence::TooFewAttempts { .. }));
-    }
-    j.evidence.insert(
-        0,
+    join_as_member(
+        j,
+        own,
         Evidence::ServerFlood {
             server: f.server.to_string(),
             addresses: f.addresses,
         },
     );
+}
+
+/// Puts the flood `membership` (a network's or a server port's) first in `j`'s evidence;
+/// with `flooding` (its own SYNs show it), `j` becomes a `syn_flood` (medium) where it was
+/// not, and "too few attempts" no longer applies.
+fn join_as_member(j: &mut Judged, flooding: bool, membership: Evidence) {
+    if j.verdict != Verdict::SynFlood && flooding {
+        j.verdict = Verdict::SynFlood;
+        j.confidence = Confidence::Medium;
+        j.evidence
+            .retain(|e| !matches!(e, Evidence::TooFewAttempts { .. }));
+    }
+    j.evidence.insert(0, membership);
 }
 
 fn describe_server_flood(
