@@ -297,7 +297,7 @@ pub fn read(inputs: Vec<PacketInput>, opts: &ReadOptions, sink: &mut impl ConnSi
             last: [i64::MIN, i64::MIN],
             last_input: [0, 0],
             fw_now: i64::MIN,
-            dedup: Dedup::new(both),
+            dedup: Dedup::new(both, &opts.tcp),
             cfg: opts.tcp,
             peak_bytes: 0,
             prefix: opts.prefix.map(PrefixStore::new),
@@ -546,25 +546,35 @@ pub fn mark_log_ended(open_at_end: &mut [ConnFacts], last_ts: i64) {
 /// one-second resolution).
 const SAME_CONNECTION_US: i64 = 2_000_000;
 
+/// How long a connection waits for its twin from the other kind of input beyond the
+/// tracker's longest linger after a close ([`twin_wait_us`]).
+const TWIN_SLACK_US: i64 = 30_000_000;
+
 /// How long a connection waits for its twin from the other kind of input: the tracker's
-/// half-closed linger (180 s, `halfopen_tcp::Config`) and 30 s more. A log of both directions
-/// ends a connection 10 s after both FINs; a capture of one direction (or an inbound log)
-/// sees only the client's FIN and holds it 180 s for the server's late answer, so the twin
-/// comes up to 170 s later (the floods lab run with `server-in.pcap`: 43 connections counted
-/// twice with a 30 s wait).
-const DEDUP_HOLD_US: i64 = 210_000_000;
+/// longest linger after a close and [`TWIN_SLACK_US`] more (210 s with the default
+/// `halfopen_tcp::Config`). A log of both directions ends a connection `closed_linger_us`
+/// (10 s) after both FINs; a capture of one direction (or an inbound log) sees only the
+/// client's FIN and holds it `half_closed_linger_us` (180 s) for the server's late answer, so
+/// the twin comes up to 170 s later (the floods lab run with `server-in.pcap`: 43 connections
+/// counted twice with a 30 s wait).
+pub fn twin_wait_us(cfg: &halfopen_tcp::Config) -> i64 {
+    cfg.half_closed_linger_us
+        .max(cfg.closed_linger_us)
+        .saturating_add(TWIN_SLACK_US)
+}
 
 /// Connections held by [`Dedup`] at most.
 const DEDUP_CAP: usize = 200_000;
 
 /// The same connection given twice, by a capture and a firewall log of the same traffic: a
-/// connection waits [`DEDUP_HOLD_US`] (firewall time) for its twin from the other kind of input;
+/// connection waits [`twin_wait_us`] (firewall time) for its twin from the other kind of input;
 /// the observation of the input that shows more is kept ([`shows_more`]: a log of both
 /// directions over a capture of one), with the capture's first bytes and SYN fingerprint
 /// when it kept none. Off (no delay) when only one kind of input is given.
 #[derive(Debug, Default)]
 pub struct Dedup {
     on: bool,
+    wait_us: i64,
     queue: VecDeque<(i64, u64, (SocketAddr, SocketAddr))>,
     held: HashMap<(SocketAddr, SocketAddr), Vec<(u64, ConnFacts)>>,
     count: usize,
@@ -574,10 +584,12 @@ pub struct Dedup {
 }
 
 impl Dedup {
-    /// A stage, on when both kinds of input are read.
-    pub fn new(on: bool) -> Dedup {
+    /// A stage, on when both kinds of input are read, for connections the tracker configured
+    /// by `cfg` hands on.
+    pub fn new(on: bool, cfg: &halfopen_tcp::Config) -> Dedup {
         Dedup {
             on,
+            wait_us: twin_wait_us(cfg),
             ..Dedup::default()
         }
     }
@@ -607,7 +619,7 @@ impl Dedup {
         self.seq += 1;
         twins.push((self.seq, c));
         self.queue
-            .push_back((now.saturating_add(DEDUP_HOLD_US), self.seq, key));
+            .push_back((now.saturating_add(self.wait_us), self.seq, key));
         self.count += 1;
         self.tick(now, sink);
     }
@@ -689,7 +701,7 @@ mod tests {
     #[test]
     fn one_connection_from_two_inputs_is_handed_once_from_the_capture() {
         let captures = [false, true];
-        let mut d = Dedup::new(true);
+        let mut d = Dedup::new(true, &halfopen_tcp::Config::default());
         let mut out = Collect::default();
         for c in [
             conn(40000, 10, 0),
@@ -711,7 +723,7 @@ mod tests {
     #[test]
     fn the_twin_that_shows_more_is_kept() {
         let captures = [false, true];
-        let mut d = Dedup::new(true);
+        let mut d = Dedup::new(true, &halfopen_tcp::Config::default());
         let mut out = Collect::default();
         let log = conn(40000, 10, 0);
         let mut one_way = conn(40000, 10, 1);
@@ -734,7 +746,7 @@ mod tests {
     #[test]
     fn port_reuse_in_one_input_and_distant_starts_are_kept() {
         let captures = [true, false];
-        let mut d = Dedup::new(true);
+        let mut d = Dedup::new(true, &halfopen_tcp::Config::default());
         let mut out = Collect::default();
         for c in [conn(40000, 10, 0), conn(40000, 11, 0), conn(40000, 100, 1)] {
             d.push(c, &captures, 300_000_000, &mut out);
