@@ -22,9 +22,12 @@ EXPECT = {
     "connect-scan": {"connect_scan"}, "hping3-real": {"syn_scan", "syn_flood"},
     "rand-source-flood": {"syn_flood"}, "v6-prefix-flood": {"syn_flood"}, "short-flood": {"syn_flood"},
     "refused-retry": {"unknown"},
+    "tcp-health-check": {"idle", "unknown"}, "port-check": {"idle", "unknown"}, "lost-return": {"unknown"},
+    "http-health-check": {"legitimate"},
 }
 NEVER_BLOCK = {"legit", "fast-client", "nat-client", "browser", "server-internal", "refused-once",
-               "syn-retransmit", "h2-prior-knowledge", "refused-retry"}
+               "syn-retransmit", "h2-prior-knowledge", "refused-retry", "tcp-health-check", "port-check",
+               "lost-return", "http-health-check"}
 FORMS = ["kern.log", "server.pcap", "server-in.pcap", "kern-in.log", "kern-syn.log", "ipfw.log", "ipfw-all.log",
          "server-midstream.pcap", "kern-midstream.log"]
 

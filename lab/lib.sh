@@ -180,6 +180,8 @@ lab_versions() {
     echo "hping3: $(hping3 --version 2>&1 | head -1)"
     echo "nmap: $(nmap --version | head -1)"
     echo "chromium: $(chromium --version 2>/dev/null | grep -v '^\[' | tail -1)"
+    echo "haproxy: $(haproxy -v 2>/dev/null | head -1)"
+    echo "netcat: $(dpkg-query -W -f '${Package} ${Version}' netcat-openbsd 2>/dev/null)"
     echo "tcpdump: $(tcpdump --version 2>&1 | head -1)"
     echo "iptables: $(iptables -V)"
     echo "python3: $(python3 --version)"

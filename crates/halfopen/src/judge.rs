@@ -477,7 +477,7 @@ fn served(s: &SourceSummary, cx: &Context) -> Option<Draft> {
         return None;
     }
     let flood = flood_like(s);
-    if flood >= cx.rules.min_flood_attempts.max(served * 10) {
+    if flood >= cx.rules.min_flood_attempts.max(served * 10) && !too_slow_to_flood(s, cx) {
         let mut d = Draft::new(Verdict::SynFlood, Confidence::Medium).with(Evidence::Aggregate {
             text: format!(
                 "{} SYNs that never completed against {} served connection(s)",
@@ -621,6 +621,70 @@ fn weakest(s: &SourceSummary) -> Shows {
     s.forms.min.unwrap_or(Shows::FirstPacket)
 }
 
+/// The listen backlog of the one port a source sent to (a socket snapshot's, or Apache's
+/// default).
+fn backlog_of(s: &SourceSummary, cx: &Context) -> u64 {
+    s.dst_ports
+        .ports
+        .first()
+        .filter(|_| s.dst_ports.len() == 1)
+        .and_then(|p| cx.backlog.get(p))
+        .copied()
+        .unwrap_or(DEFAULT_BACKLOG)
+}
+
+/// Connections one address must begin in a clock minute before its unanswered SYNs can flood
+/// a listen queue of `backlog` on their own: the backlog renewed every 63 s (the life of a
+/// half-open connection), halved, as a burst may straddle two clock minutes. 244 for
+/// Apache's default 511: about 4 a second.
+fn flood_pace(backlog: u64) -> u64 {
+    ((backlog as f64 * 60.0 / SYN_RECV_LIFETIME_S) / 2.0).ceil() as u64
+}
+
+/// Whether a source's SYNs came from a real TCP stack (most carried TCP options, or the input
+/// shows none) too slowly to fill a listen queue. The story's pattern, a new connection every
+/// half second that Apache never logs, is what a load balancer's health check, a port monitor
+/// and a client whose SYN-ACKs are lost all look like (the lab's periodic run: each was a
+/// `syn_flood`, blocked, from the forms that do not show the handshake, and the lost client
+/// from every form). Crafted SYNs (no TCP options: a raw-packet tool) keep their verdict at
+/// any pace.
+fn too_slow_to_flood(s: &SourceSummary, cx: &Context) -> bool {
+    real_stack(s) && s.busiest_minute.most() < flood_pace(backlog_of(s, cx))
+}
+
+/// Whether a source sent enough unanswered SYNs for a flood of its own, but too slowly
+/// ([`too_slow_to_flood`]): a periodic client.
+fn periodic(s: &SourceSummary, cx: &Context) -> bool {
+    flood_like(s) + s.attempts() >= cx.rules.min_flood_attempts && too_slow_to_flood(s, cx)
+}
+
+/// Whether a source's SYNs may come from an operating system's TCP stack: most carried TCP
+/// options (or the input does not show them), and its source ports fit one system's client
+/// range ([`crate::rollup::SourcePorts::beyond_any_one_allocator`]).
+fn real_stack(s: &SourceSummary) -> bool {
+    s.crafted_syns * 2 < s.connections && !s.src_ports.beyond_any_one_allocator()
+}
+
+/// The verdict of a source whose SYNs are too slow to flood ([`too_slow_to_flood`]).
+fn paced(s: &SourceSummary, cx: &Context, syns: u64) -> Draft {
+    let backlog = backlog_of(s, cx);
+    let mut d = Draft::new(Verdict::Unknown, Confidence::Low).with(Evidence::TooSlowToFlood {
+        syns,
+        busiest_minute: s.busiest_minute.most(),
+        backlog,
+        needed_per_minute: flood_pace(backlog),
+    });
+    if count(s, Outcome::SynAckUnanswered) * 2 >= syns {
+        d = d.with(Evidence::SynAckUnanswered);
+    }
+    d.raise(
+        "a capture of both directions (tcpdump -w) during its connections would show whether \
+         its handshakes complete and close at once (a health check or monitor), or its SYN-ACKs \
+         go unanswered (a return path that loses them, or a spoofed address); the owner of the \
+         address can say what runs there",
+    )
+}
+
 fn flood(s: &SourceSummary, cx: &Context) -> Option<Draft> {
     let ports = s.dst_ports.len();
     if ports >= cx.rules.scan_min_ports {
@@ -629,6 +693,10 @@ fn flood(s: &SourceSummary, cx: &Context) -> Option<Draft> {
     let unseen = answers_not_shown(s);
     let flood = flood_like(s) - unseen;
     let min = cx.rules.min_flood_attempts;
+    let unanswered = flood + s.attempts() + unseen;
+    if unanswered >= min && s.requests.total() == 0 && too_slow_to_flood(s, cx) {
+        return Some(paced(s, cx, unanswered));
+    }
     if flood >= min {
         let answered_by_server =
             count(s, Outcome::SynAckUnanswered) + count(s, Outcome::ResetAfterSynAck);
@@ -1007,7 +1075,7 @@ fn network_floods(
                 .filter(|&i| judged.get(i).is_some_and(|j| network.contains(&j.addr)))
                 .collect();
             let n = idx.len() as u64 + extra.addresses;
-            if n < min {
+            if n < min || (fidx.is_empty() && too_slow_together(&idx, summaries, judged, cx)) {
                 continue;
             }
             let mut part = extra;
@@ -1053,6 +1121,33 @@ fn network_floods(
         }
     }
     out
+}
+
+/// Whether the sources `idx` of one network were each too slow to flood on their own
+/// ([`too_slow_to_flood`]: periodic, from a real TCP stack) and began too few connections
+/// together to fill a listen queue even if their busiest minutes fell together: a monitoring
+/// service's probes from one network, not a flood. Addresses that sent a SYN or two each
+/// (a spoofed network's) are not periodic clients and keep the network rule.
+fn too_slow_together(
+    idx: &[usize],
+    summaries: &[&SourceSummary],
+    judged: &[Judged],
+    cx: &Context,
+) -> bool {
+    let each_paced = idx.iter().all(|&i| {
+        judged.get(i).is_some_and(|j| {
+            j.evidence
+                .iter()
+                .any(|e| matches!(e, Evidence::TooSlowToFlood { .. }))
+        })
+    });
+    let members = || idx.iter().filter_map(|&i| summaries.get(i));
+    let pace: u64 = members().map(|s| s.busiest_minute.most()).sum();
+    let backlog = members()
+        .map(|s| backlog_of(s, cx))
+        .min()
+        .unwrap_or(DEFAULT_BACKLOG);
+    each_paced && pace < flood_pace(backlog)
 }
 
 /// The narrowest network inside `wide` that holds at least 90 % of `addrs`.
@@ -1154,6 +1249,11 @@ fn server_floods(
         for &i in &idx {
             // A single attempt whose outcome the input does not show is counted in the flood
             // but not named a flood member on its own.
+            // A periodic client caught up in the flood (a health check whose SYN-ACKs are lost
+            // while spoofed SYNs pour in) keeps its own verdict: not a member.
+            if summaries.get(i).is_some_and(|s| periodic(s, cx)) {
+                continue;
+            }
             let own = summaries
                 .get(i)
                 .is_some_and(|s| flood_like(s) > 0 || s.crafted_syns > 0);
@@ -1420,23 +1520,83 @@ mod tests {
             .collect()
     }
 
+    /// hping3's SYN: window 512, no TCP options.
+    fn crafted(mut c: ConnFacts) -> ConnFacts {
+        c.syn = Some(crate::facts::SynFingerprint {
+            ttl: Some(64),
+            window: Some(512),
+            mss: None,
+            has_options: Some(false),
+        });
+        c
+    }
+
     #[test]
     fn hping3_from_a_real_address_is_a_flood_not_a_scan() {
         let conns: Vec<ConnFacts> = (0..180)
             .map(|i| {
-                conn(
+                crafted(conn(
                     "198.51.100.30",
                     3000 + i,
                     i64::from(i) / 2,
                     Shows::EveryPacket,
                     "ShR",
-                )
+                ))
             })
             .collect();
         let v = verdicts(&conns, &Context::default());
         assert_eq!(v.values().next(), Some(&Verdict::SynFlood));
     }
 
+    /// A health check whose SYN-ACKs are lost (every 0.5 s, a real stack's SYNs) while a
+    /// spoofed random-source flood hits the same port: counted in the server's flood, but not
+    /// named a member of it nor blocked on its own.
+    #[test]
+    fn a_periodic_client_caught_in_a_random_source_flood_is_not_a_member() {
+        let mut conns: Vec<ConnFacts> = (0..400u32)
+            .map(|i| {
+                let addr = format!("{}.{}.{}.7", 11 + i % 200, i % 251, i / 3);
+                let mut c = crafted(conn(&addr, 1024 + i as u16, 0, Shows::EveryPacket, "Sh"));
+                c.start_us = 10_000_000 + i64::from(i) * 10_000;
+                c.end_us = c.start_us + 1_000;
+                c
+            })
+            .collect();
+        for i in 0..120u16 {
+            let mut c = conn("203.0.113.22", 40_000 + i * 3, 0, Shows::EveryPacket, "Sh");
+            c.start_us = 5_000_000 + i64::from(i) * 500_000;
+            c.end_us = c.start_us + 31_000_000;
+            c.syn = Some(crate::facts::SynFingerprint {
+                ttl: Some(63),
+                window: Some(64240),
+                mss: Some(1460),
+                has_options: Some(true),
+            });
+            conns.push(c);
+        }
+        let mut r = Rollup::default();
+        for c in &conns {
+            r.add(c);
+        }
+        let j = judge(&r, &Context::default());
+        assert_eq!(j.servers.len(), 1, "{:?}", j.servers);
+        let lost = j
+            .sources
+            .iter()
+            .find(|j| j.addr.to_string() == "203.0.113.22")
+            .unwrap();
+        assert_eq!(lost.verdict, Verdict::Unknown, "{:?}", lost.evidence);
+        assert!(!lost.random_flood_member);
+        assert!(matches!(
+            lost.evidence.first(),
+            Some(Evidence::TooSlowToFlood { .. })
+        ));
+    }
+
+    /// The story's evidence: one ipfw line per connection, a new port every half second, no
+    /// access-log line. The lab's periodic run showed that load balancers' health checks and
+    /// port monitors write exactly this (they were blocked as floods): at that pace it is not a
+    /// flood, and the report says so and what would tell.
     #[test]
     fn the_story_on_one_line_per_connection() {
         let mut conns: Vec<ConnFacts> = (0..1200)
@@ -1461,14 +1621,54 @@ mod tests {
             access_span: Some((0, 700_000_000)),
             ..Context::default()
         };
-        let v = verdicts(&conns, &cx);
-        assert_eq!(
-            v[&"45.76.87.206".parse::<IpAddr>().unwrap()],
-            Verdict::SynFlood
+        // One SYN every half second is the pace of a health check: unknown, and why.
+        let mut r = Rollup::default();
+        for c in &conns {
+            r.add(c);
+        }
+        let j = judge(&r, &cx);
+        let story = j
+            .sources
+            .iter()
+            .find(|j| j.addr.to_string() == "45.76.87.206")
+            .unwrap();
+        assert_eq!(story.verdict, Verdict::Unknown);
+        assert!(
+            story.evidence.iter().any(|e| matches!(
+                e,
+                Evidence::TooSlowToFlood {
+                    busiest_minute: 120,
+                    needed_per_minute: 244,
+                    ..
+                }
+            )),
+            "{:?}",
+            story.evidence
         );
+        let v = verdicts(&conns, &cx);
         assert_eq!(
             v[&"45.76.86.23".parse::<IpAddr>().unwrap()],
             Verdict::Legitimate
+        );
+        // The same lines ten times as fast (20 a second) can fill a listen queue: a flood.
+        let fast: Vec<ConnFacts> = (0..1200)
+            .map(|i| {
+                let mut c = conn(
+                    "45.76.87.206",
+                    40000 + (i * 7919 % 20000) as u16,
+                    0,
+                    Shows::FirstPacket,
+                    "",
+                );
+                c.start_us = 5_000_000 + i64::from(i) * 50_000;
+                c.end_us = c.start_us + 1_000;
+                c
+            })
+            .collect();
+        let v = verdicts(&fast, &cx);
+        assert_eq!(
+            v[&"45.76.87.206".parse::<IpAddr>().unwrap()],
+            Verdict::SynFlood
         );
         // Without an access log, attempts alone are not a flood.
         let v = verdicts(&conns, &Context::default());

@@ -13,11 +13,12 @@
 //! use std::io::Cursor;
 //! use halfopen::{Analyzer, Options, Verdict};
 //!
+//! // 600 connections in a minute, 10 a second: a pace that fills a listen queue.
 //! let mut fw = String::new();
-//! for (i, port) in (40_000..40_030u16).enumerate() {
+//! for (i, port) in (40_000..40_600u16).enumerate() {
 //!     fw.push_str(&format!(
 //!         "Mar  1 18:49:{:02} web kernel: ipfw: 100 Accept TCP 45.76.87.206:{port} 116.58.172.107:80 in via em0\n",
-//!         i
+//!         i / 10
 //!     ));
 //! }
 //! let access = "45.76.86.23 - - [01/Mar/2026:18:49:12 +0000] \"GET / HTTP/1.1\" 200 3407 \"-\" \"Mozilla/5.0\"\n";

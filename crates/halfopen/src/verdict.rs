@@ -199,6 +199,20 @@ pub enum Evidence {
         /// The minimum for a flood (`Options::min_flood_attempts`).
         needed: u64,
     },
+    /// Source level: its SYNs came from a real TCP stack (TCP options, or an input that does
+    /// not show them) too slowly to fill a listen queue: a periodic client (a load balancer's
+    /// health check, a monitor that connects and closes, a client whose SYN-ACKs are lost)
+    /// as much as a slow probe, and not a flood.
+    TooSlowToFlood {
+        /// Its connections that never became a request.
+        syns: u64,
+        /// The most connections it began in one clock minute.
+        busiest_minute: u64,
+        /// The listen backlog assumed (Apache's default, or a socket snapshot's).
+        backlog: u64,
+        /// Connections a minute from which one address floods that backlog.
+        needed_per_minute: u64,
+    },
     /// Source level: one of many sources of one network that sent only unanswered SYNs
     /// (a distributed, often spoofed, flood).
     NetworkFlood {
@@ -335,6 +349,23 @@ impl Evidence {
                  address, or many such addresses in one network)",
                 n(*half_open),
                 n(*needed)
+            ),
+            Evidence::TooSlowToFlood {
+                syns,
+                busiest_minute,
+                backlog,
+                needed_per_minute,
+            } => format!(
+                "{} SYN(s) that never became a request, at most {} begun in one minute ({:.1} a \
+                 second), nothing marking a raw-packet tool: too slow to fill a listen queue of {} (about {} \
+                 a minute from one address); the pace of a periodic client (a load balancer's \
+                 health check, a monitor that connects and closes, a client whose SYN-ACKs do \
+                 not reach it) as much as of a slow probe, and not a flood",
+                n(*syns),
+                n(*busiest_minute),
+                *busiest_minute as f64 / 60.0,
+                n(*backlog),
+                n(*needed_per_minute)
             ),
             Evidence::NetworkFlood { network, sources } => format!(
                 "one of {} addresses in {network} that sent only unanswered SYNs: a \

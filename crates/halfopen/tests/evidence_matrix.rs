@@ -48,8 +48,13 @@ fn allowed(behaviour: &str, f: Form) -> &'static [Verdict] {
         "tls_on_http" => &[NonHttp],
         "h2_preface_on_http1" => &[NonHttp, Legitimate],
         "spoofed_syn_flood" | "random_port_syns" | "ipv6_prefix_flood" => &[SynFlood],
-        // Flag-less lines cannot tell the client's RST from a handshake ACK.
-        "hping3_real_source" if f == Form::IpfwAll => &[SynFlood, Unknown],
+        // Flag-less lines cannot tell the client's RST from a handshake ACK; one flag-less
+        // line per connection shows neither hping3's missing TCP options nor anything but a
+        // pace (2 a second) a health check also keeps: too slow to flood (the lab's periodic
+        // run).
+        "hping3_real_source" if matches!(f, Form::IpfwAll | Form::IpfwSetup) => {
+            &[SynFlood, Unknown]
+        }
         "hping3_real_source" => &[SynFlood],
         // One SYN per address: where the form shows only that SYN and it carries TCP options
         // like a real stack's (or no header at all, ipfw), an address is only counted in the

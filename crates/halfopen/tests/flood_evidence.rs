@@ -77,10 +77,33 @@ fn one_or_two_unanswered_syns_are_not_a_flood() {
     }
 }
 
+/// Twelve SYNs, one every 5 s, are the pace of a periodic client (a health check, a monitor),
+/// too slow to fill a listen queue: not a flood, and the report says so (the lab's periodic
+/// run: haproxy's checks and `nc -z` were blocked as floods from this form).
 #[test]
-fn enough_syns_make_a_flood_and_the_minimum_is_configurable() {
+fn a_periodic_client_is_too_slow_to_flood() {
     let mut fw: String = (0..12u16)
         .map(|i| syn(u32::from(i) * 5, 40000 + i * 7))
+        .collect();
+    fw.push_str(&later(300));
+    let r = run(fw, Options::default());
+    let s = attacker(&r);
+    assert_eq!(s.verdict, Verdict::Unknown);
+    assert!(
+        s.evidence
+            .iter()
+            .any(|e| e.sentence.contains("too slow to fill a listen queue")),
+        "{:?}",
+        s.evidence
+    );
+    assert!(r.blocklist.is_empty(), "{:?}", r.blocklist);
+}
+
+#[test]
+fn enough_syns_make_a_flood_and_the_minimum_is_configurable() {
+    // 300 SYNs in 30 s, 10 a second: a pace that fills Apache's default listen queue.
+    let mut fw: String = (0..300u16)
+        .map(|i| syn(u32::from(i) / 10, 40000 + i * 7))
         .collect();
     fw.push_str(&later(300));
     let r = run(fw.clone(), Options::default());
@@ -97,7 +120,7 @@ fn enough_syns_make_a_flood_and_the_minimum_is_configurable() {
         fw.clone(),
         Options {
             rules: halfopen::judge::Rules {
-                min_flood_attempts: 13,
+                min_flood_attempts: 301,
                 ..halfopen::judge::Rules::default()
             },
             ..Options::default()

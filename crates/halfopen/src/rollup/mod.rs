@@ -9,11 +9,13 @@
 //! port's counters ([`Folded`]). Distinct sources are counted by a [`DistinctCount`].
 
 mod folded;
+mod pace;
 mod timeline;
 
 pub use folded::{
     DEFAULT_FOLDED_NETWORKS, FloodPart, Folded, MAX_FOLDED_PORTS, PortFlood, wide_network_of,
 };
+pub use pace::{BusiestMinute, MINUTE_US};
 pub use timeline::{BUCKET_US, MAX_BUCKETS, Timeline};
 
 use std::collections::BTreeMap;
@@ -192,6 +194,15 @@ pub struct SourcePorts {
     pub first: Option<u16>,
     /// Last port.
     pub last: Option<u16>,
+    /// Ports below 1024 (no operating system picks one for a client).
+    #[serde(default)]
+    pub privileged: u64,
+    /// Ports below 10000 (below FreeBSD's, Linux's, Windows' and macOS's client ranges).
+    #[serde(default)]
+    pub below_10000: u64,
+    /// Ports above 49151 (above OpenBSD's client range and Linux's default one's start).
+    #[serde(default)]
+    pub above_49151: u64,
 }
 
 /// What a source's source ports look like.
@@ -220,6 +231,29 @@ impl SourcePorts {
         self.first.get_or_insert(p);
         self.last = Some(p);
         self.count += 1;
+        self.privileged += u64::from(p < 1024);
+        self.below_10000 += u64::from(p < 10_000);
+        self.above_49151 += u64::from(p > 49_151);
+    }
+    /// Whether no one operating system's allocator picks ports like these: a port below 1024,
+    /// or ports both below 10000 and above 49151 (client ranges: Linux 32768-60999, Windows
+    /// and macOS 49152-65535, FreeBSD 10000-65535, OpenBSD 1024-49151). A tool that picks
+    /// source ports at random over the whole range (the lab's run1 spoofer) does.
+    ///
+    /// ```
+    /// use halfopen::rollup::SourcePorts;
+    /// let mut linux = SourcePorts::default();
+    /// let mut tool = SourcePorts::default();
+    /// for p in [34523, 41977, 48345, 53582] {
+    ///     linux.add(p);
+    ///     tool.add(p);
+    /// }
+    /// tool.add(6960);
+    /// assert!(!linux.beyond_any_one_allocator());
+    /// assert!(tool.beyond_any_one_allocator());
+    /// ```
+    pub fn beyond_any_one_allocator(&self) -> bool {
+        self.privileged > 0 || (self.below_10000 > 0 && self.above_49151 > 0)
     }
     /// Appends `later` (which came after `self`).
     pub fn merge(&mut self, later: &SourcePorts) {
@@ -237,6 +271,9 @@ impl SourcePorts {
             self.last = later.last;
         }
         self.count += later.count;
+        self.privileged += later.privileged;
+        self.below_10000 += later.below_10000;
+        self.above_49151 += later.above_49151;
     }
     /// The pattern, given at least 10 ports.
     pub fn pattern(&self) -> Option<PortPattern> {
@@ -336,6 +373,9 @@ pub struct SourceSummary {
     pub first_seen_us: i64,
     /// Last connection end, µs.
     pub last_seen_us: i64,
+    /// The most connections it began in one clock minute (its pace: a flood is a rate).
+    #[serde(default)]
+    pub busiest_minute: BusiestMinute,
     /// Destination ports.
     pub dst_ports: PortSet,
     /// Source-port pattern.
@@ -386,6 +426,7 @@ impl SourceSummary {
             single_syn_ack: 0,
             first_seen_us: i64::MAX,
             last_seen_us: i64::MIN,
+            busiest_minute: BusiestMinute::default(),
             dst_ports: PortSet::default(),
             src_ports: SourcePorts::default(),
             ttl: Range::default(),
@@ -434,6 +475,7 @@ impl SourceSummary {
         }
         self.first_seen_us = self.first_seen_us.min(c.start_us);
         self.last_seen_us = self.last_seen_us.max(c.end_us.max(c.start_us));
+        self.busiest_minute.add(c.start_us);
         self.dst_ports.insert(c.resp.port());
         if c.syn_seen() {
             self.src_ports.add(c.orig.port());
@@ -518,6 +560,7 @@ impl SourceSummary {
         self.single_syn_ack += later.single_syn_ack;
         self.first_seen_us = self.first_seen_us.min(later.first_seen_us);
         self.last_seen_us = self.last_seen_us.max(later.last_seen_us);
+        self.busiest_minute.merge(&later.busiest_minute);
         self.dst_ports.merge(&later.dst_ports);
         self.src_ports.merge(&later.src_ports);
         self.ttl.merge(&later.ttl);
