@@ -161,6 +161,17 @@ LogLevel info
 </Directory>
 CONF
 }
+# event_httpd_conf RUN: the whole httpd.conf of a run whose Apache is mpm_event at its defaults,
+# listening on $SRV:80 only (RUN names the run in its first line).
+event_httpd_conf() {
+  cat <<CONF
+# $1: Debian's Apache 2.4, mpm_event at its defaults; combined access log.
+ServerRoot "$OUT"
+PidFile "$OUT/httpd.pid"
+Listen $SRV:80
+CONF
+  event_site_conf
+}
 # stop_ns NS: end every process running in a client namespace (all started by this script)
 stop_ns() { ip netns pids "$1" | xargs -r kill 2>/dev/null || true; }
 # on NS CMD...: run a command in a client namespace

@@ -28,13 +28,7 @@ truth 203.0.113.6 legit
 
 python3 "$LAB/www.py" "$OUT/www"
 echo ok > "$OUT/www/health"
-cat > "$OUT/httpd.conf" <<CONF
-# Run D: Debian's Apache 2.4, mpm_event at its defaults; combined access log.
-ServerRoot "$OUT"
-PidFile "$OUT/httpd.pid"
-Listen $SRV:80
-CONF
-event_site_conf >> "$OUT/httpd.conf"
+event_httpd_conf "Run D" > "$OUT/httpd.conf"
 
 # haproxy_conf NAME [OPTION]: a haproxy config whose one backend server is the web server, checked
 # every 500 ms (connect timeout 400 ms); OPTION goes into the backend (e.g. option httpchk).

@@ -17,13 +17,7 @@ truth 203.0.113.5 legit
 truth 203.0.113.6 legit
 
 python3 "$LAB/www.py" "$OUT/www"
-cat > "$OUT/httpd.conf" <<CONF
-# Run C: Debian's Apache 2.4, mpm_event at its defaults; combined access log.
-ServerRoot "$OUT"
-PidFile "$OUT/httpd.pid"
-Listen $SRV:80
-CONF
-event_site_conf >> "$OUT/httpd.conf"
+event_httpd_conf "Run C" > "$OUT/httpd.conf"
 
 lab_capture
 C="curl -s -o /dev/null -m 5"
