@@ -177,6 +177,15 @@ pub struct Connection {
     pub resp_bytes: Option<u64>,
     /// SYN, SYN-ACK and the originator's ACK were all seen.
     pub handshake_completed: bool,
+    /// The originator sent a segment with ACK set after its SYN (a pure ACK, data, a FIN, or
+    /// an RST with ACK), whether or not the SYN-ACK it acknowledges was seen: its socket had
+    /// the SYN-ACK. A stack answering a SYN-ACK it never asked for (nmap `-sS`, hping3, a
+    /// spoofed address's owner) sends a bare RST, without ACK (RFC 9293 §3.10.7.1), so in an
+    /// input of one direction a real stack's SYN then RST+ACK is a connection opened and
+    /// aborted (a load balancer's health check), not a reset probe. A flood tool may send
+    /// the pair itself (crafted SYN, RST+ACK with another TTL: the StopDDoS `DOMINATE`
+    /// capture); the caller weighs the SYN.
+    pub orig_acked_after_syn: bool,
     /// Whether the originator sent payload (`None` when payload lengths are unknown).
     pub orig_sent_payload: Option<bool>,
     /// SYNs from the originator, retransmissions included.
@@ -204,6 +213,7 @@ impl Connection {
             orig_bytes: None,
             resp_bytes: None,
             handshake_completed: false,
+            orig_acked_after_syn: false,
             orig_sent_payload: None,
             syn_count: 0,
             evidence: Evidence::Packets,
@@ -219,7 +229,8 @@ impl Connection {
 
     /// True when the originator evidently received the responder's SYN-ACK: the handshake
     /// was seen, or the originator sent a pure ACK or payload after its SYN (a stack does
-    /// that only once it has the SYN-ACK). With [`Evidence::FlagsOneDirection`] logs this
+    /// that only once it has the SYN-ACK). An RST with ACK is not counted here: a flood tool
+    /// crafts those too; [`Connection::orig_acked_after_syn`] says it was sent. With [`Evidence::FlagsOneDirection`] logs this
     /// tells an `S0` that is really an established connection (history `SA`, `SAD`...) from
     /// a true unanswered attempt (history `S`).
     ///
@@ -233,6 +244,20 @@ impl Connection {
     /// let conn = t.pop_finished().unwrap();
     /// assert_eq!(conn.state, ConnState::S0); // Zeek's verdict: nothing seen from the server
     /// assert!(conn.reply_seen_by_orig());     // but the client got its SYN-ACK
+    ///
+    /// // A health check's abortive close (RST with ACK) and nmap -sS's kernel reset (bare RST).
+    /// let mut t = FlowTable::new(Config::default());
+    /// t.observe(&Event::new(0, c, 40001, s, 80).with_flags(TcpFlags::SYN));
+    /// t.observe(&Event::new(9, c, 40001, s, 80).with_flags(TcpFlags::RST | TcpFlags::ACK));
+    /// t.observe(&Event::new(0, c, 40002, s, 80).with_flags(TcpFlags::SYN));
+    /// t.observe(&Event::new(9, c, 40002, s, 80).with_flags(TcpFlags::RST));
+    /// t.finish();
+    /// let mut seen = Vec::new();
+    /// while let Some(conn) = t.pop_finished() {
+    ///     seen.push((conn.orig.port(), conn.orig_acked_after_syn, conn.reply_seen_by_orig()));
+    /// }
+    /// seen.sort();
+    /// assert_eq!(seen, [(40001, true, false), (40002, false, false)]);
     /// ```
     pub fn reply_seen_by_orig(&self) -> bool {
         if self.handshake_completed {

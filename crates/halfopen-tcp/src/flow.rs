@@ -105,6 +105,9 @@ pub(crate) const CLOSING_SCHEDULED: u16 = 256;
 pub(crate) const PARKED: u16 = 512;
 /// A timer entry with the half-close deadline has been pushed.
 pub(crate) const HALF_CLOSED_SCHEDULED: u16 = 1024;
+/// The originator sent a segment with ACK set after its SYN (see
+/// [`Connection::orig_acked_after_syn`]).
+const ORIG_ACKED: u16 = 2048;
 
 /// The first SYN's fields, packed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -377,6 +380,7 @@ impl CompactSyn {
         out.orig_bytes = (!unknown).then_some(0);
         out.resp_bytes = Some(0);
         out.handshake_completed = self.bits & HANDSHAKE != 0;
+        out.orig_acked_after_syn = self.bits & ORIG_ACKED != 0;
         out.orig_sent_payload = if self.side_bits & PAYLOAD_SEEN != 0 {
             Some(true)
         } else if unknown {
@@ -712,13 +716,11 @@ impl Flow {
     /// SYN and the responder's SYN-ACK.
     #[inline]
     fn note_handshake(&mut self, is_orig: bool, flags: TcpFlags) {
-        if is_orig
-            && flags.ack()
-            && !flags.syn()
-            && self.sides[0].bits & SENT_SYN != 0
-            && self.sides[1].bits & SENT_SYNACK != 0
-        {
-            self.bits |= HANDSHAKE;
+        if is_orig && flags.ack() && !flags.syn() && self.sides[0].bits & SENT_SYN != 0 {
+            self.bits |= ORIG_ACKED;
+            if self.sides[1].bits & SENT_SYNACK != 0 {
+                self.bits |= HANDSHAKE;
+            }
         }
     }
 
@@ -975,6 +977,10 @@ impl Flow {
 
     pub(crate) fn evidence(&self) -> Evidence {
         evidence(self.bits, self.sides[0].pkts > 0 && self.sides[1].pkts > 0)
+    }
+
+    pub(crate) fn orig_acked_after_syn(&self) -> bool {
+        self.bits & ORIG_ACKED != 0
     }
 
     pub(crate) fn handshake_completed(&self) -> bool {

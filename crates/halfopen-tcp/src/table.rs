@@ -178,6 +178,7 @@ fn connection<K: FlowKey>(k: &K, f: &Flow, end: EndReason) -> Connection {
         orig_bytes: f.bytes(0),
         resp_bytes: f.bytes(1),
         handshake_completed: f.handshake_completed(),
+        orig_acked_after_syn: f.orig_acked_after_syn(),
         orig_sent_payload: f.orig_sent_payload(),
         syn_count: f.syn_count(),
         evidence: f.evidence(),

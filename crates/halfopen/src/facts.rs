@@ -607,13 +607,13 @@ impl ConnFacts {
         f.state = Some(c.state);
         f.history = c.history;
         f.handshake_completed = c.handshake_completed;
-        f.reply_seen_by_orig = c.reply_seen_by_orig();
         f.syn_count = c.syn_count;
         f.orig_pkts = c.orig_pkts;
         f.resp_pkts = c.resp_pkts;
         f.orig_bytes = c.orig_bytes;
         f.orig_sent_payload = c.orig_sent_payload;
         f.syn = SynFingerprint::of(c);
+        f.reply_seen_by_orig = c.reply_seen_by_orig() || aborted_by_its_socket(c, f.syn);
         f.open_at_end = c.end == halfopen_tcp::EndReason::EndOfInput;
         if syn_acks_only_from_orig(c) {
             f.turn_round();
@@ -673,6 +673,16 @@ impl ConnFacts {
         self.orig_sent_payload
             .or_else(|| self.orig_bytes.map(|b| b > 0))
     }
+}
+
+/// A real stack's SYN (TCP options) followed by its RST with ACK: its socket had the SYN-ACK,
+/// seen or not, and aborted (RFC 9293 §3.10.7.1: a stack answers a SYN-ACK it never asked for
+/// with a bare RST). A load balancer's TCP check does this: haproxy's RST+ACK before any ACK,
+/// the lab's periodic run, where the one-direction forms called it a reset probe. A crafted
+/// SYN's RST+ACK is a flood tool's own pair (the StopDDoS `DOMINATE` capture: 31 such, the
+/// RST's TTL 233 against the SYN's 242), not a socket's.
+fn aborted_by_its_socket(c: &Connection, syn: Option<SynFingerprint>) -> bool {
+    c.orig_acked_after_syn && syn.is_some_and(|s| s.has_options == Some(true))
 }
 
 /// A connection of SYN-ACKs from the side the tracker took for its originator, and nothing
