@@ -1075,7 +1075,7 @@ fn network_floods(
                 .filter(|&i| judged.get(i).is_some_and(|j| network.contains(&j.addr)))
                 .collect();
             let n = idx.len() as u64 + extra.addresses;
-            if n < min || (fidx.is_empty() && too_slow_together(&idx, summaries, judged, cx)) {
+            if n < min || (fidx.is_empty() && too_slow_together(&idx, summaries, cx)) {
                 continue;
             }
             let mut part = extra;
@@ -1128,20 +1128,9 @@ fn network_floods(
 /// together to fill a listen queue even if their busiest minutes fell together: a monitoring
 /// service's probes from one network, not a flood. Addresses that sent a SYN or two each
 /// (a spoofed network's) are not periodic clients and keep the network rule.
-fn too_slow_together(
-    idx: &[usize],
-    summaries: &[&SourceSummary],
-    judged: &[Judged],
-    cx: &Context,
-) -> bool {
-    let each_paced = idx.iter().all(|&i| {
-        judged.get(i).is_some_and(|j| {
-            j.evidence
-                .iter()
-                .any(|e| matches!(e, Evidence::TooSlowToFlood { .. }))
-        })
-    });
+fn too_slow_together(idx: &[usize], summaries: &[&SourceSummary], cx: &Context) -> bool {
     let members = || idx.iter().filter_map(|&i| summaries.get(i));
+    let each_paced = members().count() == idx.len() && members().all(|s| periodic(s, cx));
     let pace: u64 = members().map(|s| s.busiest_minute.most()).sum();
     let backlog = members()
         .map(|s| backlog_of(s, cx))
@@ -1247,13 +1236,13 @@ fn server_floods(
         (f.networks, f.wide_networks) = networks_within(addresses, f.networks, f.wide_networks);
         f.sentence = server_sentence(&f);
         for &i in &idx {
-            // A single attempt whose outcome the input does not show is counted in the flood
-            // but not named a flood member on its own.
             // A periodic client caught up in the flood (a health check whose SYN-ACKs are lost
             // while spoofed SYNs pour in) keeps its own verdict: not a member.
             if summaries.get(i).is_some_and(|s| periodic(s, cx)) {
                 continue;
             }
+            // A single attempt whose outcome the input does not show is counted in the flood
+            // but not named a flood member on its own.
             let own = summaries
                 .get(i)
                 .is_some_and(|s| flood_like(s) > 0 || s.crafted_syns > 0);
@@ -1591,6 +1580,40 @@ mod tests {
             lost.evidence.first(),
             Some(Evidence::TooSlowToFlood { .. })
         ));
+    }
+
+    /// A monitoring service probing from eight addresses of one /24, each every 5 s, on the
+    /// story's form: no network flood (the eight together begin 96 connections a minute),
+    /// where eight addresses of a /24 sending only unanswered SYNs otherwise are one.
+    #[test]
+    fn a_monitoring_service_s_probes_from_one_network_are_not_a_network_flood() {
+        let probes = |every_s: i64| -> Vec<ConnFacts> {
+            (1..=8u8)
+                .flat_map(|host| {
+                    (0..12i64).map(move |k| {
+                        conn(
+                            &format!("198.51.100.{host}"),
+                            40_000 + (k as u16) * 7,
+                            5 + k * every_s + i64::from(host),
+                            Shows::FirstPacket,
+                            "",
+                        )
+                    })
+                })
+                .collect()
+        };
+        let cx = Context {
+            access_log: true,
+            access_span: Some((0, 700_000_000)),
+            ..Context::default()
+        };
+        let mut r = Rollup::default();
+        for c in &probes(5) {
+            r.add(c);
+        }
+        let j = judge(&r, &cx);
+        assert!(j.networks.is_empty(), "{:?}", j.networks);
+        assert!(j.sources.iter().all(|s| s.verdict == Verdict::Unknown));
     }
 
     /// The story's evidence: one ipfw line per connection, a new port every half second, no

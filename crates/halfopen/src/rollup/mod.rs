@@ -1115,6 +1115,15 @@ mod tests {
     use crate::evidence::Shows;
     use proptest::prelude::*;
 
+    /// The memory budget gives each source held one by one 1 KiB (`analyze::budget`): the
+    /// summary itself, its examples on the heap and the top-K's index.
+    #[test]
+    fn a_source_summary_fits_its_share_of_the_budget() {
+        let n = std::mem::size_of::<SourceSummary>();
+        println!("SourceSummary: {n} bytes");
+        assert!(n <= 640, "{n}");
+    }
+
     /// A connection from one of a few clients, with one of a few histories.
     fn conn(client: u8, port: u16, t: i64, kind: u8) -> ConnFacts {
         let mut c = ConnFacts::new(
