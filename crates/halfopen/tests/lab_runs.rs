@@ -423,8 +423,16 @@ fn periodic_every_form() {
         assert!(r.blocklist.is_empty(), "periodic/{form}: {:?}", r.blocklist);
         assert!(!r.hostile_found, "periodic/{form}: {:?}", r.headline);
     }
-    // The story's form and the SYN-only log: each silent source says why it is no flood.
+    // The story's form and the SYN-only log: each silent source says why it is no flood,
+    // and so does the headline.
     for form in ["ipfw.log", "kern-syn.log"] {
+        assert!(
+            reports[form].headline.iter().any(|h| h.starts_with(
+                "3 source(s) with 300 connection(s) and no logged request began them too slowly"
+            )),
+            "{form}: {:?}",
+            reports[form].headline
+        );
         for addr in ["203.0.113.21", "203.0.113.22", "203.0.113.24"] {
             let s = reports[form]
                 .sources

@@ -1120,7 +1120,6 @@ mod tests {
     #[test]
     fn a_source_summary_fits_its_share_of_the_budget() {
         let n = std::mem::size_of::<SourceSummary>();
-        println!("SourceSummary: {n} bytes");
         assert!(n <= 640, "{n}");
     }
 
