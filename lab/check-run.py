@@ -23,7 +23,7 @@ EXPECT = {
     "rand-source-flood": {"syn_flood"}, "v6-prefix-flood": {"syn_flood"}, "short-flood": {"syn_flood"},
     "refused-retry": {"unknown"},
     "tcp-health-check": {"idle", "unknown"}, "port-check": {"idle", "unknown"}, "lost-return": {"unknown"},
-    "http-health-check": {"legitimate"},
+    "http-health-check": {"legitimate"}, "real-stack-flood": {"syn_flood"},
 }
 NEVER_BLOCK = {"legit", "fast-client", "nat-client", "browser", "server-internal", "refused-once",
                "syn-retransmit", "h2-prior-knowledge", "refused-retry", "tcp-health-check", "port-check",

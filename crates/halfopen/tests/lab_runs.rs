@@ -128,6 +128,8 @@ fn allowed(behaviour: &str, form: &str) -> &'static [Verdict] {
         // whose SYN-ACKs never reach it. Never a flood: too slow to fill a listen queue.
         "tcp-health-check" | "port-check" => &[Idle, Unknown],
         "lost-return" => &[Unknown],
+        // The fastconnect run: the same real stack's SYNs at 20 a second are a flood.
+        "real-stack-flood" => &[SynFlood],
         "http-health-check" => &[Legitimate],
         // One SYN per address: where the log cannot show the SYN itself (ipfw) or the
         // connection began before the input (mid-stream), an address is only counted in the
@@ -272,7 +274,14 @@ fn syn_only_evidence_without_an_access_log_finds_the_floods() {
         assert!(flood_on(&r, "[2001:db8::10]:80").is_some(), "{form}");
         assert_blocks_the_floods(&r, form);
     }
-    for run in ["run1", "prefork", "floods", "retry", "periodic"] {
+    for run in [
+        "run1",
+        "prefork",
+        "floods",
+        "retry",
+        "periodic",
+        "fastconnect",
+    ] {
         let t = truth(run);
         for form in FORMS {
             let Some(r) = analyze_alone(run, form) else {
@@ -296,7 +305,14 @@ fn syn_only_evidence_without_an_access_log_finds_the_floods() {
 /// and the slow-body attacker `legitimate`.
 #[test]
 fn a_capture_of_one_direction_reads_as_the_inbound_log() {
-    for run in ["run1", "prefork", "floods", "retry", "periodic"] {
+    for run in [
+        "run1",
+        "prefork",
+        "floods",
+        "retry",
+        "periodic",
+        "fastconnect",
+    ] {
         let capture = analyze(run, "server-in.pcap").expect("server-in.pcap");
         let log = analyze(run, "kern-in.log").expect("kern-in.log");
         let form = &capture.forms[0];
@@ -461,6 +477,20 @@ fn periodic_every_form() {
     }
 }
 
+/// The other side of the periodic run's rule: ordinary `connect()` calls from one host's own
+/// TCP stack (TCP options, its allocator's ports) at 20 a second, none completing (the return
+/// path drops the server's packets). The server's queue sat at the kernel's half-full mark:
+/// a `syn_flood` on every form, blocked as the one address, the clients never.
+#[test]
+fn fastconnect_every_form() {
+    let reports = check_run("fastconnect");
+    assert!(reports.len() >= 7, "{:?}", reports.keys());
+    for (form, r) in &reports {
+        assert_eq!(r.blocklist, ["198.51.100.70/32"], "fastconnect/{form}");
+        assert!(r.hostile_found, "fastconnect/{form}: {:?}", r.headline);
+    }
+}
+
 #[test]
 fn prefork_every_form() {
     let reports = check_run("prefork");
@@ -622,7 +652,14 @@ fn floods_at_the_smallest_budget_give_the_same_answer() {
 /// connections against 1,902 (1,910 with the two-way `server.pcap`), floods 43 twice.
 #[test]
 fn a_log_and_a_capture_of_the_same_traffic_count_each_connection_once() {
-    for run in ["run1", "prefork", "floods", "retry", "periodic"] {
+    for run in [
+        "run1",
+        "prefork",
+        "floods",
+        "retry",
+        "periodic",
+        "fastconnect",
+    ] {
         let alone = analyze(run, "kern.log").expect("kern.log");
         for capture in ["server.pcap", "server-in.pcap"] {
             let mut a = Analyzer::new(Options {
