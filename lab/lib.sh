@@ -172,6 +172,13 @@ Listen $SRV:80
 CONF
   event_site_conf
 }
+# fetch_pages NS...: each namespace's client fetches / and /page.html with curl (200 each)
+fetch_pages() {
+  for ns in "$@"; do
+    on $ns curl -s -o /dev/null -m 10 http://$SRV/ || true
+    on $ns curl -s -o /dev/null -m 10 http://$SRV/page.html || true
+  done
+}
 # stop_ns NS: end every process running in a client namespace (all started by this script)
 stop_ns() { ip netns pids "$1" | xargs -r kill 2>/dev/null || true; }
 # on NS CMD...: run a command in a client namespace

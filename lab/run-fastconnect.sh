@@ -20,26 +20,19 @@ truth 203.0.113.6 legit
 python3 "$LAB/www.py" "$OUT/www"
 event_httpd_conf "Run E" > "$OUT/httpd.conf"
 
-legit_round() {
-  for ns in $LEGIT1 $LEGIT2; do
-    on $ns curl -s -o /dev/null -m 10 http://$SRV/ || true
-    on $ns curl -s -o /dev/null -m 10 http://$SRV/page.html || true
-  done
-}
-
 lab_capture
 apache_start "$OUT/httpd.conf"
 mark apache started
 sleep 2
-legit_round
+fetch_pages $LEGIT1 $LEGIT2
 ip netns exec $NS_R iptables -I FORWARD -d 198.51.100.70 -j DROP
 mark real-stack-flood start
 bg on $FAST python3 "$LAB/fastconnect.py" $SRV 600 20
-for round in 1 2 3; do sleep 10; legit_round; done
+for round in 1 2 3; do sleep 10; fetch_pages $LEGIT1 $LEGIT2; done
 sleep 2
 mark real-stack-flood done
 sleep 3
-legit_round
+fetch_pages $LEGIT1 $LEGIT2
 mark finish
 lab_finish
 echo "run-fastconnect done: $(wc -l < "$OUT/access.log") access lines, $(wc -l < "$OUT/kern.log") kernel lines"

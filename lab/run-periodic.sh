@@ -54,18 +54,11 @@ haproxy_conf tcp
 haproxy_conf lost
 haproxy_conf http "option httpchk GET /health"
 
-legit_round() {
-  for ns in $LEGIT1 $LEGIT2; do
-    on $ns curl -s -o /dev/null -m 10 http://$SRV/ || true
-    on $ns curl -s -o /dev/null -m 10 http://$SRV/page.html || true
-  done
-}
-
 lab_capture
 apache_start "$OUT/httpd.conf"
 mark apache started
 sleep 2
-legit_round
+fetch_pages $LEGIT1 $LEGIT2
 # The broken return path: the router drops everything the server sends to 203.0.113.22.
 ip netns exec $NS_R iptables -I FORWARD -d 203.0.113.22 -j DROP
 mark checks start
@@ -73,11 +66,11 @@ bg on $TCPCHECK haproxy -db -f "$OUT/haproxy-tcp.cfg"
 bg on $LOST haproxy -db -f "$OUT/haproxy-lost.cfg"
 bg on $HTTPCHECK haproxy -db -f "$OUT/haproxy-http.cfg"
 bg on $PORTCHECK bash -c "for i in \$(seq 1 120); do nc -z -w 1 $SRV 80; sleep 0.5; done"
-for round in 1 2 3 4 5 6; do sleep 10; legit_round; done
+for round in 1 2 3 4 5 6; do sleep 10; fetch_pages $LEGIT1 $LEGIT2; done
 stop_ns $TCPCHECK; stop_ns $LOST; stop_ns $HTTPCHECK; stop_ns $PORTCHECK
 mark checks stopped
 sleep 3
-legit_round
+fetch_pages $LEGIT1 $LEGIT2
 mark finish
 lab_finish
 echo "run-periodic done: $(wc -l < "$OUT/access.log") access lines, $(wc -l < "$OUT/kern.log") kernel lines"

@@ -160,6 +160,16 @@ const NEVER_BLOCK: [&str; 16] = [
     "server-internal",
 ];
 
+/// The lab runs of `lab/` (the README of `tests/data/lab/` says what each is about).
+const RUNS: [&str; 6] = [
+    "run1",
+    "prefork",
+    "floods",
+    "retry",
+    "periodic",
+    "fastconnect",
+];
+
 const FORMS: [&str; 9] = [
     "kern.log",
     "server.pcap",
@@ -274,14 +284,7 @@ fn syn_only_evidence_without_an_access_log_finds_the_floods() {
         assert!(flood_on(&r, "[2001:db8::10]:80").is_some(), "{form}");
         assert_blocks_the_floods(&r, form);
     }
-    for run in [
-        "run1",
-        "prefork",
-        "floods",
-        "retry",
-        "periodic",
-        "fastconnect",
-    ] {
+    for run in RUNS {
         let t = truth(run);
         for form in FORMS {
             let Some(r) = analyze_alone(run, form) else {
@@ -305,14 +308,7 @@ fn syn_only_evidence_without_an_access_log_finds_the_floods() {
 /// and the slow-body attacker `legitimate`.
 #[test]
 fn a_capture_of_one_direction_reads_as_the_inbound_log() {
-    for run in [
-        "run1",
-        "prefork",
-        "floods",
-        "retry",
-        "periodic",
-        "fastconnect",
-    ] {
+    for run in RUNS {
         let capture = analyze(run, "server-in.pcap").expect("server-in.pcap");
         let log = analyze(run, "kern-in.log").expect("kern-in.log");
         let form = &capture.forms[0];
@@ -652,14 +648,7 @@ fn floods_at_the_smallest_budget_give_the_same_answer() {
 /// connections against 1,902 (1,910 with the two-way `server.pcap`), floods 43 twice.
 #[test]
 fn a_log_and_a_capture_of_the_same_traffic_count_each_connection_once() {
-    for run in [
-        "run1",
-        "prefork",
-        "floods",
-        "retry",
-        "periodic",
-        "fastconnect",
-    ] {
+    for run in RUNS {
         let alone = analyze(run, "kern.log").expect("kern.log");
         for capture in ["server.pcap", "server-in.pcap"] {
             let mut a = Analyzer::new(Options {
