@@ -230,9 +230,9 @@ impl Connection {
     /// True when the originator evidently received the responder's SYN-ACK: the handshake
     /// was seen, or the originator sent a pure ACK or payload after its SYN (a stack does
     /// that only once it has the SYN-ACK). An RST with ACK is not counted here: a flood tool
-    /// crafts those too; [`Connection::orig_acked_after_syn`] says it was sent. With [`Evidence::FlagsOneDirection`] logs this
-    /// tells an `S0` that is really an established connection (history `SA`, `SAD`...) from
-    /// a true unanswered attempt (history `S`).
+    /// crafts those too; [`Connection::orig_acked_after_syn`] says it was sent. With
+    /// [`Evidence::FlagsOneDirection`] logs this tells an `S0` that is really an established
+    /// connection (history `SA`, `SAD`...) from a true unanswered attempt (history `S`).
     ///
     /// ```
     /// use halfopen_tcp::{Config, ConnState, Event, FlowTable, TcpFlags};

@@ -213,6 +213,13 @@ fn flood_like(s: &SourceSummary) -> u64 {
     s.flood_like()
 }
 
+/// A source's SYNs that never became a request: the flood-like ones and the attempts whose
+/// outcome the input does not show. What one address needs `min_flood_attempts` of to flood
+/// on its own.
+fn unanswered_syns(s: &SourceSummary) -> u64 {
+    flood_like(s) + s.attempts()
+}
+
 fn covered(s: &SourceSummary, cx: &Context) -> bool {
     covers(cx, s.first_seen_us)
 }
@@ -655,7 +662,7 @@ fn too_slow_to_flood(s: &SourceSummary, cx: &Context) -> bool {
 /// Whether a source sent enough unanswered SYNs for a flood of its own, but too slowly
 /// ([`too_slow_to_flood`]): a periodic client.
 fn periodic(s: &SourceSummary, cx: &Context) -> bool {
-    flood_like(s) + s.attempts() >= cx.rules.min_flood_attempts && too_slow_to_flood(s, cx)
+    unanswered_syns(s) >= cx.rules.min_flood_attempts && too_slow_to_flood(s, cx)
 }
 
 /// Whether a source's SYNs may come from an operating system's TCP stack: most carried TCP
@@ -693,9 +700,8 @@ fn flood(s: &SourceSummary, cx: &Context) -> Option<Draft> {
     let unseen = answers_not_shown(s);
     let flood = flood_like(s) - unseen;
     let min = cx.rules.min_flood_attempts;
-    let unanswered = flood + s.attempts() + unseen;
-    if unanswered >= min && s.requests.total() == 0 && too_slow_to_flood(s, cx) {
-        return Some(paced(s, cx, unanswered));
+    if s.requests.total() == 0 && periodic(s, cx) {
+        return Some(paced(s, cx, unanswered_syns(s)));
     }
     if flood >= min {
         let answered_by_server =
@@ -823,7 +829,7 @@ fn idle(s: &SourceSummary) -> Option<Draft> {
 
 fn undecided(s: &SourceSummary, cx: &Context) -> Draft {
     let mut d = Draft::new(Verdict::Unknown, Confidence::Low);
-    let flood = flood_like(s) + s.attempts();
+    let flood = unanswered_syns(s);
     if flood > 0 && s.requests.total() == 0 {
         d = d.with(Evidence::TooFewAttempts {
             half_open: flood,
@@ -1209,7 +1215,7 @@ fn server_floods(
         let unanswered: u64 = idx
             .iter()
             .filter_map(|&i| summaries.get(i))
-            .map(|s| flood_like(s) + s.attempts() + count(s, Outcome::LogEnded))
+            .map(|s| unanswered_syns(s) + count(s, Outcome::LogEnded))
             .sum::<u64>()
             + folded.map_or(0, |p| p.part.unanswered);
         let kernel = cx
@@ -1250,7 +1256,7 @@ fn server_floods(
             // the many addresses of a random-source flood are not.
             let alone = summaries
                 .get(i)
-                .is_some_and(|s| flood_like(s) + s.attempts() >= cx.rules.min_flood_attempts);
+                .is_some_and(|s| unanswered_syns(s) >= cx.rules.min_flood_attempts);
             if let Some(j) = judged.get_mut(i) {
                 let in_network = networks.iter().any(|n| n.network.contains(&j.addr));
                 join_flood(j, &f, own, f.likely_spoofed && !in_network && !alone);
@@ -1326,7 +1332,7 @@ fn describe_server_flood(
     for s in idx
         .iter()
         .filter_map(|&i| summaries.get(i).copied())
-        .filter(|s| flood_like(s) + s.attempts() < cx.rules.min_flood_attempts)
+        .filter(|s| unanswered_syns(s) < cx.rules.min_flood_attempts)
     {
         all.add(s);
     }

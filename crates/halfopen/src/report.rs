@@ -1050,9 +1050,9 @@ fn headline(
             thousands(sources.len() as u64)
         ));
     }
-    let paced: Vec<(&SourceReport, u64)> = sources
+    let paced: Vec<(&SourceReport, Pace)> = sources
         .iter()
-        .filter_map(|s| busiest_minute_if_paced(s).map(|m| (*s, m)))
+        .filter_map(|s| pace_if_too_slow(s).map(|p| (*s, p)))
         .collect();
     if let Some(line) = paced_headline(&paced) {
         out.push(line);
@@ -1065,7 +1065,7 @@ fn headline(
     ] {
         let srcs: Vec<&&SourceReport> = sources
             .iter()
-            .filter(|s| s.verdict == v && busiest_minute_if_paced(s).is_none())
+            .filter(|s| s.verdict == v && pace_if_too_slow(s).is_none())
             .collect();
         if srcs.is_empty() {
             continue;
@@ -1086,42 +1086,54 @@ fn headline(
     out
 }
 
-/// The busiest minute of an `unknown` source whose SYNs were too slow to flood.
-fn busiest_minute_if_paced(s: &SourceReport) -> Option<u64> {
+/// What [`Evidence::TooSlowToFlood`] says of a source: its busiest minute, the backlog, the
+/// pace that fills it.
+#[derive(Clone, Copy)]
+struct Pace {
+    busiest_minute: u64,
+    backlog: u64,
+    needed_per_minute: u64,
+}
+
+/// The pace of an `unknown` source whose SYNs were too slow to flood.
+fn pace_if_too_slow(s: &SourceReport) -> Option<Pace> {
     if s.verdict != Verdict::Unknown {
         return None;
     }
     s.evidence.iter().find_map(|e| match e.evidence {
-        Evidence::TooSlowToFlood { busiest_minute, .. } => Some(busiest_minute),
+        Evidence::TooSlowToFlood {
+            busiest_minute,
+            backlog,
+            needed_per_minute,
+            ..
+        } => Some(Pace {
+            busiest_minute,
+            backlog,
+            needed_per_minute,
+        }),
         _ => None,
     })
 }
 
 /// One headline for the sources too slow to flood (the story's pattern: a new connection
 /// every half second that Apache never logs), with the busiest of them as the example.
-fn paced_headline(paced: &[(&SourceReport, u64)]) -> Option<String> {
-    let (top, most) = paced.iter().max_by_key(|(s, m)| (*m, s.connections))?;
-    let needed = top.evidence.iter().find_map(|e| match e.evidence {
-        Evidence::TooSlowToFlood {
-            backlog,
-            needed_per_minute,
-            ..
-        } => Some((backlog, needed_per_minute)),
-        _ => None,
-    })?;
+fn paced_headline(paced: &[(&SourceReport, Pace)]) -> Option<String> {
+    let (top, pace) = paced
+        .iter()
+        .max_by_key(|(s, p)| (p.busiest_minute, s.connections))?;
     let conns: u64 = paced.iter().map(|(s, _)| s.connections).sum();
     Some(format!(
         "{} source(s) with {} connection(s) and no logged request began them too slowly to be \
          a flood (the busiest, {}, began {} in one minute; a listen queue of {} fills at about \
-         {} a minute from one address): what a load balancer's health check, a monitor or a client \
-         whose SYN-ACKs are lost looks like, as much as a slow probe: unknown, not blocked; a \
-         capture of both directions would tell",
+         {} a minute from one address): what a load balancer's health check, a monitor or a \
+         client whose SYN-ACKs are lost looks like, as much as a slow probe: unknown, not \
+         blocked; a capture of both directions would tell",
         thousands(paced.len() as u64),
         thousands(conns),
         top.addr,
-        thousands(*most),
-        thousands(needed.0),
-        thousands(needed.1)
+        thousands(pace.busiest_minute),
+        thousands(pace.backlog),
+        thousands(pace.needed_per_minute)
     ))
 }
 

@@ -357,8 +357,8 @@ impl Evidence {
                 needed_per_minute,
             } => format!(
                 "{} SYN(s) that never became a request, at most {} begun in one minute ({:.1} a \
-                 second), nothing marking a raw-packet tool: too slow to fill a listen queue of {} (about {} \
-                 a minute from one address); the pace of a periodic client (a load balancer's \
+                 second), nothing marking a raw-packet tool: too slow to fill a listen queue of \
+                 {} (about {} a minute from one address); the pace of a periodic client (a load balancer's \
                  health check, a monitor that connects and closes, a client whose SYN-ACKs do \
                  not reach it) as much as of a slow probe, and not a flood",
                 n(*syns),
