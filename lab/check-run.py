@@ -24,10 +24,12 @@ EXPECT = {
     "refused-retry": {"unknown"},
     "tcp-health-check": {"idle", "unknown"}, "port-check": {"idle", "unknown"}, "lost-return": {"unknown"},
     "http-health-check": {"legitimate"}, "real-stack-flood": {"syn_flood"},
+    "reflection-victim": {"syn_flood", "unknown"}, "reflection-victim-same-ttl": {"syn_flood", "unknown"},
+    "carpet-reflection": {"syn_flood", "unknown"}, "legit-spoofed": {"legitimate", "syn_flood"},
 }
 NEVER_BLOCK = {"legit", "fast-client", "nat-client", "browser", "server-internal", "refused-once",
                "syn-retransmit", "h2-prior-knowledge", "refused-retry", "tcp-health-check", "port-check",
-               "lost-return", "http-health-check"}
+               "lost-return", "http-health-check", "reflection-victim", "carpet-reflection", "legit-spoofed"}
 FORMS = ["kern.log", "server.pcap", "server-in.pcap", "kern-in.log", "kern-syn.log", "ipfw.log", "ipfw-all.log",
          "server-midstream.pcap", "kern-midstream.log"]
 

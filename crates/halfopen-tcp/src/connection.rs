@@ -186,6 +186,14 @@ pub struct Connection {
     /// the pair itself (crafted SYN, RST+ACK with another TTL: the StopDDoS `DOMINATE`
     /// capture); the caller weighs the SYN.
     pub orig_acked_after_syn: bool,
+    /// Whether the originator's first segment after its SYN (an ACK, data, a FIN or an RST)
+    /// came with another IP TTL (hop limit) than the SYN; `None` when the two were not both
+    /// seen with one. One host sends both along one path from one initial TTL, so they agree
+    /// for every real client. They differ when the SYN was sent in the address's name by
+    /// another host and the address's owner reset the SYN-ACK it never asked for (a spoofed
+    /// source that is alive), or when a raw-packet tool chose its SYN's TTL and its own kernel
+    /// sent the RST (nmap `-sS` picks a random one).
+    pub orig_ttl_changed: Option<bool>,
     /// Whether the originator sent payload (`None` when payload lengths are unknown).
     pub orig_sent_payload: Option<bool>,
     /// SYNs from the originator, retransmissions included.
@@ -214,6 +222,7 @@ impl Connection {
             resp_bytes: None,
             handshake_completed: false,
             orig_acked_after_syn: false,
+            orig_ttl_changed: None,
             orig_sent_payload: None,
             syn_count: 0,
             evidence: Evidence::Packets,

@@ -108,6 +108,16 @@ pub(crate) const HALF_CLOSED_SCHEDULED: u16 = 1024;
 /// The originator sent a segment with ACK set after its SYN (see
 /// [`Connection::orig_acked_after_syn`]).
 const ORIG_ACKED: u16 = 2048;
+/// The originator's first segment after its SYN carried a TTL, and the SYN did too: the two
+/// were compared (see [`Connection::orig_ttl_changed`]).
+const LATER_TTL_SEEN: u16 = 4096;
+/// That segment's TTL was not the SYN's.
+const LATER_TTL_OTHER: u16 = 8192;
+
+/// [`Connection::orig_ttl_changed`] from a flow's flag word.
+fn ttl_changed(bits: u16) -> Option<bool> {
+    (bits & LATER_TTL_SEEN != 0).then_some(bits & LATER_TTL_OTHER != 0)
+}
 
 /// The first SYN's fields, packed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -381,6 +391,7 @@ impl CompactSyn {
         out.resp_bytes = Some(0);
         out.handshake_completed = self.bits & HANDSHAKE != 0;
         out.orig_acked_after_syn = self.bits & ORIG_ACKED != 0;
+        out.orig_ttl_changed = ttl_changed(self.bits);
         out.orig_sent_payload = if self.side_bits & PAYLOAD_SEEN != 0 {
             Some(true)
         } else if unknown {
@@ -683,6 +694,7 @@ impl Flow {
         self.advance_last(ev.ts_us);
         self.bits |= FLAGGED | NON_SYN;
         self.note_handshake(is_orig, flags);
+        self.note_later_ttl(is_orig, flags, ev.ttl);
         let s = &mut self.sides[i];
         s.pkts = s.pkts.saturating_add(1);
         if len > 0 {
@@ -720,6 +732,25 @@ impl Flow {
             self.bits |= ORIG_ACKED;
             if self.sides[1].bits & SENT_SYNACK != 0 {
                 self.bits |= HANDSHAKE;
+            }
+        }
+    }
+
+    /// Compares the TTL of the originator's first segment after its SYN (an ACK, data, a FIN
+    /// or an RST) with the SYN's, once.
+    #[inline]
+    fn note_later_ttl(&mut self, is_orig: bool, flags: TcpFlags, ttl: Option<u8>) {
+        if !is_orig
+            || flags.syn()
+            || self.bits & (LATER_TTL_SEEN | HAS_SYN_INFO) != HAS_SYN_INFO
+            || self.syn.present & 1 == 0
+        {
+            return;
+        }
+        if let Some(t) = ttl {
+            self.bits |= LATER_TTL_SEEN;
+            if t != self.syn.ttl {
+                self.bits |= LATER_TTL_OTHER;
             }
         }
     }
@@ -772,6 +803,7 @@ impl Flow {
             self.sides[i].bits |= if flags.ack() { SENT_SYNACK } else { SENT_SYN };
         }
         self.note_handshake(is_orig, flags);
+        self.note_later_ttl(is_orig, flags, ev.ttl);
         let len = ev.payload_len.unwrap_or(0);
 
         // Sequence bookkeeping (Zeek's init_endpoint).
@@ -981,6 +1013,12 @@ impl Flow {
 
     pub(crate) fn orig_acked_after_syn(&self) -> bool {
         self.bits & ORIG_ACKED != 0
+    }
+
+    /// Whether the originator's first segment after its SYN came with another TTL than the
+    /// SYN, when both showed one ([`Connection::orig_ttl_changed`]).
+    pub(crate) fn orig_ttl_changed(&self) -> Option<bool> {
+        ttl_changed(self.bits)
     }
 
     pub(crate) fn handshake_completed(&self) -> bool {

@@ -179,6 +179,7 @@ fn connection<K: FlowKey>(k: &K, f: &Flow, end: EndReason) -> Connection {
         resp_bytes: f.bytes(1),
         handshake_completed: f.handshake_completed(),
         orig_acked_after_syn: f.orig_acked_after_syn(),
+        orig_ttl_changed: f.orig_ttl_changed(),
         orig_sent_payload: f.orig_sent_payload(),
         syn_count: f.syn_count(),
         evidence: f.evidence(),

@@ -272,3 +272,55 @@ fn retransmitted_syn_vs_new_isn() {
     let c = all(&mut t);
     assert_eq!((c[0].syn_count, c[0].history.as_str()), (2, "SS"));
 }
+
+/// The originator's first segment after its SYN is compared with the SYN's TTL: a spoofed
+/// address's owner resets the SYN-ACK from its own distance (the lab's reflection run: SYNs at
+/// TTL 63, the owner's RSTs at 127); a client's ACK comes at its SYN's TTL; a SYN retransmission
+/// is not that segment; and an input without TTLs says nothing.
+#[test]
+fn the_first_segment_after_the_syn_is_compared_with_its_ttl() {
+    let with_ttl = |mut e: Event, ttl: u8| {
+        e.ttl = Some(ttl);
+        e
+    };
+    let run = |events: Vec<Event>| {
+        let mut t = FlowTable::new(Config::default());
+        for e in &events {
+            t.observe(e);
+        }
+        t.finish();
+        all(&mut t)
+            .into_iter()
+            .map(|c| c.orig_ttl_changed)
+            .collect::<Vec<_>>()
+    };
+    let syn = || ev(0.0, true, Some(TcpFlags::SYN));
+    let synack = || ev(0.001, false, Some(TcpFlags::SYN | TcpFlags::ACK));
+    let rst = || ev(0.002, true, Some(TcpFlags::RST));
+    let ack = || ev(0.002, true, Some(TcpFlags::ACK));
+    assert_eq!(
+        run(vec![with_ttl(syn(), 63), synack(), with_ttl(rst(), 127)]),
+        [Some(true)]
+    );
+    assert_eq!(
+        run(vec![with_ttl(syn(), 63), synack(), with_ttl(ack(), 63)]),
+        [Some(false)]
+    );
+    // Only the first later segment counts: a later one at another TTL changes nothing.
+    let late = with_ttl(ev(0.5, true, Some(TcpFlags::FIN | TcpFlags::ACK)), 60);
+    assert_eq!(
+        run(vec![
+            with_ttl(syn(), 63),
+            synack(),
+            with_ttl(ack(), 63),
+            late
+        ]),
+        [Some(false)]
+    );
+    // A retransmitted SYN at another TTL is not a later segment.
+    let again = with_ttl(ev(1.0, true, Some(TcpFlags::SYN)), 50);
+    assert_eq!(run(vec![with_ttl(syn(), 63), again]), [None]);
+    // No TTL on the SYN (or on the reset): not compared.
+    assert_eq!(run(vec![syn(), synack(), with_ttl(rst(), 127)]), [None]);
+    assert_eq!(run(vec![with_ttl(syn(), 63), synack(), rst()]), [None]);
+}

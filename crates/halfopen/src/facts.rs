@@ -336,6 +336,10 @@ pub struct ConnFacts {
     pub reply_seen_by_orig: bool,
     /// SYNs from the client, retransmissions included.
     pub syn_count: u32,
+    /// Whether the client's first segment after its SYN came with another TTL than the SYN
+    /// (`halfopen_tcp::Connection::orig_ttl_changed`): `None` when the input did not show both.
+    #[serde(default)]
+    pub orig_ttl_changed: Option<bool>,
     /// Packets (lines) from the client.
     pub orig_pkts: u64,
     /// Packets (lines) from the server.
@@ -583,6 +587,7 @@ impl ConnFacts {
             handshake_completed: false,
             reply_seen_by_orig: false,
             syn_count: 0,
+            orig_ttl_changed: None,
             orig_pkts: 0,
             resp_pkts: 0,
             orig_bytes: None,
@@ -608,6 +613,7 @@ impl ConnFacts {
         f.history = c.history;
         f.handshake_completed = c.handshake_completed;
         f.syn_count = c.syn_count;
+        f.orig_ttl_changed = c.orig_ttl_changed;
         f.orig_pkts = c.orig_pkts;
         f.resp_pkts = c.resp_pkts;
         f.orig_bytes = c.orig_bytes;
@@ -629,6 +635,7 @@ impl ConnFacts {
         std::mem::swap(&mut self.orig_pkts, &mut self.resp_pkts);
         self.history = self.history.turned_round();
         self.syn_count = 0;
+        self.orig_ttl_changed = None;
         self.syn = None;
         self.orig_bytes = None;
         self.orig_sent_payload = None;

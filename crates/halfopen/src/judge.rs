@@ -112,6 +112,9 @@ pub struct Judged {
     pub rests_on_absent_request: bool,
     /// Part of a random-source flood: blocking the address does little.
     pub random_flood_member: bool,
+    /// Its SYNs were sent in its name by another host ([`Evidence::SentInItsName`]): blocking
+    /// the address cuts off its owner, not the sender.
+    pub sent_in_its_name: bool,
     /// Successful (2xx/3xx) requests it made.
     pub successes: u64,
     /// Its connections.
@@ -131,6 +134,10 @@ pub struct NetworkFlood {
     pub likely_spoofed: bool,
     /// Why they look spoofed (or real).
     pub indicators: Vec<String>,
+    /// Their hosts reset the server's SYN-ACKs from another TTL than the SYNs': the SYNs
+    /// were sent in their names ([`Evidence::SentInItsName`]), and none of them is blocked.
+    #[serde(default)]
+    pub sent_in_their_names: bool,
 }
 
 /// A server port under a SYN flood from many addresses.
@@ -237,6 +244,19 @@ fn single_reset_probe(s: &SourceSummary, j: &Judged) -> bool {
         && s.requests.total() == 0
 }
 
+/// Whether the resets of a source's SYN-ACKs came from another TTL than its SYNs: most of
+/// them were set beside their SYN's, and most of those differed. One host sends its SYN and
+/// its RST from one initial TTL along one path; a live host whose address was spoofed resets
+/// the SYN-ACKs from its own (the lab's reflection run: hping3's SYNs at TTL 63, a
+/// Windows-like host's RSTs at 127; a /28 of them, the SYNs at 47 to 239). nmap `-sS` picks
+/// a random TTL for its SYNs too, but probes many ports: a scan, judged before this.
+fn sent_in_its_name(s: &SourceSummary) -> bool {
+    let resets = count(s, Outcome::ResetAfterSynAck);
+    resets > 0
+        && s.resets_ttl_compared * 2 >= resets
+        && s.resets_other_ttl * 2 > s.resets_ttl_compared
+}
+
 /// Whether a source's attempts (SYNs whose outcome the input does not show: SYN-only, one
 /// line per connection) may count in a flood: it has none; each was a crafted SYN (no TCP
 /// options: no operating system sends one, so no client whose handshake went on to complete
@@ -265,6 +285,7 @@ struct Draft {
     evidence: Vec<Evidence>,
     raise: Option<String>,
     absent: bool,
+    sent_in_its_name: bool,
 }
 
 impl Draft {
@@ -275,6 +296,7 @@ impl Draft {
             evidence: Vec::new(),
             raise: None,
             absent: false,
+            sent_in_its_name: false,
         }
     }
     fn with(mut self, e: Evidence) -> Draft {
@@ -306,6 +328,7 @@ fn judge_source(s: &SourceSummary, cx: &Context) -> Judged {
         raise: d.raise,
         rests_on_absent_request: d.absent,
         random_flood_member: false,
+        sent_in_its_name: d.sent_in_its_name,
         successes: u64::from(s.requests.get(RequestKind::Success)),
         connections: s.connections,
     }
@@ -718,7 +741,15 @@ fn flood(s: &SourceSummary, cx: &Context) -> Option<Draft> {
         .with(Evidence::HandshakeNeverCompleted {
             syns: u32::try_from(flood).unwrap_or(u32::MAX),
         });
-        if resets * 2 >= flood {
+        if resets * 2 >= flood && sent_in_its_name(s) {
+            d = d.with(Evidence::SentInItsName {
+                resets: s.resets_other_ttl,
+                compared: s.resets_ttl_compared,
+                syn_ttl_min: s.ttl.min,
+                syn_ttl_max: s.ttl.max,
+            });
+            d.sent_in_its_name = true;
+        } else if resets * 2 >= flood {
             d = d.with(Evidence::RealAddress { proofs: resets });
         } else if count(s, Outcome::SynAckUnanswered) * 2 >= flood {
             d = d.with(Evidence::SynAckUnanswered);
@@ -968,19 +999,24 @@ fn network_floods(
     cx: &Context,
     judged: &mut [Judged],
 ) -> Vec<NetworkFlood> {
-    let min = cx.rules.min_flood_sources.max(2);
     let candidate = |s: &SourceSummary, j: &Judged| {
         s.only_unanswered()
             && matches!(j.verdict, Verdict::SynFlood | Verdict::Unknown)
             && attempts_count(s, cx)
     };
-    let members: Vec<usize> = summaries
-        .iter()
-        .zip(judged.iter())
-        .enumerate()
-        .filter(|(_, (s, j))| candidate(s, j))
-        .map(|(i, _)| i)
-        .collect();
+    // The sources whose SYNs were sent in their names group apart: a reflection at a network's
+    // live hosts is its own finding, and must not lend them to a flood whose addresses sent
+    // their own SYNs (nor take those in).
+    let members = |in_their_names: bool| -> Vec<usize> {
+        summaries
+            .iter()
+            .zip(judged.iter())
+            .enumerate()
+            .filter(|(_, (s, j))| candidate(s, j) && j.sent_in_its_name == in_their_names)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let (own, in_names) = (members(false), members(true));
     // Flood-like sources folded per /24 (/64) when more sources came than are held.
     let folded: Vec<(IpNet, &FloodPart)> = r
         .folded
@@ -989,6 +1025,24 @@ fn network_floods(
         .map(|(n, c)| (*n, &c.payload))
         .filter(|(_, p)| part_counts(p, cx))
         .collect();
+    let mut out = floods_among(&own, &folded, summaries, cx, judged);
+    for mut f in floods_among(&in_names, &[], summaries, cx, judged) {
+        f.sent_in_their_names = true;
+        out.push(f);
+    }
+    out
+}
+
+/// The networks whose `members` (indices into `summaries` and `judged`) and `folded` sources
+/// flood together, narrowest first met; each member joins its network's flood.
+fn floods_among(
+    members: &[usize],
+    folded: &[(IpNet, &FloodPart)],
+    summaries: &[&SourceSummary],
+    cx: &Context,
+    judged: &mut [Judged],
+) -> Vec<NetworkFlood> {
+    let min = cx.rules.min_flood_sources.max(2);
     let folded_v4: u64 = folded
         .iter()
         .filter(|(n, _)| n.addr().is_ipv4())
@@ -1014,7 +1068,7 @@ fn network_floods(
         };
         // Per network: the held members and the folded parts in it.
         let mut by_net: BTreeMap<IpNet, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
-        for &i in &members {
+        for &i in members {
             if grouped.get(i).copied().unwrap_or(true) {
                 continue;
             }
@@ -1123,6 +1177,7 @@ fn network_floods(
                 syns: part.syns,
                 likely_spoofed,
                 indicators,
+                sent_in_their_names: false,
             });
         }
     }
@@ -1424,13 +1479,27 @@ fn spoofing(members: &FloodPart, wide16: u64) -> (bool, Vec<String>) {
     {
         indicators.push(format!("TTLs from {a} to {z}"));
     }
+    // Resets from another TTL than the SYNs' are the spoofed addresses' owners answering.
+    let owners = members.resets_other_ttl;
+    let own_resets = resets.saturating_sub(owners);
     let spoofed = total >= 8
-        && resets == 0
-        && ((few * 2 >= n && total >= 16) || unanswered_acks > 0 || crafted * 2 >= n);
-    if resets > 0 {
+        && (own_resets == 0 || owners * 2 > resets)
+        && ((few * 2 >= n && total >= 16)
+            || unanswered_acks > 0
+            || crafted * 2 >= n
+            || owners * 2 > resets);
+    if owners > 0 {
         indicators.push(format!(
-            "{} SYN-ACK(s) were answered with an RST: those addresses are real",
-            thousands(resets)
+            "{} SYN-ACK(s) were reset by the addresses' hosts from another TTL than the SYNs': \
+             live hosts that did not send them",
+            thousands(owners)
+        ));
+    }
+    if own_resets > 0 {
+        indicators.push(format!(
+            "{} SYN-ACK(s) were answered with an RST from the SYNs' TTL (or where the TTL is \
+             not shown): those addresses are live",
+            thousands(own_resets)
         ));
     }
     if indicators.is_empty() {

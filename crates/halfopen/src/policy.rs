@@ -7,6 +7,9 @@
 //!   network that holds one (unless `block_hostile_clients` names the address itself);
 //! - never the server's own addresses, loopback, link-local, multicast or unspecified ones,
 //!   nor an allow-listed network;
+//! - never an address whose SYNs another host sent in its name (its host reset the server's
+//!   SYN-ACKs from another TTL than the SYNs': [`crate::Evidence::SentInItsName`]), nor a
+//!   network that holds one;
 //! - nothing broader than the limits;
 //! - no block that rests on "no request was logged" when the access log does not cover the
 //!   firewall input's time.
@@ -431,6 +434,10 @@ pub struct Protect {
     /// False when the access log does not cover the firewall input's time: nothing that
     /// rests on "no request was logged" may be blocked.
     pub absent_requests_count: bool,
+    /// Addresses whose SYNs another host sent in their names
+    /// ([`crate::judge::Judged::sent_in_its_name`]): no block may hold one, whatever else
+    /// is inside.
+    pub named_by_others: Vec<IpAddr>,
 }
 
 /// The source rows the planner works on: every judged source, hostile when its verdict is
@@ -452,6 +459,8 @@ pub fn rows(
         if hostile {
             let why = if j.random_flood_member {
                 Some("one address of a random-source flood: blocking the addresses does little (see the server finding)".to_owned())
+            } else if j.sent_in_its_name {
+                Some("its SYNs were sent in its name by another host (its host reset the server's SYN-ACKs from another TTL): blocking it would cut off its owner, not the sender".to_owned())
             } else if successes > 0 && !policy.block_hostile_clients {
                 Some(format!(
                     "it also made {successes} successful request(s); --block-hostile-clients to include it"
@@ -536,6 +545,12 @@ pub fn violation(
 ) -> Option<String> {
     if let Some(why) = refusal(n, policy) {
         return Some(why);
+    }
+    if let Some(a) = protect.named_by_others.iter().find(|a| n.contains(*a)) {
+        return Some(format!(
+            "it holds {a}, whose SYNs another host sent in its name (its host reset the \
+             server's SYN-ACKs from another TTL)"
+        ));
     }
     let single = n.prefix_len() == full_len(n.addr());
     if single && policy.block_hostile_clients && hostile_clients.contains(&n.addr()) {
@@ -704,6 +719,7 @@ mod tests {
             raise: None,
             rests_on_absent_request: absent,
             random_flood_member: random,
+            sent_in_its_name: false,
             successes,
             connections: 1,
         }
@@ -722,12 +738,13 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(256))]
         /// The invariants hold whatever the verdicts, the correlation and the limits say:
         /// no block holds an address with successful requests (unless the address itself was
-        /// opted in), the server, a special-purpose address; none is broader than the limits;
+        /// opted in), the server, a special-purpose address, an address whose SYNs another
+        /// host sent in its name; none is broader than the limits;
         /// none rests on "no request was logged" when the logs do not overlap.
         #[test]
         fn invariants_hold_whatever_the_verdicts(
             sources in prop::collection::vec(
-                (arb_addr(), prop::sample::select(crate::Verdict::ALL.to_vec()), 0u64..3, any::<bool>(), any::<bool>()),
+                (arb_addr(), prop::sample::select(crate::Verdict::ALL.to_vec()), 0u64..3, any::<bool>(), any::<bool>(), prop::bool::weighted(0.2)),
                 1..80,
             ),
             extra_clients in prop::collection::vec(arb_addr(), 0..10),
@@ -743,9 +760,14 @@ mod tests {
             let js: Vec<crate::judge::Judged> = sources
                 .iter()
                 .filter(|(a, ..)| seen.insert(*a))
-                .map(|(a, v, ok, random, absent)| judged(*a, *v, *ok, *random, *absent))
+                .map(|(a, v, ok, random, absent, named)| {
+                    let mut j = judged(*a, *v, *ok, *random, *absent);
+                    j.sent_in_its_name = *named;
+                    j
+                })
                 .collect();
             let mut protect = Protect { absent_requests_count: overlap, ..Protect::default() };
+            protect.named_by_others = js.iter().filter(|j| j.sent_in_its_name).map(|j| j.addr).collect();
             for j in &js {
                 if j.successes > 0 {
                     protect.successes.add(j.addr, j.successes);
@@ -786,6 +808,10 @@ mod tests {
                     for j in js.iter().filter(|j| n.contains(&j.addr) && j.verdict.is_hostile()) {
                         prop_assert!(!j.rests_on_absent_request || !policy_blocks(&view, j.addr), "{n} blocks {} on absent requests", j.addr);
                     }
+                }
+                // No address whose SYNs were sent in its name, whatever its verdict or requests.
+                for j in js.iter().filter(|j| j.sent_in_its_name) {
+                    prop_assert!(!n.contains(&j.addr), "{n} holds {}, named by another host", j.addr);
                 }
                 // No random-flood member is blocked on its own.
                 for j in js.iter().filter(|j| j.random_flood_member) {

@@ -949,7 +949,19 @@ fn headline(
             other => out.push(other.sentence().to_owned()),
         }
     }
-    for n in nets {
+    for n in nets.iter().filter(|n| n.sent_in_their_names) {
+        out.push(format!(
+            "{} addresses in {} were named on {} SYNs that never completed, and their hosts \
+             reset the server's SYN-ACKs from another TTL than the SYNs': another host sent \
+             the SYNs in their names (a reflection at those hosts); not blocked (blocking \
+             would cut off their owners, not the sender); {}",
+            thousands(n.sources),
+            n.network,
+            thousands(n.syns),
+            n.indicators.join("; ")
+        ));
+    }
+    for n in nets.iter().filter(|n| !n.sent_in_their_names) {
         out.push(format!(
             "{} addresses in {} sent only unanswered SYNs ({} SYNs): a flood from one network{}",
             thousands(n.sources),
@@ -1140,7 +1152,14 @@ fn paced_headline(paced: &[(&SourceReport, Pace)]) -> Option<String> {
 fn source_headline(s: &SourceReport, no_access_log: bool) -> String {
     let addr = s.addr;
     let n = thousands(s.connections);
+    let has = |want: fn(&Evidence) -> bool| s.evidence.iter().any(|e| want(&e.evidence));
+    let in_its_name = has(|e| matches!(e, Evidence::SentInItsName { .. }));
     let what = match s.verdict {
+        Verdict::SynFlood if in_its_name => format!(
+            "{} SYNs to {} in the name of {addr} never completed a handshake",
+            thousands(s.syns),
+            ports_text(&s.dst_ports)
+        ),
         Verdict::SynFlood => format!(
             "{addr} sent {} SYNs to {} that never completed a handshake{}",
             thousands(s.syns),
@@ -1167,17 +1186,20 @@ fn source_headline(s: &SourceReport, no_access_log: bool) -> String {
         ),
         _ => format!("{addr}: {n} connection(s)"),
     };
-    let real = s
-        .evidence
-        .iter()
-        .any(|e| matches!(e.evidence, Evidence::RealAddress { .. }));
     let mut line = format!("{what}: {} ({} confidence", s.verdict, s.confidence);
     if let Some(r) = &s.raise_confidence {
         line.push_str(&format!("; to be surer: {r}"));
     }
     line.push(')');
-    if real {
-        line.push_str(". The address is real (its host reset the SYN-ACKs): blocking it stops it");
+    if in_its_name {
+        line.push_str(
+            ". Its host reset the SYN-ACKs from another TTL than the SYNs', so another host sent \
+             them: not blocked (blocking would cut off the address's owner, not the sender)",
+        );
+    } else if has(|e| matches!(e, Evidence::RealAddress { .. })) {
+        line.push_str(
+            ". The address is live (its host reset the SYN-ACKs): blocking it most likely stops it",
+        );
     }
     line
 }

@@ -226,8 +226,23 @@ pub enum Evidence {
         /// The sentence.
         text: String,
     },
-    /// The address is real: its host answered the server's SYN-ACKs with RSTs (or completed
-    /// handshakes), so blocking it stops it.
+    /// SYNs sent in this address's name by another host: its host reset the server's
+    /// SYN-ACKs (a bare RST: it never asked for them), its RSTs at another TTL than the
+    /// SYNs. Blocking the address cuts off its owner, not the sender (the lab's reflection
+    /// run).
+    SentInItsName {
+        /// Its connections reset by its host at another TTL than their SYN's.
+        resets: u64,
+        /// Its resets whose TTL could be set beside the SYN's.
+        compared: u64,
+        /// The lowest TTL its SYNs came with.
+        syn_ttl_min: Option<u8>,
+        /// The highest.
+        syn_ttl_max: Option<u8>,
+    },
+    /// The address is live: its host answered the server's SYN-ACKs with RSTs (or completed
+    /// handshakes), from the TTL of its SYNs where the input shows TTLs, so the SYNs most
+    /// likely came from it and blocking it stops them.
     RealAddress {
         /// Connections that prove it.
         proofs: u64,
@@ -373,9 +388,29 @@ impl Evidence {
                 n(*sources)
             ),
             Evidence::Aggregate { text } => text.clone(),
+            Evidence::SentInItsName {
+                resets,
+                compared,
+                syn_ttl_min,
+                syn_ttl_max,
+            } => format!(
+                "its host reset {} of the server's SYN-ACKs ({} compared) from another TTL than \
+                 its SYNs'{}: a host resets a SYN-ACK it never asked for, so another host sent \
+                 the SYNs in this address's name, and blocking it would cut off its owner, not \
+                 the sender",
+                n(*resets),
+                n(*compared),
+                match (syn_ttl_min, syn_ttl_max) {
+                    (Some(a), Some(z)) if a == z => format!(" (the SYNs at TTL {a})"),
+                    (Some(a), Some(z)) => format!(" (the SYNs at TTL {a} to {z})"),
+                    _ => String::new(),
+                }
+            ),
             Evidence::RealAddress { proofs } => format!(
-                "the address is real: its host answered {} SYN-ACK(s) with an RST or \
-                 completed a handshake, so blocking it stops it",
+                "the address is live: its host answered {} SYN-ACK(s) with an RST (from its \
+                 SYNs' TTL, where the input shows TTLs) or completed a handshake, so the SYNs \
+                 most likely came from it and blocking it stops them (a host spoofing it from \
+                 the same distance would look the same)",
                 n(*proofs)
             ),
             Evidence::NoRequestLogged { attempts } => format!(

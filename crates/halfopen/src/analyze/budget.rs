@@ -8,7 +8,7 @@
 //! | connections held for correlation | 12 % | 400 B (a 304-byte `ConnFacts` in a queue, its first bytes) |
 //! | requests held for correlation | 6 % | 256 B (a 96-byte request, its 120-byte example line) |
 //! | first bytes of capture connections | 5 % | the store's own byte budget, 512 B an entry |
-//! | sources held one by one | 8 % | 1 KiB (a 584-byte summary, its examples, the top-K's index) |
+//! | sources held one by one | 8 % | 1 KiB (a 600-byte summary, its examples, the top-K's index) |
 //! | clients with successful requests, exactly | 4 % | 24 B an address (then a Bloom filter: 2 %) |
 //! | connections at the inputs' edges, for a merge (`crate::edges`) | 8 % | 400 B (a 304-byte `ConnFacts`, a request example) |
 //! | the rest | 35 % | the program, thread stacks, I/O buffers, batches between threads, the verdicts and the report at the end (about 50 MB with 20,000 sources held), allocator slack (measured: peak RSS = 0.6 x the budget + 50 MB on a random-source flood, docs/performance.md) |

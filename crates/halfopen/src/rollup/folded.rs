@@ -27,6 +27,10 @@ pub struct FloodPart {
     pub few: u64,
     /// Connections reset by the client after the server's SYN-ACK (a real host).
     pub resets: u64,
+    /// Of those, the ones reset from another TTL than their SYN's (a live host whose address
+    /// another host used: [`SourceSummary::resets_other_ttl`]).
+    #[serde(default)]
+    pub resets_other_ttl: u64,
     /// SYN-ACKs never answered.
     pub unanswered_acks: u64,
     /// Addresses that sent a crafted SYN (no TCP options).
@@ -50,6 +54,7 @@ impl FloodPart {
         );
         self.few += u64::from(s.syns <= 2);
         self.resets += u64::from(s.outcomes.get(Outcome::ResetAfterSynAck));
+        self.resets_other_ttl += s.resets_other_ttl;
         self.unanswered_acks += u64::from(s.outcomes.get(Outcome::SynAckUnanswered));
         self.crafted += u64::from(s.crafted_syns > 0);
         self.attempt_addresses += u64::from(s.attempts() > 0);
@@ -66,6 +71,7 @@ impl Merge for FloodPart {
         self.unanswered = self.unanswered.saturating_add(o.unanswered);
         self.few += o.few;
         self.resets += o.resets;
+        self.resets_other_ttl += o.resets_other_ttl;
         self.unanswered_acks += o.unanswered_acks;
         self.crafted += o.crafted;
         self.attempt_addresses += o.attempt_addresses;

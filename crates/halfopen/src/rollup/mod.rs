@@ -386,6 +386,15 @@ pub struct SourceSummary {
     pub window: Range<u16>,
     /// SYNs without any TCP option (no OS sends those: a raw-packet tool).
     pub crafted_syns: u64,
+    /// Its connections reset right after the server's SYN-ACK whose RST's TTL the input set
+    /// beside their SYN's ([`crate::facts::ConnFacts::orig_ttl_changed`]).
+    #[serde(default)]
+    pub resets_ttl_compared: u64,
+    /// Of those, the ones whose RST came with another TTL than their SYN: the address's host
+    /// reset a SYN-ACK for a SYN another host sent in its name (or a raw-packet tool chose
+    /// the SYN's TTL).
+    #[serde(default)]
+    pub resets_other_ttl: u64,
     /// The weakest and the richest form its connections came from.
     pub forms: Range<Shows>,
     /// The first connection, and the first one that never completed, as examples.
@@ -432,6 +441,8 @@ impl SourceSummary {
             ttl: Range::default(),
             window: Range::default(),
             crafted_syns: 0,
+            resets_ttl_compared: 0,
+            resets_other_ttl: 0,
             forms: Range::default(),
             examples: Vec::new(),
             request_example: None,
@@ -482,6 +493,10 @@ impl SourceSummary {
         }
         if let Some(s) = c.syn {
             self.add_syn(&s);
+        }
+        if let (Outcome::ResetAfterSynAck, Some(other)) = (o, c.orig_ttl_changed) {
+            self.resets_ttl_compared += 1;
+            self.resets_other_ttl += u64::from(other);
         }
         self.forms.add(c.shows);
         let first_of_kind = self.examples.is_empty()
@@ -566,6 +581,8 @@ impl SourceSummary {
         self.ttl.merge(&later.ttl);
         self.window.merge(&later.window);
         self.crafted_syns += later.crafted_syns;
+        self.resets_ttl_compared += later.resets_ttl_compared;
+        self.resets_other_ttl += later.resets_other_ttl;
         self.forms.merge(&later.forms);
         for e in &later.examples {
             let first_of_kind = self.examples.is_empty()
