@@ -25,7 +25,7 @@ EXPECT = {
     "tcp-health-check": {"idle", "unknown"}, "port-check": {"idle", "unknown"}, "lost-return": {"unknown"},
     "http-health-check": {"legitimate"}, "real-stack-flood": {"syn_flood"},
     "reflection-victim": {"syn_flood", "unknown"}, "reflection-victim-same-ttl": {"syn_flood", "unknown"},
-    "carpet-reflection": {"syn_flood", "unknown"}, "legit-spoofed": {"legitimate", "syn_flood"},
+    "carpet-reflection": {"syn_flood", "unknown"}, "carpet-unrouted": {"syn_flood", "unknown"}, "legit-spoofed": {"legitimate", "syn_flood"},
 }
 NEVER_BLOCK = {"legit", "fast-client", "nat-client", "browser", "server-internal", "refused-once",
                "syn-retransmit", "h2-prior-knowledge", "refused-retry", "tcp-health-check", "port-check",

@@ -336,10 +336,14 @@ pub struct ConnFacts {
     pub reply_seen_by_orig: bool,
     /// SYNs from the client, retransmissions included.
     pub syn_count: u32,
-    /// Whether the client's first segment after its SYN came with another TTL than the SYN
-    /// (`halfopen_tcp::Connection::orig_ttl_changed`): `None` when the input did not show both.
+    /// Whether the client's bare RST right after its SYN (no ACK: a stack refusing a SYN-ACK
+    /// it never asked for, RFC 9293 §3.10.7.1) came with another TTL than the SYN: the
+    /// address's host reset a SYN another host sent in its name. `None` when its first
+    /// segment after the SYN was not such an RST or the input did not show both TTLs (an
+    /// RST with ACK after a crafted SYN is a flood tool's own pair: the StopDDoS `DOMINATE`
+    /// capture). From `halfopen_tcp::Connection::orig_ttl_changed`.
     #[serde(default)]
-    pub orig_ttl_changed: Option<bool>,
+    pub reset_ttl_changed: Option<bool>,
     /// Packets (lines) from the client.
     pub orig_pkts: u64,
     /// Packets (lines) from the server.
@@ -587,7 +591,7 @@ impl ConnFacts {
             handshake_completed: false,
             reply_seen_by_orig: false,
             syn_count: 0,
-            orig_ttl_changed: None,
+            reset_ttl_changed: None,
             orig_pkts: 0,
             resp_pkts: 0,
             orig_bytes: None,
@@ -613,7 +617,7 @@ impl ConnFacts {
         f.history = c.history;
         f.handshake_completed = c.handshake_completed;
         f.syn_count = c.syn_count;
-        f.orig_ttl_changed = c.orig_ttl_changed;
+        f.reset_ttl_changed = c.orig_ttl_changed.filter(|_| !c.orig_acked_after_syn);
         f.orig_pkts = c.orig_pkts;
         f.resp_pkts = c.resp_pkts;
         f.orig_bytes = c.orig_bytes;
@@ -635,7 +639,7 @@ impl ConnFacts {
         std::mem::swap(&mut self.orig_pkts, &mut self.resp_pkts);
         self.history = self.history.turned_round();
         self.syn_count = 0;
-        self.orig_ttl_changed = None;
+        self.reset_ttl_changed = None;
         self.syn = None;
         self.orig_bytes = None;
         self.orig_sent_payload = None;
@@ -803,6 +807,37 @@ mod tests {
         assert!(!first_syn(fingerprint(&linux), Some(1460)).looks_crafted());
         // An option list without MSS is still options (not crafted by this rule).
         assert!(!first_syn(fingerprint(&[1, 1, 4, 2]), None).looks_crafted());
+    }
+
+    /// Only a bare RST after the SYN is its address's host refusing a SYN-ACK: its TTL against
+    /// the SYN's is kept. An RST with ACK after a crafted SYN is a flood tool's own pair (the
+    /// StopDDoS `DOMINATE` capture: SYN at TTL 242, RST+ACK at 233): not compared.
+    #[test]
+    fn only_a_bare_reset_is_compared_with_the_syn_ttl() {
+        use halfopen_tcp::{Config, Event, FlowTable, TcpFlags};
+        let reset = |flags: TcpFlags, ttl: u8| {
+            let at = |t: i64, f: TcpFlags, ttl: u8| {
+                let mut e = Event::new(
+                    t,
+                    "198.51.100.9".parse().unwrap(),
+                    4000,
+                    "192.0.2.10".parse().unwrap(),
+                    80,
+                )
+                .with_flags(f);
+                e.ttl = Some(ttl);
+                e
+            };
+            let mut t = FlowTable::new(Config::default());
+            t.observe(&at(0, TcpFlags::SYN, 242));
+            t.observe(&at(100_000, flags, ttl));
+            t.finish();
+            let c = t.pop_finished().expect("the connection");
+            ConnFacts::from_connection(&c, 0, Shows::Inbound, true).reset_ttl_changed
+        };
+        assert_eq!(reset(TcpFlags::RST, 55), Some(true));
+        assert_eq!(reset(TcpFlags::RST, 242), Some(false));
+        assert_eq!(reset(TcpFlags::RST | TcpFlags::ACK, 233), None);
     }
 
     #[test]

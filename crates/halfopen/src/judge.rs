@@ -192,6 +192,7 @@ pub fn judge(r: &Rollup, cx: &Context) -> Judgement {
     let mut sources: Vec<Judged> = list.iter().map(|s| judge_source(s, cx)).collect();
     let networks = network_floods(r, &list, cx, &mut sources);
     let servers = server_floods(r, &list, cx, &networks, &mut sources);
+    mark_sent_in_their_names(&list, &mut sources);
     Judgement {
         sources,
         networks,
@@ -253,8 +254,31 @@ fn single_reset_probe(s: &SourceSummary, j: &Judged) -> bool {
 fn sent_in_its_name(s: &SourceSummary) -> bool {
     let resets = count(s, Outcome::ResetAfterSynAck);
     resets > 0
+        && resets * 2 >= unanswered_syns(s)
         && s.resets_ttl_compared * 2 >= resets
         && s.resets_other_ttl * 2 > s.resets_ttl_compared
+}
+
+/// The evidence that another host sent a source's SYNs ([`sent_in_its_name`]).
+fn named_by_another(s: &SourceSummary) -> Evidence {
+    Evidence::SentInItsName {
+        resets: s.resets_other_ttl,
+        compared: s.resets_ttl_compared,
+        syn_ttl_min: s.ttl.min,
+        syn_ttl_max: s.ttl.max,
+    }
+}
+
+/// Marks every `syn_flood` whose SYNs were sent in its name ([`sent_in_its_name`]), whichever
+/// rule made it one: its own SYNs, a network's or a server port's flood (a reflection spread
+/// thin over a network's live hosts gives each a few SYNs, below the flood of one address).
+fn mark_sent_in_their_names(summaries: &[&SourceSummary], judged: &mut [Judged]) {
+    for (s, j) in summaries.iter().zip(judged.iter_mut()) {
+        if j.verdict == Verdict::SynFlood && !j.sent_in_its_name && sent_in_its_name(s) {
+            j.sent_in_its_name = true;
+            j.evidence.push(named_by_another(s));
+        }
+    }
 }
 
 /// Whether a source's attempts (SYNs whose outcome the input does not show: SYN-only, one
@@ -742,12 +766,7 @@ fn flood(s: &SourceSummary, cx: &Context) -> Option<Draft> {
             syns: u32::try_from(flood).unwrap_or(u32::MAX),
         });
         if resets * 2 >= flood && sent_in_its_name(s) {
-            d = d.with(Evidence::SentInItsName {
-                resets: s.resets_other_ttl,
-                compared: s.resets_ttl_compared,
-                syn_ttl_min: s.ttl.min,
-                syn_ttl_max: s.ttl.max,
-            });
+            d = d.with(named_by_another(s));
             d.sent_in_its_name = true;
         } else if resets * 2 >= flood {
             d = d.with(Evidence::RealAddress { proofs: resets });
@@ -1012,7 +1031,7 @@ fn network_floods(
             .iter()
             .zip(judged.iter())
             .enumerate()
-            .filter(|(_, (s, j))| candidate(s, j) && j.sent_in_its_name == in_their_names)
+            .filter(|(_, (s, j))| candidate(s, j) && sent_in_its_name(s) == in_their_names)
             .map(|(i, _)| i)
             .collect()
     };
@@ -1396,8 +1415,23 @@ fn describe_server_flood(
     let (likely_spoofed, indicators) = spoofing(&all.part, nets16);
     let span = (sum.span.min.unwrap_or(0), sum.span.max.unwrap_or(0));
     let peak = sum.never_completed.peak_per_second();
+    let resets = u64::from(sum.outcomes.get(Outcome::ResetAfterSynAck));
+    // A SYN-ACK reset at once frees its place in the queue: only the others can fill it (a
+    // summary written before `held` existed counts every one).
+    let held_peak = match resets {
+        0 => peak,
+        _ => sum.held.peak_per_second(),
+    };
     let backlog = cx.backlog.get(&server.port()).copied();
     let backlog_note = (peak > 0.0).then(|| {
+        if held_peak == 0.0 {
+            return format!(
+                "the client side reset every SYN-ACK at once ({} of them): none held a place in \
+                 the listen queue",
+                thousands(resets)
+            );
+        }
+        let peak = held_peak;
         let b = backlog.unwrap_or(DEFAULT_BACKLOG);
         let at_once = peak * SYN_RECV_LIFETIME_S;
         format!(

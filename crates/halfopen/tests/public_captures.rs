@@ -117,6 +117,17 @@ fn owners_of_spoofed_addresses_answering_with_rst_are_not_blocked() {
         "{:?}",
         r.not_blocked.iter().take(3).collect::<Vec<_>>()
     );
+    // Their bare RSTs came from another TTL than the SYNs (this one: SYN 244, RST 55): each
+    // is said to be an owner whose address another host used. 137 of the 172 addresses that
+    // reset; the others' resets carried ACK (the flood tool's own pairs) or the SYN's TTL.
+    let named = |s: &halfopen::report::SourceReport| {
+        s.evidence
+            .iter()
+            .any(|e| matches!(e.evidence, halfopen::Evidence::SentInItsName { .. }))
+    };
+    assert!(named(owner), "{:?}", owner.evidence);
+    let n = r.sources.iter().filter(|s| named(s)).count();
+    assert!((130..=172).contains(&n), "{n}");
 }
 
 /// The real spoofed flood is more sources than the default budget holds one by one. The text

@@ -387,7 +387,7 @@ pub struct SourceSummary {
     /// SYNs without any TCP option (no OS sends those: a raw-packet tool).
     pub crafted_syns: u64,
     /// Its connections reset right after the server's SYN-ACK whose RST's TTL the input set
-    /// beside their SYN's ([`crate::facts::ConnFacts::orig_ttl_changed`]).
+    /// beside their SYN's ([`crate::facts::ConnFacts::reset_ttl_changed`]).
     #[serde(default)]
     pub resets_ttl_compared: u64,
     /// Of those, the ones whose RST came with another TTL than their SYN: the address's host
@@ -494,7 +494,7 @@ impl SourceSummary {
         if let Some(s) = c.syn {
             self.add_syn(&s);
         }
-        if let (Outcome::ResetAfterSynAck, Some(other)) = (o, c.orig_ttl_changed) {
+        if let (Outcome::ResetAfterSynAck, Some(other)) = (o, c.reset_ttl_changed) {
             self.resets_ttl_compared += 1;
             self.resets_other_ttl += u64::from(other);
         }
@@ -710,6 +710,11 @@ pub struct ServerSummary {
     pub retransmitted_syn_ack: u64,
     /// Attempts that never completed, per bucket.
     pub never_completed: Timeline,
+    /// Those of them that may have held a place in the listen queue, per bucket: all but the
+    /// ones the client's side reset right after the server's SYN-ACK (a reset frees the
+    /// place at once).
+    #[serde(default)]
+    pub held: Timeline,
     /// All attempts, per bucket.
     pub attempts: Timeline,
     /// First and last connection start.
@@ -730,6 +735,7 @@ impl ServerSummary {
         self.single_syn_ack += o.single_syn_ack;
         self.retransmitted_syn_ack += o.retransmitted_syn_ack;
         self.never_completed.merge(&o.never_completed);
+        self.held.merge(&o.held);
         self.attempts.merge(&o.attempts);
         self.span.merge(&o.span);
     }
@@ -1078,7 +1084,11 @@ impl Rollup {
             + self
                 .servers
                 .values()
-                .map(|s| 256 + s.never_completed.memory_bytes() + s.attempts.memory_bytes())
+                .map(|s| {
+                    256 + s.never_completed.memory_bytes()
+                        + s.held.memory_bytes()
+                        + s.attempts.memory_bytes()
+                })
                 .sum::<usize>()
     }
 
@@ -1120,6 +1130,9 @@ impl Rollup {
         s.attempts.add(c.start_us);
         if o.never_completed() || o == Outcome::Attempt {
             s.never_completed.add(c.start_us);
+            if o != Outcome::ResetAfterSynAck {
+                s.held.add(c.start_us);
+            }
         }
         s.span.add(c.start_us);
         o
