@@ -273,6 +273,27 @@ fn assert_blocks_the_floods(r: &Report, form: &str) {
     }
 }
 
+/// The report's source `addr`.
+fn source<'a>(r: &'a Report, addr: &str) -> &'a halfopen::report::SourceReport {
+    r.sources
+        .iter()
+        .find(|s| s.addr.to_string() == addr)
+        .unwrap_or_else(|| panic!("{addr} is not in the report"))
+}
+
+/// Whether a source's evidence holds one that `kind` accepts.
+fn says(s: &halfopen::report::SourceReport, kind: fn(&halfopen::Evidence) -> bool) -> bool {
+    s.evidence.iter().any(|e| kind(&e.evidence))
+}
+
+fn real_address(e: &halfopen::Evidence) -> bool {
+    matches!(e, halfopen::Evidence::RealAddress { .. })
+}
+
+fn sent_in_its_name(e: &halfopen::Evidence) -> bool {
+    matches!(e, halfopen::Evidence::SentInItsName { .. })
+}
+
 fn flood_on(r: &Report, server: &str) -> Option<halfopen::judge::ServerFlood> {
     r.server_findings.iter().find_map(|f| match f {
         ServerFinding::SynFlood(x) if x.server.to_string() == server => Some(x.clone()),
@@ -404,11 +425,7 @@ fn a_slow_body_attack_in_a_one_way_capture_without_the_error_log() {
     a.add_path(Source::Access, &run_dir("prefork").join("access.log"))
         .expect("access log");
     let r = a.finish();
-    let attacker = r
-        .sources
-        .iter()
-        .find(|s| s.addr.to_string() == "198.51.100.32")
-        .expect("the slow-body attacker");
+    let attacker = source(&r, "198.51.100.32");
     assert_eq!(
         attacker.verdict,
         Verdict::SlowRequest,
@@ -476,11 +493,7 @@ fn periodic_every_form() {
             reports[form].headline
         );
         for addr in ["203.0.113.21", "203.0.113.22", "203.0.113.24"] {
-            let s = reports[form]
-                .sources
-                .iter()
-                .find(|s| s.addr.to_string() == addr)
-                .expect("listed");
+            let s = source(&reports[form], addr);
             assert_eq!(s.verdict, Verdict::Unknown, "{form}: {addr}");
             assert!(
                 s.evidence
@@ -497,8 +510,7 @@ fn periodic_every_form() {
     for form in ["kern.log", "server.pcap", "kern-in.log", "server-in.pcap"] {
         let r = &reports[form];
         for addr in ["203.0.113.21", "203.0.113.24"] {
-            let s = r.sources.iter().find(|s| s.addr.to_string() == addr);
-            assert_eq!(s.map(|s| s.verdict), Some(Verdict::Idle), "{form}: {addr}");
+            assert_eq!(source(r, addr).verdict, Verdict::Idle, "{form}: {addr}");
         }
     }
 }
@@ -529,14 +541,10 @@ fn reflection_every_form() {
     for form in ["kern.log", "server.pcap", "server-in.pcap", "kern-in.log"] {
         let r = &reports[form];
         assert_eq!(r.blocklist, ["198.51.100.81/32"], "reflection/{form}");
-        let named: Vec<&halfopen::report::SourceReport> = r
+        let named: Vec<_> = r
             .sources
             .iter()
-            .filter(|s| {
-                s.evidence
-                    .iter()
-                    .any(|e| matches!(e.evidence, halfopen::Evidence::SentInItsName { .. }))
-            })
+            .filter(|s| says(s, sent_in_its_name))
             .collect();
         assert_eq!(named.len(), 15, "reflection/{form}");
         for s in &named {
@@ -559,15 +567,9 @@ fn reflection_every_form() {
                 .any(|n| n.sent_in_their_names && n.network == carpet && n.sources == 14),
             "reflection/{form}: {nets:?}"
         );
-        let same = r
-            .sources
-            .iter()
-            .find(|s| s.addr.to_string() == "198.51.100.81")
-            .unwrap();
+        let same = source(r, "198.51.100.81");
         assert!(
-            same.evidence
-                .iter()
-                .any(|e| matches!(e.evidence, halfopen::Evidence::RealAddress { .. })),
+            says(same, real_address),
             "reflection/{form}: {:?}",
             same.evidence
         );
@@ -651,11 +653,7 @@ fn prefork_every_form() {
     );
     // The slow attackers also got a few 200s: named, not blocked, and the report says why.
     for addr in ["198.51.100.31", "198.51.100.32"] {
-        let s = r
-            .sources
-            .iter()
-            .find(|s| s.addr.to_string() == addr)
-            .unwrap();
+        let s = source(r, addr);
         assert_eq!(s.verdict, Verdict::SlowRequest);
         assert!(
             r.not_blocked
@@ -694,18 +692,8 @@ fn floods_every_form() {
     // The syncookie pattern: most SYN-ACKs sent once, never retransmitted.
     assert!(k.single_syn_ack > k.retransmitted_syn_ack * 10, "{k:?}");
     // The real hping3 address is said to be real.
-    let h = reports["kern.log"]
-        .sources
-        .iter()
-        .find(|s| s.addr.to_string() == "198.51.100.50")
-        .unwrap();
-    assert!(
-        h.evidence
-            .iter()
-            .any(|e| matches!(e.evidence, halfopen::Evidence::RealAddress { .. })),
-        "{:?}",
-        h.evidence
-    );
+    let h = source(&reports["kern.log"], "198.51.100.50");
+    assert!(says(h, real_address), "{:?}", h.evidence);
 }
 
 /// The floods run at the smallest memory budget (128 MB: 10,485 sources held one by one of its
