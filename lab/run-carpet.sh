@@ -33,7 +33,7 @@ mark apache started
 sleep 2
 fetch_pages $LEGIT1 $LEGIT2 $LEGIT3
 mark carpet-reflection start
-bg on $SPOOF python3 "$LAB/synflood.py" $SRV 198.51.100.0/24 20 30
+bg on $SPOOF python3 "$LAB/synflood.py" $SRV 198.51.100.0/24 20 "${RATE:-30}"
 for round in 1 2; do sleep 10; fetch_pages $LEGIT1 $LEGIT2 $LEGIT3; done
 sleep 2
 mark carpet-reflection done

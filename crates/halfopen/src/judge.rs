@@ -1018,9 +1018,13 @@ fn network_floods(
     cx: &Context,
     judged: &mut [Judged],
 ) -> Vec<NetworkFlood> {
+    // A single reset probe whose RST came from another TTL than its SYN is nmap `-sS` (a
+    // random TTL on its SYN) or a host named on one SYN of a reflection spread thin over its
+    // network: one address cannot tell, many of one network at once can.
     let candidate = |s: &SourceSummary, j: &Judged| {
         s.only_unanswered()
-            && matches!(j.verdict, Verdict::SynFlood | Verdict::Unknown)
+            && (matches!(j.verdict, Verdict::SynFlood | Verdict::Unknown)
+                || (single_reset_probe(s, j) && sent_in_its_name(s)))
             && attempts_count(s, cx)
     };
     // The sources whose SYNs were sent in their names group apart: a reflection at a network's
