@@ -1396,6 +1396,21 @@ fn join_as_member(j: &mut Judged, flooding: bool, membership: Evidence) {
     j.evidence.insert(0, membership);
 }
 
+/// Whether the input shows what came of a server port's SYN-ACKs for some of its attempts
+/// (unanswered, reset, the client's lone SYN, no SYN-ACK at all), not only attempts whose
+/// outcome is not visible (SYNs alone, first packets).
+fn answers_shown(sum: &ServerSummary) -> bool {
+    sum.outcomes.sum(|o| {
+        matches!(
+            o,
+            Outcome::SynAckUnanswered
+                | Outcome::ResetAfterSynAck
+                | Outcome::LoneSyn
+                | Outcome::ServerSilent
+        )
+    }) > 0
+}
+
 fn describe_server_flood(
     server: SocketAddr,
     sum: &ServerSummary,
@@ -1438,19 +1453,33 @@ fn describe_server_flood(
         let peak = held_peak;
         let b = backlog.unwrap_or(DEFAULT_BACKLOG);
         let at_once = peak * SYN_RECV_LIFETIME_S;
+        // Where the input shows SYNs alone, what came of their SYN-ACKs is not known: a reset
+        // at once (the carpet run's live hosts) holds no place at all.
+        let unseen = !answers_shown(sum);
         format!(
             "{peak:.1} unanswered SYNs per second at the peak: with a half-open connection kept \
-             {SYN_RECV_LIFETIME_S:.0} s (Linux), about {} at once against a backlog of {b}{}: {}",
+             {SYN_RECV_LIFETIME_S:.0} s (Linux), {}about {} at once against a backlog of {b}{}: {}",
+            if unseen {
+                "if none of their SYN-ACKs was answered (the input does not show), "
+            } else {
+                ""
+            },
             thousands(at_once as u64),
             if backlog.is_none() {
                 " (Apache's default; --netstat gives the real one)"
             } else {
                 ""
             },
-            if at_once >= b as f64 {
-                "the backlog overflows: legitimate clients get no answer unless SYN cookies are on"
-            } else {
-                "below the backlog"
+            match (at_once >= b as f64, unseen) {
+                (true, false) => {
+                    "the backlog overflows: legitimate clients get no answer unless SYN cookies \
+                     are on"
+                }
+                (true, true) => {
+                    "the backlog would overflow (a log of every inbound packet or a capture would \
+                     show the resets that free it)"
+                }
+                (false, _) => "below the backlog",
             }
         )
     });

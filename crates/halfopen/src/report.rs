@@ -1175,16 +1175,20 @@ fn source_headline(s: &SourceReport, no_access_log: bool) -> String {
             thousands(s.syns),
             ports_text(&s.dst_ports)
         ),
-        Verdict::SynFlood => format!(
-            "{addr} sent {} SYNs to {} that never completed a handshake{}",
-            thousands(s.syns),
-            ports_text(&s.dst_ports),
-            match (s.requests, no_access_log) {
-                (_, true) => " (no access log was given)",
-                (0, false) => " and has no request in the access log",
-                _ => "",
-            }
-        ),
+        Verdict::SynFlood => {
+            // A client also served: its served connections' SYNs did complete.
+            let served = s.verdicts.get(Verdict::Legitimate);
+            format!(
+                "{addr} sent {} SYNs to {} that never completed a handshake{}",
+                thousands(s.syns.saturating_sub(served)),
+                ports_text(&s.dst_ports),
+                match (s.requests, no_access_log) {
+                    (_, true) => " (no access log was given)".to_owned(),
+                    (0, false) => " and has no request in the access log".to_owned(),
+                    _ => format!(", beside {} served connection(s)", thousands(served)),
+                }
+            )
+        }
         Verdict::SynScan => format!(
             "{addr} probed {} port(s) with SYNs and never completed a handshake ({n} attempts)",
             s.dst_ports.len()
