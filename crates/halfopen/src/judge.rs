@@ -274,7 +274,7 @@ fn named_by_another(s: &SourceSummary) -> Evidence {
 /// thin over a network's live hosts gives each a few SYNs, below the flood of one address).
 fn mark_sent_in_their_names(summaries: &[&SourceSummary], judged: &mut [Judged]) {
     for (s, j) in summaries.iter().zip(judged.iter_mut()) {
-        if j.verdict == Verdict::SynFlood && !j.sent_in_its_name && sent_in_its_name(s) {
+        if j.verdict == Verdict::SynFlood && sent_in_its_name(s) {
             j.sent_in_its_name = true;
             j.evidence.push(named_by_another(s));
         }
@@ -309,7 +309,6 @@ struct Draft {
     evidence: Vec<Evidence>,
     raise: Option<String>,
     absent: bool,
-    sent_in_its_name: bool,
 }
 
 impl Draft {
@@ -320,7 +319,6 @@ impl Draft {
             evidence: Vec::new(),
             raise: None,
             absent: false,
-            sent_in_its_name: false,
         }
     }
     fn with(mut self, e: Evidence) -> Draft {
@@ -352,7 +350,7 @@ fn judge_source(s: &SourceSummary, cx: &Context) -> Judged {
         raise: d.raise,
         rests_on_absent_request: d.absent,
         random_flood_member: false,
-        sent_in_its_name: d.sent_in_its_name,
+        sent_in_its_name: false,
         successes: u64::from(s.requests.get(RequestKind::Success)),
         connections: s.connections,
     }
@@ -765,10 +763,8 @@ fn flood(s: &SourceSummary, cx: &Context) -> Option<Draft> {
         .with(Evidence::HandshakeNeverCompleted {
             syns: u32::try_from(flood).unwrap_or(u32::MAX),
         });
-        if resets * 2 >= flood && sent_in_its_name(s) {
-            d = d.with(named_by_another(s));
-            d.sent_in_its_name = true;
-        } else if resets * 2 >= flood {
+        // Resets from another TTL say the opposite ([`mark_sent_in_their_names`]).
+        if resets * 2 >= flood && !sent_in_its_name(s) {
             d = d.with(Evidence::RealAddress { proofs: resets });
         } else if count(s, Outcome::SynAckUnanswered) * 2 >= flood {
             d = d.with(Evidence::SynAckUnanswered);
