@@ -416,3 +416,22 @@ fn a_sequence_id_in_the_host_name_is_not_the_structured_datas() {
     assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
     assert_eq!(again.extra.get(b"sequenceId"), Some(&b"2633353"[..]));
 }
+
+/// Regression (cargo-fuzz `fwlog_filterlog`, 2026-12-07, the CI run of `73fbf20`): a line whose
+/// CSV tail holds another syslog header rendered to a line that did not parse.
+#[test]
+fn a_filterlog_line_with_a_header_in_its_tail_renders_to_a_line_that_parses() {
+    use halfopen_fwlog::formats::filterlog;
+    let line =
+        include_bytes!("../../../fuzz/seeds/fwlog_filterlog/regression-syslog-header-in-the-tail");
+    let first = filterlog::parse(line).expect("the fuzzer's line parses");
+    let mut a = Vec::new();
+    filterlog::render(&first, &mut a);
+    let again = match filterlog::parse(&a) {
+        Ok(r) => r,
+        Err(e) => panic!("{e}: {:?}", String::from_utf8_lossy(&a)),
+    };
+    let mut b = Vec::new();
+    filterlog::render(&again, &mut b);
+    assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+}

@@ -55,6 +55,10 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
         let (h, msg) = syslog::split(line)?;
         (Some(h), msg)
     };
+    let (header, body) = match header {
+        Some(h) if h.host.is_some_and(starts_like_csv) => csv_after_timestamp(h),
+        other => (other, body),
+    };
     let base = line.len().saturating_sub(body.len());
     let mut f: [&[u8]; MAX_FIELDS] = [&[]; MAX_FIELDS];
     let mut n = 0usize;
@@ -271,6 +275,24 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
         rec.in_interface = Some(iface);
     }
     Ok(rec)
+}
+
+/// A header whose "host" is the CSV body itself (`<134>Jul  3 19:10:33 32,,,...`: no host, no
+/// tag, and no space in the body before its end, so the whole body read as one token): the
+/// body starts right after the timestamp. A host name holds no comma. Without this, whether
+/// the body read as a host hung on its length (at most 255 bytes), and a body a few bytes
+/// shorter after rendering (`ff02::0:2` written `ff02::2`) parsed as something else (the
+/// fuzzer's `regression-syslog-header-in-the-tail`).
+fn csv_after_timestamp(h: SyslogHeader<'_>) -> (Option<SyslogHeader<'_>>, &[u8]) {
+    let body = h.after_timestamp;
+    let header = SyslogHeader {
+        host: None,
+        tag: None,
+        pid: None,
+        uptime_us: None,
+        ..h
+    };
+    (Some(header), body)
 }
 
 /// A bare CSV body (`146,,,...`) rather than a syslog header.
