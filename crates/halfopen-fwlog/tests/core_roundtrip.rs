@@ -435,3 +435,23 @@ fn a_filterlog_line_with_a_header_in_its_tail_renders_to_a_line_that_parses() {
     filterlog::render(&again, &mut b);
     assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
 }
+
+/// Regression (cargo-fuzz `fwlog_nflog`, 2026-12-07, a longer local run after the CI run of
+/// `287ca0e`): a quoted `DESCR="` value that is never closed.
+#[test]
+fn an_unclosed_quoted_value_renders_to_a_line_that_parses() {
+    use halfopen_fwlog::formats::nflog;
+    let line = include_bytes!("../../../fuzz/seeds/fwlog_nflog/regression-unclosed-descr");
+    let Ok(first) = nflog::parse(line) else {
+        return;
+    };
+    let mut a = Vec::new();
+    nflog::render(&first, &mut a);
+    let again = match nflog::parse(&a) {
+        Ok(r) => r,
+        Err(e) => panic!("{e}: {:?}", String::from_utf8_lossy(&a)),
+    };
+    let mut b = Vec::new();
+    nflog::render(&again, &mut b);
+    assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+}

@@ -12,7 +12,7 @@
 
 use crate::formats::netfilter::{is_pvefw, parse_fields, render_fields};
 use crate::scan::dec_u32;
-use crate::syslog::split;
+use crate::syslog::{SyslogHeader, split};
 use crate::time::{month_abbrev, parse_clf};
 use crate::{Error, Format, Record, Result};
 
@@ -30,7 +30,7 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
     if let Some(r) = pvefw(line) {
         return r;
     }
-    let (h, msg) = split(line)?;
+    let (h, msg) = header_or_none(line);
     if h.tag.is_some_and(|t| t == b"kernel" || t == b"/kernel") {
         return Err(Error::syntax(
             line.len().saturating_sub(msg.len()),
@@ -67,6 +67,21 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>> {
     r.timestamp = h.timestamp;
     r.host = h.host;
     Ok(r)
+}
+
+/// The line's syslog header, or none when its start only looks like one (`1 - [...`, an RFC
+/// 5424 version and nil timestamp, then no valid header): the whole line is then prefix and
+/// fields, as for a line without a timestamp. Refusing such a line made parsing hang on the
+/// bytes of the prefix, which rendering spaces differently (the fuzzer's
+/// `regression-unclosed-descr`: `74DESCR=` read back as `74 DESCR=`).
+fn header_or_none(line: &[u8]) -> (SyslogHeader<'_>, &[u8]) {
+    split(line).unwrap_or((
+        SyslogHeader {
+            after_timestamp: line,
+            ..SyslogHeader::default()
+        },
+        line,
+    ))
 }
 
 /// `VMID LEVEL CHAIN TIMESTAMP ...`: `None` when the line does not start that way.
