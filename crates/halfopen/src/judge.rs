@@ -1396,15 +1396,9 @@ fn join_as_member(j: &mut Judged, flooding: bool, membership: Evidence) {
 /// (unanswered, reset, the client's lone SYN, no SYN-ACK at all), not only attempts whose
 /// outcome is not visible (SYNs alone, first packets).
 fn answers_shown(sum: &ServerSummary) -> bool {
-    sum.outcomes.sum(|o| {
-        matches!(
-            o,
-            Outcome::SynAckUnanswered
-                | Outcome::ResetAfterSynAck
-                | Outcome::LoneSyn
-                | Outcome::ServerSilent
-        )
-    }) > 0
+    sum.outcomes
+        .sum(|o| o.proven_half_open() || o == Outcome::ServerSilent)
+        > 0
 }
 
 fn describe_server_flood(
