@@ -434,10 +434,34 @@ pub struct Protect {
     /// False when the access log does not cover the firewall input's time: nothing that
     /// rests on "no request was logged" may be blocked.
     pub absent_requests_count: bool,
+}
+
+/// What the invariants must know of single addresses, from the verdicts ([`Verdicts::of`]).
+#[derive(Debug, Clone, Default)]
+pub struct Verdicts {
+    /// Hostile sources with successful requests that `block_hostile_clients` opts in (their
+    /// own /32 or /128 may stand).
+    pub hostile_clients: Vec<IpAddr>,
     /// Addresses whose SYNs another host sent in their names
     /// ([`crate::judge::Judged::sent_in_its_name`]): no block may hold one, whatever else
     /// is inside.
     pub named_by_others: Vec<IpAddr>,
+}
+
+impl Verdicts {
+    /// The addresses of `judged` the invariants single out under `policy`.
+    pub fn of(judged: &[crate::judge::Judged], policy: &BlockPolicy) -> Verdicts {
+        let addrs = |keep: &dyn Fn(&crate::judge::Judged) -> bool| -> Vec<IpAddr> {
+            judged.iter().filter(|j| keep(j)).map(|j| j.addr).collect()
+        };
+        Verdicts {
+            hostile_clients: match policy.block_hostile_clients {
+                true => addrs(&|j| j.verdict.is_hostile() && j.successes > 0),
+                false => Vec::new(),
+            },
+            named_by_others: addrs(&|j| j.sent_in_its_name),
+        }
+    }
 }
 
 /// The source rows the planner works on: every judged source, hostile when its verdict is
@@ -502,7 +526,7 @@ pub fn rows(
 /// produced it; says why for each.
 ///
 /// ```
-/// use halfopen::policy::{enforce, Block, BlockPolicy, Collateral, NetworkView, Protect};
+/// use halfopen::policy::{enforce, Block, BlockPolicy, Collateral, NetworkView, Protect, Verdicts};
 /// let block = |c: &str| Block {
 ///     cidr: c.parse().unwrap(), sources: 1, connections: 1, collateral: Collateral::default(),
 ///     wider: vec![], likely_spoofed: false, spoofing_indicators: vec![], advice: None,
@@ -512,7 +536,7 @@ pub fn rows(
 /// protect.successes.add("192.0.2.99".parse().unwrap(), 1);
 /// protect.absent_requests_count = true;
 /// let policy = BlockPolicy { server_addrs: vec!["198.51.100.7".parse().unwrap()], ..BlockPolicy::default() };
-/// let kept = enforce(view, &protect, &policy, &[]);
+/// let kept = enforce(view, &protect, &policy, &Verdicts::default());
 /// assert!(kept.blocks.is_empty());
 /// assert_eq!(kept.not_blocked.len(), 3);
 /// ```
@@ -520,11 +544,11 @@ pub fn enforce(
     mut view: NetworkView,
     protect: &Protect,
     policy: &BlockPolicy,
-    hostile_clients: &[IpAddr],
+    verdicts: &Verdicts,
 ) -> NetworkView {
     let mut kept = Vec::with_capacity(view.blocks.len());
     for b in view.blocks {
-        match violation(&b.cidr, protect, policy, hostile_clients) {
+        match violation(&b.cidr, protect, policy, verdicts) {
             None => kept.push(b),
             Some(reason) => view.not_blocked.push(NotBlocked {
                 addr: b.cidr.addr(),
@@ -541,19 +565,19 @@ pub fn violation(
     n: &IpNet,
     protect: &Protect,
     policy: &BlockPolicy,
-    hostile_clients: &[IpAddr],
+    verdicts: &Verdicts,
 ) -> Option<String> {
     if let Some(why) = refusal(n, policy) {
         return Some(why);
     }
-    if let Some(a) = protect.named_by_others.iter().find(|a| n.contains(*a)) {
+    if let Some(a) = verdicts.named_by_others.iter().find(|a| n.contains(*a)) {
         return Some(format!(
             "it holds {a}, whose SYNs another host sent in its name (its host reset the \
              server's SYN-ACKs from another TTL)"
         ));
     }
     let single = n.prefix_len() == full_len(n.addr());
-    if single && policy.block_hostile_clients && hostile_clients.contains(&n.addr()) {
+    if single && policy.block_hostile_clients && verdicts.hostile_clients.contains(&n.addr()) {
         return None;
     }
     if !protect.successes.any_in(*n) {
@@ -579,16 +603,7 @@ pub fn decide(
             reason: e.reason,
         });
     }
-    let hostile_clients: Vec<IpAddr> = if policy.block_hostile_clients {
-        judged
-            .iter()
-            .filter(|j| j.verdict.is_hostile() && j.successes > 0)
-            .map(|j| j.addr)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    enforce(view, protect, policy, &hostile_clients)
+    enforce(view, protect, policy, &Verdicts::of(judged, policy))
 }
 
 #[cfg(test)]
@@ -767,7 +782,6 @@ mod tests {
                 })
                 .collect();
             let mut protect = Protect { absent_requests_count: overlap, ..Protect::default() };
-            protect.named_by_others = js.iter().filter(|j| j.sent_in_its_name).map(|j| j.addr).collect();
             for j in &js {
                 if j.successes > 0 {
                     protect.successes.add(j.addr, j.successes);

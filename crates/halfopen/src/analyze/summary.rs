@@ -299,12 +299,6 @@ pub fn conclude(mut s: Summary, opts: &Options) -> Report {
     let protect = Protect {
         successes: std::mem::take(&mut cx.successes),
         absent_requests_count: overlap,
-        named_by_others: judgement
-            .sources
-            .iter()
-            .filter(|j| j.sent_in_its_name)
-            .map(|j| j.addr)
-            .collect(),
     };
     let view = plan_blocks(&judgement.sources, &protect, &policy);
     // 7. Report.
