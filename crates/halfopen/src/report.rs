@@ -1169,18 +1169,17 @@ fn source_headline(s: &SourceReport, no_access_log: bool) -> String {
     let n = thousands(s.connections);
     let has = |want: fn(&Evidence) -> bool| s.evidence.iter().any(|e| want(&e.evidence));
     let in_its_name = has(|e| matches!(e, Evidence::SentInItsName { .. }));
+    // A client also served: its served connections' SYNs did complete.
+    let served = s.verdicts.get(Verdict::Legitimate);
+    let never_completed = thousands(s.syns.saturating_sub(served));
     let what = match s.verdict {
         Verdict::SynFlood if in_its_name => format!(
-            "{} SYNs to {} in the name of {addr} never completed a handshake",
-            thousands(s.syns),
+            "{never_completed} SYNs to {} in the name of {addr} never completed a handshake",
             ports_text(&s.dst_ports)
         ),
         Verdict::SynFlood => {
-            // A client also served: its served connections' SYNs did complete.
-            let served = s.verdicts.get(Verdict::Legitimate);
             format!(
-                "{addr} sent {} SYNs to {} that never completed a handshake{}",
-                thousands(s.syns.saturating_sub(served)),
+                "{addr} sent {never_completed} SYNs to {} that never completed a handshake{}",
                 ports_text(&s.dst_ports),
                 match (s.requests, no_access_log) {
                     (_, true) => " (no access log was given)".to_owned(),
