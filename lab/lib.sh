@@ -24,6 +24,8 @@ NCLI=0
 CLIENT_NS=()
 BG_PIDS=()
 S="ip netns exec $NS_S"
+# The server's web ports: the LOG rules and the captures cover these (a run may set it first).
+WEB_PORTS=${WEB_PORTS:-80}
 
 lab_cleanup() {
   set +e
@@ -61,9 +63,12 @@ lab_net() {
   ip -n $NS_R route add blackhole default
   ip -n $NS_R -6 route add blackhole default
   $S sysctl -qw net.ipv4.tcp_syncookies=1
+  local ipt port
   for ipt in iptables ip6tables; do
-    $S $ipt -A INPUT -p tcp --dport 80 -j LOG --log-prefix "HO-IN: " --log-tcp-options --log-tcp-sequence
-    $S $ipt -A OUTPUT -p tcp --sport 80 -j LOG --log-prefix "HO-OUT: " --log-tcp-sequence
+    for port in $WEB_PORTS; do
+      $S $ipt -A INPUT -p tcp --dport $port -j LOG --log-prefix "HO-IN: " --log-tcp-options --log-tcp-sequence
+      $S $ipt -A OUTPUT -p tcp --sport $port -j LOG --log-prefix "HO-OUT: " --log-tcp-sequence
+    done
   done
 }
 
@@ -105,15 +110,17 @@ client() {
 # lab_capture: kernel log reader, tcpdump on the server's interface (and on its loopback, where
 # Apache's own connections to itself go), ss sampler. Call before starting Apache.
 lab_capture() {
+  local filter
+  filter=$(printf 'tcp port %s or ' $WEB_PORTS); filter=${filter% or }
   SCR=$(mktemp -d)
   nice -n -10 python3 "$LAB/kmsg.py" "$SCR/kmsg.raw" & KMSG_PID=$!
-  $S tcpdump -q -i $VS -w "$OUT/server.pcap" -U 'tcp port 80' 2>"$SCR/tcpdump.err" & TCPDUMP_PIDS=$!
-  $S tcpdump -q -i lo -w "$OUT/server-lo.pcap" -U 'tcp port 80' 2>"$SCR/tcpdump-lo.err" &
+  $S tcpdump -q -i $VS -w "$OUT/server.pcap" -U "$filter" 2>"$SCR/tcpdump.err" & TCPDUMP_PIDS=$!
+  $S tcpdump -q -i lo -w "$OUT/server-lo.pcap" -U "$filter" 2>"$SCR/tcpdump-lo.err" &
   TCPDUMP_PIDS="$TCPDUMP_PIDS $!"
   (while :; do
      now=$(date -u +%H:%M:%S.%N | cut -c1-12)
      st=$($S ss -Htan | awk '{c[$1]++} END {for (k in c) printf " %s=%d", k, c[k]}')
-     lq=$($S ss -Hltn 'sport = :80' | awk '{printf " listen[%s]=%s/%s", $4, $2, $3}')
+     lq=$(for p in $WEB_PORTS; do $S ss -Hltn "sport = :$p"; done | awk '{printf " listen[%s]=%s/%s", $4, $2, $3}')
      echo "$now$st$lq"
      sleep 1
    done > "$OUT/ss-timeline.txt") & SAMPLER_PID=$!
@@ -199,6 +206,7 @@ lab_versions() {
     echo "nmap: $(nmap --version | head -1)"
     echo "chromium: $(chromium --version 2>/dev/null | grep -v '^\[' | tail -1)"
     echo "haproxy: $(haproxy -v 2>/dev/null | head -1)"
+    echo "openssl: $(openssl version 2>/dev/null)"
     echo "netcat: $(dpkg-query -W -f '${Package} ${Version}' netcat-openbsd 2>/dev/null)"
     echo "tcpdump: $(tcpdump --version 2>&1 | head -1)"
     echo "iptables: $(iptables -V)"

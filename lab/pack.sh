@@ -9,6 +9,7 @@ mkdir -p "$DEST"
 python3 "$LAB/summarize.py" "$SRC" > "$DEST/counts.md"
 for f in "$SRC"/*; do
   name=$(basename "$f")
+  if [ -d "$f" ]; then cp -r "$f" "$DEST/$name"; chmod -R a+rX,go-w "$DEST/$name"; continue; fi
   case $name in
     slowhttptest-*.txt) sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' -e "s#$SRC#/srv/testbed#g" "$f" > "$DEST/$name" ;;
     *) cp "$f" "$DEST/$name" ;;

@@ -16,6 +16,7 @@ error.log and timeline.txt, and prints Markdown tables:
 import collections, datetime, ipaddress, re, subprocess, sys
 
 d = sys.argv[1]
+WEB_PORTS = {"80", "443"}  # the runs' web ports (run-https.sh serves both)
 truth = []
 for line in open(f"{d}/truth.txt"):
     if line.strip():
@@ -141,9 +142,9 @@ first_syn, first_data = {}, {}
 for r in out.splitlines():
     t, s4, s6, sp, d4, d6, dp, syn, ack, ln = r.split("\t")
     src, dst = s4 or s6, d4 or d6
-    if dp == "80" and syn in ("1", "True") and ack not in ("1", "True"):
+    if dp in WEB_PORTS and syn in ("1", "True") and ack not in ("1", "True"):
         first_syn.setdefault((src, sp), float(t))
-    if sp == "80" and ln and int(ln) > 0:
+    if sp in WEB_PORTS and ln and int(ln) > 0:
         first_data.setdefault((dst, dp), float(t))
 print("| address | truth | answered connections | longest SYN to first response byte (pcap) | median | "
       "longest kern.log SYN to access-log %t (paired in order) |")

@@ -1,6 +1,6 @@
 """Write the test site served by the runs: index.html, a page with subresources, a large file.
 
-Usage: www.py DOCROOT
+Usage: www.py DOCROOT [SCHEME]   (SCHEME of the preconnect link: http, the default, or https)
 page.html pulls style.css, app.js and eight 24 KB noise PNGs (valid images), so a browser fetches
 about ten resources and may open several connections in parallel; it also asks the browser to
 preconnect to http://static.testbed.example/, from which it loads nothing. big.bin (1 MiB of text lines) is for a slow
@@ -9,6 +9,7 @@ download that stays open for a while. Deterministic (fixed seed).
 import os, random, struct, sys, zlib
 
 root = sys.argv[1]
+scheme = sys.argv[2] if len(sys.argv) > 2 else "http"
 os.makedirs(root, exist_ok=True)
 rng = random.Random(20261206)
 
@@ -31,7 +32,7 @@ write("index.html", "hello\n")
 imgs = "".join(f'<img src="img{i}.png" width="90" height="90">\n' for i in range(1, 9))
 write("page.html", f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>testbed</title>
-<link rel="preconnect" href="http://static.testbed.example/">
+<link rel="preconnect" href="{scheme}://static.testbed.example/">
 <link rel="stylesheet" href="style.css"><script src="app.js"></script></head>
 <body><h1>testbed page</h1>
 {imgs}</body></html>

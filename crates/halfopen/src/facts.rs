@@ -177,6 +177,9 @@ pub struct ConnRequests {
     /// The error log's request-header or body read timeout (AH01382/AH01383) for this
     /// connection.
     pub read_timeout: bool,
+    /// The error log's mod_ssl AH01996 for this connection: plain HTTP on the TLS port.
+    #[serde(default)]
+    pub http_on_tls: bool,
     /// The first request that decided the connection's kind, as an example.
     pub example: Option<RequestExample>,
     /// Requests matched by the client port or as the only candidate.
@@ -210,6 +213,7 @@ impl ConnRequests {
             *a = a.saturating_add(b);
         }
         self.read_timeout |= o.read_timeout;
+        self.http_on_tls |= o.http_on_tls;
         if let Some(e) = &o.example
             && self.tells_more(e)
         {
@@ -383,6 +387,11 @@ pub struct Payload {
     pub server_status: Option<u16>,
     /// The scanning tool the request names (User-Agent, probe path), when HTTP.
     pub tool: Option<&'static str>,
+    /// Complete HTTP/1 request heads in the bytes kept: the requests the connection carried
+    /// when [`Payload::whole`] (a keep-alive client's requests follow one another).
+    pub heads: u32,
+    /// Every byte the client sent is in (no cap reached, no hole).
+    pub whole: bool,
 }
 
 /// What a client's first bytes are.
@@ -402,7 +411,15 @@ pub enum PayloadClass {
     Midstream,
     /// An HTTP/2 connection preface (prior knowledge).
     Http2Preface,
-    /// Another protocol, by its stable name: `tls` (a ClientHello), `ssh`, `socks`, `rdp`,
+    /// A TLS ClientHello to a port that speaks TLS (HTTPS): the server answered it in TLS,
+    /// or, when the input does not show the server's bytes, the port is 443 or 8443. What the
+    /// client sent after it is encrypted: only the web logs say whether it was a request.
+    TlsHandshake,
+    /// A plain-HTTP request head to a port that speaks TLS (443 or 8443) which the server
+    /// answered with a 400: Apache's AH01996 "HTTP spoken on HTTPS port", nginx's "plain HTTP
+    /// request was sent to HTTPS port". A client's mistake (`http://host:443/`), not an attack.
+    HttpOnTlsPort,
+    /// Another protocol, by its stable name: `tls` (a ClientHello on a plain-HTTP port), `ssh`, `socks`, `rdp`,
     /// `tpkt` (ISO transport, not RDP), `smb`, `proxy_protocol`, `text` (not HTTP), `binary`.
     Other(&'static str),
 }
@@ -434,17 +451,35 @@ impl Payload {
         use halfopen_tcp::prefix::render;
         let bytes = p.client.bytes();
         let cut = p.client.full() || p.client.gap();
-        let class = match classify::client(bytes) {
+        let server_kind = classify::server(p.server.bytes());
+        let server_status = match server_kind {
+            ServerKind::HttpStatus(st) => Some(st.code),
+            _ => None,
+        };
+        let tls_port = is_tls_port(p.resp.port());
+        let client_kind = classify::client(bytes);
+        let heads = match client_kind {
+            ClientKind::Http(h) => u32::try_from(h.complete_heads).unwrap_or(u32::MAX),
+            _ => 0,
+        };
+        let class = match client_kind {
             _ if p.client.midstream() => PayloadClass::Midstream,
             ClientKind::Empty if p.client.gap() => PayloadClass::Midstream,
             ClientKind::Empty => PayloadClass::Empty,
+            ClientKind::Http(_) if tls_port && server_status == Some(400) => {
+                PayloadClass::HttpOnTlsPort
+            }
             ClientKind::Http(h) => match h.shape() {
                 HeadShape::Partial if cut => PayloadClass::HttpCut,
                 HeadShape::Partial => PayloadClass::HttpPartial,
                 _ => PayloadClass::HttpComplete,
             },
             ClientKind::Http2Preface => PayloadClass::Http2Preface,
-            ClientKind::TlsClientHello(_) => PayloadClass::Other("tls"),
+            ClientKind::TlsClientHello(_) => match server_kind {
+                ServerKind::Tls(_) => PayloadClass::TlsHandshake,
+                ServerKind::None if tls_port => PayloadClass::TlsHandshake,
+                _ => PayloadClass::Other("tls"),
+            },
             ClientKind::Ssh(_) => PayloadClass::Other("ssh"),
             ClientKind::Socks4 { .. } | ClientKind::Socks5 { .. } => PayloadClass::Other("socks"),
             ClientKind::TpktConnect { rdp: true } => PayloadClass::Other("rdp"),
@@ -453,10 +488,6 @@ impl Payload {
             ClientKind::ProxyProtocol { .. } => PayloadClass::Other("proxy_protocol"),
             ClientKind::Text => PayloadClass::Other("text"),
             ClientKind::Binary => PayloadClass::Other("binary"),
-        };
-        let server_status = match classify::server(p.server.first_line()) {
-            ServerKind::HttpStatus(st) => Some(st.code),
-            _ => None,
         };
         let answered = server_status.is_some_and(|s| (100..400).contains(&s));
         let evidence = if class == PayloadClass::HttpComplete && answered && !show_payload {
@@ -491,8 +522,24 @@ impl Payload {
             spread_ms: u64::try_from(spread_us / 1000).unwrap_or(0),
             evidence: crate::escape::printable(&evidence),
             server_status,
+            heads,
+            whole: !cut && !p.client.midstream(),
         }
     }
+}
+
+/// The ports where a TLS ClientHello is the protocol, not a mistake, when the input does not
+/// show the server's answer: HTTPS (443, RFC 2818) and its common alternative 8443.
+pub const TLS_PORTS: [u16; 2] = [443, 8443];
+
+/// True for a port of [`TLS_PORTS`].
+///
+/// ```
+/// assert!(halfopen::facts::is_tls_port(443));
+/// assert!(!halfopen::facts::is_tls_port(80));
+/// ```
+pub fn is_tls_port(port: u16) -> bool {
+    TLS_PORTS.contains(&port)
 }
 
 /// A source's most telling first bytes, kept as an example (escaped, capped).
@@ -530,7 +577,7 @@ impl FirstBytes {
         match class {
             "http_complete" => 2,
             "http_partial" => 3,
-            "empty" | "http_cut" | "midstream" => 1,
+            "empty" | "http_cut" | "midstream" | "tls_handshake" => 1,
             _ => 4,
         }
     }
@@ -546,6 +593,8 @@ impl PayloadClass {
             PayloadClass::HttpCut => "an HTTP/1 request head longer than the bytes kept",
             PayloadClass::Midstream => "bytes from the middle of the stream",
             PayloadClass::Http2Preface => "an HTTP/2 preface",
+            PayloadClass::TlsHandshake => "a TLS handshake (HTTPS: what followed is encrypted)",
+            PayloadClass::HttpOnTlsPort => "plain HTTP to a port that speaks TLS",
             PayloadClass::Other(name) => match name {
                 "tls" => "a TLS ClientHello",
                 "ssh" => "an SSH client banner",
@@ -561,7 +610,7 @@ impl PayloadClass {
     }
 
     /// The stable name (JSON): `empty`, `http_complete`, `http_partial`, `http_cut`,
-    /// `midstream`, `http2_preface`, or another protocol's name ([`PayloadClass::Other`]).
+    /// `midstream`, `http2_preface`, `tls_handshake`, `http_on_tls_port`, or another protocol's name ([`PayloadClass::Other`]).
     pub fn name(self) -> &'static str {
         match self {
             PayloadClass::Empty => "empty",
@@ -570,6 +619,8 @@ impl PayloadClass {
             PayloadClass::HttpCut => "http_cut",
             PayloadClass::Midstream => "midstream",
             PayloadClass::Http2Preface => "http2_preface",
+            PayloadClass::TlsHandshake => "tls_handshake",
+            PayloadClass::HttpOnTlsPort => "http_on_tls_port",
             PayloadClass::Other(name) => name,
         }
     }
@@ -676,7 +727,27 @@ impl ConnFacts {
         u64::try_from(self.end_us.saturating_sub(self.start_us) / 1000).unwrap_or(0)
     }
 
-    /// Whether the client sent payload, as far as the input shows.
+    /// The client's bytes, if it sent any, may be a TLS handshake alone: a capture shows a
+    /// TLS handshake to a port that speaks TLS or, where no first bytes were kept (a firewall
+    /// log), the port is one of [`TLS_PORTS`].
+    pub fn bytes_may_be_tls_handshake(&self) -> bool {
+        match self.payload.as_deref() {
+            Some(p) => p.class == PayloadClass::TlsHandshake,
+            None => is_tls_port(self.resp.port()),
+        }
+    }
+
+    /// Plain HTTP to a port that speaks TLS: the error log's AH01996 or the capture's first
+    /// bytes ([`PayloadClass::HttpOnTlsPort`]) show it.
+    pub fn http_on_tls_port(&self) -> bool {
+        self.requests.http_on_tls
+            || self
+                .payload
+                .as_deref()
+                .is_some_and(|p| p.class == PayloadClass::HttpOnTlsPort)
+    }
+
+    /// Whether the client sent any payload: `None` when the input cannot tell.
     pub fn sent_data(&self) -> Option<bool> {
         if self.has('D') {
             return Some(true);

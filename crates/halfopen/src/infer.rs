@@ -72,13 +72,17 @@ pub enum Outcome {
     OpenIdle,
     /// Handshake completed and the client sent data, but no request matched.
     DataNoRequest,
+    /// A TLS handshake (or its start) to a port that speaks TLS, and no request logged: the
+    /// client never asked the server anything (a TLS scanner's probes, a browser's unused
+    /// HTTPS preconnect, a client that rejected the certificate).
+    TlsNoRequest,
     /// Handshake completed (the client sent more than its SYN), nothing more is visible.
     Completed,
 }
 
 impl Outcome {
     /// Every outcome, in counter order.
-    pub const ALL: [Outcome; 21] = [
+    pub const ALL: [Outcome; 22] = [
         Outcome::Served,
         Outcome::SlowRequest,
         Outcome::BadRequest,
@@ -99,6 +103,7 @@ impl Outcome {
         Outcome::ClosedIdle,
         Outcome::OpenIdle,
         Outcome::DataNoRequest,
+        Outcome::TlsNoRequest,
         Outcome::Completed,
     ];
 
@@ -133,6 +138,7 @@ impl Outcome {
             Outcome::ClosedIdle => "closed_idle",
             Outcome::OpenIdle => "open_idle",
             Outcome::DataNoRequest => "data_no_request",
+            Outcome::TlsNoRequest => "tls_no_request",
             Outcome::Completed => "completed",
         }
     }
@@ -208,6 +214,9 @@ impl Outcome {
             Outcome::ClosedIdle => "handshake, no data, the client closed later",
             Outcome::OpenIdle => "handshake, no data, still open when the input ended",
             Outcome::DataNoRequest => "the client sent data but no request was logged for it",
+            Outcome::TlsNoRequest => {
+                "a TLS handshake to a port that speaks TLS, and no request logged for it"
+            }
             Outcome::Completed => "the handshake completed; nothing more is visible",
         }
     }
@@ -267,7 +276,12 @@ fn from_web_logs(c: &ConnFacts) -> Option<Outcome> {
         return Some(Outcome::SlowRequest);
     }
     if r.count(RequestKind::BadRequest) > 0 {
-        return Some(Outcome::BadRequest);
+        // mod_ssl logs plain HTTP on its port as a 400 for `GET / HTTP/1.0`, whatever was sent.
+        return Some(if c.http_on_tls_port() {
+            Outcome::NonHttp
+        } else {
+            Outcome::BadRequest
+        });
     }
     if r.count(RequestKind::NonHttp) > 0 {
         return Some(Outcome::NonHttp);
@@ -281,8 +295,10 @@ fn from_web_logs(c: &ConnFacts) -> Option<Outcome> {
     if r.read_timeout {
         // Flag-less lines show no payload, but a slow client's trickle shows as packets: more
         // than the SYN, the handshake's ACK and the closing ACK and FIN of a silent client.
+        // On a port that speaks TLS the handshake is data and packets of its own.
         let trickled = !c.flags && c.shows.client_after_syn() && c.orig_pkts > TRICKLE_PACKETS;
-        return Some(if c.sent_data() == Some(true) || trickled {
+        let sent = (c.sent_data() == Some(true) || trickled) && !c.bytes_may_be_tls_handshake();
+        return Some(if sent {
             Outcome::SlowRequest
         } else {
             Outcome::IdleTimeout
@@ -325,7 +341,9 @@ fn from_first_bytes(c: &ConnFacts) -> Option<Outcome> {
             }
         }
         PayloadClass::Http2Preface => Some(Outcome::Http2Preface),
-        PayloadClass::Other(_) => Some(Outcome::NonHttp),
+        PayloadClass::Other(_) | PayloadClass::HttpOnTlsPort => Some(Outcome::NonHttp),
+        // The port's own protocol: whether a request followed is encrypted; the web logs say.
+        PayloadClass::TlsHandshake => None,
         PayloadClass::Empty | PayloadClass::HttpCut | PayloadClass::Midstream => None,
     }
 }
@@ -398,8 +416,18 @@ fn without_syn(c: &ConnFacts) -> Outcome {
     }
 }
 
-/// A completed handshake: what the client did next.
+/// A completed handshake: what the client did next. A TLS handshake on a port that speaks
+/// TLS is not a request: with none logged, the client sent the server nothing it could
+/// answer, as a browser's unused HTTPS preconnect or a TLS scanner's probes.
 fn established(c: &ConnFacts) -> Outcome {
+    if c.sent_data() == Some(true) && c.requests.total() == 0 && c.bytes_may_be_tls_handshake() {
+        // The server ends a failed handshake at once (an alert, then its FIN); later, it
+        // gave up waiting for a request.
+        return match c.first_close() {
+            Some((false, _)) if c.duration_ms() > AT_ONCE_MS => Outcome::IdleTimeout,
+            _ => Outcome::TlsNoRequest,
+        };
+    }
     if c.sent_data() == Some(true) {
         return Outcome::DataNoRequest;
     }

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::connections::{KernelNote, KernelNoteKind};
 use crate::escape::thousands;
 use crate::evidence::{Platform, Shows};
-use crate::facts::RequestKind;
+use crate::facts::{RequestKind, is_tls_port};
 use crate::infer::Outcome;
 use crate::rollup::{
     FloodPart, PortFlood, PortPattern, Rollup, ServerSummary, SourceSummary, Successes,
@@ -338,7 +338,7 @@ fn judge_source(s: &SourceSummary, cx: &Context) -> Judged {
         .or_else(|| non_http(s))
         .or_else(|| flood(s, cx))
         .or_else(|| served_elsewhere(s, cx))
-        .or_else(|| idle(s))
+        .or_else(|| idle(s, cx))
         .unwrap_or_else(|| undecided(s, cx));
     let mut evidence = d.evidence;
     evidence.extend(aggregates(s, d.verdict));
@@ -632,6 +632,15 @@ fn non_http(s: &SourceSummary) -> Option<Draft> {
             "http_complete" | "http_partial" | "empty" | "http_cut" | "midstream"
         )
     });
+    if s.http_on_tls > 0 {
+        let d = Draft::new(Verdict::NonHttp, Confidence::High).with(Evidence::HttpOnTlsPort {
+            connections: u64::from(s.http_on_tls),
+        });
+        return Some(match seen {
+            Some(seen) => d.with(seen),
+            None => d,
+        });
+    }
     if let (false, Some(seen)) = (logged, seen) {
         return Some(Draft::new(Verdict::NonHttp, Confidence::High).with(seen));
     }
@@ -833,7 +842,7 @@ fn flood(s: &SourceSummary, cx: &Context) -> Option<Draft> {
     None
 }
 
-fn idle(s: &SourceSummary) -> Option<Draft> {
+fn idle(s: &SourceSummary, cx: &Context) -> Option<Draft> {
     let timeouts = count(s, Outcome::IdleTimeout);
     if timeouts > 0 {
         let mut d = Draft::new(Verdict::IdleTimeout, Confidence::High);
@@ -848,9 +857,11 @@ fn idle(s: &SourceSummary) -> Option<Draft> {
         }
         return Some(d);
     }
+    let tls = count(s, Outcome::TlsNoRequest);
     let quiet = count(s, Outcome::ClosedIdle)
         + count(s, Outcome::ClosedAtOnce)
-        + count(s, Outcome::OpenIdle);
+        + count(s, Outcome::OpenIdle)
+        + tls;
     if quiet > 0
         && quiet
             + count(s, Outcome::Refused)
@@ -861,10 +872,23 @@ fn idle(s: &SourceSummary) -> Option<Draft> {
     {
         let reset = s.examples.first().is_some_and(|e| e.history.contains(b'R'));
         let ms = s.examples.first().map_or(0, |e| e.duration_ms);
-        let mut d = Draft::new(Verdict::Idle, Confidence::High).with(Evidence::ClosedWithoutData {
-            reset,
-            duration_ms: ms,
-        });
+        let mut d = Draft::new(Verdict::Idle, Confidence::High);
+        d = if tls > 0 {
+            if !cx.access_log {
+                // Encrypted, and no log to say whether requests were in it.
+                d.confidence = Confidence::Low;
+            }
+            d.with(Evidence::TlsWithoutRequest {
+                connections: tls,
+                port: s.dst_ports.ports.iter().copied().find(|p| is_tls_port(*p)),
+                access_log: cx.access_log,
+            })
+        } else {
+            d.with(Evidence::ClosedWithoutData {
+                reset,
+                duration_ms: ms,
+            })
+        };
         if s.forms.max == Some(Shows::Inbound) {
             d.confidence = Confidence::Medium;
         }

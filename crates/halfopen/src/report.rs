@@ -569,7 +569,7 @@ pub fn connection_verdict(o: Outcome, source: Verdict) -> Verdict {
         Outcome::SlowRequest => Verdict::SlowRequest,
         Outcome::NonHttp | Outcome::Http2Preface => Verdict::NonHttp,
         Outcome::IdleTimeout => Verdict::IdleTimeout,
-        Outcome::ClosedIdle | Outcome::OpenIdle => Verdict::Idle,
+        Outcome::ClosedIdle | Outcome::OpenIdle | Outcome::TlsNoRequest => Verdict::Idle,
         Outcome::ClosedAtOnce if source == Verdict::ConnectScan => Verdict::ConnectScan,
         Outcome::ClosedAtOnce => Verdict::Idle,
         Outcome::BadRequest if source == Verdict::SlowRequest => Verdict::SlowRequest,
@@ -1105,7 +1105,7 @@ fn headline(
             match v {
                 Verdict::Idle => "idle: handshake, no request, the client closed (preconnects, health checks): idle, not hostile",
                 Verdict::IdleTimeout => "idle until the server timed out: idle_timeout",
-                Verdict::NonHttp => "not HTTP/1 (TLS or an HTTP/2 preface on the HTTP port): non_http, not hostile",
+                Verdict::NonHttp => "not the port's protocol (TLS or an HTTP/2 preface on a plain-HTTP port, plain HTTP on a TLS port): non_http, not hostile",
                 _ => "not decidable from the input (their evidence says what is missing): unknown",
             }
         ));

@@ -149,6 +149,25 @@ pub enum Evidence {
         /// Connection lifetime in milliseconds.
         duration_ms: u64,
     },
+    /// Connections to a port that speaks TLS that carried no logged request: a TLS handshake
+    /// (or its start) and nothing the server answered, as a TLS scanner's probes, a browser's
+    /// unused HTTPS preconnect or a client that rejected the certificate.
+    TlsWithoutRequest {
+        /// How many.
+        connections: u64,
+        /// The TLS port (443, 8443), when it is one of them; else the capture showed the
+        /// server answering in TLS.
+        port: Option<u16>,
+        /// Whether an access log was given (without one, what followed the handshake is
+        /// encrypted and nothing says whether it held requests).
+        access_log: bool,
+    },
+    /// Plain HTTP sent to a port that speaks TLS (mod_ssl's AH01996 "HTTP spoken on HTTPS
+    /// port", or the capture's first bytes answered with a 400): a client's mistake.
+    HttpOnTlsPort {
+        /// How many connections.
+        connections: u64,
+    },
     /// The server closed a connection on which the client sent nothing.
     ServerClosedIdle,
     /// The access log has a 408 with no request line (`"-"`).
@@ -322,6 +341,36 @@ impl Evidence {
                 "handshake completed, the client closed with {} after {} ms without sending data",
                 if *reset { "an RST" } else { "a FIN" },
                 n(*duration_ms)
+            ),
+            Evidence::TlsWithoutRequest {
+                connections,
+                port,
+                access_log,
+            } => {
+                let to = port.map_or_else(
+                    || "a port that speaks TLS".to_owned(),
+                    |p| format!("port {p} (TLS)"),
+                );
+                if *access_log {
+                    format!(
+                        "{} connection(s) to {to} with no request in the access log: a TLS \
+                         handshake at most (a TLS scanner's probes, a browser's unused HTTPS \
+                         preconnect, a client that rejected the certificate)",
+                        n(*connections)
+                    )
+                } else {
+                    format!(
+                        "{} connection(s) to {to}: what followed the TLS handshake is \
+                         encrypted, and no access log was given to say whether it held requests",
+                        n(*connections)
+                    )
+                }
+            }
+            Evidence::HttpOnTlsPort { connections } => format!(
+                "{} connection(s) spoke plain HTTP to a port that speaks TLS (mod_ssl AH01996 \
+                 \"HTTP spoken on HTTPS port\"; the server answered 400): a client asking \
+                 http:// of an https:// port, a mistake, not an attack",
+                n(*connections)
             ),
             Evidence::ServerClosedIdle => {
                 "the server closed the connection; the client had sent nothing".to_owned()

@@ -176,6 +176,65 @@ fn every_lab_capture_alone_agrees_with_the_web_logs() {
     }
 }
 
+/// The https run's capture alone: what followed each TLS handshake is encrypted, so the TLS
+/// clients are `idle` at low confidence ("no access log was given to say whether it held
+/// requests"), never `non_http`; plain HTTP sent to 443 is still the wrong protocol, and the
+/// block list is the one the web logs give (the SYN scan).
+#[test]
+fn https_capture_alone_calls_no_tls_client_non_http() {
+    let dir = lab("https");
+    // Every source listed: the flood's 4,619 addresses come first.
+    let every = || Options {
+        top: usize::MAX,
+        ..Options::default()
+    };
+    let alone = run(&dir.join("server.pcap.gz"), None, every());
+    let with_logs = run(&dir.join("server.pcap.gz"), Some(&dir), every());
+    assert_eq!(alone.blocklist, with_logs.blocklist);
+    assert_eq!(alone.blocklist, ["198.51.100.41/32"]);
+    let by_addr = verdicts(&alone);
+    let addr = |a: &str| a.parse::<IpAddr>().expect("address");
+    // The browser's unused preconnect was closed by Apache 20 s later: idle until a timeout.
+    assert!(
+        matches!(
+            by_addr[&addr("203.0.113.30")],
+            Verdict::Idle | Verdict::IdleTimeout
+        ),
+        "the browser"
+    );
+    assert_eq!(
+        by_addr[&addr("198.51.100.40")],
+        Verdict::Idle,
+        "the TLS scanner"
+    );
+    assert_eq!(
+        by_addr[&addr("203.0.113.32")],
+        Verdict::NonHttp,
+        "plain HTTP to 443"
+    );
+    let scanner = alone
+        .sources
+        .iter()
+        .find(|s| s.addr == addr("198.51.100.40"))
+        .expect("scanner");
+    assert_eq!(scanner.confidence, halfopen::Confidence::Low);
+    assert!(
+        scanner
+            .evidence
+            .iter()
+            .any(|e| e.sentence.contains("no access log was given")),
+        "{:?}",
+        scanner.evidence
+    );
+    assert!(
+        alone
+            .sources
+            .iter()
+            .all(|s| s.verdict != Verdict::NonHttp || s.addr == addr("203.0.113.32")),
+        "no TLS client is non_http"
+    );
+}
+
 fn run_pcap(pcap: &Path, web: Option<&Path>) -> Report {
     run(pcap, web, Options::default())
 }

@@ -154,6 +154,15 @@ fn allowed(behaviour: &str, form: &str) -> &'static [Verdict] {
         "rand-source-flood" if matches!(form, "ipfw.log" | "ipfw-all.log") => &[SynFlood, Unknown],
         "rand-source-flood" if s == Shows::Midstream => &[SynFlood, Unknown],
         "rand-source-flood" => &[SynFlood],
+        // The https run: a TLS client that sent no request until Apache gave up (408 "-"),
+        // plain HTTP to the TLS port (AH01996), and a TLS scanner's handshakes without a
+        // request (what a log of SYNs alone cannot tell from anything else).
+        "tls-idle" => &[IdleTimeout],
+        "plain-http-on-tls" => &[NonHttp],
+        "tls-scan" | "tcp-idle" if s == Shows::Weak => &[Idle, Unknown],
+        // Connected to 443 and sent nothing until it closed (Apache set no timeout).
+        "tcp-idle" => &[Idle],
+        "tls-scan" => &[Idle],
         other => panic!("no expectation for {other}"),
     }
 }
@@ -169,7 +178,7 @@ fn never_blocked(behaviour: &str, form: &str) -> bool {
     }
 }
 
-const NEVER_BLOCK: [&str; 16] = [
+const NEVER_BLOCK: [&str; 20] = [
     "legit",
     "refused-retry",
     "tcp-health-check",
@@ -186,10 +195,14 @@ const NEVER_BLOCK: [&str; 16] = [
     "idle-timeout",
     "tls-on-http",
     "server-internal",
+    "tls-idle",
+    "plain-http-on-tls",
+    "tls-scan",
+    "tcp-idle",
 ];
 
 /// The lab runs of `lab/` (the README of `tests/data/lab/` says what each is about).
-const RUNS: [&str; 9] = [
+const RUNS: [&str; 10] = [
     "run1",
     "prefork",
     "floods",
@@ -199,6 +212,7 @@ const RUNS: [&str; 9] = [
     "reflection",
     "carpet",
     "carpet-thin",
+    "https",
 ];
 
 const FORMS: [&str; 9] = [
@@ -526,6 +540,76 @@ fn periodic_every_form() {
             assert_eq!(source(r, addr).verdict, Verdict::Idle, "{form}: {addr}");
         }
     }
+}
+
+/// A site served over TLS (the https run): Apache on 80 (a redirect) and 443 (mod_ssl), one
+/// combined access log. A TLS ClientHello on 443 is the port's protocol, not `non_http`: the
+/// scanner's 57 handshakes without a request are `idle`, never blocked, and the requests of a
+/// client's TLS connections go to those connections, not to its one plain-HTTP connection (the
+/// capture's connection verdicts equal the kernel log's). Plain HTTP sent to 443 is the
+/// mistake (`non_http`, AH01996) on every form. Only the SYN scan is blocked.
+#[test]
+fn https_every_form() {
+    let reports = check_run("https");
+    assert!(reports.len() >= 7, "{:?}", reports.keys());
+    for (form, r) in &reports {
+        let want: &[&str] = if shows(form) == Shows::Full {
+            &["198.51.100.41/32"]
+        } else {
+            &[]
+        };
+        assert_eq!(r.blocklist, want, "https/{form}");
+        let plain = source(r, "203.0.113.32");
+        assert!(
+            says(plain, |e| matches!(
+                e,
+                halfopen::Evidence::HttpOnTlsPort { connections: 2 }
+            )),
+            "https/{form}: {:?}",
+            plain.evidence
+        );
+    }
+    for form in ["kern.log", "server.pcap", "server-in.pcap", "kern-in.log"] {
+        let r = &reports[form];
+        let scan = source(r, "198.51.100.40");
+        assert!(
+            says(scan, |e| matches!(
+                e,
+                halfopen::Evidence::TlsWithoutRequest {
+                    port: Some(443),
+                    ..
+                }
+            )),
+            "https/{form}: {:?}",
+            scan.evidence
+        );
+        assert_eq!(
+            r.connections.get(Verdict::NonHttp),
+            2,
+            "https/{form}: only the plain-HTTP connections are the wrong protocol"
+        );
+    }
+    // Where the input shows both directions, each request goes to its own connection (a
+    // one-direction input hands connections over in another order: docs/halfopen.md, "Known
+    // limitations").
+    for form in ["kern.log", "server.pcap"] {
+        for addr in ["203.0.113.5", "203.0.113.6", "2001:db8:5::6"] {
+            let s = source(&reports[form], addr);
+            assert_eq!(
+                s.verdicts.get(Verdict::Legitimate),
+                s.connections,
+                "https/{form}: {addr}: every connection carried requests"
+            );
+        }
+    }
+    let classes = &reports["server.pcap"]
+        .first_bytes
+        .as_ref()
+        .expect("first bytes")
+        .classes;
+    assert_eq!(classes.get("tls_handshake"), Some(&92), "{classes:?}");
+    assert_eq!(classes.get("http_on_tls_port"), Some(&2), "{classes:?}");
+    assert_eq!(classes.get("tls"), None, "{classes:?}");
 }
 
 /// The other side of the periodic run's rule: ordinary `connect()` calls from one host's own

@@ -124,8 +124,20 @@ pub enum ServerKind<'a> {
     HttpStatus(HttpStatus<'a>),
     /// An SSH identification line.
     Ssh(SshBanner<'a>),
+    /// A TLS record: the server speaks TLS on this port (a ServerHello's handshake record,
+    /// or an alert refusing the client's hello).
+    Tls(TlsRecord),
     /// Another first line (an SMTP or FTP greeting, binary...), without its line end.
     Other(&'a [u8]),
+}
+
+/// The header of a server's first TLS record (RFC 8446 §5.1, RFC 5246 §6.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsRecord {
+    /// The content type: 22 handshake (a ServerHello), 21 alert (a refused hello).
+    pub content_type: u8,
+    /// The record layer's version (`0x0303` for TLS 1.2 and 1.3).
+    pub version: u16,
 }
 
 /// Names the protocol of a client's first bytes.
@@ -163,12 +175,34 @@ pub fn server(bytes: &[u8]) -> ServerKind<'_> {
     if let Some(b) = ssh_banner(bytes) {
         return ServerKind::Ssh(b);
     }
+    if let Some(r) = tls_record(bytes) {
+        return ServerKind::Tls(r);
+    }
     if bytes.starts_with(b"HTTP/") {
         if let Some(s) = http::status(bytes) {
             return ServerKind::HttpStatus(s);
         }
     }
     ServerKind::Other(first_line(bytes).0)
+}
+
+/// A TLS handshake or alert record header (type 22 or 21, version 3.0 to 3.4, a length of
+/// at most 2^14 + 2048 bytes: RFC 5246 §6.2.3's ciphertext limit). A server side is kept to
+/// its first line end, so a length byte of `\n` ends the bytes: three are enough.
+fn tls_record(bytes: &[u8]) -> Option<TlsRecord> {
+    let [content_type @ (21 | 22), 3, minor @ 0..=4, rest @ ..] = bytes else {
+        return None;
+    };
+    if let [hi, lo, ..] = *rest
+        && u16::from_be_bytes([hi, lo]) > (1 << 14) + 2048
+    {
+        return None;
+    }
+    let (content_type, minor) = (*content_type, *minor);
+    Some(TlsRecord {
+        content_type,
+        version: u16::from_be_bytes([3, minor]),
+    })
 }
 
 /// `a` starts with `b` or `b` with `a`, and the shorter has at least `min` bytes.
@@ -304,5 +338,30 @@ mod tests {
             ServerKind::Other(b"220 mail ESMTP")
         );
         assert_eq!(server(b""), ServerKind::None);
+        // Apache's ServerHello (lab run `https`) and an alert refusing a hello.
+        assert_eq!(
+            server(b"\x16\x03\x03\x00J\x02\x00\x00F\x03\x03"),
+            ServerKind::Tls(TlsRecord {
+                content_type: 22,
+                version: 0x0303
+            })
+        );
+        assert_eq!(
+            server(b"\x15\x03\x03\x00\x02\x02\x28"),
+            ServerKind::Tls(TlsRecord {
+                content_type: 21,
+                version: 0x0303
+            })
+        );
+        assert!(matches!(
+            server(b"\x16\x03\x05\x00\x02"),
+            ServerKind::Other(_)
+        ));
+        // A record length whose low byte is a line end: the kept first line stops there.
+        assert!(matches!(server(b"\x16\x03\x03\x0a"), ServerKind::Tls(_)));
+        assert!(matches!(
+            server(b"\x16\x03\x03\xff\xff"),
+            ServerKind::Other(_)
+        ));
     }
 }

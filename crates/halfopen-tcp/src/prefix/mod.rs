@@ -269,7 +269,10 @@ impl PrefixStore {
             .payload_len
             .unwrap_or(0)
             .max(u32::try_from(payload.len()).unwrap_or(u32::MAX));
-        if !flags.syn() && sent == 0 {
+        // Data on an RST is never delivered (RFC 1122 §4.2.2.12: at most a diagnostic text,
+        // as a flood tool's "(Ref.Id: ...)" in the StopDDoS DOMINATE capture): not the
+        // client's first bytes.
+        if (!flags.syn() && sent == 0) || flags.rst() {
             return;
         }
         let Some(seq) = ev.seq else {

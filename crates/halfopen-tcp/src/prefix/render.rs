@@ -356,6 +356,17 @@ impl Display for ServerEvidence<'_> {
             )?,
             ServerKind::HttpStatus(st) => write!(f, "HTTP {} {}", st.code, quote(line, LINE_CAP))?,
             ServerKind::Ssh(b) => write!(f, "SSH banner {}", quote(b.line, LINE_CAP))?,
+            ServerKind::Tls(r) => write!(
+                f,
+                "TLS ({}, record version {}.{})",
+                if r.content_type == 22 {
+                    "its handshake"
+                } else {
+                    "an alert"
+                },
+                r.version >> 8,
+                r.version & 0xff
+            )?,
             ServerKind::Other(l) => write!(f, "first line {}", quote(l, LINE_CAP))?,
         }
         notes(f, s)

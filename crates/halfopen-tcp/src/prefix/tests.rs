@@ -181,3 +181,21 @@ fn entry_sizes() {
         assert!(ENTRY_BYTES <= 360);
     }
 }
+
+/// The StopDDoS DOMINATE capture: a SYN, then an RST from the same side whose 33 bytes are a
+/// diagnostic text. Data on an RST is never delivered: no first bytes for the connection,
+/// however the SYN memo's slots fell (they follow the random hash seeds; the text had been
+/// read as the client's bytes, or as mid-stream bytes, from run to run).
+#[test]
+fn data_on_an_rst_is_not_the_clients_bytes() {
+    let mut st = PrefixStore::new(PrefixConfig::default());
+    feed(&mut st, &seg(0, true, S, 1_376_321_536, b""), b"");
+    let text = b"(Ref.Id: ?sfu6usWzWq41jjge4zkQ8?";
+    feed(
+        &mut st,
+        &seg(1, true, TcpFlags::RST, 1_376_321_537, text),
+        text,
+    );
+    assert!(st.is_empty());
+    assert!(st.take(client(), server()).is_none());
+}

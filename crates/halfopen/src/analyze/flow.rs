@@ -64,7 +64,8 @@ impl WebTotals {
                 });
             }
             WebItem::Internal => self.internal += 1,
-            WebItem::Timeout(_) => self.timeouts += 1,
+            WebItem::Note(n) if n.kind.is_timeout() => self.timeouts += 1,
+            WebItem::Note(_) => {}
             WebItem::Server(n) => {
                 if self.server_notes.len() < MAX_SERVER_NOTES {
                     self.server_notes.push(*n);
@@ -295,7 +296,7 @@ impl Flow {
 fn give(k: &mut Correlator, item: WebItem) {
     match item {
         WebItem::Request(r) => k.push_request(r),
-        WebItem::Timeout(t) => k.push_timeout(t),
+        WebItem::Note(t) => k.push_note(t),
         _ => {}
     }
 }

@@ -28,7 +28,7 @@ use crate::rollup::{Rollup, Successes};
 /// What a summary file says it is.
 pub const SUMMARY_FORMAT: &str = "halfopen-summary";
 /// The summary layout's version.
-pub const SUMMARY_VERSION: u32 = 2;
+pub const SUMMARY_VERSION: u32 = 3;
 
 /// Kernel and server notes kept in a summary (all counted).
 const MAX_NOTES: usize = 10_000;

@@ -22,8 +22,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::Shows;
-use crate::facts::{ConnFacts, PayloadClass, RequestKind};
-use crate::requests::{LoggedRequest, TimeoutNote};
+use crate::facts::{ConnFacts, ConnRequests, PayloadClass, RequestKind};
+use crate::requests::{ConnNote, LoggedRequest, NoteKind};
 
 mod stream;
 pub use stream::{Correlator, StreamLimits};
@@ -186,23 +186,65 @@ pub(crate) enum Wanted {
     Timeout,
 }
 
-/// How well a connection's first bytes (a capture's) fit what is matched: 2 they show it,
-/// 1 nothing is known, 0 they contradict it (a 200 on a connection whose head never ended).
-fn fits(c: &ConnFacts, what: Wanted) -> u8 {
+impl NoteKind {
+    /// What a note of this kind is matched as.
+    pub(crate) fn wanted(self) -> Wanted {
+        match self {
+            NoteKind::HeaderReadTimeout | NoteKind::BodyReadTimeout => Wanted::Timeout,
+            // mod_ssl logs the connection's 400 too: the note goes where that line went.
+            NoteKind::HttpOnTlsPort => Wanted::Request(RequestKind::BadRequest),
+        }
+    }
+
+    /// Records the note on the connection's requests.
+    pub(crate) fn attach(self, r: &mut ConnRequests) {
+        match self {
+            NoteKind::HeaderReadTimeout | NoteKind::BodyReadTimeout => r.read_timeout = true,
+            NoteKind::HttpOnTlsPort => r.http_on_tls = true,
+        }
+    }
+
+    /// True for a read timeout.
+    pub(crate) fn is_timeout(self) -> bool {
+        matches!(
+            self,
+            NoteKind::HeaderReadTimeout | NoteKind::BodyReadTimeout
+        )
+    }
+}
+
+/// How well a connection's first bytes (a capture's) fit what is matched, given the requests
+/// already matched to it (`load`): 2 they show it, 1 nothing is known, 0 they contradict it (a
+/// 200 on a connection whose head never ended, or on one whose every byte is in and whose
+/// heads all have their request already).
+fn fits(c: &ConnFacts, what: Wanted, load: u32) -> u8 {
     let Some(p) = c.payload.as_deref() else {
         return 1;
     };
     let shows = match (what, p.class) {
-        (_, PayloadClass::Midstream | PayloadClass::HttpCut) => return 1,
+        // Encrypted: whatever followed the handshake could be any request.
+        (_, PayloadClass::Midstream | PayloadClass::HttpCut | PayloadClass::TlsHandshake) => {
+            return 1;
+        }
         (Wanted::Timeout, _) => return 1,
         (Wanted::Request(k), class) => match k {
-            RequestKind::Success | RequestKind::Other => class == PayloadClass::HttpComplete,
-            RequestKind::TimeoutPartial | RequestKind::BadRequest => {
+            RequestKind::Success | RequestKind::Other => {
+                // (halfopen_tcp follows at most 64 pipelined heads after the first)
+                class == PayloadClass::HttpComplete
+                    && !(p.whole && load >= p.heads && p.heads <= 64)
+            }
+            RequestKind::TimeoutPartial => {
                 matches!(
                     class,
                     PayloadClass::HttpComplete | PayloadClass::HttpPartial
                 )
             }
+            RequestKind::BadRequest => matches!(
+                class,
+                PayloadClass::HttpComplete
+                    | PayloadClass::HttpPartial
+                    | PayloadClass::HttpOnTlsPort
+            ),
             RequestKind::TimeoutEmpty => class == PayloadClass::Empty,
             RequestKind::NonHttp => matches!(class, PayloadClass::Other(_)),
             RequestKind::Http2Preface => class == PayloadClass::Http2Preface,
@@ -258,7 +300,7 @@ fn pick<'a>(
         let awaits = what == Wanted::Timeout && awaits_timeout(c);
         // First bytes that show the request come first, then no knowledge, then bytes that
         // contradict it.
-        let score = (fits(c, what), awaits, data_hint(c), free, order);
+        let score = (fits(c, what, load), awaits, data_hint(c), free, order);
         if best.is_none_or(|(s, _)| score > s) {
             best = Some((score, i));
         }
@@ -389,7 +431,7 @@ pub fn span(conns: &[ConnFacts]) -> Option<(i64, i64)> {
 pub fn correlate(
     conns: &mut [ConnFacts],
     requests: &[LoggedRequest],
-    timeouts: &[TimeoutNote],
+    notes: &[ConnNote],
     opts: &CorrelateOptions,
 ) -> Correlation {
     let idx = ByAddr::new(conns, opts);
@@ -441,9 +483,9 @@ pub fn correlate(
             }
         }
     }
-    for note in timeouts {
+    for note in notes {
         let t = note.ts_us.saturating_sub(offset);
-        // The note is written when the timeout fires, long after the connection started.
+        // A note is written when the timeout fires or the connection fails, after it started.
         let found = idx
             .find(
                 conns,
@@ -452,14 +494,14 @@ pub fn correlate(
                     ip: note.client,
                     port: note.client_port,
                     t,
-                    what: Wanted::Timeout,
+                    what: note.kind.wanted(),
                 },
                 opts,
             )
             .map(Match::index);
         if let Some(c) = found.and_then(|i| conns.get_mut(i)) {
-            c.requests.read_timeout = true;
-            out.timeouts_matched += 1;
+            note.kind.attach(&mut c.requests);
+            out.timeouts_matched += u64::from(note.kind.is_timeout());
         }
     }
     out
@@ -550,11 +592,11 @@ mod tests {
             req("192.0.2.1", Some(1001), 100),
             req("192.0.2.1", Some(4444), 100),
         ];
-        let t = [TimeoutNote {
+        let t = [ConnNote {
             ts_us: 120_000_000,
             client: "192.0.2.1".parse().unwrap(),
             client_port: Some(1000),
-            body: false,
+            kind: NoteKind::HeaderReadTimeout,
         }];
         let opts = CorrelateOptions {
             fixed_offset_us: Some(0),

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 
 use super::{CorrelateOptions, Correlation, Match, Wanted, attach, can_carry, end_known, pick};
 use crate::facts::ConnFacts;
-use crate::requests::{LoggedRequest, TimeoutNote};
+use crate::requests::{ConnNote, LoggedRequest};
 
 /// How much a [`Correlator`] may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +79,7 @@ struct Waiting {
 #[derive(Debug)]
 enum Item {
     Request(LoggedRequest),
-    Timeout(TimeoutNote),
+    Note(ConnNote),
 }
 
 #[derive(Debug, Default)]
@@ -196,9 +196,9 @@ impl Correlator {
     }
 
     /// Adds a read timeout read from the error log.
-    pub fn push_timeout(&mut self, n: TimeoutNote) {
+    pub fn push_note(&mut self, n: ConnNote) {
         let t = n.ts_us.saturating_sub(self.offset);
-        self.wait(n.client, t, Item::Timeout(n));
+        self.wait(n.client, t, Item::Note(n));
     }
 
     fn wait(&mut self, ip: IpAddr, t: i64, what: Item) {
@@ -333,7 +333,7 @@ impl Correlator {
             }
             let (port, wanted) = match &w.what {
                 Item::Request(r) => (r.client_port, Wanted::Request(r.kind())),
-                Item::Timeout(n) => (n.client_port, Wanted::Timeout),
+                Item::Note(n) => (n.client_port, n.kind.wanted()),
             };
             let candidates = slot.held.iter().enumerate().map(|(i, h)| (i, &h.c, h.load));
             match pick(candidates, port, w.t, wanted, &opts) {
@@ -352,9 +352,9 @@ impl Correlator {
                                     Match::ByElimination(_) => self.stats.by_elimination += 1,
                                 }
                             }
-                            Item::Timeout(_) => {
-                                h.c.requests.read_timeout = true;
-                                self.stats.timeouts_matched += 1;
+                            Item::Note(n) => {
+                                n.kind.attach(&mut h.c.requests);
+                                self.stats.timeouts_matched += u64::from(n.kind.is_timeout());
                             }
                         }
                     }

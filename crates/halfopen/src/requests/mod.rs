@@ -66,17 +66,30 @@ impl LoggedRequest {
     }
 }
 
-/// A read timeout (mod_reqtimeout AH01382) from the error log.
+/// What the error log says about one connection (the client's address and port).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeoutNote {
+pub struct ConnNote {
     /// When it was logged, µs.
     pub ts_us: i64,
     /// Client address.
     pub client: IpAddr,
     /// Client port, when logged (Apache 2.4 logs it).
     pub client_port: Option<u16>,
-    /// True for "Request body read timeout", false for the header.
-    pub body: bool,
+    /// What it says.
+    pub kind: NoteKind,
+}
+
+/// What an error-log line says about its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteKind {
+    /// mod_reqtimeout AH01382 "Request header read timeout".
+    HeaderReadTimeout,
+    /// mod_reqtimeout AH01382 "Request body read timeout".
+    BodyReadTimeout,
+    /// mod_ssl AH01996 "SSL handshake failed: HTTP spoken on HTTPS port": plain HTTP sent to
+    /// the TLS port (mod_ssl answers it with a 400 and logs `GET / HTTP/1.0`, whatever was
+    /// asked).
+    HttpOnTlsPort,
 }
 
 /// What the web server said about itself in its error log.
@@ -103,8 +116,9 @@ pub enum WebItem {
     Request(LoggedRequest),
     /// Apache's own request to wake an idle child.
     Internal,
-    /// A read timeout.
-    Timeout(TimeoutNote),
+    /// What the error log says about one connection (a read timeout, plain HTTP on the TLS
+    /// port).
+    Note(ConnNote),
     /// A note about the server.
     Server(ServerNote),
     /// A line with nothing about connections.
@@ -116,7 +130,7 @@ impl WebItem {
     pub fn time(&self) -> Option<i64> {
         match self {
             WebItem::Request(r) => Some(r.ts_us),
-            WebItem::Timeout(t) => Some(t.ts_us),
+            WebItem::Note(t) => Some(t.ts_us),
             WebItem::Server(ServerNote::WorkersExhausted { ts_us })
             | WebItem::Server(ServerNote::AcceptFilterMissing { ts_us }) => Some(*ts_us),
             WebItem::Internal | WebItem::Nothing => None,
@@ -204,11 +218,25 @@ fn classify_error(r: &ErrorRecord<'_>) -> WebItem {
     if r.known() == Some(Known::RequestHeaderReadTimeout)
         && let (Some(client), Some(ts_us)) = (r.client, ts)
     {
-        return WebItem::Timeout(TimeoutNote {
+        return WebItem::Note(ConnNote {
             ts_us,
             client: client.to_canonical(),
             client_port: r.client_port,
-            body: memchr::memmem::find(r.message, b"body").is_some(),
+            kind: if memchr::memmem::find(r.message, b"body").is_some() {
+                NoteKind::BodyReadTimeout
+            } else {
+                NoteKind::HeaderReadTimeout
+            },
+        });
+    }
+    if r.known() == Some(Known::SslHandshakeFailedHttpOnHttps)
+        && let (Some(client), Some(ts_us)) = (r.client, ts)
+    {
+        return WebItem::Note(ConnNote {
+            ts_us,
+            client: client.to_canonical(),
+            client_port: r.client_port,
+            kind: NoteKind::HttpOnTlsPort,
         });
     }
     let Some(ts_us) = ts else {
@@ -252,9 +280,9 @@ mod tests {
         let t = error_item(b"[Tue Nov 24 21:36:57.256757 2026] [reqtimeout:info] [pid 3148:tid 3161] [client 198.51.100.21:43777] AH01382: Request header read timeout", 0).unwrap();
         assert!(matches!(
             t,
-            WebItem::Timeout(TimeoutNote {
+            WebItem::Note(ConnNote {
                 client_port: Some(43777),
-                body: false,
+                kind: NoteKind::HeaderReadTimeout,
                 ..
             })
         ));

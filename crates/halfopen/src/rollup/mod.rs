@@ -354,6 +354,9 @@ pub struct SourceSummary {
     pub requests: RequestCounts,
     /// Read timeouts (AH01382) matched to its connections.
     pub read_timeouts: u32,
+    /// Connections that spoke plain HTTP to a port that speaks TLS (AH01996, or the
+    /// capture's first bytes).
+    pub http_on_tls: u32,
     /// Requests matched by the client port or as the only candidate.
     pub certain_matches: u32,
     /// Requests matched by choosing among several connections.
@@ -426,6 +429,7 @@ impl SourceSummary {
             outcomes: OutcomeCounts::default(),
             requests: RequestCounts::default(),
             read_timeouts: 0,
+            http_on_tls: 0,
             certain_matches: 0,
             matches_by_elimination: 0,
             connections: 0,
@@ -470,6 +474,7 @@ impl SourceSummary {
         }
         self.requests.add(&c.requests);
         self.read_timeouts += u32::from(c.requests.read_timeout);
+        self.http_on_tls += u32::from(c.http_on_tls_port());
         self.certain_matches = self.certain_matches.saturating_add(c.requests.certain);
         self.matches_by_elimination = self
             .matches_by_elimination
@@ -562,6 +567,7 @@ impl SourceSummary {
         self.waited.merge(&later.waited);
         self.requests.merge(&later.requests);
         self.read_timeouts = self.read_timeouts.saturating_add(later.read_timeouts);
+        self.http_on_tls = self.http_on_tls.saturating_add(later.http_on_tls);
         self.certain_matches = self.certain_matches.saturating_add(later.certain_matches);
         self.matches_by_elimination = self
             .matches_by_elimination
