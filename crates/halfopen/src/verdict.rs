@@ -367,9 +367,10 @@ impl Evidence {
                 }
             }
             Evidence::HttpOnTlsPort { connections } => format!(
-                "{} connection(s) spoke plain HTTP to a port that speaks TLS (mod_ssl AH01996 \
-                 \"HTTP spoken on HTTPS port\"; the server answered 400): a client asking \
-                 http:// of an https:// port, a mistake, not an attack",
+                "{} connection(s) spoke plain HTTP to a port that speaks TLS (the error log's \
+                 \"HTTP spoken on HTTPS port\", AH01996, or nginx's \"plain HTTP request to \
+                 HTTPS port\"; or a capture's request answered 400): a client asking http:// \
+                 of an https:// port, a mistake, not an attack",
                 n(*connections)
             ),
             Evidence::ServerClosedIdle => {

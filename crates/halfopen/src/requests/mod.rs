@@ -86,9 +86,9 @@ pub enum NoteKind {
     HeaderReadTimeout,
     /// mod_reqtimeout AH01382 "Request body read timeout".
     BodyReadTimeout,
-    /// mod_ssl AH01996 "SSL handshake failed: HTTP spoken on HTTPS port": plain HTTP sent to
-    /// the TLS port (mod_ssl answers it with a 400 and logs `GET / HTTP/1.0`, whatever was
-    /// asked).
+    /// mod_ssl AH01996 "SSL handshake failed: HTTP spoken on HTTPS port" (nginx: "client sent
+    /// plain HTTP request to HTTPS port"): plain HTTP sent to the TLS port (both answer it with
+    /// a 400; mod_ssl logs `GET / HTTP/1.0` whatever was asked).
     HttpOnTlsPort,
 }
 
@@ -229,9 +229,10 @@ fn classify_error(r: &ErrorRecord<'_>) -> WebItem {
             },
         });
     }
-    if r.known() == Some(Known::SslHandshakeFailedHttpOnHttps)
-        && let (Some(client), Some(ts_us)) = (r.client, ts)
-    {
+    // mod_ssl AH01996; nginx: "client sent plain HTTP request to HTTPS port" (no client port).
+    let http_on_tls = r.known() == Some(Known::SslHandshakeFailedHttpOnHttps)
+        || memchr::memmem::find(r.message, b"plain HTTP request to HTTPS port").is_some();
+    if http_on_tls && let (Some(client), Some(ts_us)) = (r.client, ts) {
         return WebItem::Note(ConnNote {
             ts_us,
             client: client.to_canonical(),
@@ -259,6 +260,20 @@ fn classify_error(r: &ErrorRecord<'_>) -> WebItem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Plain HTTP sent to a TLS port, in the words of mod_ssl (lab run `https`) and nginx
+    /// (`../shared/corpora/apache/lab`, nginx 1.22.1 at `info`).
+    #[test]
+    fn plain_http_on_the_tls_port_is_a_note_for_its_connection() {
+        let apache = b"[Mon Dec 07 12:45:44.961863 2026] [ssl:info] [pid 15768:tid 15844] [client 203.0.113.32:34870] AH01996: SSL handshake failed: HTTP spoken on HTTPS port; trying to send HTML error page";
+        let nginx = b"2026/11/24 20:56:33 [info] 16930#16930: *37 client sent plain HTTP request to HTTPS port while reading client request headers, client: 127.0.0.1, server: , request: \"GET /plain-on-tls HTTP/1.1\", host: \"lab.test\"";
+        for (line, port) in [(&apache[..], Some(34870)), (&nginx[..], None)] {
+            let Ok(WebItem::Note(n)) = error_item(line, 0) else {
+                panic!("{:?}", error_item(line, 0))
+            };
+            assert_eq!((n.kind, n.client_port), (NoteKind::HttpOnTlsPort, port));
+        }
+    }
 
     #[test]
     fn internal_dummy_connections_are_apart() {
