@@ -814,7 +814,15 @@ fn flood(s: &SourceSummary, cx: &Context) -> Option<Draft> {
                 Draft::new(Verdict::Unknown, Confidence::Low)
                     .with(form)
                     .with(Evidence::Missing {
-                        what: "its attempts fall outside the time the access log covers".to_owned(),
+                        what: if cx.access_span.is_some() {
+                            "its attempts fall outside the time the access log covers"
+                        } else {
+                            // No overlap in time, or the log names other addresses (a proxy):
+                            // the warning says which.
+                            "an access log that covers its attempts: this one does not speak \
+                             for them (see the warning)"
+                        }
+                        .to_owned(),
                     }),
             );
         }
