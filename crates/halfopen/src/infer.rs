@@ -531,6 +531,28 @@ mod tests {
         assert_eq!(outcome(&c), Outcome::LogEnded);
     }
 
+    /// On a port that speaks TLS, a client's data with no request logged is a TLS handshake
+    /// at most: `tls_no_request`, never a connect-and-close probe and never "data, no request"
+    /// (lab run `https`: a TLS scanner's 57 handshakes); the server closing first after a
+    /// while is still an idle timeout, at once a refused handshake. Port 80 keeps its row.
+    #[test]
+    fn data_without_a_request_on_a_tls_port_is_a_handshake() {
+        let mut c = conn(Shows::EveryPacket, "ShADadFf");
+        c.resp = "198.51.100.1:443".parse().unwrap();
+        c.end_us = c.start_us + 5_000;
+        assert_eq!(outcome(&c), Outcome::TlsNoRequest);
+        c.history = crate::facts::history_of("ShADadfF");
+        assert_eq!(
+            outcome(&c),
+            Outcome::TlsNoRequest,
+            "the server's alert and FIN"
+        );
+        c.end_us = c.start_us + 20_000_000;
+        assert_eq!(outcome(&c), Outcome::IdleTimeout);
+        c.resp = "198.51.100.1:80".parse().unwrap();
+        assert_eq!(outcome(&c), Outcome::DataNoRequest);
+    }
+
     #[test]
     fn inbound_table() {
         let i = Shows::Inbound;
