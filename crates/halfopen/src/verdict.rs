@@ -473,11 +473,16 @@ impl Evidence {
                  spoofed sources: blocking them does little)",
                 n(*addresses)
             ),
-            Evidence::Form { shows, what } => format!(
-                "the firewall input shows {}: {what}",
-                crate::evidence::Shows::from_name(shows)
-                    .map_or_else(|| shows.clone(), |s| s.sentence().to_owned())
-            ),
+            Evidence::Form { shows, what } => {
+                let form = crate::evidence::Shows::from_name(shows)
+                    .map_or_else(|| shows.clone(), |s| s.sentence().to_owned());
+                // The form's own words may already say it ("... is not visible").
+                if form.ends_with(what.as_str()) {
+                    format!("the firewall input shows {form}")
+                } else {
+                    format!("the firewall input shows {form}: {what}")
+                }
+            }
             Evidence::Platform { platform, means } => format!("assumed {platform}: {means}"),
             Evidence::FirstBytes { protocol, bytes } => {
                 format!("the capture shows the client's first bytes, {protocol}: {bytes}")
