@@ -10,6 +10,7 @@ FIN or RST before it), i.e. how many the cut files show only from the middle.
 import calendar, subprocess, sys, time
 
 d, hms = sys.argv[1], sys.argv[2]
+WEB = ("80", "443")  # the runs' web ports (run-https.sh serves both)
 pcap = f"{d}/server.pcap"
 first = subprocess.run(["capinfos", "-a", "-T", "-r", "-S", pcap], capture_output=True, text=True).stdout
 start_epoch = float(first.strip().split("\t")[-1])
@@ -33,12 +34,12 @@ state = {}
 for row in out.splitlines():
     t, s4, s6, sp, d4, d6, dp, syn, ack, fin, rst = row.split("\t")
     src, dst = s4 or s6, d4 or d6
-    key = (src, sp, dst, dp) if dp == "80" else (dst, dp, src, sp)
+    key = (src, sp, dst, dp) if dp in WEB else (dst, dp, src, sp)
     if syn in ("1", "True") and ack not in ("1", "True"):
         state[key] = "syn"
     elif key in state and (fin in ("1", "True") or rst in ("1", "True")):
         state[key] = "closed"
-    elif key in state and ack in ("1", "True") and state[key] == "syn" and dp == "80":
+    elif key in state and ack in ("1", "True") and state[key] == "syn" and dp in WEB:
         state[key] = "open"
 opened = sorted(k for k, v in state.items() if v == "open")
 half = sum(1 for v in state.values() if v == "syn")
