@@ -420,16 +420,17 @@ fn without_syn(c: &ConnFacts) -> Outcome {
 /// TLS is not a request: with none logged, the client sent the server nothing it could
 /// answer, as a browser's unused HTTPS preconnect or a TLS scanner's probes.
 fn established(c: &ConnFacts) -> Outcome {
-    if c.sent_data() == Some(true) && c.requests.total() == 0 && c.bytes_may_be_tls_handshake() {
+    // (No request was matched to it: any would have decided in `from_web_logs`.)
+    if c.sent_data() == Some(true) {
+        if !c.bytes_may_be_tls_handshake() {
+            return Outcome::DataNoRequest;
+        }
         // The server ends a failed handshake at once (an alert, then its FIN); later, it
         // gave up waiting for a request.
         return match c.first_close() {
             Some((false, _)) if c.duration_ms() > AT_ONCE_MS => Outcome::IdleTimeout,
             _ => Outcome::TlsNoRequest,
         };
-    }
-    if c.sent_data() == Some(true) {
-        return Outcome::DataNoRequest;
     }
     match c.first_close() {
         Some((true, _)) if c.duration_ms() <= AT_ONCE_MS => Outcome::ClosedAtOnce,

@@ -878,8 +878,6 @@ fn idle(s: &SourceSummary, cx: &Context) -> Option<Draft> {
             + count(s, Outcome::Midstream)
             >= s.connections
     {
-        let reset = s.examples.first().is_some_and(|e| e.history.contains(b'R'));
-        let ms = s.examples.first().map_or(0, |e| e.duration_ms);
         let mut d = Draft::new(Verdict::Idle, Confidence::High);
         d = if tls > 0 {
             if !cx.access_log {
@@ -893,8 +891,8 @@ fn idle(s: &SourceSummary, cx: &Context) -> Option<Draft> {
             })
         } else {
             d.with(Evidence::ClosedWithoutData {
-                reset,
-                duration_ms: ms,
+                reset: s.examples.first().is_some_and(|e| e.history.contains(b'R')),
+                duration_ms: s.examples.first().map_or(0, |e| e.duration_ms),
             })
         };
         if s.forms.max == Some(Shows::Inbound) {

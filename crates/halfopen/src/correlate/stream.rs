@@ -195,7 +195,8 @@ impl Correlator {
         self.access_mark = self.access_mark.max(t.saturating_sub(self.offset));
     }
 
-    /// Adds a read timeout read from the error log.
+    /// Adds what the error log says about one connection (a read timeout, plain HTTP on the
+    /// TLS port).
     pub fn push_note(&mut self, n: ConnNote) {
         let t = n.ts_us.saturating_sub(self.offset);
         self.wait(n.client, t, Item::Note(n));
