@@ -23,13 +23,14 @@ EXPECT = {
     "rand-source-flood": {"syn_flood"}, "v6-prefix-flood": {"syn_flood"}, "short-flood": {"syn_flood"},
     "refused-retry": {"unknown"},
     "tcp-health-check": {"idle", "unknown"}, "port-check": {"idle", "unknown"}, "lost-return": {"unknown"},
-    "http-health-check": {"legitimate"}, "real-stack-flood": {"syn_flood"},
+    "http-health-check": {"legitimate"}, "real-stack-flood": {"syn_flood"}, "idle-timeout": {"idle_timeout"},
     "reflection-victim": {"syn_flood", "unknown"}, "reflection-victim-same-ttl": {"syn_flood", "unknown"},
     "carpet-reflection": {"syn_flood", "unknown"}, "carpet-unrouted": {"syn_flood", "unknown"}, "legit-spoofed": {"legitimate", "syn_flood"},
 }
 NEVER_BLOCK = {"legit", "fast-client", "nat-client", "browser", "server-internal", "refused-once",
                "syn-retransmit", "h2-prior-knowledge", "refused-retry", "tcp-health-check", "port-check",
-               "lost-return", "http-health-check", "reflection-victim", "carpet-reflection", "legit-spoofed"}
+               "lost-return", "http-health-check", "reflection-victim", "carpet-reflection", "legit-spoofed",
+               "idle-timeout"}
 FORMS = ["kern.log", "server.pcap", "server-in.pcap", "kern-in.log", "kern-syn.log", "ipfw.log", "ipfw-all.log",
          "server-midstream.pcap", "kern-midstream.log"]
 

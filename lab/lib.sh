@@ -198,6 +198,7 @@ lab_versions() {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "kernel: $(uname -sr)"; echo "debian: $(cat /etc/debian_version)"
     apache2 -v | sed 's/^/apache2: /'
+    command -v nginx >/dev/null && echo "nginx: $(nginx -v 2>&1)"
     echo "apache2 package: $(dpkg-query -W -f '${Version}' apache2-bin 2>/dev/null)"
     echo "curl: $(curl --version | head -1)"
     echo "ab: $(ab -V | head -1)"
@@ -229,5 +230,7 @@ lab_finish() {
   [ "$(stat -c %s "$OUT/server-lo.pcap")" -gt 24 ] || rm -f "$OUT/server-lo.pcap"
   rm -f "$OUT/httpd.pid"
   rm -rf "$OUT/www"
-  sed -i "s#$OUT#/srv/testbed#g" "$OUT/error.log" "$OUT/httpd.conf"
+  local f
+  for f in "$OUT/error.log" "$OUT/httpd.conf"; do [ -f "$f" ] && sed -i "s#$OUT#/srv/testbed#g" "$f"; done
+  return 0
 }

@@ -149,7 +149,7 @@ pub struct InputArgs {
     /// Apache/nginx access logs (format auto-detected).
     #[arg(long = "access", value_name = "FILE", num_args = 1..)]
     pub access: Vec<PathBuf>,
-    /// Apache/nginx error logs (AH01382 timeouts are evidence).
+    /// Apache/nginx error logs (read timeouts, nginx's "waiting for request" lines: evidence).
     #[arg(long = "error-log", value_name = "FILE", num_args = 1..)]
     pub error_log: Vec<PathBuf>,
     /// Packet captures (pcap or pcapng).

@@ -180,6 +180,10 @@ pub struct ConnRequests {
     /// The error log's mod_ssl AH01996 for this connection: plain HTTP on the TLS port.
     #[serde(default)]
     pub http_on_tls: bool,
+    /// The error log says the connection ended before a request: nginx timed it out or the
+    /// client closed it "while waiting for request" (`Some(true)`: timed out).
+    #[serde(default)]
+    pub no_request: Option<bool>,
     /// The first request that decided the connection's kind, as an example.
     pub example: Option<RequestExample>,
     /// Requests matched by the client port or as the only candidate.
@@ -214,6 +218,10 @@ impl ConnRequests {
         }
         self.read_timeout |= o.read_timeout;
         self.http_on_tls |= o.http_on_tls;
+        self.no_request = match (self.no_request, o.no_request) {
+            (Some(a), Some(b)) => Some(a || b),
+            (a, b) => a.or(b),
+        };
         if let Some(e) = &o.example
             && self.tells_more(e)
         {
@@ -578,8 +586,27 @@ impl FirstBytes {
             "http_complete" => 2,
             "http_partial" => 3,
             "empty" | "http_cut" | "midstream" | "tls_handshake" => 1,
-            _ => 4,
+            _ => FirstBytes::OTHER_PROTOCOL,
         }
+    }
+
+    /// The rank of bytes that are not what the port speaks: another protocol, an HTTP/2
+    /// preface, plain HTTP on a TLS port.
+    const OTHER_PROTOCOL: u8 = 4;
+
+    /// Whether a class (by its stable name) shows bytes that are not what the port speaks:
+    /// the evidence of a `non_http` source. Not HTTP/1, nothing, cut or mid-stream bytes, nor a
+    /// TLS handshake (HTTPS, the port's own protocol).
+    ///
+    /// ```
+    /// use halfopen::facts::FirstBytes;
+    /// assert!(FirstBytes::is_other_protocol("ssh"));
+    /// assert!(FirstBytes::is_other_protocol("http_on_tls_port"));
+    /// assert!(!FirstBytes::is_other_protocol("tls_handshake"));
+    /// assert!(!FirstBytes::is_other_protocol("http_partial"));
+    /// ```
+    pub fn is_other_protocol(class: &str) -> bool {
+        FirstBytes::rank_of(class) == FirstBytes::OTHER_PROTOCOL
     }
 }
 

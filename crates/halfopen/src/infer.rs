@@ -292,6 +292,11 @@ fn from_web_logs(c: &ConnFacts) -> Option<Outcome> {
     if r.count(RequestKind::TimeoutEmpty) > 0 {
         return Some(Outcome::IdleTimeout);
     }
+    match r.no_request {
+        Some(true) => return Some(Outcome::IdleTimeout),
+        Some(false) => return Some(closed_before_request(c)),
+        None => {}
+    }
     if r.read_timeout {
         // Flag-less lines show no payload, but a slow client's trickle shows as packets: more
         // than the SYN, the handshake's ACK and the closing ACK and FIN of a silent client.
@@ -305,6 +310,19 @@ fn from_web_logs(c: &ConnFacts) -> Option<Outcome> {
         });
     }
     None
+}
+
+/// A connection the error log says the client closed (or reset) before a request: after a TLS
+/// handshake where the port speaks TLS; else within a second or later, where the input shows
+/// its end (a form of first packets or SYNs does not: within a second is all it can say).
+fn closed_before_request(c: &ConnFacts) -> Outcome {
+    if c.bytes_may_be_tls_handshake() {
+        Outcome::TlsNoRequest
+    } else if c.duration_ms() > AT_ONCE_MS {
+        Outcome::ClosedIdle
+    } else {
+        Outcome::ClosedAtOnce
+    }
 }
 
 /// How long an unfinished request head may take to arrive before it is a slow request, ms:

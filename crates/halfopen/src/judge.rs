@@ -626,12 +626,7 @@ fn non_http(s: &SourceSummary) -> Option<Draft> {
         .request_example
         .as_ref()
         .is_some_and(|e| matches!(e.kind, RequestKind::NonHttp | RequestKind::Http2Preface));
-    let seen = first_bytes(s, |class| {
-        !matches!(
-            class,
-            "http_complete" | "http_partial" | "empty" | "http_cut" | "midstream"
-        )
-    });
+    let seen = first_bytes(s, crate::facts::FirstBytes::is_other_protocol);
     if s.http_on_tls > 0 {
         let d = Draft::new(Verdict::NonHttp, Confidence::High).with(Evidence::HttpOnTlsPort {
             connections: u64::from(s.http_on_tls),
@@ -856,6 +851,8 @@ fn idle(s: &SourceSummary, cx: &Context) -> Option<Draft> {
         let mut d = Draft::new(Verdict::IdleTimeout, Confidence::High);
         if u64::from(s.requests.get(RequestKind::TimeoutEmpty)) > 0 {
             d = d.with(Evidence::Timeout408Empty);
+        } else if s.no_request_noted > 0 {
+            d = d.with(no_request_noted(s));
         } else {
             d.confidence = Confidence::Medium;
             d = d.with(Evidence::ServerClosedIdle);
@@ -889,18 +886,35 @@ fn idle(s: &SourceSummary, cx: &Context) -> Option<Draft> {
                 port: s.dst_ports.ports.iter().copied().find(|p| is_tls_port(*p)),
                 access_log: cx.access_log,
             })
-        } else {
+        } else if shows_closes(s) {
             d.with(Evidence::ClosedWithoutData {
                 reset: s.examples.first().is_some_and(|e| e.history.contains(b'R')),
                 duration_ms: s.examples.first().map_or(0, |e| e.duration_ms),
             })
+        } else {
+            d
         };
+        if s.no_request_noted > 0 {
+            d = d.with(no_request_noted(s));
+        }
         if s.forms.max == Some(Shows::Inbound) {
             d.confidence = Confidence::Medium;
         }
         return Some(d);
     }
     None
+}
+
+fn no_request_noted(s: &SourceSummary) -> Evidence {
+    Evidence::NoRequestNoted {
+        connections: u64::from(s.no_request_noted),
+    }
+}
+
+/// Whether the source's inputs show how its connections closed (packets of the client after
+/// its SYN): a form of first packets or SYNs alone does not.
+fn shows_closes(s: &SourceSummary) -> bool {
+    matches!(s.forms.max, Some(Shows::EveryPacket | Shows::Inbound))
 }
 
 fn undecided(s: &SourceSummary, cx: &Context) -> Draft {

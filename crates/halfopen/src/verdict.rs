@@ -168,6 +168,12 @@ pub enum Evidence {
         /// How many connections.
         connections: u64,
     },
+    /// The web server's error log says connections ended before a request (nginx at `info`:
+    /// "client timed out" or "client closed connection" "while waiting for request").
+    NoRequestNoted {
+        /// How many connections.
+        connections: u64,
+    },
     /// The server closed a connection on which the client sent nothing.
     ServerClosedIdle,
     /// The access log has a 408 with no request line (`"-"`).
@@ -366,6 +372,12 @@ impl Evidence {
                     )
                 }
             }
+            Evidence::NoRequestNoted { connections } => format!(
+                "the web server's error log says {} connection(s) ended before any request \
+                 (nginx: \"client timed out\" or \"client closed connection\" \"while waiting \
+                 for request\")",
+                n(*connections)
+            ),
             Evidence::HttpOnTlsPort { connections } => format!(
                 "{} connection(s) spoke plain HTTP to a port that speaks TLS (the error log's \
                  \"HTTP spoken on HTTPS port\", AH01996, or nginx's \"plain HTTP request to \

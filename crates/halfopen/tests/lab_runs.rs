@@ -207,7 +207,7 @@ const NEVER_BLOCK: [&str; 21] = [
 ];
 
 /// The lab runs of `lab/` (the README of `tests/data/lab/` says what each is about).
-const RUNS: [&str; 11] = [
+const RUNS: [&str; 12] = [
     "run1",
     "prefork",
     "floods",
@@ -219,6 +219,7 @@ const RUNS: [&str; 11] = [
     "carpet-thin",
     "https",
     "proxy",
+    "nginx",
 ];
 
 const FORMS: [&str; 9] = [
@@ -652,6 +653,96 @@ fn proxy_every_form() {
             r.warnings
         );
     }
+}
+
+/// The site on nginx 1.22 (its defaults; error log at `info`). nginx writes no access-log line
+/// for a connection that sends nothing, even when it times it out, and stamps each line when
+/// the request ends. What its error log says ("... while waiting for request") decides the
+/// port monitor and the silent clients on every form, the story's `ipfw.log` among them; the
+/// slowloris's 408s, stamped when nginx gave up, go to its slow connections also in the
+/// capture cut mid-stream; the offset stays 0 on the inbound log (an offset had rested on one
+/// connection of nmap's: +5 s, and 27 requests matched nothing).
+#[test]
+fn nginx_every_form() {
+    let reports = check_run("nginx");
+    assert_eq!(reports.len(), 9, "{:?}", reports.keys());
+    for (form, r) in &reports {
+        assert!(r.blocklist.is_empty(), "nginx/{form}: {:?}", r.blocklist);
+        assert!(
+            r.clock_offset_seconds.is_none_or(|o| o == 0.0),
+            "nginx/{form}: {:?}",
+            r.clock_offset_seconds
+        );
+        let monitor = source(r, "203.0.113.24");
+        assert_eq!(monitor.verdict, Verdict::Idle, "nginx/{form}");
+        let silent = source(r, "203.0.113.33");
+        assert_eq!(silent.verdict, Verdict::IdleTimeout, "nginx/{form}");
+        if shows(form) == Shows::Midstream {
+            continue;
+        }
+        // Every connection of the port monitor is one nginx says ended before a request.
+        assert!(
+            says(monitor, |e| matches!(
+                e,
+                halfopen::Evidence::NoRequestNoted { connections: 120 }
+            )),
+            "nginx/{form}: {:?}",
+            monitor.evidence
+        );
+        assert_eq!(silent.connections, 3, "nginx/{form}");
+        // 40 slow connections (408) and 12 probes (200).
+        let slow = source(r, "198.51.100.30");
+        assert_eq!(slow.requests, 12, "nginx/{form}");
+        assert!(
+            slow.verdicts.get(Verdict::SlowRequest) >= 29,
+            "nginx/{form}: {:?}",
+            slow.verdicts
+        );
+    }
+    for form in ["server-midstream.pcap", "kern-midstream.log"] {
+        let slow = source(&reports[form], "198.51.100.30");
+        assert_eq!(slow.verdict, Verdict::SlowRequest, "nginx/{form}");
+    }
+}
+
+/// With the default listing (`top`, 1,000 sources), a random-source flood's 4,752 addresses
+/// come after every other source: the nginx run's clients, port monitor and scanners are all
+/// listed (before, 992 flood addresses filled the list and none of them was).
+#[test]
+fn a_random_source_flood_does_not_crowd_out_the_listing() {
+    let mut a = Analyzer::new(Options {
+        year: Some(2026),
+        zone: Some(halfopen::clock::Zone::Utc),
+        ..Options::default()
+    });
+    let fw = form_path("nginx", "ipfw.log").expect("ipfw.log");
+    a.add_path(Source::Firewall, &fw).expect("ipfw.log");
+    a.add_path(Source::Access, &run_dir("nginx").join("access.log"))
+        .expect("access log");
+    let r = a.finish();
+    assert_eq!(r.sources.len(), 1000);
+    let t = truth("nginx");
+    let listed: Vec<&str> = r
+        .sources
+        .iter()
+        .filter_map(|s| row_of(&t, &s.addr))
+        .map(|(_, word)| word.as_str())
+        .filter(|w| *w != "rand-source-flood")
+        .collect();
+    // Every source but the flood's: the two clients (three addresses), the browser, the
+    // monitor, the silent client, the slowloris, the connect scan (the SYN scan's one SYN is
+    // one more address of the flood where the log shows no flags).
+    for word in [
+        "legit",
+        "browser",
+        "port-check",
+        "idle-timeout",
+        "slow-headers",
+        "connect-scan",
+    ] {
+        assert!(listed.contains(&word), "{word}: {listed:?}");
+    }
+    assert_eq!(listed.iter().filter(|w| **w == "legit").count(), 3);
 }
 
 /// The other side of the periodic run's rule: ordinary `connect()` calls from one host's own

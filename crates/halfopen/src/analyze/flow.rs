@@ -331,6 +331,12 @@ impl ConnSink for Flow {
         }
     }
 
+    fn input_ended(&mut self) {
+        if let Some(k) = self.corr.as_mut() {
+            k.hold();
+        }
+    }
+
     fn tick(&mut self, fw_now: i64) {
         self.fw_now = self.fw_now.max(fw_now);
         if self.warm.is_some() {

@@ -26,6 +26,7 @@ enum Call {
     Form(usize, InputForm),
     Connection(ConnFacts),
     Tick(i64),
+    InputEnded,
 }
 
 /// A sink that hands its calls to [`replay`] on another thread.
@@ -99,6 +100,10 @@ impl ConnSink for Handoff {
     fn tick(&mut self, fw_now: i64) {
         self.push(Call::Tick(fw_now));
     }
+
+    fn input_ended(&mut self) {
+        self.push(Call::InputEnded);
+    }
 }
 
 /// Makes every call handed over by the [`Handoff`] on `sink`, in order, until it hangs up.
@@ -110,6 +115,7 @@ pub fn replay(calls: Calls, sink: &mut impl ConnSink) {
                 Call::Form(input, form) => sink.form(input, &form),
                 Call::Connection(c) => sink.connection(c),
                 Call::Tick(fw_now) => sink.tick(fw_now),
+                Call::InputEnded => sink.input_ended(),
             }
         }
         let _ = spare.try_send(batch);
@@ -137,6 +143,9 @@ mod tests {
         fn tick(&mut self, fw_now: i64) {
             self.0.push(format!("tick {fw_now}"));
         }
+        fn input_ended(&mut self) {
+            self.0.push("input ended".to_owned());
+        }
     }
 
     fn calls(sink: &mut impl ConnSink) {
@@ -155,6 +164,7 @@ mod tests {
             }
         }
         sink.form(1, &InputForm::capture());
+        sink.input_ended();
         sink.tick(i64::MAX);
     }
 

@@ -175,6 +175,9 @@ pub trait ConnSink {
     fn connection(&mut self, c: ConnFacts);
     /// Every connection that ended before the firewall time `fw_now` has been handed.
     fn tick(&mut self, fw_now: i64);
+    /// The firewall inputs have ended: the connections still open come next, all at once and
+    /// in no order of time.
+    fn input_ended(&mut self) {}
 }
 
 /// How to read the firewall inputs.
@@ -416,6 +419,7 @@ impl Tracker {
 
     /// Ends every connection still open, table by table.
     fn finish(&mut self, readers: &mut [Reader], captures: &[bool], sink: &mut impl ConnSink) {
+        sink.input_ended();
         for kind in 0..2 {
             let Some(mut table) = self.tables[kind].take() else {
                 continue;

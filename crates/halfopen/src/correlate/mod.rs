@@ -184,6 +184,24 @@ pub(crate) enum Wanted {
     Request(RequestKind),
     /// A read timeout (AH01382) in the error log.
     Timeout,
+    /// The error log's word that the connection ended before a request (nginx "while waiting
+    /// for request"): timed out by the server, or closed by the client.
+    NoRequest {
+        /// The server timed it out.
+        timed_out: bool,
+    },
+}
+
+impl Wanted {
+    /// A 408 or a read timeout: the server gave up waiting for the request.
+    fn is_timeout(self) -> bool {
+        matches!(
+            self,
+            Wanted::Timeout
+                | Wanted::NoRequest { timed_out: true }
+                | Wanted::Request(RequestKind::TimeoutPartial | RequestKind::TimeoutEmpty)
+        )
+    }
 }
 
 impl NoteKind {
@@ -193,6 +211,8 @@ impl NoteKind {
             NoteKind::HeaderReadTimeout | NoteKind::BodyReadTimeout => Wanted::Timeout,
             // mod_ssl logs the connection's 400 too: the note goes where that line went.
             NoteKind::HttpOnTlsPort => Wanted::Request(RequestKind::BadRequest),
+            NoteKind::NoRequestTimeout => Wanted::NoRequest { timed_out: true },
+            NoteKind::ClosedWithoutRequest => Wanted::NoRequest { timed_out: false },
         }
     }
 
@@ -201,6 +221,10 @@ impl NoteKind {
         match self {
             NoteKind::HeaderReadTimeout | NoteKind::BodyReadTimeout => r.read_timeout = true,
             NoteKind::HttpOnTlsPort => r.http_on_tls = true,
+            NoteKind::NoRequestTimeout => r.no_request = Some(true),
+            NoteKind::ClosedWithoutRequest => {
+                r.no_request.get_or_insert(false);
+            }
         }
     }
 
@@ -216,8 +240,18 @@ impl NoteKind {
 /// How well a connection's first bytes (a capture's) fit what is matched, given the requests
 /// already matched to it (`load`): 2 they show it, 1 nothing is known, 0 they contradict it (a
 /// 200 on a connection whose head never ended, or on one whose every byte is in and whose
-/// heads all have their request already).
+/// heads all have their request already; a server's timeout on a connection over too soon
+/// for one).
 fn fits(c: &ConnFacts, what: Wanted, load: u32) -> u8 {
+    if what.is_timeout() && too_short_to_time_out(c) {
+        return 0;
+    }
+    // A connection ends before a request once, and not after one.
+    if matches!(what, Wanted::NoRequest { .. })
+        && (c.requests.no_request.is_some() || c.requests.total() > 0)
+    {
+        return 0;
+    }
     let Some(p) = c.payload.as_deref() else {
         return 1;
     };
@@ -227,6 +261,10 @@ fn fits(c: &ConnFacts, what: Wanted, load: u32) -> u8 {
             return 1;
         }
         (Wanted::Timeout, _) => return 1,
+        // Nothing sent, or a TLS handshake and nothing asked.
+        (Wanted::NoRequest { .. }, class) => {
+            matches!(class, PayloadClass::Empty | PayloadClass::TlsHandshake)
+        }
         (Wanted::Request(k), class) => match k {
             RequestKind::Success | RequestKind::Other => {
                 // (halfopen_tcp follows at most 64 pipelined heads after the first)
@@ -253,6 +291,20 @@ fn fits(c: &ConnFacts, what: Wanted, load: u32) -> u8 {
     if shows { 2 } else { 0 }
 }
 
+/// Shortest wait after which a server times a request out, µs: Apache's mod_reqtimeout
+/// allows 20-40 s for a head, nginx's `client_header_timeout` 60 s; no server gives up within
+/// seconds.
+const MIN_SERVER_TIMEOUT_US: i64 = 2_000_000;
+
+/// Whether the input shows the whole life of a connection, and it was too short for the
+/// server to time a request out on it. In the nginx lab run cut mid-stream, nginx stamped a
+/// slowloris's 40 408s when it gave up, the second its availability probe came and went in a
+/// millisecond: all 40 went to the probe, the oldest connection with a SYN, and the slow
+/// connections (open before the cut) were "no request".
+fn too_short_to_time_out(c: &ConnFacts) -> bool {
+    c.syn_seen() && end_known(c) && c.end_us.saturating_sub(c.start_us) < MIN_SERVER_TIMEOUT_US
+}
+
 /// Whether a connection was open at `t` as far as its input shows.
 fn open_at(c: &ConnFacts, t: i64, opts: &CorrelateOptions) -> bool {
     if earliest_start(c, opts) > t.saturating_add(opts.tolerance_us) {
@@ -266,7 +318,8 @@ fn open_at(c: &ConnFacts, t: i64, opts: &CorrelateOptions) -> bool {
 }
 
 /// How a candidate ranks (higher is better): its first bytes fit, it awaits a read timeout,
-/// it carried data, it carries no request yet, its start (oldest first when free).
+/// it carried data (none, for the word that it ended before a request), it carries no request
+/// yet, its start (oldest first when free).
 type Score = (u8, bool, bool, bool, i64);
 
 /// The connection a request at `t` (from the candidates' address, on `port` when logged)
@@ -300,7 +353,12 @@ fn pick<'a>(
         let awaits = what == Wanted::Timeout && awaits_timeout(c);
         // First bytes that show the request come first, then no knowledge, then bytes that
         // contradict it.
-        let score = (fits(c, what, load), awaits, data_hint(c), free, order);
+        // A connection that ended before a request goes to one that carried no data.
+        let data = match what {
+            Wanted::NoRequest { .. } => !data_hint(c),
+            _ => data_hint(c),
+        };
+        let score = (fits(c, what, load), awaits, data, free, order);
         if best.is_none_or(|(s, _)| score > s) {
             best = Some((score, i));
         }
@@ -334,10 +392,45 @@ fn attach(c: &mut ConnFacts, r: &LoggedRequest, t: i64, certain: bool) {
     }
 }
 
+/// Distinct connections an offset must rest on: one connection's requests, a keep-alive's
+/// spread over a minute, fit any offset (the nginx lab run's inbound log, with nmap's one
+/// connection in the sample, read +5 s).
+const MIN_OFFSET_CONNECTIONS: usize = 3;
+
+/// The pairs of requests and connection starts that put the offset at one difference.
+#[derive(Debug, Default)]
+struct Support {
+    /// Requests with a connection start at this difference.
+    requests: u64,
+    /// The first distinct connections (address, start) among them.
+    connections: Vec<(IpAddr, i64)>,
+}
+
+impl Support {
+    fn add(&mut self, client: IpAddr, start_us: i64) {
+        self.requests += 1;
+        let c = (client, start_us);
+        if self.connections.len() < MIN_OFFSET_CONNECTIONS && !self.connections.contains(&c) {
+            self.connections.push(c);
+        }
+    }
+
+    /// Distinct connections of this and `other` (up to [`MIN_OFFSET_CONNECTIONS`]).
+    fn connections_with(&self, other: &Support) -> usize {
+        let extra = other
+            .connections
+            .iter()
+            .filter(|c| !self.connections.contains(c))
+            .count();
+        self.connections.len() + extra
+    }
+}
+
 /// Estimates the clock offset (access minus firewall, µs): over a sample of requests, the
 /// differences (in whole seconds) between each request's time and the starts of the
 /// connections of its address within [`CorrelateOptions::max_offset_us`]; the most frequent
-/// difference is the offset, if enough pairs agree. Offsets within the tolerance count as 0.
+/// difference is the offset, if enough pairs, from at least [`MIN_OFFSET_CONNECTIONS`]
+/// connections, agree. Offsets within the tolerance count as 0.
 /// Returns the estimate and the number of pairs that agree with it.
 pub fn estimate_offset(
     conns: &[ConnFacts],
@@ -355,7 +448,7 @@ pub fn estimate_offset(
         v.sort_unstable();
     }
     let step = (requests.len() / 5000).max(1);
-    let mut hist: HashMap<i64, u64, foldhash::fast::RandomState> = HashMap::default();
+    let mut hist: HashMap<i64, Support, foldhash::fast::RandomState> = HashMap::default();
     let mut with_candidates = 0u64;
     for r in requests
         .iter()
@@ -381,14 +474,23 @@ pub fn estimate_offset(
             let d = (r.ts_us.saturating_sub(*s)).div_euclid(1_000_000);
             if !seen.contains(&d) {
                 seen.push(d);
-                *hist.entry(d).or_insert(0) += 1;
+                hist.entry(d).or_default().add(r.client, *s);
             }
         }
     }
     // Whole-second stamps make a request at its connection's start read 0 or 1 s later:
     // score each difference with its neighbour.
-    let score =
-        |d: i64| hist.get(&d).copied().unwrap_or(0) + hist.get(&(d - 1)).copied().unwrap_or(0);
+    let none = Support::default();
+    let both = |d: i64| {
+        (
+            hist.get(&d).unwrap_or(&none),
+            hist.get(&(d - 1)).unwrap_or(&none),
+        )
+    };
+    let score = |d: i64| {
+        let (a, b) = both(d);
+        a.requests + b.requests
+    };
     let best = hist
         .keys()
         .map(|&d| (score(d), std::cmp::Reverse(d.abs()), d))
@@ -396,7 +498,11 @@ pub fn estimate_offset(
     let Some((support, _, d)) = best else {
         return (None, 0);
     };
-    if support < 3 || support * 4 < with_candidates {
+    let (a, b) = both(d);
+    if support < 3
+        || support * 4 < with_candidates
+        || a.connections_with(b) < MIN_OFFSET_CONNECTIONS
+    {
         return (None, support);
     }
     let secs = if (d - 1).abs() * 1_000_000 <= opts.tolerance_us

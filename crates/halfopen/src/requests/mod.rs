@@ -90,6 +90,15 @@ pub enum NoteKind {
     /// plain HTTP request to HTTPS port"): plain HTTP sent to the TLS port (both answer it with
     /// a 400; mod_ssl logs `GET / HTTP/1.0` whatever was asked).
     HttpOnTlsPort,
+    /// nginx at `info`: "client timed out (110: Connection timed out) while waiting for
+    /// request" (or "while SSL handshaking"): the client sent no request until nginx gave up
+    /// (`client_header_timeout`). nginx writes no access-log line for it (Apache: `"-" 408`).
+    NoRequestTimeout,
+    /// nginx at `info`: "client closed connection while waiting for request", or "recv()
+    /// failed (104: Connection reset by peer) while waiting for request" (or "while SSL
+    /// handshaking"): the client closed or reset without sending a request. No access-log line
+    /// (neither nginx nor Apache logs one).
+    ClosedWithoutRequest,
 }
 
 /// What the web server said about itself in its error log.
@@ -240,6 +249,14 @@ fn classify_error(r: &ErrorRecord<'_>) -> WebItem {
             kind: NoteKind::HttpOnTlsPort,
         });
     }
+    if let (Some(kind), Some(client), Some(ts_us)) = (no_request(r.message), r.client, ts) {
+        return WebItem::Note(ConnNote {
+            ts_us,
+            client: client.to_canonical(),
+            client_port: r.client_port,
+            kind,
+        });
+    }
     let Some(ts_us) = ts else {
         return WebItem::Nothing;
     };
@@ -257,9 +274,68 @@ fn classify_error(r: &ErrorRecord<'_>) -> WebItem {
     WebItem::Nothing
 }
 
+/// What nginx says at `info` when a connection ended before its request (the words of nginx
+/// 1.22 in `../shared/corpora/apache/lab/SCENARIOS.tsv` and the nginx lab run): a timeout, a
+/// close or a reset "while waiting for request" (after the handshake, or a TLS handshake) or
+/// "while SSL handshaking". A keep-alive connection's end after its requests is "closed
+/// keepalive connection" instead.
+fn no_request(message: &[u8]) -> Option<NoteKind> {
+    let says = |s: &[u8]| memchr::memmem::find(message, s).is_some();
+    if !(says(b"while waiting for request") || says(b"while SSL handshaking")) {
+        return None;
+    }
+    if says(b"client timed out") {
+        Some(NoteKind::NoRequestTimeout)
+    } else if says(b"client closed connection") || says(b"Connection reset by peer") {
+        Some(NoteKind::ClosedWithoutRequest)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// nginx 1.22 at `info` (the nginx lab run's error log, and SCENARIOS.tsv's words).
+    #[test]
+    fn nginx_says_when_a_connection_ended_without_a_request() {
+        let cases: [(&[u8], Option<NoteKind>); 6] = [
+            (
+                b"2026/12/07 15:25:08 [info] 8503#8503: *11 client closed connection while waiting for request, client: 203.0.113.24, server: 192.0.2.10:80",
+                Some(NoteKind::ClosedWithoutRequest),
+            ),
+            (
+                b"2026/12/07 15:26:08 [info] 8503#8503: *21 client timed out (110: Connection timed out) while waiting for request, client: 203.0.113.33, server: 192.0.2.10:80",
+                Some(NoteKind::NoRequestTimeout),
+            ),
+            (
+                b"2026/11/24 20:56:33 [info] 16930#16930: *5 recv() failed (104: Connection reset by peer) while waiting for request, client: 127.0.0.1, server: 127.0.0.1:18081",
+                Some(NoteKind::ClosedWithoutRequest),
+            ),
+            (
+                b"2026/11/24 20:56:33 [info] 16930#16930: *36 client timed out (110: Connection timed out) while SSL handshaking, client: 127.0.0.1, server: 127.0.0.1:18445",
+                Some(NoteKind::NoRequestTimeout),
+            ),
+            // A slowloris: nginx timed out an unfinished head (its 408 is in the access log).
+            (
+                b"2026/12/07 15:26:08 [info] 8504#8504: *30 client timed out (110: Connection timed out) while reading client request headers, client: 198.51.100.30, server: www.testbed.example, request: \"GET / HTTP/1.1\", host: \"192.0.2.10\"",
+                None,
+            ),
+            // The end of a keep-alive connection after its requests.
+            (
+                b"2026/12/07 15:25:05 [info] 8503#8503: *2 client 203.0.113.5 closed keepalive connection",
+                None,
+            ),
+        ];
+        for (line, want) in cases {
+            let got = match error_item(line, 0) {
+                Ok(WebItem::Note(n)) => Some(n.kind),
+                _ => None,
+            };
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(line));
+        }
+    }
 
     /// Plain HTTP sent to a TLS port, in the words of mod_ssl (lab run `https`) and nginx
     /// (`../shared/corpora/apache/lab`, nginx 1.22.1 at `info`).

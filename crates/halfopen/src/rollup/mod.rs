@@ -357,6 +357,10 @@ pub struct SourceSummary {
     /// Connections that spoke plain HTTP to a port that speaks TLS (AH01996, or the
     /// capture's first bytes).
     pub http_on_tls: u32,
+    /// Connections the error log says ended before a request (nginx "while waiting for
+    /// request": timed out, closed or reset).
+    #[serde(default)]
+    pub no_request_noted: u32,
     /// Requests matched by the client port or as the only candidate.
     pub certain_matches: u32,
     /// Requests matched by choosing among several connections.
@@ -430,6 +434,7 @@ impl SourceSummary {
             requests: RequestCounts::default(),
             read_timeouts: 0,
             http_on_tls: 0,
+            no_request_noted: 0,
             certain_matches: 0,
             matches_by_elimination: 0,
             connections: 0,
@@ -475,6 +480,7 @@ impl SourceSummary {
         self.requests.add(&c.requests);
         self.read_timeouts += u32::from(c.requests.read_timeout);
         self.http_on_tls += u32::from(c.http_on_tls_port());
+        self.no_request_noted += u32::from(c.requests.no_request.is_some());
         self.certain_matches = self.certain_matches.saturating_add(c.requests.certain);
         self.matches_by_elimination = self
             .matches_by_elimination
@@ -568,6 +574,7 @@ impl SourceSummary {
         self.requests.merge(&later.requests);
         self.read_timeouts = self.read_timeouts.saturating_add(later.read_timeouts);
         self.http_on_tls = self.http_on_tls.saturating_add(later.http_on_tls);
+        self.no_request_noted = self.no_request_noted.saturating_add(later.no_request_noted);
         self.certain_matches = self.certain_matches.saturating_add(later.certain_matches);
         self.matches_by_elimination = self
             .matches_by_elimination
