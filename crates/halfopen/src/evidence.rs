@@ -169,6 +169,74 @@ impl Platform {
     }
 }
 
+/// The web server whose logs were given, as its error log tells (the access logs' common
+/// formats are the same for both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebServer {
+    /// Apache httpd (an error log of Apache 2.2 or 2.4).
+    Apache,
+    /// nginx.
+    Nginx,
+}
+
+impl WebServer {
+    /// The stable name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WebServer::Apache => "apache",
+            WebServer::Nginx => "nginx",
+        }
+    }
+
+    /// The format name an error log of this server is reported with.
+    ///
+    /// ```
+    /// use halfopen::evidence::WebServer;
+    /// let name = WebServer::Nginx.error_log_format();
+    /// assert_eq!(WebServer::of_error_log_format(name), Some(WebServer::Nginx));
+    /// ```
+    pub const fn error_log_format(self) -> &'static str {
+        match self {
+            WebServer::Apache => "apache error log",
+            WebServer::Nginx => "nginx error log",
+        }
+    }
+
+    /// The server whose error log has this format name, if one.
+    pub fn of_error_log_format(name: &str) -> Option<WebServer> {
+        [WebServer::Apache, WebServer::Nginx]
+            .into_iter()
+            .find(|w| w.error_log_format() == name)
+    }
+
+    /// What "no access-log line" means for this server on `p`, and the check that tells a
+    /// half-open socket from an established one ([`Platform::no_log_line_means`] is Apache's).
+    pub const fn no_log_line_means(self, p: Platform) -> &'static str {
+        match (self, p) {
+            (WebServer::Apache, p) => p.no_log_line_means(),
+            (WebServer::Nginx, Platform::Linux) => {
+                "nginx accepts a connection at once (no TCP_DEFER_ACCEPT unless `listen ... \
+                 deferred`) and writes no access-log line for one that sends nothing, even when \
+                 it closes it after client_header_timeout (60 s); an unfinished request gets a \
+                 400 or 408 line: a connection with no nginx line sent no request. At `info` its \
+                 error log says so for each (\"... while waiting for request\"); `ss -tan \
+                 state syn-recv` during the event shows half-open sockets (give it with \
+                 --netstat)"
+            }
+            (WebServer::Nginx, _) => {
+                "nginx accepts a connection at once (no accept filter unless `listen ... \
+                 accept_filter=`) and writes no access-log line for one that sends nothing, even \
+                 when it closes it after client_header_timeout (60 s); an unfinished request gets \
+                 a 400 or 408 line: a connection with no nginx line sent no request. At `info` \
+                 its error log says so for each (\"... while waiting for request\"); `netstat \
+                 -an` during the event shows half-open (SYN_RCVD) sockets (give it with \
+                 --netstat)"
+            }
+        }
+    }
+}
+
 /// How a form was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

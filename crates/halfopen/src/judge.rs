@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::connections::{KernelNote, KernelNoteKind};
 use crate::escape::thousands;
-use crate::evidence::{Platform, Shows};
+use crate::evidence::{Platform, Shows, WebServer};
 use crate::facts::{RequestKind, is_tls_port};
 use crate::infer::Outcome;
 use crate::rollup::{
@@ -86,6 +86,8 @@ pub struct Context {
     pub access_span: Option<(i64, i64)>,
     /// The server's platform, and why it was assumed.
     pub platform: Option<(Platform, String)>,
+    /// The web server, as its error log tells.
+    pub web_server: Option<WebServer>,
     /// Kernel messages about SYN floods.
     pub kernel: Vec<KernelNote>,
     /// The listen backlog of each port, from a socket snapshot.
@@ -836,7 +838,10 @@ fn flood(s: &SourceSummary, cx: &Context) -> Option<Draft> {
         {
             d = d.with(Evidence::Platform {
                 platform: p.as_str().to_owned(),
-                means: p.no_log_line_means().to_owned(),
+                means: cx
+                    .web_server
+                    .map_or(p.no_log_line_means(), |w| w.no_log_line_means(*p))
+                    .to_owned(),
             });
         }
         d.absent = true;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::connections::KernelNote;
 use crate::escape::{rfc3339, thousands};
-use crate::evidence::{DecidedBy, InputForm, Platform, Shows};
+use crate::evidence::{DecidedBy, InputForm, Platform, Shows, WebServer};
 use crate::infer::Outcome;
 use crate::input::SkippedLine;
 use crate::judge::{Judged, Judgement, NetworkFlood, SPOOFED_FLOOD_ADVICE, ServerFlood};
@@ -297,6 +297,8 @@ pub struct PlatformReport {
     /// What "the web server logged nothing" means there, and the check that tells half-open
     /// from established.
     pub means: String,
+    /// `apache` or `nginx`, as the error log tells (none without an error log).
+    pub web_server: Option<String>,
 }
 
 /// How requests were matched to connections.
@@ -1443,9 +1445,14 @@ fn render_forms(r: &Report, o: &mut String, b: &str, e: &str) {
         );
     }
     if let Some(p) = &r.platform {
+        let web = p
+            .web_server
+            .as_ref()
+            .map(|w| format!("; web server {w}, as its error log says"))
+            .unwrap_or_default();
         let _ = writeln!(
             o,
-            "  - server platform assumed {} ({}): {}",
+            "  - server platform assumed {} ({}{web}): {}",
             p.name, p.why, p.means
         );
     }
@@ -1774,12 +1781,16 @@ fn render_inputs(r: &Report, o: &mut String, b: &str, e: &str) {
     }
 }
 
-/// The platform report for a platform and why it was assumed.
-pub fn platform_report(p: Platform, why: &str) -> PlatformReport {
+/// The platform report for a platform, why it was assumed, and the web server where its error
+/// log tells.
+pub fn platform_report(p: Platform, why: &str, web: Option<WebServer>) -> PlatformReport {
     PlatformReport {
         name: p.as_str().to_owned(),
         why: why.to_owned(),
-        means: p.no_log_line_means().to_owned(),
+        means: web
+            .map_or(p.no_log_line_means(), |w| w.no_log_line_means(p))
+            .to_owned(),
+        web_server: web.map(|w| w.as_str().to_owned()),
     }
 }
 

@@ -668,6 +668,15 @@ fn nginx_every_form() {
     assert_eq!(reports.len(), 9, "{:?}", reports.keys());
     for (form, r) in &reports {
         assert!(r.blocklist.is_empty(), "nginx/{form}: {:?}", r.blocklist);
+        // (A capture alone says nothing of the platform.)
+        if let Some(platform) = &r.platform {
+            assert_eq!(
+                platform.web_server.as_deref(),
+                Some("nginx"),
+                "nginx/{form}"
+            );
+            assert!(platform.means.starts_with("nginx "), "{}", platform.means);
+        }
         assert!(
             r.clock_offset_seconds.is_none_or(|o| o == 0.0),
             "nginx/{form}: {:?}",

@@ -13,7 +13,7 @@ use crate::connections::KernelNote;
 use crate::edges::{Edges, Part};
 use crate::error::{Error, Result};
 use crate::escape::{rfc3339, thousands};
-use crate::evidence::Platform;
+use crate::evidence::{Platform, WebServer};
 use crate::input::SkippedLine;
 use crate::judge::{Context, judge};
 use crate::netstat::NetstatSummary;
@@ -279,11 +279,13 @@ pub fn conclude(mut s: Summary, opts: &Options) -> Report {
         .as_ref()
         .map(|n| n.listen_backlog.clone())
         .unwrap_or_default();
+    let web_server = web_server_of(&s.inputs);
     let mut cx = Context {
         rules: opts.rules,
         access_log: s.has_access,
         access_span: if overlap { s.access_span } else { None },
         platform: s.platform.clone(),
+        web_server,
         kernel: s.kernel.clone(),
         backlog,
         successes: std::mem::take(&mut s.successes),
@@ -309,7 +311,9 @@ pub fn conclude(mut s: Summary, opts: &Options) -> Report {
         warnings: s.warnings,
         inputs: s.inputs,
         forms: s.forms,
-        platform: s.platform.map(|(p, why)| platform_report(p, &why)),
+        platform: s
+            .platform
+            .map(|(p, why)| platform_report(p, &why, web_server)),
         notes: s.notes,
         year_inferred: s.year_inferred,
         zone_inferred: s.zone_inferred,
@@ -336,6 +340,14 @@ pub fn conclude(mut s: Summary, opts: &Options) -> Report {
 }
 
 /// What the merge of summaries did at the cuts between them.
+/// The web server whose error log was given (the first that tells); none without one.
+fn web_server_of(inputs: &[InputInfo]) -> Option<WebServer> {
+    inputs
+        .iter()
+        .filter(|i| i.kind == "error")
+        .find_map(|i| WebServer::of_error_log_format(i.format.as_deref()?))
+}
+
 fn note_edges(s: &mut Summary) {
     if s.edges.joined > 0 {
         s.notes.push(format!(

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use halfopen_weblog::error_log::{ErrorRecord, Known};
 use halfopen_weblog::{AccessParser, LogFormat};
 
+use crate::evidence::WebServer;
 use crate::facts::{RequestExample, RequestKind};
 
 mod stream;
@@ -274,6 +275,17 @@ fn classify_error(r: &ErrorRecord<'_>) -> WebItem {
     WebItem::Nothing
 }
 
+/// The web server that wrote an error-log line, when its form tells (Apache 2.2 or 2.4, or
+/// nginx; not a bare start-up line).
+pub fn error_server(b: &[u8]) -> Option<WebServer> {
+    use halfopen_weblog::error_log::ErrorFlavor;
+    match halfopen_weblog::error_log::parse_with(b, 0).ok()?.flavor {
+        ErrorFlavor::Apache22 | ErrorFlavor::Apache24 => Some(WebServer::Apache),
+        ErrorFlavor::Nginx => Some(WebServer::Nginx),
+        ErrorFlavor::Bare => None,
+    }
+}
+
 /// What nginx says at `info` when a connection ended before its request (the words of nginx
 /// 1.22 in `../shared/corpora/apache/lab/SCENARIOS.tsv` and the nginx lab run): a timeout, a
 /// close or a reset "while waiting for request" (after the handshake, or a TLS handshake) or
@@ -296,6 +308,16 @@ fn no_request(message: &[u8]) -> Option<NoteKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_line_tells_its_server() {
+        let apache = b"[Tue Nov 24 21:36:57.256757 2026] [reqtimeout:info] [pid 3148:tid 3161] [client 198.51.100.21:43777] AH01382: Request header read timeout";
+        let nginx = b"2026/12/07 15:25:08 [info] 8503#8503: *14 client closed connection while waiting for request, client: 203.0.113.24, server: 192.0.2.10:80";
+        let bare = b"AH00558: apache2: Could not reliably determine the server's fully qualified domain name";
+        assert_eq!(error_server(apache), Some(WebServer::Apache));
+        assert_eq!(error_server(nginx), Some(WebServer::Nginx));
+        assert_eq!(error_server(bare), None);
+    }
 
     /// nginx 1.22 at `info` (the nginx lab run's error log, and SCENARIOS.tsv's words).
     #[test]

@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use halfopen_fwlog::reader::LineReader;
 use halfopen_weblog::LogFormat;
 
-use super::{WebItem, access_item, error_item};
+use super::{WebItem, access_item, error_item, error_server};
 use crate::escape::thousands;
 use crate::input::{self, LineCounts, Sample, Skipped, Use};
 
@@ -66,6 +66,12 @@ enum WebMsg {
     Done(WebDone),
 }
 
+/// The format name of an error log whose lines do not say which server wrote it.
+const UNTOLD_ERROR_LOG: &str = "apache/nginx error log";
+
+/// Error-log lines tried for the server that wrote them (the first one with a prefix tells).
+const SERVER_LINES: usize = 64;
+
 /// Reads one web log to its end on the calling thread, sending batches.
 fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
     let access = job.format.is_some();
@@ -74,7 +80,7 @@ fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
         access,
         format: Some(match &job.format {
             Some(f) => f.name().unwrap_or("custom").to_owned(),
-            None => "apache/nginx error log".to_owned(),
+            None => UNTOLD_ERROR_LOG.to_owned(),
         }),
         skipped: Skipped::new(cap),
         ..WebDone::default()
@@ -85,6 +91,7 @@ fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
     let mut since = 0usize;
     let mut gone = false;
     let mut counts = LineCounts::default();
+    let (mut server, mut tried) = (None, 0usize);
     let read_error = input::for_each_line(
         &job.name,
         &job.sample,
@@ -94,7 +101,13 @@ fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
         |_, _, b| {
             let item = match &mut parser {
                 Some(p) => access_item(p, b),
-                None => error_item(b, job.err_offset),
+                None => {
+                    if server.is_none() && tried < SERVER_LINES {
+                        tried += 1;
+                        server = error_server(b);
+                    }
+                    error_item(b, job.err_offset)
+                }
             };
             let used = match item {
                 Ok(WebItem::Nothing) => Use::Ignored,
@@ -124,6 +137,9 @@ fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
     );
     if !items.is_empty() {
         let _ = tx.send(WebMsg::Batch(WebBatch { items, upto }));
+    }
+    if let Some(w) = server {
+        done.format = Some(w.error_log_format().to_owned());
     }
     done.counts = counts;
     done.unusable = unusable(access, &counts, read_error);
