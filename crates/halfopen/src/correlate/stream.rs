@@ -554,6 +554,37 @@ mod tests {
         assert_eq!(out[1].requests.total(), 1);
     }
 
+    /// The flow table's open connections come at the end of the input in its own order: held,
+    /// each gets the request of its own time, not the one of whichever came first.
+    #[test]
+    fn connections_handed_over_at_the_end_are_decided_in_time_order() {
+        let late = conn(1, 1001, 101, 0, Shows::Inbound, "SADF");
+        let early = conn(1, 1000, 100, 0, Shows::Inbound, "SADF");
+        for hold in [false, true] {
+            let mut k = Correlator::new(CorrelateOptions::default(), StreamLimits::default(), 0);
+            k.push_request(req(1, 100, 200));
+            k.push_request(req(1, 101, 404));
+            k.access_done();
+            k.tick(200_000_000, &mut |_| {});
+            if hold {
+                k.hold();
+            }
+            let mut out = Vec::new();
+            // The later connection first: within the tolerance of both requests.
+            k.push_connection(late.clone(), &mut |c| out.push(c));
+            k.push_connection(early.clone(), &mut |c| out.push(c));
+            k.finish(&mut |c| out.push(c));
+            let status = |port: u16| {
+                out.iter()
+                    .find(|c| c.orig.port() == port)
+                    .and_then(|c| c.requests.example.as_ref())
+                    .and_then(|e| e.status)
+            };
+            let own = (status(1000), status(1001)) == (Some(200), Some(404));
+            assert_eq!(own, hold, "hold {hold}: {:?}", (status(1000), status(1001)));
+        }
+    }
+
     fn arb_case() -> impl Strategy<Value = (Vec<ConnFacts>, Vec<LoggedRequest>)> {
         let c = (0u8..6, 0i64..400, 0i64..30, 0usize..4);
         let r = (
