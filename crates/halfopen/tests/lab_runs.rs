@@ -338,11 +338,17 @@ fn flood_on(r: &Report, server: &str) -> Option<halfopen::judge::ServerFlood> {
 
 /// A form alone, without the web logs (what an admin has who gives only the firewall log).
 fn analyze_alone(run: &str, form: &str) -> Option<Report> {
+    analyze_without_error_log(run, form, false, usize::MAX)
+}
+
+/// A form with the access log (when `access`) and without the error log, listing `top`
+/// sources.
+fn analyze_without_error_log(run: &str, form: &str, access: bool, top: usize) -> Option<Report> {
     let path = form_path(run, form)?;
     let mut a = Analyzer::new(Options {
         year: Some(2026),
         zone: Some(halfopen::clock::Zone::Utc),
-        top: usize::MAX,
+        top,
         ..Options::default()
     });
     let kind = if form.ends_with(".pcap") {
@@ -351,6 +357,10 @@ fn analyze_alone(run: &str, form: &str) -> Option<Report> {
         Source::Firewall
     };
     a.add_path(kind, &path).expect("open the form");
+    if access {
+        a.add_path(Source::Access, &run_dir(run).join("access.log"))
+            .expect("access log");
+    }
     Some(a.finish())
 }
 
@@ -449,17 +459,8 @@ fn a_capture_of_one_direction_reads_as_the_inbound_log() {
 /// requests piled onto four long connections and the attacker was `legitimate`.
 #[test]
 fn a_slow_body_attack_in_a_one_way_capture_without_the_error_log() {
-    let mut a = Analyzer::new(Options {
-        year: Some(2026),
-        zone: Some(halfopen::clock::Zone::Utc),
-        top: usize::MAX,
-        ..Options::default()
-    });
-    let capture = form_path("prefork", "server-in.pcap").expect("server-in.pcap");
-    a.add_path(Source::Pcap, &capture).expect("capture");
-    a.add_path(Source::Access, &run_dir("prefork").join("access.log"))
-        .expect("access log");
-    let r = a.finish();
+    let r = analyze_without_error_log("prefork", "server-in.pcap", true, usize::MAX)
+        .expect("server-in.pcap");
     let attacker = source(&r, "198.51.100.32");
     assert_eq!(
         attacker.verdict,
@@ -719,16 +720,8 @@ fn nginx_every_form() {
 /// listed (before, 992 flood addresses filled the list and none of them was).
 #[test]
 fn a_random_source_flood_does_not_crowd_out_the_listing() {
-    let mut a = Analyzer::new(Options {
-        year: Some(2026),
-        zone: Some(halfopen::clock::Zone::Utc),
-        ..Options::default()
-    });
-    let fw = form_path("nginx", "ipfw.log").expect("ipfw.log");
-    a.add_path(Source::Firewall, &fw).expect("ipfw.log");
-    a.add_path(Source::Access, &run_dir("nginx").join("access.log"))
-        .expect("access log");
-    let r = a.finish();
+    let top = Options::default().top;
+    let r = analyze_without_error_log("nginx", "ipfw.log", true, top).expect("ipfw.log");
     assert_eq!(r.sources.len(), 1000);
     let t = truth("nginx");
     let listed: Vec<&str> = r
