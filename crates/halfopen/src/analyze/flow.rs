@@ -102,7 +102,7 @@ pub struct Side {
 }
 
 impl Side {
-    fn take(&mut self, c: &ConnFacts) {
+    fn take(&mut self, c: &ConnFacts, clients: &Successes) {
         let ip = c.orig.ip();
         let own = self.servers.contains(&ip) || self.server_nets.iter().any(|n| n.contains(&ip));
         if own || ip.is_loopback() {
@@ -120,7 +120,7 @@ impl Side {
         let start = self.fw_span.map_or(c.start_us, |s| s.0);
         let o = match self.edges.hold(c, start, self.edge_cap) {
             true => outcome(c),
-            false => self.rollup.add(c),
+            false => self.rollup.add_among(c, clients),
         };
         if let Some(w) = self.records.as_mut() {
             w.write(c, o);
@@ -251,11 +251,11 @@ impl Flow {
             Some(web) if !web.is_done() => k.advance_access(web.watermark()),
             _ => k.access_done(),
         }
-        let side = &mut self.side;
+        let (side, clients) = (&mut self.side, &self.totals.successes);
         for c in warm.conns {
-            k.push_connection(c, &mut |c| side.take(&c));
+            k.push_connection(c, &mut |c| side.take(&c, clients));
         }
-        k.tick(self.fw_now, &mut |c| side.take(&c));
+        k.tick(self.fw_now, &mut |c| side.take(&c, clients));
         self.corr = Some(k);
     }
 
@@ -266,17 +266,17 @@ impl Flow {
             self.start();
         }
         self.pull(i64::MAX);
-        let side = &mut self.side;
+        let (side, clients) = (&mut self.side, &self.totals.successes);
         let stats = match self.corr.as_mut() {
             Some(k) => {
-                k.finish(&mut |c| side.take(&c));
+                k.finish(&mut |c| side.take(&c, clients));
                 k.stats()
             }
             None => Correlation::default(),
         };
         if let Some((start, _)) = side.fw_span {
             for c in side.edges.settle(start) {
-                side.rollup.add(&c);
+                side.rollup.add_among(&c, clients);
             }
         }
         stats
@@ -325,9 +325,9 @@ impl ConnSink for Flow {
             }
             return;
         }
-        let side = &mut self.side;
+        let (side, clients) = (&mut self.side, &self.totals.successes);
         if let Some(k) = self.corr.as_mut() {
-            k.push_connection(c, &mut |c| side.take(&c));
+            k.push_connection(c, &mut |c| side.take(&c, clients));
         }
     }
 
@@ -353,9 +353,9 @@ impl ConnSink for Flow {
         }
         let offset = self.offset.0.unwrap_or(0);
         self.pull(fw_now.saturating_add(offset).saturating_add(AHEAD_US));
-        let side = &mut self.side;
+        let (side, clients) = (&mut self.side, &self.totals.successes);
         if let Some(k) = self.corr.as_mut() {
-            k.tick(fw_now, &mut |c| side.take(&c));
+            k.tick(fw_now, &mut |c| side.take(&c, clients));
         }
     }
 }

@@ -197,7 +197,7 @@ impl Summary {
         );
         self.edges = edges;
         for c in &inside {
-            self.rollup.add(c);
+            self.rollup.add_among(c, &self.successes);
         }
     }
 }
@@ -255,7 +255,7 @@ pub fn merge_summaries(summaries: Vec<Summary>, opts: &Options) -> Result<Report
 pub fn conclude(mut s: Summary, opts: &Options) -> Report {
     // 4b. The connections at the inputs' edges, as they are: nothing is left to join.
     for c in s.edges.take_all() {
-        s.rollup.add(&c);
+        s.rollup.add_among(&c, &s.successes);
     }
     note_edges(&mut s);
     let overlap = check_overlap(&mut s) && check_access_addresses(&mut s);

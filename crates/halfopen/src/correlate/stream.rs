@@ -231,9 +231,12 @@ impl Correlator {
             None => (c.start_us, end),
             Some((a, b)) => (a.min(c.start_us), b.max(end)),
         });
-        // (While holding, every connection waits its turn in time order: one handed on at
-        // once would reach the rollup before the earlier connections of its address.)
-        if !self.holding && (!can_carry(&c) || self.nothing_can_match(c.orig.ip())) {
+        // While holding, a connection of an address whose requests wait waits its turn even if
+        // it cannot carry one: handed on at once, it would reach the rollup before the earlier
+        // connections of its address (a client's refused first SYN made it a flood member
+        // there, in the floods run's inbound log).
+        let alone = self.nothing_can_match(c.orig.ip());
+        if alone || (!self.holding && !can_carry(&c)) {
             out(c);
             return;
         }
@@ -326,6 +329,9 @@ impl Correlator {
             if let Some(c) = self.decide(ip, seq) {
                 out(c);
             }
+            if self.fw_done {
+                self.decide_the_rest_of(ip, out);
+            }
         }
         while self.waiting > self.limits.max_held_requests {
             let Some((t, _)) = self.order.front().copied() else {
@@ -333,6 +339,25 @@ impl Correlator {
             };
             self.early_requests += 1;
             self.drop_requests_before(t.saturating_add(1));
+        }
+    }
+
+    /// At the end of the input, the other held connections of `ip`, in their order: an
+    /// address's connections then reach the rollup one after another. (Between them, new
+    /// sources of a flood could push a client whose first connection was a refused SYN out of
+    /// a full source table as a flood member: in the floods run's inbound log, one more
+    /// address of the /24 and a `203.0.113.0/24` network flood where the flood is the /26.)
+    fn decide_the_rest_of(&mut self, ip: IpAddr, out: &mut impl FnMut(ConnFacts)) {
+        while let Some(seq) = self.slots.get(&ip).and_then(|s| {
+            s.held
+                .iter()
+                .min_by_key(|h| (h.ready_at, h.seq))
+                .map(|h| h.seq)
+        }) {
+            match self.decide(ip, seq) {
+                Some(c) => out(c),
+                None => break,
+            }
         }
     }
 

@@ -175,14 +175,15 @@ impl Folded {
         }
     }
 
-    /// Folds one source summary in.
-    pub fn fold(&mut self, s: &SourceSummary) {
+    /// Folds one source summary in; a `client` (an address the access log shows served) is
+    /// never counted as a flood's.
+    pub fn fold(&mut self, s: &SourceSummary, client: bool) {
         self.sources += 1;
         self.connections = self.connections.saturating_add(s.connections);
         self.outcomes.merge(&s.outcomes);
         self.requests.merge(&s.requests);
         let port = match s.dst_ports.ports.as_slice() {
-            [p] if s.only_unanswered() && !s.dst_ports.truncated => *p,
+            [p] if s.only_unanswered() && !s.dst_ports.truncated && !client => *p,
             _ => {
                 self.others += 1;
                 return;

@@ -1055,7 +1055,7 @@ impl Rollup {
             let (held, gone) = self.sources.entry_evicting(s.addr, s.connections);
             Merge::merge(held, s);
             if let Some((_, g)) = gone {
-                self.folded.fold(&g.payload);
+                self.folded.fold(&g.payload, false);
             }
         }
         self.folded.merge(&o.folded);
@@ -1107,6 +1107,14 @@ impl Rollup {
 
     /// Adds one correlated connection.
     pub fn add(&mut self, c: &ConnFacts) -> Outcome {
+        self.add_among(c, &Successes::default())
+    }
+
+    /// Adds one correlated connection, knowing the `clients` the access log shows served so
+    /// far: a source folded to make room is never counted as a flood's if it is one of them.
+    /// (In the floods run's inbound log, a client's refused first SYN came long before its
+    /// other connections; the source, folded with that SYN alone, made the /26 flood a /24.)
+    pub fn add_among(&mut self, c: &ConnFacts, clients: &Successes) -> Outcome {
         let o = outcome(c);
         self.connections += 1;
         self.outcomes.add(o, 1);
@@ -1126,7 +1134,8 @@ impl Rollup {
         }
         held.add(c, o);
         if let Some((_, g)) = gone {
-            self.folded.fold(&g.payload);
+            let client = clients.count(&g.payload.addr) > 0;
+            self.folded.fold(&g.payload, client);
         }
         let s = self.server_entry(c.resp);
         s.outcomes.add(o, 1);
