@@ -143,6 +143,15 @@ impl Platform {
         }
     }
 
+    /// What "no access-log line" means on this platform for `web` (Apache's words when the
+    /// web server is not known: [`Platform::no_log_line_means`]).
+    pub const fn no_log_line_means_of(self, web: Option<WebServer>) -> &'static str {
+        match web {
+            Some(w) => w.no_log_line_means(self),
+            None => self.no_log_line_means(),
+        }
+    }
+
     /// What "no access-log line" means on this platform, and the check that tells a
     /// half-open socket (SYN_RCVD) from an established one.
     pub const fn no_log_line_means(self) -> &'static str {

@@ -838,10 +838,7 @@ fn flood(s: &SourceSummary, cx: &Context) -> Option<Draft> {
         {
             d = d.with(Evidence::Platform {
                 platform: p.as_str().to_owned(),
-                means: cx
-                    .web_server
-                    .map_or(p.no_log_line_means(), |w| w.no_log_line_means(*p))
-                    .to_owned(),
+                means: p.no_log_line_means_of(cx.web_server).to_owned(),
             });
         }
         d.absent = true;

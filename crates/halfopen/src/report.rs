@@ -1787,9 +1787,7 @@ pub fn platform_report(p: Platform, why: &str, web: Option<WebServer>) -> Platfo
     PlatformReport {
         name: p.as_str().to_owned(),
         why: why.to_owned(),
-        means: web
-            .map_or(p.no_log_line_means(), |w| w.no_log_line_means(p))
-            .to_owned(),
+        means: p.no_log_line_means_of(web).to_owned(),
         web_server: web.map(|w| w.as_str().to_owned()),
     }
 }

@@ -339,7 +339,6 @@ pub fn conclude(mut s: Summary, opts: &Options) -> Report {
     Report::build(&s.rollup, &judgement, view, findings)
 }
 
-/// What the merge of summaries did at the cuts between them.
 /// The web server whose error log was given (the first that tells); none without one.
 fn web_server_of(inputs: &[InputInfo]) -> Option<WebServer> {
     inputs
@@ -348,6 +347,7 @@ fn web_server_of(inputs: &[InputInfo]) -> Option<WebServer> {
         .find_map(|i| WebServer::of_error_log_format(i.format.as_deref()?))
 }
 
+/// What the merge of summaries did at the cuts between them.
 fn note_edges(s: &mut Summary) {
     if s.edges.joined > 0 {
         s.notes.push(format!(

@@ -200,7 +200,7 @@ impl Correlator {
     }
 
     /// Adds what the error log says about one connection (a read timeout, plain HTTP on the
-    /// TLS port).
+    /// TLS port, nginx's word that it ended before a request).
     pub fn push_note(&mut self, n: ConnNote) {
         let t = n.ts_us.saturating_sub(self.offset);
         self.wait(n.client, t, Item::Note(n));
@@ -348,15 +348,13 @@ impl Correlator {
     /// a full source table as a flood member: in the floods run's inbound log, one more
     /// address of the /24 and a `203.0.113.0/24` network flood where the flood is the /26.)
     fn decide_the_rest_of(&mut self, ip: IpAddr, out: &mut impl FnMut(ConnFacts)) {
-        while let Some(seq) = self.slots.get(&ip).and_then(|s| {
-            s.held
-                .iter()
-                .min_by_key(|h| (h.ready_at, h.seq))
-                .map(|h| h.seq)
-        }) {
-            match self.decide(ip, seq) {
-                Some(c) => out(c),
-                None => break,
+        let mut rest: Vec<(i64, u64)> = self.slots.get(&ip).map_or_else(Vec::new, |s| {
+            s.held.iter().map(|h| (h.ready_at, h.seq)).collect()
+        });
+        rest.sort_unstable();
+        for (_, seq) in rest {
+            if let Some(c) = self.decide(ip, seq) {
+                out(c);
             }
         }
     }

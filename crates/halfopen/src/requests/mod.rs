@@ -218,9 +218,24 @@ pub fn access_item(p: &mut AccessParser<'_>, b: &[u8]) -> Result<WebItem, String
 
 /// One error-log line: a read timeout, a note about the server, or nothing.
 pub fn error_item(b: &[u8], utc_offset_secs: i32) -> Result<WebItem, String> {
+    error_item_and_server(b, utc_offset_secs).map(|(item, _)| item)
+}
+
+/// One error-log line ([`error_item`]) and the web server that wrote it, when its form tells
+/// (Apache 2.2 or 2.4, or nginx; not a bare start-up line).
+pub fn error_item_and_server(
+    b: &[u8],
+    utc_offset_secs: i32,
+) -> Result<(WebItem, Option<WebServer>), String> {
+    use halfopen_weblog::error_log::ErrorFlavor;
     let r =
         halfopen_weblog::error_log::parse_with(b, utc_offset_secs).map_err(|e| e.to_string())?;
-    Ok(classify_error(&r))
+    let server = match r.flavor {
+        ErrorFlavor::Apache22 | ErrorFlavor::Apache24 => Some(WebServer::Apache),
+        ErrorFlavor::Nginx => Some(WebServer::Nginx),
+        ErrorFlavor::Bare => None,
+    };
+    Ok((classify_error(&r), server))
 }
 
 fn classify_error(r: &ErrorRecord<'_>) -> WebItem {
@@ -275,17 +290,6 @@ fn classify_error(r: &ErrorRecord<'_>) -> WebItem {
     WebItem::Nothing
 }
 
-/// The web server that wrote an error-log line, when its form tells (Apache 2.2 or 2.4, or
-/// nginx; not a bare start-up line).
-pub fn error_server(b: &[u8]) -> Option<WebServer> {
-    use halfopen_weblog::error_log::ErrorFlavor;
-    match halfopen_weblog::error_log::parse_with(b, 0).ok()?.flavor {
-        ErrorFlavor::Apache22 | ErrorFlavor::Apache24 => Some(WebServer::Apache),
-        ErrorFlavor::Nginx => Some(WebServer::Nginx),
-        ErrorFlavor::Bare => None,
-    }
-}
-
 /// What nginx says at `info` when a connection ended before its request (the words of nginx
 /// 1.22 in `../shared/corpora/apache/lab/SCENARIOS.tsv` and the nginx lab run): a timeout, a
 /// close or a reset "while waiting for request" (after the handshake, or a TLS handshake) or
@@ -314,9 +318,10 @@ mod tests {
         let apache = b"[Tue Nov 24 21:36:57.256757 2026] [reqtimeout:info] [pid 3148:tid 3161] [client 198.51.100.21:43777] AH01382: Request header read timeout";
         let nginx = b"2026/12/07 15:25:08 [info] 8503#8503: *14 client closed connection while waiting for request, client: 203.0.113.24, server: 192.0.2.10:80";
         let bare = b"AH00558: apache2: Could not reliably determine the server's fully qualified domain name";
-        assert_eq!(error_server(apache), Some(WebServer::Apache));
-        assert_eq!(error_server(nginx), Some(WebServer::Nginx));
-        assert_eq!(error_server(bare), None);
+        let server = |b: &[u8]| error_item_and_server(b, 0).ok().and_then(|(_, s)| s);
+        assert_eq!(server(apache), Some(WebServer::Apache));
+        assert_eq!(server(nginx), Some(WebServer::Nginx));
+        assert_eq!(server(bare), None);
     }
 
     /// nginx 1.22 at `info` (the nginx lab run's error log, and SCENARIOS.tsv's words).

@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use halfopen_fwlog::reader::LineReader;
 use halfopen_weblog::LogFormat;
 
-use super::{WebItem, access_item, error_item, error_server};
+use super::{WebItem, access_item, error_item_and_server};
 use crate::escape::thousands;
 use crate::input::{self, LineCounts, Sample, Skipped, Use};
 
@@ -69,9 +69,6 @@ enum WebMsg {
 /// The format name of an error log whose lines do not say which server wrote it.
 const UNTOLD_ERROR_LOG: &str = "apache/nginx error log";
 
-/// Error-log lines tried for the server that wrote them (the first one with a prefix tells).
-const SERVER_LINES: usize = 64;
-
 /// Reads one web log to its end on the calling thread, sending batches.
 fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
     let access = job.format.is_some();
@@ -91,7 +88,7 @@ fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
     let mut since = 0usize;
     let mut gone = false;
     let mut counts = LineCounts::default();
-    let (mut server, mut tried) = (None, 0usize);
+    let mut server = None;
     let read_error = input::for_each_line(
         &job.name,
         &job.sample,
@@ -101,13 +98,10 @@ fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
         |_, _, b| {
             let item = match &mut parser {
                 Some(p) => access_item(p, b),
-                None => {
-                    if server.is_none() && tried < SERVER_LINES {
-                        tried += 1;
-                        server = error_server(b);
-                    }
-                    error_item(b, job.err_offset)
-                }
+                None => error_item_and_server(b, job.err_offset).map(|(item, said)| {
+                    server = server.or(said);
+                    item
+                }),
             };
             let used = match item {
                 Ok(WebItem::Nothing) => Use::Ignored,
