@@ -17,7 +17,7 @@
 //!
 //! Bounds: no entry (and no allocation) for a connection that never carries payload;
 //! a SYN only writes its ISN into a fixed-size memo ([`PrefixConfig::syn_memo_slots`]
-//! slots of 16 bytes); buffers grow with the data up to their caps; the entries' bytes
+//! slots of 16 bytes, in sets of four); buffers grow with the data up to their caps; the entries' bytes
 //! are capped by [`PrefixConfig::max_bytes`] and their number by
 //! [`PrefixConfig::max_entries`], the oldest entries going first ([`PrefixStats`]).
 //!
@@ -64,8 +64,9 @@ pub struct PrefixConfig {
 }
 
 /// 4096 bytes from the client, the server's first line up to 256 bytes, 32 MiB, 65 536
-/// entries, a 256 KiB SYN memo (16 384 slots: a SYN is remembered until 16 384 later
-/// SYNs have passed, e.g. 160 ms of a 100 000 SYN/s flood, far longer than a handshake).
+/// entries, a 256 KiB SYN memo (16 384 slots in sets of four: a SYN is remembered until
+/// four later SYNs fell into its set, on average 16 384 later SYNs, e.g. 160 ms of a
+/// 100 000 SYN/s flood, far longer than a handshake).
 impl Default for PrefixConfig {
     fn default() -> PrefixConfig {
         PrefixConfig {
