@@ -360,20 +360,19 @@ pub fn unusable_inputs(r: &Report) -> Vec<String> {
 
 /// Runs `analyze`.
 pub fn run_analyze(a: &AnalyzeArgs) -> Result<u8, CliError> {
-    let Loaded {
-        mut analyzer,
-        duplicates,
-    } = load(&a.input)?;
-    for d in &duplicates {
-        diagnostic(&format!("note: {}", d.note()));
-        analyzer.note(d.note());
+    let (mut summary, mut records_failed) = summarise(&a.input, a.connections.as_deref())?;
+    let mut input = a.input.clone();
+    if let Some(zone) = zone_to_read_again_in(&a.input, &summary) {
+        diagnostic(&format!(
+            "note: the access log's UTC offset changed within the firewall input's time: reading the inputs again with --tz {zone}"
+        ));
+        input.tz = Some(zone.clone());
+        (summary, records_failed) = summarise(&input, a.connections.as_deref())?;
+        summary.notes.push(format!(
+            "read again with --tz {zone}: the access log's UTC offset changed (a daylight-saving change) within the firewall input's time, and the first reading took every zone-less stamp at one offset (the warning it gave is left out)"
+        ));
     }
-    let records_failed = match &a.connections {
-        Some(path) => Some(records_to(&mut analyzer, path)?),
-        None => None,
-    };
-    let opts = a.input.options()?;
-    let summary = analyzer.finish_summary();
+    let opts = input.options()?;
     if let Some(path) = &a.summary_out {
         write_file(path, summary.to_json().as_bytes())?;
     }
@@ -384,6 +383,38 @@ pub fn run_analyze(a: &AnalyzeArgs) -> Result<u8, CliError> {
         return Ok(EXIT_INPUT);
     }
     finish_analysis(&report, a.blocklist, a.format, &a.rules)
+}
+
+/// Reads every input into a summary (and the connection records into `connections`).
+fn summarise(
+    input: &InputArgs,
+    connections: Option<&Path>,
+) -> Result<(halfopen::analyze::Summary, Option<Failed>), CliError> {
+    let Loaded {
+        mut analyzer,
+        duplicates,
+    } = load(input)?;
+    for d in &duplicates {
+        diagnostic(&format!("note: {}", d.note()));
+        analyzer.note(d.note());
+    }
+    let records_failed = match connections {
+        Some(path) => Some(records_to(&mut analyzer, path)?),
+        None => None,
+    };
+    Ok((analyzer.finish_summary(), records_failed))
+}
+
+/// The zone to read the inputs again in: the one the access logs' offsets suggest, when no
+/// `--tz` was given and no input is stdin (read once).
+fn zone_to_read_again_in(
+    input: &InputArgs,
+    summary: &halfopen::analyze::Summary,
+) -> Option<String> {
+    let zone = summary.zone_suggested.clone()?;
+    let from_stdin =
+        crate::inputs::distinct(input).map_or(true, |d| d.inputs.iter().any(|i| i.is_stdin()));
+    (input.tz.is_none() && !from_stdin).then_some(zone)
 }
 
 /// `halfopen merge`.

@@ -146,3 +146,73 @@ fn watch_prints_verdicts() {
     assert!(text.contains("45.76.87.206 syn_flood"), "{text}");
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// The floods lab run moved through the end of summer time in Berlin (`ipfw.log`, the story's
+/// form; `crates/halfopen/tests/data/lab/floods-dst/`): without `--tz` the first reading takes
+/// every syslog stamp at the access log's first offset, so the stamps past the change are an
+/// hour off; the command reads the inputs again in a zone whose offsets are the access log's
+/// and gives the answer of the run's own UTC stamps.
+#[test]
+fn a_daylight_saving_change_inside_the_logs_is_read_again_in_the_right_zone() {
+    let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../halfopen/tests/data/lab");
+    let json = |dir: &str, tz: Option<&str>| {
+        let d = lab.join(dir);
+        let mut args = vec![
+            "analyze".to_owned(),
+            "--year".to_owned(),
+            "2026".to_owned(),
+            "--format".to_owned(),
+            "json".to_owned(),
+            "--top".to_owned(),
+            "100000000".to_owned(),
+        ];
+        for (flag, file) in [
+            ("--firewall", "ipfw.log.gz"),
+            ("--access", "access.log"),
+            ("--error-log", "error.log"),
+        ] {
+            args.push(flag.to_owned());
+            args.push(d.join(file).display().to_string());
+        }
+        if let Some(z) = tz {
+            args.extend(["--tz".to_owned(), z.to_owned()]);
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(&refs);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        (v, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (truth, _) = json("floods", Some("UTC"));
+    let (again, stderr) = json("floods-dst/fall", None);
+    assert!(
+        stderr.contains("reading the inputs again with --tz"),
+        "{stderr}"
+    );
+    assert!(
+        again["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("read again with --tz")),
+        "{}",
+        again["notes"]
+    );
+    assert!(again["zone_suggested"].is_null());
+    assert_eq!(again["blocklist"], truth["blocklist"]);
+    assert_eq!(
+        again["blocklist"],
+        serde_json::json!(["203.0.113.128/26", "2001:db8:bad:1::/64"])
+    );
+    let verdicts = |v: &serde_json::Value| -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = v["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["addr"].to_string(), s["verdict"].to_string()))
+            .collect();
+        all.sort();
+        all
+    };
+    assert!(verdicts(&again) == verdicts(&truth));
+    assert_eq!(again["correlation"]["matched"], 77);
+}

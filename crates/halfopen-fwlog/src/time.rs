@@ -467,8 +467,11 @@ pub struct Resolved {
 /// Rules: a written year and offset are used as they are. Otherwise the year comes from
 /// [`YearRef`] for the first stamp and is carried along: a stamp whose month is more than
 /// six months before the previous stamp's (a January line after December lines) moves to the
-/// next year. A local time in a DST gap is moved forward by the gap (`dst_gap_shifted`); an
-/// ambiguous local time (DST overlap) takes the earlier instant.
+/// next year. A local time in a DST gap is moved forward by the gap (`dst_gap_shifted`). A
+/// local time that happens twice (the hour repeated when DST ends) takes the instant nearer
+/// the previous stamp's: a log written in time order runs through the repeated hour twice,
+/// first at the summer offset, then at the winter one; the first stamp of all takes the
+/// earlier instant.
 ///
 /// ```
 /// use halfopen_fwlog::time::{parse_rfc3164, Resolver, YearRef, Zone};
@@ -489,6 +492,14 @@ pub struct Resolver {
     current: Option<(i32, u8)>,
     /// The year and month of the first stamp without a year.
     first: Option<(i32, u8)>,
+    /// The instant of the previous stamp resolved (what a repeated local hour is read by).
+    last_us: Option<i64>,
+    /// Whether this resolver has resolved a stamp since it was made or resumed.
+    resolved_any: bool,
+    /// When the first stamp it resolved was a local time that happens twice: its two
+    /// instants and whether the later was taken (it followed the stamp before, which a
+    /// part of a log read on its own only assumed).
+    first_repeated: Option<(i64, i64, bool)>,
 }
 
 /// What the year rollover rule carries from one year-less stamp to the next: the year and
@@ -523,6 +534,9 @@ impl Resolver {
             zone,
             current: None,
             first: None,
+            last_us: None,
+            resolved_any: false,
+            first_repeated: None,
         }
     }
 
@@ -542,7 +556,44 @@ impl Resolver {
     /// ```
     pub fn resumed(mut self, state: YearState) -> Resolver {
         self.current = state;
+        self.resolved_any = false;
+        self.first_repeated = None;
         self
+    }
+
+    /// The same resolver, as if the stamp before had been the instant `last_us` (see
+    /// [`Resolver::last_instant`]): a part of a log read on its own reads a repeated local
+    /// hour as it would have after the part before it.
+    pub fn after(mut self, last_us: Option<i64>) -> Resolver {
+        self.last_us = last_us;
+        self
+    }
+
+    /// The instant of the last stamp resolved.
+    pub fn last_instant(&self) -> Option<i64> {
+        self.last_us
+    }
+
+    /// Whether this resolver, made [`Resolver::after`] an assumed instant to read a part of a
+    /// log, read the part's first stamp as it would have after `actual` (the last instant the
+    /// part before really gave): only a first stamp whose local time happens twice depends
+    /// on it.
+    ///
+    /// ```
+    /// use halfopen_fwlog::time::{parse_rfc3164, Resolver, YearRef, Zone};
+    /// let berlin = Zone::parse("Europe/Berlin").unwrap();
+    /// let (stamp, _) = parse_rfc3164(b"Oct 26 02:10:00").unwrap();
+    /// let mut part = Resolver::new(YearRef::Explicit(2025), berlin).after(None);
+    /// part.resolve(&stamp).unwrap(); // no stamp before: the earlier instant (CEST)
+    /// let cest_0259 = 1_761_440_340_000_000; // 02:59 CEST, the first pass's end
+    /// assert!(!part.repeated_hour_alike(Some(cest_0259)));
+    /// assert!(part.repeated_hour_alike(None));
+    /// ```
+    pub fn repeated_hour_alike(&self, actual: Option<i64>) -> bool {
+        match self.first_repeated {
+            None => true,
+            Some((earlier, later, took_later)) => takes_later(actual, earlier, later) == took_later,
+        }
     }
 
     /// The year and month of the last year-less stamp resolved (what the rollover rule
@@ -578,6 +629,9 @@ impl Resolver {
     pub fn follow(&mut self, later: &Resolver) {
         if later.first.is_some() {
             self.current = later.current;
+        }
+        if later.resolved_any {
+            self.last_us = later.last_us;
         }
         if self.first.is_none() {
             self.first = later.first;
@@ -616,7 +670,7 @@ impl Resolver {
                 false,
             ),
             None => {
-                let (utc, off, shifted) = self.local_to_utc(naive)?;
+                let (utc, off, shifted) = self.local_to_utc_after(naive)?;
                 (utc, off, true, shifted)
             }
         };
@@ -628,6 +682,8 @@ impl Resolver {
                     line: 0,
                     what: "out of range",
                 })?;
+        self.last_us = Some(ts_us);
+        self.resolved_any = true;
         Ok(Resolved {
             ts_us,
             utc_offset_secs: offset,
@@ -663,7 +719,27 @@ impl Resolver {
         Ok(year)
     }
 
-    /// Local wall time in the resolver's zone -> (UTC naive, offset, shifted by a DST gap).
+    /// [`Resolver::local_to_utc`], a local time that happens twice read by the stamp before.
+    fn local_to_utc_after(&mut self, naive: NaiveDateTime) -> Result<(NaiveDateTime, i32, bool)> {
+        if let Zone::Tz(tz) = self.zone
+            && let LocalResult::Ambiguous(earlier, later) = tz.from_local_datetime(&naive)
+        {
+            let (e, l) = (
+                earlier.naive_utc().and_utc().timestamp_micros(),
+                later.naive_utc().and_utc().timestamp_micros(),
+            );
+            let take_later = takes_later(self.last_us, e, l);
+            if !self.resolved_any {
+                self.first_repeated = Some((e, l, take_later));
+            }
+            let dt = if take_later { later } else { earlier };
+            return Ok((dt.naive_utc(), dt.offset().fix().local_minus_utc(), false));
+        }
+        self.local_to_utc(naive)
+    }
+
+    /// Local wall time in the resolver's zone -> (UTC naive, offset, shifted by a DST gap);
+    /// a local time that happens twice gives the earlier instant.
     fn local_to_utc(&self, naive: NaiveDateTime) -> Result<(NaiveDateTime, i32, bool)> {
         match self.zone {
             Zone::Utc => Ok((naive, 0, false)),
@@ -702,6 +778,12 @@ impl Resolver {
             },
         }
     }
+}
+
+/// Whether a local time that happens twice, at instants `earlier` and `later` (µs), is the
+/// later one after a stamp at `last_us`: the one nearer it.
+fn takes_later(last_us: Option<i64>, earlier: i64, later: i64) -> bool {
+    last_us.is_some_and(|last| last > earlier + (later - earlier) / 2)
 }
 
 /// The naive local date-time of `ts` in `year` (a leap second 60 is read as 59; the caller
@@ -804,12 +886,48 @@ mod resolver_tests {
         assert!(g.dst_gap_shifted);
         assert_eq!(g.ts_us, us("2025-03-30T01:30:00Z"));
         assert_eq!(g.utc_offset_secs, 7200);
-        // 2025-10-26 02:30 happens twice: the earlier (CEST) instant.
+        // 2025-10-26 02:30 happens twice: after a stamp of March, the earlier (CEST) instant.
         let o = r.resolve(&ts("Oct 26 02:30:00")).unwrap();
         assert_eq!(o.ts_us, us("2025-10-26T00:30:00Z"));
         assert_eq!((o.utc_offset_secs, o.dst_gap_shifted), (7200, false));
         let w = r.resolve(&ts("Nov  1 12:00:00")).unwrap();
         assert_eq!(w.utc_offset_secs, 3600);
+    }
+
+    /// A log written in time order through the end of summer time: the repeated hour comes
+    /// twice, first at +02:00, then at +01:00; a line a second late in the second pass still
+    /// belongs to the first.
+    #[test]
+    fn the_repeated_hour_is_read_in_the_order_it_was_written() {
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        let mut r = Resolver::new(YearRef::Explicit(2025), berlin);
+        let lines = [
+            ("Oct 26 01:59:59", "2025-10-25T23:59:59Z"),
+            ("Oct 26 02:00:00", "2025-10-26T00:00:00Z"),
+            ("Oct 26 02:59:59", "2025-10-26T00:59:59Z"),
+            ("Oct 26 02:00:00", "2025-10-26T01:00:00Z"),
+            ("Oct 26 02:59:58", "2025-10-26T00:59:58Z"),
+            ("Oct 26 02:00:01", "2025-10-26T01:00:01Z"),
+            ("Oct 26 02:30:00", "2025-10-26T01:30:00Z"),
+            ("Oct 26 03:00:00", "2025-10-26T02:00:00Z"),
+        ];
+        for (stamp, want) in lines {
+            assert_eq!(r.resolve(&ts(stamp)).unwrap().ts_us, us(want), "{stamp}");
+        }
+        // A part read on its own from the second pass: it assumed no stamp before, so the
+        // earlier instant, which the real stamp before says is wrong.
+        let mut part = Resolver::new(YearRef::Explicit(2025), berlin).after(None);
+        assert_eq!(
+            part.resolve(&ts("Oct 26 02:00:02")).unwrap().ts_us,
+            us("2025-10-26T00:00:02Z")
+        );
+        assert!(!part.repeated_hour_alike(r.last_instant()));
+        let mut again = Resolver::new(YearRef::Explicit(2025), berlin).after(r.last_instant());
+        assert_eq!(
+            again.resolve(&ts("Oct 26 02:00:02")).unwrap().ts_us,
+            us("2025-10-26T01:00:02Z")
+        );
+        assert!(again.repeated_hour_alike(r.last_instant()));
     }
 
     #[test]

@@ -69,6 +69,25 @@ impl CachedResolver {
         }
     }
 
+    /// The same resolver, as if the stamp before had been at `last_us`
+    /// ([`Resolver::after`]).
+    pub fn after(self, last_us: Option<i64>) -> CachedResolver {
+        CachedResolver {
+            inner: self.inner.after(last_us),
+            last: None,
+        }
+    }
+
+    /// The instant of the last stamp resolved ([`Resolver::last_instant`]).
+    pub fn last_instant(&self) -> Option<i64> {
+        self.inner.last_instant()
+    }
+
+    /// See [`Resolver::repeated_hour_alike`].
+    pub fn repeated_hour_alike(&self, actual: Option<i64>) -> bool {
+        self.inner.repeated_hour_alike(actual)
+    }
+
     /// What the year rollover carries to the next stamp ([`Resolver::year_state`]).
     pub fn year_state(&self) -> YearState {
         self.inner.year_state()

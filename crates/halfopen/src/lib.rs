@@ -49,6 +49,7 @@ pub mod infer;
 pub mod input;
 pub mod judge;
 pub mod netstat;
+pub mod offsets;
 pub mod policy;
 pub mod report;
 pub mod requests;

@@ -27,7 +27,7 @@ use crate::verdict::{Confidence, Evidence, Verdict};
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// The top-level keys of the JSON document (docs/json-schema.md).
-pub const JSON_KEYS: [&str; 31] = [
+pub const JSON_KEYS: [&str; 32] = [
     "version",
     "warnings",
     "unusable_inputs",
@@ -37,6 +37,7 @@ pub const JSON_KEYS: [&str; 31] = [
     "notes",
     "year_inferred",
     "zone_inferred",
+    "zone_suggested",
     "clock_offset_seconds",
     "headline",
     "server_findings",
@@ -472,6 +473,12 @@ pub struct Report {
     pub year_inferred: bool,
     /// True when a time zone was assumed.
     pub zone_inferred: bool,
+    /// With no `--tz`: an IANA zone whose offsets are the access log's where they changed (a
+    /// daylight-saving change) within the firewall input's time; the firewall's zone-less
+    /// stamps on one side of the change were read an hour off (`halfopen analyze` reads the
+    /// inputs again in it when it can).
+    #[serde(default)]
+    pub zone_suggested: Option<String>,
     /// Estimated offset access-log clock minus firewall clock, seconds.
     pub clock_offset_seconds: Option<f64>,
     /// The headline: what happened, what to block and what not, most important first.
@@ -536,6 +543,8 @@ pub struct Findings {
     pub year_inferred: bool,
     /// Zone inferred.
     pub zone_inferred: bool,
+    /// The zone the access logs' offsets suggest.
+    pub zone_suggested: Option<String>,
     /// Clock offset, seconds.
     pub clock_offset_seconds: Option<f64>,
     /// Correlation counts.
@@ -690,6 +699,7 @@ impl Report {
             notes: f.notes,
             year_inferred: f.year_inferred,
             zone_inferred: f.zone_inferred,
+            zone_suggested: f.zone_suggested,
             clock_offset_seconds: f.clock_offset_seconds,
             headline,
             server_findings,

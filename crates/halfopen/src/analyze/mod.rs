@@ -34,11 +34,12 @@ use crate::clock::Zone;
 use crate::connections::{self, InputRead, PacketInput, PacketsRead, ReadOptions, Workers};
 use crate::correlate::{CorrelateOptions, StreamLimits};
 use crate::error::{Error, Result};
-use crate::escape::thousands;
+use crate::escape::{rfc3339, thousands};
 use crate::evidence::{InputForm, Platform, Shows, check_every_packet};
 use crate::input::{self, Skipped};
 use crate::judge::Rules;
 use crate::netstat::NetstatSummary;
+use crate::offsets::{self, OffsetTrail};
 use crate::policy::BlockPolicy;
 use crate::report::{CorrelationReport, FormReport, InputInfo, Report};
 use crate::requests::{self, ServerNote, WebDone, WebJob, WebStream};
@@ -418,11 +419,6 @@ impl Pipeline {
             .opts
             .zone
             .unwrap_or_else(|| Zone::Fixed(hint.map_or(0, |h| h.1)));
-        let err_offset = match zone {
-            Zone::Utc => 0,
-            Zone::Fixed(o) => o,
-            Zone::Tz(_) => hint.map_or(0, |h| h.1),
-        };
         let budget = Budget::of(self.opts.memory_mb);
         let threads = self.opts.threads.unwrap_or_else(default_threads);
         let read_opts = ReadOptions {
@@ -464,7 +460,7 @@ impl Pipeline {
         let jobs: Vec<WebJob> = jobs
             .into_iter()
             .map(|mut j| {
-                j.err_offset = err_offset;
+                j.err_zone = zone;
                 j
             })
             .collect();
@@ -515,6 +511,11 @@ impl Pipeline {
         self.note_time_assumptions(&reads, zone, hint.is_some());
         self.skipped.merge(skipped);
         self.report_inputs(&reads, &forms);
+        let trails: Vec<OffsetTrail> = web_dones
+            .iter()
+            .filter(|d| d.access)
+            .map(|d| d.offsets.clone())
+            .collect();
         self.report_web(web_dones);
         if merged > 0 {
             self.notes.push(format!(
@@ -556,6 +557,7 @@ impl Pipeline {
         }
         let offset = flow.offset.0.unwrap_or(0);
         let fw_span = side.fw_span;
+        let zone_suggested = self.check_zone(zone, &trails, fw_span, zoneless(&reads));
         let access_span = flow
             .totals
             .span
@@ -614,6 +616,7 @@ impl Pipeline {
             year_inferred: self.opts.year.is_none()
                 && reads.iter().any(|r| r.inferred_year.is_some()),
             zone_inferred: self.opts.zone.is_none(),
+            zone_suggested,
             clock_offset_seconds: flow.offset.0.map(|o| o as f64 / 1e6),
             first_bytes_store: prefix.map(|st| {
                 (
@@ -720,7 +723,7 @@ impl Pipeline {
                 format,
                 lines,
                 sample,
-                err_offset: 0,
+                err_zone: Zone::Utc,
             });
         }
         (jobs, hint)
@@ -808,12 +811,7 @@ impl Pipeline {
                 }
             ));
         }
-        let zoneless = reads.iter().any(|r| {
-            !r.capture
-                && r.format
-                    .is_some_and(|f| f != halfopen_fwlog::Format::WindowsFirewall)
-        });
-        if self.opts.zone.is_none() && zoneless {
+        if self.opts.zone.is_none() && zoneless(reads) {
             self.notes.push(match zone {
                 Zone::Fixed(o) if access_hint => format!(
                     "firewall timestamps carry no zone: assumed UTC{:+03}:{:02} (the access log's offset); use --tz to override",
@@ -823,6 +821,59 @@ impl Pipeline {
                 _ => "firewall timestamps carry no zone: assumed UTC; use --tz to override".to_owned(),
             });
         }
+    }
+
+    /// A warning when the access logs' UTC offsets changed within the firewall input's time
+    /// (a daylight-saving change) while its zone-less stamps were read at one offset, or
+    /// do not match the zone given. Gives the IANA zone that reads them as they were written,
+    /// when none was given.
+    fn check_zone(
+        &mut self,
+        zone: Zone,
+        trails: &[OffsetTrail],
+        fw_span: Option<(i64, i64)>,
+        zoneless: bool,
+    ) -> Option<String> {
+        let (start, end) = fw_span.filter(|_| zoneless)?;
+        if let Zone::Tz(tz) = zone {
+            let off = trails.iter().find_map(|t| t.disagrees_with(tz))?;
+            self.warnings.push(format!(
+                "the access log's UTC offset was {} at {}, not {}'s {}: the firewall's zone-less stamps may be read in the wrong zone; check --tz",
+                offsets::show(off.1),
+                rfc3339(off.0),
+                tz.name(),
+                offsets::show(offsets::offset_at(tz, off.0).unwrap_or(0)),
+            ));
+            return None;
+        }
+        let fixed = match zone {
+            Zone::Fixed(o) => o,
+            _ => 0,
+        };
+        let change = trails
+            .iter()
+            .flat_map(OffsetTrail::changes)
+            .find(|c| c.after_us >= start && c.before_us <= end)?;
+        let zones = offsets::zones_agreeing(trails, offsets::system_zone());
+        let suggested = zones.first().map(|z| z.name().to_owned());
+        let advice = match (&suggested, self.opts.zone.is_some()) {
+            (Some(z), false) => format!(
+                "halfopen analyze reads them again with --tz {z} (its offsets are the access log's; {} zone(s) agree)",
+                zones.len()
+            ),
+            (Some(z), true) => format!("give --tz {z} (its offsets are the access log's)"),
+            (None, _) => "give the firewall's zone with --tz (an IANA name)".to_owned(),
+        };
+        self.warnings.push(format!(
+            "the access log's UTC offset changed from {} to {} between {} and {} (a daylight-saving change) within the firewall input's time, but its zone-less stamps were all read at {}: those on the other side of the change are {} off and miss their requests; {advice}",
+            offsets::show(change.old),
+            offsets::show(change.new),
+            rfc3339(change.before_us),
+            rfc3339(change.after_us),
+            offsets::show(fixed),
+            offsets::show_span(change.new - change.old),
+        ));
+        suggested.filter(|_| self.opts.zone.is_none())
     }
 
     /// The server's platform: `--server-os`, else the firewall format, else what the error log
@@ -849,6 +900,15 @@ impl Pipeline {
 }
 
 /// Why an input read without error still cannot be trusted, if so.
+/// Whether a firewall input (not a capture) writes its stamps without a zone.
+fn zoneless(reads: &[InputRead]) -> bool {
+    reads.iter().any(|r| {
+        !r.capture
+            && r.format
+                .is_some_and(|f| f != halfopen_fwlog::Format::WindowsFirewall)
+    })
+}
+
 fn unusable_reason(r: &InputRead) -> Option<String> {
     if r.capture {
         let s = r.capture_stats?;

@@ -82,6 +82,12 @@ pub struct Summary {
     pub year_inferred: bool,
     /// No zone was given.
     pub zone_inferred: bool,
+    /// An IANA zone whose offsets are the access log's where they changed (a daylight-saving
+    /// change) within the firewall inputs' time, when no zone was given: the firewall's
+    /// zone-less stamps on one side of the change were read an hour off, and reading them in
+    /// this zone reads them as they were written.
+    #[serde(default)]
+    pub zone_suggested: Option<String>,
     /// Access-log clock minus firewall clock, seconds.
     pub clock_offset_seconds: Option<f64>,
     /// The first-bytes store's peak entries and evictions (captures only).
@@ -159,6 +165,9 @@ impl Summary {
         }
         self.year_inferred |= o.year_inferred;
         self.zone_inferred |= o.zone_inferred;
+        if self.zone_suggested.is_none() {
+            self.zone_suggested.clone_from(&o.zone_suggested);
+        }
         if self.clock_offset_seconds.is_none() {
             self.clock_offset_seconds = o.clock_offset_seconds;
         }
@@ -317,6 +326,7 @@ pub fn conclude(mut s: Summary, opts: &Options) -> Report {
         notes: s.notes,
         year_inferred: s.year_inferred,
         zone_inferred: s.zone_inferred,
+        zone_suggested: s.zone_suggested,
         clock_offset_seconds: s.clock_offset_seconds,
         correlation: s.correlation,
         first_bytes,

@@ -5,11 +5,13 @@
 //! rollover rule gives year-less stamps: the tallies are plain counts then
 //! ([`FormTally::add_counts`]), the kernel messages and skipped lines are kept in order.
 //! So the reading thread cuts the rest of the log into parts of whole lines ([`Part`]),
-//! hands them to the workers in turn, each part with the year state the reading had reached
-//! when it was sent, and takes the parsed parts back in order: it checks that the part's
-//! first year-less stamp got the year it gets from the state the part before really left
-//! ([`CachedResolver::resumed_alike`]; otherwise it parses the part again itself, from that
-//! state), adds its counts, and puts its events into the batches for the tracking thread at
+//! hands them to the workers in turn, each part with the year state (and the last stamp's
+//! instant) the reading had reached when it was sent, and takes the parsed parts back in
+//! order: it checks that the part's first year-less stamp got the year it gets from the
+//! state the part before really left ([`CachedResolver::resumed_alike`]), and that a first
+//! stamp in an hour a DST end repeats was read as after the part before's last stamp
+//! ([`CachedResolver::repeated_hour_alike`]); otherwise it parses the part again itself,
+//! from that state), adds its counts, and puts its events into the batches for the tracking thread at
 //! the places one thread would have. Every count, kept line, event and batch is the one
 //! reading the log on one thread gives (tests: `tests/parallel_parse.rs`).
 //!
@@ -102,10 +104,18 @@ struct PartReader<'a> {
     resolver: CachedResolver,
 }
 
+/// What a part is parsed from: the year state and the last stamp's instant the reading had
+/// reached when it was sent.
+#[derive(Debug, Clone, Copy)]
+struct Assumed {
+    year: YearState,
+    last_us: Option<i64>,
+}
+
 /// A part parsed from an assumed year state.
 struct Parsed {
     part: Part,
-    assumed: YearState,
+    assumed: Assumed,
     st: ParseState,
     counts: LineCounts,
     skipped: Skipped,
@@ -113,14 +123,14 @@ struct Parsed {
 }
 
 impl PartReader<'_> {
-    fn parse(
-        &self,
-        part: Part,
-        assumed: YearState,
-        mut events: Vec<halfopen_tcp::Event>,
-    ) -> Parsed {
+    fn parse(&self, part: Part, assumed: Assumed, mut events: Vec<halfopen_tcp::Event>) -> Parsed {
         events.clear();
-        let mut st = ParseState::new(self.resolver.clone().resumed(assumed), true);
+        let resolver = self
+            .resolver
+            .clone()
+            .resumed(assumed.year)
+            .after(assumed.last_us);
+        let mut st = ParseState::new(resolver, true);
         let mut counts = LineCounts::default();
         let mut skipped = Skipped::new(self.skipped_cap);
         for item in &part.items {
@@ -168,7 +178,7 @@ pub struct Rest<'a, 'o> {
 
 /// A worker's two channels, seen from the reading thread.
 struct WorkerLink {
-    to: SyncSender<(Part, YearState, Vec<halfopen_tcp::Event>)>,
+    to: SyncSender<(Part, Assumed, Vec<halfopen_tcp::Event>)>,
     from: Receiver<Parsed>,
 }
 
@@ -239,7 +249,7 @@ pub fn read_rest(
 /// A worker: parses the parts it is sent, in turn, until the reading thread hangs up.
 fn work(
     reader: &PartReader<'_>,
-    parts: &Receiver<(Part, YearState, Vec<halfopen_tcp::Event>)>,
+    parts: &Receiver<(Part, Assumed, Vec<halfopen_tcp::Event>)>,
     done: &SyncSender<Parsed>,
 ) {
     for (part, assumed, events) in parts {
@@ -271,7 +281,7 @@ impl Order<'_, '_, '_> {
             let filled = part.fill(lines, max_lines);
             if !part.items.is_empty() {
                 let events = self.spare_events.pop().unwrap_or_default();
-                let assumed = self.rest.st.resolver.year_state();
+                let assumed = self.assumed();
                 let Some(link) = links.get(sent % threads) else {
                     return filled;
                 };
@@ -295,12 +305,24 @@ impl Order<'_, '_, '_> {
         }
     }
 
+    /// What the reading has reached: the state the next part is parsed from.
+    fn assumed(&self) -> Assumed {
+        let r = &self.rest.st.resolver;
+        Assumed {
+            year: r.year_state(),
+            last_us: r.last_instant(),
+        }
+    }
+
     /// Adds the next part: parsed again from the actual year state when it was parsed from
     /// another one that gives a year-less stamp of it another year.
     fn take(&mut self, parsed: Parsed) {
-        let actual = self.rest.st.resolver.year_state();
+        let actual = self.assumed();
         let mut parsed = parsed;
-        if !parsed.st.resolver.resumed_alike(parsed.assumed, actual) {
+        let resolver = &parsed.st.resolver;
+        if !resolver.resumed_alike(parsed.assumed.year, actual.year)
+            || !resolver.repeated_hour_alike(actual.last_us)
+        {
             parsed = self.reader.parse(parsed.part, actual, parsed.events);
             self.parsed_again += 1;
         }

@@ -136,6 +136,17 @@ pub enum WebItem {
 }
 
 impl WebItem {
+    /// When it happened, to be set (the error log's local time read in a zone).
+    pub fn time_mut(&mut self) -> Option<&mut i64> {
+        match self {
+            WebItem::Request(r) => Some(&mut r.ts_us),
+            WebItem::Note(t) => Some(&mut t.ts_us),
+            WebItem::Server(ServerNote::WorkersExhausted { ts_us })
+            | WebItem::Server(ServerNote::AcceptFilterMissing { ts_us }) => Some(ts_us),
+            WebItem::Internal | WebItem::Nothing => None,
+        }
+    }
+
     /// When it happened (the web log's clock), µs, if it says.
     pub fn time(&self) -> Option<i64> {
         match self {
@@ -190,7 +201,22 @@ pub use crate::tools::{is_internal_dummy, scanning_tool};
 /// One access-log line (the time moved back by the duration when the line carries the
 /// request's end).
 pub fn access_item(p: &mut AccessParser<'_>, b: &[u8]) -> Result<WebItem, String> {
+    access_item_and_offset(p, b).map(|(item, _)| item)
+}
+
+/// One access-log line ([`access_item`]) and the UTC offset its time was written in, when it
+/// has a time.
+pub fn access_item_and_offset(
+    p: &mut AccessParser<'_>,
+    b: &[u8],
+) -> Result<(WebItem, Option<i32>), String> {
     let r = p.parse(b).map_err(|e| e.to_string())?;
+    let offset = r.time.map(|t| t.utc_offset_secs);
+    let item = access_record_item(&r)?;
+    Ok((item, offset))
+}
+
+fn access_record_item(r: &halfopen_weblog::AccessRecord<'_>) -> Result<WebItem, String> {
     let raw = r.request.as_ref().map(|q| q.raw);
     if is_internal_dummy(raw, r.user_agent) {
         return Ok(WebItem::Internal);

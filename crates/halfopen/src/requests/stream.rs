@@ -10,9 +10,11 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use halfopen_fwlog::reader::LineReader;
 use halfopen_weblog::LogFormat;
 
-use super::{WebItem, access_item, error_item_and_server};
+use super::{WebItem, access_item_and_offset, error_item_and_server};
+use crate::clock::Zone;
 use crate::escape::thousands;
 use crate::input::{self, LineCounts, Sample, Skipped, Use};
+use crate::offsets::{LocalClock, OffsetTrail};
 
 /// Lines read between two batches (a batch is sent after this many lines even when empty, so
 /// the consumer learns how far the file has been read).
@@ -31,8 +33,8 @@ pub struct WebJob {
     pub lines: LineReader,
     /// Its first lines, already read for detection.
     pub sample: Sample,
-    /// The UTC offset of error-log stamps (they carry none), seconds.
-    pub err_offset: i32,
+    /// The zone of error-log stamps (they carry none).
+    pub err_zone: Zone,
 }
 
 /// What one web log gave, at its end.
@@ -50,6 +52,8 @@ pub struct WebDone {
     pub skipped: Skipped,
     /// Why it cannot be trusted, if so.
     pub unusable: Option<String>,
+    /// The UTC offsets an access log's lines carried.
+    pub offsets: OffsetTrail,
 }
 
 /// A batch of one web log's items.
@@ -83,6 +87,9 @@ fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
         ..WebDone::default()
     };
     let mut parser = job.format.as_ref().map(LogFormat::parser);
+    let mut err_clock = LocalClock::new(job.err_zone);
+    let err_offset = err_clock.fixed_offset().unwrap_or(0);
+    let mut offsets = OffsetTrail::default();
     let mut items: Vec<(i64, WebItem)> = Vec::new();
     let mut upto: Option<i64> = None;
     let mut since = 0usize;
@@ -97,9 +104,19 @@ fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
         &mut counts,
         |_, _, b| {
             let item = match &mut parser {
-                Some(p) => access_item(p, b),
-                None => error_item_and_server(b, job.err_offset).map(|(item, said)| {
+                Some(p) => access_item_and_offset(p, b).map(|(item, offset)| {
+                    if let (Some(t), Some(o)) = (item.time(), offset) {
+                        offsets.see(t, o);
+                    }
+                    item
+                }),
+                None => error_item_and_server(b, err_offset).map(|(mut item, said)| {
                     server = server.or(said);
+                    if err_clock.fixed_offset().is_none()
+                        && let Some(t) = item.time_mut()
+                    {
+                        *t = err_clock.instant(*t);
+                    }
                     item
                 }),
             };
@@ -136,6 +153,7 @@ fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
         done.format = Some(w.error_log_format().to_owned());
     }
     done.counts = counts;
+    done.offsets = offsets;
     done.unusable = unusable(access, &counts, read_error);
     let _ = tx.send(WebMsg::Done(done));
 }
