@@ -496,6 +496,8 @@ pub struct Resolver {
     last_us: Option<i64>,
     /// Whether this resolver has resolved a stamp since it was made or resumed.
     resolved_any: bool,
+    /// Whether a stamp without an offset was read in the resolver's zone.
+    zone_used: bool,
     /// When the first stamp it resolved was a local time that happens twice: its two
     /// instants and whether the later was taken (it followed the stamp before, which a
     /// part of a log read on its own only assumed).
@@ -536,6 +538,7 @@ impl Resolver {
             first: None,
             last_us: None,
             resolved_any: false,
+            zone_used: false,
             first_repeated: None,
         }
     }
@@ -633,6 +636,7 @@ impl Resolver {
         if later.resolved_any {
             self.last_us = later.last_us;
         }
+        self.zone_used |= later.zone_used;
         if self.first.is_none() {
             self.first = later.first;
         }
@@ -654,6 +658,12 @@ impl Resolver {
         self.zone
     }
 
+    /// Whether a stamp without an offset was read in [`Resolver::zone`] (a log whose stamps
+    /// all carry their offset does not depend on it).
+    pub fn zone_used(&self) -> bool {
+        self.zone_used
+    }
+
     /// Resolves one timestamp (call in line order: the year rollover depends on it).
     pub fn resolve(&mut self, ts: &Timestamp<'_>) -> Result<Resolved> {
         let (year, year_inferred) = match ts.year {
@@ -670,6 +680,7 @@ impl Resolver {
                 false,
             ),
             None => {
+                self.zone_used = true;
                 let (utc, off, shifted) = self.local_to_utc_after(naive)?;
                 (utc, off, true, shifted)
             }
@@ -835,6 +846,9 @@ mod resolver_tests {
             (x.utc_offset_secs, x.year_inferred, x.zone_inferred),
             (-18000, false, false)
         );
+        assert!(!r.zone_used(), "no stamp was read in the zone");
+        r.resolve(&ts("Jul  4 00:10:14")).unwrap();
+        assert!(r.zone_used());
     }
 
     #[test]

@@ -78,6 +78,11 @@ impl CachedResolver {
         }
     }
 
+    /// Whether a stamp without an offset was read in the zone ([`Resolver::zone_used`]).
+    pub fn zone_used(&self) -> bool {
+        self.inner.zone_used()
+    }
+
     /// The instant of the last stamp resolved ([`Resolver::last_instant`]).
     pub fn last_instant(&self) -> Option<i64> {
         self.inner.last_instant()

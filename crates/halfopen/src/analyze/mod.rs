@@ -900,13 +900,9 @@ impl Pipeline {
 }
 
 /// Why an input read without error still cannot be trusted, if so.
-/// Whether a firewall input (not a capture) writes its stamps without a zone.
+/// Whether a firewall input wrote stamps without a zone (read in the zone given or assumed).
 fn zoneless(reads: &[InputRead]) -> bool {
-    reads.iter().any(|r| {
-        !r.capture
-            && r.format
-                .is_some_and(|f| f != halfopen_fwlog::Format::WindowsFirewall)
-    })
+    reads.iter().any(|r| r.zone_used)
 }
 
 fn unusable_reason(r: &InputRead) -> Option<String> {

@@ -133,6 +133,8 @@ pub struct InputRead {
     pub unusable: Option<String>,
     /// The year inferred for its year-less stamps, if one was.
     pub inferred_year: Option<i32>,
+    /// A stamp without an offset was read in the zone given or assumed.
+    pub zone_used: bool,
     /// Its kernel messages (the first ones).
     pub kernel: Vec<KernelNote>,
     /// Its kernel messages, all counted.

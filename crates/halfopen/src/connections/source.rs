@@ -217,6 +217,7 @@ fn keep_state(read: &mut InputRead, st: ParseState) {
     read.other_format = st.other_format;
     read.span = st.span;
     read.inferred_year = st.resolver.first_inferred_year();
+    read.zone_used = st.resolver.zone_used();
     read.kernel = st.kernel;
     read.kernel_total = st.kernel_total;
     read.tally = st.tally;
