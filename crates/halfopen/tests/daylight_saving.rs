@@ -1,18 +1,19 @@
-//! The floods lab run (a real Apache, real kernels, real flood tools), its stamps rewritten as
-//! a server in Berlin writes them when the run's middle (11:15:30 UTC, between two rounds of
-//! the legitimate clients and inside the /26 network flood) falls on the start of summer time
-//! (2026-03-29 01:00 UTC) or on its end (2026-10-25 01:00 UTC): `lab/dst-shift.py`, data in
-//! `tests/data/lab/floods-dst/`. The firewall logs' syslog stamps are local wall time without a
-//! zone; the access log writes its offset on every line, +01:00 on one side of the change and
-//! +02:00 on the other.
+//! The floods and nginx lab runs (a real Apache or nginx, real kernels, real tools), their
+//! stamps rewritten as a server in Berlin writes them when the run's middle falls on the start
+//! of summer time (2026-03-29 01:00 UTC) or on its end (2026-10-25 01:00 UTC):
+//! `lab/dst-shift.py`, data in `tests/data/lab/floods-dst/` and `nginx-dst/`. The firewall
+//! logs' syslog stamps and the error logs' are local wall time without a zone; the access log
+//! writes its offset on every line, +01:00 on one side of the change and +02:00 on the other.
 //!
 //! Before, read at the access log's first offset throughout, the stamps past the change were
-//! an hour off: on `ipfw.log` (the story's form) the v6 network flood went unfound in spring
-//! and both network floods in autumn, on `kern-in.log` 22 of 77 requests missed their
-//! connections, and nothing said so. Now the report warns and names a zone whose offsets are
-//! the access log's (`zone_suggested`); read in it, every source gets the verdict it gets from
-//! the run's own UTC stamps. `--tz Europe/Berlin` read the autumn run's repeated hour once
-//! for both passes; it now reads them in the order they were written.
+//! an hour off, and nothing said so: on the floods run's `ipfw.log` (the story's form) the v6
+//! network flood went unfound in spring and both network floods in autumn, on its
+//! `kern-in.log` 22 of 77 requests missed their connections; on the nginx run's `kern-in.log`
+//! the slowloris was `legitimate`, and in autumn a silent client nginx timed out was a blocked
+//! `connect_scan`. Now the report warns and names a zone whose offsets are the access log's
+//! (`zone_suggested`); read in it, every source gets the verdict it gets from the run's own UTC
+//! stamps. `--tz Europe/Berlin` read the autumn run's repeated hour once for both passes; it
+//! now reads them in the order they were written.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -63,14 +64,33 @@ fn warns_of_the_change(r: &Report) -> bool {
 
 #[test]
 fn a_log_through_a_daylight_saving_change_reads_as_its_utc_stamps() {
-    for form in ["ipfw.log.gz", "kern-in.log.gz"] {
-        let truth = answer(&report("floods", form, Some(Zone::Utc)));
+    through_the_changes("floods", "ipfw.log.gz", 77);
+}
+
+/// The nginx lab run moved so that its middle (15:25:40 UTC) falls on the changes: nginx's
+/// error log, local time without a zone, says when it timed out the silent clients (60 s
+/// after they connected, past the change). Before, on `kern-in.log` the slowloris was
+/// `legitimate` and 41 of 112 requests were matched, and in autumn a silent client
+/// (203.0.113.33, nginx's "client timed out ... while waiting for request") was a blocked
+/// `connect_scan`.
+#[test]
+fn an_nginx_error_log_through_a_daylight_saving_change_reads_as_its_utc_stamps() {
+    through_the_changes("nginx", "ipfw.log", 112);
+}
+
+/// `run`'s forms moved through both changes (`RUN-dst/spring`, `RUN-dst/fall`), read without a
+/// zone and then in the zone suggested, against the run's own UTC forms (`ipfw`: the name of
+/// its ipfw form there).
+fn through_the_changes(run: &str, ipfw: &str, requests: u64) {
+    for (utc_form, form) in [(ipfw, "ipfw.log.gz"), ("kern-in.log.gz", "kern-in.log.gz")] {
+        let truth = answer(&report(run, utc_form, Some(Zone::Utc)));
         assert_eq!(
-            truth.2, 77,
-            "{form}: the run's own stamps match every request"
+            truth.2, requests,
+            "{run} {form}: the UTC stamps match every request"
         );
-        for season in ["floods-dst/spring", "floods-dst/fall"] {
-            let first = report(season, form, None);
+        for season in ["spring", "fall"] {
+            let season = format!("{run}-dst/{season}");
+            let first = report(&season, form, None);
             assert!(
                 warns_of_the_change(&first),
                 "{season} {form}: {:?}",
@@ -80,11 +100,11 @@ fn a_log_through_a_daylight_saving_change_reads_as_its_utc_stamps() {
                 .zone_suggested
                 .clone()
                 .unwrap_or_else(|| panic!("{season} {form}: no zone suggested"));
-            let again = report(season, form, Some(Zone::parse(&zone).expect("zone")));
+            let again = report(&season, form, Some(Zone::parse(&zone).expect("zone")));
             assert!(!warns_of_the_change(&again), "{season} {form} in {zone}");
             assert_eq!(again.zone_suggested, None);
             assert!(answer(&again) == truth, "{season} {form}: read in {zone}");
-            let named = report(season, form, Some(Zone::parse("Europe/Berlin").unwrap()));
+            let named = report(&season, form, Some(Zone::parse("Europe/Berlin").unwrap()));
             assert!(
                 answer(&named) == truth,
                 "{season} {form}: --tz Europe/Berlin"
