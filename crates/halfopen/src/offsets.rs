@@ -53,7 +53,7 @@ pub struct OffsetTrail {
     first: Option<(i64, i32)>,
     last: Option<(i64, i32)>,
     changes: Vec<OffsetChange>,
-    /// Changes past [`MAX_CHANGES`], not kept.
+    /// Changes past `MAX_CHANGES`, not kept.
     dropped: u64,
 }
 
@@ -89,7 +89,7 @@ impl OffsetTrail {
         self.last
     }
 
-    /// Where the offset changed (the first [`MAX_CHANGES`]).
+    /// Where the offset changed (the first 16).
     pub fn changes(&self) -> &[OffsetChange] {
         &self.changes
     }

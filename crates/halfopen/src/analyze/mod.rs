@@ -899,12 +899,12 @@ impl Pipeline {
     }
 }
 
-/// Why an input read without error still cannot be trusted, if so.
 /// Whether a firewall input wrote stamps without a zone (read in the zone given or assumed).
 fn zoneless(reads: &[InputRead]) -> bool {
     reads.iter().any(|r| r.zone_used)
 }
 
+/// Why an input read without error still cannot be trusted, if so.
 fn unusable_reason(r: &InputRead) -> Option<String> {
     if r.capture {
         let s = r.capture_stats?;

@@ -1,19 +1,20 @@
 //! The rest of a firewall log, once its form is decided, parsed on worker threads.
 //!
 //! Parsing is most of a firewall log's reading. Past the form's decision ([`FORM_LINES`]
-//! TCP lines) a line's outcome depends on the lines before it only through the year the
-//! rollover rule gives year-less stamps: the tallies are plain counts then
-//! ([`FormTally::add_counts`]), the kernel messages and skipped lines are kept in order.
-//! So the reading thread cuts the rest of the log into parts of whole lines ([`Part`]),
-//! hands them to the workers in turn, each part with the year state (and the last stamp's
-//! instant) the reading had reached when it was sent, and takes the parsed parts back in
-//! order: it checks that the part's first year-less stamp got the year it gets from the
-//! state the part before really left ([`CachedResolver::resumed_alike`]), and that a first
-//! stamp in an hour a DST end repeats was read as after the part before's last stamp
-//! ([`CachedResolver::repeated_hour_alike`]); otherwise it parses the part again itself,
-//! from that state), adds its counts, and puts its events into the batches for the tracking thread at
-//! the places one thread would have. Every count, kept line, event and batch is the one
-//! reading the log on one thread gives (tests: `tests/parallel_parse.rs`).
+//! TCP lines) a line's outcome depends on the lines before it only through its stamp: the
+//! year the rollover rule gives a year-less stamp, and which of its two instants a local time
+//! that a DST end repeats takes (the one nearer the stamp before). The tallies are plain
+//! counts then ([`FormTally::add_counts`]), the kernel messages and skipped lines are kept in
+//! order. So the reading thread cuts the rest of the log into parts of whole lines
+//! ([`Part`]), hands them to the workers in turn, each part with the year state and the last
+//! stamp's instant the reading had reached when it was sent, and takes the parsed parts back
+//! in order. It checks that the part's first year-less stamp got the year it gets from the
+//! state the part before really left ([`CachedResolver::resumed_alike`]) and that a first
+//! stamp in a repeated hour took the instant the part before's last stamp gives it
+//! ([`CachedResolver::repeated_hour_alike`]); otherwise it parses the part again itself, from
+//! that state. Then it adds the part's counts and puts its events into the batches for the
+//! tracking thread at the places one thread would have. Every count, kept line, event and
+//! batch is the one reading the log on one thread gives (tests: `tests/parallel_parse.rs`).
 //!
 //! [`FORM_LINES`]: crate::evidence::FORM_LINES
 //! [`FormTally::add_counts`]: crate::evidence::FormTally::add_counts
@@ -314,8 +315,9 @@ impl Order<'_, '_, '_> {
         }
     }
 
-    /// Adds the next part: parsed again from the actual year state when it was parsed from
-    /// another one that gives a year-less stamp of it another year.
+    /// Adds the next part: parsed again from the actual state when it was parsed from another
+    /// one that gives a year-less stamp of it another year, or its first stamp, in an hour a
+    /// DST end repeats, the other instant.
     fn take(&mut self, parsed: Parsed) {
         let actual = self.assumed();
         let mut parsed = parsed;
