@@ -117,8 +117,9 @@ const MAX_CHECKS_PER_WINDOW: i64 = 2_000;
 
 /// The IANA zones whose offset was the trails' at every instant they know one, and that
 /// agree with each other on the offset at every quarter hour inside each change's window
-/// (so any of them reads the stamps of that time alike). Empty when none fits or they
-/// disagree; the system's own zone first when it is one of them.
+/// (so any of them reads the stamps of that time alike). Empty when none fits, when they
+/// disagree, or when a trail changed more often than it keeps; this machine's zone (`system`)
+/// first when it is one of them.
 ///
 /// ```
 /// use halfopen::offsets::{zones_agreeing, OffsetTrail};
@@ -131,6 +132,11 @@ const MAX_CHECKS_PER_WINDOW: i64 = 2_000;
 /// assert!(zones.iter().all(|z| z.name() != "America/New_York"));
 /// ```
 pub fn zones_agreeing(trails: &[OffsetTrail], system: Option<chrono_tz::Tz>) -> Vec<chrono_tz::Tz> {
+    // More changes than kept: offsets mixed line by line (vhosts of several zones), which no
+    // one zone wrote.
+    if trails.iter().any(|t| t.dropped > 0) {
+        return Vec::new();
+    }
     let points: Vec<(i64, i32)> = trails.iter().flat_map(OffsetTrail::points).collect();
     if points.is_empty() {
         return Vec::new();
@@ -340,6 +346,16 @@ mod tests {
         odd.see(us("2026-12-06T11:14:31Z"), 3600);
         odd.see(us("2026-12-06T11:16:19Z"), 7200);
         assert!(zones_agreeing(&[odd], None).is_empty());
+        // Two zones' lines mixed: more changes than kept, no zone.
+        let mut mixed = OffsetTrail::default();
+        for i in 0..40 {
+            mixed.see(
+                us("2026-12-06T11:14:31Z") + i,
+                if i % 2 == 0 { 0 } else { 3600 },
+            );
+        }
+        assert_eq!(mixed.changes().len(), 16);
+        assert!(zones_agreeing(&[mixed], None).is_empty());
     }
 
     #[test]
