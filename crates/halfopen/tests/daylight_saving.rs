@@ -14,6 +14,9 @@
 //! (`zone_suggested`); read in it, every source gets the verdict it gets from the run's own UTC
 //! stamps. `--tz Europe/Berlin` read the autumn run's repeated hour once for both passes; it
 //! now reads them in the order they were written.
+//!
+//! And the floods run's web logs in Berlin time in front of its firewall in UTC
+//! (`floods-tz/`): the zone difference is found as a clock offset of whole quarter hours.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,17 +31,22 @@ fn dir(run: &str) -> PathBuf {
 }
 
 fn report(run: &str, form: &str, zone: Option<Zone>) -> Report {
+    report_from(run, form, run, zone)
+}
+
+/// The firewall form of run `fw`, the web logs of run `web`.
+fn report_from(fw: &str, form: &str, web: &str, zone: Option<Zone>) -> Report {
     let mut a = Analyzer::new(Options {
         year: Some(2026),
         zone,
         top: usize::MAX,
         ..Options::default()
     });
-    a.add_path(Source::Firewall, &dir(run).join(form))
+    a.add_path(Source::Firewall, &dir(fw).join(form))
         .expect("firewall log");
-    a.add_path(Source::Access, &dir(run).join("access.log"))
+    a.add_path(Source::Access, &dir(web).join("access.log"))
         .expect("access log");
-    a.add_path(Source::ErrorLog, &dir(run).join("error.log"))
+    a.add_path(Source::ErrorLog, &dir(web).join("error.log"))
         .expect("error log");
     a.finish()
 }
@@ -136,4 +144,35 @@ fn a_log_without_a_change_suggests_nothing() {
     let r = report("floods", "ipfw.log.gz", None);
     assert!(!warns_of_the_change(&r), "{:?}", r.warnings);
     assert_eq!(r.zone_suggested, None);
+}
+
+/// A firewall box kept in UTC in front of an Apache in Berlin time (`floods-tz/`: the floods
+/// run's web logs rewritten at +01:00, its firewall logs as they are): without `--tz` the
+/// firewall's stamps are read at the access log's +01:00, an hour early. Before, no offset
+/// within 15 min fit, the logs were said not to overlap, and no request was matched. Now the
+/// offset of whole quarter hours is found where the first minute holds the clients'
+/// connections, said as a zone, and applied.
+#[test]
+fn a_firewall_in_another_zone_than_the_web_server_is_found_and_said() {
+    for form in ["ipfw.log.gz", "kern.log.gz", "kern-syn.log.gz"] {
+        let truth = answer(&report("floods", form, Some(Zone::Utc)));
+        let r = report_from("floods", form, "floods-tz", None);
+        assert_eq!(r.clock_offset_seconds, Some(3600.0), "{form}");
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("look written at UTC+00:00 (give --tz +0000)")),
+            "{form}: {:?}",
+            r.warnings
+        );
+        assert!(answer(&r) == truth, "{form}: the answer of the UTC run");
+    }
+    // Its clients' connections held past the first minute: no offset, said as no overlap.
+    let r = report_from("floods", "kern-in.log.gz", "floods-tz", None);
+    assert_eq!(r.clock_offset_seconds, None);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("do not overlap in time"))
+    );
 }

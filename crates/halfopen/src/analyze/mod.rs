@@ -562,7 +562,7 @@ impl Pipeline {
             .totals
             .span
             .map(|(a, b)| (a.saturating_sub(offset), b.saturating_sub(offset)));
-        self.check_offset(flow.offset);
+        self.check_offset(flow.offset, zone);
         let platform = self.platform(&reads, &flow.totals.server_notes);
         // Successes: the access log's, and whole requests a capture saw answered.
         let mut successes = std::mem::take(&mut flow.totals.successes);
@@ -784,13 +784,22 @@ impl Pipeline {
 
     /// A warning when the clock offset between the logs is large (a wrong --tz or --year
     /// shows there) or could not be found although both logs have requests and connections.
-    fn check_offset(&mut self, (offset, pairs): (Option<i64>, u64)) {
+    fn check_offset(&mut self, (offset, pairs): (Option<i64>, u64), zone: Zone) {
         if let Some(o) = offset.filter(|o| o.unsigned_abs() >= 300_000_000) {
             self.warnings.push(format!(
                 "the access log's clock is {:+.0} s off the firewall's ({} request/connection \
-                 pairs agree): check --tz and the servers' clocks",
+                 pairs agree): {}",
                 o as f64 / 1e6,
-                thousands(pairs)
+                thousands(pairs),
+                zone_of_the_offset(o, zone).map_or_else(
+                    || "check --tz and the servers' clocks".to_owned(),
+                    |(read, written)| format!(
+                        "whole quarter hours, as a zone makes: the firewall's stamps, read at UTC{}, look written at UTC{} (give --tz {}); the offset is applied",
+                        offsets::show(read),
+                        offsets::show(written),
+                        offsets::show(written).replace(':', "")
+                    )
+                )
             ));
         }
     }
@@ -899,6 +908,25 @@ impl Pipeline {
     }
 }
 
+/// A clock offset (access minus firewall, µs) of whole quarter hours, give or take 5 s, with
+/// the firewall's stamps read at a fixed offset: (the offset they were read at, the one they
+/// look written at).
+fn zone_of_the_offset(offset_us: i64, zone: Zone) -> Option<(i32, i32)> {
+    let read = match zone {
+        Zone::Utc => 0,
+        Zone::Fixed(o) => o,
+        Zone::Tz(_) => return None,
+    };
+    let quarter = 900_000_000;
+    let steps = (offset_us + quarter / 2).div_euclid(quarter);
+    let skew = offset_us - steps * quarter;
+    if steps == 0 || skew.abs() > 5_000_000 {
+        return None;
+    }
+    let written = i64::from(read) - steps * 900;
+    Some((read, i32::try_from(written).ok()?))
+}
+
 /// Whether a firewall input wrote stamps without a zone (read in the zone given or assumed).
 fn zoneless(reads: &[InputRead]) -> bool {
     reads.iter().any(|r| r.zone_used)
@@ -956,4 +984,28 @@ fn drain_web(web: Option<WebStream>) -> Vec<WebDone> {
     };
     while web.next_batch().is_some() {}
     web.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_offset_of_whole_quarter_hours_names_the_zone_the_stamps_were_written_in() {
+        // Read at +01:00, the access log an hour (and 2 s of skew) ahead: written in UTC.
+        assert_eq!(
+            zone_of_the_offset(3_602_000_000, Zone::Fixed(3600)),
+            Some((3600, 0))
+        );
+        // Read in UTC, the access log 5 h 30 min behind: written at +05:30.
+        assert_eq!(
+            zone_of_the_offset(-19_800_000_000, Zone::Utc),
+            Some((0, 19_800))
+        );
+        // Not whole quarter hours, less than one, or an IANA zone: no zone named.
+        assert_eq!(zone_of_the_offset(3_630_000_000, Zone::Utc), None);
+        assert_eq!(zone_of_the_offset(400_000_000, Zone::Utc), None);
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        assert_eq!(zone_of_the_offset(3_600_000_000, berlin), None);
+    }
 }

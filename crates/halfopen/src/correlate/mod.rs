@@ -495,16 +495,22 @@ pub fn estimate_offset(
         .keys()
         .map(|&d| (score(d), std::cmp::Reverse(d.abs()), d))
         .max();
-    let Some((support, _, d)) = best else {
-        return (None, 0);
+    let near = best.filter(|&(support, _, d)| {
+        let (a, b) = both(d);
+        support >= 3
+            && support * 4 >= with_candidates
+            && a.connections_with(b) >= MIN_OFFSET_CONNECTIONS
+    });
+    let Some((support, _, d)) = near else {
+        let sample = requests
+            .iter()
+            .step_by(step)
+            .filter(|r| r.kind().completed());
+        return match zone_offset(&by_addr, sample, opts) {
+            Some(found) => found,
+            None => (None, best.map_or(0, |b| b.0)),
+        };
     };
-    let (a, b) = both(d);
-    if support < 3
-        || support * 4 < with_candidates
-        || a.connections_with(b) < MIN_OFFSET_CONNECTIONS
-    {
-        return (None, support);
-    }
     let secs = if (d - 1).abs() * 1_000_000 <= opts.tolerance_us
         || d.abs() * 1_000_000 <= opts.tolerance_us
     {
@@ -513,6 +519,81 @@ pub fn estimate_offset(
         d - 1
     };
     (Some(secs.saturating_mul(1_000_000)), support)
+}
+
+/// Time zones are whole quarter hours apart: stamps written in one zone and read in another
+/// put the access log a whole number of quarter hours off the firewall, up to 14 hours, plus
+/// the two clocks' own skew.
+const ZONE_STEP_US: i64 = 900_000_000;
+
+/// Quarter hours of the largest zone difference (UTC-12 to UTC+14).
+const MAX_ZONE_STEPS: i64 = 104;
+
+/// Skew between the two clocks on top of a zone difference, µs.
+const ZONE_SKEW_US: i64 = 5_000_000;
+
+/// Requests a zone difference must rest on: it moves every match by hours, so it needs more
+/// than the near offset's 3.
+const MIN_ZONE_PAIRS: u64 = 10;
+
+/// Where no near offset (within [`CorrelateOptions::max_offset_us`]) fits: the offset of whole
+/// quarter hours (a firewall writing its stamps in another zone than the access log's offset
+/// they were read at; a FreeBSD firewall box kept in UTC in front of an Apache in local time)
+/// at which the sample's requests meet their addresses' connection starts within a few
+/// seconds. It must rest on [`MIN_ZONE_PAIRS`] requests from [`MIN_OFFSET_CONNECTIONS`]
+/// connections, on a quarter of the requests whose address has connections (as the near
+/// offset), and on three times as many as any other quarter hour.
+fn zone_offset<'r>(
+    by_addr: &HashMap<IpAddr, Vec<i64>, foldhash::fast::RandomState>,
+    sample: impl Iterator<Item = &'r LoggedRequest>,
+    opts: &CorrelateOptions,
+) -> Option<(Option<i64>, u64)> {
+    let mut per_step: HashMap<i64, (Support, Vec<i64>), foldhash::fast::RandomState> =
+        HashMap::default();
+    let mut considered = 0u64;
+    for r in sample {
+        let Some(starts) = by_addr.get(&r.client) else {
+            continue;
+        };
+        considered += 1;
+        for k in (-MAX_ZONE_STEPS..=MAX_ZONE_STEPS).filter(|k| *k != 0) {
+            let at = r.ts_us.saturating_sub(k * ZONE_STEP_US);
+            let lo = starts.partition_point(|s| *s < at.saturating_sub(ZONE_SKEW_US));
+            let Some(&s) = starts
+                .get(lo)
+                .filter(|s| **s <= at.saturating_add(ZONE_SKEW_US))
+            else {
+                continue;
+            };
+            let (support, skews) = per_step.entry(k).or_default();
+            support.add(r.client, s);
+            skews.push((r.ts_us - s - k * ZONE_STEP_US).div_euclid(1_000_000));
+        }
+    }
+    let mut ranked: Vec<(u64, i64)> = per_step.iter().map(|(k, v)| (v.0.requests, *k)).collect();
+    ranked.sort_unstable_by(|a, b| b.cmp(a));
+    let &(support, k) = ranked.first()?;
+    let runner_up = ranked.get(1).map_or(0, |r| r.0);
+    let (found, skews) = per_step.get(&k)?;
+    if support < MIN_ZONE_PAIRS
+        || support * 4 < considered
+        || support < 3 * runner_up
+        || found.connections.len() < MIN_OFFSET_CONNECTIONS
+    {
+        return None;
+    }
+    // The skew as the near offset reads it: a request 0 or 1 s after its connection's start.
+    let count = |d: i64| skews.iter().filter(|x| **x == d).count();
+    let d = (-5..=6).max_by_key(|&d| (count(d) + count(d - 1), std::cmp::Reverse(d.abs())))?;
+    let skew = if (d - 1).abs() * 1_000_000 <= opts.tolerance_us {
+        0
+    } else {
+        d - 1
+    };
+    Some((
+        Some((k * ZONE_STEP_US).saturating_add(skew * 1_000_000)),
+        support,
+    ))
 }
 
 /// The time span `[first, last]` covered by the connections, µs.
