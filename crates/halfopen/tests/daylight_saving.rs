@@ -66,8 +66,13 @@ fn answer(r: &Report) -> (BTreeMap<std::net::IpAddr, String>, Vec<String>, u64, 
     )
 }
 
+/// Whether a warning says `text`.
+fn warns(r: &Report, text: &str) -> bool {
+    r.warnings.iter().any(|w| w.contains(text))
+}
+
 fn warns_of_the_change(r: &Report) -> bool {
-    r.warnings.iter().any(|w| w.contains("daylight-saving"))
+    warns(r, "daylight-saving")
 }
 
 #[test]
@@ -129,13 +134,7 @@ fn a_zone_the_access_log_contradicts_is_said() {
         "ipfw.log.gz",
         Some(Zone::parse("America/New_York").unwrap()),
     );
-    assert!(
-        r.warnings
-            .iter()
-            .any(|w| w.contains("not America/New_York's")),
-        "{:?}",
-        r.warnings
-    );
+    assert!(warns(&r, "not America/New_York's"), "{:?}", r.warnings);
 }
 
 /// The run in UTC: no warning, no zone suggested.
@@ -158,21 +157,12 @@ fn a_firewall_in_another_zone_than_the_web_server_is_found_and_said() {
         let truth = answer(&report("floods", form, Some(Zone::Utc)));
         let r = report_from("floods", form, "floods-tz", None);
         assert_eq!(r.clock_offset_seconds, Some(3600.0), "{form}");
-        assert!(
-            r.warnings
-                .iter()
-                .any(|w| w.contains("look written at UTC+00:00 (give --tz +0000)")),
-            "{form}: {:?}",
-            r.warnings
-        );
+        let said = warns(&r, "look written at UTC+00:00 (give --tz +0000)");
+        assert!(said, "{form}: {:?}", r.warnings);
         assert!(answer(&r) == truth, "{form}: the answer of the UTC run");
     }
     // Its clients' connections held past the first minute: no offset, said as no overlap.
     let r = report_from("floods", "kern-in.log.gz", "floods-tz", None);
     assert_eq!(r.clock_offset_seconds, None);
-    assert!(
-        r.warnings
-            .iter()
-            .any(|w| w.contains("do not overlap in time"))
-    );
+    assert!(warns(&r, "do not overlap in time"), "{:?}", r.warnings);
 }
