@@ -918,12 +918,12 @@ fn zone_of_the_offset(offset_us: i64, zone: Zone) -> Option<(i32, i32)> {
         Zone::Tz(_) => return None,
     };
     let quarter = 900_000_000;
-    let steps = (offset_us + quarter / 2).div_euclid(quarter);
-    let skew = offset_us - steps * quarter;
+    let steps = offset_us.saturating_add(quarter / 2).div_euclid(quarter);
+    let skew = offset_us.saturating_sub(steps.saturating_mul(quarter));
     if steps == 0 || skew.abs() > 5_000_000 {
         return None;
     }
-    let written = i64::from(read) - steps * 900;
+    let written = i64::from(read).saturating_sub(steps.saturating_mul(900));
     Some((read, i32::try_from(written).ok()?))
 }
 

@@ -567,7 +567,8 @@ fn zone_offset<'r>(
             };
             let (support, skews) = per_step.entry(k).or_default();
             support.add(r.client, s);
-            skews.push((r.ts_us - s - k * ZONE_STEP_US).div_euclid(1_000_000));
+            let skew = r.ts_us.saturating_sub(s).saturating_sub(k * ZONE_STEP_US);
+            skews.push(skew.div_euclid(1_000_000));
         }
     }
     let mut ranked: Vec<(u64, i64)> = per_step.iter().map(|(k, v)| (v.0.requests, *k)).collect();
