@@ -406,6 +406,23 @@ pub enum Zone {
 }
 
 impl Zone {
+    /// The offset of a fixed zone, seconds east (UTC: 0); `None` for an IANA zone, whose
+    /// offset changes.
+    ///
+    /// ```
+    /// use halfopen_fwlog::time::Zone;
+    /// assert_eq!(Zone::parse("-05:00").unwrap().fixed_offset(), Some(-18_000));
+    /// assert_eq!(Zone::Utc.fixed_offset(), Some(0));
+    /// assert_eq!(Zone::parse("Europe/Berlin").unwrap().fixed_offset(), None);
+    /// ```
+    pub fn fixed_offset(self) -> Option<i32> {
+        match self {
+            Zone::Utc => Some(0),
+            Zone::Fixed(o) => Some(o),
+            Zone::Tz(_) => None,
+        }
+    }
+
     /// Parses `UTC` / `Z`, a fixed offset (`+0100`, `-05:00`, `+01`), or an IANA name
     /// (`Europe/Berlin`).
     ///

@@ -269,18 +269,9 @@ impl LocalClock {
         }
     }
 
-    /// The offset a fixed zone adds; `None` for an IANA zone.
-    pub fn fixed_offset(&self) -> Option<i32> {
-        match self.zone {
-            Zone::Utc => Some(0),
-            Zone::Fixed(o) => Some(o),
-            Zone::Tz(_) => None,
-        }
-    }
-
     /// The instant of local wall time `local_us`.
     pub fn instant(&mut self, local_us: i64) -> i64 {
-        if let Some(o) = self.fixed_offset() {
+        if let Some(o) = self.zone.fixed_offset() {
             return local_us.saturating_sub(i64::from(o) * 1_000_000);
         }
         let Some(naive) = DateTime::<Utc>::from_timestamp_micros(local_us).map(|d| d.naive_utc())

@@ -466,7 +466,7 @@ impl Pipeline {
             .collect();
         // 2-5. What each input shows, connections and requests (each input on its own
         // thread), correlation and rollups, streamed.
-        let (packets_read, mut flow, corr, web_dones) = std::thread::scope(|s| {
+        let (packets_read, mut flow, corr, mut web_dones) = std::thread::scope(|s| {
             let web = (!jobs.is_empty()).then(|| WebStream::start(s, jobs, cap));
             let mut flow = flow::Flow::new(
                 web,
@@ -512,9 +512,9 @@ impl Pipeline {
         self.skipped.merge(skipped);
         self.report_inputs(&reads, &forms);
         let trails: Vec<OffsetTrail> = web_dones
-            .iter()
+            .iter_mut()
             .filter(|d| d.access)
-            .map(|d| d.offsets.clone())
+            .map(|d| std::mem::take(&mut d.offsets))
             .collect();
         self.report_web(web_dones);
         if merged > 0 {
@@ -855,10 +855,7 @@ impl Pipeline {
             ));
             return None;
         }
-        let fixed = match zone {
-            Zone::Fixed(o) => o,
-            _ => 0,
-        };
+        let fixed = zone.fixed_offset().unwrap_or(0);
         let change = trails
             .iter()
             .flat_map(OffsetTrail::changes)
@@ -912,11 +909,7 @@ impl Pipeline {
 /// the firewall's stamps read at a fixed offset: (the offset they were read at, the one they
 /// look written at).
 fn zone_of_the_offset(offset_us: i64, zone: Zone) -> Option<(i32, i32)> {
-    let read = match zone {
-        Zone::Utc => 0,
-        Zone::Fixed(o) => o,
-        Zone::Tz(_) => return None,
-    };
+    let read = zone.fixed_offset()?;
     let quarter = 900_000_000;
     let steps = offset_us.saturating_add(quarter / 2).div_euclid(quarter);
     let skew = offset_us.saturating_sub(steps.saturating_mul(quarter));

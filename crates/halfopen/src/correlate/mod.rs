@@ -478,8 +478,6 @@ pub fn estimate_offset(
             }
         }
     }
-    // Whole-second stamps make a request at its connection's start read 0 or 1 s later:
-    // score each difference with its neighbour.
     let none = Support::default();
     let both = |d: i64| {
         (
@@ -487,21 +485,17 @@ pub fn estimate_offset(
             hist.get(&(d - 1)).unwrap_or(&none),
         )
     };
-    let score = |d: i64| {
-        let (a, b) = both(d);
-        a.requests + b.requests
-    };
-    let best = hist
-        .keys()
-        .map(|&d| (score(d), std::cmp::Reverse(d.abs()), d))
-        .max();
-    let near = best.filter(|&(support, _, d)| {
+    let best = best_second(
+        |d| hist.get(&d).map_or(0, |s| s.requests),
+        hist.keys().copied(),
+    );
+    let near = best.filter(|&(support, d)| {
         let (a, b) = both(d);
         support >= 3
             && support * 4 >= with_candidates
             && a.connections_with(b) >= MIN_OFFSET_CONNECTIONS
     });
-    let Some((support, _, d)) = near else {
+    let Some((support, d)) = near else {
         let sample = requests
             .iter()
             .step_by(step)
@@ -511,14 +505,32 @@ pub fn estimate_offset(
             None => (None, best.map_or(0, |b| b.0)),
         };
     };
-    let secs = if (d - 1).abs() * 1_000_000 <= opts.tolerance_us
-        || d.abs() * 1_000_000 <= opts.tolerance_us
-    {
+    let secs = whole_seconds(d, opts);
+    (Some(secs.saturating_mul(1_000_000)), support)
+}
+
+/// The difference (whole seconds) that most pairs put the offset at, with its score: a
+/// request at its connection's start reads 0 or 1 s later in whole-second stamps, so each
+/// difference `d` is scored with its neighbour `d - 1` (`count`), the smaller one first on a
+/// tie.
+fn best_second(
+    count: impl Fn(i64) -> u64,
+    candidates: impl Iterator<Item = i64>,
+) -> Option<(u64, i64)> {
+    candidates
+        .map(|d| (count(d) + count(d - 1), std::cmp::Reverse(d.abs()), d))
+        .max()
+        .map(|(score, _, d)| (score, d))
+}
+
+/// The offset, whole seconds, of the best difference `d` ([`best_second`]): `d - 1`, or 0
+/// within the tolerance.
+fn whole_seconds(d: i64, opts: &CorrelateOptions) -> i64 {
+    if (d - 1).abs() * 1_000_000 <= opts.tolerance_us || d.abs() * 1_000_000 <= opts.tolerance_us {
         0
     } else {
         d - 1
-    };
-    (Some(secs.saturating_mul(1_000_000)), support)
+    }
 }
 
 /// Time zones are whole quarter hours apart: stamps written in one zone and read in another
@@ -583,14 +595,10 @@ fn zone_offset<'r>(
     {
         return None;
     }
-    // The skew as the near offset reads it: a request 0 or 1 s after its connection's start.
-    let count = |d: i64| skews.iter().filter(|x| **x == d).count();
-    let d = (-5..=6).max_by_key(|&d| (count(d) + count(d - 1), std::cmp::Reverse(d.abs())))?;
-    let skew = if (d - 1).abs() * 1_000_000 <= opts.tolerance_us {
-        0
-    } else {
-        d - 1
-    };
+    // The skew as the near offset reads it.
+    let count = |d: i64| skews.iter().filter(|x| **x == d).count() as u64;
+    let (_, d) = best_second(count, -5..=6)?;
+    let skew = whole_seconds(d, opts);
     Some((
         Some((k * ZONE_STEP_US).saturating_add(skew * 1_000_000)),
         support,

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use halfopen_weblog::error_log::{ErrorRecord, Known};
 use halfopen_weblog::{AccessParser, LogFormat};
 
+use crate::clock::Zone;
 use crate::evidence::WebServer;
 use crate::facts::{RequestExample, RequestKind};
+use crate::offsets::LocalClock;
 
 mod stream;
 pub use stream::{LINES_PER_BATCH, WebBatch, WebDone, WebJob, WebStream};
@@ -136,17 +138,6 @@ pub enum WebItem {
 }
 
 impl WebItem {
-    /// When it happened, to be set (the error log's local time read in a zone).
-    pub fn time_mut(&mut self) -> Option<&mut i64> {
-        match self {
-            WebItem::Request(r) => Some(&mut r.ts_us),
-            WebItem::Note(t) => Some(&mut t.ts_us),
-            WebItem::Server(ServerNote::WorkersExhausted { ts_us })
-            | WebItem::Server(ServerNote::AcceptFilterMissing { ts_us }) => Some(ts_us),
-            WebItem::Internal | WebItem::Nothing => None,
-        }
-    }
-
     /// When it happened (the web log's clock), µs, if it says.
     pub fn time(&self) -> Option<i64> {
         match self {
@@ -242,20 +233,32 @@ fn access_record_item(r: &halfopen_weblog::AccessRecord<'_>) -> Result<WebItem, 
     Ok(WebItem::Request(lr))
 }
 
-/// One error-log line: a read timeout, a note about the server, or nothing.
+/// One error-log line: a read timeout, a note about the server, or nothing (a stamp without
+/// a zone read at `utc_offset_secs`).
 pub fn error_item(b: &[u8], utc_offset_secs: i32) -> Result<WebItem, String> {
-    error_item_and_server(b, utc_offset_secs).map(|(item, _)| item)
+    let mut clock = LocalClock::new(Zone::Fixed(utc_offset_secs));
+    error_item_and_server(b, &mut clock).map(|(item, _)| item)
 }
 
-/// One error-log line ([`error_item`]) and the web server that wrote it, when its form tells
+/// An offset no zone has (zones are whole minutes): a stamp read at it carried no offset of
+/// its own.
+const ZONELESS: i32 = 1;
+
+/// One error-log line ([`error_item`]), a stamp without a zone read on `clock` (a stamp with
+/// its own offset as written), and the web server that wrote the line, when its form tells
 /// (Apache 2.2 or 2.4, or nginx; not a bare start-up line).
 pub fn error_item_and_server(
     b: &[u8],
-    utc_offset_secs: i32,
+    clock: &mut LocalClock,
 ) -> Result<(WebItem, Option<WebServer>), String> {
     use halfopen_weblog::error_log::ErrorFlavor;
-    let r =
-        halfopen_weblog::error_log::parse_with(b, utc_offset_secs).map_err(|e| e.to_string())?;
+    let mut r = halfopen_weblog::error_log::parse_with(b, ZONELESS).map_err(|e| e.to_string())?;
+    if let Some(t) = r.time.as_mut()
+        && t.utc_offset_secs == ZONELESS
+    {
+        let local = t.ts_us.saturating_add(i64::from(ZONELESS) * 1_000_000);
+        t.ts_us = clock.instant(local);
+    }
     let server = match r.flavor {
         ErrorFlavor::Apache22 | ErrorFlavor::Apache24 => Some(WebServer::Apache),
         ErrorFlavor::Nginx => Some(WebServer::Nginx),
@@ -344,7 +347,12 @@ mod tests {
         let apache = b"[Tue Nov 24 21:36:57.256757 2026] [reqtimeout:info] [pid 3148:tid 3161] [client 198.51.100.21:43777] AH01382: Request header read timeout";
         let nginx = b"2026/12/07 15:25:08 [info] 8503#8503: *14 client closed connection while waiting for request, client: 203.0.113.24, server: 192.0.2.10:80";
         let bare = b"AH00558: apache2: Could not reliably determine the server's fully qualified domain name";
-        let server = |b: &[u8]| error_item_and_server(b, 0).ok().and_then(|(_, s)| s);
+        let mut clock = LocalClock::new(Zone::Utc);
+        let mut server = |b: &[u8]| {
+            error_item_and_server(b, &mut clock)
+                .ok()
+                .and_then(|(_, s)| s)
+        };
         assert_eq!(server(apache), Some(WebServer::Apache));
         assert_eq!(server(nginx), Some(WebServer::Nginx));
         assert_eq!(server(bare), None);

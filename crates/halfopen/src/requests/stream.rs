@@ -88,7 +88,6 @@ fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
     };
     let mut parser = job.format.as_ref().map(LogFormat::parser);
     let mut err_clock = LocalClock::new(job.err_zone);
-    let err_offset = err_clock.fixed_offset().unwrap_or(0);
     let mut offsets = OffsetTrail::default();
     let mut items: Vec<(i64, WebItem)> = Vec::new();
     let mut upto: Option<i64> = None;
@@ -110,13 +109,8 @@ fn read_job(mut job: WebJob, cap: usize, tx: &SyncSender<WebMsg>) {
                     }
                     item
                 }),
-                None => error_item_and_server(b, err_offset).map(|(mut item, said)| {
+                None => error_item_and_server(b, &mut err_clock).map(|(item, said)| {
                     server = server.or(said);
-                    if err_clock.fixed_offset().is_none()
-                        && let Some(t) = item.time_mut()
-                    {
-                        *t = err_clock.instant(*t);
-                    }
                     item
                 }),
             };
