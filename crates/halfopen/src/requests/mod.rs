@@ -358,6 +358,22 @@ mod tests {
         assert_eq!(server(bare), None);
     }
 
+    /// A stamp without a zone is read on the clock (here Berlin, summer time: +02:00); one
+    /// that writes its own offset (Apache's `%{cuz}t`) is read as written, whatever the zone.
+    #[test]
+    fn an_error_stamp_is_read_in_the_zone_unless_it_writes_its_offset() {
+        let zoneless = b"[Tue Jul 22 15:45:51.323610 2025] [reqtimeout:info] [pid 3148:tid 3161] [client 198.51.100.21:43777] AH01382: Request header read timeout";
+        let zoned = b"[2025-07-22 15:45:51.323610 +0000] [reqtimeout:info] [pid 3148:tid 3161] [client 198.51.100.21:43777] AH01382: Request header read timeout";
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        let at = |b: &[u8]| match error_item_and_server(b, &mut LocalClock::new(berlin)) {
+            Ok((WebItem::Note(n), _)) => n.ts_us,
+            other => panic!("{other:?}"),
+        };
+        let utc_1545 = 1_753_199_151_323_610;
+        assert_eq!(at(zoneless), utc_1545 - 7_200_000_000);
+        assert_eq!(at(zoned), utc_1545);
+    }
+
     /// nginx 1.22 at `info` (the nginx lab run's error log, and SCENARIOS.tsv's words).
     #[test]
     fn nginx_says_when_a_connection_ended_without_a_request() {
