@@ -37,6 +37,14 @@ fn readme_story_text() {
     assert!(text.contains("45.76.87.206/32"));
     assert!(text.contains("would also block"));
     assert!(text.contains("carry no year: assumed"));
+    // The browsers' 16 connections (TRUTH.tsv) carried requests: the clock offset is found
+    // though no connection of this form ends before the input does (a sample that waited a
+    // fixed time held none, and three were `unknown`).
+    assert!(
+        text.contains("access-log clock minus firewall clock: +0 s"),
+        "{text}"
+    );
+    assert!(text.contains("  legitimate             16\n"), "{text}");
     assert!(!text.contains('\x1b'), "no colour when piped");
 }
 

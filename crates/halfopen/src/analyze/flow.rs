@@ -3,8 +3,10 @@
 //!
 //! The web logs are read ahead of the firewall time by [`AHEAD_US`] (the correlator releases a
 //! connection only once they have passed it). Until the clock offset between the two logs is
-//! known, the first connections and requests are held (at most [`WARM_US`] of firewall time,
-//! [`WARM_CONNECTIONS`] connections, [`WARM_ITEMS`] web items) to estimate it.
+//! known, the first connections and requests are held (at most [`WARM_US`] and [`WARM_LINGER_US`]
+//! of firewall time, [`WARM_CONNECTIONS`] connections, [`WARM_ITEMS`] web items) to estimate it.
+//! Where no offset of a few minutes fits, the web logs are read further ahead, within the same
+//! caps, for an offset of whole quarter hours ([`ZONE_AHEAD_US`]: stamps written in another zone).
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -12,7 +14,9 @@ use std::net::IpAddr;
 use super::budget::Budget;
 use super::records::ConnWriter;
 use crate::connections::ConnSink;
-use crate::correlate::{CorrelateOptions, Correlation, Correlator, StreamLimits, estimate_offset};
+use crate::correlate::{
+    CorrelateOptions, Correlation, Correlator, StreamLimits, estimate_offset_within, span,
+};
 use crate::edges::Edges;
 use crate::evidence::InputForm;
 use crate::facts::{ConnFacts, RequestKind};
@@ -22,8 +26,21 @@ use crate::rollup::{Rollup, Successes};
 
 /// How far ahead of the firewall time the web logs are read, µs.
 pub const AHEAD_US: i64 = 30_000_000;
-/// Firewall time held to estimate the clock offset, µs.
+/// Firewall time whose connections make the sample the clock offset is estimated from, µs.
 pub const WARM_US: i64 = 60_000_000;
+/// Firewall time waited on top of [`WARM_US`] for that time's connections to end, µs: a
+/// connection reaches the correlator when it ends, and the inputs that do not show the end hold
+/// it after its last packet (63 s for an unanswered or flag-less attempt, 180 s after a FIN the
+/// other side's answer to is not shown). Without the wait the sample of a one-direction or
+/// one-line-per-connection input held the connections of its first second or two, and no
+/// offset was found: a web server's clock 40 s ahead left 50 of the floods run's 55 requests
+/// unmatched on its inbound log, and an hour's zone difference was missed on every form of an
+/// hour's log.
+pub const WARM_LINGER_US: i64 = 185_000_000;
+/// How far past the held firewall time the web logs are read when no offset of a few minutes
+/// fits, for an offset of whole quarter hours (a zone): the largest difference between two
+/// zones' offsets, 26 h.
+pub const ZONE_AHEAD_US: i64 = 26 * 3_600_000_000;
 /// Connections held to estimate the clock offset.
 pub const WARM_CONNECTIONS: usize = 50_000;
 /// Web-log items held to estimate the clock offset.
@@ -133,7 +150,40 @@ impl Side {
 struct Warm {
     conns: Vec<ConnFacts>,
     items: Vec<WebItem>,
+    /// The earliest start of the connections held.
     first: Option<i64>,
+}
+
+impl Warm {
+    /// The firewall time whose connections are all held: the first [`WARM_US`] from the
+    /// earliest start held once [`WARM_LINGER_US`] more have passed, all of it when the input
+    /// `ended`, else (the caps ended the warm-up early) the held connections' own time.
+    fn complete(&self, fw_now: i64, ended: bool) -> (i64, i64) {
+        let whole = span(&self.conns).unwrap_or((i64::MIN, i64::MAX));
+        let Some(first) = self.first else {
+            return whole;
+        };
+        if ended {
+            return (first, i64::MAX);
+        }
+        let to = first
+            .saturating_add(WARM_US)
+            .min(fw_now.saturating_sub(WARM_LINGER_US));
+        if to > first { (first, to) } else { whole }
+    }
+
+    /// The clock offset the held connections and requests give.
+    fn estimate(&self, complete: (i64, i64), opts: &CorrelateOptions) -> (Option<i64>, u64) {
+        let requests: Vec<LoggedRequest> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                WebItem::Request(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        estimate_offset_within(&self.conns, &requests, complete, opts)
+    }
 }
 
 /// The streaming middle: a [`ConnSink`] for the connection stage.
@@ -196,7 +246,8 @@ impl Flow {
         WARM_ITEMS.min(self.limits.max_held_requests).max(1)
     }
 
-    /// Reads web-log items until the web logs are at least `target` (their clock) or ended.
+    /// Reads web-log items until the web logs are at least `target` (their clock) or ended
+    /// (during the warm-up, or until [`Flow::warm_items`] are held).
     fn pull(&mut self, target: i64) {
         let warm_items = self.warm_items();
         let Some(web) = self.web.as_mut() else { return };
@@ -227,21 +278,38 @@ impl Flow {
         }
     }
 
-    /// Ends the warm-up: estimates the offset and gives the correlator what was held.
-    fn start(&mut self) {
-        let Some(warm) = self.warm.take() else { return };
-        let requests: Vec<LoggedRequest> = warm
-            .items
-            .iter()
-            .filter_map(|i| match i {
-                WebItem::Request(r) => Some(r.clone()),
-                _ => None,
-            })
-            .collect();
+    /// The clock offset the held connections and requests give; where none fits within a few
+    /// minutes, the web logs are first read further ahead (a zone's whole hours).
+    fn estimate_held_offset(&mut self, ended: bool) -> (Option<i64>, u64) {
+        let Some(complete) = self.warm.as_ref().map(|w| w.complete(self.fw_now, ended)) else {
+            return (None, 0);
+        };
+        let found = self
+            .warm
+            .as_ref()
+            .map_or((None, 0), |w| w.estimate(complete, &self.opts));
+        if found.0.is_some() || self.web.as_ref().is_none_or(WebStream::is_done) {
+            return found;
+        }
+        let Some(first) = self.warm.as_ref().and_then(|w| w.first) else {
+            return found;
+        };
+        let before = self.warm.as_ref().map_or(0, |w| w.items.len());
+        self.pull(first.saturating_add(WARM_US + WARM_LINGER_US + ZONE_AHEAD_US));
+        match self.warm.as_ref() {
+            Some(w) if w.items.len() > before => w.estimate(complete, &self.opts),
+            _ => found,
+        }
+    }
+
+    /// Ends the warm-up (the firewall input `ended`, or the warm-up's time or caps did):
+    /// estimates the offset and gives the correlator what was held.
+    fn start(&mut self, ended: bool) {
         let (offset, pairs) = match self.opts.fixed_offset_us {
             Some(o) => (Some(o), 0),
-            None => estimate_offset(&warm.conns, &requests, &self.opts),
+            None => self.estimate_held_offset(ended),
         };
+        let Some(warm) = self.warm.take() else { return };
         self.offset = (offset, pairs);
         let mut k = Correlator::new(self.opts, self.limits, offset.unwrap_or(0));
         for item in warm.items {
@@ -263,7 +331,7 @@ impl Flow {
     pub fn finish(&mut self) -> Correlation {
         if self.warm.is_some() {
             self.pull(i64::MAX);
-            self.start();
+            self.start(true);
         }
         self.pull(i64::MAX);
         let (side, clients) = (&mut self.side, &self.totals.successes);
@@ -318,10 +386,10 @@ impl ConnSink for Flow {
         });
         let warm_conns = self.warm_connections();
         if let Some(w) = self.warm.as_mut() {
-            w.first.get_or_insert(c.start_us);
+            w.first = Some(w.first.map_or(c.start_us, |f| f.min(c.start_us)));
             w.conns.push(c);
             if w.conns.len() >= warm_conns {
-                self.start();
+                self.start(false);
             }
             return;
         }
@@ -345,9 +413,10 @@ impl ConnSink for Flow {
                 .warm
                 .as_ref()
                 .map_or((None, 0), |w| (w.first, w.conns.len()));
-            let waited = first.is_some_and(|f| fw_now.saturating_sub(f) >= WARM_US);
+            let waited =
+                first.is_some_and(|f| fw_now.saturating_sub(f) >= WARM_US + WARM_LINGER_US);
             if waited || held >= self.warm_connections() {
-                self.start();
+                self.start(false);
             }
             return;
         }

@@ -44,7 +44,7 @@ use crate::policy::BlockPolicy;
 use crate::report::{CorrelationReport, FormReport, InputInfo, Report};
 use crate::requests::{self, ServerNote, WebDone, WebJob, WebStream};
 
-pub use flow::{AHEAD_US, WARM_CONNECTIONS, WARM_ITEMS, WARM_US};
+pub use flow::{AHEAD_US, WARM_CONNECTIONS, WARM_ITEMS, WARM_LINGER_US, WARM_US, ZONE_AHEAD_US};
 
 /// Largest netstat snapshot read, bytes.
 pub const MAX_NETSTAT_BYTES: u64 = 64 << 20;
