@@ -119,6 +119,43 @@ fn a_web_servers_clock_off_by_40_s_is_found_on_the_inbound_forms() {
     }
 }
 
+/// The periodic run (the story's pattern: a TCP health check, a port monitor and an HTTP
+/// health check every half second to two seconds) with its web server 40 s ahead and 10 min
+/// behind. The HTTP check's requests meet its own neighbouring connections at every multiple
+/// of its period: counted whole, they put the offset at 0 s (`kern.log`, 57 of 152 requests
+/// matched) or at 15 s (`kern-in.log`, 79), and at 10 min no offset was found on any form.
+/// Each request now shares one vote among the differences it meets.
+#[test]
+fn a_health_check_every_two_seconds_does_not_hide_the_offset() {
+    let access = common::lab("periodic", "access.log");
+    for (form, pcap) in [
+        ("kern.log.gz", false),
+        ("kern-in.log.gz", false),
+        ("ipfw.log", false),
+        ("server-in.pcap", true),
+    ] {
+        let input = common::lab("periodic", form);
+        let truth = analyze(input.clone(), pcap, access.clone());
+        assert_eq!(truth.correlation.matched, 152, "{form}");
+        for secs in [40, -600] {
+            let r = analyze(input.clone(), pcap, access_moved(&access, secs));
+            let found = r
+                .clock_offset_seconds
+                .map(|o| (o - secs as f64).abs() <= 2.0);
+            assert_eq!(
+                found,
+                Some(true),
+                "{form} {secs}: {:?}",
+                r.clock_offset_seconds
+            );
+            assert!(
+                answer(&r) == answer(&truth),
+                "{form} {secs}: the run's own answer"
+            );
+        }
+    }
+}
+
 /// Gaps between the copies of the run in [`an_hours_log_of_a_firewall_in_utc_finds_the_zone`]:
 /// 150-330 s, no two copies a whole number of quarter hours (± 20 s) apart, so that a copy's
 /// clients do not meet another copy's connections at the zone's distance.

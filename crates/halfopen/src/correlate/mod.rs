@@ -402,9 +402,17 @@ const MIN_OFFSET_CONNECTIONS: usize = 3;
 struct Support {
     /// Requests with a connection start at this difference.
     requests: u64,
+    /// Their votes: each request shares [`VOTE`] among the differences it meets.
+    votes: u64,
     /// The first distinct connections (address, start) among them.
     connections: Vec<(IpAddr, i64)>,
 }
+
+/// One request's vote, shared among the differences it meets (integer parts of it).
+const VOTE: u64 = 1 << 20;
+
+/// Connection starts on each side of a request that it is paired with.
+const NEAREST_STARTS: usize = 128;
 
 impl Support {
     fn add(&mut self, client: IpAddr, start_us: i64) {
@@ -458,7 +466,15 @@ pub fn estimate_offset_within(
     // Only connections whose start the input shows: one open before the input began starts
     // at its first packet there, long after its requests (the https run cut mid-stream read
     // -16 s from the browser's connections, and 51 of 63 requests matched nothing).
-    for c in conns.iter().filter(|c| can_carry(c) && c.syn_seen()) {
+    // And only those that started in the `complete` time: a request whose own connection is
+    // not held meets only other connections of its address (eight copies of the floods run
+    // one after another read a copy's gap, 854 s, from the requests of the copy four later).
+    let held =
+        complete.0.saturating_sub(opts.tolerance_us)..=complete.1.saturating_add(opts.tolerance_us);
+    for c in conns
+        .iter()
+        .filter(|c| can_carry(c) && c.syn_seen() && held.contains(&c.start_us))
+    {
         by_addr.entry(c.orig.ip()).or_default().push(c.start_us);
     }
     for v in by_addr.values_mut() {
@@ -474,23 +490,12 @@ pub fn estimate_offset_within(
         let Some(starts) = by_addr.get(&r.client) else {
             continue;
         };
-        let lo = starts.partition_point(|s| *s < r.ts_us.saturating_sub(opts.max_offset_us));
-        let hi = starts.partition_point(|s| *s <= r.ts_us.saturating_add(opts.max_offset_us));
-        let window = starts.get(lo..hi).unwrap_or_default();
-        if window.is_empty() {
-            continue;
-        }
-        // The nearest starts only: a busy address has many connections in the window.
-        let mid = window.partition_point(|s| *s <= r.ts_us);
-        let from = mid.saturating_sub(8);
-        let to = (mid + 8).min(window.len());
-        let mut seen: Vec<i64> = Vec::with_capacity(16);
-        for s in window.get(from..to).unwrap_or_default() {
-            let d = (r.ts_us.saturating_sub(*s)).div_euclid(1_000_000);
-            if !seen.contains(&d) {
-                seen.push(d);
-                hist.entry(d).or_default().add(r.client, *s);
-            }
+        let met = differences_met(starts, r.ts_us, opts);
+        let share = VOTE / (met.len() as u64).max(1);
+        for (d, s) in met {
+            let support = hist.entry(d).or_default();
+            support.add(r.client, s);
+            support.votes += share;
         }
     }
     let none = Support::default();
@@ -500,8 +505,13 @@ pub fn estimate_offset_within(
             hist.get(&(d - 1)).unwrap_or(&none),
         )
     };
+    // The most votes: a request that meets one connection of its address gives it its whole
+    // vote; one of an address that connects every two seconds (a health check) meets every
+    // difference in its window alike and says little about which is the offset. (Counted
+    // whole, such a check met its own neighbouring connections at 0 s, 2 s, ... and read 0 s
+    // where the periodic run's web server was 40 s ahead.)
     let best = best_second(
-        |d| hist.get(&d).map_or(0, |s| s.requests),
+        |d| hist.get(&d).map_or(0, |s| s.votes),
         hist.keys().copied(),
     );
     let sample = || {
@@ -510,20 +520,67 @@ pub fn estimate_offset_within(
             .step_by(step)
             .filter(|r| r.kind().completed())
     };
-    let near = best.filter(|&(support, d)| {
+    let near = best.filter(|&(votes, d)| {
         let (a, b) = both(d);
+        let pairs = a.requests + b.requests;
         let at = (d - 1).saturating_mul(1_000_000);
-        let inside = inside_complete(&by_addr, sample(), at, complete, opts.tolerance_us);
-        support >= 3 && support * 4 >= inside && a.connections_with(b) >= MIN_OFFSET_CONNECTIONS
+        let inside = votes_inside(&by_addr, sample(), at, complete, opts);
+        pairs >= 3 && votes * 4 >= inside && a.connections_with(b) >= MIN_OFFSET_CONNECTIONS
     });
-    let Some((support, d)) = near else {
+    let Some((_, d)) = near else {
         return match zone_offset(&by_addr, sample(), complete, opts) {
             Some(found) => found,
             None => (None, best.map_or(0, |b| b.0)),
         };
     };
+    let (a, b) = both(d);
     let secs = whole_seconds(d, opts);
-    (Some(secs.saturating_mul(1_000_000)), support)
+    (
+        Some(secs.saturating_mul(1_000_000)),
+        a.requests + b.requests,
+    )
+}
+
+/// The differences (whole seconds) between a request at `t` and the starts of its address's
+/// connections within [`CorrelateOptions::max_offset_us`], the [`NEAREST_STARTS`] nearest on
+/// each side, each with the first start that gives it.
+fn differences_met(starts: &[i64], t: i64, opts: &CorrelateOptions) -> Vec<(i64, i64)> {
+    let lo = starts.partition_point(|s| *s < t.saturating_sub(opts.max_offset_us));
+    let hi = starts.partition_point(|s| *s <= t.saturating_add(opts.max_offset_us));
+    let window = starts.get(lo..hi).unwrap_or_default();
+    let mid = window.partition_point(|s| *s <= t);
+    let from = mid.saturating_sub(NEAREST_STARTS);
+    let to = (mid + NEAREST_STARTS).min(window.len());
+    let mut met: Vec<(i64, i64)> = Vec::new();
+    // Sorted starts give falling differences: the same one only next to itself.
+    for s in window.get(from..to).unwrap_or_default() {
+        let d = t.saturating_sub(*s).div_euclid(1_000_000);
+        if met.last().is_none_or(|(last, _)| *last != d) {
+            met.push((d, *s));
+        }
+    }
+    met
+}
+
+/// The votes of the sampled requests that an offset of `at` µs puts inside the `complete`
+/// time (± the tolerance): those whose connection, if the input has it, is held. Each counts
+/// its share ([`VOTE`] over the differences it meets), as in the estimate.
+fn votes_inside<'r>(
+    by_addr: &HashMap<IpAddr, Vec<i64>, foldhash::fast::RandomState>,
+    sample: impl Iterator<Item = &'r LoggedRequest>,
+    at: i64,
+    complete: (i64, i64),
+    opts: &CorrelateOptions,
+) -> u64 {
+    let (from, to) = (
+        complete.0.saturating_sub(opts.tolerance_us),
+        complete.1.saturating_add(opts.tolerance_us),
+    );
+    sample
+        .filter(|r| (from..=to).contains(&r.ts_us.saturating_sub(at)))
+        .filter_map(|r| by_addr.get(&r.client).map(|s| (r, s)))
+        .map(|(r, starts)| VOTE / (differences_met(starts, r.ts_us, opts).len() as u64).max(1))
+        .sum()
 }
 
 /// The difference (whole seconds) that most pairs put the offset at, with its score: a
