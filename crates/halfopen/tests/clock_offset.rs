@@ -79,6 +79,13 @@ fn analyze(firewall: Vec<u8>, pcap: bool, access: Vec<u8>) -> Report {
     a.finish()
 }
 
+/// The offset found is `secs` within `within` seconds.
+fn assert_offset_near(r: &Report, secs: i64, within: f64, form: &str) {
+    let found = r.clock_offset_seconds;
+    let near = found.is_some_and(|o| (o - secs as f64).abs() <= within);
+    assert!(near, "{form} {secs}: {found:?}");
+}
+
 /// What must not change with the clock the web logs were written by.
 fn answer(r: &Report) -> (BTreeMap<IpAddr, String>, Vec<String>, u64) {
     let verdicts = r
@@ -102,15 +109,7 @@ fn a_web_servers_clock_off_by_40_s_is_found_on_the_inbound_forms() {
         for secs in [40, -40] {
             let r = analyze(input.clone(), pcap, access_moved(&access, secs));
             // Whole-second stamps against a capture's microseconds: within a second.
-            let found = r
-                .clock_offset_seconds
-                .map(|o| (o - secs as f64).abs() <= 1.0);
-            assert_eq!(
-                found,
-                Some(true),
-                "{form} {secs}: {:?}",
-                r.clock_offset_seconds
-            );
+            assert_offset_near(&r, secs, 1.0, form);
             assert!(answer(&r) == truth, "{form} {secs}: the run's own answer");
             assert_eq!(r.unmatched_requests, 0, "{form} {secs}");
             let proxy = r.warnings.iter().any(|w| w.contains("does not name"));
@@ -139,15 +138,8 @@ fn a_health_check_every_two_seconds_does_not_hide_the_offset() {
         assert_eq!(truth.correlation.matched, 152, "{form}");
         for secs in [40, -600] {
             let r = analyze(input.clone(), pcap, access_moved(&access, secs));
-            let found = r
-                .clock_offset_seconds
-                .map(|o| (o - secs as f64).abs() <= 2.0);
-            assert_eq!(
-                found,
-                Some(true),
-                "{form} {secs}: {:?}",
-                r.clock_offset_seconds
-            );
+            // Two seconds: the check's stamps and a capture's microseconds.
+            assert_offset_near(&r, secs, 2.0, form);
             assert!(
                 answer(&r) == answer(&truth),
                 "{form} {secs}: the run's own answer"

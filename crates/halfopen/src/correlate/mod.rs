@@ -436,9 +436,11 @@ impl Support {
 
 /// Estimates the clock offset (access minus firewall, µs): over a sample of requests, the
 /// differences (in whole seconds) between each request's time and the starts of the
-/// connections of its address within [`CorrelateOptions::max_offset_us`]; the most frequent
-/// difference is the offset, if enough pairs, from at least [`MIN_OFFSET_CONNECTIONS`]
-/// connections, agree. Offsets within the tolerance count as 0.
+/// connections of its address within [`CorrelateOptions::max_offset_us`] (the
+/// 128 nearest on each side), each request sharing one vote among the
+/// differences it meets; the difference with the most votes is the offset, if enough pairs,
+/// from at least [`MIN_OFFSET_CONNECTIONS`] connections, agree. Offsets within the tolerance
+/// count as 0.
 /// Returns the estimate and the number of pairs that agree with it.
 ///
 /// Every connection of the input is in `conns`; [`estimate_offset_within`] takes a sample.
@@ -452,8 +454,8 @@ pub fn estimate_offset(
 }
 
 /// [`estimate_offset`] on a sample: `conns` holds every connection that started within
-/// `complete` (firewall clock, µs) and maybe some others. An offset must pair a quarter of
-/// the requests it puts inside that time with a connection of their address: a request whose
+/// `complete` (firewall clock, µs) and maybe some others; only those are paired. An offset
+/// must have a quarter of the votes of the requests it puts inside that time: a request whose
 /// connection started later may have no connection in the sample, and does not count against
 /// it (the web logs are read minutes, for a zone hours, past the connections held).
 pub fn estimate_offset_within(
