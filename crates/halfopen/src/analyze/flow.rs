@@ -8,14 +8,15 @@
 //! Where no offset of a few minutes fits, the web logs are read further ahead, within the same
 //! caps, for an offset of whole quarter hours ([`ZONE_AHEAD_US`]: stamps written in another zone).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::net::IpAddr;
 
 use super::budget::Budget;
 use super::records::ConnWriter;
 use crate::connections::ConnSink;
 use crate::correlate::{
-    CorrelateOptions, Correlation, Correlator, StreamLimits, estimate_offset_within, span,
+    CorrelateOptions, Correlation, Correlator, StreamLimits, can_carry, estimate_offset_within,
+    span,
 };
 use crate::edges::Edges;
 use crate::evidence::InputForm;
@@ -150,11 +151,31 @@ impl Side {
 struct Warm {
     conns: Vec<ConnFacts>,
     items: Vec<WebItem>,
+    /// The addresses of the requests and notes held.
+    named: HashSet<IpAddr>,
     /// The earliest start of the connections held.
     first: Option<i64>,
 }
 
 impl Warm {
+    fn hold(&mut self, item: WebItem) {
+        match &item {
+            WebItem::Request(r) => self.named.insert(r.client),
+            WebItem::Note(n) => self.named.insert(n.client),
+            _ => false,
+        };
+        self.items.push(item);
+    }
+
+    /// Whether `c` waits with the sample: it may carry a request, or a request or note of its
+    /// address is held (its connections reach the rollup in their order). Under a flood the
+    /// others, the flood's unanswered SYNs, filled the sample's connections before the
+    /// clients' first ones had ended: the floods run's inbound log with its flood ten times as
+    /// dense found no offset.
+    fn waits(&self, c: &ConnFacts) -> bool {
+        can_carry(c) || self.named.contains(&c.orig.ip())
+    }
+
     /// The firewall time whose connections are all held: the first [`WARM_US`] from the
     /// earliest start held once [`WARM_LINGER_US`] more have passed, all of it when the input
     /// `ended`, else (the caps ended the warm-up early) the held connections' own time.
@@ -200,6 +221,8 @@ pub struct Flow {
     /// What left the correlator.
     pub side: Side,
     fw_now: i64,
+    /// The firewall input has ended: the flow table hands over what it held.
+    ended: bool,
 }
 
 impl Flow {
@@ -231,6 +254,7 @@ impl Flow {
                 ..Side::default()
             },
             fw_now: i64::MIN,
+            ended: false,
         }
     }
 
@@ -263,7 +287,7 @@ impl Flow {
             for (_, item) in batch {
                 self.totals.count(&item);
                 match (&mut self.warm, &mut self.corr) {
-                    (Some(w), _) => w.items.push(item),
+                    (Some(w), _) => w.hold(item),
                     (None, Some(k)) => give(k, item),
                     (None, None) => {}
                 }
@@ -386,6 +410,10 @@ impl ConnSink for Flow {
         });
         let warm_conns = self.warm_connections();
         if let Some(w) = self.warm.as_mut() {
+            if !self.ended && !w.waits(&c) {
+                self.side.take(&c, &self.totals.successes);
+                return;
+            }
             w.first = Some(w.first.map_or(c.start_us, |f| f.min(c.start_us)));
             w.conns.push(c);
             if w.conns.len() >= warm_conns {
@@ -400,6 +428,7 @@ impl ConnSink for Flow {
     }
 
     fn input_ended(&mut self) {
+        self.ended = true;
         if let Some(k) = self.corr.as_mut() {
             k.hold();
         }

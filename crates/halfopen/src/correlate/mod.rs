@@ -77,7 +77,7 @@ pub struct Correlation {
 }
 
 /// Whether a connection can have carried a request, as far as its input shows.
-fn can_carry(c: &ConnFacts) -> bool {
+pub(crate) fn can_carry(c: &ConnFacts) -> bool {
     match (c.shows, c.flags) {
         (Shows::EveryPacket | Shows::Inbound, true) => {
             c.handshake_completed || c.reply_seen_by_orig || !c.syn_seen()
