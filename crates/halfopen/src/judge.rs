@@ -829,7 +829,9 @@ fn flood(s: &SourceSummary, cx: &Context) -> Option<Draft> {
             .raise(
                 "a log of both directions with TCP flags or a capture (tcpdump -w) would show \
                  whether the SYN-ACKs were answered; a netstat/ss snapshot during the event \
-                 (--netstat) would show half-open sockets",
+                 (--netstat) would show half-open sockets; and give every access log: requests \
+                 written to another (a virtual host's own, a conditional CustomLog) look like \
+                 none here",
             );
         if let Some((p, _)) = cx
             .platform

@@ -1055,3 +1055,42 @@ fn a_log_and_a_capture_of_the_same_traffic_count_each_connection_once() {
         }
     }
 }
+
+/// ApacheBench's 1,502 connections in 0.7 s (the prefork run), its requests taken out of the
+/// access log as if written to another virtual host's: on the forms of SYNs alone they are
+/// a `syn_flood` like any other, and the report says that an access log not given looks the
+/// same (measured: every other client of the lab runs so treated is `unknown` or
+/// `legitimate` on every form).
+#[test]
+fn a_client_whose_requests_are_in_a_log_not_given_is_said_to_look_like_none() {
+    let mut access = Vec::new();
+    std::fs::File::open(run_dir("prefork").join("access.log"))
+        .and_then(|mut f| f.read_to_end(&mut access))
+        .expect("access log");
+    let without: Vec<u8> = access
+        .split_inclusive(|b| *b == b'\n')
+        .filter(|l| !l.windows(13).any(|w| w == b" 203.0.113.50"))
+        .flatten()
+        .copied()
+        .collect();
+    for form in ["ipfw.log", "kern-syn.log"] {
+        let mut a = Analyzer::new(Options {
+            year: Some(2026),
+            top: usize::MAX,
+            ..Options::default()
+        });
+        a.add_path(Source::Firewall, &form_path("prefork", form).expect("form"))
+            .expect("firewall");
+        a.add_reader(
+            Source::Access,
+            "access.log",
+            Box::new(std::io::Cursor::new(without.clone())),
+            None,
+        );
+        let r = a.finish();
+        let s = source(&r, "203.0.113.50");
+        assert_eq!(s.verdict, Verdict::SynFlood, "{form}");
+        let raise = s.raise_confidence.as_deref().unwrap_or_default();
+        assert!(raise.contains("give every access log"), "{form}: {raise}");
+    }
+}
