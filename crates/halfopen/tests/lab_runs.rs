@@ -1059,8 +1059,9 @@ fn a_log_and_a_capture_of_the_same_traffic_count_each_connection_once() {
 /// ApacheBench's 1,502 connections in 0.7 s (the prefork run), its requests taken out of the
 /// access log as if written to another virtual host's: on the forms of SYNs alone they are
 /// a `syn_flood` like any other, and the report says that an access log not given looks the
-/// same (measured: every other client of the lab runs so treated is `unknown` or
-/// `legitimate` on every form).
+/// same. (Measured on every client of the lab runs so treated: no verdict is hostile on the
+/// other forms; on these, the carpet runs' two clients inside the carpeted /24 are a
+/// `syn_flood` too.)
 #[test]
 fn a_client_whose_requests_are_in_a_log_not_given_is_said_to_look_like_none() {
     let mut access = Vec::new();
