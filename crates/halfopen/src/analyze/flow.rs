@@ -159,11 +159,12 @@ struct Warm {
 
 impl Warm {
     fn hold(&mut self, item: WebItem) {
-        match &item {
-            WebItem::Request(r) => self.named.insert(r.client),
-            WebItem::Note(n) => self.named.insert(n.client),
-            _ => false,
+        let named = match &item {
+            WebItem::Request(r) => Some(r.client),
+            WebItem::Note(n) => Some(n.client),
+            _ => None,
         };
+        self.named.extend(named);
         self.items.push(item);
     }
 

@@ -493,11 +493,11 @@ pub fn estimate_offset_within(
             continue;
         };
         let met = differences_met(starts, r.ts_us, opts);
-        let share = VOTE / (met.len() as u64).max(1);
+        let part = share(met.len());
         for (d, s) in met {
             let support = hist.entry(d).or_default();
             support.add(r.client, s);
-            support.votes += share;
+            support.votes += part;
         }
     }
     let none = Support::default();
@@ -526,7 +526,10 @@ pub fn estimate_offset_within(
         let (a, b) = both(d);
         let pairs = a.requests + b.requests;
         let at = (d - 1).saturating_mul(1_000_000);
-        let inside = votes_inside(&by_addr, sample(), at, complete, opts);
+        // The votes of the requests inside, each its share as in the estimate.
+        let inside: u64 = inside_complete(&by_addr, sample(), at, complete, opts.tolerance_us)
+            .map(|(r, starts)| share(differences_met(starts, r.ts_us, opts).len()))
+            .sum();
         pairs >= 3 && votes * 4 >= inside && a.connections_with(b) >= MIN_OFFSET_CONNECTIONS
     });
     let Some((_, d)) = near else {
@@ -564,25 +567,9 @@ fn differences_met(starts: &[i64], t: i64, opts: &CorrelateOptions) -> Vec<(i64,
     met
 }
 
-/// The votes of the sampled requests that an offset of `at` µs puts inside the `complete`
-/// time (± the tolerance): those whose connection, if the input has it, is held. Each counts
-/// its share ([`VOTE`] over the differences it meets), as in the estimate.
-fn votes_inside<'r>(
-    by_addr: &HashMap<IpAddr, Vec<i64>, foldhash::fast::RandomState>,
-    sample: impl Iterator<Item = &'r LoggedRequest>,
-    at: i64,
-    complete: (i64, i64),
-    opts: &CorrelateOptions,
-) -> u64 {
-    let (from, to) = (
-        complete.0.saturating_sub(opts.tolerance_us),
-        complete.1.saturating_add(opts.tolerance_us),
-    );
-    sample
-        .filter(|r| (from..=to).contains(&r.ts_us.saturating_sub(at)))
-        .filter_map(|r| by_addr.get(&r.client).map(|s| (r, s)))
-        .map(|(r, starts)| VOTE / (differences_met(starts, r.ts_us, opts).len() as u64).max(1))
-        .sum()
+/// One request's share of its vote for each of the `met` differences it meets.
+fn share(met: usize) -> u64 {
+    VOTE / (met as u64).max(1)
 }
 
 /// The difference (whole seconds) that most pairs put the offset at, with its score: a
@@ -610,22 +597,22 @@ fn whole_seconds(d: i64, opts: &CorrelateOptions) -> i64 {
 }
 
 /// The sampled requests of addresses with connections that an offset of `at` µs puts inside
-/// the `complete` time (± `slack`): those whose connection, if the input has it, is held.
-fn inside_complete<'r>(
-    by_addr: &HashMap<IpAddr, Vec<i64>, foldhash::fast::RandomState>,
+/// the `complete` time (± `slack`): those whose connection, if the input has it, is held;
+/// each with its address's connection starts.
+fn inside_complete<'r, 'a>(
+    by_addr: &'a HashMap<IpAddr, Vec<i64>, foldhash::fast::RandomState>,
     sample: impl Iterator<Item = &'r LoggedRequest>,
     at: i64,
     complete: (i64, i64),
     slack: i64,
-) -> u64 {
+) -> impl Iterator<Item = (&'r LoggedRequest, &'a [i64])> {
     let (from, to) = (
         complete.0.saturating_sub(slack),
         complete.1.saturating_add(slack),
     );
     sample
-        .filter(|r| by_addr.contains_key(&r.client))
-        .filter(|r| (from..=to).contains(&r.ts_us.saturating_sub(at)))
-        .count() as u64
+        .filter(move |r| (from..=to).contains(&r.ts_us.saturating_sub(at)))
+        .filter_map(|r| by_addr.get(&r.client).map(|s| (r, s.as_slice())))
 }
 
 /// Time zones are whole quarter hours apart: stamps written in one zone and read in another
@@ -694,7 +681,8 @@ fn zone_offset<'r>(
     let &(support, k, d) = ranked.first()?;
     let runner_up = ranked.get(1).map_or(0, |r| r.0);
     let (found, _) = per_step.get(&k)?;
-    let inside = inside_complete(by_addr, sample, k * ZONE_STEP_US, complete, ZONE_SKEW_US);
+    let inside =
+        inside_complete(by_addr, sample, k * ZONE_STEP_US, complete, ZONE_SKEW_US).count() as u64;
     if support < MIN_ZONE_PAIRS
         || support * 4 < inside
         || support < 3 * runner_up
